@@ -1,0 +1,110 @@
+"""`vae-explorer train|eval|info` end to end, as a user runs them (through main.py, in subprocesses)."""
+
+import json
+import subprocess
+import sys
+
+import h5py
+import pytest
+
+from conftest import REPO, SHARED_MNIST
+
+
+def run_cli(*args, check_rc=0):
+    proc = subprocess.run([sys.executable, str(REPO / "main.py"), *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    if check_rc is not None:
+        assert proc.returncode == check_rc, f"rc={proc.returncode}\nstdout={proc.stdout}\nstderr={proc.stderr}"
+    return proc
+
+
+def last_json(stdout: str) -> dict:
+    lines = stdout.strip().splitlines()
+    return json.loads(lines[-1])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "mnist.h5"
+    proc = run_cli("train", "--dataset", "mnist", "--data-dir", SHARED_MNIST, "--limit", "1500", "--epochs", "2",
+                   "--hidden", "128", "--latent-dim", "8", "--lr", "2e-3", "--out", out, "--json")
+    return out, last_json(proc.stdout), proc
+
+
+def test_train_writes_a_checkpoint_and_one_json_line(trained):
+    out, summary, proc = trained
+    assert out.exists()
+    assert set(summary) >= {"samples_per_s", "epochs", "steps", "train", "test"}
+    assert summary["epochs"] == 2 and summary["steps"] == 2 * 12  # 1500 / 128 rounded up
+    for split in ("train", "test"):
+        terms = summary[split]
+        assert terms["elbo"] == pytest.approx(-(terms["recon"] + terms["kl"]), rel=1e-6)
+        assert terms["elbo"] < 0
+    assert summary["samples_per_s"] > 0
+    assert "train" in proc.stderr  # tqdm progress goes to stderr, not stdout
+
+
+def test_eval_reports_every_metric(trained):
+    out, _, _ = trained
+    result = last_json(run_cli("eval", out, "--iwae-samples", "8", "--json").stdout)
+    for key in ("elbo", "recon", "kl", "kl_per_dim", "active_units", "rate", "distortion", "iwae_log_px"):
+        assert key in result, key
+    assert len(result["kl_per_dim"]) == 8
+    assert 0 <= result["active_units"] <= 8
+    assert result["iwae_log_px"] >= result["elbo"] - 1.0
+
+
+def test_eval_on_sprites_reports_mig(tmp_path):
+    out = tmp_path / "sprites.h5"
+    run_cli("train", "--dataset", "sprites", "--limit", "300", "--epochs", "1", "--hidden", "64", "--latent-dim", "4",
+            "--out", out, "--json")
+    result = last_json(run_cli("eval", out, "--json").stdout)
+    assert 0.0 <= result["mig"] <= 1.0
+    assert "iwae_log_px" not in result  # K = 0 skips it
+
+
+def test_info_lists_config_and_history(trained):
+    out, _, _ = trained
+    info = last_json(run_cli("info", out, "--json").stdout)
+    text = json.dumps(info)
+    assert "latent_dim" in text and "steps/recon" in text
+    human = run_cli("info", out).stdout
+    assert "latent_dim" in human
+
+
+def test_resume_continues_from_the_checkpoint(trained, tmp_path):
+    out, first, _ = trained
+    more = tmp_path / "more.h5"
+    summary = last_json(run_cli("train", "--resume", out, "--epochs", "3", "--out", more, "--json").stdout)
+    assert summary["epochs"] == 3 and summary["steps"] == 3 * 12
+    with h5py.File(more, "r") as f:
+        steps = f["history/steps/step"][()]
+    assert steps[0] < 24 < steps[-1]  # the old history continues, not restarts
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist", "--out", "x.h5"], "/nonexistent/mnist"),
+        (["train", "--dataset", "/nonexistent/data.npz", "--out", "x.h5"], "data.npz"),
+        (["train", "--arch", "transformer", "--out", "x.h5"], "transformer"),
+        (["train", "--beta-schedule", "warmup", "--out", "x.h5"], "warmup"),
+        (["train", "--hidden", "4x", "--out", "x.h5"], "4x"),
+        (["train", "--out", "/nonexistent/dir/x.h5"], "/nonexistent/dir"),
+        (["eval", "/nonexistent/model.h5"], "model.h5"),
+        (["info", "README.md"], "README.md"),
+        (["eval", "x.h5", "--iwae-samples", "-1"], "iwae"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, needle):
+    proc = run_cli(*args, check_rc=2)
+    err = proc.stderr.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert needle in err
+
+
+def test_no_subcommand_help_lists_the_commands():
+    proc = subprocess.run([sys.executable, "-m", "trainer.cli"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0
+    for cmd in ("train", "eval", "info"):
+        assert cmd in proc.stdout

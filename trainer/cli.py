@@ -1,0 +1,305 @@
+"""The headless command line: train, evaluate and inspect VAEs with the same engine and checkpoints as the window.
+
+    vae-explorer train --dataset mnist --data-dir ../shared/datasets/mnist --epochs 5 --out mnist.h5 --json
+    vae-explorer eval mnist.h5 --iwae-samples 100 --json
+    vae-explorer info mnist.h5
+
+Progress bars go to stderr; with --json the last line of stdout is exactly one JSON object.
+Any bad argument or file exits with status 2 and one error line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from trainer.config import ARCHS, LIKELIHOODS, DatasetSpec, TrainConfig
+from trainer.errors import VaeExplorerError
+
+PROG = "vae-explorer"
+
+
+class UsageError(VaeExplorerError):
+    """A bad command-line argument."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 400 or 512,256, got {text!r}")
+    if not sizes:
+        raise argparse.ArgumentTypeError("expected at least one hidden size")
+    return sizes
+
+
+def _sigma(text: str) -> float:
+    if text == "learned":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'learned', got {text!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"sigma must be positive, got {text!r}")
+    return value
+
+
+def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default=default, help="sprites | mnist | fashion-mnist | PATH (.npz, .h5)")
+    g.add_argument("--data-dir", default="", help="folder holding the MNIST/Fashion-MNIST IDX files")
+    g.add_argument("--key", default="", help="HDF5 dataset name inside --dataset PATH")
+    g.add_argument("--limit", type=int, default=0, help="use at most N training examples (0 = all)")
+    g.add_argument("--download", action="store_true", help="download missing MNIST files into the user cache")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Train and explore variational autoencoders. With no command, opens the window.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a VAE headlessly and write a checkpoint")
+    _add_dataset_args(t, default=None)
+    m = t.add_argument_group("model")
+    m.add_argument("--arch", choices=ARCHS, default="mlp")
+    m.add_argument("--hidden", type=_hidden, default=(400,), help="hidden sizes, e.g. 400 or 512,256")
+    m.add_argument("--latent-dim", type=int, default=20)
+    m.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
+    m.add_argument("--sigma", type=_sigma, default=0.0, help="gaussian likelihood: fixed std, or 'learned' (default)")
+    m.add_argument("--conditional", action="store_true", help="condition encoder and decoder on the label (CVAE)")
+    o = t.add_argument_group("objective and optimisation")
+    o.add_argument("--beta", type=float, default=1.0, help="weight of KL (rate) in the loss")
+    o.add_argument("--beta-schedule", default="constant", help="constant | warmup:STEPS | cyclical:PERIOD")
+    o.add_argument("--free-bits", type=float, default=0.0, help="nats per latent dimension not penalised")
+    o.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
+    o.add_argument("--batch-size", type=int, default=128)
+    o.add_argument("--lr", type=float, default=1e-3)
+    o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    t.add_argument("--out", required=True, help="checkpoint to write (HDF5)")
+    t.add_argument("--resume", help="checkpoint to continue from")
+    t.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint: ELBO, rate, distortion, active units, IWAE, MIG")
+    e.add_argument("checkpoint")
+    _add_dataset_args(e, default=None)
+    e.add_argument("--iwae-samples", type=int, default=0, help="K importance samples for log p(x) (0 = skip)")
+    e.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    e.add_argument("--json", action="store_true")
+
+    i = sub.add_parser("info", help="show a checkpoint's configuration and history")
+    i.add_argument("checkpoint")
+    i.add_argument("--json", action="store_true")
+    return parser
+
+
+def _dataset_spec(args, fallback: DatasetSpec | None, seed: int = 0) -> DatasetSpec:
+    """The dataset named on the command line, or the checkpoint's own when none is named."""
+    if args.dataset is None:
+        spec = fallback or DatasetSpec()
+        if args.data_dir or args.limit or args.download:
+            spec = DatasetSpec.from_dict({**spec.to_dict(), "data_dir": args.data_dir or spec.data_dir,
+                                          "limit": args.limit or spec.limit, "download": args.download})
+        return spec
+    if args.dataset in ("sprites", "mnist", "fashion-mnist"):
+        spec = DatasetSpec(name=args.dataset, data_dir=args.data_dir, limit=args.limit, seed=seed, download=args.download)
+    else:
+        spec = DatasetSpec(name="path", path=str(Path(args.dataset)), key=args.key, limit=args.limit, seed=seed)
+    spec.validate()
+    return spec
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _terms(d: dict) -> dict:
+    return {"elbo": d["elbo"], "recon": d["recon"], "kl": d["kl"]}
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from trainer.checkpoint import load_checkpoint, save_checkpoint
+    from trainer.data import load_dataset
+    from trainer.loop import EpochReport, DivergedReport, StepReport, Trainer, model_config_for
+
+    out_dir = Path(args.out).resolve().parent
+    if not out_dir.is_dir():
+        # checked before training, so a typo in --out never throws a finished run away
+        raise UsageError(f"{PROG} train: --out {args.out}: folder {out_dir} does not exist")
+    ckpt = load_checkpoint(args.resume) if args.resume else None
+    spec = _dataset_spec(args, ckpt.dataset if ckpt else None, seed=args.seed)
+    dataset = load_dataset(spec)
+    if ckpt is not None:
+        model_cfg = ckpt.model_config
+        train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "epochs": args.epochs, "device": args.device})
+    else:
+        model_cfg = model_config_for(
+            dataset, conditional=args.conditional, arch=args.arch, hidden=args.hidden,
+            latent_dim=args.latent_dim, likelihood=args.likelihood, sigma=args.sigma,
+        )
+        train_cfg = TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
+            beta_schedule=args.beta_schedule, free_bits=args.free_bits, seed=args.seed, device=args.device,
+        )
+        train_cfg.validate()
+    trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="stop")
+    print(f"{PROG}: {dataset.describe()} on {trainer.device}", file=sys.stderr)
+
+    start_step, start_elapsed = trainer.step, trainer.elapsed_s
+    total = train_cfg.epochs * trainer.steps_per_epoch
+    diverged = None
+    bar = tqdm(total=total, initial=min(trainer.step, total), unit="step", file=sys.stderr, dynamic_ncols=True,
+               disable=None, desc="train")
+    try:
+        for report in trainer.run():
+            if isinstance(report, StepReport):
+                bar.update(report.step - bar.n)
+                bar.set_postfix(epoch=report.epoch + 1, beta=f"{report.beta:.3g}", recon=f"{report.recon:.1f}",
+                                kl=f"{report.kl:.2f}", refresh=False)
+            elif isinstance(report, EpochReport):
+                bar.write(f"epoch {report.epoch}: train elbo {report.train_elbo:.2f}  test elbo {report.test_elbo:.2f}"
+                          f"  (recon {report.test_recon:.2f}, kl {report.test_kl:.2f}, active units {report.active_units})",
+                          file=sys.stderr)
+            elif isinstance(report, DivergedReport):
+                diverged = report.message
+                bar.write(f"{PROG}: {report.message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        bar.write(f"{PROG}: interrupted at step {trainer.step}; saving what was trained", file=sys.stderr)
+    finally:
+        bar.close()
+        # whatever happened, the steps already trained are written (atomically) before we leave
+        save_checkpoint(args.out, trainer.checkpoint())
+    print(f"{PROG}: wrote {args.out} (step {trainer.step}, epoch {trainer.epoch})", file=sys.stderr)
+
+    seconds = trainer.elapsed_s - start_elapsed
+    test = trainer.evaluate_test()
+    train = _train_eval(trainer)
+    summary = {
+        "samples_per_s": _trained_samples(trainer, start_step) / seconds if seconds > 0 else 0.0,
+        "epochs": trainer.epoch,
+        "steps": trainer.step,
+        "train": _terms(train),
+        "test": _terms(test),
+        "device": str(trainer.device),
+        "out": str(args.out),
+    }
+    if diverged:
+        summary["diverged"] = diverged
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"test elbo {test['elbo']:.3f} nats (recon {test['recon']:.3f}, kl {test['kl']:.3f}); "
+              f"{summary['samples_per_s']:.0f} samples/s")
+    return 1 if diverged else 0
+
+
+def _trained_samples(trainer, start_step: int) -> int:
+    """Examples seen since start_step (the last batch of an epoch may be short)."""
+    n, bs = len(trainer.x_train), trainer.config.batch_size
+    per_epoch = trainer.steps_per_epoch
+    total = 0
+    for s in range(start_step, trainer.step):
+        b = s % per_epoch
+        total += min(bs, n - b * bs)
+    return total
+
+
+def _train_eval(trainer) -> dict:
+    from trainer.metrics import evaluate
+
+    import torch
+
+    g = torch.Generator().manual_seed(trainer.config.seed + 54321)
+    y = trainer.dataset.y_train if trainer.model_config.conditional else None
+    return evaluate(trainer.model, trainer.dataset.x_train, y, trainer.device, generator=g)
+
+
+def cmd_eval(args) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from trainer.checkpoint import load_checkpoint
+    from trainer.data import load_dataset
+    from trainer.loop import pick_device
+    from trainer.metrics import evaluate
+    from trainer.model import VAE
+
+    if args.iwae_samples < 0:
+        raise UsageError(f"{PROG} eval: --iwae-samples must be >= 0, got {args.iwae_samples}")
+    ckpt = load_checkpoint(args.checkpoint)
+    spec = _dataset_spec(args, ckpt.dataset, seed=ckpt.dataset.seed)
+    dataset = load_dataset(spec)
+    cfg = ckpt.model_config
+    if tuple(dataset.input_shape) != tuple(cfg.input_shape):
+        raise UsageError(f"{PROG} eval: {args.checkpoint} expects {tuple(cfg.input_shape)} images, "
+                         f"{spec.describe()} has {tuple(dataset.input_shape)}")
+    device = pick_device(args.device)
+    model = VAE(cfg)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in ckpt.model_state.items()})
+    model.to(device).eval()
+    y = dataset.y_test if cfg.conditional else None
+    with tqdm(total=len(dataset.x_test), unit="ex", file=sys.stderr, disable=None, desc="eval") as bar:
+        result = evaluate(
+            model, dataset.x_test, y, device,
+            iwae_samples=args.iwae_samples,
+            generator=torch.Generator().manual_seed(ckpt.train_config.seed + 12345),
+            factors=dataset.factors_test, factor_sizes=dataset.factor_sizes or None,
+            progress=lambda done, total: bar.update(done - bar.n),
+        )
+    if args.json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            if key == "kl_per_dim":
+                value = " ".join(f"{v:.2f}" for v in value)
+            elif isinstance(value, float):
+                value = f"{value:.4f}"
+            print(f"{key:>14}: {value}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from trainer.checkpoint import read_info
+
+    info = read_info(args.checkpoint)
+    if args.json:
+        _print_json(info)
+    else:
+        for key, value in info.items():
+            print(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one headless command; every project error becomes one line on stderr and exit status 2."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        return COMMANDS[args.command](args)
+    except VaeExplorerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Plain-data configs for the model, the training run and the dataset.
+
+Each config round-trips through `to_dict`/`from_dict` (JSON-safe values only), which is how the
+checkpoint stores it and how the CLI and the window build it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from trainer.errors import ConfigError
+
+ARCHS = ("mlp", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+CONV_SIZES = (28, 64)  # the conv stacks are laid out for these square image sizes
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    """Build a dataclass from a dict, rejecting unknown keys so a typo never passes silently."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            if isinstance(value, list):
+                value = tuple(value)
+            kwargs[f.name] = value
+    obj = cls(**kwargs)
+    obj.validate()
+    return obj
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "mlp"
+    """mlp (fully connected) or conv (strided convolutions, 28x28 or 64x64 images)."""
+    input_shape: tuple[int, int, int] = (1, 28, 28)
+    """(channels, height, width) of one example; fixed by the dataset."""
+    hidden: tuple[int, ...] = (400,)
+    """MLP hidden widths, mirrored in the decoder; 784-400-20 is the classic PyTorch example.
+    For conv, the width of the dense layer between the conv stack and (mu, logvar)."""
+    latent_dim: int = 20
+    """Dimensions of z; the prior is N(0, I) over them."""
+    likelihood: str = "bernoulli"
+    """p(x|z): bernoulli (decoder gives logits) or gaussian (decoder gives the mean)."""
+    sigma: float = 0.0
+    """Gaussian likelihood only: the fixed observation std, or 0 to learn one shared log sigma."""
+    num_classes: int = 0
+    """>0 makes a conditional VAE: encoder and decoder both see a one-hot label of this many classes."""
+
+    def validate(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if len(self.input_shape) != 3 or any(int(s) < 1 for s in self.input_shape):
+            raise ConfigError(f"input_shape must be (C, H, W) of positive ints, got {self.input_shape}")
+        c, h, w = self.input_shape
+        if c > 4 or h > 1024 or w > 1024:
+            raise ConfigError(f"input_shape must be at most (4, 1024, 1024), got {self.input_shape}")
+        if self.arch == "conv":
+            c, h, w = self.input_shape
+            if h != w or h not in CONV_SIZES:
+                raise ConfigError(f"conv needs square {CONV_SIZES} images, got {h}x{w}")
+        if not self.hidden or len(self.hidden) > 8 or any(not 1 <= int(h) <= 16384 for h in self.hidden):
+            raise ConfigError(f"hidden must be 1 to 8 sizes in 1..16384, got {self.hidden}")
+        if not 1 <= int(self.latent_dim) <= 512:
+            raise ConfigError(f"latent_dim must be in 1..512, got {self.latent_dim}")
+        if not (math.isfinite(self.sigma) and self.sigma >= 0):
+            raise ConfigError(f"sigma must be >= 0 (0 = learned), got {self.sigma}")
+        if not 0 <= int(self.num_classes) <= 1000:
+            raise ConfigError(f"num_classes must be in 0..1000, got {self.num_classes}")
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    @property
+    def input_size(self) -> int:
+        c, h, w = self.input_shape
+        return c * h * w
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    """Passes over the training split."""
+    batch_size: int = 128
+    """Examples per step; 128 matches the classic PyTorch VAE example."""
+    lr: float = 1e-3
+    """Adam learning rate; changeable live."""
+    beta: float = 1.0
+    """Weight of KL in the loss (beta-VAE); the schedule scales it, and it is changeable live."""
+    beta_schedule: str = "constant"
+    """constant | warmup:STEPS (Bowman et al. 2016) | cyclical:PERIOD (Fu et al. 2019)."""
+    free_bits: float = 0.0
+    """Nats per latent dimension below which KL is not penalised (Kingma et al. 2016); 0 = off."""
+    seed: int = 0
+    """Seeds weights, shuffling and the reparameterization noise: a seed reproduces a run."""
+    device: str = "auto"
+    """auto picks cuda, then mps, then cpu."""
+    report_every: int = 10
+    """Steps averaged into one StepReport; keeps device syncs and GUI traffic low."""
+
+    def validate(self) -> None:
+        if int(self.epochs) < 0:
+            raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
+        if int(self.batch_size) < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {self.lr}")
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        if not (math.isfinite(self.free_bits) and self.free_bits >= 0):
+            raise ConfigError(f"free_bits must be >= 0, got {self.free_bits}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if int(self.report_every) < 1:
+            raise ConfigError(f"report_every must be >= 1, got {self.report_every}")
+        BetaSchedule.parse(self.beta_schedule)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class BetaSchedule:
+    """beta(step) = beta_target * factor(step); the target is what the live control changes."""
+
+    kind: str = "constant"
+    steps: int = 0
+    """warmup: steps to reach the target; cyclical: the period in steps."""
+
+    @staticmethod
+    def parse(text: str) -> "BetaSchedule":
+        kind, _, arg = str(text).partition(":")
+        if kind == "constant" and not arg:
+            return BetaSchedule("constant", 0)
+        if kind in ("warmup", "cyclical"):
+            try:
+                steps = int(arg)
+            except ValueError:
+                steps = 0
+            if steps < 1:
+                raise ConfigError(f"beta schedule {text!r}: {kind} needs a positive step count, e.g. {kind}:1000")
+            return BetaSchedule(kind, steps)
+        raise ConfigError(f"beta schedule {text!r}: expected constant, warmup:STEPS or cyclical:PERIOD")
+
+    def __str__(self) -> str:
+        return "constant" if self.kind == "constant" else f"{self.kind}:{self.steps}"
+
+    def factor(self, step: int) -> float:
+        """Multiplier in [0, 1] on the target beta at a 0-based optimizer step."""
+        if self.kind == "warmup":
+            return min(1.0, step / self.steps)
+        if self.kind == "cyclical":
+            # Fu et al. 2019: ramp linearly over the first half of each cycle, then hold at 1.
+            phase = (step % self.steps) / self.steps
+            return min(1.0, 2.0 * phase)
+        return 1.0
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Names a dataset so that a checkpoint can reload exactly the data it was trained on."""
+
+    name: str = "sprites"
+    """sprites | mnist | fashion-mnist | path (an .npz, .h5/.hdf5 file or image folder)."""
+    path: str = ""
+    """For name == path: the file or folder."""
+    data_dir: str = ""
+    """For mnist/fashion-mnist: the folder holding the IDX files (empty: the user cache)."""
+    key: str = ""
+    """For HDF5 files: the dataset inside the file holding x."""
+    limit: int = 0
+    """Use at most this many training examples (0 = all)."""
+    n: int = 20000
+    """sprites only: how many images to sample."""
+    image_size: int = 64
+    """sprites only: side in pixels."""
+    seed: int = 0
+    """Seeds sprite sampling and the train/test split of a single-file dataset."""
+    download: bool = False
+    """mnist/fashion-mnist: fetch missing files into the user cache, verifying checksums."""
+
+    def validate(self) -> None:
+        if self.name not in ("sprites", "mnist", "fashion-mnist", "path"):
+            raise ConfigError(f"dataset name must be sprites, mnist, fashion-mnist or path, got {self.name!r}")
+        if self.name == "path" and not self.path:
+            raise ConfigError("dataset 'path' needs a file or folder")
+        if int(self.limit) < 0 or int(self.n) < 1 or int(self.image_size) < 8:
+            raise ConfigError(f"dataset limit/n/image_size out of range: {self.limit}/{self.n}/{self.image_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DatasetSpec":
+        return _from_dict(cls, data)
+
+    def describe(self) -> str:
+        if self.name == "path":
+            return self.path + (f"[{self.key}]" if self.key else "")
+        if self.name == "sprites":
+            return f"sprites ({self.n} images, {self.image_size}x{self.image_size})"
+        return self.name + (f" ({self.data_dir})" if self.data_dir else "")

@@ -1,0 +1,307 @@
+"""Evaluation metrics for a trained VAE, all log-densities in nats per example.
+
+    mu, logvar = encode_dataset(model, x, y, device)          # whole array -> numpy, for the scatter
+    report = evaluate(model, x, y, device, iwae_samples=100)  # dict of plain numbers, JSON-safe
+    n_active, variance = active_units(mu)                     # Burda et al. 2016
+    score = mig(mu, factors, factor_sizes)                    # Chen et al. 2018
+
+The functions only use the model's duck-typed interface, `encode(x, y) -> (mu, logvar)`,
+`decode(z, y) -> params`, `log_likelihood(x, params) -> (N,)` and `config.latent_dim` /
+`config.conditional`, so a hand-built model with a known log p(x) can check them.
+
+Arrays `x` are uint8 in 0..255 (divided by 255 per batch, so a whole dataset is never copied
+to float) or floating point already in the model's input range.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from trainer.objective import kl_per_dim
+
+LOG_2PI = math.log(2 * math.pi)
+
+# Pixel values per decoder pass in iwae_log_px when `chunk` is left at 0: about 64 MB per
+# float32 tensor, so K=5000 on a batch of 64x64 RGB images stays bounded.
+_IWAE_BUDGET = 1 << 24
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _as_input(xb: np.ndarray, device) -> torch.Tensor:
+    """One batch of x as float32 on `device`; uint8 is scaled to [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(xb))
+    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+    return t.to(device)
+
+
+def _labels(model, y: np.ndarray | None, sl: slice, device) -> torch.Tensor | None:
+    """The label batch, only for a conditional model (an unconditional one must not need y)."""
+    if y is None or not getattr(model.config, "conditional", False):
+        return None
+    return torch.as_tensor(np.asarray(y[sl]), dtype=torch.long, device=device)
+
+
+def _check_x(x: np.ndarray, y: np.ndarray | None) -> int:
+    n = len(x)
+    if n == 0:
+        raise ValueError("cannot evaluate on an empty dataset")
+    if y is not None and len(y) != n:
+        raise ValueError(f"x has {n} examples but y has {len(y)}")
+    return n
+
+
+class _EvalMode:
+    """Puts an nn.Module in eval mode for the block and restores what it was (duck models pass)."""
+
+    def __init__(self, model):
+        self._model = model if isinstance(model, torch.nn.Module) else None
+        self._was_training = False
+
+    def __enter__(self):
+        if self._model is not None:
+            self._was_training = self._model.training
+            self._model.eval()
+
+    def __exit__(self, *exc):
+        if self._model is not None:
+            self._model.train(self._was_training)
+
+
+# --- encoding -----------------------------------------------------------------------------
+@torch.no_grad()
+def encode_dataset(
+    model, x: np.ndarray, y: np.ndarray | None, device, batch_size: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, logvar) of q(z|x) for every example, each float32 numpy (N, latent_dim), on the CPU."""
+    n = _check_x(x, y)
+    mus, logvars = [], []
+    with _EvalMode(model):
+        for start in range(0, n, batch_size):
+            sl = slice(start, start + batch_size)
+            mu, logvar = model.encode(_as_input(x[sl], device), _labels(model, y, sl, device))
+            mus.append(mu.float().cpu().numpy())
+            logvars.append(logvar.float().cpu().numpy())
+    return np.concatenate(mus), np.concatenate(logvars)
+
+
+# --- active units -------------------------------------------------------------------------
+def active_units(mu: np.ndarray, threshold: float = 0.01) -> tuple[int, np.ndarray]:
+    """Burda et al. 2016: dimension j is active when Cov_x(E_q[z_j | x]) > threshold.
+
+    `mu` is (N, latent_dim). Returns the count and the per-dimension variance of mu over the
+    examples (float64, biased estimator), which is what the collapse view plots.
+    """
+    mu = np.asarray(mu, dtype=np.float64)
+    if mu.ndim != 2 or len(mu) == 0:
+        raise ValueError(f"mu must be (N, latent_dim) with N > 0, got shape {mu.shape}")
+    variance = mu.var(axis=0)
+    return int((variance > threshold).sum()), variance
+
+
+# --- IWAE ---------------------------------------------------------------------------------
+@torch.no_grad()
+def iwae_log_px(
+    model,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    k: int,
+    chunk: int = 0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Importance-weighted estimate of log p(x) (Burda et al. 2016), in nats: shape (N,).
+
+        log p(x) ~= logsumexp_k log w_k - log K,   log w = log p(x|z) + log p(z) - log q(z|x)
+
+    with z_k ~ q(z|x). It is a lower bound in expectation that tightens as K grows (K=1 is the
+    ELBO). `x` is one batch already on the model's device and in its input range. The K samples
+    go through the decoder `chunk` at a time (0 = as many as keep one pass near 16M pixel values)
+    and are folded into a running logsumexp, so memory does not grow with K.
+    Noise is drawn on the CPU from `generator`, so a seed gives the same estimate on any device.
+    """
+    if k < 1:
+        raise ValueError(f"IWAE needs k >= 1 samples, got {k}")
+    n = x.shape[0]
+    if chunk <= 0:
+        per_sample = max(1, n * x[0].numel())
+        chunk = max(1, min(k, _IWAE_BUDGET // per_sample))
+    mu, logvar = model.encode(x, y)
+    d = mu.shape[1]
+    std = torch.exp(0.5 * logvar)
+    # log q(z|x) needs only eps: with z = mu + std * eps, log q = log N(eps; 0, I) - sum log std
+    log_std_sum = (0.5 * logvar).sum(1)
+    total = torch.full((n,), -math.inf, dtype=torch.float64, device=x.device)
+    done = 0
+    while done < k:
+        kc = min(chunk, k - done)
+        eps = torch.randn((kc, n, d), generator=generator).to(device=mu.device, dtype=mu.dtype)
+        z = mu + std * eps  # (kc, n, d)
+        flat_z = z.reshape(kc * n, d)
+        # every example repeated kc times, sample-major, to match flat_z
+        flat_x = x.unsqueeze(0).expand(kc, *x.shape).reshape(kc * n, *x.shape[1:])
+        flat_y = None if y is None else y.unsqueeze(0).expand(kc, *y.shape).reshape(kc * n, *y.shape[1:])
+        log_px_z = model.log_likelihood(flat_x, model.decode(flat_z, flat_y)).view(kc, n)
+        log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+        log_qz = -0.5 * (eps.pow(2) + LOG_2PI).sum(-1) - log_std_sum
+        log_w = (log_px_z + log_pz - log_qz).double()
+        # float64 running logsumexp: K=5000 terms of order -1e3 nats lose nothing
+        total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
+        done += kc
+    return (total - math.log(k)).to(mu.dtype)
+
+
+# --- MIG ----------------------------------------------------------------------------------
+def _discretize(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-width histogram bin index of each value (the disentanglement_lib convention)."""
+    edges = np.histogram(values, bins=n_bins)[1]
+    return np.digitize(values, edges[:-1])  # 1..n_bins
+
+
+def _discrete_mi(a: np.ndarray, b: np.ndarray) -> float:
+    """Mutual information in nats between two integer codes, from their contingency table."""
+    _, ai = np.unique(a, return_inverse=True)
+    _, bi = np.unique(b, return_inverse=True)
+    joint = np.zeros((ai.max() + 1, bi.max() + 1), dtype=np.float64)
+    np.add.at(joint, (ai, bi), 1.0)
+    joint /= joint.sum()
+    pa = joint.sum(1, keepdims=True)
+    pb = joint.sum(0, keepdims=True)
+    nz = joint > 0
+    return float((joint[nz] * np.log(joint[nz] / (pa @ pb)[nz])).sum())
+
+
+def _entropy(codes: np.ndarray) -> float:
+    """Entropy in nats of an integer code's empirical distribution."""
+    _, counts = np.unique(codes, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def mig(mu: np.ndarray, factors: np.ndarray, factor_sizes: Sequence[int] | None, n_bins: int = 20) -> float:
+    """Mutual Information Gap (Chen et al. 2018), with the discretised estimator.
+
+    Each latent dimension of `mu` (N, latent_dim) is binned into `n_bins` equal-width bins, the
+    mutual information I(z_j; v_k) with each ground-truth factor v_k (`factors`, (N, n_factors)
+    integer codes in 0..factor_sizes[k]-1) is counted from a contingency table, and
+
+        MIG = mean_k (I(z_(1); v_k) - I(z_(2); v_k)) / H(v_k)
+
+    where z_(1), z_(2) are the two latents most informative about v_k. In [0, 1]: 1 when each
+    factor is captured by exactly one latent. Factors that are constant in the data carry no
+    information and are skipped; with a single latent dimension the runner-up MI is 0.
+    """
+    mu = np.asarray(mu, dtype=np.float64)
+    factors = np.asarray(factors)
+    if factors.ndim == 1:
+        factors = factors[:, None]
+    if mu.ndim != 2 or factors.ndim != 2 or len(mu) != len(factors) or len(mu) == 0:
+        raise ValueError(f"mig needs mu (N, D) and factors (N, K) with the same N > 0, got {mu.shape} and {factors.shape}")
+    if factor_sizes is not None:
+        if len(factor_sizes) != factors.shape[1]:
+            raise ValueError(f"{factors.shape[1]} factors but {len(factor_sizes)} factor sizes")
+        for k, size in enumerate(factor_sizes):
+            if factors[:, k].min() < 0 or factors[:, k].max() >= size:
+                raise ValueError(f"factor {k} has codes outside 0..{size - 1}")
+    codes = [_discretize(mu[:, j], n_bins) for j in range(mu.shape[1])]
+    gaps = []
+    for k in range(factors.shape[1]):
+        v = factors[:, k]
+        h = _entropy(v)
+        if h <= 0:
+            continue
+        mi = sorted((_discrete_mi(c, v) for c in codes), reverse=True) + [0.0]
+        gaps.append((mi[0] - mi[1]) / h)
+    if not gaps:
+        raise ValueError("mig: every factor is constant in this data, so MIG is undefined")
+    return float(np.mean(gaps))
+
+
+# --- the full evaluation ------------------------------------------------------------------
+@torch.no_grad()
+def evaluate(
+    model,
+    x: np.ndarray,
+    y: np.ndarray | None,
+    device,
+    batch_size: int = 1024,
+    iwae_samples: int = 0,
+    generator: torch.Generator | None = None,
+    factors: np.ndarray | None = None,
+    factor_sizes: Sequence[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Evaluate a model on a whole array; every value is a plain Python number or list.
+
+    Keys (log-densities in nats per example, averaged over the N examples):
+      recon        -E_q log p(x|z), one reparameterized sample per example
+      kl           KL(q(z|x) || N(0, I)), closed form, summed over dimensions
+      kl_per_dim   the same per latent dimension (list of latent_dim floats)
+      elbo         -(recon + kl), a lower bound on log p(x)
+      rate, distortion
+                   Alemi et al. 2018 ("Fixing a broken ELBO"): rate R = E_x KL(q(z|x) || p(z)) and
+                   distortion D = -E log p(x|z). The marginal used for R is the prior here, so
+                   rate == kl and distortion == recon; elbo == -(R + D).
+      active_units Burda et al. 2016 count with threshold 0.01 (int)
+      iwae_log_px  IWAE estimate of log p(x) with `iwae_samples` samples (only if > 0)
+      elbo_gap     iwae_log_px - elbo: estimates E_x KL(q(z|x) || p(z|x)) (only if iwae_samples > 0)
+      mig          Mutual Information Gap on the posterior means (only if `factors` is given)
+      n            number of examples
+
+    Noise comes from `generator` (a CPU torch.Generator; None means a fresh one seeded 0), so
+    the same generator state gives the same numbers. `progress(done, total)` is called after
+    each batch with counts of examples, from the calling thread.
+    """
+    n = _check_x(x, y)
+    if factors is not None and len(factors) != n:
+        raise ValueError(f"x has {n} examples but factors has {len(factors)}")
+    if generator is None:
+        generator = torch.Generator().manual_seed(0)
+    # IWAE draws from its own stream, seeded from `generator` whether or not it runs, so turning
+    # IWAE on does not change the one-sample ELBO of the same seed
+    iwae_generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+    d = int(model.config.latent_dim)
+    # float64 sums: 70k examples of ~1e2-nat terms summed in float32 would drift
+    recon_sum = 0.0
+    iwae_sum = 0.0
+    kl_dim_sum = torch.zeros(d, dtype=torch.float64)
+    mus = []
+    with _EvalMode(model):
+        for start in range(0, n, batch_size):
+            sl = slice(start, start + batch_size)
+            xb = _as_input(x[sl], device)
+            yb = _labels(model, y, sl, device)
+            mu, logvar = model.encode(xb, yb)
+            eps = torch.randn(mu.shape, generator=generator).to(device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps
+            recon_sum -= model.log_likelihood(xb, model.decode(z, yb)).double().sum().item()
+            kl_dim_sum += kl_per_dim(mu, logvar).double().sum(0).cpu()
+            if iwae_samples > 0:
+                iwae_sum += iwae_log_px(model, xb, yb, iwae_samples, generator=iwae_generator).double().sum().item()
+            mus.append(mu.float().cpu().numpy())
+            if progress is not None:
+                progress(min(start + batch_size, n), n)
+
+    mu_all = np.concatenate(mus)
+    recon = recon_sum / n
+    kl_dims = (kl_dim_sum / n).tolist()
+    kl = float(sum(kl_dims))
+    elbo = -(recon + kl)
+    result = {
+        "elbo": elbo,
+        "recon": recon,
+        "kl": kl,
+        "kl_per_dim": kl_dims,
+        "active_units": active_units(mu_all)[0],
+        "rate": kl,
+        "distortion": recon,
+        "n": n,
+    }
+    if iwae_samples > 0:
+        result["iwae_log_px"] = iwae_sum / n
+        result["elbo_gap"] = result["iwae_log_px"] - elbo
+    if factors is not None:
+        result["mig"] = mig(mu_all, factors, factor_sizes)
+    return result
