@@ -40,7 +40,8 @@ def test_train_writes_a_checkpoint_and_one_json_line(trained):
         assert terms["elbo"] == pytest.approx(-(terms["recon"] + terms["kl"]), rel=1e-6)
         assert terms["elbo"] < 0
     assert summary["samples_per_s"] > 0
-    assert "train" in proc.stderr  # tqdm progress goes to stderr, not stdout
+    assert "24/24" in proc.stderr and "step/s" in proc.stderr  # the tqdm bar went to stderr
+    assert "24/24" not in proc.stdout
 
 
 def test_eval_reports_every_metric(trained):

@@ -20,6 +20,8 @@ from trainer.config import ARCHS, LIKELIHOODS, DatasetSpec, TrainConfig
 from trainer.errors import VaeExplorerError
 
 PROG = "vae-explorer"
+# bars always show (stderr is for humans, stdout for --json); redirected to a log they redraw less often
+_BAR_INTERVAL = 0.1 if sys.stderr.isatty() else 2.0
 
 
 class UsageError(VaeExplorerError):
@@ -160,7 +162,7 @@ def cmd_train(args) -> int:
     total = train_cfg.epochs * trainer.steps_per_epoch
     diverged = None
     bar = tqdm(total=total, initial=min(trainer.step, total), unit="step", file=sys.stderr, dynamic_ncols=True,
-               disable=None, desc="train")
+               mininterval=_BAR_INTERVAL, desc="train")
     try:
         for report in trainer.run():
             if isinstance(report, StepReport):
@@ -249,7 +251,7 @@ def cmd_eval(args) -> int:
     model.load_state_dict({k: torch.from_numpy(v) for k, v in ckpt.model_state.items()})
     model.to(device).eval()
     y = dataset.y_test if cfg.conditional else None
-    with tqdm(total=len(dataset.x_test), unit="ex", file=sys.stderr, disable=None, desc="eval") as bar:
+    with tqdm(total=len(dataset.x_test), unit="ex", file=sys.stderr, mininterval=_BAR_INTERVAL, desc="eval") as bar:
         result = evaluate(
             model, dataset.x_test, y, device,
             iwae_samples=args.iwae_samples,
