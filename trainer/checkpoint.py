@@ -15,6 +15,7 @@ import math
 import os
 import re
 import secrets
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +40,8 @@ MAX_RNG_BYTES = 1 << 20
 MAX_TEXT_BYTES = 1 << 20  # one JSON attribute
 
 SECTIONS = ("model", "optimizer", "rng", "history")
+ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
+ADAM_FLAGS = ("amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay")
 PROGRESS_INTS = ("step", "epoch", "batch_in_epoch")
 PROGRESS_FLOATS = ("beta", "lr", "free_bits", "elapsed_s")
 _NAME = re.compile(r"[a-z0-9_]+")
@@ -417,7 +420,27 @@ def _contents_from_file(f: h5py.File, model_config: ModelConfig) -> dict:
         "history": history,
     }
     _check_contents(model_config, contents)
+    for part in ("model", "optimizer", "rng", "history"):
+        for dset in contents[part].values():
+            _check_stored(dset)
     return contents
+
+
+def _check_stored(dset: h5py.Dataset) -> None:
+    """The dataset's bytes are all in this file: not elsewhere, not missing."""
+    # External raw storage and virtual datasets read other files of the writer's choosing (/etc/passwd, a
+    # FIFO that blocks forever), the same danger as the external links _children refuses.
+    plist = dset.id.get_create_plist()
+    if plist.get_layout() not in (h5py.h5d.COMPACT, h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED) or plist.get_external_count():
+        raise _Invalid(f"{dset.name} keeps its data outside this file (external storage or a virtual dataset)")
+    # HDF5 hands back the fill value for storage never written, so a few-KB file could declare a model of
+    # MAX_PARAMS with sane shapes and make load allocate gigabytes of zeros. The bytes must be in the file.
+    if dset.chunks is None:  # contiguous or compact: one block, allocated when written
+        stored = dset.id.get_storage_size() >= dset.size * dset.dtype.itemsize
+    else:  # chunked (another tool's rewrite, maybe compressed): every chunk written
+        stored = dset.id.get_num_chunks() >= math.prod(-(-int(s) // int(c)) for s, c in zip(dset.shape, dset.chunks))
+    if not stored:
+        raise _Invalid(f"{dset.name} declares shape {tuple(dset.shape)} but the file does not hold its data")
 
 
 def _read_arrays(contents: dict) -> dict:
@@ -494,7 +517,8 @@ def _check_contents(config: ModelConfig, c: dict) -> None:
         _check_array(f"model weight {key}", model[key], "f", "a float type", expected)
     c["model"] = {key: model[key] for key in state_shapes}  # h5py lists names alphabetically
 
-    _check_param_groups(c["param_groups"], len(param_shapes))
+    amsgrad = _check_param_groups(c["param_groups"], len(param_shapes))
+    state_names: dict[str, set[str]] = {}
     for key, arr in c["optimizer"].items():
         index, _, name = key.partition("/")
         where = f"optimizer state {key}"
@@ -506,6 +530,14 @@ def _check_contents(config: ModelConfig, c: dict) -> None:
             _check_array(where, arr, "fiu", "a number", ())
         else:  # exp_avg, exp_avg_sq, max_exp_avg_sq, momentum_buffer...: one value per parameter entry
             _check_array(where, arr, "f", "a float type", param_shapes[int(index)])
+        state_names.setdefault(index, set()).add(name)
+    if state_names and not c["param_groups"]:
+        raise _Invalid("optimizer state is present but param_groups is empty")
+    for index, names in state_names.items():
+        # Adam's step() indexes these without checking: a parameter's state is all there or absent
+        needed = set(ADAM_STATE) | ({"max_exp_avg_sq"} if amsgrad[int(index)] else set())
+        if needed - names:
+            raise _Invalid(f"optimizer state {index} has no {sorted(needed - names)[0]!r}")
 
     for name, arr in c["rng"].items():
         if not _NAME.fullmatch(name):
@@ -532,17 +564,36 @@ def _check_contents(config: ModelConfig, c: dict) -> None:
             raise _Invalid(f"history is larger than {MAX_HISTORY_ELEMENTS:,} values (at {key}, shape {arr.shape})")
 
 
-def _check_param_groups(groups: Any, n_params: int) -> None:
+def _check_param_groups(groups: Any, n_params: int) -> dict[int, bool]:
+    """Check torch Adam's param_groups ([] = no optimizer state); returns amsgrad per parameter index."""
     if not isinstance(groups, list):
         raise _Invalid("optimizer param_groups must be a list")
-    seen: set[int] = set()
+    amsgrad: dict[int, bool] = {}
     for g in groups:
         if not isinstance(g, dict) or not isinstance(g.get("params"), list):
             raise _Invalid("each optimizer param group must be a mapping with a 'params' list")
         for i in g["params"]:
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n_params or i in seen:
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n_params or i in amsgrad:
                 raise _Invalid(f"optimizer param group index {i!r} is out of range or repeated ({n_params} parameters)")
-            seen.add(i)
+            amsgrad[i] = bool(g.get("amsgrad"))
+    if groups and len(amsgrad) != n_params:  # torch's load_state_dict refuses groups of another size
+        raise _Invalid(f"optimizer param_groups cover {len(amsgrad)} of the {n_params} parameters")
+    for g in groups:  # the checks of torch.optim.Adam's constructor, which load_state_dict skips
+        for key in ("lr", "eps", "weight_decay"):
+            value = g.get(key)
+            # float max, not inf: JSON ints are unbounded and torch turns 10**400 into an OverflowError
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= sys.float_info.max:
+                raise _Invalid(f"optimizer param group {key} must be a finite number >= 0, got {value!r}")
+        betas = g.get("betas")
+        if not (isinstance(betas, list) and len(betas) == 2
+                and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+            raise _Invalid(f"optimizer param group betas must be two numbers in [0, 1), got {betas!r}")
+        for key in ADAM_FLAGS:
+            if not (g.get(key) is None or isinstance(g[key], bool)):  # 1 == True, but torch tests truthiness
+                raise _Invalid(f"optimizer param group {key} must be true, false or null, got {g[key]!r}")
+        if g.get("fused") and g.get("differentiable"):
+            raise _Invalid("optimizer param group cannot be both fused and differentiable")
+    return amsgrad
 
 
 def _check_progress(progress: Any) -> dict[str, float | int]:

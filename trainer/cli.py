@@ -107,10 +107,9 @@ def _dataset_spec(args, fallback: DatasetSpec | None, seed: int = 0) -> DatasetS
     """The dataset named on the command line, or the checkpoint's own when none is named."""
     if args.dataset is None:
         spec = fallback or DatasetSpec()
-        if args.data_dir or args.limit or args.download:
-            spec = DatasetSpec.from_dict({**spec.to_dict(), "data_dir": args.data_dir or spec.data_dir,
-                                          "limit": args.limit or spec.limit, "download": args.download})
-        return spec
+        # a checkpoint never makes us touch the network: only this command line's --download does
+        return DatasetSpec.from_dict({**spec.to_dict(), "data_dir": args.data_dir or spec.data_dir,
+                                      "limit": args.limit or spec.limit, "download": args.download})
     if args.dataset in ("sprites", "mnist", "fashion-mnist"):
         spec = DatasetSpec(name=args.dataset, data_dir=args.data_dir, limit=args.limit, seed=seed, download=args.download)
     else:

@@ -17,6 +17,8 @@ ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CONV_SIZES = (28, 64)  # the conv stacks are laid out for these square image sizes
+MAX_SEED = 2**31 - 1  # the trainer derives per-epoch seeds as seed * 1_000_003 + epoch; keep that < 2**63
+MAX_SPRITES = 200_000  # 64x64 uint8: 820 MB, already more than a laptop wants in memory
 
 
 def _from_dict(cls, data: dict[str, Any]):
@@ -37,6 +39,11 @@ def _from_dict(cls, data: dict[str, Any]):
     obj = cls(**kwargs)
     obj.validate()
     return obj
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,7 @@ class TrainConfig:
             raise ConfigError(f"free_bits must be >= 0, got {self.free_bits}")
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
+        _check_seed(self.seed)
         if int(self.report_every) < 1:
             raise ConfigError(f"report_every must be >= 1, got {self.report_every}")
         BetaSchedule.parse(self.beta_schedule)
@@ -211,8 +219,13 @@ class DatasetSpec:
             raise ConfigError(f"dataset name must be sprites, mnist, fashion-mnist or path, got {self.name!r}")
         if self.name == "path" and not self.path:
             raise ConfigError("dataset 'path' needs a file or folder")
-        if int(self.limit) < 0 or int(self.n) < 1 or int(self.image_size) < 8:
-            raise ConfigError(f"dataset limit/n/image_size out of range: {self.limit}/{self.n}/{self.image_size}")
+        if int(self.limit) < 0:
+            raise ConfigError(f"dataset limit must be >= 0, got {self.limit}")
+        if not 2 <= int(self.n) <= MAX_SPRITES:
+            raise ConfigError(f"sprites n must be in 2..{MAX_SPRITES}, got {self.n}")
+        if not 8 <= int(self.image_size) <= 256:
+            raise ConfigError(f"sprites image_size must be in 8..256, got {self.image_size}")
+        _check_seed(self.seed)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -32,6 +32,8 @@ from trainer.objective import negative_elbo
 
 SNAPSHOT_EVERY = 100  # steps between copies of the last good weights (divergence recovery)
 INT_COLUMNS = {"step", "epoch", "active_units", "restored_step"}
+# how Adam runs on this machine, not what it learned: never taken from a checkpoint
+IMPLEMENTATION_FLAGS = {"fused", "foreach", "capturable", "differentiable"}
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -486,17 +488,7 @@ class Trainer:
         if ckpt.model_config != self.model_config:
             raise ConfigError("checkpoint model config differs from the requested one")
         self.model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in ckpt.model_state.items()})
-        optim = {
-            "param_groups": [dict(g) for g in ckpt.optimizer_state["param_groups"]],
-            "state": {
-                int(i): {k: torch.as_tensor(np.asarray(v)) for k, v in s.items()}
-                for i, s in ckpt.optimizer_state["state"].items()
-            },
-        }
-        for g in optim["param_groups"]:
-            if "betas" in g:
-                g["betas"] = tuple(g["betas"])
-        self.optimizer.load_state_dict(optim)
+        self._restore_optimizer(ckpt.optimizer_state)
         p = ckpt.progress
         self.step = int(p["step"])
         self.epoch = int(p["epoch"])
@@ -508,5 +500,23 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         if "noise" in ckpt.rng_state:
-            self._noise.set_state(torch.from_numpy(np.asarray(ckpt.rng_state["noise"], dtype=np.uint8)))
+            try:
+                self._noise.set_state(torch.from_numpy(np.asarray(ckpt.rng_state["noise"], dtype=np.uint8)))
+            except (RuntimeError, ValueError):
+                # a state from another device's generator (a CUDA run resumed on the CPU): training goes
+                # on with noise seeded from (seed, step), reproducible but not the uninterrupted run's
+                self._noise.manual_seed(self.config.seed * 1_000_003 + self.step)
         self.history = History(ckpt.history)
+
+    def _restore_optimizer(self, saved: dict) -> None:
+        if not saved.get("param_groups"):
+            return  # a checkpoint without Adam state (e.g. exported weights): Adam starts afresh
+        groups = []
+        for live, group in zip(self.optimizer.param_groups, saved["param_groups"]):
+            merged = {k: v for k, v in live.items() if k != "params"}
+            merged.update({k: v for k, v in group.items() if k not in IMPLEMENTATION_FLAGS})
+            if "betas" in merged:
+                merged["betas"] = tuple(merged["betas"])
+            groups.append(merged)
+        state = {int(i): {k: torch.as_tensor(np.asarray(v)) for k, v in s.items()} for i, s in saved["state"].items()}
+        self.optimizer.load_state_dict({"param_groups": groups, "state": state})
