@@ -1,0 +1,247 @@
+"""GUI responsiveness while training: a 5 ms heartbeat on the GUI thread, and what the window costs in throughput.
+
+    python benchmarks/gui_responsiveness.py [--seconds 20] [--data-dir ../shared/datasets/mnist] [--json]
+
+The real main window trains the reference MLP VAE (784-400-20, Bernoulli, Adam 1e-3, batch 128) on the CPU at
+full speed for about `--seconds`, plotting live, while a 5 ms QTimer on the GUI thread records when it fires:
+the largest gap between beats and the 99th percentile of the gaps say how long the GUI was ever unresponsive.
+
+The same config trains headlessly (a plain Trainer in this process, same data, same torch thread count) in
+slices that alternate with the window's (its trainer paused meanwhile), so load from other processes hits
+both alike: gui_vs_headless_throughput is the window's cost. Throughput is examples per second of training
+time (Trainer.elapsed_s, which excludes held-out evaluation), measured the same way for both.
+
+MNIST is read from ../shared/datasets/mnist when present, else sprites are generated (28x28, so the same
+784-400-20 model applies); the JSON says which. launch_to_shown_s is the median wall time from starting
+`python main.py` to the window's first painted frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+if "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer, Slot  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from explorer.main_window import MainWindow  # noqa: E402
+from explorer.run_settings import RunSettings  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "mnist"
+HEARTBEAT_MS = 5
+
+
+def reference_settings(data_dir: Path) -> RunSettings:
+    base = RunSettings(latent_dim=20, hidden=(400,), batch_size=128, lr=1e-3, epochs=100_000, device="cpu")
+    if (data_dir / "t10k-images-idx3-ubyte.gz").exists() or (data_dir / "train-images-idx3-ubyte.gz").exists():
+        return base.replace(dataset="mnist", data_dir=str(data_dir))
+    return base.replace(dataset="sprites", sprites_n=10_000, sprites_size=28)
+
+
+def throughput(first, last, batch_size: int) -> float:
+    """Examples per training second between two StepReports."""
+    return (last.step - first.step) * batch_size / max(last.elapsed_s - first.elapsed_s, 1e-9)
+
+
+class HeadlessRun:
+    """The same config trained by a plain Trainer on this thread, in slices between the window's slices."""
+
+    def __init__(self, dataset, settings: RunSettings, threads: int):
+        from trainer.loop import Trainer, model_config_for
+
+        self.threads = threads  # torch keeps its thread count per thread: match the window's worker
+        self.trainer = Trainer(model_config_for(dataset, **settings.model_kwargs()), settings.train_config(), dataset)
+        self.batch_size = settings.batch_size
+        self.steps = 0
+        self.seconds = 0.0
+
+    def run_for(self, seconds: float) -> None:
+        import torch
+
+        from trainer.loop import StepReport
+
+        own_threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        first = last = None
+        deadline = time.perf_counter() + seconds
+        for report in self.trainer.run():
+            if isinstance(report, StepReport):
+                first = first or report
+                last = report
+                if time.perf_counter() > deadline:
+                    self.trainer.stop()
+        torch.set_num_threads(own_threads)
+        if first is not None and last is not first:
+            self.steps += last.step - first.step
+            self.seconds += last.elapsed_s - first.elapsed_s
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.steps * self.batch_size / max(self.seconds, 1e-9)
+
+
+class GuiRun(QObject):
+    """Trains in the window while a 5 ms heartbeat runs; pauses it for the headless slices in between."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__()
+        self.window = window
+        self.segments: list[list[float]] = []  # heartbeat times (ms) per slice; gaps never span a pause
+        self.first = self.last = None
+        self.batches = 0
+        self.loop = QEventLoop()
+        self._clock = QElapsedTimer()
+        self._clock.start()
+        self._heartbeat = QTimer(self, interval=HEARTBEAT_MS)
+        self._heartbeat.setTimerType(Qt.PreciseTimer)
+        self._heartbeat.timeout.connect(self._on_beat)
+        self._slice_end = QTimer(self, singleShot=True)
+        self._slice_end.timeout.connect(self._on_slice_end)
+        self.threads = 0
+        window.session.worker.sig_started.connect(self._on_started)
+        window.session.worker.sig_progress.connect(self._on_progress)
+        window.session.worker.sig_failed.connect(self._on_failed)
+
+    def start(self, timeout_s: float = 120) -> bool:
+        """Start training and return once the first report arrived (data loaded, model built)."""
+        self.window.start_training()
+        self._slice_end.start(int(timeout_s * 1000))
+        self.loop.exec()
+        return self.first is not None
+
+    def run_slice(self, seconds: float) -> None:
+        if self.window.session.worker.trainer.paused:
+            self.window.session.resume()
+        self.segments.append([])
+        self._heartbeat.start()
+        self._slice_end.start(int(seconds * 1000))
+        self.loop.exec()
+        self._heartbeat.stop()
+
+    def pause(self) -> None:
+        self.window.session.pause()
+        end = time.perf_counter() + 0.3  # let the step in flight and its signals land
+        while time.perf_counter() < end:
+            QApplication.processEvents()
+            time.sleep(0.01)
+
+    @Slot(object)
+    def _on_started(self, info) -> None:
+        self.threads = info.threads
+
+    @Slot(object)
+    def _on_progress(self, batch) -> None:
+        if self.first is None:
+            self.first = batch.latest
+            self._slice_end.stop()
+            self.loop.quit()
+        self.last = batch.latest
+        self.batches += 1
+
+    def _on_beat(self) -> None:
+        self.segments[-1].append(self._clock.nsecsElapsed() / 1e6)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        print(f"gui_responsiveness: worker failed: {message}", file=sys.stderr)
+        self.loop.quit()
+
+    def _on_slice_end(self) -> None:
+        self.loop.quit()
+
+
+def launch_to_shown(runs: int = 3) -> float:
+    """Median wall seconds from `python main.py` to the window's first painted frame."""
+    times = []
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "main.py", "--quit-after-shown"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=60)
+        if "shown" not in out.stdout:
+            raise RuntimeError(f"main.py --quit-after-shown failed: {out.stderr}")
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="seconds the window trains while measured")
+    parser.add_argument("--slices", type=int, default=4, help="window and headless runs alternate this many times")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    launch_s = launch_to_shown()
+    settings = reference_settings(args.data_dir)
+    from trainer.data import load_dataset
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    window = MainWindow()
+    window.controls.set_settings(settings)
+    window.resize(1280, 800)
+    window.show()
+    gui = GuiRun(window)
+    if not gui.start():
+        print("gui_responsiveness: the window never started training", file=sys.stderr)
+        return 1
+    dataset = load_dataset(settings.dataset_spec())
+    headless = HeadlessRun(dataset, settings, gui.threads)
+    headless.run_for(2.0)  # warm-up: first-step allocations
+    headless.steps, headless.seconds = 0, 0.0
+    # slices alternate, so drift in machine load (other processes) hits both sides alike
+    slice_s = args.seconds / args.slices
+    for _ in range(args.slices):
+        gui.run_slice(slice_s)
+        gui.pause()
+        headless.run_for(slice_s)
+    window.close()
+    app.processEvents()
+
+    gaps = np.concatenate([np.diff(np.asarray(seg)) for seg in gui.segments if len(seg) > 1])
+    gui_rate = (gui.last.step - gui.first.step) * settings.batch_size / max(gui.last.elapsed_s - gui.first.elapsed_s, 1e-9)
+    beat_s = sum(seg[-1] - seg[0] for seg in gui.segments if seg) / 1000
+    result = {
+        "dataset": dataset.describe(),
+        "device": "cpu",
+        "torch_threads": gui.threads,
+        "window_seconds": round(beat_s, 2),
+        "heartbeat_interval_ms": HEARTBEAT_MS,
+        "heartbeats": int(len(gaps) + len(gui.segments)),
+        "heartbeat_max_gap_ms": round(float(gaps.max()), 2),
+        "heartbeat_p99_ms": round(float(np.percentile(gaps, 99)), 2),
+        "heartbeat_p50_ms": round(float(np.percentile(gaps, 50)), 2),
+        "gui_samples_per_s": round(gui_rate, 1),
+        "headless_samples_per_s": round(headless.samples_per_s, 1),
+        "gui_vs_headless_throughput": round(gui_rate / headless.samples_per_s, 3),
+        "progress_signals_per_s": round(gui.batches / max(beat_s, 1e-9), 1),
+        "curve_points": int(len(window.curves.curve("distortion")[0])),
+        "launch_to_shown_s": round(launch_s, 2),
+        # other processes' load makes every number above noisier: 1-minute load average, before and after
+        "load_average_1min": [round(load_before, 2) if load_before is not None else None,
+                              round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None],
+        "cpu_cores": os.cpu_count(),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>28}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

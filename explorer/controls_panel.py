@@ -1,0 +1,381 @@
+"""The controls: what to train on, the model, the optimiser, and β — the knob on the rate–distortion trade-off.
+
+    panel = ControlsPanel()
+    settings = panel.settings()                                  # a RunSettings for the worker
+    panel.set_settings(settings)                                 # e.g. from an opened checkpoint
+    panel.set_lock(model=True, epochs=True)                      # while a model exists / while it trains
+    panel.sig_beta_changed.connect(session.set_beta)             # β, lr and free bits apply live
+
+Model-defining settings are locked once a model exists; β, learning rate and free bits stay live.
+"""
+
+from __future__ import annotations
+
+import math
+
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.run_settings import ARCHS, LIKELIHOODS, RunSettings
+
+BETA_MIN, BETA_MAX = 0.01, 100.0
+BETA_TICKS_PER_DECADE = 100
+"""The slider moves in log10(β) steps of 0.01: fine enough to feel continuous over four decades."""
+LIVE_DEBOUNCE_MS = 150
+"""A slider drag sends β to the trainer at most this often, so each change lands as one clean step."""
+
+DATASET_LABELS = {"sprites": "Sprites (built in)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+SCHEDULE_LABELS = {"constant": "Constant", "warmup": "Warm-up", "cyclical": "Cyclical"}
+
+TIPS = {
+    "dataset": "Sprites are generated from the seed (shape, scale, rotation, x, y: known generative factors).\n"
+               "MNIST and Fashion-MNIST are read from IDX files in the folder below.",
+    "folder": "Folder holding train-images-idx3-ubyte(.gz) and/or t10k-images-idx3-ubyte(.gz) with their labels.\n"
+              "Empty: the user cache (~/.cache/vae-explorer).",
+    "sprites": "How many sprites to generate (10% are held out) and their side in pixels.\n"
+               "28 px trains several times faster on a CPU than 64 px.",
+    "arch": "Encoder and decoder networks: mlp (fully connected) or conv (strided convolutions).",
+    "latent": "Dimensions of z. The prior p(z) is N(0, I); dimensions the model does not need collapse to it.",
+    "likelihood": "p(x|z): bernoulli suits binary-ish pixels, gaussian (learned σ) suits grey levels.\n"
+                  "The distortion −E log p(x|z) is measured under this likelihood.",
+    "conditional": "Conditional VAE: encoder and decoder also see the label y, so z need not encode it.\n"
+                   "Needs a labelled dataset (MNIST, Fashion-MNIST).",
+    "batch": "Examples per optimizer step.",
+    "lr": "Adam learning rate. Applies live at the next step; lower it if training diverges.",
+    "seed": "Seeds the weights, the shuffling, the reparameterization noise ε and the sprites: a seed reproduces a run.",
+    "device": "Where training runs: auto picks a CUDA GPU when there is one, else the CPU.",
+    "epochs": "Training stops by itself after this many passes over the data; raise it and Start to go on.",
+    "beta": "β weights the rate KL(q(z|x)‖p(z)) against the distortion −E log p(x|z) in the loss D + β·R.\n"
+            "Large β compresses the code and can collapse the posterior onto the prior; small β approaches\n"
+            "a plain autoencoder. β = 1 is the ELBO. Applies live at the next step.",
+    "schedule": "How β reaches its target: constant; warm-up (KL annealing, Bowman et al. 2016) ramps it from 0\n"
+                "over the given steps; cyclical (Fu et al. 2019) repeats that ramp every period.\n"
+                "Both fight posterior collapse early in training.",
+    "schedule_steps": "Warm-up: steps to reach the target β. Cyclical: the period in steps.",
+    "free_bits": "Free bits λ (Kingma et al. 2016), nats per latent dimension: a dimension's KL below λ is not\n"
+                 "penalised, so the optimiser gains nothing by collapsing it. 0 = off. Applies live.",
+}
+
+
+def beta_to_tick(beta: float) -> int:
+    beta = min(max(beta, BETA_MIN), BETA_MAX)
+    return round(math.log10(beta) * BETA_TICKS_PER_DECADE)
+
+
+def tick_to_beta(tick: int) -> float:
+    return 10.0 ** (tick / BETA_TICKS_PER_DECADE)
+
+
+class ControlsPanel(QWidget):
+    """A form of run settings in four groups; Start, Pause, Stop and Reset are the window's toolbar actions."""
+
+    sig_beta_changed = Signal(float)
+    """The β target the user set (slider settled or spinbox edited); apply it live."""
+    sig_lr_changed = Signal(float)
+    """A new Adam learning rate; apply it live."""
+    sig_free_bits_changed = Signal(float)
+    """A new free-bits λ, nats per latent dimension; apply it live."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        defaults = RunSettings()
+        self._unshown: dict = {}  # RunSettings fields the form does not show (hidden sizes, a dataset file...)
+
+        # --- data
+        self.dataset_combo = QComboBox()
+        for name, label in DATASET_LABELS.items():
+            self.dataset_combo.addItem(label, name)
+        self.folder_edit = QLineEdit(placeholderText="~/.cache/vae-explorer/…")
+        self.browse_button = QToolButton(text="…")
+        self.browse_button.setToolTip("Choose the MNIST folder")
+        folder_row = _row(self.folder_edit, self.browse_button)
+        self.sprites_n_spin = _spin(100, 1_000_000, defaults.sprites_n, step=1000)
+        self.sprites_size_combo = QComboBox()
+        for size in (28, 64):
+            self.sprites_size_combo.addItem(f"{size} px", size)
+        self.sprites_size_combo.setCurrentIndex(self.sprites_size_combo.findData(defaults.sprites_size))
+        sprites_row = _row(self.sprites_n_spin, self.sprites_size_combo)
+        data = QFormLayout()
+        data.addRow("Dataset", self.dataset_combo)
+        data.addRow("Folder", folder_row)
+        data.addRow("Sprites", sprites_row)
+        self._folder_row, self._sprites_row = folder_row, sprites_row
+
+        # --- model
+        self.arch_combo = _combo(ARCHS, defaults.arch)
+        self.latent_spin = _spin(1, 512, defaults.latent_dim)
+        self.likelihood_combo = _combo(LIKELIHOODS, defaults.likelihood)
+        self.conditional_check = QCheckBox("condition on the label (CVAE)")
+        self.device_combo = QComboBox()
+        self.set_devices(["auto", "cpu"])
+        model = QFormLayout()
+        model.addRow("Architecture", self.arch_combo)
+        model.addRow("Latent dim", self.latent_spin)
+        model.addRow("Likelihood", self.likelihood_combo)
+        model.addRow("", self.conditional_check)
+        model.addRow("Device", self.device_combo)
+
+        # --- optimisation
+        self.batch_spin = _spin(1, 8192, defaults.batch_size, step=32)
+        self.lr_spin = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, value=defaults.lr)
+        self.lr_spin.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
+        self.seed_spin = _spin(0, 2**31 - 1, defaults.seed)
+        self.epochs_spin = _spin(1, 100_000, defaults.epochs)
+        optim = QFormLayout()
+        optim.addRow("Batch size", self.batch_spin)
+        optim.addRow("Learning rate", self.lr_spin)
+        optim.addRow("Seed", self.seed_spin)
+        optim.addRow("Epochs", self.epochs_spin)
+
+        # --- β: the rate–distortion knob
+        self.beta_slider = QSlider(Qt.Horizontal)
+        self.beta_slider.setRange(beta_to_tick(BETA_MIN), beta_to_tick(BETA_MAX))
+        self.beta_slider.setPageStep(BETA_TICKS_PER_DECADE // 4)
+        self.beta_slider.setTickPosition(QSlider.TicksBelow)
+        self.beta_slider.setTickInterval(BETA_TICKS_PER_DECADE)
+        self.beta_spin = QDoubleSpinBox(decimals=3, minimum=BETA_MIN, maximum=BETA_MAX)
+        self.beta_spin.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
+        self.schedule_combo = QComboBox()
+        for name, label in SCHEDULE_LABELS.items():
+            self.schedule_combo.addItem(label, name)
+        self.schedule_steps_spin = _spin(1, 10_000_000, defaults.schedule_steps, step=100, suffix=" steps")
+        self.free_bits_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=10.0, singleStep=0.1, suffix=" nats")
+        beta = QFormLayout()
+        beta.addRow("β", _row(self.beta_slider, self.beta_spin, stretch=(3, 2)))
+        beta.addRow("Schedule", _row(self.schedule_combo, self.schedule_steps_spin))
+        beta.addRow("Free bits", self.free_bits_spin)
+
+        for spin in (self.lr_spin, self.beta_spin, self.free_bits_spin):
+            spin.setKeyboardTracking(False)  # typing "0.0005" must not send 0.0, 0.00, ... to the trainer
+        self._set_tips()
+
+        body = QVBoxLayout()
+        body.setContentsMargins(8, 8, 8, 8)
+        body.setSpacing(8)
+        self._groups = {}
+        for key, title, form in (("data", "Data", data), ("model", "Model", model),
+                                 ("optim", "Optimisation", optim),
+                                 ("beta", "β — rate vs distortion", beta)):
+            box = QGroupBox(title)
+            box.setLayout(form)
+            body.addWidget(box)
+            self._groups[key] = box
+        body.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(body)
+        scroll = QScrollArea()
+        scroll.setWidget(inner)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        self._beta_timer = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
+        self._beta_timer.timeout.connect(self._on_beta_settled)
+        self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
+        self.browse_button.clicked.connect(self._on_browse_clicked)
+        self.schedule_combo.currentIndexChanged.connect(self._on_schedule_changed)
+        self.beta_slider.valueChanged.connect(self._on_beta_slider_moved)
+        self.beta_spin.valueChanged.connect(self._on_beta_spin_changed)
+        self.lr_spin.valueChanged.connect(self._on_lr_changed)
+        self.free_bits_spin.valueChanged.connect(self._on_free_bits_changed)
+        self._model_widgets = [
+            self.dataset_combo, self.folder_edit, self.browse_button, self.sprites_n_spin, self.sprites_size_combo,
+            self.arch_combo, self.latent_spin, self.likelihood_combo, self.conditional_check, self.device_combo,
+            self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin,
+        ]
+        self._model_locked = False
+        self.set_settings(defaults)
+
+    # --- the model: RunSettings in and out -----------------------------------------------------
+    def settings(self) -> RunSettings:
+        return RunSettings(
+            dataset=self.dataset_combo.currentData(),
+            data_dir=self.folder_edit.text().strip(),
+            sprites_n=self.sprites_n_spin.value(),
+            sprites_size=self.sprites_size_combo.currentData(),
+            arch=self.arch_combo.currentText(),
+            latent_dim=self.latent_spin.value(),
+            likelihood=self.likelihood_combo.currentText(),
+            conditional=self.conditional_check.isChecked(),
+            batch_size=self.batch_spin.value(),
+            lr=self.lr_spin.value(),
+            seed=self.seed_spin.value(),
+            device=self.device_combo.currentData(),
+            epochs=self.epochs_spin.value(),
+            beta=self.beta_spin.value(),
+            schedule=self.schedule_combo.currentData(),
+            schedule_steps=self.schedule_steps_spin.value(),
+            free_bits=self.free_bits_spin.value(),
+            **self._unshown,
+        )
+
+    def set_settings(self, s: RunSettings) -> None:
+        """Show `s` without re-sending its live values (the trainer either has them or will at Start)."""
+        self.blockSignals(True)  # our own sig_* stay quiet; the widgets still update each other
+        try:
+            self._unshown = {"hidden": tuple(s.hidden), "sigma": s.sigma, "limit": s.limit}
+            if s.dataset == "path":
+                self._unshown.update(path=s.path, key=s.key)
+                label = f"File: {s.path.rsplit('/', 1)[-1]}"
+                if self.dataset_combo.findData("path") < 0:
+                    self.dataset_combo.addItem(label, "path")
+                else:
+                    self.dataset_combo.setItemText(self.dataset_combo.findData("path"), label)
+            self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(s.dataset))
+            self.folder_edit.setText(s.data_dir)
+            self.sprites_n_spin.setValue(s.sprites_n)
+            index = self.sprites_size_combo.findData(s.sprites_size)
+            if index < 0:
+                self.sprites_size_combo.addItem(f"{s.sprites_size} px", s.sprites_size)
+                index = self.sprites_size_combo.count() - 1
+            self.sprites_size_combo.setCurrentIndex(index)
+            self.arch_combo.setCurrentText(s.arch)
+            self.latent_spin.setValue(s.latent_dim)
+            self.likelihood_combo.setCurrentText(s.likelihood)
+            self.conditional_check.setChecked(s.conditional)
+            if self.device_combo.findData(s.device) < 0:
+                self.device_combo.addItem(s.device, s.device)
+            self.device_combo.setCurrentIndex(self.device_combo.findData(s.device))
+            self.batch_spin.setValue(s.batch_size)
+            self.lr_spin.setValue(s.lr)
+            self.seed_spin.setValue(s.seed)
+            self.epochs_spin.setValue(s.epochs)
+            self.beta_spin.setValue(s.beta)
+            self._beta_timer.stop()
+            self.schedule_combo.setCurrentIndex(self.schedule_combo.findData(s.schedule))
+            self.schedule_steps_spin.setValue(s.schedule_steps)
+            self.free_bits_spin.setValue(s.free_bits)
+        finally:
+            self.blockSignals(False)
+        self._update_enabled()
+
+    def set_devices(self, devices: list[str]) -> None:
+        """The devices torch found; keeps the current choice when it is still there."""
+        current = self.device_combo.currentData() or "auto"
+        labels = {"auto": "auto (GPU if present)", "cpu": "cpu", "cuda": "cuda (GPU)", "mps": "mps (Apple GPU)"}
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        for name in devices:
+            self.device_combo.addItem(labels.get(name, name), name)
+        index = self.device_combo.findData(current)
+        self.device_combo.setCurrentIndex(max(index, 0))
+        self.device_combo.blockSignals(False)
+
+    def set_lock(self, model: bool, epochs: bool) -> None:
+        """Lock the model-defining settings (a model exists) and the epoch budget (training is running)."""
+        self._model_locked = model
+        self.epochs_spin.setEnabled(not epochs)
+        self._update_enabled()
+
+    def set_beta(self, beta: float) -> None:
+        """Show a β the trainer reports, without sending it back."""
+        self.blockSignals(True)
+        self.beta_spin.setValue(beta)
+        self._beta_timer.stop()
+        self.blockSignals(False)
+
+    # --- reactions -------------------------------------------------------------------------------
+    def _update_enabled(self) -> None:
+        for widget in self._model_widgets:
+            widget.setEnabled(not self._model_locked)
+        name = self.dataset_combo.currentData()
+        form = self._groups["data"].layout()
+        form.setRowVisible(self._folder_row, name in ("mnist", "fashion-mnist"))
+        form.setRowVisible(self._sprites_row, name == "sprites")
+        labelled = name != "sprites"  # sprites have factors, not labels
+        self.conditional_check.setEnabled(labelled and not self._model_locked)
+        if not labelled:
+            self.conditional_check.setChecked(False)
+        self.schedule_steps_spin.setEnabled(self.schedule_combo.currentData() != "constant" and not self._model_locked)
+
+    def _on_dataset_changed(self, _index: int) -> None:
+        self._update_enabled()
+
+    def _on_schedule_changed(self, _index: int) -> None:
+        self._update_enabled()
+
+    def _on_browse_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with the MNIST IDX files", self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+
+    def _on_beta_slider_moved(self, tick: int) -> None:
+        beta = tick_to_beta(tick)
+        if beta_to_tick(self.beta_spin.value()) != tick:  # the spinbox may hold a finer value on this tick
+            self.beta_spin.blockSignals(True)
+            self.beta_spin.setValue(round(beta, 3))
+            self.beta_spin.blockSignals(False)
+        self._beta_timer.start()
+
+    def _on_beta_spin_changed(self, beta: float) -> None:
+        self.beta_slider.blockSignals(True)
+        self.beta_slider.setValue(beta_to_tick(beta))
+        self.beta_slider.blockSignals(False)
+        self._beta_timer.start()
+
+    def _on_beta_settled(self) -> None:
+        self.sig_beta_changed.emit(self.beta_spin.value())
+
+    def _on_lr_changed(self, lr: float) -> None:
+        self.sig_lr_changed.emit(lr)
+
+    def _on_free_bits_changed(self, free_bits: float) -> None:
+        self.sig_free_bits_changed.emit(free_bits)
+
+    def _set_tips(self) -> None:
+        for key, widgets in {
+            "dataset": [self.dataset_combo], "folder": [self.folder_edit, self.browse_button],
+            "sprites": [self.sprites_n_spin, self.sprites_size_combo], "arch": [self.arch_combo],
+            "latent": [self.latent_spin], "likelihood": [self.likelihood_combo],
+            "conditional": [self.conditional_check], "batch": [self.batch_spin], "lr": [self.lr_spin],
+            "seed": [self.seed_spin], "device": [self.device_combo], "epochs": [self.epochs_spin],
+            "beta": [self.beta_slider, self.beta_spin], "schedule": [self.schedule_combo],
+            "schedule_steps": [self.schedule_steps_spin], "free_bits": [self.free_bits_spin],
+        }.items():
+            for widget in widgets:
+                widget.setToolTip(TIPS[key])
+
+
+# --- small builders ------------------------------------------------------------------------------
+def _spin(lo: int, hi: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
+    spin = QSpinBox(minimum=lo, maximum=hi, singleStep=step, suffix=suffix)
+    spin.setValue(value)
+    spin.setGroupSeparatorShown(hi >= 10_000)
+    return spin
+
+
+def _combo(items, current: str) -> QComboBox:
+    combo = QComboBox()
+    combo.addItems(list(items))
+    combo.setCurrentText(current)
+    return combo
+
+
+def _row(*widgets: QWidget, stretch: tuple[int, ...] = ()) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(4)
+    for i, widget in enumerate(widgets):
+        layout.addWidget(widget, stretch[i] if i < len(stretch) else (1 if i == 0 else 0))
+    return row

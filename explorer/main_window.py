@@ -1,0 +1,303 @@
+"""The main window: training curves in the centre, dockable panels around them, run actions on top.
+
+    window = MainWindow()
+    window.add_panel("Latent space", LatentPanel(), Qt.RightDockWidgetArea)   # how later panels slot in
+    window.start_training(max_steps=200)      # what the Start action does (max_steps for screenshots/tests)
+    window.open_checkpoint("run.h5")
+
+The window only draws and forwards: training, data loading and checkpoint reading happen in the
+`TrainSession`'s worker thread, whose queued signals land in the `_on_*` slots below.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStyle, QToolBar, QVBoxLayout, QWidget
+
+from explorer.controls_panel import ControlsPanel
+from explorer.curves_panel import CurvesPanel
+from explorer.status import MessageBanner, TrainingStatusBar
+from explorer.worker import TrainSession
+
+APP_NAME = "vae-explorer"
+DEVICE_PROBE_DELAY_MS = 300
+"""torch loads in the worker after the window has painted, so it never delays the first frame."""
+
+
+class RunState(Enum):
+    IDLE = "idle"
+    """No model: every setting can change."""
+    LOADING = "loading"
+    """Start was pressed; the worker is reading or generating data and building the model."""
+    TRAINING = "training"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    """A model exists (trained or opened) and is idle; Start continues it, Reset discards it."""
+
+
+class MainWindow(QMainWindow):
+    sig_state_changed = Signal(str)
+    """The run state changed: one of RunState's values."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(APP_NAME)
+        self.session = TrainSession(self)
+        self.state = RunState.IDLE
+        self.last_report = None  # newest StepReport, for the status bar and later panels
+
+        self._create_actions()
+        self.curves = CurvesPanel()
+        self.controls = ControlsPanel()
+        self.banner = MessageBanner()
+        self.status = TrainingStatusBar()
+        self.setStatusBar(self.status)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.curves, 1)
+        self.setCentralWidget(central)
+        self.controls_dock = self.add_panel("Controls", self.controls, Qt.LeftDockWidgetArea)
+        self.controls_dock.setMinimumWidth(300)
+
+        self._create_menus_and_toolbar()
+        self._connect()
+        self._probe_timer = QTimer(self, singleShot=True, interval=DEVICE_PROBE_DELAY_MS)
+        self._probe_timer.timeout.connect(self.session.probe_devices)
+        self._probe_timer.start()
+        self._set_state(RunState.IDLE)
+        self.status.show_device("auto")
+        self.curves.graphics.setFocus()  # not the first spinbox: a blinking cursor there invites typos
+        self.resize(1280, 800)
+
+    # --- composition ------------------------------------------------------------------------------
+    def add_panel(self, title: str, widget: QWidget, area=Qt.RightDockWidgetArea) -> QDockWidget:
+        """Dock a panel; its show/hide toggle joins the View menu. objectName keeps layouts restorable."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "") + "Dock")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        if hasattr(self, "view_menu"):
+            self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _create_actions(self) -> None:
+        style = self.style()
+        self.start_action = QAction(style.standardIcon(QStyle.SP_MediaPlay), "Start", self)
+        self.start_action.setToolTip("Start training (or continue the current model)")
+        self.pause_action = QAction(style.standardIcon(QStyle.SP_MediaPause), "Pause", self)
+        self.pause_action.setToolTip("Pause after the current step; Resume goes on from there")
+        self.stop_action = QAction(style.standardIcon(QStyle.SP_MediaStop), "Stop", self)
+        self.stop_action.setToolTip("Stop training; the model is kept and Start continues it")
+        self.reset_action = QAction(style.standardIcon(QStyle.SP_BrowserReload), "Reset", self)
+        self.reset_action.setToolTip("Discard the model and its curves, so the model settings can change")
+        self.quit_action = QAction("Quit", self, shortcut=QKeySequence.Quit)
+        self.about_action = QAction(f"About {APP_NAME}", self)
+
+    def _create_menus_and_toolbar(self) -> None:
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.quit_action)
+        train_menu = menus.addMenu("&Training")
+        for action in (self.start_action, self.pause_action, self.stop_action, self.reset_action):
+            train_menu.addAction(action)
+        self.view_menu = menus.addMenu("&View")
+        self.view_menu.addAction(self.controls_dock.toggleViewAction())
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+        toolbar = QToolBar("Training", self)
+        toolbar.setObjectName("TrainingToolBar")
+        toolbar.setIconSize(QSize(18, 18))
+        toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        toolbar.setMovable(False)
+        for action in (self.start_action, self.pause_action, self.stop_action, self.reset_action):
+            toolbar.addAction(action)
+        self.addToolBar(Qt.TopToolBarArea, toolbar)
+        self.toolbar = toolbar
+
+    def _connect(self) -> None:
+        self.start_action.triggered.connect(self._on_start_triggered)
+        self.pause_action.triggered.connect(self._on_pause_triggered)
+        self.stop_action.triggered.connect(self._on_stop_triggered)
+        self.reset_action.triggered.connect(self._on_reset_triggered)
+        self.quit_action.triggered.connect(self.close)
+        self.about_action.triggered.connect(self._on_about_triggered)
+        # live settings go straight to the trainer's thread-safe setters
+        self.controls.sig_beta_changed.connect(self.session.set_beta)
+        self.controls.sig_lr_changed.connect(self.session.set_lr)
+        self.controls.sig_free_bits_changed.connect(self.session.set_free_bits)
+        # worker -> window: queued connections to methods of this GUI-thread object (never lambdas)
+        worker = self.session.worker
+        worker.sig_devices.connect(self._on_devices_found)
+        worker.sig_status.connect(self._on_worker_status)
+        worker.sig_started.connect(self._on_run_started)
+        worker.sig_progress.connect(self._on_progress)
+        worker.sig_epoch.connect(self._on_epoch_done)
+        worker.sig_diverged.connect(self._on_diverged)
+        worker.sig_failed.connect(self._on_failed)
+        worker.sig_ended.connect(self._on_run_ended)
+        worker.sig_opened.connect(self._on_checkpoint_opened)
+
+    # --- what the actions do ------------------------------------------------------------------------
+    def start_training(self, max_steps: int | None = None) -> bool:
+        """Queue a run with the panel's settings; False (and a message) if the settings are invalid."""
+        if self.state not in (RunState.IDLE, RunState.STOPPED):
+            return False
+        settings = self.controls.settings()
+        try:
+            settings.dataset_spec()  # checked here so a typo is a message at once, not after loading
+            settings.train_config()
+        except Exception as exc:
+            self.banner.show_message(str(exc), "error")
+            return False
+        self.banner.clear()
+        self.session.start(settings, max_steps)
+        self.status.showMessage("Preparing…")
+        self._set_state(RunState.LOADING)
+        return True
+
+    def open_checkpoint(self, path: str) -> None:
+        """Read a checkpoint in the worker; its settings and curves appear when it is read."""
+        if self.state in (RunState.LOADING, RunState.TRAINING, RunState.PAUSED):
+            self.banner.show_message("Stop training before opening a checkpoint.", "warning")
+            return
+        self.status.showMessage(f"Opening {path}…")
+        self.session.open_checkpoint(path)
+
+    def _on_start_triggered(self) -> None:
+        self.start_training()
+
+    def _on_pause_triggered(self) -> None:
+        if self.state is RunState.TRAINING:
+            self.session.pause()
+            self._set_state(RunState.PAUSED)
+        elif self.state is RunState.PAUSED:
+            self.banner.clear()
+            self.session.resume()
+            self._set_state(RunState.TRAINING)
+
+    def _on_stop_triggered(self) -> None:
+        self.session.stop()
+        self.status.showMessage("Stopping…")
+
+    def _on_reset_triggered(self) -> None:
+        if self.state is not RunState.STOPPED or not self._confirm_discard():
+            return
+        self.session.reset()
+        self.curves.clear()
+        self.status.reset()
+        self.banner.clear()
+        self.last_report = None
+        self.setWindowTitle(APP_NAME)
+        self._set_state(RunState.IDLE)
+
+    def _confirm_discard(self) -> bool:
+        step = self.last_report.step if self.last_report is not None else 0
+        answer = QMessageBox.question(
+            self, "Discard the model?",
+            f"Reset discards the model trained so far ({step:,} steps) and its curves.",
+            QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Cancel,
+        )
+        return answer == QMessageBox.Discard
+
+    def _on_about_triggered(self) -> None:
+        QMessageBox.about(
+            self, f"About {APP_NAME}",
+            f"<b>{APP_NAME}</b><p>Train variational autoencoders live and watch the rate–distortion "
+            "trade-off: the loss is distortion −E log p(x|z) plus β times the rate KL(q(z|x)‖p(z)).</p>",
+        )
+
+    # --- what the worker reports ------------------------------------------------------------------
+    # @Slot matters here: PySide6 queues a cross-thread call to the receiver's thread reliably only for
+    # declared slots (a method wrapped after class creation ran in the worker thread in our checks).
+    @Slot(object)
+    def _on_devices_found(self, devices: list) -> None:
+        self.controls.set_devices(devices)
+
+    @Slot(str)
+    def _on_worker_status(self, text: str) -> None:
+        self.status.showMessage(text)
+
+    @Slot(object)
+    def _on_run_started(self, info) -> None:
+        self.status.clearMessage()
+        self.status.show_started(info)
+        self.setWindowTitle(f"{APP_NAME} — {info.dataset}")
+        if self.state is RunState.LOADING:
+            self._set_state(RunState.TRAINING)
+
+    @Slot(object)
+    def _on_progress(self, batch) -> None:
+        self.curves.add_steps(batch.step, batch.recon, batch.kl, batch.elbo, batch.beta)
+        if batch.beta_changes:
+            self.curves.add_beta_changes(batch.beta_changes)
+        self.last_report = batch.latest
+        self.status.show_report(batch.latest)
+
+    @Slot(object)
+    def _on_epoch_done(self, report) -> None:
+        self.curves.add_epoch(report.step, report.test_recon, report.test_kl, report.test_elbo)
+        self.status.showMessage(
+            f"Epoch {report.epoch}: held-out ELBO {report.test_elbo:.2f} nats (distortion {report.test_recon:.2f},"
+            f" rate {report.test_kl:.2f}), {report.active_units} active units",
+            10_000,
+        )
+
+    @Slot(str)
+    def _on_diverged(self, message: str) -> None:
+        self.banner.show_message(f"Training diverged. {message}", "warning")
+        if self.state is RunState.TRAINING:
+            self._set_state(RunState.PAUSED)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.status.clearMessage()
+        self.banner.show_message(message, "error")
+
+    @Slot(object)
+    def _on_run_ended(self, info) -> None:
+        self.status.show_position(info.step, info.epoch, epoch_progress=info.epoch_progress)
+        if info.finished:
+            self.status.showMessage(f"Finished {info.epoch} epochs. Raise Epochs and press Start to train on.")
+        elif self.status.currentMessage() == "Stopping…":
+            self.status.showMessage(f"Stopped at step {info.step:,}.", 5000)
+        self._set_state(RunState.STOPPED if info.has_model else RunState.IDLE)
+
+    @Slot(object)
+    def _on_checkpoint_opened(self, opened) -> None:
+        self.controls.set_settings(opened.settings)
+        self.curves.set_history(opened.history)
+        self.status.show_position(opened.step, opened.epoch, opened.settings.epochs)
+        self.status.showMessage(f"Opened {opened.path} at step {opened.step:,}; Start continues it.", 10_000)
+        self.setWindowTitle(f"{APP_NAME} — {opened.path}")
+        self._set_state(RunState.STOPPED)
+
+    # --- state --------------------------------------------------------------------------------------
+    def _set_state(self, state: RunState) -> None:
+        self.state = state
+        busy = state in (RunState.LOADING, RunState.TRAINING, RunState.PAUSED)
+        self.start_action.setEnabled(state in (RunState.IDLE, RunState.STOPPED))
+        self.start_action.setText("Continue" if state is RunState.STOPPED else "Start")
+        self.pause_action.setEnabled(state in (RunState.TRAINING, RunState.PAUSED))
+        paused = state is RunState.PAUSED
+        self.pause_action.setText("Resume" if paused else "Pause")
+        self.pause_action.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay if paused else QStyle.SP_MediaPause))
+        self.stop_action.setEnabled(busy)
+        self.reset_action.setEnabled(state is RunState.STOPPED)
+        self.controls.set_lock(model=state is not RunState.IDLE, epochs=busy)
+        self.sig_state_changed.emit(state.value)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # stop, quit and join the thread before Qt destroys it: no "QThread destroyed while running"
+        self._probe_timer.stop()
+        self.session.shutdown()
+        super().closeEvent(event)

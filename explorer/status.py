@@ -1,0 +1,144 @@
+"""The window's status line and its message banner.
+
+    bar = TrainingStatusBar();  bar.show_report(step_report);  bar.show_started(run_started)
+    banner = MessageBanner();   banner.show_message("…", "error");  banner.text()
+
+The banner is how worker errors (a bad dataset folder, a diverged loss) reach the user: visible in the window,
+non-modal, never a crash, dismissed with its close button or by the next successful Start.
+"""
+
+from __future__ import annotations
+
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
+
+
+STATUS_INTERVAL_MS = 200
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+class TrainingStatusBar(QStatusBar):
+    """Epoch progress, step, epoch, samples/s, device and training time, updated from the worker's reports."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.progress = QProgressBar(maximumWidth=160, textVisible=True)
+        self.progress.setFormat("epoch %p%")
+        self.progress.setToolTip("Progress through the current epoch")
+        self.step_label = QLabel()
+        self.epoch_label = QLabel()
+        self.speed_label = QLabel()
+        self.speed_label.setToolTip("Training throughput, examples per second (excludes held-out evaluation)")
+        self.device_label = QLabel()
+        self.device_label.setToolTip("Where training runs (and, on a CPU, with how many threads)")
+        self.elapsed_label = QLabel()
+        self.elapsed_label.setToolTip("Training time, excluding evaluation and pauses")
+        for widget in (self.progress, self.step_label, self.epoch_label, self.speed_label,
+                       self.device_label, self.elapsed_label):
+            self.addPermanentWidget(widget)
+        self.setStyleSheet("QStatusBar::item { border: none; }"
+                           "QStatusBar QLabel { padding: 0 8px; border-left: 1px solid #d4d4d4; }")
+        self._epochs = 0
+        self._pending = None  # newest report not shown yet: text and bar repaints are cheaper batched
+        self._timer = QTimer(self, singleShot=True, interval=STATUS_INTERVAL_MS)
+        self._timer.timeout.connect(self._on_timer)
+        self.reset()
+
+    def reset(self) -> None:
+        self._pending = None
+        self.progress.setValue(0)
+        self.step_label.setText("step —")
+        self.epoch_label.setText("epoch —")
+        self.speed_label.setText("— samples/s")
+        self.elapsed_label.setText("0:00:00")
+
+    def show_device(self, device: str) -> None:
+        self.device_label.setText(f"device {device}")
+
+    def show_started(self, info) -> None:
+        """info: worker.RunStarted."""
+        self._epochs = info.epochs
+        self.show_device(f"{info.device}, {info.threads} threads" if info.device == "cpu" else info.device)
+        self._show_position(info.step, info.epoch)
+
+    def show_position(self, step: int, epoch: int, epochs: int | None = None, epoch_progress: float = 0.0) -> None:
+        self._pending = None  # a position reported after the last report wins
+        if epochs is not None:
+            self._epochs = epochs
+        self._show_position(step, epoch)
+        self.progress.setValue(round(100 * epoch_progress))
+
+    def _show_position(self, step: int, epoch: int) -> None:
+        self.step_label.setText(f"step {step:,}")
+        shown = min(epoch + 1, self._epochs) if self._epochs else epoch + 1
+        self.epoch_label.setText(f"epoch {shown} / {self._epochs}" if self._epochs else f"epoch {shown}")
+
+    def show_report(self, report) -> None:
+        """report: trainer.loop.StepReport (duck-typed: numbers only); shown at most 5 times a second."""
+        self._pending = report
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _on_timer(self) -> None:
+        report, self._pending = self._pending, None
+        if report is not None:
+            self._show_now(report)
+
+    def _show_now(self, report) -> None:
+        self._show_position(report.step, report.epoch)
+        self.progress.setValue(round(100 * report.epoch_progress))
+        self.speed_label.setText(f"{report.samples_per_s:,.0f} samples/s")
+        self.elapsed_label.setText(format_duration(report.elapsed_s))
+
+
+LEVEL_STYLES = {
+    "error": ("#fdecea", "#b3261e", "#e6a5a1"),
+    "warning": ("#fff4e0", "#8a5300", "#e8c48a"),
+    "info": ("#e8f1fb", "#1f4e79", "#a9c6e6"),
+}
+
+
+class MessageBanner(QFrame):
+    """A coloured strip above the curves with one message and a close button; hidden when empty."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("MessageBanner")
+        self._label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        close = QToolButton(text="✕", autoRaise=True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self._on_close_clicked)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self._label, 1)
+        layout.addWidget(close, 0, Qt.AlignTop)
+        self.level = ""
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        background, foreground, border = LEVEL_STYLES[level]
+        self.setStyleSheet(
+            f"#MessageBanner {{ background: {background}; border: 1px solid {border}; border-radius: 4px; }}"
+            f"#MessageBanner QLabel {{ color: {foreground}; }}"
+        )
+        self.level = level
+        self._label.setText(text)
+        self.show()
+
+    def text(self) -> str:
+        return "" if self.isHidden() else self._label.text()
+
+    def clear(self) -> None:
+        self.level = ""
+        self._label.clear()
+        self.hide()
+
+    def _on_close_clicked(self) -> None:
+        self.clear()

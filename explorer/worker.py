@@ -1,0 +1,468 @@
+"""The training worker: a QObject in its own QThread that loads the data, builds the `Trainer` and runs it.
+
+    session = TrainSession()                          # GUI thread: owns the QThread and the worker
+    session.worker.sig_progress.connect(window._on_progress)
+    session.start(settings)                           # queued into the worker thread; returns at once
+    session.set_beta(0.5)                             # thread-safe; the trainer applies it at its next step
+    session.shutdown()                                # stop, quit, wait: from closeEvent
+
+This is the only module of `explorer` that runs the engine. It imports the heavy part of it (torch) inside the
+worker thread, so the window shows before torch has loaded, and everything it emits is a frozen dataclass of
+plain numbers and numpy copies: the GUI thread never sees a live tensor.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from explorer.run_settings import RunSettings
+from trainer.errors import VaeExplorerError
+
+EMIT_INTERVAL_S = 1 / 30
+"""At most ~30 progress signals a second reach the GUI; StepReports in between travel in the same batch."""
+STATUS_INTERVAL_S = 0.1
+"""Loading progress ("rendering sprites 40%") is a status-bar nicety: 10 updates a second are plenty."""
+
+
+# --- what crosses the thread boundary ------------------------------------------------------------
+@dataclass(frozen=True)
+class CurveBatch:
+    """Every StepReport since the previous batch, as columns (nats per example), plus the latest one whole."""
+
+    step: np.ndarray
+    recon: np.ndarray
+    """Distortion, −E log p(x|z)."""
+    kl: np.ndarray
+    """Rate, KL(q(z|x) ‖ p(z))."""
+    elbo: np.ndarray
+    beta: np.ndarray
+    """Effective β (target times the schedule factor)."""
+    beta_changes: tuple[tuple[int, float], ...]
+    """(step, new β target) for each live β change the trainer applied since the previous batch."""
+    latest: Any
+    """The newest trainer.loop.StepReport (frozen: numbers and a numpy kl_per_dim copy)."""
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """Training is about to take its first step of this run."""
+
+    device: str
+    dataset: str
+    steps_per_epoch: int
+    epochs: int
+    step: int
+    epoch: int
+    threads: int = 1
+    """CPU threads torch trains with (intra-op, in the worker thread)."""
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """The worker is idle again: training stopped, finished, failed or was cancelled while loading."""
+
+    step: int
+    epoch: int
+    has_model: bool
+    """A trained (or opened) model is kept and Start continues it; False only if none was ever built."""
+    finished: bool
+    """The configured number of epochs is done."""
+    epoch_progress: float = 0.0
+    """Fraction of the current epoch done, 0..1."""
+
+
+@dataclass(frozen=True)
+class OpenedCheckpoint:
+    """A checkpoint read from disk: its settings and curve history; Start resumes it."""
+
+    path: str
+    settings: RunSettings
+    history: dict[str, np.ndarray] = field(repr=False)
+    step: int
+    epoch: int
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    settings: RunSettings
+    max_steps: int | None = None
+    """Train at most this many more steps (screenshots, tests, benchmarks); None: until the epochs are done."""
+
+
+class _Cancelled(BaseException):
+    """Raised from the loading progress callback when a stop arrives; BaseException so no loader swallows it."""
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _freeze_long_lived_objects() -> None:
+    """Exempt everything alive now (torch, Qt wrappers, the model) from future garbage collections.
+
+    A full collection walks every tracked object: with torch and Qt loaded that took 160-190 ms, holding the
+    GIL, so the window froze whenever training garbage triggered one. Frozen objects are skipped (gc.freeze,
+    CPython >= 3.7); what is created afterwards is still collected as usual.
+    """
+    gc.freeze()
+
+
+# --- the worker ----------------------------------------------------------------------------------
+class TrainWorker(QObject):
+    """Lives in the training thread. Its slots run there; its plain methods are the thread-safe live controls."""
+
+    sig_devices = Signal(object)
+    """list[str] of devices this machine can train on ("auto", "cpu", "cuda", ...), once torch has loaded."""
+    sig_status = Signal(str)
+    """One short line about slow preparation (generating sprites, reading MNIST) for the status bar."""
+    sig_started = Signal(object)
+    """RunStarted: the dataset and model are ready and steps are about to run."""
+    sig_progress = Signal(object)
+    """CurveBatch: the StepReports since the last batch, at most ~30 a second."""
+    sig_epoch = Signal(object)
+    """trainer.loop.EpochReport: held-out distortion, rate and ELBO after an epoch."""
+    sig_diverged = Signal(str)
+    """The loss went NaN/Inf: last good weights restored and training paused; the engine's message."""
+    sig_failed = Signal(str)
+    """A one-line error (bad dataset folder, bad setting, unreadable checkpoint); the window stays usable."""
+    sig_ended = Signal(object)
+    """RunEnded: the worker is idle again."""
+    sig_opened = Signal(object)
+    """OpenedCheckpoint: a checkpoint was read and will be resumed by the next Start."""
+
+    def __init__(self):
+        super().__init__()  # no parent: moveToThread refuses objects that have one
+        self._lock = threading.Lock()
+        self._trainer = None  # assigned in the worker thread, read under the lock by the live controls
+        self._live: dict[str, float] = {}  # live values set before the trainer existed
+        self._paused = False
+        self._cancel = threading.Event()
+        self._dataset = None  # kept so Reset + Start does not generate the sprites again
+        self._checkpoint = None  # an opened checkpoint waiting for Start
+
+    # --- live controls: any thread, return at once ------------------------------------------------
+    def set_beta(self, beta: float) -> None:
+        self._set_live("beta", beta)
+
+    def set_lr(self, lr: float) -> None:
+        self._set_live("lr", lr)
+
+    def set_free_bits(self, free_bits: float) -> None:
+        self._set_live("free_bits", free_bits)
+
+    def _set_live(self, name: str, value: float) -> None:
+        with self._lock:
+            self._live[name] = float(value)
+            trainer = self._trainer
+        if trainer is not None:
+            getattr(trainer, f"set_{name}")(float(value))
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.resume()
+
+    def request_stop(self) -> None:
+        """Stop training (or loading) soon; also wakes a paused trainer so it can see the stop."""
+        self._cancel.set()
+        with self._lock:
+            self._paused = False
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.stop()
+
+    def clear_requests(self) -> None:
+        """Forget stops and live values of an earlier run; the session calls it just before queueing a Start."""
+        self._cancel.clear()
+        with self._lock:
+            self._live.clear()
+            self._paused = False
+
+    @property
+    def trainer(self):
+        """The current Trainer or None. Only the worker thread may call its training methods."""
+        return self._trainer
+
+    # --- slots: run in the worker thread ------------------------------------------------------------
+    @Slot()
+    def probe_devices(self) -> None:
+        """Load torch (slow: seconds) off the GUI thread and list the devices it sees."""
+        try:
+            import torch
+
+            _freeze_long_lived_objects()
+            devices = ["auto", "cpu"]
+            if torch.cuda.is_available():
+                devices.append("cuda")
+            mps = getattr(torch.backends, "mps", None)
+            if mps is not None and mps.is_available():
+                devices.append("mps")
+            self.sig_devices.emit(devices)
+        except Exception as exc:  # a broken torch install must be a message, not a dead thread
+            self.sig_failed.emit(f"could not load torch: {type(exc).__name__}: {exc}")
+
+    @Slot(object)
+    def train(self, request: TrainRequest) -> None:
+        try:
+            trainer = self._trainer
+            if trainer is None:
+                trainer = self._build(request.settings)
+            self._install(trainer, request.settings)
+            self.sig_started.emit(
+                RunStarted(
+                    device=str(trainer.device),
+                    dataset=trainer.dataset.describe(),
+                    steps_per_epoch=trainer.steps_per_epoch,
+                    epochs=trainer.config.epochs,
+                    step=trainer.step,
+                    epoch=trainer.epoch,
+                    threads=_torch_threads(),
+                )
+            )
+            self._run(trainer, request.max_steps)
+        except _Cancelled:
+            pass
+        except VaeExplorerError as exc:
+            self.sig_failed.emit(str(exc))
+        except Exception as exc:  # never let an error vanish with the thread; the trainer (if any) is kept
+            traceback.print_exc()
+            self.sig_failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            trainer = self._trainer
+            self.sig_ended.emit(
+                RunEnded(
+                    step=trainer.step if trainer else 0,
+                    epoch=trainer.epoch if trainer else 0,
+                    has_model=trainer is not None or self._checkpoint is not None,
+                    finished=bool(trainer is not None and trainer.finished),
+                    epoch_progress=trainer.batch_in_epoch / trainer.steps_per_epoch if trainer else 0.0,
+                )
+            )
+
+    @Slot(str)
+    def open_checkpoint(self, path: str) -> None:
+        """Read a checkpoint (validated, no pickle); the next Start builds a Trainer that resumes it."""
+        try:
+            from trainer.checkpoint import load_checkpoint
+
+            ckpt = load_checkpoint(path)
+            settings = RunSettings.from_configs(ckpt.model_config, ckpt.train_config, ckpt.dataset, ckpt.progress)
+            history = {key: np.array(value, copy=True) for key, value in ckpt.history.items()}
+            with self._lock:
+                self._trainer = None  # the opened run replaces the current one; only read while idle
+            self._checkpoint = ckpt
+            step, epoch = int(ckpt.progress["step"]), int(ckpt.progress["epoch"])
+            self.sig_opened.emit(OpenedCheckpoint(path=str(path), settings=settings, history=history, step=step, epoch=epoch))
+        except VaeExplorerError as exc:
+            self.sig_failed.emit(str(exc))
+        except Exception as exc:
+            traceback.print_exc()
+            self.sig_failed.emit(f"{path}: {type(exc).__name__}: {exc}")
+
+    @Slot()
+    def reset(self) -> None:
+        """Forget the model (the dataset stays cached); called only while idle."""
+        with self._lock:
+            self._trainer = None
+        self._checkpoint = None
+
+    # --- the work ---------------------------------------------------------------------------------
+    def _build(self, settings: RunSettings):
+        from trainer.config import TrainConfig
+        from trainer.loop import Trainer, model_config_for
+
+        ckpt = self._checkpoint
+        spec = settings.dataset_spec()
+        if ckpt is not None and spec.name != ckpt.dataset.name:
+            spec = ckpt.dataset  # the checkpoint's model only fits its own data
+        dataset = self._load(spec)
+        self.sig_status.emit("Building the model…")
+        if ckpt is not None:
+            model_cfg = ckpt.model_config
+            train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "device": settings.device})
+        else:
+            model_cfg = model_config_for(dataset, **settings.model_kwargs())
+            train_cfg = settings.train_config()
+        # on divergence the engine restores the last good weights and pauses, so nothing trained is lost
+        trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="pause")
+        self._checkpoint = None
+        _freeze_long_lived_objects()
+        return trainer
+
+    def _load(self, spec):
+        from trainer.data import load_dataset
+
+        if self._dataset is not None and self._dataset.spec == spec:
+            return self._dataset
+        last = [0.0]
+
+        def progress(message: str, fraction: float) -> None:
+            if self._cancel.is_set():
+                raise _Cancelled()
+            now = time.monotonic()
+            if now - last[0] >= STATUS_INTERVAL_S:
+                last[0] = now
+                self.sig_status.emit(f"{message[:1].upper()}{message[1:]}… {fraction:.0%}")
+
+        self.sig_status.emit(f"Loading {spec.describe()}…")
+        self._dataset = None  # free the old arrays before the new ones arrive
+        dataset = load_dataset(spec, progress)
+        if self._cancel.is_set():
+            raise _Cancelled()
+        self._dataset = dataset
+        return dataset
+
+    def _install(self, trainer, settings: RunSettings) -> None:
+        """Make `trainer` current with the run's live values; values changed since Start was pressed win."""
+        trainer.set_beta(settings.beta)
+        trainer.set_lr(settings.lr)
+        trainer.set_free_bits(settings.free_bits)
+        if settings.epochs != trainer.config.epochs:
+            # the engine has no setter for the epoch budget; its config is frozen, so swap in a copy
+            trainer.config = replace(trainer.config, epochs=settings.epochs)
+        with self._lock:
+            self._trainer = trainer
+            live, paused = dict(self._live), self._paused
+        for name, value in live.items():
+            getattr(trainer, f"set_{name}")(value)
+        if paused:
+            trainer.pause()
+        if self._cancel.is_set():
+            raise _Cancelled()
+
+    def _run(self, trainer, max_steps: int | None) -> None:
+        from trainer.loop import DivergedReport, EpochReport, StepReport
+
+        pending: list = []
+        seen_changes = len(trainer.history.column("beta_changes", "step"))
+        last_emit = 0.0
+
+        def flush() -> None:
+            nonlocal pending, seen_changes
+            if not pending:
+                return
+            steps = trainer.history.column("beta_changes", "step")
+            values = trainer.history.column("beta_changes", "value")
+            changes = tuple((int(s), float(v)) for s, v in zip(steps[seen_changes:], values[seen_changes:]))
+            seen_changes = len(steps)
+            self.sig_progress.emit(
+                CurveBatch(
+                    step=np.array([r.step for r in pending], dtype=np.int64),
+                    recon=np.array([r.recon for r in pending]),
+                    kl=np.array([r.kl for r in pending]),
+                    elbo=np.array([r.elbo for r in pending]),
+                    beta=np.array([r.beta for r in pending]),
+                    beta_changes=changes,
+                    latest=pending[-1],
+                )
+            )
+            pending = []
+
+        for report in trainer.run(max_steps=max_steps):
+            if self._cancel.is_set():
+                trainer.stop()  # a stop that arrived before run() began (run() clears the engine's flag)
+            if isinstance(report, StepReport):
+                pending.append(report)
+                now = time.monotonic()
+                if now - last_emit >= EMIT_INTERVAL_S:
+                    flush()
+                    last_emit = now
+            elif isinstance(report, EpochReport):
+                flush()
+                self.sig_epoch.emit(report)
+            elif isinstance(report, DivergedReport):
+                flush()
+                with self._lock:
+                    self._paused = True
+                self.sig_diverged.emit(report.message)
+        flush()
+
+
+# --- the GUI thread's handle ---------------------------------------------------------------------
+class TrainSession(QObject):
+    """Owns the training thread and its worker; every method returns at once (GUI thread only)."""
+
+    _sig_train = Signal(object)
+    """TrainRequest, queued to TrainWorker.train."""
+    _sig_open = Signal(str)
+    """Checkpoint path, queued to TrainWorker.open_checkpoint."""
+    _sig_reset = Signal()
+    """Queued to TrainWorker.reset."""
+    _sig_probe = Signal()
+    """Queued to TrainWorker.probe_devices."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = TrainWorker()
+        self._thread = QThread(self)
+        self._thread.setObjectName("vae-explorer training")
+        self.worker.moveToThread(self._thread)
+        # signal-to-slot across threads: queued, so these run in the worker thread in order
+        self._sig_train.connect(self.worker.train)
+        self._sig_open.connect(self.worker.open_checkpoint)
+        self._sig_reset.connect(self.worker.reset)
+        self._sig_probe.connect(self.worker.probe_devices)
+        self._thread.start()
+
+    def probe_devices(self) -> None:
+        self._sig_probe.emit()
+
+    def start(self, settings: RunSettings, max_steps: int | None = None) -> None:
+        self.worker.clear_requests()
+        self._sig_train.emit(TrainRequest(settings, max_steps))
+
+    def open_checkpoint(self, path: str) -> None:
+        self._sig_open.emit(str(path))
+
+    def reset(self) -> None:
+        self._sig_reset.emit()
+
+    def set_beta(self, beta: float) -> None:
+        self.worker.set_beta(beta)
+
+    def set_lr(self, lr: float) -> None:
+        self.worker.set_lr(lr)
+
+    def set_free_bits(self, free_bits: float) -> None:
+        self.worker.set_free_bits(free_bits)
+
+    def pause(self) -> None:
+        self.worker.pause()
+
+    def resume(self) -> None:
+        self.worker.resume()
+
+    def stop(self) -> None:
+        self.worker.request_stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.isRunning()
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Stop training, end the thread's event loop and join it; True when the thread has finished."""
+        if not self._thread.isRunning():
+            return True
+        self.worker.request_stop()
+        self._thread.quit()  # the loop ends once the current slot (training) returns
+        return self._thread.wait(timeout_ms)

@@ -1,0 +1,209 @@
+"""The real main window, driven offscreen with pytest-qt on small sprites (1,200 images of 28x28).
+
+Every test waits for the training thread to finish before it ends (the fixture closes the window and checks),
+and Qt warnings fail the test (pyproject: qt_log_level_fail = WARNING).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from explorer.controls_panel import beta_to_tick
+from explorer.main_window import MainWindow, RunState
+
+# The offscreen platform plugin itself warns about QMainWindow size hints; it says nothing about our code.
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+WAIT_MS = 30_000  # generous for a loaded CI machine; the happy path takes a second or two
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    small = win.controls.settings().replace(sprites_n=1200, sprites_size=28, batch_size=64, latent_dim=4, epochs=1000)
+    win.controls.set_settings(small)
+    win.show()
+    yield win
+    win.close()
+    assert not win.session.running, "the training thread must be joined when the window closes"
+
+
+def click(qtbot, window, action):
+    qtbot.mouseClick(window.toolbar.widgetForAction(action), Qt.LeftButton)
+
+
+def start(qtbot, window, points: int = 2):
+    click(qtbot, window, window.start_action)
+    qtbot.waitUntil(lambda: len(window.curves.curve("distortion")[0]) >= points, timeout=WAIT_MS)
+
+
+def stop(qtbot, window):
+    # waitUntil, not waitSignal on a worker signal: pytest-qt's blocker would run in the worker thread
+    click(qtbot, window, window.stop_action)
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
+
+
+def test_training_fills_the_curves_and_locks_model_settings(qtbot, window):
+    start(qtbot, window, points=3)
+    assert window.state is RunState.TRAINING
+    assert not window.controls.latent_spin.isEnabled()  # a new latent size would need a new model
+    assert window.controls.beta_spin.isEnabled() and window.controls.lr_spin.isEnabled()  # live settings stay
+    steps, distortion = window.curves.curve("distortion")
+    assert steps[-1] > steps[0] and (distortion > 0).all()
+    _, rate = window.curves.curve("rate")
+    _, nelbo = window.curves.curve("nelbo", smoothed=False)
+    _, raw_d = window.curves.curve("distortion", smoothed=False)
+    _, raw_r = window.curves.curve("rate", smoothed=False)
+    assert nelbo == pytest.approx(raw_d + raw_r)  # −ELBO = distortion + rate, nats per example
+    # an epoch is 17 steps here, so held-out points follow quickly
+    qtbot.waitUntil(lambda: len(window.curves.heldout("nelbo")[0]) >= 1, timeout=WAIT_MS)
+    assert window.status.step_label.text().startswith("step ")
+    assert "samples/s" in window.status.speed_label.text() and window.status.device_label.text().startswith("device cpu")
+    stop(qtbot, window)
+    assert not window.controls.latent_spin.isEnabled()  # the model still exists: Continue goes on with it
+    window._confirm_discard = lambda: True
+    click(qtbot, window, window.reset_action)
+    assert window.state is RunState.IDLE and window.controls.latent_spin.isEnabled()
+    assert len(window.curves.curve("distortion")[0]) == 0
+
+
+def test_beta_change_applies_at_a_later_step_and_is_marked(qtbot, window):
+    start(qtbot, window)
+    before = window.last_report.step
+    assert window.last_report.beta_target == 1.0
+    window.controls.beta_spin.setValue(4.0)  # what typing 4 + Enter does; the slider follows
+    assert window.controls.beta_slider.value() == beta_to_tick(4.0)
+    qtbot.waitUntil(lambda: len(window.curves.beta_changes()) > 0, timeout=WAIT_MS)
+    (change_step, value), = window.curves.beta_changes()
+    assert value == 4.0 and change_step > before
+    qtbot.waitUntil(lambda: window.last_report.beta_target == 4.0 and window.last_report.step > change_step,
+                    timeout=WAIT_MS)
+    steps, beta = window.curves.curve("beta")
+    assert beta[steps <= change_step].max() == 1.0 and beta[-1] == 4.0  # the β curve steps up where it applied
+    for key in ("distortion", "rate", "nelbo", "beta"):
+        assert window.curves.marker_steps(key) == [change_step]
+    stop(qtbot, window)
+
+
+def test_beta_slider_and_spinbox_stay_in_sync(qtbot, window):
+    sent = []
+    window.controls.sig_beta_changed.connect(sent.append)
+    window.controls.beta_slider.setValue(beta_to_tick(10.0))
+    assert window.controls.beta_spin.value() == pytest.approx(10.0)
+    window.controls.beta_slider.setValue(beta_to_tick(0.01))
+    assert window.controls.beta_spin.value() == pytest.approx(0.01)
+    qtbot.waitUntil(lambda: sent == [pytest.approx(0.01)])  # a drag sends one value once it settles
+
+
+def test_pause_resume_and_stop(qtbot, window):
+    start(qtbot, window)
+    click(qtbot, window, window.pause_action)
+    assert window.state is RunState.PAUSED and window.pause_action.text() == "Resume"
+    trainer = window.session.worker.trainer
+    qtbot.wait(300)  # the step in flight finishes
+    paused_at = trainer.step
+    qtbot.wait(500)
+    assert trainer.step == paused_at and trainer.paused
+    click(qtbot, window, window.pause_action)
+    assert window.state is RunState.TRAINING
+    qtbot.waitUntil(lambda: trainer.step > paused_at + 10, timeout=WAIT_MS)
+    stop(qtbot, window)
+    stopped_at = trainer.step
+    qtbot.wait(300)
+    assert trainer.step == stopped_at
+    assert window.start_action.isEnabled() and window.start_action.text() == "Continue"
+    start(qtbot, window, points=len(window.curves.curve("distortion")[0]) + 2)  # Continue resumes the same model
+    assert window.session.worker.trainer is trainer and trainer.step > stopped_at
+    stop(qtbot, window)
+
+
+@pytest.mark.parametrize("paused", [False, True], ids=["training", "paused"])
+def test_close_during_training_joins_the_thread(qtbot, window, paused):
+    start(qtbot, window)
+    if paused:
+        click(qtbot, window, window.pause_action)
+    thread = window.session._thread
+    assert thread.isRunning()
+    window.close()
+    assert thread.isFinished()
+    assert window.session.worker.trainer.step > 0  # stopped between steps, the model intact
+
+
+def test_bad_mnist_folder_is_a_message_not_a_crash(qtbot, window, tmp_path):
+    controls = window.controls
+    controls.dataset_combo.setCurrentIndex(controls.dataset_combo.findData("mnist"))
+    controls.folder_edit.setText(str(tmp_path / "no-such-folder"))
+    click(qtbot, window, window.start_action)
+    qtbot.waitUntil(lambda: window.state is RunState.IDLE, timeout=WAIT_MS)
+    assert "no IDX files" in window.banner.text() and "no-such-folder" in window.banner.text()
+    assert window.banner.level == "error"
+    assert window.state is RunState.IDLE and controls.dataset_combo.isEnabled()
+    # the window is still fully usable: fix the choice and train
+    controls.dataset_combo.setCurrentIndex(controls.dataset_combo.findData("sprites"))
+    start(qtbot, window)
+    assert window.banner.text() == ""
+    stop(qtbot, window)
+
+
+def test_divergence_pauses_with_a_message_and_keeps_the_model(qtbot, window):
+    window.controls.lr_spin.setValue(1.0)  # Adam at lr 1 sends this model's loss to NaN within ~10 steps
+    click(qtbot, window, window.start_action)
+    qtbot.waitUntil(lambda: window.banner.level == "warning", timeout=WAIT_MS)
+    assert "diverged" in window.banner.text() and "restored the weights" in window.banner.text()
+    assert window.state is RunState.PAUSED
+    trainer = window.session.worker.trainer
+    assert trainer is not None and trainer.paused
+    window.controls.lr_spin.setValue(1e-3)  # the advice in the message, applied live
+    restored = trainer.step
+    click(qtbot, window, window.pause_action)  # Resume
+    qtbot.waitUntil(lambda: trainer.step > restored + 20, timeout=WAIT_MS)
+    assert window.state is RunState.TRAINING and window.banner.text() == ""
+    stop(qtbot, window)
+
+
+def test_opening_a_checkpoint_shows_its_curves_and_continue_resumes_it(qtbot, window, tmp_path):
+    from trainer.checkpoint import save_checkpoint
+    from trainer.config import DatasetSpec, TrainConfig
+    from trainer.data import load_dataset
+    from trainer.loop import Trainer, model_config_for
+
+    spec = DatasetSpec(n=1200, image_size=28)
+    trainer = Trainer(model_config_for(load_dataset(spec), latent_dim=3), TrainConfig(epochs=50, batch_size=64, beta=2.0),
+                      load_dataset(spec))
+    for _ in trainer.run(max_steps=40):
+        pass
+    path = tmp_path / "run.h5"
+    save_checkpoint(path, trainer.checkpoint())
+
+    window.open_checkpoint(str(path))
+    qtbot.waitUntil(lambda: len(window.curves.curve("distortion")[0]) > 0, timeout=WAIT_MS)
+    assert window.state is RunState.STOPPED and window.start_action.text() == "Continue"
+    assert window.curves.curve("distortion", smoothed=False)[0][-1] == 40
+    assert window.controls.latent_spin.value() == 3 and window.controls.beta_spin.value() == 2.0
+    assert not window.controls.latent_spin.isEnabled()  # the opened model fixes them
+    click(qtbot, window, window.start_action)
+    qtbot.waitUntil(lambda: window.last_report is not None and window.last_report.step > 50, timeout=WAIT_MS)
+    steps = window.curves.curve("distortion", smoothed=False)[0]
+    assert (np.diff(steps) > 0).all()  # the curve continues where the checkpoint stopped
+    stop(qtbot, window)
+
+
+def test_a_million_steps_stay_a_bounded_decimated_curve(qtbot):
+    from explorer.curves_panel import BUFFER_CAPACITY, CurvesPanel
+
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    reports = 100_000  # a report averages 10 steps: 10^6 steps
+    steps = np.arange(1, reports + 1) * 10
+    distortion = 100.0 + 50.0 * np.exp(-steps / 2e5)
+    for chunk in range(0, reports, 30):  # the worker's batches, ~30 reports each at most
+        sl = slice(chunk, chunk + 30)
+        panel.add_steps(steps[sl], distortion[sl], np.full(len(steps[sl]), 5.0), -(distortion[sl] + 5.0), np.ones(len(steps[sl])))
+    panel.refresh_now()
+    x, y = panel.curve("distortion", smoothed=False)
+    assert len(x) <= BUFFER_CAPACITY + 1 and x[-1] == 1_000_000 and (np.diff(x) > 0).all()
+    assert np.interp(x, steps, distortion) == pytest.approx(y, rel=2e-3)  # averaged in bins, not distorted
+    assert panel.curve("rate")[1] == pytest.approx(5.0)
