@@ -1,0 +1,265 @@
+"""The ELBO gap: an importance-weighted estimate of log p(x), computed in the background, against the ELBO.
+
+    panel = ElboGapPanel()
+    panel.set_model(decoder_snapshot)   # trainer.explore.DecoderSnapshot: a frozen CPU copy of all the weights
+    panel.set_data(x_test, y_test)      # held-out images (uint8 or [0, 1] floats) and labels (conditional VAEs)
+    panel.start()                       # what the button does; Cancel (the same button) stops it
+    panel.sig_estimated.connect(...)    # dict: elbo, log_px, gap, k, n, step (nats per example)
+
+log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)): the gap is how far the encoder's posterior is from the true one. The
+IWAE bound with K samples (Burda et al. 2016) approaches log p(x) from below as K grows, so the gap shown
+is itself a lower bound on that KL. The estimate runs in its own QThread on the snapshot's private copy,
+reports progress per batch, and is cancelled between batches; the window never waits for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+PROGRESS_INTERVAL_S = 0.05
+"""Progress signals at most 20 a second; the last batch always reports."""
+DEFAULT_K = 100
+DEFAULT_EXAMPLES = 1000
+
+
+class GapJob(QObject):
+    """One estimate, run in a QThread. GUI-free work: trainer.explore.estimate_log_px on a snapshot."""
+
+    sig_progress = Signal(int, int)
+    """(examples done, examples in all)."""
+    sig_done = Signal(object)
+    """The result dict of estimate_log_px."""
+    sig_failed = Signal(str)
+    sig_cancelled = Signal()
+    sig_finished = Signal()
+    """Emitted last, whatever happened."""
+
+    def __init__(self, snapshot, x: np.ndarray, y: np.ndarray | None, k: int, n: int):
+        super().__init__()  # no parent: it is moved to the job's thread
+        self._snapshot, self._x, self._y, self._k, self._n = snapshot, x, y, k, n
+        self._stop = threading.Event()
+        self._last = 0.0
+
+    def cancel(self) -> None:
+        """Any thread: stop after the current batch."""
+        self._stop.set()
+
+    def _progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last >= PROGRESS_INTERVAL_S:
+            self._last = now
+            self.sig_progress.emit(done, total)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from trainer.explore import Cancelled, estimate_log_px
+
+            try:
+                result = estimate_log_px(self._snapshot, self._x, self._y, k=self._k, n=self._n,
+                                         progress=self._progress, should_stop=self._stop.is_set)
+            except Cancelled:
+                self.sig_cancelled.emit()
+            else:
+                self.sig_done.emit(result)
+        except Exception as exc:  # a failure is a message in the panel, never a dead thread
+            self.sig_failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.sig_finished.emit()
+
+
+class ElboGapPanel(QWidget):
+    """A button that estimates log p(x) with IWAE (K samples) in the background and shows ELBO, log p(x), gap."""
+
+    sig_estimated = Signal(object)
+    """A finished estimate: dict with elbo, log_px, gap (nats per example), k, n, step."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._snapshot = None
+        self._x: np.ndarray | None = None
+        self._y: np.ndarray | None = None
+        self._job: GapJob | None = None
+        self._thread: QThread | None = None
+        self._result: dict | None = None
+        self._started_at = 0.0
+
+        self.k_spin = QSpinBox(minimum=1, maximum=5000, value=DEFAULT_K, singleStep=50)
+        self.k_spin.setToolTip("Importance samples per example: K = 1 is the ELBO; larger K tightens the bound on log p(x)")
+        self.n_spin = QSpinBox(minimum=1, maximum=1_000_000, value=DEFAULT_EXAMPLES, singleStep=100)
+        self.n_spin.setToolTip("How many held-out examples to average over (the first N)")
+        self.button = QPushButton()
+        self.progress = QProgressBar(textVisible=True)
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.hide()
+        self.elbo_label = QLabel("—")
+        self.logpx_label = QLabel("—")
+        self.gap_label = QLabel("—")
+        self.note = QLabel("Estimates log p(x) on held-out data in the background.")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #707070")
+        for label in (self.elbo_label, self.logpx_label, self.gap_label):
+            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+
+        settings = QHBoxLayout()
+        settings.addWidget(QLabel("K"))
+        settings.addWidget(self.k_spin)
+        settings.addSpacing(8)
+        settings.addWidget(QLabel("examples"))
+        settings.addWidget(self.n_spin)
+        settings.addStretch(1)
+        form = QFormLayout()
+        form.addRow("ELBO", self.elbo_label)
+        self.logpx_caption = QLabel("log p(x) ≈")
+        form.addRow(self.logpx_caption, self.logpx_label)
+        gap_caption = QLabel("gap")
+        gap_caption.setToolTip("log p(x) − ELBO = E_x KL(q(z|x) ‖ p(z|x)); with a finite K this estimate is a lower bound")
+        form.addRow(gap_caption, self.gap_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(settings)
+        layout.addWidget(self.button)
+        layout.addWidget(self.progress)
+        layout.addLayout(form)
+        layout.addWidget(self.note)
+        layout.addStretch(1)
+
+        self.button.clicked.connect(self._on_button_clicked)
+        self.k_spin.valueChanged.connect(self._update_button)
+        self._update_button()
+
+    # --- data in --------------------------------------------------------------------------------
+    def set_model(self, snapshot) -> None:
+        """The DecoderSnapshot the next estimate will use (a running one keeps its own)."""
+        self._snapshot = snapshot
+        self._update_button()
+
+    def set_data(self, x: np.ndarray, y: np.ndarray | None = None) -> None:
+        """Held-out images (N, C, H, W) and, for a conditional VAE, their labels."""
+        self._x, self._y = x, y
+        self.n_spin.setMaximum(max(1, len(x)))
+        self._update_button()
+
+    def clear(self) -> None:
+        self.cancel()
+        self._snapshot = self._x = self._y = None
+        self._result = None
+        for label in (self.elbo_label, self.logpx_label, self.gap_label):
+            label.setText("—")
+        self._update_button()
+
+    # --- running --------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def result(self) -> dict | None:
+        return self._result
+
+    def start(self) -> bool:
+        """Start an estimate with the current K and example count; False if one runs or nothing to run on."""
+        if self.running or self._snapshot is None or self._x is None:
+            return False
+        k, n = self.k_spin.value(), min(self.n_spin.value(), len(self._x))
+        y = self._y if self._snapshot.num_classes else None
+        self._job = GapJob(self._snapshot, self._x, y, k, n)
+        self._thread = QThread(self)
+        self._thread.setObjectName("vae-explorer IWAE")
+        self._job.moveToThread(self._thread)
+        self._thread.started.connect(self._job.run)
+        # worker -> panel: queued to methods of this GUI-thread object
+        self._job.sig_progress.connect(self._on_progress)
+        self._job.sig_done.connect(self._on_done)
+        self._job.sig_failed.connect(self._on_failed)
+        self._job.sig_cancelled.connect(self._on_cancelled)
+        self._job.sig_finished.connect(self._thread.quit)
+        self._thread.finished.connect(self._on_thread_finished)
+        self._started_at = time.monotonic()
+        self.progress.setValue(0)
+        self.progress.setFormat(f"0 / {n:,} examples")
+        self.progress.show()
+        self.note.setText(f"Estimating with K = {k} on {n:,} examples (model of step {self._snapshot.step:,})…")
+        self._thread.start()
+        self._update_button()
+        return True
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel and join the estimate's thread (window close); True when no thread is left running."""
+        if self._thread is None:
+            return True
+        self.cancel()
+        thread = self._thread
+        thread.quit()
+        finished = thread.wait(timeout_ms)
+        if finished:
+            self._on_thread_finished()
+        return finished
+
+    # --- events -----------------------------------------------------------------------------------
+    def _on_button_clicked(self) -> None:
+        if self.running:
+            self.cancel()
+            self.button.setEnabled(False)  # until the job notices, between batches
+            self.button.setText("Cancelling…")
+        else:
+            self.start()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(int(100 * done / max(total, 1)))
+        self.progress.setFormat(f"{done:,} / {total:,} examples")
+
+    def _on_done(self, result: dict) -> None:
+        self._result = result
+        self.elbo_label.setText(f"{result['elbo']:.2f} nats")
+        self.logpx_caption.setText(f"log p(x) ≈ (IWAE, K={result['k']})")
+        self.logpx_label.setText(f"{result['log_px']:.2f} nats")
+        self.gap_label.setText(f"<b>{result['gap']:.2f} nats</b> = KL(q(z|x) ‖ p(z|x))")
+        took = time.monotonic() - self._started_at
+        self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. "
+                          "A larger K tightens log p(x) (and the gap) from below.")
+        self.sig_estimated.emit(result)
+
+    def _on_failed(self, message: str) -> None:
+        self.note.setText(f"<span style='color:#b3261e'>Estimate failed: {message}</span>")
+
+    def _on_cancelled(self) -> None:
+        self.note.setText("Cancelled.")
+
+    def _on_thread_finished(self) -> None:
+        if self._thread is None:
+            return
+        self._thread.deleteLater()
+        self._job.deleteLater()
+        self._thread, self._job = None, None
+        self.progress.hide()
+        self._update_button()
+
+    def _update_button(self, *_args) -> None:
+        if self.running:
+            self.button.setText("Cancel")
+            self.button.setEnabled(True)
+            return
+        self.button.setText(f"Estimate log p(x) (IWAE, K={self.k_spin.value()})")
+        ready = self._snapshot is not None and self._x is not None
+        self.button.setEnabled(ready)
+        self.button.setToolTip("" if ready else "Needs a model and its held-out data: train or open one first")

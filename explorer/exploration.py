@@ -1,0 +1,168 @@
+"""The latent-space panels, wired to each other, with one entry point per kind of worker message.
+
+    explore = Exploration(window)
+    for title, panel, area in explore.docks():
+        window.add_panel(title, panel, area)
+    worker.sig_explore.connect(explore.on_explore)      # DecoderSnapshot | LatentSnapshot | PreviewImages
+    # in _on_progress:        explore.on_progress(batch)      (a worker.CurveBatch)
+    # on a live β change:     explore.set_beta(beta)
+    # on an opened checkpoint: explore.set_history(opened.history)
+    # on Reset:               explore.clear()
+    # in closeEvent:          explore.shutdown()
+    explore.scatter.sig_refresh_requested / sig_refresh_every_changed -> the worker's ExplorePublisher
+
+Between panels: clicking a point (scatter) sets the sliders, the marker, the traversal centre and endpoint
+A; Shift+click sets endpoint B; dragging the marker or a slider moves the other without echo (set_z and
+set_marker emit nothing), so there is no feedback loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import QObject, Qt, QTimer
+
+from explorer.decoder_panel import DecoderSlidersPanel
+from explorer.elbo_gap_panel import ElboGapPanel
+from explorer.kl_panel import KlPanel
+from explorer.latent_panel import LatentScatterPanel
+from explorer.rd_panel import RateDistortionPanel
+from explorer.samples_panel import SamplesPanel
+from explorer.traversal_panel import TraversalPanel
+from trainer.explore import DecoderSnapshot, LatentSnapshot, PreviewImages
+
+KL_REFRESH_MS = 250
+"""Per-dimension KL from the live reports reaches the bars and sliders at most 4 times a second."""
+
+
+class Exploration(QObject):
+    """Owns the seven latent-space panels and the links between them; GUI thread only."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.scatter = LatentScatterPanel()
+        self.sliders = DecoderSlidersPanel()
+        self.traversal = TraversalPanel()
+        self.samples = SamplesPanel()
+        self.kl = KlPanel()
+        self.rd = RateDistortionPanel()
+        self.gap = ElboGapPanel()
+        self.decoder: DecoderSnapshot | None = None
+        self.latents: LatentSnapshot | None = None
+        self._pending_kl: tuple[np.ndarray, int] | None = None
+        self._kl_timer = QTimer(self, singleShot=True, interval=KL_REFRESH_MS)
+        self._kl_timer.timeout.connect(self._on_kl_due)
+
+        self.scatter.sig_point_selected.connect(self._on_point_selected)
+        self.scatter.sig_point_b_selected.connect(self._on_point_b_selected)
+        self.scatter.sig_latent_moved.connect(self._on_marker_dragged)
+        self.sliders.sig_z_changed.connect(self._on_sliders_moved)
+        self.sliders.label_combo.currentIndexChanged.connect(self._on_label_changed)
+
+    def docks(self) -> list[tuple[str, object, Qt.DockWidgetArea]]:
+        """(title, panel, suggested dock area) for MainWindow.add_panel."""
+        return [
+            ("Latent space", self.scatter, Qt.RightDockWidgetArea),
+            ("Decoder", self.sliders, Qt.RightDockWidgetArea),
+            ("Traversals", self.traversal, Qt.BottomDockWidgetArea),
+            ("Samples", self.samples, Qt.BottomDockWidgetArea),
+            ("KL per dimension", self.kl, Qt.BottomDockWidgetArea),
+            ("Rate–distortion", self.rd, Qt.LeftDockWidgetArea),
+            ("ELBO gap", self.gap, Qt.LeftDockWidgetArea),
+        ]
+
+    # --- from the worker (queued, GUI thread) -------------------------------------------------------
+    def on_explore(self, item) -> None:
+        """Whatever the worker's ExplorePublisher sent."""
+        if isinstance(item, DecoderSnapshot):
+            self.on_decoder(item)
+        elif isinstance(item, LatentSnapshot):
+            self.on_latents(item)
+        elif isinstance(item, PreviewImages):
+            self.samples.set_preview(item)
+
+    def on_decoder(self, snapshot: DecoderSnapshot) -> None:
+        self.decoder = snapshot
+        self.sliders.set_decoder(snapshot)
+        self.scatter.set_decoder(snapshot)
+        self.traversal.set_decoder(snapshot)
+        self.gap.set_model(snapshot)
+        if self.scatter.latents is None or self.scatter.latents.latent_dim != snapshot.latent_dim:
+            self.scatter.set_marker(self.sliders.z())
+
+    def on_latents(self, latents: LatentSnapshot) -> None:
+        first = self.latents is None or self.latents.latent_dim != latents.latent_dim
+        self.latents = latents
+        self.scatter.set_snapshot(latents)
+        self.kl.set_latents(latents)
+        self.sliders.set_kl(latents.kl_per_dim, latents.mu_variance)
+        self.traversal.set_kl(latents.kl_per_dim)
+        self.gap.set_data(latents.x, latents.labels)
+        if latents.class_names:
+            self.sliders.set_class_names(latents.class_names)
+        self.scatter.set_marker(self.sliders.z())
+        if first and len(latents) >= 2:
+            # something to look at before the first click: the first two held-out examples
+            self.traversal.set_endpoint("a", latents.mu[0], f"#{int(latents.indices[0])}")
+            self.traversal.set_endpoint("b", latents.mu[1], f"#{int(latents.indices[1])}")
+
+    def on_progress(self, batch) -> None:
+        """A worker.CurveBatch: trajectory, β, and (throttled) the live per-dimension KL."""
+        self.rd.add_steps(batch.step, batch.kl, batch.recon)
+        if len(batch.beta):
+            self.rd.set_beta(float(batch.beta[-1]))
+        latest = batch.latest
+        self._pending_kl = (np.asarray(latest.kl_per_dim), int(latest.step))
+        if not self._kl_timer.isActive():
+            self._kl_timer.start()
+
+    def set_beta(self, beta: float) -> None:
+        """A live β change: the RD plane shows what it asks for at once, before the trainer applies it."""
+        self.rd.set_beta(beta)
+
+    def set_history(self, arrays: dict) -> None:
+        self.rd.set_history(arrays)
+
+    def clear(self) -> None:
+        self.decoder = None
+        self.latents = None
+        self._pending_kl = None
+        for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.rd, self.gap):
+            panel.clear()
+
+    def shutdown(self) -> None:
+        """Join the background estimate's thread (from the window's closeEvent)."""
+        self._kl_timer.stop()
+        self.gap.shutdown()
+
+    # --- between panels ---------------------------------------------------------------------------
+    def _on_kl_due(self) -> None:
+        if self._pending_kl is None:
+            return
+        kl, step = self._pending_kl
+        self.kl.set_kl(kl, step)
+        variance = self.latents.mu_variance if self.latents is not None else None
+        self.sliders.set_kl(kl, variance)
+
+    def _on_point_selected(self, index: int, mu) -> None:
+        self.sliders.set_z(mu)
+        self.scatter.set_marker(mu)
+        self.traversal.set_center(mu)
+        self.traversal.set_endpoint("a", mu, f"#{self._example_name(index)}")
+
+    def _on_point_b_selected(self, index: int, mu) -> None:
+        self.traversal.set_endpoint("b", mu, f"#{self._example_name(index)}")
+
+    def _on_marker_dragged(self, z) -> None:
+        self.sliders.set_z(z)
+        self.traversal.set_center(z)
+
+    def _on_sliders_moved(self, z) -> None:
+        self.scatter.set_marker(z)
+        self.traversal.set_center(z)
+
+    def _on_label_changed(self, _index: int) -> None:
+        self.traversal.set_label(self.sliders.label())
+
+    def _example_name(self, index: int) -> int:
+        return int(self.latents.indices[index]) if self.latents is not None else int(index)

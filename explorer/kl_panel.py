@@ -1,0 +1,152 @@
+"""The KL strip: per-dimension KL as bars, active units, total rate, and a posterior-collapse warning.
+
+    panel = KlPanel()
+    panel.set_kl(report.kl_per_dim, step=report.step)        # live, from the training reports
+    panel.set_mu_variance(latents.mu_variance, step=...)     # held-out Var_x(μ): Burda's active units
+    panel.collapsed                                          # what the banner says
+
+A dimension is active when Var_x(μ_j) > 0.01 (Burda et al. 2016) once a held-out encoding is known, else
+when its KL is at least 0.01 nats. The banner appears when the rate or the active-unit count falls to about
+zero: the posterior q(z|x) has collapsed onto the prior and z carries (almost) no information about x.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from trainer.explore import ACTIVE_KL_NATS, collapse_state
+
+ACTIVE_COLOUR = "#d62728"
+"""The rate's colour in the curves panel: these bars split that curve by dimension."""
+INACTIVE_COLOUR = "#c8c8c8"
+
+
+def _nats(value: float) -> str:
+    """Two decimals, or three significant digits for small values: a collapsed rate is not "0.00"."""
+    return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.2g}"
+
+
+class KlPanel(QWidget):
+    """Bars of KL(q(z_j|x) ‖ p(z_j)) per dimension, the active-unit count, the total rate, a collapse banner."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._kl = np.zeros(0)
+        self._variance: np.ndarray | None = None
+        self._variance_step: int | None = None
+        self._step: int | None = None
+        self.state = None  # CollapseState
+        self._active_brush = pg.mkBrush(ACTIVE_COLOUR)
+        self._inactive_brush = pg.mkBrush(INACTIVE_COLOUR)
+        self._bar_pen = pg.mkPen(None)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("CollapseBanner")
+        self.banner.setStyleSheet("#CollapseBanner { background: #fdecea; border: 1px solid #e6a5a1; border-radius: 4px; }"
+                                  "#CollapseBanner QLabel { color: #b3261e; }")
+        self.banner_label = QLabel(wordWrap=True)
+        self.banner_label.setTextFormat(Qt.RichText)
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.setContentsMargins(8, 4, 8, 4)
+        banner_layout.addWidget(self.banner_label)
+        self.banner.hide()
+
+        self.summary = QLabel("Per-dimension KL appears once training starts.")
+        self.summary.setTextFormat(Qt.RichText)
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.getPlotItem().hideButtons()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setMinimumHeight(140)
+        self.plot.showGrid(y=True, alpha=0.15)
+        self.plot.setLabel("left", "KL (nats)")
+        self.plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # "nats (x0.001)" reads badly
+        self.plot.setLabel("bottom", "latent dimension")
+        self.plot.setToolTip(
+            "KL(q(z_j|x) ‖ p(z_j)) per latent dimension, nats per example; the bars sum to the rate.\n"
+            "Grey bars: inactive dimensions (they carry no information about x).")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brushes=[], pen=self._bar_pen)
+        self.plot.addItem(self.bars)
+        self.threshold = pg.InfiniteLine(pos=ACTIVE_KL_NATS, angle=0, movable=False,
+                                         pen=pg.mkPen("#909090", width=1, style=Qt.DotLine))
+        self.plot.addItem(self.threshold)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(3)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.plot, 1)
+
+    # --- data in --------------------------------------------------------------------------------
+    def set_kl(self, kl_per_dim, step: int | None = None) -> None:
+        """Per-dimension KL in nats per example (a training report's or a held-out evaluation's)."""
+        kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
+        if len(kl) != len(self._kl):
+            self._variance = None  # another model
+            self._variance_step = None
+        self._kl = kl
+        self._step = step
+        self._update()
+
+    def set_mu_variance(self, variance, step: int | None = None) -> None:
+        """Var_x(μ_j) of a held-out encoding: switches the active-unit count to Burda's measure."""
+        variance = np.asarray(variance, dtype=np.float64).reshape(-1)
+        self._variance = variance
+        self._variance_step = step
+        if len(self._kl) == len(variance):
+            self._update()
+
+    def set_latents(self, latents) -> None:
+        """A LatentSnapshot: its held-out KL and Var(μ) together."""
+        self.set_kl(latents.kl_per_dim, latents.step)
+        self.set_mu_variance(latents.mu_variance, latents.step)
+
+    def clear(self) -> None:
+        self._kl = np.zeros(0)
+        self._variance = None
+        self.state = None
+        self.bars.setOpts(x=[], height=[], brushes=[])
+        self.banner.hide()
+        self.summary.setText("Per-dimension KL appears once training starts.")
+
+    # --- what tests and the window may read ------------------------------------------------------
+    @property
+    def collapsed(self) -> bool:
+        return bool(self.state is not None and self.state.collapsed)
+
+    def warning_text(self) -> str:
+        return "" if self.banner.isHidden() else self.banner_label.text()
+
+    def bar_heights(self) -> np.ndarray:
+        return self._kl.copy()
+
+    # --- drawing ----------------------------------------------------------------------------------
+    def _update(self) -> None:
+        kl = self._kl
+        variance = self._variance if self._variance is not None and len(self._variance) == len(kl) else None
+        state = collapse_state(kl, variance)
+        self.state = state
+        brushes = [self._active_brush if a else self._inactive_brush for a in state.active]
+        self.bars.setOpts(x=np.arange(len(kl)), height=np.maximum(kl, 0.0), brushes=brushes)
+        self.plot.getPlotItem().getAxis("bottom").setTicks(
+            [[(i, str(i)) for i in range(0, len(kl), max(1, len(kl) // 16))]])
+        self.plot.setXRange(-0.6, max(len(kl), 1) - 0.4, padding=0)
+        self.plot.setYRange(0, max(float(kl.max()) if len(kl) else 0.0, 0.05) * 1.1, padding=0)
+        how = ("Var<sub>x</sub>(μ) &gt; 0.01, held-out" if state.measure == "variance" else "KL ≥ 0.01 nats")
+        at = f" · step {self._step:,}" if self._step is not None else ""
+        self.summary.setText(
+            f"<b>rate</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {state.n_active} / {len(kl)}"
+            f" <span style='color:#808080'>({how}){at}</span>")
+        if state.collapsed:
+            self.banner_label.setText(
+                f"<b>Posterior collapse</b>: rate {_nats(state.rate)} nats, {state.n_active} of {len(kl)} units active. "
+                "q(z|x) ≈ p(z), so z tells the decoder almost nothing about x. Try a lower β, a β warm-up, "
+                "or free bits.")
+            self.banner.show()
+        else:
+            self.banner.hide()

@@ -1,0 +1,366 @@
+"""The latent-space panels, driven offscreen with pytest-qt around real small models trained on sprites.
+
+Each test builds the panels it needs (through `Exploration` where panels talk to each other), feeds them what
+the worker would publish (trainer.explore snapshots), and checks what is drawn against trainer.explore.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from explorer.decoder_panel import DecoderSlidersPanel, TICKS_PER_SIGMA
+from explorer.elbo_gap_panel import ElboGapPanel
+from explorer.exploration import Exploration
+from explorer.kl_panel import INACTIVE_COLOUR, KlPanel
+from explorer.rd_panel import RateDistortionPanel
+from explorer.samples_panel import SamplesPanel
+from explorer.traversal_panel import TraversalPanel
+from trainer.config import DatasetSpec, TrainConfig
+from trainer.data import load_dataset
+from trainer.explore import (
+    DecoderSnapshot,
+    ExplorePublisher,
+    encode_heldout,
+    interpolate,
+    preview_images,
+    traversal_grid,
+)
+from trainer.loop import StepReport, Trainer, model_config_for
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+WAIT_MS = 30_000
+
+
+class Model:
+    """A trained trainer plus what the worker would publish for it."""
+
+    def __init__(self, dataset, beta: float, steps: int, latent_dim: int = 4):
+        self.trainer = Trainer(model_config_for(dataset, latent_dim=latent_dim, hidden=(64,)),
+                               TrainConfig(epochs=1000, batch_size=32, beta=beta, lr=3e-3, device="cpu"), dataset)
+        self.reports = [r for r in self.trainer.run(max_steps=steps) if isinstance(r, StepReport)]
+        self.decoder = DecoderSnapshot.from_model(self.trainer.model, step=self.trainer.step)
+        self.latents = encode_heldout(self.trainer.model, dataset, "cpu", step=self.trainer.step)
+        self.dataset = dataset
+
+
+@pytest.fixture(scope="module")
+def sprites():
+    return load_dataset(DatasetSpec(name="sprites", n=600, image_size=28))
+
+
+@pytest.fixture(scope="module")
+def healthy(sprites):
+    return Model(sprites, beta=1.0, steps=150)
+
+
+@pytest.fixture(scope="module")
+def collapsed(sprites):
+    return Model(sprites, beta=50.0, steps=150)
+
+
+@pytest.fixture
+def explore(qtbot, healthy):
+    ex = Exploration()
+    for _, panel, _ in ex.docks():
+        qtbot.addWidget(panel)
+    ex.on_explore(healthy.decoder)
+    ex.on_explore(healthy.latents)
+    yield ex
+    ex.shutdown()
+
+
+# --- decoder sliders ------------------------------------------------------------------------------
+def test_moving_a_slider_changes_the_decoded_image(qtbot, healthy):
+    panel = DecoderSlidersPanel()
+    qtbot.addWidget(panel)
+    panel.set_decoder(healthy.decoder)
+    panel.show()
+    before = panel.image().copy()
+    np.testing.assert_allclose(before, healthy.decoder.decode(np.zeros((1, 4)))[0], atol=1e-6)
+    version = panel.image_view.version
+    slider = panel.slider(2)
+    slider.setFocus()
+    with qtbot.waitSignal(panel.sig_z_changed, timeout=1000) as blocker:
+        qtbot.keyClick(slider, Qt.Key_PageUp)  # what dragging does: the slider's value changes
+    z = np.zeros(4, np.float32)
+    z[2] = slider.pageStep() / TICKS_PER_SIGMA
+    np.testing.assert_allclose(blocker.args[0], z)
+    assert panel.image_view.version > version
+    after = panel.image()
+    assert np.abs(after - before).max() > 0.01, "the picture must follow the slider"
+    np.testing.assert_allclose(after, healthy.decoder.decode(z[None])[0], atol=1e-5)
+    np.testing.assert_array_equal(panel.image_view.images()[0, 0], after)  # and it is what the view shows
+
+
+def test_set_z_moves_sliders_without_echo_and_inactive_dims_are_labelled(qtbot, healthy, collapsed):
+    panel = DecoderSlidersPanel()
+    qtbot.addWidget(panel)
+    panel.set_decoder(healthy.decoder)
+    emitted = []
+    panel.sig_z_changed.connect(emitted.append)
+    z = np.array([0.5, -1.25, 4.0, 0.0], np.float32)
+    panel.set_z(z)
+    assert emitted == []  # set from outside: no feedback loop
+    assert [panel.slider(d).value() for d in range(4)] == [50, -125, 300, 0]  # 4σ pins the slider at +3σ
+    np.testing.assert_allclose(panel.image(), healthy.decoder.decode(z[None])[0], atol=1e-5)
+    lat = healthy.latents
+    panel.set_kl(lat.kl_per_dim, lat.mu_variance)
+    panel.sort_check.setChecked(True)
+    assert panel.slider_order() == [int(d) for d in np.argsort(-lat.kl_per_dim)]
+    assert all("inactive" not in panel.row_text(d) for d in range(4))
+    panel.set_decoder(collapsed.decoder)
+    panel.set_kl(collapsed.latents.kl_per_dim, collapsed.latents.mu_variance)
+    assert all("inactive: KL 0.00 nats" in panel.row_text(d) for d in range(4))
+
+
+def test_the_label_selector_sets_the_condition_of_a_conditional_decoder(qtbot):
+    import torch
+
+    from trainer.config import ModelConfig
+    from trainer.model import VAE
+
+    torch.manual_seed(0)
+    snap = DecoderSnapshot.from_model(VAE(ModelConfig(latent_dim=3, num_classes=10)))
+    panel = DecoderSlidersPanel()
+    qtbot.addWidget(panel)
+    panel.set_decoder(snap)
+    assert panel.label_combo.isVisibleTo(panel) and panel.label_combo.count() == 10
+    panel.set_class_names([f"digit {i}" for i in range(10)])
+    assert panel.label_combo.itemText(7) == "digit 7"
+    panel.label_combo.setCurrentIndex(7)
+    np.testing.assert_allclose(panel.image(), snap.decode(np.zeros((1, 3)), y=7)[0], atol=1e-5)
+    assert not np.allclose(panel.image(), snap.decode(np.zeros((1, 3)), y=0)[0], atol=1e-4)
+
+
+# --- scatter <-> sliders ---------------------------------------------------------------------------
+def _isolated_point(xy: np.ndarray) -> int:
+    d2 = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    return int(np.argmax(d2.min(1)))
+
+
+def test_clicking_a_scatter_point_moves_the_sliders_to_its_mu(qtbot, explore, healthy):
+    scatter = explore.scatter
+    scatter.resize(700, 600)
+    scatter.show()
+    qtbot.waitExposed(scatter)
+    scatter.set_view("dims", (0, 1))
+    index = _isolated_point(scatter.coordinates())
+    mu = healthy.latents.mu[index]
+    pos = scatter.viewport_pos(index).toPoint()
+    with qtbot.waitSignal(scatter.sig_point_selected, timeout=1000) as blocker:
+        qtbot.mouseClick(scatter.plot.viewport(), Qt.LeftButton, pos=pos)
+    assert blocker.args[0] == index and scatter.selected("a") == index
+    np.testing.assert_allclose(explore.sliders.z(), mu, atol=1e-6)
+    expected_ticks = np.round(np.clip(mu, -3, 3) * TICKS_PER_SIGMA).astype(int)
+    assert [explore.sliders.slider(d).value() for d in range(4)] == expected_ticks.tolist()
+    np.testing.assert_allclose(explore.sliders.image(), healthy.decoder.decode(mu[None])[0], atol=1e-5)
+    assert scatter.marker_position() == pytest.approx((mu[0], mu[1]), abs=1e-5)
+    # Shift+click another point: endpoint B of the interpolation
+    other = int(np.argsort(((scatter.coordinates() - scatter.coordinates()[index]) ** 2).sum(1))[-1])
+    with qtbot.waitSignal(scatter.sig_point_b_selected, timeout=1000):
+        qtbot.mouseClick(scatter.plot.viewport(), Qt.LeftButton, Qt.ShiftModifier, scatter.viewport_pos(other).toPoint())
+    explore.traversal.refresh_now()
+    path = explore.traversal.interpolation_latents()
+    np.testing.assert_allclose(path[0], mu, atol=1e-6)
+    np.testing.assert_allclose(path[-1], healthy.latents.mu[other], atol=1e-6)
+
+
+def test_dragging_the_marker_decodes_live_and_hover_shows_a_thumbnail(qtbot, explore, healthy):
+    scatter = explore.scatter
+    scatter.resize(700, 600)
+    scatter.show()
+    qtbot.waitExposed(scatter)
+    scatter.set_view("dims", (1, 3))
+    explore.sliders.set_z(np.array([0.1, 0.2, 0.3, 0.4], np.float32))
+    scatter.set_marker(explore.sliders.z())
+    moved = []
+    scatter.sig_latent_moved.connect(moved.append)
+    scatter.marker.setPos(1.5, -0.5)  # what a drag does on every mouse move
+    np.testing.assert_allclose(moved[-1], [0.1, 1.5, 0.3, -0.5], atol=1e-6)
+    np.testing.assert_allclose(explore.sliders.z(), [0.1, 1.5, 0.3, -0.5], atol=1e-6)
+    np.testing.assert_allclose(explore.sliders.image(), healthy.decoder.decode(moved[-1][None])[0], atol=1e-5)
+    # PCA view: the marker moves z within the PCA plane and lands where it was dragged
+    scatter.set_view("pca")
+    scatter.marker.setPos(-1.0, 0.75)
+    xy = scatter._pca.transform(moved[-1][None])[0]
+    np.testing.assert_allclose(xy, [-1.0, 0.75], atol=1e-5)
+    # hover: the card shows the input and its reconstruction
+    index = _isolated_point(scatter.coordinates())
+    scene = scatter.plot.mapToScene(scatter.viewport_pos(index).toPoint())
+    scatter._on_mouse_moved((scene,))
+    assert scatter.hover.isVisible() and scatter.hover.index == index
+    assert f"#{int(healthy.latents.indices[index])}" in scatter.hover.caption.text()
+
+
+def test_scatter_colours_by_factor_and_keeps_its_pca_orientation(qtbot, explore, healthy):
+    scatter = explore.scatter
+    assert [scatter.colour_combo.itemData(i) for i in range(scatter.colour_combo.count())] == [
+        *healthy.dataset.factor_names, "none"]
+    scatter.set_colour_by("shape")
+    colours_by_shape = scatter.cloud._colours.copy()
+    assert len(np.unique(colours_by_shape)) == 3 and "shape" in scatter.legend.text()
+    scatter.set_colour_by("none")
+    assert len(np.unique(scatter.cloud._colours)) == 1
+    scatter.set_view("pca")
+    first = scatter.coordinates().copy()
+    scatter.set_snapshot(healthy.latents)  # a refresh with (here) the same encodings must not move anything
+    np.testing.assert_allclose(scatter.coordinates(), first, atol=1e-5)
+    assert "600" not in scatter.info.text() and f"{len(healthy.latents)}" in scatter.info.text()
+
+
+# --- traversal and interpolation -------------------------------------------------------------------
+def test_traversal_and_interpolation_grids_have_the_right_shape_and_content(qtbot, healthy, tmp_path):
+    panel = TraversalPanel()
+    qtbot.addWidget(panel)
+    panel.resize(800, 600)
+    panel.set_decoder(healthy.decoder)
+    panel.set_kl(healthy.latents.kl_per_dim)
+    z0 = healthy.latents.mu[7]
+    panel.set_center(z0)
+    panel.cols_spin.setValue(7)
+    panel.refresh_now()
+    dims = panel.traversal_dims()
+    assert dims == [int(d) for d in np.argsort(-healthy.latents.kl_per_dim, kind="stable")]
+    shown = panel.traversal_view.images()
+    assert shown.shape == (4, 7, 1, 28, 28)
+    expected = traversal_grid(healthy.decoder, z0, dims, np.linspace(-3, 3, 7))
+    np.testing.assert_allclose(shown, expected, atol=1e-5)
+    for r in range(4):  # each row really moves: its ends differ
+        assert np.abs(shown[r, 0] - shown[r, -1]).max() > 0.01
+    panel.around_combo.setCurrentIndex(panel.around_combo.findData("origin"))
+    panel.refresh_now()
+    np.testing.assert_allclose(panel.traversal_view.images(), traversal_grid(healthy.decoder, np.zeros(4), dims,
+                                                                              np.linspace(-3, 3, 7)), atol=1e-5)
+    out = tmp_path / "traversal.png"
+    assert panel.export_traversal_png(str(out))
+    image = QImage(str(out))
+    assert image.width() >= 7 * 28 * 2 and image.height() >= 4 * 28 * 2
+
+    za, zb = healthy.latents.mu[0], healthy.latents.mu[1]
+    panel.set_endpoint("a", za, "#0")
+    panel.set_endpoint("b", zb, "#1")
+    panel.steps_spin.setValue(6)
+    panel.refresh_now()
+    strip = panel.interp_view.images()
+    assert strip.shape == (1, 6, 1, 28, 28)
+    np.testing.assert_allclose(strip[0], healthy.decoder.decode(interpolate(za, zb, 6, "linear")), atol=1e-5)
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData("slerp"))
+    panel.refresh_now()
+    np.testing.assert_allclose(panel.interp_view.images()[0], healthy.decoder.decode(interpolate(za, zb, 6, "slerp")),
+                               atol=1e-5)
+    assert panel.export_interpolation_png(str(tmp_path / "interp.png"))
+
+
+# --- samples ---------------------------------------------------------------------------------------
+def test_samples_panel_shows_inputs_next_to_their_reconstructions(qtbot, healthy):
+    panel = SamplesPanel()
+    qtbot.addWidget(panel)
+    preview = preview_images(healthy.decoder, healthy.dataset.x_test[:8], n_samples=12, seed=3, step=healthy.decoder.step)
+    panel.set_preview(preview)
+    pairs = panel.recon_view.images()  # (rows, cols, C, H, 2W+1): input | line | reconstruction
+    assert pairs.shape == (2, 4, 1, 28, 57)
+    np.testing.assert_allclose(pairs[0, 1, :, :, :28], preview.inputs[1])
+    np.testing.assert_allclose(pairs[0, 1, :, :, 29:], preview.recons[1])
+    samples = panel.samples_view.images()
+    np.testing.assert_allclose(samples.reshape(-1, 1, 28, 28)[:12], preview.samples)
+    assert f"step {healthy.decoder.step:,}" in panel.samples_view.title
+
+
+# --- KL strip --------------------------------------------------------------------------------------
+def test_kl_strip_flags_a_collapsed_model_and_not_a_healthy_one(qtbot, healthy, collapsed):
+    panel = KlPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_latents(collapsed.latents)
+    assert panel.collapsed and panel.banner.isVisible()
+    assert "Posterior collapse" in panel.warning_text() and "0 of 4 units active" in panel.warning_text()
+    np.testing.assert_allclose(panel.bar_heights(), collapsed.latents.kl_per_dim)
+    assert {b.color().name() for b in panel.bars.opts["brushes"]} == {INACTIVE_COLOUR}
+    panel.set_latents(healthy.latents)
+    assert not panel.collapsed and panel.banner.isHidden() and panel.warning_text() == ""
+    assert "active units</b> 4 / 4" in panel.summary.text()
+    # live reports carry the per-dimension KL only: the KL rule takes over and still sees a collapse
+    panel.set_kl(collapsed.reports[-1].kl_per_dim, step=collapsed.reports[-1].step)
+    assert panel.collapsed
+
+
+# --- rate–distortion plane -------------------------------------------------------------------------
+def test_rd_plane_receives_the_trajectory_and_turns_the_beta_line(qtbot, healthy):
+    panel = RateDistortionPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    reports = healthy.reports
+    for i in range(0, len(reports), 5):  # batches, as the worker sends them
+        chunk = reports[i:i + 5]
+        panel.add_steps([r.step for r in chunk], [r.kl for r in chunk], [r.recon for r in chunk])
+        assert len(panel.trajectory()[0]) == min(i + 5, len(reports))
+    qtbot.waitUntil(lambda: panel.trail.getData()[0] is not None and len(panel.trail.getData()[0]) == len(reports),
+                    timeout=2000)
+    rate, dist = panel.trajectory()
+    np.testing.assert_allclose(rate, [r.kl for r in reports])
+    np.testing.assert_allclose(dist, [r.recon for r in reports])
+    r0, d0 = panel.current_point()
+    for beta in (1.0, 4.0, 0.25):
+        panel.set_beta(beta)
+        xs, ys = panel.beta_line_points()
+        assert (ys[1] - ys[0]) / (xs[1] - xs[0]) == pytest.approx(-beta)
+        assert ys[0] + beta * xs[0] == pytest.approx(d0 + beta * r0)  # through the current point
+    panel.add_reference("other", 3.0, 150.0)
+    assert panel.references.getData()[0].tolist() == [3.0]
+
+
+# --- the ELBO gap ----------------------------------------------------------------------------------
+def test_elbo_gap_button_estimates_in_the_background_with_progress(qtbot, healthy):
+    panel = ElboGapPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    assert not panel.button.isEnabled()  # nothing to estimate on yet
+    panel.set_model(healthy.decoder)
+    panel.set_data(healthy.latents.x, healthy.latents.labels)
+    panel.k_spin.setValue(32)
+    panel.n_spin.setValue(60)
+    assert panel.button.text() == "Estimate log p(x) (IWAE, K=32)"
+    seen = []
+    panel.progress.valueChanged.connect(seen.append)
+    qtbot.mouseClick(panel.button, Qt.LeftButton)
+    assert panel.running and panel.button.text() == "Cancel"  # the click returned while it runs
+    qtbot.waitUntil(lambda: not panel.running, timeout=WAIT_MS)
+    result = panel.result()
+    assert result is not None and result["k"] == 32 and result["n"] == 60 and seen and seen[-1] == 100
+    assert result["gap"] >= -0.5 and result["log_px"] == pytest.approx(result["elbo"] + result["gap"])
+    assert f"{result['gap']:.2f} nats" in panel.gap_label.text()
+
+    panel.k_spin.setValue(5000)  # slow enough to cancel
+    panel.n_spin.setValue(150)
+    qtbot.mouseClick(panel.button, Qt.LeftButton)
+    assert panel.running
+    qtbot.mouseClick(panel.button, Qt.LeftButton)  # Cancel
+    qtbot.waitUntil(lambda: not panel.running, timeout=WAIT_MS)
+    assert panel.result() is result and panel.note.text() == "Cancelled."
+
+
+# --- through the publisher, as the worker will run it ------------------------------------------------
+def test_publisher_items_reach_every_panel(qtbot, sprites):
+    trainer = Trainer(model_config_for(sprites, latent_dim=3, hidden=(32,)),
+                      TrainConfig(epochs=100, batch_size=32, device="cpu"), sprites)
+    ex = Exploration()
+    for _, panel, _ in ex.docks():
+        qtbot.addWidget(panel)
+    for _ in trainer.run(max_steps=30):
+        pass
+    for item in ExplorePublisher().poll(trainer):
+        ex.on_explore(item)
+    ex.traversal.refresh_now()
+    assert ex.sliders.image() is not None and len(ex.sliders.z()) == 3
+    assert len(ex.scatter.coordinates()) == len(sprites.x_test)
+    assert ex.samples.recon_view.images() is not None and ex.samples.samples_view.images() is not None
+    assert ex.traversal.traversal_view.images().shape[:2] == (3, 9)
+    assert ex.kl.state is not None and ex.gap.button.isEnabled()
+    ex.clear()
+    assert ex.sliders.image() is None or len(ex.sliders.z()) == 0
+    ex.shutdown()
