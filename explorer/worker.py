@@ -17,7 +17,7 @@ import gc
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -337,9 +337,7 @@ class TrainWorker(QObject):
         trainer.set_beta(settings.beta)
         trainer.set_lr(settings.lr)
         trainer.set_free_bits(settings.free_bits)
-        if settings.epochs != trainer.config.epochs:
-            # the engine has no setter for the epoch budget; its config is frozen, so swap in a copy
-            trainer.config = replace(trainer.config, epochs=settings.epochs)
+        trainer.set_epochs(settings.epochs)
         with self._lock:
             self._trainer = trainer
             live, paused = dict(self._live), self._paused

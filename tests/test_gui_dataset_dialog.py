@@ -17,7 +17,6 @@ from explorer.dataset_dialog import PREVIEW_HEIGHT, PREVIEW_WIDTH, DatasetDialog
 from qimage_files import gray, write_image
 
 # The offscreen platform says this on every show(); it is not about the dialog (the window's tests ignore it too).
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 WAIT_MS = 30_000  # two busy cores: generous, the waits return as soon as the signal comes
 

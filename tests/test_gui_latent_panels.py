@@ -30,7 +30,6 @@ from trainer.explore import (
 )
 from trainer.loop import StepReport, Trainer, model_config_for
 
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 WAIT_MS = 30_000
 

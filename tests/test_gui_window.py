@@ -14,7 +14,6 @@ from explorer.controls_panel import beta_to_tick
 from explorer.main_window import MainWindow, RunState
 
 # The offscreen platform plugin itself warns about QMainWindow size hints; it says nothing about our code.
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 WAIT_MS = 30_000  # generous for a loaded CI machine; the happy path takes a second or two
 

@@ -215,3 +215,14 @@ def test_conv_on_64px_sprites():
 def test_conditional_needs_labels(sprites):
     with pytest.raises(ConfigError):
         model_config_for(sprites, conditional=True)
+
+
+def test_set_epochs_lets_a_finished_run_continue(sprites):
+    trainer = small_trainer(sprites, epochs=1)
+    reports(trainer)
+    assert trainer.finished and trainer.epoch == 1
+    trainer.set_epochs(2)
+    epochs = [r.epoch for r in reports(trainer) if isinstance(r, EpochReport)]
+    assert epochs == [2] and trainer.step == 2 * trainer.steps_per_epoch
+    with pytest.raises(ConfigError):
+        trainer.set_epochs(-1)

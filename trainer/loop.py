@@ -12,6 +12,7 @@ throughput. Live settings arrive through thread-safe setters and apply at the ne
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -226,6 +227,12 @@ class Trainer:
             raise ConfigError(f"free_bits must be >= 0, got {free_bits}")
         with self._lock:
             self._pending["free_bits"] = float(free_bits)
+
+    def set_epochs(self, epochs: int) -> None:
+        """Change the total epochs to train; checked between epochs, so a finished run can continue."""
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise ConfigError(f"epochs must be a whole number >= 0, got {epochs!r}")
+        self.config = dataclasses.replace(self.config, epochs=epochs)
 
     def pause(self) -> None:
         self._running.clear()
