@@ -12,6 +12,7 @@ Model-defining settings are locked once a model exists; β, learning rate and fr
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -46,22 +47,28 @@ SCHEDULE_LABELS = {"constant": "Constant", "warmup": "Warm-up", "cyclical": "Cyc
 
 TIPS = {
     "dataset": "Sprites are generated from the seed (shape, scale, rotation, x, y: known generative factors).\n"
-               "MNIST and Fashion-MNIST are read from IDX files in the folder below.",
+               "MNIST and Fashion-MNIST are read from IDX files in the folder below.\n"
+               "File > Open Dataset (Ctrl+Shift+O) adds an .npz, an HDF5 dataset or a folder of images.",
     "folder": "Folder holding train-images-idx3-ubyte(.gz) and/or t10k-images-idx3-ubyte(.gz) with their labels.\n"
               "Empty: the user cache (~/.cache/vae-explorer).",
     "sprites": "How many sprites to generate (10% are held out) and their side in pixels.\n"
                "28 px trains several times faster on a CPU than 64 px.",
-    "arch": "Encoder and decoder networks: mlp (fully connected) or conv (strided convolutions).",
-    "latent": "Dimensions of z. The prior p(z) is N(0, I); dimensions the model does not need collapse to it.",
+    "arch": "Encoder and decoder networks: mlp (fully connected) or conv (strided convolutions).\n"
+            "A decoder strong enough to model x without z invites posterior collapse (rate → 0).",
+    "latent": "Dimensions of z. The prior p(z) is N(0, I); dimensions the model does not need collapse to it.\n"
+              "The rate is the sum of the per-dimension KLs; a dimension with KL ≈ 0 is inactive.",
     "likelihood": "p(x|z): bernoulli suits binary-ish pixels, gaussian (learned σ) suits grey levels.\n"
                   "The distortion −E log p(x|z) is measured under this likelihood.",
     "conditional": "Conditional VAE: encoder and decoder also see the label y, so z need not encode it.\n"
                    "Needs a labelled dataset (MNIST, Fashion-MNIST).",
-    "batch": "Examples per optimizer step.",
-    "lr": "Adam learning rate. Applies live at the next step; lower it if training diverges.",
+    "batch": "Examples per optimizer step: each step estimates the ELBO (distortion + rate) on one mini-batch.\n"
+             "Larger batches give less noisy gradients but fewer steps per epoch.",
+    "lr": "Adam learning rate. Applies live at the next step. If the loss becomes NaN/Inf, training pauses and\n"
+          "the last good weights are restored: lower it before resuming.",
     "seed": "Seeds the weights, the shuffling, the reparameterization noise ε and the sprites: a seed reproduces a run.",
     "device": "Where training runs: auto picks a CUDA GPU when there is one, else the CPU.",
-    "epochs": "Training stops by itself after this many passes over the data; raise it and Start to go on.",
+    "epochs": "Training stops by itself after this many passes over the data; raise it and Start to go on.\n"
+              "After each epoch the held-out distortion, rate and ELBO are measured (the dots on the curves).",
     "beta": "β weights the rate KL(q(z|x)‖p(z)) against the distortion −E log p(x|z) in the loss D + β·R.\n"
             "Large β compresses the code and can collapse the posterior onto the prior; small β approaches\n"
             "a plain autoencoder. β = 1 is the ELBO. Applies live at the next step.",
@@ -236,7 +243,8 @@ class ControlsPanel(QWidget):
             self._unshown = {"hidden": tuple(s.hidden), "sigma": s.sigma, "limit": s.limit}
             if s.dataset == "path":
                 self._unshown.update(path=s.path, key=s.key)
-                label = f"File: {s.path.rsplit('/', 1)[-1]}"
+                name = s.path.rstrip("/").rsplit("/", 1)[-1] + (f" [{s.key}]" if s.key else "")
+                label = f"Folder: {name}" if Path(s.path).is_dir() else f"File: {name}"
                 if self.dataset_combo.findData("path") < 0:
                     self.dataset_combo.addItem(label, "path")
                 else:

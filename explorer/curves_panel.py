@@ -37,6 +37,8 @@ REPORT_STEPS = 10
 """Steps per StepReport (TrainConfig.report_every): the unit the smoothing factor is quoted in."""
 EMPTY_Y_RANGES = {"distortion": (10.0, 1000.0), "rate": (0.1, 100.0), "nelbo": (10.0, 1000.0), "beta": (0.01, 100.0)}
 """What an empty plot shows: the usual scale of each quantity for small images (β: the slider's range)."""
+LEGEND_ONE_ROW_PX = 800
+"""Narrower than this, the legend's four entries take two rows."""
 MAX_BETA_MARKERS = 100
 """β-change lines kept per plot (the newest); the β curve itself still shows every change."""
 
@@ -299,6 +301,14 @@ class CurvesPanel(QWidget):
         plot.addItem(cross, ignoreBounds=True)
         self.plots[spec.key] = plot
         self._cross[spec.key] = cross
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        # the legend's one row of four entries is ~900 px wide and pyqtgraph cannot shrink it: in a narrower
+        # centre (the latent panels docked beside it) it takes two rows instead of overflowing the plots
+        columns = 4 if event.size().width() >= LEGEND_ONE_ROW_PX else 2
+        if self.legend.columnCount != columns:
+            self.legend.setColumnCount(columns)
+        super().resizeEvent(event)
 
     def _make_legend(self) -> pg.LegendItem:
         """One legend for all four plots, in neutral grey: each plot's title already names its colour."""

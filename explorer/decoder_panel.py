@@ -161,6 +161,7 @@ class DecoderSlidersPanel(QWidget):
         splitter.addWidget(lower)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([2, 3])  # proportions until shown: the image's size hint would take most of a short dock
         splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

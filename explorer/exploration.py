@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
 from explorer.decoder_panel import DecoderSlidersPanel
 from explorer.elbo_gap_panel import ElboGapPanel
@@ -31,8 +31,8 @@ from explorer.samples_panel import SamplesPanel
 from explorer.traversal_panel import TraversalPanel
 from trainer.explore import DecoderSnapshot, LatentSnapshot, PreviewImages
 
-KL_REFRESH_MS = 250
-"""Per-dimension KL from the live reports reaches the bars and sliders at most 4 times a second."""
+KL_REFRESH_MS = 500
+"""Per-dimension KL from the live reports reaches the bars and sliders at most twice a second."""
 
 
 class Exploration(QObject):
@@ -72,6 +72,8 @@ class Exploration(QObject):
         ]
 
     # --- from the worker (queued, GUI thread) -------------------------------------------------------
+    # a declared slot: PySide6 reliably queues a cross-thread call into the receiver's thread only for those
+    @Slot(object)
     def on_explore(self, item) -> None:
         """Whatever the worker's ExplorePublisher sent."""
         if isinstance(item, DecoderSnapshot):
@@ -103,8 +105,13 @@ class Exploration(QObject):
         self.scatter.set_marker(self.sliders.z())
         if first and len(latents) >= 2:
             # something to look at before the first click: the first two held-out examples
-            self.traversal.set_endpoint("a", latents.mu[0], f"#{int(latents.indices[0])}")
             self.traversal.set_endpoint("b", latents.mu[1], f"#{int(latents.indices[1])}")
+            if self.sliders.z().any():  # the user has moved the sliders already: leave them
+                self.traversal.set_endpoint("a", latents.mu[0], f"#{int(latents.indices[0])}")
+            else:
+                # the first example, as if clicked: the origin often decodes to a faint blur (the held-out
+                # μ of a small-object dataset like sprites lie on a shell around it), a real example never does
+                self.scatter.select(0)
 
     def on_progress(self, batch) -> None:
         """A worker.CurveBatch: trajectory, β, and (throttled) the live per-dimension KL."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from trainer.explore import ACTIVE_KL_NATS, collapse_state
@@ -30,8 +30,20 @@ def _nats(value: float) -> str:
     return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.2g}"
 
 
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7.5 times a power of ten that is >= value (value > 0)."""
+    scale = 10.0 ** np.floor(np.log10(value))
+    for step in (1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0):
+        if step * scale >= value * (1 - 1e-9):
+            return float(step * scale)
+    return float(10 * scale)
+
+
 class KlPanel(QWidget):
     """Bars of KL(q(z_j|x) ‖ p(z_j)) per dimension, the active-unit count, the total rate, a collapse banner."""
+
+    sig_collapse_changed = Signal(bool)
+    """The posterior collapsed (True) or recovered (False); the window repeats the warning where it is seen."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -40,6 +52,7 @@ class KlPanel(QWidget):
         self._variance_step: int | None = None
         self._step: int | None = None
         self.state = None  # CollapseState
+        self._axes: tuple[int, float] | None = None  # (dimensions, y top) the axes show
         self._active_brush = pg.mkBrush(ACTIVE_COLOUR)
         self._inactive_brush = pg.mkBrush(INACTIVE_COLOUR)
         self._bar_pen = pg.mkPen(None)
@@ -57,6 +70,8 @@ class KlPanel(QWidget):
 
         self.summary = QLabel("Per-dimension KL appears once training starts.")
         self.summary.setTextFormat(Qt.RichText)
+        self.summary.setWordWrap(True)  # a narrow dock wraps the line instead of growing the window
+        self.summary.setMinimumHeight(2 * self.summary.fontMetrics().lineSpacing())  # re-wrapping: no plot resize
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.getPlotItem().hideButtons()
@@ -107,9 +122,12 @@ class KlPanel(QWidget):
         self.set_mu_variance(latents.mu_variance, latents.step)
 
     def clear(self) -> None:
+        was_collapsed = self.collapsed
         self._kl = np.zeros(0)
         self._variance = None
         self.state = None
+        if was_collapsed:
+            self.sig_collapse_changed.emit(False)
         self.bars.setOpts(x=[], height=[], brushes=[])
         self.banner.hide()
         self.summary.setText("Per-dimension KL appears once training starts.")
@@ -130,13 +148,19 @@ class KlPanel(QWidget):
         kl = self._kl
         variance = self._variance if self._variance is not None and len(self._variance) == len(kl) else None
         state = collapse_state(kl, variance)
+        was_collapsed = self.collapsed
         self.state = state
         brushes = [self._active_brush if a else self._inactive_brush for a in state.active]
         self.bars.setOpts(x=np.arange(len(kl)), height=np.maximum(kl, 0.0), brushes=brushes)
-        self.plot.getPlotItem().getAxis("bottom").setTicks(
-            [[(i, str(i)) for i in range(0, len(kl), max(1, len(kl) // 16))]])
-        self.plot.setXRange(-0.6, max(len(kl), 1) - 0.4, padding=0)
-        self.plot.setYRange(0, max(float(kl.max()) if len(kl) else 0.0, 0.05) * 1.1, padding=0)
+        # axes change only when they must: re-laying out ticks and labels is most of a repaint's cost, and live
+        # KL arrives several times a second
+        top = _nice_ceiling(max(float(kl.max()) if len(kl) else 0.0, 0.05) * 1.1)
+        if self._axes != (len(kl), top):
+            self._axes = (len(kl), top)
+            self.plot.getPlotItem().getAxis("bottom").setTicks(
+                [[(i, str(i)) for i in range(0, len(kl), max(1, len(kl) // 16))]])
+            self.plot.setXRange(-0.6, max(len(kl), 1) - 0.4, padding=0)
+            self.plot.setYRange(0, top, padding=0)
         how = ("Var<sub>x</sub>(μ) &gt; 0.01, held-out" if state.measure == "variance" else "KL ≥ 0.01 nats")
         at = f" · step {self._step:,}" if self._step is not None else ""
         self.summary.setText(
@@ -150,3 +174,5 @@ class KlPanel(QWidget):
             self.banner.show()
         else:
             self.banner.hide()
+        if state.collapsed != was_collapsed:
+            self.sig_collapse_changed.emit(state.collapsed)

@@ -254,8 +254,7 @@ class LatentScatterPanel(QWidget):
         second.addWidget(QLabel("Refresh every"))
         second.addWidget(self.refresh_spin)
         second.addWidget(self.refresh_button)
-        second.addSpacing(8)
-        second.addWidget(self.info, 1)
+        second.addStretch(1)
 
         # --- plot
         self.plot = pg.PlotWidget()
@@ -300,7 +299,11 @@ class LatentScatterPanel(QWidget):
         layout.setSpacing(3)
         layout.addLayout(top)
         layout.addLayout(second)
-        layout.addWidget(self.legend)
+        # the info line shares a row with the (wrapping) legend, so neither sets the panel's minimum width
+        third = QHBoxLayout()
+        third.addWidget(self.legend, 1)
+        third.addWidget(self.info, 0, Qt.AlignRight | Qt.AlignTop)
+        layout.addLayout(third)
         layout.addWidget(self.plot, 1)
 
         self.colour_combo.currentIndexChanged.connect(self._on_colour_changed)
@@ -310,6 +313,8 @@ class LatentScatterPanel(QWidget):
         self.refresh_button.clicked.connect(self.sig_refresh_requested)
         self.refresh_spin.valueChanged.connect(self.sig_refresh_every_changed)
         self.marker.sigPositionChanged.connect(self._on_marker_moved)
+        self._framed_by_hand = False
+        self.plot.getPlotItem().vb.sigRangeChangedManually.connect(self._on_range_changed_by_hand)
         self.plot.scene().sigMouseClicked.connect(self._on_scene_clicked)
         self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
         self._update_view_controls()
@@ -334,7 +339,11 @@ class LatentScatterPanel(QWidget):
         n = len(latents)
         self.info.setText(f"μ of {n:,} held-out examples · step {latents.step:,}")
         if new_model:
-            self.plot.enableAutoRange()
+            self._framed_by_hand = False
+        if new_model or (not self._framed_by_hand and not self._view_frames_points()):
+            # refreshes re-frame the points when their spread has outgrown the view or shrunk well inside it
+            # (the PCA axes stay aligned, so this only zooms); a view zoomed or panned by hand is kept. Only
+            # then: new ranges re-lay out the axes, several repaints in a row on a busy GUI thread
             self.plot.autoRange(padding=0.05)
 
     def set_decoder(self, decoder) -> None:
@@ -440,18 +449,15 @@ class LatentScatterPanel(QWidget):
 
     def _refresh_projection(self) -> None:
         mu = self._latents.mu
-        item = self.plot.getPlotItem()
         if self.mode == "pca":
             self._xy = self._pca.project(mu)
             ex = self._pca.explained
-            item.setLabel("bottom", f"PC1  ({100 * ex[0]:.0f}% of Var μ)")
-            item.setLabel("left", f"PC2  ({100 * ex[1]:.0f}% of Var μ)")
+            self._set_axis_labels(f"PC1  ({100 * ex[0]:.0f}% of Var μ)", f"PC2  ({100 * ex[1]:.0f}% of Var μ)")
         else:
             i, j = self._dims()
             y = mu[:, j] if mu.shape[1] > 1 else np.zeros(len(mu), np.float32)
             self._xy = np.stack([mu[:, i], y], axis=1).astype(np.float32)
-            item.setLabel("bottom", f"z{i}")
-            item.setLabel("left", f"z{j}" if mu.shape[1] > 1 else "")
+            self._set_axis_labels(f"z{i}", f"z{j}" if mu.shape[1] > 1 else "")
 
     def _project(self, z: np.ndarray) -> tuple[float, float]:
         if self.mode == "pca" and self._pca.axes is not None:
@@ -470,6 +476,25 @@ class LatentScatterPanel(QWidget):
             out[j] = y
         return out
 
+    def _view_frames_points(self) -> bool:
+        """Every point is in view and fills at least half of it along one axis (the aspect lock widens the other)."""
+        if not len(self._xy):
+            return True
+        lo, hi = self._xy.min(0), self._xy.max(0)
+        (x0, x1), (y0, y1) = self.plot.getPlotItem().vb.viewRange()
+        inside = x0 <= lo[0] and hi[0] <= x1 and y0 <= lo[1] and hi[1] <= y1
+        filled = max((hi[0] - lo[0]) / max(x1 - x0, 1e-12), (hi[1] - lo[1]) / max(y1 - y0, 1e-12))
+        return bool(inside and filled >= 0.5)
+
+    def _set_axis_labels(self, bottom: str, left: str) -> None:
+        item = self.plot.getPlotItem()
+        for name, text in (("bottom", bottom), ("left", left)):
+            if item.getAxis(name).labelText != text:  # an unchanged label would still re-lay out the axis
+                item.setLabel(name, text)
+
+    def _on_range_changed_by_hand(self, *_args) -> None:
+        self._framed_by_hand = True
+
     def _on_view_changed(self, *_args) -> None:
         self._update_view_controls()
         if self._latents is None:
@@ -478,6 +503,7 @@ class LatentScatterPanel(QWidget):
         self._draw_points()
         self._update_selection_items()
         self._update_marker()
+        self._framed_by_hand = False
         self.plot.autoRange(padding=0.05)
 
     # --- colour -----------------------------------------------------------------------------------

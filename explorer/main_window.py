@@ -20,6 +20,9 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStyle, QTo
 
 from explorer.controls_panel import ControlsPanel
 from explorer.curves_panel import CurvesPanel
+from explorer.exploration import Exploration
+from explorer.file_actions import FileController
+from explorer.habits import WindowHabits
 from explorer.status import MessageBanner, TrainingStatusBar
 from explorer.worker import TrainSession
 
@@ -68,6 +71,10 @@ class MainWindow(QMainWindow):
         self.controls_dock.setMinimumWidth(300)
 
         self._create_menus_and_toolbar()
+        # the latent-space panels join through add_panel like any other (after the menus: View lists them)
+        self.explore = Exploration(self)
+        self.explore_docks = {title: self.add_panel(title, panel, area) for title, panel, area in self.explore.docks()}
+        self._arrange_docks()
         self._connect()
         self._probe_timer = QTimer(self, singleShot=True, interval=DEVICE_PROBE_DELAY_MS)
         self._probe_timer.timeout.connect(self.session.probe_devices)
@@ -76,6 +83,10 @@ class MainWindow(QMainWindow):
         self.status.show_device("auto")
         self.curves.graphics.setFocus()  # not the first spinbox: a blinking cursor there invites typos
         self.resize(1280, 800)
+        # the File menu (open, save, autosave, recent, drop, dataset, export), then what the window remembers
+        # (layout, settings) and Space: last, so every dock and menu they touch exists
+        self.files = FileController(self)
+        self.habits = WindowHabits(self)
 
     # --- composition ------------------------------------------------------------------------------
     def add_panel(self, title: str, widget: QWidget, area=Qt.RightDockWidgetArea) -> QDockWidget:
@@ -88,6 +99,39 @@ class MainWindow(QMainWindow):
         if hasattr(self, "view_menu"):
             self.view_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def _arrange_docks(self) -> None:
+        """Curves in the centre with the image grids tabbed below them; the scatter over the sliders on the
+        right; the controls over the rate–distortion plane on the left, so β and its line show together."""
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)  # side columns run the full height
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+        d = self.explore_docks
+        self.splitDockWidget(self.controls_dock, d["Rate–distortion"], Qt.Vertical)
+        self.tabifyDockWidget(d["Rate–distortion"], d["ELBO gap"])
+        self.tabifyDockWidget(d["Traversals"], d["Samples"])
+        self.tabifyDockWidget(d["Samples"], d["KL per dimension"])
+        d["Rate–distortion"].raise_()
+        d["Traversals"].raise_()
+        self._docks_sized = False  # sized in proportion to the window when it first shows (_size_docks)
+
+    def _size_docks(self) -> None:
+        """Default dock sizes in proportion to the window: a bigger window gives the grids room, not only the
+        curves (the central widget would take all the extra space otherwise)."""
+        w, h = self.width(), self.height()
+        d = self.explore_docks
+        # the controls' form is ~325 px wide, plus its scroll bar: narrower clips the spin boxes
+        self.resizeDocks([self.controls_dock, d["Latent space"]], [max(340, int(0.24 * w)), int(0.32 * w)], Qt.Horizontal)
+        self.resizeDocks([self.controls_dock, d["Rate–distortion"]], [int(0.5 * h), int(0.4 * h)], Qt.Vertical)
+        self.resizeDocks([d["Latent space"], d["Decoder"]], [int(0.47 * h), int(0.43 * h)], Qt.Vertical)
+        self.resizeDocks([d["Traversals"]], [int(0.45 * h)], Qt.Vertical)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if not self._docks_sized:
+            self._docks_sized = True
+            habits = getattr(self, "habits", None)
+            if habits is None or not habits.restored_layout:  # a layout the user left wins
+                self._size_docks()
 
     def _create_actions(self) -> None:
         style = self.style()
@@ -135,6 +179,14 @@ class MainWindow(QMainWindow):
         self.controls.sig_beta_changed.connect(self.session.set_beta)
         self.controls.sig_lr_changed.connect(self.session.set_lr)
         self.controls.sig_free_bits_changed.connect(self.session.set_free_bits)
+        # the rate–distortion plane's β line follows the slider while it is dragged, before training applies it
+        self.controls.sig_beta_changed.connect(self.explore.set_beta)
+        self.controls.beta_slider.valueChanged.connect(self._on_beta_slider_moved)
+        self.explore.kl.sig_collapse_changed.connect(self._on_collapse_changed)
+        self.explore_docks["Traversals"].visibilityChanged.connect(self.explore.traversal.on_shown)
+        self.explore.scatter.sig_refresh_requested.connect(self.session.request_latents)
+        self.explore.scatter.sig_refresh_every_changed.connect(self.session.set_latent_every)
+        self.session.set_latent_every(self.explore.scatter.refresh_every())
         # worker -> window: queued connections to methods of this GUI-thread object (never lambdas)
         worker = self.session.worker
         worker.sig_devices.connect(self._on_devices_found)
@@ -146,6 +198,7 @@ class MainWindow(QMainWindow):
         worker.sig_failed.connect(self._on_failed)
         worker.sig_ended.connect(self._on_run_ended)
         worker.sig_opened.connect(self._on_checkpoint_opened)
+        worker.sig_explore.connect(self.explore.on_explore)  # a @Slot of a GUI-thread QObject: queued
 
     # --- what the actions do ------------------------------------------------------------------------
     def start_training(self, max_steps: int | None = None) -> bool:
@@ -166,12 +219,8 @@ class MainWindow(QMainWindow):
         return True
 
     def open_checkpoint(self, path: str) -> None:
-        """Read a checkpoint in the worker; its settings and curves appear when it is read."""
-        if self.state in (RunState.LOADING, RunState.TRAINING, RunState.PAUSED):
-            self.banner.show_message("Stop training before opening a checkpoint.", "warning")
-            return
-        self.status.showMessage(f"Opening {path}…")
-        self.session.open_checkpoint(path)
+        """File > Open with a path: read and validated off the GUI thread, then it replaces the current run."""
+        self.files.open_checkpoint(path)
 
     def _on_start_triggered(self) -> None:
         self.start_training()
@@ -192,8 +241,13 @@ class MainWindow(QMainWindow):
     def _on_reset_triggered(self) -> None:
         if self.state is not RunState.STOPPED or not self._confirm_discard():
             return
+        self.clear_run()
+
+    def clear_run(self) -> None:
+        """Forget the model and everything drawn from it (Reset; a new dataset that the model cannot fit)."""
         self.session.reset()
         self.curves.clear()
+        self.explore.clear()
         self.status.reset()
         self.banner.clear()
         self.last_report = None
@@ -235,9 +289,21 @@ class MainWindow(QMainWindow):
         if self.state is RunState.LOADING:
             self._set_state(RunState.TRAINING)
 
+    def _on_collapse_changed(self, collapsed: bool) -> None:
+        # the KL strip may sit behind another tab: on a collapse its tab comes to the front (unless the user
+        # closed the dock) and says so, so its warning is seen; the banner stays for errors and divergence
+        dock = self.explore_docks["KL per dimension"]
+        dock.setWindowTitle("KL per dimension ⚠ collapse" if collapsed else "KL per dimension")
+        if collapsed and dock.toggleViewAction().isChecked():
+            dock.raise_()
+
+    def _on_beta_slider_moved(self, _tick: int) -> None:
+        self.explore.set_beta(self.controls.beta_spin.value())  # the spinbox holds the slider's β, unrounded
+
     @Slot(object)
     def _on_progress(self, batch) -> None:
         self.curves.add_steps(batch.step, batch.recon, batch.kl, batch.elbo, batch.beta)
+        self.explore.on_progress(batch)
         if batch.beta_changes:
             self.curves.add_beta_changes(batch.beta_changes)
         self.last_report = batch.latest
@@ -276,6 +342,8 @@ class MainWindow(QMainWindow):
     def _on_checkpoint_opened(self, opened) -> None:
         self.controls.set_settings(opened.settings)
         self.curves.set_history(opened.history)
+        self.explore.clear()  # the opened model's decoder and encodings follow from the worker
+        self.explore.set_history(opened.history)
         self.status.show_position(opened.step, opened.epoch, opened.settings.epochs)
         self.status.showMessage(f"Opened {opened.path} at step {opened.step:,}; Start continues it.", 10_000)
         self.setWindowTitle(f"{APP_NAME} — {opened.path}")
@@ -299,5 +367,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         # stop, quit and join the thread before Qt destroys it: no "QThread destroyed while running"
         self._probe_timer.stop()
+        self.files.before_close()  # unsaved steps: an autosave the stopping run copies
+        self.explore.shutdown()  # joins the ELBO-gap estimate's thread
         self.session.shutdown()
+        self.files.shutdown()  # writes what is queued, joins the I/O thread
         super().closeEvent(event)

@@ -15,6 +15,8 @@ moves costs at most ~8 grid decodes a second.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QTimer
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -35,8 +38,12 @@ from explorer.image_grid import ImageGridView
 from trainer.explore import DEFAULT_SPAN, interpolate, traversal_latents, traversal_values
 
 REDRAW_MS = 120
-"""Grids are re-decoded at most this often (snapshots and slider moves arrive faster)."""
-DEFAULT_ROWS = 8
+"""Grids are re-decoded at most this often (slider moves arrive faster)."""
+SNAPSHOT_REDRAW_MS = 1000
+"""A new decoder snapshot alone (4 a second while training) re-decodes the grids at most once a second: on
+the GUI thread that decode competes with training for the CPU, and a grid changes little in a quarter second."""
+DEFAULT_ROWS = 6
+"""The six highest-KL dimensions: big enough tiles in a docked panel; the Dims box shows more."""
 DEFAULT_COLUMNS = 9
 
 
@@ -63,7 +70,7 @@ class TraversalPanel(QWidget):
         self.cols_spin.setToolTip(f"Values from −{DEFAULT_SPAN:g}σ to +{DEFAULT_SPAN:g}σ")
         self.traversal_export = QPushButton("Export PNG…")
         self.traversal_view = ImageGridView(placeholder="Train or open a model to traverse its latent dimensions.")
-        self.traversal_view.setMinimumHeight(220)
+        self.traversal_view.setMinimumHeight(110)  # docked below the curves at 1280x800, it must share
         self.traversal_view.setToolTip("Each row sweeps one latent dimension from −3σ to +3σ, the others held fixed")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Around"))
@@ -90,9 +97,15 @@ class TraversalPanel(QWidget):
         self.steps_spin = QSpinBox(minimum=2, maximum=24, value=10)
         self.endpoints_label = QLabel("Click a point in the scatter for A, Shift+click for B.")
         self.endpoints_label.setStyleSheet("color: #707070")
+        # a long hint must not set the panel's minimum width (word wrap would: height-for-width in a dock
+        # squeezed the traversal grid); it is cut short instead, and the tooltip holds it whole
+        self.endpoints_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.endpoints_label.setToolTip(self.endpoints_label.text())
         self.interp_export = QPushButton("Export PNG…")
         self.interp_view = ImageGridView(placeholder="Pick two points: click (A) and Shift+click (B) in the latent scatter.")
-        self.interp_view.setMinimumHeight(70)
+        # a one-row strip (title, labels, tiles): capped, so the traversal's rows get the spare height
+        self.interp_view.setMinimumHeight(64)
+        self.interp_view.setMaximumHeight(84)
         bar = QHBoxLayout()
         bar.addWidget(self.mode_combo)
         bar.addWidget(QLabel("Steps"))
@@ -107,11 +120,13 @@ class TraversalPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(box, 3)
-        layout.addWidget(ibox, 1)
+        layout.addWidget(box, 1)  # the traversal's rows take the spare height; the strip keeps its own
+        layout.addWidget(ibox, 0)
 
         self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._timer.timeout.connect(self._on_redraw_due)
+        self._last_redraw = -1e9  # time.monotonic() of the last decode
+        self._stale = False  # a redraw came due while hidden (a background tab): done when shown
         for signal in (self.around_combo.currentIndexChanged, self.rows_spin.valueChanged, self.cols_spin.valueChanged,
                        self.mode_combo.currentIndexChanged, self.steps_spin.valueChanged):
             signal.connect(self._on_setting_changed)
@@ -125,7 +140,7 @@ class TraversalPanel(QWidget):
             self._kl, self._center, self._endpoints = None, None, {}
             self._update_endpoint_text()
         self._decoder = decoder
-        self._schedule()
+        self._schedule(SNAPSHOT_REDRAW_MS)
 
     def set_kl(self, kl_per_dim) -> None:
         """Per-dimension KL (nats): the grid shows the highest-KL dimensions first."""
@@ -188,15 +203,32 @@ class TraversalPanel(QWidget):
         return self.interp_view.export_png(path)
 
     # --- drawing ------------------------------------------------------------------------------------
-    def _schedule(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
+    def _schedule(self, gap_ms: int = REDRAW_MS) -> None:
+        """Redraw `gap_ms` after the previous redraw, and at least REDRAW_MS from now (coalescing)."""
+        since_ms = (time.monotonic() - self._last_redraw) * 1000
+        delay = int(max(REDRAW_MS, gap_ms - since_ms))
+        if self._timer.isActive() and self._timer.remainingTime() <= delay:
+            return
+        self._timer.start(delay)
 
     def _on_setting_changed(self, *_args) -> None:
         self._schedule()
 
     def _on_redraw_due(self) -> None:
+        # closed, or behind another tab (Qt moves those off-screen rather than hiding them): decode when seen
+        if not self.isVisible() or self.visibleRegion().isEmpty():
+            self._stale = True
+            return
         self._redraw()
+
+    def on_shown(self, shown: bool = True) -> None:
+        """The panel came into view (QDockWidget.visibilityChanged, e.g. its tab was selected)."""
+        if shown and self._stale:
+            self._schedule()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        self.on_shown()
 
     def _pick_dims(self) -> list[int]:
         d = self._decoder.latent_dim
@@ -206,8 +238,10 @@ class TraversalPanel(QWidget):
         return list(range(n))
 
     def _redraw(self) -> None:
+        self._stale = False
         if self._decoder is None:
             return
+        self._last_redraw = time.monotonic()
         self._dims = self._pick_dims()
         values = self.traversal_values()
         latents = traversal_latents(self.traversal_center(), self._dims, values)
@@ -239,6 +273,7 @@ class TraversalPanel(QWidget):
             self.endpoints_label.setText(f"A = {a[1]}; Shift+click a point for B")
         else:
             self.endpoints_label.setText("Click a point in the scatter for A, Shift+click for B.")
+        self.endpoints_label.setToolTip(self.endpoints_label.text())
 
     def _update_buttons(self) -> None:
         self.traversal_export.setEnabled(self.traversal_view.mosaic() is not None)

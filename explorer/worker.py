@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from explorer.run_settings import RunSettings
 from trainer.errors import VaeExplorerError
+from trainer.explore import DecoderSnapshot, ExplorePublisher  # numpy only: torch loads inside its functions
 
 EMIT_INTERVAL_S = 1 / 30
 """At most ~30 progress signals a second reach the GUI; StepReports in between travel in the same batch."""
@@ -92,6 +93,29 @@ class OpenedCheckpoint:
 
 
 @dataclass(frozen=True)
+class DatasetChanged:
+    """File > Open dataset: the worker now trains on this dataset."""
+
+    description: str
+    spec: object
+    """trainer.config.DatasetSpec of the dataset (for an image folder it names the folder)."""
+    kept_model: bool
+    """The current model (or opened checkpoint) fits this data and was kept; otherwise it was discarded."""
+    n_train: int = 0
+
+
+def same_source(a, b) -> bool:
+    """Two DatasetSpecs read the same examples, whatever their sprite fields say (the split seed aside)."""
+    if a.name != b.name or int(a.limit) != int(b.limit):
+        return False
+    if a.name == "path":
+        return str(a.path) == str(b.path) and a.key == b.key
+    if a.name == "sprites":
+        return a == b
+    return a.data_dir == b.data_dir
+
+
+@dataclass(frozen=True)
 class TrainRequest:
     settings: RunSettings
     max_steps: int | None = None
@@ -140,6 +164,12 @@ class TrainWorker(QObject):
     """RunEnded: the worker is idle again."""
     sig_opened = Signal(object)
     """OpenedCheckpoint: a checkpoint was read and will be resumed by the next Start."""
+    sig_explore = Signal(object)
+    """DecoderSnapshot | PreviewImages | LatentSnapshot: copies made between steps, for the latent panels."""
+    sig_snapshot = Signal(object)
+    """checkpoint_io.Snapshot: a copy of the model or its history, made between steps, for the I/O thread."""
+    sig_dataset_changed = Signal(object)
+    """DatasetChanged: a dataset from File > Open dataset is in use; the next Start trains on it."""
 
     def __init__(self):
         super().__init__()  # no parent: moveToThread refuses objects that have one
@@ -148,8 +178,13 @@ class TrainWorker(QObject):
         self._live: dict[str, float] = {}  # live values set before the trainer existed
         self._paused = False
         self._cancel = threading.Event()
+        self._closing = threading.Event()  # the window is closing: skip the final (slow) encoding
         self._dataset = None  # kept so Reset + Start does not generate the sprites again
         self._checkpoint = None  # an opened checkpoint waiting for Start
+        self.explore = ExplorePublisher()  # its knobs (refresh interval, "refresh now") are thread-safe
+        self._jobs: list = []  # checkpoint_io.IoJob waiting for a copy of the model (under the lock)
+        self._in_run = False  # train() is running: copies are made between steps, by the trainer's thread
+        self._pinned = None  # a Dataset from File > Open dataset, used whenever a spec names its source
 
     # --- live controls: any thread, return at once ------------------------------------------------
     def set_beta(self, beta: float) -> None:
@@ -182,8 +217,10 @@ class TrainWorker(QObject):
         if trainer is not None:
             trainer.resume()
 
-    def request_stop(self) -> None:
+    def request_stop(self, closing: bool = False) -> None:
         """Stop training (or loading) soon; also wakes a paused trainer so it can see the stop."""
+        if closing:
+            self._closing.set()
         self._cancel.set()
         with self._lock:
             self._paused = False
@@ -223,11 +260,14 @@ class TrainWorker(QObject):
 
     @Slot(object)
     def train(self, request: TrainRequest) -> None:
+        with self._lock:
+            self._in_run = True
         try:
             trainer = self._trainer
             if trainer is None:
                 trainer = self._build(request.settings)
             self._install(trainer, request.settings)
+            self.drain_jobs()  # saves asked for while the data loaded
             self.sig_started.emit(
                 RunStarted(
                     device=str(trainer.device),
@@ -248,6 +288,9 @@ class TrainWorker(QObject):
             traceback.print_exc()
             self.sig_failed.emit(f"{type(exc).__name__}: {exc}")
         finally:
+            with self._lock:
+                self._in_run = False
+            self.drain_jobs()  # saves asked for as the run ended: the model holds still now
             trainer = self._trainer
             self.sig_ended.emit(
                 RunEnded(
@@ -262,17 +305,35 @@ class TrainWorker(QObject):
     @Slot(str)
     def open_checkpoint(self, path: str) -> None:
         """Read a checkpoint (validated, no pickle); the next Start builds a Trainer that resumes it."""
+        self._adopt(path, None)
+
+    @Slot(object)
+    def adopt_checkpoint(self, loaded) -> None:
+        """A checkpoint_io.LoadedCheckpoint, read and validated in the I/O thread: it replaces the current run.
+
+        Queued behind a stopping run, so it lands once that run has ended; a Stop sent before it was queued
+        must not cancel loading the checkpoint's data for the latent panels.
+        """
+        if not self._closing.is_set():
+            self._cancel.clear()
+        self._adopt(loaded.path, loaded.checkpoint)
+
+    def _adopt(self, path: str, ckpt) -> None:
         try:
             from trainer.checkpoint import load_checkpoint
 
-            ckpt = load_checkpoint(path)
+            if ckpt is None:
+                ckpt = load_checkpoint(path)
             settings = RunSettings.from_configs(ckpt.model_config, ckpt.train_config, ckpt.dataset, ckpt.progress)
-            history = {key: np.array(value, copy=True) for key, value in ckpt.history.items()}
+            from explorer.checkpoint_io import drawable_history
+
+            history = drawable_history(ckpt.history)  # a valid file may still hold columns no plot can draw
             with self._lock:
                 self._trainer = None  # the opened run replaces the current one; only read while idle
             self._checkpoint = ckpt
             step, epoch = int(ckpt.progress["step"]), int(ckpt.progress["epoch"])
             self.sig_opened.emit(OpenedCheckpoint(path=str(path), settings=settings, history=history, step=step, epoch=epoch))
+            self._publish_opened(ckpt, step)
         except VaeExplorerError as exc:
             self.sig_failed.emit(str(exc))
         except Exception as exc:
@@ -285,6 +346,86 @@ class TrainWorker(QObject):
         with self._lock:
             self._trainer = None
         self._checkpoint = None
+        self.explore.reset()
+
+    @Slot(object)
+    def use_dataset(self, dataset) -> None:
+        """Train on a trainer.data.Dataset from File > Open dataset (an image folder cannot be reloaded from its
+        spec). A model or opened checkpoint of the same source and image shape is kept; any other is dropped."""
+        if not self._closing.is_set():
+            self._cancel.clear()
+        self._pinned = dataset
+        self._dataset = dataset
+        trainer, ckpt = self._trainer, self._checkpoint
+        if trainer is not None:
+            current, shape = trainer.dataset.spec, tuple(trainer.model_config.input_shape)
+        elif ckpt is not None:
+            current, shape = ckpt.dataset, tuple(ckpt.model_config.input_shape)
+        else:
+            current, shape = None, None
+        keep = current is not None and same_source(current, dataset.spec) and shape == tuple(dataset.input_shape)
+        if not keep:
+            self.reset()
+        self.sig_dataset_changed.emit(DatasetChanged(dataset.describe(), dataset.spec, keep, len(dataset.x_train)))
+
+    # --- copies for saving and exporting: any thread asks, the training thread copies -----------------
+    def request_snapshot(self, job) -> bool:
+        """Queue a copy of the model (job.kind "checkpoint") or of its history ("history") for the I/O thread.
+
+        True when a run is in progress: its trainer makes the copy between steps (paused or not). False when
+        the worker is idle: the caller queues drain_jobs into the worker thread (TrainSession does).
+        """
+        with self._lock:
+            self._jobs.append(job)
+            if not self._in_run:
+                return False
+            trainer = self._trainer
+        if trainer is not None:  # else: the run is still loading; train() drains once the trainer is built
+            trainer.call_between_steps(self.drain_jobs)
+        return True
+
+    @Slot()
+    def drain_jobs(self) -> None:
+        """Copy what the queued jobs ask for and hand each copy on (sig_snapshot). In the training thread between
+        steps, or in the idle worker thread; never while another thread trains."""
+        from explorer.checkpoint_io import Snapshot
+
+        with self._lock:
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            try:
+                payload, step = self._copy_for(job.kind)
+                snapshot = Snapshot(job, payload, step)
+            except Exception as exc:  # noqa: BLE001 - reported as a failed save, never a dead thread
+                traceback.print_exc()
+                snapshot = Snapshot(job, None, 0, f"{type(exc).__name__}: {exc}")
+            self.sig_snapshot.emit(snapshot)
+
+    def _copy_for(self, kind: str):
+        trainer, ckpt = self._trainer, self._checkpoint
+        if trainer is not None:
+            step = trainer.step
+            return (trainer.checkpoint() if kind == "checkpoint" else trainer.history.arrays()), step
+        if ckpt is not None:  # opened, not trained since: what was read is what there is
+            step = int(ckpt.progress["step"])
+            return (ckpt if kind == "checkpoint" else {k: np.array(v) for k, v in ckpt.history.items()}), step
+        return None, 0
+
+    @Slot()
+    def refresh_explore(self) -> None:
+        """"Refresh now" while idle: what the publisher has due (the requested encoding), from the kept trainer.
+
+        Queued behind a training run, it lands after the run's final publish and finds little or nothing due.
+        An opened checkpoint was encoded when it was opened, and its weights have not changed since.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return
+        try:
+            self._publish(trainer)
+        except Exception as exc:
+            traceback.print_exc()
+            self.sig_failed.emit(f"latent refresh: {type(exc).__name__}: {exc}")
 
     # --- the work ---------------------------------------------------------------------------------
     def _build(self, settings: RunSettings):
@@ -306,12 +447,15 @@ class TrainWorker(QObject):
         # on divergence the engine restores the last good weights and pauses, so nothing trained is lost
         trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="pause")
         self._checkpoint = None
+        self.explore.reset()  # a new model: publish everything at its first report
         _freeze_long_lived_objects()
         return trainer
 
     def _load(self, spec):
         from trainer.data import load_dataset
 
+        if self._pinned is not None and same_source(self._pinned.spec, spec):
+            return self._pinned
         if self._dataset is not None and self._dataset.spec == spec:
             return self._dataset
         last = [0.0]
@@ -393,7 +537,40 @@ class TrainWorker(QObject):
                 with self._lock:
                     self._paused = True
                 self.sig_diverged.emit(report.message)
+            self._publish(trainer)  # between steps: the only time the weights hold still
         flush()
+        if not self._closing.is_set():  # the final weights, encoded, unless the window is going away
+            self._publish(trainer, force=True)
+
+    def _publish(self, trainer, force: bool = False) -> None:
+        """Decoder snapshots (~4/s), previews (~1/s) and held-out encodings (every N steps or on request)."""
+        for item in self.explore.poll(trainer, force=force):
+            self.sig_explore.emit(item)
+
+    def _publish_opened(self, ckpt, step: int) -> None:
+        """An opened checkpoint: its decoder at once (sliders work before Start), then the scatter and previews.
+
+        The dataset is loaded (and cached for Start) and encoded here in the worker thread, never in the GUI's.
+        Without it the sliders still work; the status line says why the scatter stays empty.
+        """
+        from trainer.explore import encode_heldout, preview_images
+
+        snapshot = DecoderSnapshot.from_state(ckpt.model_config, ckpt.model_state, step)
+        self.sig_explore.emit(snapshot)
+        try:
+            dataset = self._load(ckpt.dataset)
+            model = snapshot.build_model()  # a private copy: the GUI thread decodes with the snapshot's own
+            pub = self.explore
+            x = dataset.x_test[: pub.n_preview]
+            y = dataset.y_test[: pub.n_preview] if dataset.y_test is not None else None
+            self.sig_explore.emit(preview_images(model, x, y, pub.n_samples, pub.seed, step))
+            latents = encode_heldout(model, dataset, "cpu", pub.max_points, step=step)
+            self.sig_explore.emit(latents)
+            self.sig_status.emit(f"Encoded {len(latents):,} held-out examples; Start continues training.")
+        except _Cancelled:
+            pass
+        except Exception as exc:  # bad or missing data: a status line, the opened model stays usable
+            self.sig_status.emit(f"No latent scatter for this checkpoint: {exc}")
 
 
 # --- the GUI thread's handle ---------------------------------------------------------------------
@@ -408,6 +585,14 @@ class TrainSession(QObject):
     """Queued to TrainWorker.reset."""
     _sig_probe = Signal()
     """Queued to TrainWorker.probe_devices."""
+    _sig_refresh = Signal()
+    """Queued to TrainWorker.refresh_explore ("Refresh now" while idle)."""
+    _sig_drain = Signal()
+    """Queued to TrainWorker.drain_jobs: copies for saving while no run is in progress."""
+    _sig_adopt = Signal(object)
+    """checkpoint_io.LoadedCheckpoint, queued to TrainWorker.adopt_checkpoint."""
+    _sig_use_dataset = Signal(object)
+    """trainer.data.Dataset, queued to TrainWorker.use_dataset."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -420,6 +605,10 @@ class TrainSession(QObject):
         self._sig_open.connect(self.worker.open_checkpoint)
         self._sig_reset.connect(self.worker.reset)
         self._sig_probe.connect(self.worker.probe_devices)
+        self._sig_refresh.connect(self.worker.refresh_explore)
+        self._sig_drain.connect(self.worker.drain_jobs)
+        self._sig_adopt.connect(self.worker.adopt_checkpoint)
+        self._sig_use_dataset.connect(self.worker.use_dataset)
         self._thread.start()
 
     def probe_devices(self) -> None:
@@ -430,10 +619,25 @@ class TrainSession(QObject):
         self._sig_train.emit(TrainRequest(settings, max_steps))
 
     def open_checkpoint(self, path: str) -> None:
+        self.worker.clear_requests()  # an earlier Stop must not cancel loading the checkpoint's data
         self._sig_open.emit(str(path))
 
     def reset(self) -> None:
         self._sig_reset.emit()
+
+    def request_snapshot(self, job) -> None:
+        """Copy the model or its history for the I/O thread (worker.sig_snapshot): between steps while a run
+        is in progress, else as soon as the worker thread is free. Returns at once."""
+        if not self.worker.request_snapshot(job):
+            self._sig_drain.emit()
+
+    def adopt_checkpoint(self, loaded) -> None:
+        """Make a validated, already read checkpoint the current run (after the current run, if any, stops)."""
+        self._sig_adopt.emit(loaded)
+
+    def use_dataset(self, dataset) -> None:
+        """Train on this loaded Dataset from now on (after the current run, if any, stops)."""
+        self._sig_use_dataset.emit(dataset)
 
     def set_beta(self, beta: float) -> None:
         self.worker.set_beta(beta)
@@ -443,6 +647,16 @@ class TrainSession(QObject):
 
     def set_free_bits(self, free_bits: float) -> None:
         self.worker.set_free_bits(free_bits)
+
+    def request_latents(self) -> None:
+        """Encode the held-out set with the current weights: at the next report while training (a flag the
+        loop reads; a queued call would wait behind the whole run), or at once in the worker when idle."""
+        self.worker.explore.request_latents()
+        self._sig_refresh.emit()
+
+    def set_latent_every(self, steps: int) -> None:
+        """Re-encode the held-out set every `steps` optimizer steps while training (0: only on request)."""
+        self.worker.explore.set_latent_every(steps)
 
     def pause(self) -> None:
         self.worker.pause()
@@ -461,6 +675,6 @@ class TrainSession(QObject):
         """Stop training, end the thread's event loop and join it; True when the thread has finished."""
         if not self._thread.isRunning():
             return True
-        self.worker.request_stop()
+        self.worker.request_stop(closing=True)
         self._thread.quit()  # the loop ends once the current slot (training) returns
         return self._thread.wait(timeout_ms)

@@ -162,6 +162,41 @@ def test_pause_resume_stop_from_another_thread(sprites):
     assert trainer.epoch < 1000
 
 
+def test_calls_between_steps_run_in_the_training_thread_also_while_paused(sprites):
+    trainer = small_trainer(sprites, epochs=1000)
+    seen = []
+
+    def probe():  # what a GUI's save does: look at the model while no step is in flight
+        seen.append((threading.current_thread().name, trainer.step, trainer.checkpoint().progress["step"]))
+
+    worker = threading.Thread(target=lambda: list(trainer.run()), name="training")
+    worker.start()
+    try:
+        while trainer.step < 4:
+            worker.join(0.01)
+        trainer.call_between_steps(probe)
+        while not seen:
+            worker.join(0.01)
+        trainer.pause()
+        worker.join(0.3)
+        paused_at = trainer.step
+        trainer.call_between_steps(probe)  # while paused: must not wait for resume
+        for _ in range(200):
+            if len(seen) == 2:
+                break
+            worker.join(0.01)
+        assert len(seen) == 2 and trainer.paused and trainer.step == paused_at
+    finally:
+        trainer.stop()
+        worker.join(10)
+    assert [name for name, _, _ in seen] == ["training", "training"]
+    assert all(step == saved for _, step, saved in seen)  # each copy is of one whole step, not of one in flight
+    trainer.call_between_steps(probe)  # after run(): waits until someone runs them
+    assert len(seen) == 2
+    trainer.run_pending_calls()
+    assert len(seen) == 3
+
+
 def test_divergence_restores_the_last_good_weights_and_stops(sprites):
     trainer = small_trainer(sprites, epochs=50, lr=1e6, report_every=1)
     out = reports(trainer)

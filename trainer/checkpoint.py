@@ -188,6 +188,8 @@ def _open(path: Path) -> h5py.File:
         if not h5py.is_hdf5(path):
             raise _fail(path, "", "not an HDF5 file")
         return h5py.File(path, "r")
+    except CheckpointError:
+        raise  # "not an HDF5 file" as it is, not wrapped in the message below
     except Exception as exc:  # the signature is there but the file is cut short or its superblock damaged
         raise _fail(path, "", f"cannot open as HDF5, the file may be truncated or corrupt ({exc})") from None
 

@@ -31,6 +31,7 @@ from trainer.metrics import evaluate
 from trainer.model import VAE
 from trainer.objective import negative_elbo
 
+PAUSED_POLL_S = 0.05  # while paused, how often queued calls (call_between_steps) are looked at
 SNAPSHOT_EVERY = 100  # steps between copies of the last good weights (divergence recovery)
 INT_COLUMNS = {"step", "epoch", "active_units", "restored_step"}
 # how Adam runs on this machine, not what it learned: never taken from a checkpoint
@@ -205,6 +206,7 @@ class Trainer:
         self._running.set()
         self._good: dict | None = None
         self._good_step = 0
+        self._calls: list = []  # callables another thread asked to run here between steps
 
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -233,6 +235,23 @@ class Trainer:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ConfigError(f"epochs must be a whole number >= 0, got {epochs!r}")
         self.config = dataclasses.replace(self.config, epochs=epochs)
+
+    def call_between_steps(self, fn) -> None:
+        """Run `fn()` in the training thread before the next step, or soon while paused; any thread.
+
+        For work that must see the model hold still, e.g. `checkpoint()` for a save from a GUI: the training
+        thread is inside `run()`, so a call queued to it otherwise waits for the whole run. Calls not yet run
+        when `run()` returns wait for the next `run()` or `run_pending_calls()`.
+        """
+        with self._lock:
+            self._calls.append(fn)
+
+    def run_pending_calls(self) -> None:
+        """Run the queued calls now; only from the thread that trains (or while no thread trains)."""
+        with self._lock:
+            calls, self._calls = self._calls, []
+        for fn in calls:
+            fn()
 
     def pause(self) -> None:
         self._running.clear()
@@ -293,11 +312,14 @@ class Trainer:
             while self.batch_in_epoch < self.steps_per_epoch:
                 if not self._running.is_set():
                     self.elapsed_s += time.perf_counter() - win["t0"]
-                    self._running.wait()
+                    while not self._running.wait(PAUSED_POLL_S):
+                        self.run_pending_calls()  # a save asked for while paused must not wait for Resume
                     win["t0"] = time.perf_counter()
                 if self._stop.is_set() or (end_step is not None and self.step >= end_step):
                     break
                 self._apply_pending()
+                if self._calls:  # unlocked peek: a call queued just now runs before the step after
+                    self.run_pending_calls()
                 idx = order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
                 xb = _as_float01(self.x_train[idx])
                 yb = self.y_train[idx] if self.y_train is not None else None
