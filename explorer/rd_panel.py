@@ -22,9 +22,10 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from explorer.curves_panel import CurveBuffer
 from trainer.explore import rd_line
 
-REDRAW_INTERVAL_MS = 500
-"""Reports arrive up to 30 times a second; the point moves slowly, and the curves are the live view: two
-redraws a second suffice (one cost ~12 ms of the GUI thread while training on a loaded 2-core machine)."""
+REDRAW_INTERVAL_MS = 1000
+"""Reports arrive up to 30 times a second; the point moves slowly, and the curves are the live view: one
+redraw a second suffices (one cost ~12 ms of the GUI thread while training on a loaded 2-core machine, as
+much as the four curves together)."""
 RECENT_FRACTION = 0.6
 """With "Follow", the view frames the newest 60% of the trajectory: the first steps' distortion (hundreds of
 nats) would otherwise flatten the part where β matters."""

@@ -1,0 +1,27 @@
+"""The benchmarks' CI-sized runs: they must run end to end and print the JSON the README's table is made from.
+
+Timing goals are not asserted here (CI machines are noisy); only that the numbers exist and that the soak's
+plots stay bounded while the engine history grows.
+"""
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def run_json(*args, timeout=240) -> dict:
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_soak_short_run_reports_memory_and_bounded_plots():
+    out = run_json(REPO / "benchmarks" / "soak.py", "--minutes", "0.4", "--warmup-minutes", "0.1", "--save-every", "8", "--sprites-n", "1000", "--json")
+    assert out["steps"] > 0 and out["saves"].split("/")[0] == out["saves"].split("/")[1] != "0"
+    assert out["rss_end_mb"] >= out["rss_after_warmup_mb"] > 0
+    assert abs(out["rss_growth_after_warmup_mb"] - (out["rss_end_mb"] - out["rss_after_warmup_mb"])) < 0.2
+    curves = {k: v for k, v in out["plot_points"].items() if k.startswith("Curves: ") and "dots" not in k}
+    assert curves and all(0 < v <= out["max_points_per_curve"] for v in curves.values()), out["plot_points"]
+    assert out["engine_history_rows"] >= max(curves.values())
