@@ -65,7 +65,8 @@ def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Train and explore variational autoencoders. With no command, opens the window.")
+    parser = _Parser(prog=PROG, description="Train and explore variational autoencoders. With no command, opens the window: "
+                     "vae-explorer [FILE.h5] [--screenshot OUT.png [--train-steps N] [--panel NAME]] [--no-demo].")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a VAE headlessly and write a checkpoint")
