@@ -61,6 +61,7 @@ class _SliderRow:
         self.kl.setMinimumWidth(150)
         self.kl.setTextFormat(Qt.RichText)
         self._normal_palette = QPalette(self.slider.palette())
+        self._grey = False  # drawn greyed out (inactive dimension)
         self._grey_palette = QPalette(self.slider.palette())
         for role in (QPalette.Highlight, QPalette.Button, QPalette.Window):
             self._grey_palette.setColor(role, QColor("#d6d6d6"))
@@ -72,6 +73,14 @@ class _SliderRow:
     def place(self, grid: QGridLayout, row: int) -> None:
         for col, widget in enumerate(self.widgets()):
             grid.addWidget(widget, row, col)
+        self.placed_at = row
+
+    def assign(self, dim: int) -> None:
+        """Show latent dimension `dim` from now on (a reused row): its name, no KL yet, value 0."""
+        self.dim = dim
+        self.name.setText(f"z{dim}")
+        self.show_kl(None, True, "")
+        self.show_value(0.0)
 
     def show_value(self, z: float) -> None:
         self.value.setText(f"{z + 0.0:+.2f}".replace("-0.00", "+0.00"))
@@ -89,10 +98,12 @@ class _SliderRow:
             tip += (f"\nInactive ({why}): the encoder ignores x here and the decoder has learnt to ignore it,"
                     " so moving it changes little.")
         grey = kl is not None and not active
-        colour = INACTIVE_GREY if grey else ""
-        self.name.setStyleSheet(f"color: {colour}" if colour else "")
-        self.value.setStyleSheet(f"color: {colour}" if colour else "")
-        self.slider.setPalette(self._grey_palette if grey else self._normal_palette)
+        if grey != self._grey:  # a style sheet re-polishes the widget: live KL arrives twice a second
+            self._grey = grey
+            colour = f"color: {INACTIVE_GREY}" if grey else ""
+            self.name.setStyleSheet(colour)
+            self.value.setStyleSheet(colour)
+            self.slider.setPalette(self._grey_palette if grey else self._normal_palette)
         for widget in self.widgets():
             widget.setToolTip(tip)
 
@@ -108,6 +119,7 @@ class DecoderSlidersPanel(QWidget):
         self._decoder = None
         self._z = np.zeros(0, np.float32)
         self._rows: list[_SliderRow] = []
+        self._stretch_row = 0  # the grid row below the sliders that takes the spare height
         self._shown_order: list[int] = []
         self._kl: np.ndarray | None = None
         self._state = None  # CollapseState
@@ -258,19 +270,27 @@ class DecoderSlidersPanel(QWidget):
 
     # --- rows -------------------------------------------------------------------------------------
     def _build_rows(self, d: int) -> None:
-        for row in self._rows:
+        """One row per dimension (at most MAX_SLIDERS), reusing the rows there are: creating widgets while
+        training runs costs the GUI thread far more than relabelling them."""
+        n = min(d, MAX_SLIDERS)
+        for row in self._rows[n:]:
             for widget in row.widgets():
                 self._grid.removeWidget(widget)
                 widget.deleteLater()
-        self._rows = []
-        for dim in range(min(d, MAX_SLIDERS)):
-            row = _SliderRow(dim, self._grid, dim)
-            row.slider.valueChanged.connect(lambda value, dim=dim: self._on_slider_moved(dim, value))
+        self._rows = self._rows[:n]
+        for dim, row in enumerate(self._rows):
+            row.assign(dim)
+        while len(self._rows) < n:
+            row = _SliderRow(len(self._rows), self._grid, len(self._rows))
+            row.slider.valueChanged.connect(lambda value, row=row: self._on_slider_moved(row.dim, value))
             self._rows.append(row)
-        self._shown_order = [r.dim for r in self._rows]
+        self._place_rows(self._rows)
+        self._sync_sliders()
         if d > MAX_SLIDERS:
             self.summary.setText(f"Showing {MAX_SLIDERS} of {d} dimensions (the highest KL once known)")
-        self._grid.setRowStretch(len(self._rows), 1)
+        self._grid.setRowStretch(self._stretch_row, 0)
+        self._stretch_row = len(self._rows)  # the empty row below the sliders takes the spare height
+        self._grid.setRowStretch(self._stretch_row, 1)
 
     def _ordered_rows(self) -> list[_SliderRow]:
         if self._kl is None or not self.sort_check.isChecked():
@@ -283,16 +303,17 @@ class DecoderSlidersPanel(QWidget):
             wanted = [int(d) for d in np.argsort(-self._kl)[:MAX_SLIDERS]]
             if sorted(wanted) != sorted(r.dim for r in self._rows):
                 for row, dim in zip(sorted(self._rows, key=lambda r: r.dim), sorted(wanted)):
-                    row.dim = dim
-                    row.name.setText(f"z{dim}")
-                    row.slider.valueChanged.disconnect()
-                    row.slider.valueChanged.connect(lambda value, dim=dim: self._on_slider_moved(dim, value))
+                    row.assign(dim)
                     row.show_kl(float(self._kl[dim]), bool(self._state.active[dim]), self._state.measure)
                 self._sync_sliders()
-        order = self._ordered_rows()
-        if [r.dim for r in order] == self._shown_order:
-            return  # live KL arrives a few times a second; re-lay the rows only when the order changes
-        for row in self._rows:
+        self._place_rows(self._ordered_rows())
+
+    def _place_rows(self, order: list[_SliderRow]) -> None:
+        """Lay the rows out top to bottom in this order; live KL arrives a few times a second, so the grid is
+        only touched when the order changed."""
+        if [r.dim for r in order] == self._shown_order and all(r.placed_at == i for i, r in enumerate(order)):
+            return
+        for row in order:
             for widget in row.widgets():
                 self._grid.removeWidget(widget)
         for i, row in enumerate(order):

@@ -11,12 +11,22 @@
     # in closeEvent:          explore.shutdown()
     explore.scatter.sig_refresh_requested / sig_refresh_every_changed -> the worker's ExplorePublisher
 
+One panel per event-loop turn: a snapshot's panel updates are queued and run one per turn, so what each one
+dirties is painted before the next runs. Qt paints every dirty widget of a window in one go, and a new model's
+first snapshot touches all seven panels: in one turn that froze the window for ~100 ms while training took the
+CPU; spread out, no turn takes more than a few tens of ms (benchmarks/gui_responsiveness.py). `decoder` and
+`latents` are set by the last step, once every panel shows the snapshot; `flush()` applies the queue at once.
+
 Between panels: clicking a point (scatter) sets the sliders, the marker, the traversal centre and endpoint
 A; Shift+click sets endpoint B; dragging the marker or a slider moves the other without echo (set_z and
 set_marker emit nothing), so there is no feedback loop.
 """
 
 from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
@@ -52,6 +62,9 @@ class Exploration(QObject):
         self._pending_kl: tuple[np.ndarray, int] | None = None
         self._kl_timer = QTimer(self, singleShot=True, interval=KL_REFRESH_MS)
         self._kl_timer.timeout.connect(self._on_kl_due)
+        self._steps: deque[Callable[[], None]] = deque()  # panel updates waiting for their turn
+        self._turn = QTimer(self, singleShot=True, interval=0)  # 0 ms: after the events (paints) already posted
+        self._turn.timeout.connect(self._run_next_step)
 
         self.scatter.sig_point_selected.connect(self._on_point_selected)
         self.scatter.sig_point_b_selected.connect(self._on_point_b_selected)
@@ -81,37 +94,73 @@ class Exploration(QObject):
         elif isinstance(item, LatentSnapshot):
             self.on_latents(item)
         elif isinstance(item, PreviewImages):
-            self.samples.set_preview(item)
+            self._queue(partial(self.samples.set_preview, item))
 
     def on_decoder(self, snapshot: DecoderSnapshot) -> None:
-        self.decoder = snapshot
-        self.sliders.set_decoder(snapshot)
-        self.scatter.set_decoder(snapshot)
-        self.traversal.set_decoder(snapshot)
-        self.gap.set_model(snapshot)
-        if self.scatter.latents is None or self.scatter.latents.latent_dim != snapshot.latent_dim:
-            self.scatter.set_marker(self.sliders.z())
+        def sliders() -> None:
+            self.sliders.set_decoder(snapshot)
+            self.scatter.set_decoder(snapshot)
+            if self.scatter.latents is None or self.scatter.latents.latent_dim != snapshot.latent_dim:
+                self.scatter.set_marker(self.sliders.z())
+
+        def done() -> None:
+            self.gap.set_model(snapshot)
+            self.decoder = snapshot
+
+        self._queue(sliders, partial(self.traversal.set_decoder, snapshot), done)
 
     def on_latents(self, latents: LatentSnapshot) -> None:
-        first = self.latents is None or self.latents.latent_dim != latents.latent_dim
-        self.latents = latents
-        self.scatter.set_snapshot(latents)
-        self.kl.set_latents(latents)
-        self.sliders.set_kl(latents.kl_per_dim, latents.mu_variance)
-        self.traversal.set_kl(latents.kl_per_dim)
-        self.gap.set_data(latents.x, latents.labels)
-        if latents.class_names:
-            self.sliders.set_class_names(latents.class_names)
-        self.scatter.set_marker(self.sliders.z())
-        if first and len(latents) >= 2:
-            # something to look at before the first click: the first two held-out examples
-            self.traversal.set_endpoint("b", latents.mu[1], f"#{int(latents.indices[1])}")
-            if self.sliders.z().any():  # the user has moved the sliders already: leave them
-                self.traversal.set_endpoint("a", latents.mu[0], f"#{int(latents.indices[0])}")
-            else:
-                # the first example, as if clicked: the origin often decodes to a faint blur (the held-out
-                # μ of a small-object dataset like sprites lie on a shell around it), a real example never does
-                self.scatter.select(0)
+        def scatter() -> None:
+            self.scatter.set_snapshot(latents)
+            self.scatter.set_marker(self.sliders.z())
+
+        def sliders() -> None:
+            self.sliders.set_kl(latents.kl_per_dim, latents.mu_variance)
+            if latents.class_names:
+                self.sliders.set_class_names(latents.class_names)
+
+        def done() -> None:
+            first = self.latents is None or self.latents.latent_dim != latents.latent_dim
+            self.gap.set_data(latents.x, latents.labels)
+            self.latents = latents
+            if first and len(latents) >= 2:
+                self._show_first_examples(latents)
+
+        self._queue(scatter, partial(self.kl.set_latents, latents), sliders,
+                    partial(self.traversal.set_kl, latents.kl_per_dim), done)
+
+    def _show_first_examples(self, latents: LatentSnapshot) -> None:
+        """Something to look at before the first click: the first two held-out examples."""
+        self.traversal.set_endpoint("b", latents.mu[1], f"#{int(latents.indices[1])}")
+        if self.sliders.z().any():  # the user has moved the sliders already: leave them
+            self.traversal.set_endpoint("a", latents.mu[0], f"#{int(latents.indices[0])}")
+        else:
+            # the first example, as if clicked: the origin often decodes to a faint blur (the held-out
+            # μ of a small-object dataset like sprites lie on a shell around it), a real example never does
+            self.scatter.select(0)
+
+    # --- one panel per turn -----------------------------------------------------------------------
+    def _queue(self, *steps: Callable[[], None]) -> None:
+        self._steps.extend(steps)
+        if not self._turn.isActive():
+            self._turn.start()
+
+    def _run_next_step(self) -> None:
+        if self._steps:
+            self._steps.popleft()()
+        if self._steps:
+            self._turn.start()
+
+    @property
+    def pending(self) -> bool:
+        """Panel updates are still queued (a snapshot is being shown)."""
+        return bool(self._steps)
+
+    def flush(self) -> None:
+        """Apply every queued panel update now (tests; a caller that needs the panels current)."""
+        self._turn.stop()
+        while self._steps:
+            self._steps.popleft()()
 
     def on_progress(self, batch) -> None:
         """A worker.CurveBatch: trajectory, β, and (throttled) the live per-dimension KL."""
@@ -131,6 +180,8 @@ class Exploration(QObject):
         self.rd.set_history(arrays)
 
     def clear(self) -> None:
+        self._turn.stop()
+        self._steps.clear()  # what was queued belongs to the model being cleared
         self.decoder = None
         self.latents = None
         self._pending_kl = None
@@ -140,6 +191,8 @@ class Exploration(QObject):
     def shutdown(self) -> None:
         """Join the background estimate's thread (from the window's closeEvent)."""
         self._kl_timer.stop()
+        self._turn.stop()
+        self._steps.clear()
         self.gap.shutdown()
 
     # --- between panels ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from explorer.curves_panel import steady_axes
 from trainer.explore import ACTIVE_KL_NATS, collapse_state
 
 ACTIVE_COLOUR = "#d62728"
@@ -75,11 +76,11 @@ class KlPanel(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.getPlotItem().hideButtons()
+        steady_axes(self.plot.getPlotItem())  # also: no "nats (x0.001)", which reads badly
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setMinimumHeight(140)
         self.plot.showGrid(y=True, alpha=0.15)
         self.plot.setLabel("left", "KL (nats)")
-        self.plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # "nats (x0.001)" reads badly
         self.plot.setLabel("bottom", "latent dimension")
         self.plot.setToolTip(
             "KL(q(z_j|x) ‖ p(z_j)) per latent dimension, nats per example; the bars sum to the rate.\n"

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.curves_panel import steady_axes
 from explorer.image_grid import tile, to_qimage
 from trainer.explore import StablePCA, prior_contour
 
@@ -207,6 +208,7 @@ class LatentScatterPanel(QWidget):
         self._latents = None  # LatentSnapshot
         self._decoder = None  # DecoderSnapshot
         self._xy = np.zeros((0, 2), np.float32)
+        self._projection_note = ""  # PCA: the variance the two axes explain, shown in the info line
         self._pca = StablePCA()
         self._z = None  # the marker's full latent vector
         self._syncing = False
@@ -258,6 +260,7 @@ class LatentScatterPanel(QWidget):
 
         # --- plot
         self.plot = pg.PlotWidget()
+        steady_axes(self.plot.getPlotItem())
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.12)
         self.plot.setAspectLocked(True)  # the prior's contours are circles and should look like circles
@@ -302,6 +305,8 @@ class LatentScatterPanel(QWidget):
         # the info line shares a row with the (wrapping) legend, so neither sets the panel's minimum width
         third = QHBoxLayout()
         third.addWidget(self.legend, 1)
+        self.info.setAlignment(Qt.AlignRight | Qt.AlignTop)
+        self.info.setMinimumHeight(2 * self.info.fontMetrics().lineSpacing())
         third.addWidget(self.info, 0, Qt.AlignRight | Qt.AlignTop)
         layout.addLayout(third)
         layout.addWidget(self.plot, 1)
@@ -336,8 +341,7 @@ class LatentScatterPanel(QWidget):
         self._draw_points()
         self._update_selection_items()
         self._update_marker()
-        n = len(latents)
-        self.info.setText(f"μ of {n:,} held-out examples · step {latents.step:,}")
+        self._update_info()
         if new_model:
             self._framed_by_hand = False
         if new_model or (not self._framed_by_hand and not self._view_frames_points()):
@@ -452,12 +456,21 @@ class LatentScatterPanel(QWidget):
         if self.mode == "pca":
             self._xy = self._pca.project(mu)
             ex = self._pca.explained
-            self._set_axis_labels(f"PC1  ({100 * ex[0]:.0f}% of Var μ)", f"PC2  ({100 * ex[1]:.0f}% of Var μ)")
+            # the shares change with every refresh: in the line above the plot, since a changed axis label
+            # re-lays out the whole plot
+            self._projection_note = f"PC1, PC2 explain {100 * ex[0]:.0f}%, {100 * ex[1]:.0f}% of Var μ"
+            self._set_axis_labels("PC1", "PC2")
         else:
             i, j = self._dims()
             y = mu[:, j] if mu.shape[1] > 1 else np.zeros(len(mu), np.float32)
             self._xy = np.stack([mu[:, i], y], axis=1).astype(np.float32)
+            self._projection_note = ""
             self._set_axis_labels(f"z{i}", f"z{j}" if mu.shape[1] > 1 else "")
+
+    def _update_info(self) -> None:
+        lat = self._latents
+        # always two lines (the second may be empty), so a refresh never changes the plot's height
+        self.info.setText(f"μ of {len(lat):,} held-out examples · step {lat.step:,}\n{self._projection_note}")
 
     def _project(self, z: np.ndarray) -> tuple[float, float]:
         if self.mode == "pca" and self._pca.axes is not None:
@@ -500,6 +513,7 @@ class LatentScatterPanel(QWidget):
         if self._latents is None:
             return
         self._refresh_projection()
+        self._update_info()
         self._draw_points()
         self._update_selection_items()
         self._update_marker()

@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from explorer.curves_panel import CurveBuffer
+from explorer.curves_panel import CurveBuffer, steady_axes
 from trainer.explore import rd_line
 
 REDRAW_INTERVAL_MS = 1000
@@ -66,6 +66,7 @@ class RateDistortionPanel(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.getPlotItem().hideButtons()
+        steady_axes(self.plot.getPlotItem())
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("bottom", "rate R = KL(q‖p) (nats)")
         self.plot.setLabel("left", "distortion D (nats)")

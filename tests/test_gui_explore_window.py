@@ -39,7 +39,7 @@ def window(qtbot):
 def train(qtbot, window, steps: int = STEPS) -> None:
     """Train `steps` steps and wait until the worker is idle again (its final publish has landed)."""
     assert window.start_training(max_steps=steps)
-    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED and not window.explore.pending, timeout=WAIT_MS)
 
 
 def isolated_point(xy: np.ndarray) -> int:

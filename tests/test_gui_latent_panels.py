@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
 
-from explorer.decoder_panel import DecoderSlidersPanel, TICKS_PER_SIGMA
+from explorer.decoder_panel import INACTIVE_GREY, DecoderSlidersPanel, TICKS_PER_SIGMA
 from explorer.elbo_gap_panel import ElboGapPanel
 from explorer.exploration import Exploration
 from explorer.kl_panel import INACTIVE_COLOUR, KlPanel
@@ -68,6 +69,7 @@ def explore(qtbot, healthy):
         qtbot.addWidget(panel)
     ex.on_explore(healthy.decoder)
     ex.on_explore(healthy.latents)
+    ex.flush()
     yield ex
     ex.shutdown()
 
@@ -114,6 +116,29 @@ def test_set_z_moves_sliders_without_echo_and_inactive_dims_are_labelled(qtbot, 
     panel.set_decoder(collapsed.decoder)
     panel.set_kl(collapsed.latents.kl_per_dim, collapsed.latents.mu_variance)
     assert all("inactive: KL 0.00 nats" in panel.row_text(d) for d in range(4))
+    assert all(INACTIVE_GREY in panel._rows[d].name.styleSheet() for d in range(4))
+    panel.set_decoder(healthy.decoder)  # active again: the grey goes (styles are only touched on a change)
+    panel.set_kl(lat.kl_per_dim, lat.mu_variance)
+    assert all("inactive" not in panel.row_text(d) and panel._rows[d].name.styleSheet() == "" for d in range(4))
+
+
+def test_slider_rows_follow_the_latent_size_reusing_their_widgets(qtbot, sprites, healthy):
+    """Creating widgets mid-training stalls the GUI thread: a new model relabels the rows it has and only adds
+    (or drops) the difference; each row then shows its new dimension at z = 0."""
+    panel = DecoderSlidersPanel()
+    qtbot.addWidget(panel)
+    panel.set_decoder(healthy.decoder)
+    panel.set_z(np.full(4, 1.5, np.float32))
+    sliders = [panel.slider(d) for d in range(4)]
+    wider = Trainer(model_config_for(sprites, latent_dim=6, hidden=(16,)),
+                    TrainConfig(epochs=1, batch_size=32, device="cpu"), sprites).model
+    panel.set_decoder(DecoderSnapshot.from_model(wider, step=0))
+    assert [panel.slider(d) for d in range(4)] == sliders  # the same widgets, reused
+    assert panel.slider_order() == list(range(6)) and [panel.slider(d).value() for d in range(6)] == [0] * 6
+    assert [row.name.text() for row in panel._rows] == [f"z{d}" for d in range(6)]
+    panel.set_decoder(healthy.decoder)  # and back: two rows go
+    assert len(panel._rows) == 4 and [panel.slider(d) for d in range(4)] == sliders
+    assert panel._grid.rowStretch(4) == 1 and panel._grid.rowStretch(6) == 0  # spare height below the last row
 
 
 def test_the_label_selector_sets_the_condition_of_a_conditional_decoder(qtbot):
@@ -210,6 +235,11 @@ def test_scatter_colours_by_factor_and_keeps_its_pca_orientation(qtbot, explore,
     scatter.set_snapshot(healthy.latents)  # a refresh with (here) the same encodings must not move anything
     np.testing.assert_allclose(scatter.coordinates(), first, atol=1e-5)
     assert "600" not in scatter.info.text() and f"{len(healthy.latents)}" in scatter.info.text()
+    # the explained variance changes with every refresh: it is in the info line, never in an axis label
+    # (a changed label re-lays out the whole plot)
+    assert "PC1, PC2 explain" in scatter.info.text()
+    item = scatter.plot.getPlotItem()
+    assert (item.getAxis("bottom").labelText, item.getAxis("left").labelText) == ("PC1", "PC2")
 
 
 # --- traversal and interpolation -------------------------------------------------------------------
@@ -344,6 +374,29 @@ def test_elbo_gap_button_estimates_in_the_background_with_progress(qtbot, health
 
 
 # --- through the publisher, as the worker will run it ------------------------------------------------
+def test_a_snapshot_reaches_the_panels_one_event_loop_turn_at_a_time(qtbot, healthy):
+    """A new model's first snapshots touch all seven panels. Qt paints every dirty widget of a window together,
+    so applied in one turn they froze the window for ~100 ms while training; each panel gets its own turn."""
+    ex = Exploration()
+    for _, panel, _ in ex.docks():
+        qtbot.addWidget(panel)
+    ex.on_explore(healthy.decoder)
+    ex.on_explore(healthy.latents)
+    assert ex.pending and ex.decoder is None and ex.sliders.image() is None  # nothing applied in the caller's turn
+    passes = 0
+    while ex.pending and passes < 100:
+        QApplication.processEvents()
+        passes += 1
+    assert passes >= 8  # the decoder's three steps and the latents' five, one per pass of the event loop
+    assert ex.decoder is healthy.decoder and ex.latents is healthy.latents  # set once every panel has them
+    assert ex.sliders.image() is not None and len(ex.scatter.coordinates()) == len(healthy.latents)
+    assert ex.kl.state is not None and ex.gap.button.isEnabled()
+    ex.on_explore(healthy.latents)
+    ex.clear()  # a Reset drops what is still queued for the old model
+    assert not ex.pending and ex.latents is None
+    ex.shutdown()
+
+
 def test_publisher_items_reach_every_panel(qtbot, sprites):
     trainer = Trainer(model_config_for(sprites, latent_dim=3, hidden=(32,)),
                       TrainConfig(epochs=100, batch_size=32, device="cpu"), sprites)
@@ -354,6 +407,7 @@ def test_publisher_items_reach_every_panel(qtbot, sprites):
         pass
     for item in ExplorePublisher().poll(trainer):
         ex.on_explore(item)
+    ex.flush()
     ex.traversal.refresh_now()
     assert ex.sliders.image() is not None and len(ex.sliders.z()) == 3
     assert len(ex.scatter.coordinates()) == len(sprites.x_test)
