@@ -11,6 +11,9 @@ slices that alternate with the window's (its trainer paused meanwhile), so load 
 both alike: gui_vs_headless_throughput is the window's cost. Throughput is examples per second of training
 time (Trainer.elapsed_s, which excludes held-out evaluation), measured the same way for both.
 
+largest_gaps says when the five worst gaps happened (slice, ms into it) and how much garbage collection, in
+any thread, overlapped each.
+
 MNIST is read from ../shared/datasets/mnist when present, else sprites are generated (28x28, so the same
 784-400-20 model applies); the JSON says which. launch_to_shown_s is the median wall time from starting
 `python main.py` to the window's first painted frame.
@@ -19,6 +22,7 @@ MNIST is read from ../shared/datasets/mnist when present, else sprites are gener
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -104,6 +108,9 @@ class GuiRun(QObject):
         self.loop = QEventLoop()
         self._clock = QElapsedTimer()
         self._clock.start()
+        self.collections: list[tuple[float, float]] = []  # (start ms, end ms) of every garbage collection
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
         self._heartbeat = QTimer(self, interval=HEARTBEAT_MS)
         self._heartbeat.setTimerType(Qt.PreciseTimer)
         self._heartbeat.timeout.connect(self._on_beat)
@@ -149,6 +156,17 @@ class GuiRun(QObject):
             self.loop.quit()
         self.last = batch.latest
         self.batches += 1
+
+    def _on_gc(self, phase: str, _info: dict) -> None:
+        now = self._clock.nsecsElapsed() / 1e6
+        if phase == "start":
+            self._gc_started = now
+        else:
+            self.collections.append((self._gc_started, now))
+
+    def gc_ms_within(self, start: float, end: float) -> float:
+        """Milliseconds of garbage collection (in any thread: it holds the GIL) overlapping [start, end]."""
+        return sum(max(0.0, min(b, end) - max(a, start)) for a, b in self.collections)
 
     def _on_beat(self) -> None:
         self.segments[-1].append(self._clock.nsecsElapsed() / 1e6)
@@ -213,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gaps = np.concatenate([np.diff(np.asarray(seg)) for seg in gui.segments if len(seg) > 1])
     # where the worst stalls happened: (slice, ms into the window's training time, gap ms)
-    worst = sorted(((i, seg[k] - gui.segments[0][0] if i == 0 else seg[k] - seg[0], seg[k + 1] - seg[k])
+    worst = sorted(((i, seg[k] - seg[0], seg[k + 1] - seg[k], gui.gc_ms_within(seg[k], seg[k + 1]))
                     for i, seg in enumerate(gui.segments) for k in range(len(seg) - 1)), key=lambda g: -g[2])[:5]
     gui_rate = (gui.last.step - gui.first.step) * settings.batch_size / max(gui.last.elapsed_s - gui.first.elapsed_s, 1e-9)
     beat_s = sum(seg[-1] - seg[0] for seg in gui.segments if seg) / 1000
@@ -227,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "heartbeat_max_gap_ms": round(float(gaps.max()), 2),
         "heartbeat_p99_ms": round(float(np.percentile(gaps, 99)), 2),
         "heartbeat_p50_ms": round(float(np.percentile(gaps, 50)), 2),
-        "largest_gaps": [{"slice": i, "at_ms": round(t), "gap_ms": round(g, 1)} for i, t, g in worst],
+        "largest_gaps": [{"slice": i, "at_ms": round(t), "gap_ms": round(g, 1), "gc_ms": round(c, 1)}
+                         for i, t, g, c in worst],
         "gui_samples_per_s": round(gui_rate, 1),
         "headless_samples_per_s": round(headless.samples_per_s, 1),
         "gui_vs_headless_throughput": round(gui_rate / headless.samples_per_s, 3),

@@ -41,6 +41,9 @@ from explorer.samples_panel import SamplesPanel
 from explorer.traversal_panel import TraversalPanel
 from trainer.explore import DecoderSnapshot, LatentSnapshot, PreviewImages
 
+TURN_MS = 2
+"""Pause before each queued panel update: long enough for the paint of the previous one and for the timers
+and input that fell due meanwhile (a 0 ms timer ran several updates back to back)."""
 KL_REFRESH_MS = 500
 """Per-dimension KL from the live reports reaches the bars and sliders at most twice a second."""
 
@@ -63,7 +66,7 @@ class Exploration(QObject):
         self._kl_timer = QTimer(self, singleShot=True, interval=KL_REFRESH_MS)
         self._kl_timer.timeout.connect(self._on_kl_due)
         self._steps: deque[Callable[[], None]] = deque()  # panel updates waiting for their turn
-        self._turn = QTimer(self, singleShot=True, interval=0)  # 0 ms: after the events (paints) already posted
+        self._turn = QTimer(self, singleShot=True, interval=TURN_MS)
         self._turn.timeout.connect(self._run_next_step)
 
         self.scatter.sig_point_selected.connect(self._on_point_selected)

@@ -6,6 +6,8 @@ the worker would publish (trainer.explore snapshots), and checks what is drawn a
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -14,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from explorer.decoder_panel import INACTIVE_GREY, DecoderSlidersPanel, TICKS_PER_SIGMA
 from explorer.elbo_gap_panel import ElboGapPanel
-from explorer.exploration import Exploration
+from explorer.exploration import TURN_MS, Exploration
 from explorer.kl_panel import INACTIVE_COLOUR, KlPanel
 from explorer.rd_panel import RateDistortionPanel
 from explorer.samples_panel import SamplesPanel
@@ -385,6 +387,7 @@ def test_a_snapshot_reaches_the_panels_one_event_loop_turn_at_a_time(qtbot, heal
     assert ex.pending and ex.decoder is None and ex.sliders.image() is None  # nothing applied in the caller's turn
     passes = 0
     while ex.pending and passes < 100:
+        time.sleep(2 * TURN_MS / 1000)  # the next update is due, and only it: its timer restarts when it has run
         QApplication.processEvents()
         passes += 1
     assert passes >= 8  # the decoder's three steps and the latents' five, one per pass of the event loop
