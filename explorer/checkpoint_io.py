@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
 
+from explorer.threads import move_to_new_thread, stop_thread
 from trainer.errors import VaeExplorerError
 
 
@@ -194,12 +195,9 @@ class IoThread(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.worker = IoWorker()
-        self._thread = QThread(self)
-        self._thread.setObjectName("vae-explorer file I/O")
-        self.worker.moveToThread(self._thread)
+        self._thread = move_to_new_thread(self.worker, "vae-explorer file I/O", self)
         self._sig_load.connect(self.worker.load)
         self._sig_write.connect(self.worker.write)
-        self._thread.start()
 
     def load(self, request_id: int, path: str) -> None:
         self._sig_load.emit((request_id, str(path)))
@@ -218,5 +216,4 @@ class IoThread(QObject):
             return True
         # blocking: returns once the I/O thread has handled every job queued before this call
         QMetaObject.invokeMethod(self.worker, "flush", Qt.BlockingQueuedConnection)
-        self._thread.quit()
-        return self._thread.wait(timeout_ms)
+        return stop_thread(self._thread, timeout_ms)

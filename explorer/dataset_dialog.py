@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.threads import move_to_new_thread, stop_thread
 from trainer.errors import VaeExplorerError
 
 KINDS = {
@@ -295,15 +296,12 @@ class DatasetDialog(QDialog):
         self._loading = False
 
         self._worker = DatasetLoadWorker()
-        self._thread = QThread(self)
-        self._thread.setObjectName("vae-explorer dataset loading")
-        self._worker.moveToThread(self._thread)
+        self._thread = move_to_new_thread(self._worker, "vae-explorer dataset loading", self)
         self._sig_request.connect(self._worker.load)
         # worker -> dialog: queued into the GUI thread, to methods of this GUI-thread object (never lambdas)
         self._worker.sig_progress.connect(self._on_progress)
         self._worker.sig_loaded.connect(self._on_loaded)
         self._worker.sig_failed.connect(self._on_failed)
-        self._thread.start()
 
         self._build_widgets()
         self._on_kind_changed()
@@ -352,10 +350,8 @@ class DatasetDialog(QDialog):
         """Cancel any load, end the thread and join it; True once it has finished. Called by done()."""
         self._worker.want(-1)
         self._loading = False
-        if self._thread.isRunning():
-            self._thread.quit()  # the loop ends once the current load notices it is no longer wanted
-            self._thread.wait(timeout_ms)
-        return self._thread.isFinished() or not self._thread.isRunning()
+        # the loop ends once the current load notices it is no longer wanted
+        return stop_thread(self._thread, timeout_ms)
 
     def done(self, result: int) -> None:  # accept, reject and close all end here
         self.shutdown()

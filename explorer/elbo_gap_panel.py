@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.threads import move_to_new_thread, stop_thread
+
 PROGRESS_INTERVAL_S = 0.05
 """Progress signals at most 20 a second; the last batch always reports."""
 DEFAULT_K = 100
@@ -179,9 +181,7 @@ class ElboGapPanel(QWidget):
         k, n = self.k_spin.value(), min(self.n_spin.value(), len(self._x))
         y = self._y if self._snapshot.num_classes else None
         self._job = GapJob(self._snapshot, self._x, y, k, n)
-        self._thread = QThread(self)
-        self._thread.setObjectName("vae-explorer IWAE")
-        self._job.moveToThread(self._thread)
+        self._thread = move_to_new_thread(self._job, "vae-explorer IWAE", self, start=False)
         self._thread.started.connect(self._job.run)
         # worker -> panel: queued to methods of this GUI-thread object
         self._job.sig_progress.connect(self._on_progress)
@@ -208,9 +208,7 @@ class ElboGapPanel(QWidget):
         if self._thread is None:
             return True
         self.cancel()
-        thread = self._thread
-        thread.quit()
-        finished = thread.wait(timeout_ms)
+        finished = stop_thread(self._thread, timeout_ms)
         if finished:
             self._on_thread_finished()
         return finished

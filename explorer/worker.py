@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.run_settings import RunSettings
+from explorer.threads import move_to_new_thread, stop_thread
 from trainer.errors import VaeExplorerError
 from trainer.explore import DecoderSnapshot, ExplorePublisher  # numpy only: torch loads inside its functions
 
@@ -597,9 +598,7 @@ class TrainSession(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.worker = TrainWorker()
-        self._thread = QThread(self)
-        self._thread.setObjectName("vae-explorer training")
-        self.worker.moveToThread(self._thread)
+        self._thread = move_to_new_thread(self.worker, "vae-explorer training", self)
         # signal-to-slot across threads: queued, so these run in the worker thread in order
         self._sig_train.connect(self.worker.train)
         self._sig_open.connect(self.worker.open_checkpoint)
@@ -609,7 +608,6 @@ class TrainSession(QObject):
         self._sig_drain.connect(self.worker.drain_jobs)
         self._sig_adopt.connect(self.worker.adopt_checkpoint)
         self._sig_use_dataset.connect(self.worker.use_dataset)
-        self._thread.start()
 
     def probe_devices(self) -> None:
         self._sig_probe.emit()
@@ -673,8 +671,6 @@ class TrainSession(QObject):
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Stop training, end the thread's event loop and join it; True when the thread has finished."""
-        if not self._thread.isRunning():
-            return True
-        self.worker.request_stop(closing=True)
-        self._thread.quit()  # the loop ends once the current slot (training) returns
-        return self._thread.wait(timeout_ms)
+        if self._thread.isRunning():
+            self.worker.request_stop(closing=True)  # the loop ends once the current slot (training) returns
+        return stop_thread(self._thread, timeout_ms)
