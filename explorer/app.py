@@ -229,7 +229,8 @@ class ScreenshotDriver(QObject):
 
     def _on_wait_tick(self) -> None:
         explore = self.window.explore
-        if explore.decoder is not None and explore.latents is None and time.monotonic() < self._deadline:
+        waiting = explore.pending or (explore.decoder is not None and explore.latents is None)
+        if waiting and time.monotonic() < self._deadline:  # panel updates still queued, or the encoding
             return
         self._wait_timer.stop()
         self._select_examples()

@@ -213,21 +213,29 @@ def test_the_demo_checkpoint_opens_at_startup_and_its_sliders_decode(qtbot):
     assert not win.session.running
 
 
-def test_screenshot_of_one_panel_builds_the_real_window_with_the_demo(tmp_path):
+def test_screenshot_of_one_panel_builds_the_real_window_with_the_demo(qapp, tmp_path):
     import os
-    import struct
     import subprocess
     import sys
     from pathlib import Path
 
+    from PySide6.QtGui import QImage
+
+    from explorer.latent_panel import TAB10
+
     repo = Path(__file__).resolve().parents[1]
-    out = tmp_path / "decoder.png"
+    out = tmp_path / "latent.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run([sys.executable, "main.py", "--screenshot", str(out), "--panel", "decoder"], cwd=repo,
+    result = subprocess.run([sys.executable, "main.py", "--screenshot", str(out), "--panel", "latent"], cwd=repo,
                             env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr
-    header = out.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", header[16:24])
-    assert 200 <= width < 1440 and 200 <= height < 900  # the dock's panel, not the 1440x900 window
     assert "wrote" in result.stderr
+    image = QImage(str(out))
+    assert 200 <= image.width() < 1440 and 200 <= image.height() < 900  # the dock's panel, not the 1440x900 window
+    # it waited for the demo's held-out encoding to reach the scatter: its points, in the label colours
+    image = image.convertToFormat(QImage.Format_RGB888)  # kept: the array below views its memory
+    rgb = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    rgb = rgb[:, : 3 * image.width()].reshape(image.height(), image.width(), 3)
+    colours = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in TAB10}
+    in_palette = sum(int((rgb == c).all(-1).sum()) for c in colours)
+    assert in_palette > 500, f"only {in_palette} pixels in the scatter's colours: the screenshot did not wait"
