@@ -39,7 +39,7 @@ from explorer.latent_panel import LatentScatterPanel
 from explorer.rd_panel import RateDistortionPanel
 from explorer.samples_panel import SamplesPanel
 from explorer.traversal_panel import TraversalPanel
-from trainer.explore import DecoderSnapshot, LatentSnapshot, PreviewImages
+from trainer.explore import DecoderSnapshot, LatentSnapshot, PreviewImages, variance_describes
 
 TURN_MS = 2
 """Pause before each queued panel update: long enough for the paint of the previous one and for the timers
@@ -204,8 +204,9 @@ class Exploration(QObject):
             return
         kl, step = self._pending_kl
         self.kl.set_kl(kl, step)
-        variance = self.latents.mu_variance if self.latents is not None else None
-        self.sliders.set_kl(kl, variance)
+        latents = self.latents
+        current = latents is not None and variance_describes(latents.step, step)
+        self.sliders.set_kl(kl, latents.mu_variance if current else None)
 
     def _on_point_selected(self, index: int, mu) -> None:
         self.sliders.set_z(mu)

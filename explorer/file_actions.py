@@ -206,7 +206,7 @@ class FileController(QObject):
         remember=False opens a file as a template (the bundled demo model): it joins no recent-files list and
         Save asks for a new name instead of writing over it.
         """
-        self._confirm_then("opening another checkpoint", partial(self._choose_and_open, path, remember))
+        self.confirm_then("opening another checkpoint", partial(self._choose_and_open, path, remember))
 
     def _choose_and_open(self, path: str | None, remember: bool = True) -> None:
         if path is None:
@@ -387,7 +387,7 @@ class FileController(QObject):
         if keeps_model:
             self._use_dataset(dataset)
         else:
-            self._confirm_then("switching the dataset (the model is discarded)", partial(self._use_dataset, dataset))
+            self.confirm_then("switching the dataset (the model is discarded)", partial(self._use_dataset, dataset))
 
     def _use_dataset(self, dataset) -> None:
         spec = dataset.spec
@@ -498,7 +498,7 @@ class FileController(QObject):
             self.open_dataset(path, DATASET_SUFFIXES[Path(path).suffix.lower()])
 
     # --- asking -----------------------------------------------------------------------------------------
-    def _confirm_then(self, doing: str, then) -> None:
+    def confirm_then(self, doing: str, then) -> None:
         """Run `then` now, or after asking when the current run has unsaved steps (Save first, Discard, Cancel)."""
         if not self.unsaved:
             then()

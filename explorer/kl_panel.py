@@ -5,8 +5,9 @@
     panel.set_mu_variance(latents.mu_variance, step=...)     # held-out Var_x(μ): Burda's active units
     panel.collapsed                                          # what the banner says
 
-A dimension is active when Var_x(μ_j) > 0.01 (Burda et al. 2016) once a held-out encoding is known, else
-when its KL is at least 0.01 nats. The banner appears when the rate or the active-unit count falls to about
+A dimension is active when Var_x(μ_j) > 0.01 (Burda et al. 2016) once a held-out encoding of a model at least
+half as trained as the live KL's is known (trainer.explore.variance_describes), else when its KL is at least
+0.01 nats. The banner appears when the rate or the active-unit count falls to about
 zero: the posterior q(z|x) has collapsed onto the prior and z carries (almost) no information about x.
 """
 
@@ -19,7 +20,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer.curves_panel import steady_axes
-from trainer.explore import ACTIVE_KL_NATS, collapse_state
+from trainer.explore import ACTIVE_KL_NATS, collapse_state, variance_describes
 
 ACTIVE_COLOUR = "#d62728"
 """The rate's colour in the curves panel: these bars split that curve by dimension."""
@@ -148,6 +149,8 @@ class KlPanel(QWidget):
     def _update(self) -> None:
         kl = self._kl
         variance = self._variance if self._variance is not None and len(self._variance) == len(kl) else None
+        if not variance_describes(self._variance_step, self._step):
+            variance = None  # encoded when the model was much younger: the live KL decides
         state = collapse_state(kl, variance)
         was_collapsed = self.collapsed
         self.state = state
@@ -162,7 +165,8 @@ class KlPanel(QWidget):
                 [[(i, str(i)) for i in range(0, len(kl), max(1, len(kl) // 16))]])
             self.plot.setXRange(-0.6, max(len(kl), 1) - 0.4, padding=0)
             self.plot.setYRange(0, top, padding=0)
-        how = ("Var<sub>x</sub>(μ) &gt; 0.01, held-out" if state.measure == "variance" else "KL ≥ 0.01 nats")
+        held_out = f"held-out at step {self._variance_step:,}" if self._variance_step is not None else "held-out"
+        how = f"Var<sub>x</sub>(μ) &gt; 0.01, {held_out}" if state.measure == "variance" else "KL ≥ 0.01 nats"
         at = f" · step {self._step:,}" if self._step is not None else ""
         self.summary.setText(
             f"<b>rate</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {state.n_active} / {len(kl)}"

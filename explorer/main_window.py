@@ -239,9 +239,9 @@ class MainWindow(QMainWindow):
         self.status.showMessage("Stopping…")
 
     def _on_reset_triggered(self) -> None:
-        if self.state is not RunState.STOPPED or not self._confirm_discard():
-            return
-        self.clear_run()
+        if self.state is RunState.STOPPED:
+            # asks only when steps were trained since the last save or open: an opened file loses nothing
+            self.files.confirm_then("resetting", self.clear_run)
 
     def clear_run(self) -> None:
         """Forget the model and everything drawn from it (Reset; a new dataset that the model cannot fit)."""
@@ -253,15 +253,6 @@ class MainWindow(QMainWindow):
         self.last_report = None
         self.setWindowTitle(APP_NAME)
         self._set_state(RunState.IDLE)
-
-    def _confirm_discard(self) -> bool:
-        step = self.last_report.step if self.last_report is not None else 0
-        answer = QMessageBox.question(
-            self, "Discard the model?",
-            f"Reset discards the model trained so far ({step:,} steps) and its curves.",
-            QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Cancel,
-        )
-        return answer == QMessageBox.Discard
 
     def _on_about_triggered(self) -> None:
         QMessageBox.about(

@@ -25,6 +25,7 @@ from trainer.explore import (
     PreviewImages,
     StablePCA,
     collapse_state,
+    variance_describes,
     encode_heldout,
     estimate_log_px,
     interpolate,
@@ -383,3 +384,10 @@ def test_publisher_sends_everything_first_then_only_what_is_due(sprites):
     pub.request_latents()  # "Refresh now" from the GUI thread
     assert kinds(pub.poll(trainer)) == ["DecoderSnapshot", "LatentSnapshot"]
     assert kinds(pub.poll(trainer, force=True)) == ["LatentSnapshot", "PreviewImages"]  # same step: no 2nd copy
+
+
+def test_an_encoding_of_a_much_younger_model_does_not_judge_the_live_one():
+    """Right after the start the held-out set is encoded at the first report, μ still near their initial
+    values: that Var_x(μ) called every unit inactive and the window warned of a collapse while the rate rose."""
+    assert variance_describes(500, 900) and variance_describes(10, 20) and variance_describes(None, 120)
+    assert not variance_describes(10, 120) and not variance_describes(400, 1000)

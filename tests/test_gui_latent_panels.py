@@ -320,6 +320,22 @@ def test_kl_strip_flags_a_collapsed_model_and_not_a_healthy_one(qtbot, healthy, 
     assert panel.collapsed
 
 
+def test_kl_strip_ignores_an_encoding_of_a_much_younger_model(qtbot, collapsed, healthy):
+    """The first encoding of a new model (at its first report, μ near their initial values) must not call a
+    model that has since trained ten times longer and pays tens of nats of rate collapsed."""
+    panel = KlPanel()
+    qtbot.addWidget(panel)
+    young = collapsed.latents  # Var_x(μ) ≈ 0 everywhere
+    panel.set_kl(young.kl_per_dim, step=10)
+    panel.set_mu_variance(young.mu_variance, step=10)
+    assert panel.collapsed
+    panel.set_kl(healthy.latents.kl_per_dim, step=120)  # the live KL of the model now
+    assert not panel.collapsed and panel.state.measure == "kl" and panel.state.n_active == 4
+    panel.set_kl(healthy.latents.kl_per_dim, step=15)  # the same encoding describes a model of step 15
+    assert panel.collapsed and panel.state.measure == "variance"
+    assert "held-out at step 10" in panel.summary.text()
+
+
 # --- rate–distortion plane -------------------------------------------------------------------------
 def test_rd_plane_receives_the_trajectory_and_turns_the_beta_line(qtbot, healthy):
     panel = RateDistortionPanel()

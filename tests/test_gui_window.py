@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from explorer.controls_panel import beta_to_tick
 from explorer.main_window import MainWindow, RunState
@@ -45,7 +46,7 @@ def stop(qtbot, window):
     qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
 
 
-def test_training_fills_the_curves_and_locks_model_settings(qtbot, window):
+def test_training_fills_the_curves_and_locks_model_settings(qtbot, window, monkeypatch):
     start(qtbot, window, points=3)
     assert window.state is RunState.TRAINING
     assert not window.controls.latent_spin.isEnabled()  # a new latent size would need a new model
@@ -63,8 +64,10 @@ def test_training_fills_the_curves_and_locks_model_settings(qtbot, window):
     assert "samples/s" in window.status.speed_label.text() and window.status.device_label.text().startswith("device cpu")
     stop(qtbot, window)
     assert not window.controls.latent_spin.isEnabled()  # the model still exists: Continue goes on with it
-    window._confirm_discard = lambda: True
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[2]) or QMessageBox.Discard)
     click(qtbot, window, window.reset_action)
+    assert len(asked) == 1 and "unsaved steps" in asked[0]  # the trained steps were never saved: it asks
     assert window.state is RunState.IDLE and window.controls.latent_spin.isEnabled()
     assert len(window.curves.curve("distortion")[0]) == 0
 
@@ -163,7 +166,7 @@ def test_divergence_pauses_with_a_message_and_keeps_the_model(qtbot, window):
     stop(qtbot, window)
 
 
-def test_opening_a_checkpoint_shows_its_curves_and_continue_resumes_it(qtbot, window, tmp_path):
+def test_opening_a_checkpoint_shows_its_curves_and_continue_resumes_it(qtbot, window, tmp_path, monkeypatch):
     from trainer.checkpoint import save_checkpoint
     from trainer.config import DatasetSpec, TrainConfig
     from trainer.data import load_dataset
@@ -188,6 +191,13 @@ def test_opening_a_checkpoint_shows_its_curves_and_continue_resumes_it(qtbot, wi
     steps = window.curves.curve("distortion", smoothed=False)[0]
     assert (np.diff(steps) > 0).all()  # the curve continues where the checkpoint stopped
     stop(qtbot, window)
+    # opened again and not trained since, Reset loses nothing that is not on disk: it does not ask
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.Discard)  # the steps trained above
+    window.open_checkpoint(str(path))
+    qtbot.waitUntil(lambda: window.curves.curve("distortion", smoothed=False)[0][-1:].tolist() == [40], timeout=WAIT_MS)
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: pytest.fail(f"asked: {args[2]}"))
+    click(qtbot, window, window.reset_action)
+    assert window.state is RunState.IDLE
 
 
 def test_a_million_steps_stay_a_bounded_decimated_curve(qtbot):

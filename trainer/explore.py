@@ -574,6 +574,19 @@ class CollapseState:
         return int(len(self.active))
 
 
+def variance_describes(variance_step: int | None, kl_step: int | None) -> bool:
+    """Whether a held-out Var_x(μ) measured at `variance_step` may judge the activity of a model at `kl_step`.
+
+    The held-out set is encoded every N steps, the live KL arrives with every report. An encoding made before
+    the model had trained half as long as now describes an earlier model: right after the start (encoded at
+    the first report, μ still near their initial values) it would call every unit inactive, and the window
+    would warn of a collapse while the rate climbs past 40 nats. Then the live KL decides instead.
+    """
+    if variance_step is None or kl_step is None:
+        return True
+    return 2 * int(variance_step) >= int(kl_step)
+
+
 def collapse_state(kl_per_dim, mu_variance=None, kl_threshold: float = ACTIVE_KL_NATS,
                    variance_threshold: float = ACTIVE_VARIANCE, rate_threshold: float = COLLAPSE_RATE_NATS) -> CollapseState:
     """Active units and posterior collapse.
