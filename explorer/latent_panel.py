@@ -234,7 +234,8 @@ class LatentScatterPanel(QWidget):
         self.refresh_spin = QSpinBox(minimum=0, maximum=1_000_000, singleStep=100, value=DEFAULT_REFRESH_STEPS)
         self.refresh_spin.setSpecialValueText("never")
         self.refresh_spin.setSuffix(" steps")
-        self.refresh_spin.setToolTip("Re-encode the held-out set every N optimizer steps while training (0: only on demand)")
+        self.refresh_spin.setToolTip("Re-encode the held-out set every N optimizer steps while training (0: only on demand);\n"
+                                     "twice as often while the model is young (steps 20, 40, 80, ...), when it changes fastest")
         self.refresh_button = QPushButton("Refresh now")
         self.refresh_button.setToolTip("Encode the held-out set with the current weights")
         self.info = QLabel("Train or open a model to see its latent space.")

@@ -25,6 +25,7 @@ from trainer.explore import (
     PreviewImages,
     StablePCA,
     collapse_state,
+    latent_interval,
     variance_describes,
     encode_heldout,
     estimate_log_px,
@@ -391,3 +392,12 @@ def test_an_encoding_of_a_much_younger_model_does_not_judge_the_live_one():
     values: that Var_x(μ) called every unit inactive and the window warned of a collapse while the rate rose."""
     assert variance_describes(500, 900) and variance_describes(10, 20) and variance_describes(None, 120)
     assert not variance_describes(10, 120) and not variance_describes(400, 1000)
+
+
+def test_held_out_encodings_come_twice_as_often_while_the_model_is_young():
+    steps, last = [], 10
+    while last < 3000:
+        last += latent_interval(last, 500)
+        steps.append(last)
+    assert steps[:7] == [20, 40, 80, 160, 320, 640, 1140]  # doubling, then every 500
+    assert latent_interval(2256, 500) == 500 and latent_interval(0, 500) == 1  # a resumed run: the plain interval

@@ -672,6 +672,13 @@ def estimate_log_px(model, x: np.ndarray, y: np.ndarray | None = None, k: int = 
 
 
 # --- what the training thread publishes, and when -------------------------------------------------
+def latent_interval(last_step: int, every: int) -> int:
+    """Steps until the next held-out encoding after one at `last_step`: every `every` steps, but twice as often
+    while the model is young (the next at double the step: 10, 20, 40, 80, ...), since the latent space changes
+    fastest at the start and an encoding of a much younger model says little about the current one."""
+    return max(1, min(int(every), int(last_step)))
+
+
 class ExplorePublisher:
     """Decides, in the training thread, when to copy the decoder, render previews and encode the held-out set.
 
@@ -728,8 +735,8 @@ class ExplorePublisher:
             every, requested = self._latent_every, self._latents_requested
             self._latents_requested = False
         out: list[Any] = []
-        latent_due = requested or force or self._last_latent_step is None or (
-            every > 0 and step - self._last_latent_step >= every)
+        last = self._last_latent_step
+        latent_due = requested or force or last is None or (every > 0 and step - last >= latent_interval(last, every))
         decoder_due = force or latent_due or now - self._last_decoder >= self.decoder_interval_s
         if decoder_due and self._last_decoder_step != step:
             out.append(DecoderSnapshot.from_model(trainer.model, step=step))
