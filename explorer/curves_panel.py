@@ -24,7 +24,7 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QPen
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 REDRAW_INTERVAL_MS = (50, 1000)
@@ -188,18 +188,28 @@ def ema(steps: np.ndarray, values: np.ndarray, smoothing: float, prev: tuple[flo
 
 # --- view ------------------------------------------------------------------------------------
 class _PlainLogAxis(SteadyAxis):
-    """Log-scale ticks read 0.5, 30, 400 instead of pyqtgraph's 5·10⁻¹, 3·10¹, 4·10²; over more than a decade
-    only 1, 2 and 5 times a power of ten are labelled, so the labels near each decade do not pile up."""
+    """Log-scale ticks read 0.5, 30, 400 instead of pyqtgraph's 5·10⁻¹, 3·10¹, 4·10².
+
+    Labels are thinned so they never pile up: over more than a decade only 1, 2 and 5 times a power of ten are
+    labelled, and when the axis is too short for the labels of a tier (a plot squeezed by docked panels) the
+    next sparser one is used: every tick, then 1-2-5, then powers of ten.
+    """
+
+    TIERS = (None, (1, 2, 5, 10), (1, 10))
+    """Mantissas that keep their label, richest first; None keeps every tick's."""
 
     def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph override)
-        sparse = abs(self.range[1] - self.range[0]) > 1.0
-        labels = []
-        for v in np.asarray(values, dtype=float):
-            value = 10.0 ** v * scale
-            mantissa = value / 10.0 ** math.floor(math.log10(value)) if np.isfinite(v) and value > 0 else 0.0
-            keep = np.isfinite(v) and (not sparse or min(abs(mantissa - m) for m in (1, 2, 5, 10)) < 1e-6)
-            labels.append(f"{value:g}" if keep else "")
-        return labels
+        values = np.asarray(values, dtype=float)
+        numbers = [10.0 ** v * scale if np.isfinite(v) else math.nan for v in values]
+        mantissas = [n / 10.0 ** math.floor(math.log10(n)) if n > 0 else math.nan for n in numbers]
+        room = self.geometry().height() if self.orientation in ("left", "right") else 0.0
+        line = QFontMetricsF(self.style.get("tickFont") or self.font()).height() + 2
+        first = 1 if abs(self.range[1] - self.range[0]) > 1.0 else 0
+        for tier in self.TIERS[first:]:
+            keep = [math.isfinite(m) and (tier is None or min(abs(m - t) for t in tier) < 1e-6) for m in mantissas]
+            if room <= 0 or sum(keep) * line <= room:
+                break
+        return [f"{n:g}" if k else "" for n, k in zip(numbers, keep)]
 
 
 class _TimedGraphicsLayout(pg.GraphicsLayoutWidget):

@@ -248,3 +248,26 @@ def test_plot_grids_are_opaque_and_drawn_behind_the_data(qtbot, monkeypatch):
     assert len(alphas) > 20 and set(alphas) == {255}
     for plot in (*curves.plots.values(), kl.plot.getPlotItem()):
         assert plot.getAxis("left").zValue() < plot.vb.zValue() and plot.getAxis("bottom").zValue() < plot.vb.zValue()
+
+
+def test_log_axis_labels_thin_out_when_the_plot_is_short(qtbot):
+    """Docked panels squeeze the curve plots to ~50 px: their log-y labels (500, 600, ... 2000) piled up."""
+    import math
+
+    import pyqtgraph as pg
+
+    from explorer.curves_panel import _PlainLogAxis
+
+    values = np.log10([500, 600, 700, 800, 900, 1000, 2000])
+    shown = {}
+    for height in (100, 300):
+        plot = pg.PlotWidget(axisItems={"left": _PlainLogAxis("left")})
+        qtbot.addWidget(plot)
+        plot.resize(300, height)
+        plot.setLogMode(y=True)
+        plot.setYRange(math.log10(500), math.log10(2500), padding=0)
+        plot.show()
+        qtbot.waitExposed(plot)
+        shown[height] = [s for s in plot.getAxis("left").logTickStrings(values, 1.0, 0.1) if s]
+    assert shown[300] == ["500", "600", "700", "800", "900", "1000", "2000"]  # room for every label
+    assert shown[100] == ["500", "1000", "2000"]  # only 1-2-5 times a power of ten fit
