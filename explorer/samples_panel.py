@@ -54,7 +54,9 @@ class SamplesPanel(QWidget):
             self.recon_view.set_images(pairs, ncols=min(PAIRS_PER_ROW, n), pad=4, pad_value=255)
         samples = np.asarray(samples)
         if len(samples):
-            self.samples_view.set_images(samples, ncols=max(1, math.ceil(math.sqrt(len(samples) * 2))))
+            # white gutters like the pairs': sprites on black would otherwise merge into one dark field
+            self.samples_view.set_images(samples, ncols=max(1, math.ceil(math.sqrt(len(samples) * 2))), pad=2,
+                                         pad_value=255)
         self.step = step
         suffix = f" · step {step:,}" if step is not None else ""
         self.recon_view.title = "Input │ reconstruction" + suffix

@@ -299,6 +299,8 @@ def test_samples_panel_shows_inputs_next_to_their_reconstructions(qtbot, healthy
     np.testing.assert_allclose(pairs[0, 1, :, :, 29:], preview.recons[1])
     samples = panel.samples_view.images()
     np.testing.assert_allclose(samples.reshape(-1, 1, 28, 28)[:12], preview.samples)
+    mosaic = panel.samples_view.mosaic()  # 2-px white gutters around and between the prior samples' tiles
+    assert (mosaic[:, :2] == 255).all() and (mosaic[:, 30:32] == 255).all() and (mosaic[30:32] == 255).all()
     assert f"step {healthy.decoder.step:,}" in panel.samples_view.title
 
 
