@@ -231,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
 
     gaps = np.concatenate([np.diff(np.asarray(seg)) for seg in gui.segments if len(seg) > 1])
     # where the worst stalls happened: (slice, ms into the window's training time, gap ms)
-    worst = sorted(((i, seg[k] - seg[0], seg[k + 1] - seg[k], gui.gc_ms_within(seg[k], seg[k + 1]))
-                    for i, seg in enumerate(gui.segments) for k in range(len(seg) - 1)), key=lambda g: -g[2])[:5]
+    worst = sorted(((i, seg[k], seg[k + 1]) for i, seg in enumerate(gui.segments) for k in range(len(seg) - 1)),
+                   key=lambda g: g[1] - g[2])[:5]  # (slice, beat before, beat after), largest gap first
     gui_rate = (gui.last.step - gui.first.step) * settings.batch_size / max(gui.last.elapsed_s - gui.first.elapsed_s, 1e-9)
     beat_s = sum(seg[-1] - seg[0] for seg in gui.segments if seg) / 1000
     result = {
@@ -245,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "heartbeat_max_gap_ms": round(float(gaps.max()), 2),
         "heartbeat_p99_ms": round(float(np.percentile(gaps, 99)), 2),
         "heartbeat_p50_ms": round(float(np.percentile(gaps, 50)), 2),
-        "largest_gaps": [{"slice": i, "at_ms": round(t), "gap_ms": round(g, 1), "gc_ms": round(c, 1)}
-                         for i, t, g, c in worst],
+        "largest_gaps": [{"slice": i, "at_ms": round(a - gui.segments[i][0]), "gap_ms": round(b - a, 1),
+                          "gc_ms": round(gui.gc_ms_within(a, b), 1)} for i, a, b in worst],
         "gui_samples_per_s": round(gui_rate, 1),
         "headless_samples_per_s": round(headless.samples_per_s, 1),
         "gui_vs_headless_throughput": round(gui_rate / headless.samples_per_s, 3),
