@@ -133,6 +133,18 @@ def _torch_threads() -> int:
     return torch.get_num_threads()
 
 
+def _warm_optimizer() -> None:
+    """Build a throwaway Adam, so the first Start does not pay for what that imports.
+
+    torch's first optimizer imports torch._dynamo (and sympy with it): 1.7-2.3 s here, holding the GIL for up
+    to 180 ms at a time, so done at Start it froze the window in bursts and delayed the first report by 2 s.
+    Done here, in the launch-time probe, it overlaps the user's first look at the window.
+    """
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def _freeze_long_lived_objects() -> None:
     """Exempt everything alive now (torch, Qt wrappers, the model) from future garbage collections.
 
@@ -248,6 +260,7 @@ class TrainWorker(QObject):
         try:
             import torch
 
+            _warm_optimizer()
             _freeze_long_lived_objects()
             devices = ["auto", "cpu"]
             if torch.cuda.is_available():
