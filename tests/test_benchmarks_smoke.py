@@ -25,3 +25,15 @@ def test_soak_short_run_reports_memory_and_bounded_plots():
     curves = {k: v for k, v in out["plot_points"].items() if k.startswith("Curves: ") and "dots" not in k}
     assert curves and all(0 < v <= out["max_points_per_curve"] for v in curves.values()), out["plot_points"]
     assert out["engine_history_rows"] >= max(curves.values())
+
+
+def test_gui_responsiveness_short_run_reports_heartbeat_and_what_filled_each_stall():
+    out = run_json(REPO / "benchmarks" / "gui_responsiveness.py", "--seconds", "2", "--slices", "1", "--json")
+    assert out["heartbeats"] > 50 and out["heartbeat_max_gap_ms"] >= out["heartbeat_p99_ms"] > 0
+    assert out["gui_samples_per_s"] > 0 and out["headless_samples_per_s"] > 0
+    assert out["gui_vs_headless_throughput"] == round(out["gui_samples_per_s"] / out["headless_samples_per_s"], 3)
+    assert out["largest_gaps"][0]["gap_ms"] == round(out["heartbeat_max_gap_ms"], 1)
+    for gap in out["largest_gaps"]:
+        assert gap["gui_cpu_ms"] >= 0 and gap["run_queue_ms"] >= 0 and gap["steal_ms"] >= 0 and gap["gc_ms"] >= 0
+        assert gap["gui_cpu_ms"] <= gap["gap_ms"] + 1  # the thread cannot run longer than the gap it ran in
+    assert 0 <= out["stolen_cpu_share"] <= 1
