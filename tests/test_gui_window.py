@@ -6,6 +6,11 @@ and Qt warnings fail the test (pyproject: qt_log_level_fail = WARNING).
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -13,6 +18,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from explorer.controls_panel import beta_to_tick
 from explorer.main_window import MainWindow, RunState
+from explorer.threads import BACKGROUND_NICE
 
 # The offscreen platform plugin itself warns about QMainWindow size hints; it says nothing about our code.
 
@@ -70,6 +76,17 @@ def test_training_fills_the_curves_and_locks_model_settings(qtbot, window, monke
     assert len(asked) == 1 and "unsaved steps" in asked[0]  # the trained steps were never saved: it asks
     assert window.state is RunState.IDLE and window.controls.latent_spin.isEnabled()
     assert len(window.curves.curve("distortion")[0]) == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_training_threads_yield_the_cores_to_the_gui_thread(qtbot, window):
+    start(qtbot, window)
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    tasks = Path("/proc/self/task")
+    # the worker thread and the threads it started (torch's OpenMP pool) carry its name
+    training = [int(t.name) for t in tasks.iterdir() if (t / "comm").read_text().startswith("vae-explorer tr")]
+    assert training and all(os.getpriority(os.PRIO_PROCESS, tid) == min(19, gui + BACKGROUND_NICE) for tid in training)
+    stop(qtbot, window)
 
 
 def test_beta_change_applies_at_a_later_step_and_is_marked(qtbot, window):
