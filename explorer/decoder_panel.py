@@ -38,6 +38,9 @@ TICKS_PER_SIGMA = 100
 """Slider resolution: 0.01 prior standard deviations."""
 MAX_SLIDERS = 64
 """At most this many sliders (the highest-KL dimensions when there are more); the rest keep their value."""
+ROWS_PER_TURN = 5
+"""Slider rows prepare_rows creates per call. A new model's first snapshot used to create all its rows at once:
+20 rows (80 widgets), created, polished and laid out, held the GUI thread for ~23 ms in one go."""
 INACTIVE_GREY = "#a0a0a0"
 
 
@@ -69,6 +72,20 @@ class _SliderRow:
 
     def widgets(self):
         return (self.name, self.slider, self.value, self.kl)
+
+    def stand_by(self, grid: QGridLayout, row: int) -> None:
+        """Shown in the layout at `row`, its slider disabled: ready for a dimension of the next model."""
+        self.place(grid, row)
+        self.slider.setEnabled(False)
+        for widget in self.widgets():
+            widget.show()
+
+    def set_aside(self, grid: QGridLayout) -> None:
+        """Out of the layout and hidden, kept for a later model."""
+        for widget in self.widgets():
+            grid.removeWidget(widget)
+            widget.hide()
+        self.placed_at = None
 
     def place(self, grid: QGridLayout, row: int) -> None:
         for col, widget in enumerate(self.widgets()):
@@ -119,6 +136,7 @@ class DecoderSlidersPanel(QWidget):
         self._decoder = None
         self._z = np.zeros(0, np.float32)
         self._rows: list[_SliderRow] = []
+        self._spare: list[_SliderRow] = []  # rows left by a smaller model (hidden) or standing by for a larger one
         self._stretch_row = 0  # the grid row below the sliders that takes the spare height
         self._shown_order: list[int] = []
         self._kl: np.ndarray | None = None
@@ -269,21 +287,48 @@ class DecoderSlidersPanel(QWidget):
         return self._state
 
     # --- rows -------------------------------------------------------------------------------------
+    def rows_to_prepare(self, latent_dim: int) -> int:
+        """How many more rows a model of this latent size needs beyond those in use or standing by."""
+        standing_by = sum(row.placed_at is not None for row in self._spare)
+        return max(0, min(latent_dim, MAX_SLIDERS) - len(self._rows) - standing_by)
+
+    def prepare_rows(self, latent_dim: int) -> None:
+        """Get up to ROWS_PER_TURN more rows standing by (shown, disabled, below those in use) for a model of
+        this latent size, so that set_decoder only relabels them; the caller spreads the calls over event-loop
+        turns, since creating and showing 20 rows at once held the GUI thread for ~20 ms."""
+        for _ in range(min(ROWS_PER_TURN, self.rows_to_prepare(latent_dim))):
+            standing_by = sum(row.placed_at is not None for row in self._spare)
+            hidden = [row for row in self._spare if row.placed_at is None]
+            row = hidden[0] if hidden else self._new_row()
+            if not hidden:
+                self._spare.append(row)
+            row.stand_by(self._grid, len(self._rows) + standing_by)
+
+    def _new_row(self) -> _SliderRow:
+        at = len(self._rows) + len(self._spare)
+        row = _SliderRow(at, self._grid, at)
+        row.slider.valueChanged.connect(lambda value, row=row: self._on_slider_moved(row.dim, value))
+        return row
+
     def _build_rows(self, d: int) -> None:
-        """One row per dimension (at most MAX_SLIDERS), reusing the rows there are: creating widgets while
-        training runs costs the GUI thread far more than relabelling them."""
+        """One row per dimension (at most MAX_SLIDERS), reusing the rows there are, in use or spare: creating
+        widgets while training runs costs the GUI thread far more than relabelling them."""
         n = min(d, MAX_SLIDERS)
         for row in self._rows[n:]:
-            for widget in row.widgets():
-                self._grid.removeWidget(widget)
-                widget.deleteLater()
+            row.set_aside(self._grid)
+        self._spare[:0] = self._rows[n:]
         self._rows = self._rows[:n]
+        self._spare.sort(key=lambda row: row.placed_at is None)  # those standing by first
+        while len(self._rows) < n:
+            row = self._spare.pop(0) if self._spare else self._new_row()
+            row.stand_by(self._grid, len(self._rows))
+            row.slider.setEnabled(True)
+            self._rows.append(row)
+        for row in self._spare:
+            if row.placed_at is not None:  # stood by for a model that did not come
+                row.set_aside(self._grid)
         for dim, row in enumerate(self._rows):
             row.assign(dim)
-        while len(self._rows) < n:
-            row = _SliderRow(len(self._rows), self._grid, len(self._rows))
-            row.slider.valueChanged.connect(lambda value, row=row: self._on_slider_moved(row.dim, value))
-            self._rows.append(row)
         self._place_rows(self._rows)
         self._sync_sliders()
         if d > MAX_SLIDERS:

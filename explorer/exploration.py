@@ -16,6 +16,7 @@ dirties is painted before the next runs. Qt paints every dirty widget of a windo
 first snapshot touches all seven panels: in one turn that froze the window for ~100 ms while training took the
 CPU; spread out, no turn takes more than a few tens of ms (benchmarks/gui_responsiveness.py). `decoder` and
 `latents` are set by the last step, once every panel shows the snapshot; `flush()` applies the queue at once.
+A larger model's slider rows get turns of their own before the decoder's (DecoderSlidersPanel.prepare_rows).
 
 Between panels: clicking a point (scatter) sets the sliders, the marker, the traversal centre and endpoint
 A; Shift+click sets endpoint B; dragging the marker or a slider moves the other without echo (set_z and
@@ -24,6 +25,7 @@ set_marker emit nothing), so there is no feedback loop.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -32,7 +34,7 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
-from explorer.decoder_panel import DecoderSlidersPanel
+from explorer.decoder_panel import ROWS_PER_TURN, DecoderSlidersPanel
 from explorer.elbo_gap_panel import ElboGapPanel
 from explorer.kl_panel import KlPanel
 from explorer.latent_panel import LatentScatterPanel
@@ -110,7 +112,10 @@ class Exploration(QObject):
             self.gap.set_model(snapshot)
             self.decoder = snapshot
 
-        self._queue(sliders, partial(self.traversal.set_decoder, snapshot), done)
+        # a larger model's slider rows are made a few per turn first
+        rows = [partial(self.sliders.prepare_rows, snapshot.latent_dim)] * math.ceil(
+            self.sliders.rows_to_prepare(snapshot.latent_dim) / ROWS_PER_TURN)
+        self._queue(*rows, sliders, partial(self.traversal.set_decoder, snapshot), done)
 
     def on_latents(self, latents: LatentSnapshot) -> None:
         def scatter() -> None:

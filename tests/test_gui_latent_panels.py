@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QSlider
 
-from explorer.decoder_panel import INACTIVE_GREY, DecoderSlidersPanel, TICKS_PER_SIGMA
+from explorer.decoder_panel import INACTIVE_GREY, ROWS_PER_TURN, DecoderSlidersPanel, TICKS_PER_SIGMA
 from explorer.elbo_gap_panel import ElboGapPanel
 from explorer.exploration import TURN_MS, Exploration
 from explorer.kl_panel import INACTIVE_COLOUR, KlPanel
@@ -141,6 +141,39 @@ def test_slider_rows_follow_the_latent_size_reusing_their_widgets(qtbot, sprites
     panel.set_decoder(healthy.decoder)  # and back: two rows go
     assert len(panel._rows) == 4 and [panel.slider(d) for d in range(4)] == sliders
     assert panel._grid.rowStretch(4) == 1 and panel._grid.rowStretch(6) == 0  # spare height below the last row
+
+
+def test_a_new_models_slider_rows_are_made_a_few_per_event_loop_turn(qtbot, sprites):
+    """Creating and showing 20 rows at once held the GUI thread ~20 ms; they now stand by a few per turn
+    before the decoder arrives, disabled, and the decoder's own turn only relabels them."""
+    wide = DecoderSnapshot.from_model(Trainer(model_config_for(sprites, latent_dim=12, hidden=(16,)),
+                                              TrainConfig(epochs=1, batch_size=32, device="cpu"), sprites).model, step=0)
+    ex = Exploration()
+    for _, panel, _ in ex.docks():
+        qtbot.addWidget(panel)
+    ex.sliders.show()
+    ex.on_explore(wide)
+    counts = []
+    while ex.pending and len(counts) < 100:
+        time.sleep(2 * TURN_MS / 1000)
+        QApplication.processEvents()
+        sliders = ex.sliders.findChildren(QSlider)
+        counts.append(len(sliders))
+        if len(sliders) < 12:  # still standing by: the model's z has no room for them yet
+            assert not any(s.isEnabled() for s in sliders)
+    assert counts[:3] == [ROWS_PER_TURN, 2 * ROWS_PER_TURN, 12] and counts[-1] == 12
+    assert ex.decoder is wide and [ex.sliders.slider(d).isEnabled() for d in range(12)] == [True] * 12
+    ex.clear()  # a Reset hides the rows; a model of the same size then shows them again, a few per turn
+    assert not any(s.isVisible() for s in ex.sliders.findChildren(QSlider))
+    ex.on_explore(wide)
+    shown = []
+    while ex.pending and len(shown) < 100:
+        time.sleep(2 * TURN_MS / 1000)
+        QApplication.processEvents()
+        assert len(ex.sliders.findChildren(QSlider)) == 12  # reused, none made
+        shown.append(sum(s.isVisible() for s in ex.sliders.findChildren(QSlider)))
+    assert shown[:3] == [ROWS_PER_TURN, 2 * ROWS_PER_TURN, 12] and ex.sliders.slider_order() == list(range(12))
+    ex.shutdown()
 
 
 def test_the_label_selector_sets_the_condition_of_a_conditional_decoder(qtbot):
