@@ -331,6 +331,10 @@ def test_collapse_state_rules():
     # KL paid for a posterior variance != 1 while the mean ignores x: inactive by Burda's measure
     state = collapse_state([0.3, 0.3], mu_variance=[1e-4, 1e-4])
     assert state.n_active == 0 and state.collapsed
+    # a young encoder: means that ignore x, but far from the prior's (seen at step 40 on sprites), is not
+    # q(z|x) ≈ p(z): no false alarm in the first seconds of every run
+    young = collapse_state([0.3, 0.1, 5.2, 0.2, 8.3, 0.0, 5.7, 3.8], mu_variance=[1e-4] * 8)
+    assert young.n_active == 0 and young.rate > 8 and not young.collapsed
     assert collapse_state([0.001] * 3).collapsed
     assert not collapse_state([]).collapsed
 

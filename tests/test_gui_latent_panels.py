@@ -367,7 +367,8 @@ def test_kl_strip_ignores_an_encoding_of_a_much_younger_model(qtbot, collapsed, 
     panel.set_kl(healthy.latents.kl_per_dim, step=120)  # the live KL of the model now
     assert not panel.collapsed and panel.state.measure == "kl" and panel.state.n_active == 4
     panel.set_kl(healthy.latents.kl_per_dim, step=15)  # the same encoding describes a model of step 15
-    assert panel.collapsed and panel.state.measure == "variance"
+    assert panel.state.measure == "variance" and panel.state.n_active == 0
+    assert not panel.collapsed  # no unit active, but a rate far from the prior's: a young encoder
     assert "held-out at step 10" in panel.summary.text()
 
 

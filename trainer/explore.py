@@ -39,6 +39,10 @@ ACTIVE_VARIANCE = 0.01
 """Burda et al. 2016: dimension j is active when Var_x(E_q[z_j|x]) exceeds this (prior units squared)."""
 COLLAPSE_RATE_NATS = 0.05
 """Total rate (nats per example) below which the whole posterior counts as collapsed onto the prior."""
+NEAR_PRIOR_NATS_PER_DIM = 1.0
+"""With no unit active, the posterior counts as collapsed only while its rate is below this many nats per latent
+dimension: q(z|x) then ignores x and sits near p(z). A freshly built encoder also ignores x for its first few
+dozen steps, but with its means far from 0 (3-4 nats per dimension seen on sprites); that is not a collapse."""
 PCA_FIT_POINTS = 20_000
 """StablePCA fits its axes on at most this many evenly spaced points."""
 FAST_PATH_MAX_POINTS = 128
@@ -594,7 +598,9 @@ def collapse_state(kl_per_dim, mu_variance=None, kl_threshold: float = ACTIVE_KL
     With `mu_variance` (Var_x of the posterior means, same length) a dimension is active when it exceeds
     `variance_threshold` (Burda et al. 2016): that is the better test, because a dimension can pay KL for a
     posterior variance != 1 while its mean ignores x. Without it, a dimension is active when its KL is at
-    least `kl_threshold` nats. Collapsed: the total rate is below `rate_threshold` or no unit is active.
+    least `kl_threshold` nats. Collapsed, q(z|x) ≈ p(z): the total rate is below `rate_threshold`, or no unit is
+    active and the rate is below NEAR_PRIOR_NATS_PER_DIM per dimension (means that ignore x but sit far from
+    the prior's are a young encoder, not a collapse).
     """
     kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
     if mu_variance is not None and len(np.asarray(mu_variance).reshape(-1)) == len(kl):
@@ -605,8 +611,9 @@ def collapse_state(kl_per_dim, mu_variance=None, kl_threshold: float = ACTIVE_KL
         measure = "kl"
     rate = float(kl.sum()) if len(kl) else 0.0
     n_active = int(active.sum())
-    return CollapseState(active=active, n_active=n_active, rate=rate,
-                         collapsed=bool(len(kl)) and (rate < rate_threshold or n_active == 0), measure=measure)
+    near_prior = rate < NEAR_PRIOR_NATS_PER_DIM * len(kl)
+    return CollapseState(active=active, n_active=n_active, rate=rate, measure=measure,
+                         collapsed=bool(len(kl)) and (rate < rate_threshold or (n_active == 0 and near_prior)))
 
 
 def rd_line(rate: float, distortion: float, beta: float, r_range: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
