@@ -56,6 +56,8 @@ class SteadyAxis(pg.AxisItem):
     """An axis that costs the GUI thread little while data streams in.
 
     - No auto SI prefix: a changing "(x1e3)" re-lays out the label.
+    - Room for tick labels only grows: pyqtgraph also shrank it whenever the labels got shorter ("-10" to
+      "5"), and every change of an axis's width re-lays out its plot and repaints it whole, in the same turn.
     - A pixmap cache: a plot whose range did not change repaints its axes without regenerating ticks and
       text (pyqtgraph's slowest paint, in Python).
     - Opaque grid lines: pyqtgraph fades grid lines with alpha, and Qt's raster engine draws a translucent
@@ -67,6 +69,7 @@ class SteadyAxis(pg.AxisItem):
         super().__init__(orientation, **kwargs)
         self.enableAutoSIPrefix(False)
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.setStyle(autoReduceTextSpace=False)
 
     def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):  # noqa: N802 (pyqtgraph override)
         background = pg.getConfigOption("background")

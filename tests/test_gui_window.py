@@ -288,3 +288,31 @@ def test_log_axis_labels_thin_out_when_the_plot_is_short(qtbot):
         shown[height] = [s for s in plot.getAxis("left").logTickStrings(values, 1.0, 0.1) if s]
     assert shown[300] == ["500", "600", "700", "800", "900", "1000", "2000"]  # room for every label
     assert shown[100] == ["500", "1000", "2000"]  # only 1-2-5 times a power of ten fit
+
+
+def test_axes_make_room_for_longer_tick_labels_but_never_give_it_back(qtbot):
+    """An axis that changes width re-lays out its plot and repaints it whole; pyqtgraph narrowed the axis
+    whenever its labels got shorter, so early in training, as ranges settle, plots relaid out back and forth."""
+    import pyqtgraph as pg
+
+    from explorer.curves_panel import steady_axes
+
+    view = pg.PlotWidget()
+    qtbot.addWidget(view)
+    steady_axes(view.getPlotItem())
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    left = view.getPlotItem().getAxis("left")
+
+    def drawn_width(y_range):
+        view.setYRange(*y_range, padding=0)
+        for _ in range(2):  # paint (the labels ask for room), then lay out
+            view.grab()
+            qtbot.wait(10)
+        return left.width()
+
+    narrow = drawn_width((0, 1))
+    wide = drawn_width((-120_000, 120_000))
+    assert wide > narrow  # longer labels get their room
+    assert drawn_width((0, 1)) == wide  # and keep it
