@@ -296,13 +296,15 @@ class DecoderSlidersPanel(QWidget):
         """Get up to ROWS_PER_TURN more rows standing by (shown, disabled, below those in use) for a model of
         this latent size, so that set_decoder only relabels them; the caller spreads the calls over event-loop
         turns, since creating and showing 20 rows at once held the GUI thread for ~20 ms."""
-        for _ in range(min(ROWS_PER_TURN, self.rows_to_prepare(latent_dim))):
-            standing_by = sum(row.placed_at is not None for row in self._spare)
-            hidden = [row for row in self._spare if row.placed_at is None]
-            row = hidden[0] if hidden else self._new_row()
-            if not hidden:
+        hidden = [row for row in self._spare if row.placed_at is None]
+        below = len(self._spare) - len(hidden) + len(self._rows)  # the first free grid row
+        for i in range(min(ROWS_PER_TURN, self.rows_to_prepare(latent_dim))):
+            if hidden:
+                row = hidden.pop(0)
+            else:
+                row = self._new_row()
                 self._spare.append(row)
-            row.stand_by(self._grid, len(self._rows) + standing_by)
+            row.stand_by(self._grid, below + i)
 
     def _new_row(self) -> _SliderRow:
         at = len(self._rows) + len(self._spare)

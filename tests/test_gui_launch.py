@@ -20,6 +20,13 @@ def run_python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def run_code(code: str) -> tuple[object, str]:
+    """Run Python code in a fresh interpreter; (its last stdout line read as JSON, all of stdout)."""
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stdout
+
+
 def test_headless_commands_load_no_qt():
     code = (
         "import json, sys\n"
@@ -31,10 +38,9 @@ def test_headless_commands_load_no_qt():
         "        pass\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'))))\n"
     )
-    result = run_python("-c", code)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
-    assert "usage: vae-explorer" in result.stdout
+    qt_modules, stdout = run_code(code)
+    assert qt_modules == []
+    assert "usage: vae-explorer" in stdout
 
 
 def test_window_shows_without_loading_torch():
@@ -56,9 +62,7 @@ def test_device_probe_leaves_nothing_for_the_first_optimizer_to_import():
         "torch.optim.Adam(torch.nn.Linear(3, 3).parameters())\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )
-    result = run_python("-c", code)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert run_code(code)[0] == []
 
 
 def test_screenshot_trains_then_renders_the_window(tmp_path):
