@@ -267,6 +267,9 @@ class LatentScatterPanel(QWidget):
         self.plot.setAspectLocked(True)  # the prior's contours are circles and should look like circles
         self.plot.setMinimumSize(260, 240)
         self.plot.getPlotItem().hideButtons()
+        # the axis titles from the start: appearing with the first snapshot, they re-laid out the plot and
+        # painted it twice in a row (2 x 10 ms on the GUI thread, while training starts)
+        self._set_axis_labels("PC1", "PC2")
         self.plot.setToolTip("")
         self.cloud = PointCloudItem()
         self.plot.addItem(self.cloud)

@@ -18,6 +18,7 @@ from explorer.decoder_panel import INACTIVE_GREY, ROWS_PER_TURN, DecoderSlidersP
 from explorer.elbo_gap_panel import ElboGapPanel
 from explorer.exploration import TURN_MS, Exploration
 from explorer.kl_panel import INACTIVE_COLOUR, KlPanel
+from explorer.latent_panel import LatentScatterPanel
 from explorer.rd_panel import RateDistortionPanel
 from explorer.samples_panel import SamplesPanel
 from explorer.traversal_panel import TraversalPanel
@@ -275,6 +276,22 @@ def test_scatter_colours_by_factor_and_keeps_its_pca_orientation(qtbot, explore,
     assert "PC1, PC2 explain" in scatter.info.text()
     item = scatter.plot.getPlotItem()
     assert (item.getAxis("bottom").labelText, item.getAxis("left").labelText) == ("PC1", "PC2")
+
+
+def test_the_first_snapshot_does_not_re_lay_out_the_scatter_plot(qtbot, healthy):
+    """Axis titles that appeared with the first snapshot resized both axes: a second whole repaint of the plot
+    in the same turn, just as training starts."""
+    scatter = LatentScatterPanel()
+    qtbot.addWidget(scatter)
+    scatter.resize(600, 420)  # wide enough that the legend fits the row it shares with the info line
+    scatter.show()
+    qtbot.waitExposed(scatter)
+    item = scatter.plot.getPlotItem()
+    sizes = lambda: (item.getAxis("left").width(), item.getAxis("bottom").height(), item.vb.size().toTuple())  # noqa: E731
+    before = sizes()
+    scatter.set_snapshot(healthy.latents)
+    QApplication.processEvents()
+    assert sizes() == before
 
 
 # --- traversal and interpolation -------------------------------------------------------------------
