@@ -56,6 +56,8 @@ class SteadyAxis(pg.AxisItem):
     """An axis that costs the GUI thread little while data streams in.
 
     - No auto SI prefix: a changing "(x1e3)" re-lays out the label.
+    - Two tick levels, not three: the finest level's short ticks and faint grid lines were a third of the
+      cost of regenerating an axis when its range changes.
     - Room for tick labels only grows: pyqtgraph also shrank it whenever the labels got shorter ("-10" to
       "5"), and every change of an axis's width re-lays out its plot and repaints it whole, in the same turn.
     - A pixmap cache: a plot whose range did not change repaints its axes without regenerating ticks and
@@ -69,7 +71,7 @@ class SteadyAxis(pg.AxisItem):
         super().__init__(orientation, **kwargs)
         self.enableAutoSIPrefix(False)
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
-        self.setStyle(autoReduceTextSpace=False)
+        self.setStyle(autoReduceTextSpace=False, maxTickLevel=1)
 
     def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):  # noqa: N802 (pyqtgraph override)
         background = pg.getConfigOption("background")

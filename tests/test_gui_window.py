@@ -316,3 +316,13 @@ def test_axes_make_room_for_longer_tick_labels_but_never_give_it_back(qtbot):
     wide = drawn_width((-120_000, 120_000))
     assert wide > narrow  # longer labels get their room
     assert drawn_width((0, 1)) == wide  # and keep it
+
+
+def test_axes_draw_two_tick_levels_not_three(qtbot):
+    """pyqtgraph's third level (short ticks and faint grid lines between the minor ones) was a third of the cost
+    of regenerating an axis, which every range change of a plot does on the GUI thread."""
+    from explorer.curves_panel import SteadyAxis
+
+    axis = SteadyAxis("bottom")
+    levels = axis.tickValues(0.0, 1000.0, 600)
+    assert len(levels) == 2 and all(len(values) for _, values in levels)
