@@ -20,7 +20,9 @@ accounting: the GUI thread's own CPU time (gui_cpu_ms: our code), its time runna
 nothing in this process can run then) and garbage collection in any thread (gc_ms). What is left of a gap
 was spent asleep: waiting for the GIL, or for a timer the host delivered late. stolen_cpu_share is the
 machine's stolen share over all the window's slices: on a shared host it can reach 0.3-0.5, and then every
-timing here is the host's as much as ours.
+timing here is the host's as much as ours. heartbeat_max_gap_unstolen_ms is the largest gap during which the
+machine's steal counter did not move (it counts in ticks of 10 ms over all cores, so "none" means less than one
+tick): the worst stall the host had no measured part in.
 
 MNIST is read from ../shared/datasets/mnist when present, else sprites are generated (28x28, so the same
 784-400-20 model applies); the JSON says which. launch_to_shown_s is the median wall time from starting
@@ -200,6 +202,12 @@ class GuiRun(QObject):
                 elapsed += seg[-1] - seg[0]
         return stolen / max(cores * elapsed, 1e-9)
 
+    def unstolen_gaps(self) -> np.ndarray:
+        """Gaps (ms) between beats during which the machine's steal counter did not move: stalls that are this
+        process's own (or the guest kernel's), whatever the host did elsewhere in the run."""
+        steal = {row[0]: row[3] for row in self.sched}
+        return np.array([b - a for seg in self.segments for a, b in zip(seg, seg[1:]) if steal[b] == steal[a]])
+
     def gc_ms_within(self, start: float, end: float) -> float:
         """Milliseconds of garbage collection (in any thread: it holds the GIL) overlapping [start, end]."""
         return sum(max(0.0, min(b, end) - max(a, start)) for a, b in self.collections)
@@ -314,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     app.processEvents()
 
     gaps = np.concatenate([np.diff(np.asarray(seg)) for seg in gui.segments if len(seg) > 1])
+    unstolen = gui.unstolen_gaps()
     # where the worst stalls happened: (slice, ms into the window's training time, gap ms)
     worst = sorted(((i, seg[k], seg[k + 1]) for i, seg in enumerate(gui.segments) for k in range(len(seg) - 1)),
                    key=lambda g: g[1] - g[2])[:5]  # (slice, beat before, beat after), largest gap first
@@ -332,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         "largest_gaps": [gap_report(gui, i, a, b) for i, a, b in worst],
         "gaps_over_50ms": int((gaps > 50).sum()),
         "stolen_cpu_share": round(gui.stolen_share(os.cpu_count() or 1), 3),
+        "heartbeat_max_gap_unstolen_ms": round(float(unstolen.max()), 2) if len(unstolen) else None,
+        "gaps_over_50ms_unstolen": int((unstolen > 50).sum()),
         "gui_samples_per_s": round(gui_rate, 1),
         "headless_samples_per_s": round(headless.samples_per_s, 1),
         "gui_vs_headless_throughput": round(gui_rate / headless.samples_per_s, 3),

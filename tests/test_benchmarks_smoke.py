@@ -37,3 +37,6 @@ def test_gui_responsiveness_short_run_reports_heartbeat_and_what_filled_each_sta
         assert gap["gui_cpu_ms"] >= 0 and gap["run_queue_ms"] >= 0 and gap["steal_ms"] >= 0 and gap["gc_ms"] >= 0
         assert gap["gui_cpu_ms"] <= gap["gap_ms"] + 1  # the thread cannot run longer than the gap it ran in
     assert 0 <= out["stolen_cpu_share"] <= 1
+    unstolen = out["heartbeat_max_gap_unstolen_ms"]
+    assert unstolen is None or 0 < unstolen <= out["heartbeat_max_gap_ms"]
+    assert 0 <= out["gaps_over_50ms_unstolen"] <= out["gaps_over_50ms"]
