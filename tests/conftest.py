@@ -37,3 +37,20 @@ def isolated_settings(tmp_path_factory, monkeypatch):
 
     use_settings_folder(folder / "config")
     yield folder
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    """Delete the widgets pytest-qt closed (deleteLater) now, while this test's threads are joined.
+
+    Left to the next test's first nested event loop, a window's destructor once ran while that test's dataset
+    loader decoded images in its thread: the destructor held a Qt signal-slot mutex and waited for the GIL,
+    the loader held the GIL and waited for the same mutex (a PySide6 lock-order inversion), and CI hung.
+    """
+    import sys
+
+    widgets = sys.modules.get("PySide6.QtWidgets")  # headless tests never import Qt: leave it so
+    if widgets is not None and widgets.QApplication.instance() is not None:
+        from PySide6.QtCore import QEvent
+
+        widgets.QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
