@@ -119,7 +119,7 @@ class GuiRun(QObject):
         self.loop = QEventLoop()
         self._clock = QElapsedTimer()
         self._clock.start()
-        self.sched: list[tuple[float, ...]] = []  # (beat ms, GUI thread's on-CPU ms, its run-queue ms, steal ms)
+        self.sched: dict[float, tuple[float, float, float]] = {}  # beat ms -> (GUI thread's on-CPU ms, its run-queue ms, steal ms)
         self.collections: list[tuple[float, float]] = []  # (start ms, end ms) of every garbage collection
         self._gc_started = 0.0
         gc.callbacks.append(self._on_gc)
@@ -190,8 +190,7 @@ class GuiRun(QObject):
     def sched_within(self, start: float, end: float) -> tuple[float, float, float]:
         """Between the beats at start and end: the GUI thread's on-CPU ms and run-queue ms, and the machine's
         stolen ms."""
-        times = {row[0]: np.asarray(row[1:]) for row in self.sched if row[0] in (start, end)}
-        return tuple(float(x) for x in times[end] - times[start])
+        return tuple(float(x) for x in np.subtract(self.sched[end], self.sched[start]))
 
     def stolen_share(self, cores: int) -> float:
         """The share of the machine's CPU time the hypervisor took while the window trained."""
@@ -205,8 +204,8 @@ class GuiRun(QObject):
     def unstolen_gaps(self) -> np.ndarray:
         """Gaps (ms) between beats during which the machine's steal counter did not move: stalls that are this
         process's own (or the guest kernel's), whatever the host did elsewhere in the run."""
-        steal = {row[0]: row[3] for row in self.sched}
-        return np.array([b - a for seg in self.segments for a, b in zip(seg, seg[1:]) if steal[b] == steal[a]])
+        return np.array([b - a for seg in self.segments for a, b in zip(seg, seg[1:])
+                         if self.sched[b][2] == self.sched[a][2]])
 
     def gc_ms_within(self, start: float, end: float) -> float:
         """Milliseconds of garbage collection (in any thread: it holds the GIL) overlapping [start, end]."""
@@ -215,7 +214,7 @@ class GuiRun(QObject):
     def _on_beat(self) -> None:
         now = self._clock.nsecsElapsed() / 1e6
         self.segments[-1].append(now)
-        self.sched.append((now, *gui_thread_sched(), machine_steal_ms()))
+        self.sched[now] = (*gui_thread_sched(), machine_steal_ms())  # the hot path: a plain tuple
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
