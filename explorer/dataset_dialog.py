@@ -252,8 +252,6 @@ def preview_zoom(width: int, height: int) -> float:
 def describe(dataset) -> list[tuple[str, str]]:
     """The summary rows the dialog shows: (label, text)."""
     c, h, w = dataset.input_shape
-    x = dataset.x_train
-    values = "0-255" if x.dtype == np.uint8 else "0-1"
     labels = "none (unlabelled)"
     if dataset.num_classes:
         names = ", ".join(dataset.class_names[:6]) + (", ..." if len(dataset.class_names) > 6 else "")
@@ -261,7 +259,8 @@ def describe(dataset) -> list[tuple[str, str]]:
     nbytes = sum(a.nbytes for a in (dataset.x_train, dataset.x_test, dataset.y_train, dataset.y_test) if a is not None)
     return [
         ("Examples", f"{len(dataset.x_train):,} train / {len(dataset.x_test):,} test"),
-        ("Each example", f"{c} \N{MULTIPLICATION SIGN} {h} \N{MULTIPLICATION SIGN} {w}, {x.dtype} ({values})"),
+        # how the source's values were read (e.g. "int64 0/1 read as binary"), not the in-memory dtype
+        ("Each example", f"{c} \N{MULTIPLICATION SIGN} {h} \N{MULTIPLICATION SIGN} {w}, {dataset.values}"),
         ("Labels", labels),
         ("Memory", _size_text(nbytes)),
     ]

@@ -1,4 +1,9 @@
-"""Test configuration: Qt runs offscreen so CI needs no screen; shared data lives in ../shared."""
+"""Test configuration: Qt runs offscreen so CI needs no screen; MNIST-like data is written per session.
+
+Tests that need some IDX files take `synthetic_mnist_dir` (a real IDX pair of synthetic digits in a temporary
+folder). Only tests of the published MNIST files take `shared_mnist_dir`: ../shared/datasets/mnist beside the
+repository; without it they skip, unless CI=true, where it must be there and they fail.
+"""
 
 import atexit
 import os
@@ -16,15 +21,38 @@ os.environ["XDG_DATA_HOME"] = os.path.join(_SCRATCH, "data")
 
 import pytest  # noqa: E402
 
+from idx_files import write_digit_idx_pair  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
+T10K_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+SYNTHETIC_MNIST_N = 1200  # split 90/10: 1,080 train / 120 test
 
 
-@pytest.fixture
-def mnist_dir() -> Path:
-    """The real MNIST t10k IDX pair, read where CI has it; never copied into the repository."""
-    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"{SHARED_MNIST} is missing: the integration tests need ../shared/datasets/mnist")
+@pytest.fixture(scope="session")
+def synthetic_mnist_dir(tmp_path_factory) -> Path:
+    """A folder holding only a t10k IDX pair (gzip) of 1,200 synthetic 28x28 digits labelled 0-9 (idx_files.py).
+
+    Shared by the session: tests read it, none writes into it.
+    """
+    folder = tmp_path_factory.mktemp("synthetic-mnist")
+    write_digit_idx_pair(folder, SYNTHETIC_MNIST_N, seed=0)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shared_mnist_dir() -> Path:
+    """The published MNIST t10k pair in ../shared/datasets/mnist, never copied into the repository.
+
+    Absent, the test skips (a plain clone passes its own tests), except under CI=true: CI must test the real files.
+    """
+    missing = [name for name in T10K_FILES if not (SHARED_MNIST / name).is_file()]
+    if missing:
+        what = f"lacks {', '.join(missing)}" if SHARED_MNIST.is_dir() else "is absent"
+        reason = f"{SHARED_MNIST} {what}: this test checks the published MNIST files there"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}, and CI=true requires them")
+        pytest.skip(reason)
     return SHARED_MNIST
 
 

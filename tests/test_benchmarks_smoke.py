@@ -7,8 +7,9 @@ plots stay bounded while the engine history grows.
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run_json(*args, timeout=240) -> dict:

@@ -1,6 +1,7 @@
 """trainer.data: sprites geometry, IDX/npz/HDF5 loading, bad-file messages and the offline download path.
 
-No test touches the network: the URL opener is replaced. Real MNIST comes from ../shared (mnist_dir).
+No test touches the network: the URL opener is replaced. IDX files are written by the tests (synthetic_mnist_dir,
+fake_mnist); only the tests of the published MNIST files read them from ../shared (shared_mnist_dir).
 """
 
 import gzip
@@ -135,7 +136,7 @@ def test_load_sprites_holds_out_ten_percent_with_matching_factors():
     assert ds.factor_sizes == (3, 6, 40, 32, 32)
     # The factors travel with their own images through the split.
     assert np.array_equal(render_sprites(ds.factors_test, 28), ds.x_test)
-    assert ds.describe() == "sprites: 450 train / 50 test, 1x28x28, 5 factors"
+    assert ds.describe() == "sprites: 450 train / 50 test, 1x28x28, 5 factors, uint8 0..255 scaled to [0, 1]"
     again = load_dataset(spec)
     assert np.array_equal(again.x_test, ds.x_test)
     limited = load_dataset(DatasetSpec(name="sprites", n=500, image_size=28, seed=2, limit=100))
@@ -145,26 +146,43 @@ def test_load_sprites_holds_out_ten_percent_with_matching_factors():
 # ---------------------------------------------------------------------------------------------- MNIST
 
 
-def test_mnist_from_the_t10k_pair_alone_splits_9000_1000(mnist_dir):
-    ds = load_dataset(DatasetSpec(name="mnist", data_dir=str(mnist_dir), seed=0))
-    assert (len(ds.x_train), len(ds.x_test)) == (9000, 1000)
+def test_mnist_from_the_t10k_pair_alone_splits_90_10_by_seed(synthetic_mnist_dir):
+    spec = DatasetSpec(name="mnist", data_dir=str(synthetic_mnist_dir), seed=0)
+    x = read_idx(synthetic_mnist_dir / "t10k-images-idx3-ubyte.gz")
+    y = read_idx(synthetic_mnist_dir / "t10k-labels-idx1-ubyte.gz")
+    ds = load_dataset(spec)
+    assert (len(ds.x_train), len(ds.x_test)) == (1080, 120)
     assert ds.x_train.dtype == np.uint8 and ds.input_shape == (1, 28, 28)
     assert ds.y_train.dtype == np.int64 and set(np.unique(ds.y_train)) == set(range(10))
     assert set(np.unique(ds.y_test)) == set(range(10))
     assert ds.num_classes == 10 and ds.class_names == tuple("0123456789")
-    assert ds.x_train.max() == 255 and 20 < ds.x_train.mean() < 50   # MNIST: mostly black, ink ~13%
-    assert ds.describe() == "mnist: 9000 train / 1000 test, 1x28x28, 10 classes"
+    assert ds.describe() == "mnist: 1080 train / 120 test, 1x28x28, 10 classes, uint8 0..255 scaled to [0, 1]"
+    # The two splits partition the file's examples, each image with its own label, each split in file order.
+    where = {image.tobytes(): i for i, image in enumerate(x)}
+    assert len(where) == len(x)   # the synthetic digits are all different, so an image tells its index
+    train = [where[image.tobytes()] for image in ds.x_train[:, 0]]
+    test = [where[image.tobytes()] for image in ds.x_test[:, 0]]
+    assert sorted(train + test) == list(range(len(x))) and train == sorted(train) and test == sorted(test)
+    assert np.array_equal(ds.y_train, y[train]) and np.array_equal(ds.y_test, y[test])
 
-    again = load_dataset(DatasetSpec(name="mnist", data_dir=str(mnist_dir), seed=0))
+    again = load_dataset(spec)
     assert np.array_equal(again.x_test, ds.x_test) and np.array_equal(again.y_test, ds.y_test)
-    other = load_dataset(DatasetSpec(name="mnist", data_dir=str(mnist_dir), seed=1, limit=500))
+    other = load_dataset(DatasetSpec(name="mnist", data_dir=str(synthetic_mnist_dir), seed=1, limit=500))
     assert not np.array_equal(other.y_test, ds.y_test)
-    assert (len(other.x_train), len(other.y_train), len(other.x_test)) == (500, 500, 1000)
+    assert (len(other.x_train), len(other.y_train), len(other.x_test)) == (500, 500, 120)
 
 
-def test_mnist_first_t10k_image_is_the_published_seven(mnist_dir):
-    x = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
-    y = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
+def test_published_mnist_t10k_pair_alone_splits_9000_1000(shared_mnist_dir):
+    ds = load_dataset(DatasetSpec(name="mnist", data_dir=str(shared_mnist_dir), seed=0))
+    assert (len(ds.x_train), len(ds.x_test)) == (9000, 1000)
+    assert set(np.unique(ds.y_train)) == set(np.unique(ds.y_test)) == set(range(10))
+    assert ds.x_train.max() == 255 and 20 < ds.x_train.mean() < 50   # MNIST: mostly black, ink ~13%
+    assert ds.describe() == "mnist: 9000 train / 1000 test, 1x28x28, 10 classes, uint8 0..255 scaled to [0, 1]"
+
+
+def test_mnist_first_t10k_image_is_the_published_seven(shared_mnist_dir):
+    x = read_idx(shared_mnist_dir / "t10k-images-idx3-ubyte.gz")
+    y = read_idx(shared_mnist_dir / "t10k-labels-idx1-ubyte.gz")
     assert x.shape == (10000, 28, 28) and y.shape == (10000,)
     assert list(y[:5]) == [7, 2, 1, 0, 4]
 
@@ -298,7 +316,7 @@ def test_npz_channels_last_with_labels(tmp_path):
     for img, label in zip(all_x, all_y):
         i = int(np.flatnonzero((x.transpose(0, 3, 1, 2) == img).all(axis=(1, 2, 3)))[0])
         assert y[i] == label
-    assert ds.describe() == "d.npz: 45 train / 5 test, 3x8x6, 4 classes"
+    assert ds.describe() == "d.npz: 45 train / 5 test, 3x8x6, 4 classes, uint8 0..255 scaled to [0, 1]"
 
 
 def test_npz_float_data(tmp_path):
@@ -448,13 +466,13 @@ def test_checksum_mismatch_is_rejected_and_leaves_nothing(tmp_path, monkeypatch)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_download_verifies_and_falls_back_to_the_next_mirror(tmp_path, monkeypatch, mnist_dir):
+def test_download_verifies_and_falls_back_to_the_next_mirror(tmp_path, monkeypatch, shared_mnist_dir):
     first_mirror = data.IDX_SOURCES["mnist"].mirrors[0]
 
     def served(url, timeout):
         if url.startswith(first_mirror):
             raise urllib.error.URLError("connection refused")
-        body = (mnist_dir / url.rsplit("/", 1)[1]).read_bytes()
+        body = (shared_mnist_dir / url.rsplit("/", 1)[1]).read_bytes()  # the published bytes: their MD5s must match
         response = io.BytesIO(body)
         response.headers = {"Content-Length": str(len(body))}
         return response

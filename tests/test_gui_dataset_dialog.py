@@ -55,7 +55,7 @@ def test_good_npz_shows_preview_and_counts_and_ok_returns_it(qtbot, dialog, tmp_
     assert dataset is dialog.dataset() and dataset.x_train.shape == (54, 1, 28, 28)
     rows = summary(dialog)
     assert rows["Examples"] == "54 train / 6 test"
-    assert rows["Each example"] == "1 \N{MULTIPLICATION SIGN} 28 \N{MULTIPLICATION SIGN} 28, uint8 (0-255)"
+    assert rows["Each example"] == "1 \N{MULTIPLICATION SIGN} 28 \N{MULTIPLICATION SIGN} 28, uint8 0..255 scaled to [0, 1]"
     assert rows["Labels"] == "6 classes: 0, 1, 2, 3, 4, 5"
     assert rows["Memory"] == "46.4 KB"  # 60 images of 784 bytes + 60 int64 labels
     pixmap = dialog.preview_label.pixmap()
@@ -96,12 +96,13 @@ def test_bad_idx_is_explained(qtbot, dialog, tmp_path, write, fragment):
     assert dialog.error_text() == message and not dialog.ok_button.isEnabled()
 
 
-def test_real_mnist_folder(qtbot, dialog, mnist_dir):
-    dataset = load(qtbot, dialog, mnist_dir, "idx")
+def test_mnist_idx_folder(qtbot, dialog, synthetic_mnist_dir):
+    dataset = load(qtbot, dialog, synthetic_mnist_dir, "idx")
     rows = summary(dialog)
-    assert rows["Examples"] == "9,000 train / 1,000 test"
+    assert rows["Examples"] == "1,080 train / 120 test"
     assert rows["Labels"].startswith("10 classes: 0, 1, 2, 3, 4, 5, ...")
-    assert dataset.spec.name == "mnist" and dataset.spec.data_dir == str(mnist_dir)
+    assert dataset.spec.name == "mnist" and dataset.spec.data_dir == str(synthetic_mnist_dir)
+    assert dialog.ok_button.isEnabled() and not dialog.preview_label.pixmap().isNull()
 
 
 def test_empty_folder_is_explained(qtbot, dialog, tmp_path):
@@ -147,7 +148,7 @@ def test_hdf5_chooser_lists_every_dataset_and_loads_the_one_picked(qtbot, dialog
         dialog.hdf5_combo.activated.emit(1)  # what a user's pick emits
     second = blocker.args[0]
     assert second.input_shape == (3, 16, 16) and second.spec.key == "other/small"
-    assert summary(dialog)["Each example"].endswith("float32 (0-1)")
+    assert summary(dialog)["Each example"].endswith("float32 in [0, 1]")
     assert dialog.hdf5_combo.count() == 2 and dialog.hdf5_combo.currentData() == "other/small"
 
 

@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,8 @@ MAX_RNG_BYTES = 1 << 20
 MAX_TEXT_BYTES = 1 << 20  # one JSON attribute
 
 SECTIONS = ("model", "optimizer", "rng", "history")
+OPTIONAL_SECTIONS = ("running",)  # absent in files from before it existed
+MAX_RUNNING_ELEMENTS = 1 << 16
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
 ADAM_FLAGS = ("amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay")
 PROGRESS_INTS = ("step", "epoch", "batch_in_epoch")
@@ -76,6 +78,9 @@ class Checkpoint:
     """Generator name -> uint8 1-D state (torch.Generator.get_state().numpy())."""
     history: dict[str, np.ndarray]
     """"group/name" -> numeric 1-D or 2-D array; arrays of one group share their first dimension."""
+    running: dict[str, np.ndarray] = field(default_factory=dict)
+    """name -> float 1-D: what the trainer has summed since its last report and its last epoch end, so a run
+    stopped mid-window resumes into the same report rows as an uninterrupted one."""
     created: str = ""
     """ISO time; save_checkpoint fills in the current time when empty."""
 
@@ -98,7 +103,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
     path = Path(path)
     try:
         contents = _contents_from_checkpoint(ckpt)
-        _check_finite(contents["model"], list(contents["optimizer"].values()))  # refuse what load would refuse
+        _check_finite(contents["model"], list(contents["optimizer"].values()), contents["running"])  # as load would
     except _Invalid as exc:
         raise _fail(path, "cannot save", exc) from None
     except Exception as exc:  # e.g. a field of the wrong type altogether
@@ -128,7 +133,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             header = _read_header(f)
             contents = _contents_from_file(f, header["model_config"])
             arrays = _read_arrays(contents)
-            _check_finite(arrays["model"], [a for entry in arrays["optimizer"].values() for a in entry.values()])
+            _check_finite(arrays["model"], [a for entry in arrays["optimizer"].values() for a in entry.values()],
+                          arrays["running"])
         except _Invalid as exc:
             raise _fail(path, "", exc) from None
         except Exception as exc:  # a read error deep in HDF5 (corrupt chunk, missing filter): still one line
@@ -142,6 +148,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         progress=header["progress"],
         rng_state=arrays["rng"],
         history=arrays["history"],
+        running=arrays["running"],
         created=header["created"],
     )
 
@@ -267,6 +274,10 @@ def _write(f: h5py.File, ckpt: Checkpoint, contents: dict) -> None:
     history = f.create_group("history")
     for key, arr in contents["history"].items():  # key: "<group>/<name>"
         history.create_dataset(key, data=arr)
+    if contents["running"]:
+        running = f.create_group("running")
+        for key, arr in contents["running"].items():
+            running.create_dataset(key, data=arr)
 
 
 def _plain(value: Any) -> Any:
@@ -298,6 +309,7 @@ def _contents_from_checkpoint(ckpt: Checkpoint) -> dict:
         "optimizer": optimizer,
         "rng": {str(k): np.asarray(v) for k, v in ckpt.rng_state.items()},
         "history": {str(k): np.asarray(v) for k, v in ckpt.history.items()},
+        "running": {str(k): np.asarray(v) for k, v in (ckpt.running or {}).items()},
         "progress": progress,
     }
     _check_contents(ckpt.model_config, contents)
@@ -398,7 +410,7 @@ def _contents_from_file(f: h5py.File, model_config: ModelConfig) -> dict:
     missing = [s for s in SECTIONS if s not in top]
     if missing:
         raise _Invalid(f"missing group /{missing[0]}")
-    extra = sorted(set(top) - set(SECTIONS))
+    extra = sorted(set(top) - set(SECTIONS) - set(OPTIONAL_SECTIONS))
     if extra:
         raise _Invalid(f"unexpected group /{extra[0]}")
 
@@ -420,9 +432,10 @@ def _contents_from_file(f: h5py.File, model_config: ModelConfig) -> dict:
         "optimizer": optimizer,
         "rng": _children(top["rng"], h5py.Dataset),
         "history": history,
+        "running": _children(top["running"], h5py.Dataset) if "running" in top else {},
     }
     _check_contents(model_config, contents)
-    for part in ("model", "optimizer", "rng", "history"):
+    for part in ("model", "optimizer", "rng", "history", "running"):
         for dset in contents[part].values():
             _check_stored(dset)
     return contents
@@ -464,6 +477,7 @@ def _read_arrays(contents: dict) -> dict:
         "optimizer": dict(sorted(optimizer.items())),
         "rng": {k: read(d) for k, d in contents["rng"].items()},
         "history": {k: read(d) for k, d in contents["history"].items()},
+        "running": {k: read(d) for k, d in contents["running"].items()},
     }
 
 
@@ -548,6 +562,17 @@ def _check_contents(config: ModelConfig, c: dict) -> None:
         if arr.dtype.itemsize != 1 or len(arr.shape) != 1 or arr.shape[0] > MAX_RNG_BYTES:
             raise _Invalid(f"rng state {name} must be a 1-D uint8 array under {MAX_RNG_BYTES} bytes")
 
+    running_total = 0
+    for name, arr in c["running"].items():
+        if not _NAME.fullmatch(name):
+            raise _Invalid(f"running sum name {name!r} must match [a-z0-9_]+")
+        _check_array(f"running sum {name}", arr, "f", "a float type")
+        if len(arr.shape) != 1:
+            raise _Invalid(f"running sum {name} has shape {tuple(arr.shape)}, expected 1-D")
+        running_total += int(arr.shape[0])
+        if running_total > MAX_RUNNING_ELEMENTS:
+            raise _Invalid(f"running sums hold more than {MAX_RUNNING_ELEMENTS:,} values (at {name})")
+
     total = 0
     rows: dict[str, tuple[str, int]] = {}
     for key, arr in c["history"].items():
@@ -612,7 +637,7 @@ def _check_progress(progress: Any) -> dict[str, float | int]:
     return dict(progress)
 
 
-def _check_finite(model: dict[str, np.ndarray], optimizer: list[np.ndarray]) -> None:
+def _check_finite(model: dict[str, np.ndarray], optimizer: list[np.ndarray], running: dict[str, np.ndarray]) -> None:
     # Weights with NaN/Inf would load "fine" and then poison every reconstruction; say so at the door.
     for key, arr in model.items():
         if not np.all(np.isfinite(arr)):
@@ -620,3 +645,6 @@ def _check_finite(model: dict[str, np.ndarray], optimizer: list[np.ndarray]) -> 
     for arr in optimizer:
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             raise _Invalid("optimizer state contains NaN/Inf")
+    for key, arr in running.items():
+        if not np.all(np.isfinite(arr)):
+            raise _Invalid(f"running sum {key} contains NaN/Inf")

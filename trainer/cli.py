@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 from pathlib import Path
 
-from trainer.config import ARCHS, LIKELIHOODS, DatasetSpec, TrainConfig
+from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, DatasetSpec, TrainConfig
 from trainer.errors import VaeExplorerError
 
 PROG = "vae-explorer"
@@ -87,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--lr", type=float, default=1e-3)
     o.add_argument("--seed", type=int, default=0)
     o.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    o.add_argument("--binarize", choices=BINARIZE, default="none",
+                   help="none: pixel values as given; dynamic: a fresh Bernoulli(x) sample per batch (Burda et al. "
+                        "2016); static: one sample drawn from the seed. Makes a Bernoulli likelihood a real one on "
+                        "grey-level images")
     t.add_argument("--out", required=True, help="checkpoint to write (HDF5)")
     t.add_argument("--resume", help="checkpoint to continue from")
     t.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
@@ -153,6 +158,7 @@ def cmd_train(args) -> int:
         train_cfg = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
             beta_schedule=args.beta_schedule, free_bits=args.free_bits, seed=args.seed, device=args.device,
+            binarize=args.binarize,
         )
         train_cfg.validate()
     trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="stop")
@@ -163,6 +169,17 @@ def cmd_train(args) -> int:
     diverged = None
     bar = tqdm(total=total, initial=min(trainer.step, total), unit="step", file=sys.stderr, dynamic_ncols=True,
                mininterval=_BAR_INTERVAL, desc="train")
+    interrupted = []
+
+    def on_interrupt(signum, frame):
+        # Ctrl+C asks the trainer to stop between two steps, like the window's Stop, so the checkpoint holds a
+        # whole step and its running sums, and resuming it continues the uninterrupted run's history exactly
+        if interrupted:
+            raise KeyboardInterrupt  # a second Ctrl+C: stop now
+        interrupted.append(trainer.step)
+        trainer.stop()
+
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
     try:
         for report in trainer.run():
             if isinstance(report, StepReport):
@@ -177,8 +194,11 @@ def cmd_train(args) -> int:
                 diverged = report.message
                 bar.write(f"{PROG}: {report.message}", file=sys.stderr)
     except KeyboardInterrupt:
-        bar.write(f"{PROG}: interrupted at step {trainer.step}; saving what was trained", file=sys.stderr)
+        interrupted.append(trainer.step)
     finally:
+        signal.signal(signal.SIGINT, previous_handler)
+        if interrupted:
+            bar.write(f"{PROG}: interrupted at step {trainer.step}; saving what was trained", file=sys.stderr)
         bar.close()
         # whatever happened, the steps already trained are written (atomically) before we leave
         save_checkpoint(args.out, trainer.checkpoint())
@@ -233,8 +253,9 @@ def cmd_eval(args) -> int:
 
     from trainer.checkpoint import load_checkpoint
     from trainer.data import load_dataset
+    from trainer.likelihood import LikelihoodMeaning, heldout_for_likelihood
     from trainer.loop import pick_device
-    from trainer.metrics import evaluate
+    from trainer.metrics import dataset_mig, evaluate
     from trainer.model import VAE
 
     if args.iwae_samples < 0:
@@ -251,23 +272,34 @@ def cmd_eval(args) -> int:
     model.load_state_dict({k: torch.from_numpy(v) for k, v in ckpt.model_state.items()})
     model.to(device).eval()
     y = dataset.y_test if cfg.conditional else None
-    with tqdm(total=len(dataset.x_test), unit="ex", file=sys.stderr, mininterval=_BAR_INTERVAL, desc="eval") as bar:
+    x_test = heldout_for_likelihood(dataset, ckpt.train_config)
+    meaning = LikelihoodMeaning.of(cfg, ckpt.train_config, x_test)
+    with tqdm(total=len(x_test), unit="ex", file=sys.stderr, mininterval=_BAR_INTERVAL, desc="eval") as bar:
         result = evaluate(
-            model, dataset.x_test, y, device,
+            model, x_test, y, device,
             iwae_samples=args.iwae_samples,
             generator=torch.Generator().manual_seed(ckpt.train_config.seed + 12345),
-            factors=dataset.factors_test, factor_sizes=dataset.factor_sizes or None,
             progress=lambda done, total: bar.update(done - bar.n),
         )
+    if dataset.factors_test is not None:
+        # disentanglement_lib's protocol: 10,000 points (held-out plus training), not just the held-out split
+        result.update(dataset_mig(model, dataset, device))
+    # the ELBO bounds, and IWAE estimates, log p(x) (log p(x|y) for a CVAE) only under a normalized likelihood
+    result["likelihood_normalized"] = meaning.normalized
+    result["marginal"] = meaning.marginal
     if args.json:
         _print_json(result)
     else:
         for key, value in result.items():
             if key == "kl_per_dim":
                 value = " ".join(f"{v:.2f}" for v in value)
+            elif key == "mig_per_factor":
+                value = "  ".join(f"{k} {'-' if v is None else f'{v:.4f}'}" for k, v in value.items())
             elif isinstance(value, float):
                 value = f"{value:.4f}"
             print(f"{key:>14}: {value}")
+        if meaning.note:
+            print(f"note: {meaning.note}")
     return 0
 
 

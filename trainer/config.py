@@ -14,7 +14,8 @@ from typing import Any
 from trainer.errors import ConfigError
 
 ARCHS = ("mlp", "conv")
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
+BINARIZE = ("none", "dynamic", "static")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CONV_SIZES = (28, 64)  # the conv stacks are laid out for these square image sizes
 MAX_SEED = 2**31 - 1  # the trainer derives per-epoch seeds as seed * 1_000_003 + epoch; keep that < 2**63
@@ -58,7 +59,8 @@ class ModelConfig:
     latent_dim: int = 20
     """Dimensions of z; the prior is N(0, I) over them."""
     likelihood: str = "bernoulli"
-    """p(x|z): bernoulli (decoder gives logits) or gaussian (decoder gives the mean)."""
+    """p(x|z): bernoulli (decoder gives logits; a probability of binary pixels), continuous-bernoulli (logits;
+    a density on [0, 1], Loaiza-Ganem & Cunningham 2019) or gaussian (decoder gives the mean)."""
     sigma: float = 0.0
     """Gaussian likelihood only: the fixed observation std, or 0 to learn one shared log sigma."""
     num_classes: int = 0
@@ -127,6 +129,10 @@ class TrainConfig:
     """auto picks cuda, then mps, then cpu."""
     report_every: int = 10
     """Steps averaged into one StepReport; keeps device syncs and GUI traffic low."""
+    binarize: str = "none"
+    """none: train on the pixel values as given; dynamic: a fresh Bernoulli(x) sample of every batch (Burda et
+    al. 2016, the setting of most published MNIST likelihoods); static: one sample of the training set drawn
+    from the seed. Either way the held-out set is one fixed sample, so evaluations compare."""
 
     def validate(self) -> None:
         if int(self.epochs) < 0:
@@ -144,6 +150,8 @@ class TrainConfig:
         _check_seed(self.seed)
         if int(self.report_every) < 1:
             raise ConfigError(f"report_every must be >= 1, got {self.report_every}")
+        if self.binarize not in BINARIZE:
+            raise ConfigError(f"binarize must be one of {BINARIZE}, got {self.binarize!r}")
         BetaSchedule.parse(self.beta_schedule)
 
     def to_dict(self) -> dict[str, Any]:
@@ -213,6 +221,9 @@ class DatasetSpec:
     """Seeds sprite sampling and the train/test split of a single-file dataset."""
     download: bool = False
     """mnist/fashion-mnist: fetch missing files into the user cache, verifying checksums."""
+    fingerprint: str = ""
+    """In a checkpoint: a hash of the exact data trained on (split included), so a resume with other data is
+    refused; empty in a spec that names data not yet loaded."""
 
     def validate(self) -> None:
         if self.name not in ("sprites", "mnist", "fashion-mnist", "path"):
@@ -226,6 +237,9 @@ class DatasetSpec:
         if not 8 <= int(self.image_size) <= 256:
             raise ConfigError(f"sprites image_size must be in 8..256, got {self.image_size}")
         _check_seed(self.seed)
+        if not (isinstance(self.fingerprint, str) and len(self.fingerprint) <= 64
+                and all(c in "0123456789abcdef" for c in self.fingerprint)):
+            raise ConfigError(f"dataset fingerprint must be up to 64 hex digits, got {self.fingerprint!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -2,11 +2,13 @@
 
 Every loader returns plain numpy arrays in memory, laid out (N, C, H, W): uint8 0..255 for image data,
 or float32 in [0, 1]. The trainer moves them to torch itself; `to_float01` is the one conversion.
+Binary images (bool, or integers whose largest value is 1) are stored as uint8 0/255, so every consumer
+reads them as 0/1; `Dataset.values` says how a source's values were read.
 
     from trainer.config import DatasetSpec
     from trainer.data import load_dataset
     ds = load_dataset(DatasetSpec(name="mnist", data_dir="../shared/datasets/mnist"))
-    print(ds.describe())   # mnist: 9000 train / 1000 test, 1x28x28, 10 classes
+    print(ds.describe())   # mnist: 9000 train / 1000 test, 1x28x28, 10 classes, uint8 0..255 scaled to [0, 1]
 
 Anything wrong with the data raises `DataError` with one line naming the file and the problem; raw
 numpy/zlib/h5py exceptions never escape. Nothing here unpickles (`allow_pickle=False` everywhere).
@@ -65,6 +67,8 @@ class Dataset:
     factors_test: np.ndarray | None = None
     factor_names: tuple[str, ...] = ()
     factor_sizes: tuple[int, ...] = ()
+    values: str = ""
+    """How the source's pixel values were read, e.g. 'int64 0/1 read as binary'; filled in when empty."""
 
     def __post_init__(self) -> None:
         # Checked once here so every consumer (loop, metrics, GUI) can trust the layout.
@@ -79,6 +83,13 @@ class Dataset:
                                 ("test", self.x_test, self.factors_test)):
             if extra is not None and len(extra) != len(x):
                 raise DataError(f"{self._label()}: {len(x)} {split} examples but {len(extra)} labels/factors")
+        # Whoever built the arrays (a loader, the window's image folders, a caller), every consumer gets
+        # uint8 0..255 or float32 in [0, 1]. float32 is trusted as is: scanning it again would cost a pass.
+        if self.x_train.dtype == np.float32:
+            note = "float32 in [0, 1]"
+        else:
+            (self.x_train, self.x_test), note = _as_pixels((self.x_train, self.x_test), self._label())
+        self.values = self.values or note
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -87,14 +98,14 @@ class Dataset:
         return int(c), int(h), int(w)
 
     def describe(self) -> str:
-        """One line, e.g. 'sprites: 18000 train / 2000 test, 1x64x64, 5 factors'."""
+        """One line, e.g. 'sprites: 18000 train / 2000 test, 1x64x64, 5 factors, uint8 0..255 scaled to [0, 1]'."""
         c, h, w = self.input_shape
         text = f"{self._label()}: {len(self.x_train)} train / {len(self.x_test)} test, {c}x{h}x{w}"
         if self.num_classes:
             text += f", {self.num_classes} classes"
         if self.factor_names:
             text += f", {len(self.factor_names)} factors"
-        return text
+        return f"{text}, {self.values}"
 
     def _label(self) -> str:
         if self.spec.name == "path":
@@ -144,11 +155,11 @@ def split_indices(n: int, seed: int, test_fraction: float = TEST_FRACTION, where
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 
-def _split_dataset(spec: DatasetSpec, x: np.ndarray, y: np.ndarray | None) -> Dataset:
+def _split_dataset(spec: DatasetSpec, x: np.ndarray, y: np.ndarray | None, values: str = "") -> Dataset:
     train, test = split_indices(len(x), spec.seed, where=spec.path)
     num_classes = int(y.max()) + 1 if y is not None else 0
     return Dataset(spec, x[train], x[test], None if y is None else y[train], None if y is None else y[test],
-                   num_classes=num_classes, class_names=tuple(str(i) for i in range(num_classes)))
+                   num_classes=num_classes, class_names=tuple(str(i) for i in range(num_classes)), values=values)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -512,18 +523,23 @@ def _load_path(spec: DatasetSpec, progress: Progress) -> Dataset:
     if progress is not None:
         progress(f"reading {path.name}", 0.0)
     if suffix in _NPZ_SUFFIXES:
-        x, y = load_npz(path)
+        x, y, values = _read_npz(path)
     elif suffix in _HDF5_SUFFIXES:
-        x, y = load_hdf5(path, spec.key)
+        x, y, values = _read_hdf5(path, spec.key)
     else:
         raise DataError(f"{path}: unknown file type {suffix or '(none)'}; expected .npz, .npy, .h5 or .hdf5")
     if progress is not None:
         progress(f"read {path.name}", 1.0)
-    return _split_dataset(spec, x, y)
+    return _split_dataset(spec, x, y, values)
 
 
 def load_npz(path) -> tuple[np.ndarray, np.ndarray | None]:
     """An .npz with array x (and optional y or labels), or an .npy holding x alone: (x NCHW, y or None)."""
+    return _read_npz(path)[:2]
+
+
+def _read_npz(path) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """load_npz plus how the pixel values were read."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -537,15 +553,16 @@ def load_npz(path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):   # .npy: x alone
-            return _images(loaded, f"{path}"), None
+            x, values = _images(loaded, f"{path}")
+            return x, None, values
         with loaded:
             keys = set(loaded.files)
             if "x" not in keys:
                 raise DataError(f"{path}: no array named x (found {sorted(keys) or 'none'})")
-            x = _images(loaded["x"], f"{path}[x]")
+            x, values = _images(loaded["x"], f"{path}[x]")
             label_key = next((k for k in _LABEL_KEYS if k in keys), None)
             y = _labels(loaded[label_key], len(x), f"{path}[{label_key}]") if label_key else None
-            return x, y
+            return x, y, values
     except DataError:
         raise
     except ValueError as exc:
@@ -575,6 +592,11 @@ def list_hdf5_datasets(path) -> list[tuple[str, tuple[int, ...], str]]:
 
 def load_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None]:
     """x from dataset `key` (or the only 3D/4D dataset when key is empty), y from a sibling y or labels."""
+    return _read_hdf5(path, key)[:2]
+
+
+def _read_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None, str]:
+    """load_hdf5 plus how the pixel values were read."""
     path = Path(path)
     datasets = list_hdf5_datasets(path)
     if not key:
@@ -592,13 +614,13 @@ def load_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None]:
     label_key = next((k for k in siblings if k in names and k != key), None)
     try:
         with h5py.File(path, "r") as f:
-            x = _images(f[key][()], f"{path}[{key}]")
+            x, values = _images(f[key][()], f"{path}[{key}]")
             y = _labels(f[label_key][()], len(x), f"{path}[{label_key}]") if label_key else None
     except DataError:
         raise
     except Exception as exc:
         raise DataError(f"{path}[{key}]: cannot read ({type(exc).__name__}: {exc})") from None
-    return x, y
+    return x, y, values
 
 
 def _check_hdf5(path: Path) -> None:
@@ -608,13 +630,11 @@ def _check_hdf5(path: Path) -> None:
         raise DataError(f"{path}: not an HDF5 file")
 
 
-def _images(x: np.ndarray, where: str) -> np.ndarray:
-    """Check and normalise image data to (N, C, H, W), uint8 or float32 in [0, 1].
+def _images(x: np.ndarray, where: str) -> tuple[np.ndarray, str]:
+    """Check and normalise image data to (N, C, H, W), uint8 or float32 in [0, 1], and say how it was read.
 
     Accepted: (N, H, W); (N, H, W, C) or (N, C, H, W) with C in 1, 3, 4 (channels-last wins when both
-    ends could be channels, as image libraries write it). Integers and integer-valued floats in 0..255
-    are pixel values and become uint8; other floats must lie in [0, 1]. Anything else is rejected rather
-    than silently rescaled, because a guess there would train on the wrong data without saying so.
+    ends could be channels, as image libraries write it). The values are read by `_as_pixels`.
     """
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
@@ -630,19 +650,40 @@ def _images(x: np.ndarray, where: str) -> np.ndarray:
         raise DataError(f"{where}: x must be 3D (N, H, W) or 4D (N, H, W, C) / (N, C, H, W), got shape {x.shape}")
     if x.size == 0:
         raise DataError(f"{where}: empty dataset (shape {x.shape})")
-    if x.dtype == np.uint8:
-        return np.ascontiguousarray(x)
-    if x.dtype.kind == "b":
-        return np.ascontiguousarray(x, dtype=np.uint8) * np.uint8(255)
-    if x.dtype.kind == "f":
-        bad = np.size(x) - np.count_nonzero(np.isfinite(x))
+    (x,), values = _as_pixels((x,), where)
+    return x, values
+
+
+def _as_pixels(arrays: tuple[np.ndarray, ...], where: str) -> tuple[tuple[np.ndarray, ...], str]:
+    """Arrays of one dtype (a whole source, or its train and test splits) as uint8 0..255 or float32 in [0, 1].
+
+    Returns the arrays (contiguous, uncopied where already so) and one phrase saying how the values were
+    read. bool, and integers whose largest value is 1, are binary images: 0/1 becomes uint8 0/255, so the
+    training loop, the metrics and the window, which all divide uint8 by 255, read 0/1 (int 0/1 read as
+    0..255 pixels would train on inputs of at most 1/255). Other integers and integer-valued floats in
+    0..255 are pixel values; other floats must lie in [0, 1]. Anything else is rejected rather than
+    silently rescaled, because a guess there would train on the wrong data without saying so. The range
+    is taken over all the arrays together, so train and test are always read the same way.
+    """
+    dtype = arrays[0].dtype
+    if dtype.kind == "b":
+        return tuple(np.ascontiguousarray(a, dtype=np.uint8) * np.uint8(255) for a in arrays), "bool read as binary"
+    if dtype.kind == "f":
+        bad = sum(np.size(a) - np.count_nonzero(np.isfinite(a)) for a in arrays)
         if bad:
             raise DataError(f"{where}: {bad} NaN/Inf values")
-    lo, hi = x.min(), x.max()
-    if x.dtype.kind == "f" and lo >= 0 and hi <= 1:
-        return np.ascontiguousarray(x, dtype=np.float32)
-    if lo >= 0 and hi <= 255 and (x.dtype.kind in "iu" or np.array_equal(x, np.round(x))):
-        return np.ascontiguousarray(x, dtype=np.uint8)
+    filled = [a for a in arrays if a.size]
+    if not filled:
+        return arrays, f"{dtype} (no values)"
+    lo, hi = min(a.min() for a in filled), max(a.max() for a in filled)
+    if dtype.kind in "iu" and lo >= 0 and hi == 1:
+        return (tuple(np.ascontiguousarray(a, dtype=np.uint8) * np.uint8(255) for a in arrays),
+                f"{dtype} 0/1 read as binary")
+    if dtype.kind == "f" and lo >= 0 and hi <= 1:
+        return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in arrays), f"{dtype} in [0, 1]"
+    if lo >= 0 and hi <= 255 and (dtype.kind in "iu" or all(np.array_equal(a, np.round(a)) for a in filled)):
+        return (tuple(np.ascontiguousarray(a, dtype=np.uint8) for a in arrays),
+                f"{dtype} 0..255 scaled to [0, 1]")
     raise DataError(f"{where}: values span [{lo:g}, {hi:g}]; expected floats in [0, 1] or pixel values 0..255")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import math
 import threading
 import time
@@ -27,6 +28,7 @@ from trainer.checkpoint import Checkpoint
 from trainer.config import BetaSchedule, ModelConfig, TrainConfig
 from trainer.data import Dataset
 from trainer.errors import ConfigError
+from trainer.likelihood import binarize_fixed, heldout_for_likelihood
 from trainer.metrics import evaluate
 from trainer.model import VAE
 from trainer.objective import negative_elbo
@@ -60,6 +62,19 @@ def model_config_for(dataset: Dataset, conditional: bool = False, **kwargs) -> M
     cfg = ModelConfig(input_shape=tuple(dataset.input_shape), num_classes=dataset.num_classes if conditional else 0, **kwargs)
     cfg.validate()
     return cfg
+
+
+def data_fingerprint(dataset: Dataset) -> str:
+    """A hash of the exact arrays trained and evaluated on (split and order included): 32 hex digits."""
+    h = hashlib.blake2b(digest_size=16)
+    for arr in (dataset.x_train, dataset.x_test, dataset.y_train, dataset.y_test):
+        if arr is None:
+            h.update(b"none")
+            continue
+        arr = np.ascontiguousarray(arr)
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(memoryview(arr.reshape(-1)).cast("B"))
+    return h.hexdigest()
 
 
 def _to_device_tensor(x: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
@@ -111,6 +126,61 @@ class EpochReport:
     test_elbo: float
     test_kl_per_dim: np.ndarray
     active_units: int
+
+
+@dataclass
+class ReportWindow:
+    """What the steps since the last report (or epoch end) summed; tensors stay on the device until a report."""
+
+    sums: torch.Tensor
+    """(3,): recon, KL and loss, each times the batch size, summed over the steps."""
+    kl_dims: torch.Tensor
+    """(latent_dim,): per-dimension KL times the batch size, summed over the steps."""
+    n: int = 0
+    """Examples seen."""
+    steps: int = 0
+    busy_s: float = 0.0
+    """Training seconds booked to this window (time paused, evaluating or in the consumer excluded)."""
+
+    @classmethod
+    def empty(cls, latent_dim: int, device: torch.device) -> "ReportWindow":
+        return cls(torch.zeros(3, device=device), torch.zeros(latent_dim, device=device))
+
+    def add_step(self, terms, batch: int) -> None:
+        with torch.no_grad():  # sums stay on the device: no sync until the report
+            self.sums += torch.stack([terms.recon, terms.kl, terms.loss]).detach() * batch
+            self.kl_dims += terms.kl_per_dim.detach() * batch
+        self.n += batch
+        self.steps += 1
+
+    def add(self, other: "ReportWindow") -> None:
+        self.sums += other.sums
+        self.kl_dims += other.kl_dims
+        self.n += other.n
+        self.steps += other.steps
+
+    def save(self, name: str, progress: dict, running: dict) -> None:
+        """Into a checkpoint: counts into `progress`, sums into `running` (float32 values, exactly)."""
+        progress.update({f"{name}_n": self.n, f"{name}_steps": self.steps, f"{name}_busy_s": self.busy_s})
+        running[f"{name}_sums"] = self.sums.detach().cpu().numpy().astype(np.float64)
+        running[f"{name}_kl_dims"] = self.kl_dims.detach().cpu().numpy().astype(np.float64)
+
+    @classmethod
+    def load(cls, name: str, progress: dict, running: dict, latent_dim: int, device: torch.device) -> "ReportWindow":
+        """From a checkpoint; one written before windows were saved gives an empty window."""
+        win = cls.empty(latent_dim, device)
+        if f"{name}_sums" not in running:
+            return win
+        sums, kl_dims = np.asarray(running[f"{name}_sums"]), np.asarray(running.get(f"{name}_kl_dims", ()))
+        if sums.shape != (3,) or kl_dims.shape != (latent_dim,):
+            raise ConfigError(f"checkpoint's running sums {name} have shapes {sums.shape} and {kl_dims.shape}, "
+                              f"expected (3,) and ({latent_dim},)")
+        win.sums = torch.tensor(sums, dtype=torch.float32, device=device)
+        win.kl_dims = torch.tensor(kl_dims, dtype=torch.float32, device=device)
+        win.n = int(progress.get(f"{name}_n", 0))
+        win.steps = int(progress.get(f"{name}_steps", 0))
+        win.busy_s = float(progress.get(f"{name}_busy_s", 0.0))
+        return win
 
 
 @dataclass(frozen=True)
@@ -186,7 +256,16 @@ class Trainer:
         self._noise = torch.Generator(device=self.device)
         self._noise.manual_seed(train_config.seed)
 
-        self.x_train = _to_device_tensor(dataset.x_train, self.device)
+        x_train = dataset.x_train
+        if train_config.binarize == "static":
+            # one sample drawn from the seed alone, so a resumed run trains on the very same bits
+            x_train = binarize_fixed(x_train, train_config.seed)
+        self.x_train = _to_device_tensor(x_train, self.device)
+        self.x_test = heldout_for_likelihood(dataset, train_config)
+        """The held-out set as evaluations score it (one fixed binarized sample when binarizing)."""
+        self._binarize = torch.Generator(device=self.device)
+        self._binarize.manual_seed(train_config.seed + 1)
+        self._fingerprint: str | None = None
         self.y_train = _to_device_tensor(dataset.y_train, self.device) if model_config.conditional else None
 
         self.step = 0
@@ -198,6 +277,12 @@ class Trainer:
         self.free_bits = float(train_config.free_bits)
         self.history = History()
         self.last_eval: dict | None = None
+        self._window = ReportWindow.empty(model_config.latent_dim, self.device)
+        """The open report window: steps since the last StepReport."""
+        self._epoch_sums = ReportWindow.empty(model_config.latent_dim, self.device)
+        """The closed windows of the epoch in progress: its train metrics."""
+        self._t0 = time.perf_counter()
+        """When the training clock last started (see _bank_time)."""
 
         self._lock = threading.Lock()
         self._pending: dict[str, float] = {}
@@ -298,94 +383,84 @@ class Trainer:
         return torch.randperm(len(self.x_train), generator=g).to(self.device)
 
     def run(self, max_steps: int | None = None) -> Iterator[StepReport | EpochReport | DivergedReport]:
-        """Train until the configured epochs are done, `stop()` is called, or `max_steps` more steps ran."""
+        """Train until the configured epochs are done, `stop()` is called, or `max_steps` more steps ran.
+
+        A run that ends inside a report window or an epoch keeps what it has summed so far (and the checkpoint
+        stores it), so the next `run()` reports the same rows at the same steps as one uninterrupted run would.
+        """
         self._stop.clear()
         bs = self.config.batch_size
-        n = len(self.x_train)
         end_step = None if max_steps is None else self.step + max_steps
         self.model.train()
         self._snapshot()
-        win = self._new_window()
-        epoch_acc = self._new_window()
-        while not self.finished and not self._stop.is_set():
-            order = self._epoch_order(self.epoch)
-            while self.batch_in_epoch < self.steps_per_epoch:
-                if not self._running.is_set():
-                    self.elapsed_s += time.perf_counter() - win["t0"]
-                    while not self._running.wait(PAUSED_POLL_S):
-                        self.run_pending_calls()  # a save asked for while paused must not wait for Resume
-                    win["t0"] = time.perf_counter()
-                if self._stop.is_set() or (end_step is not None and self.step >= end_step):
-                    break
-                self._apply_pending()
-                if self._calls:  # unlocked peek: a call queued just now runs before the step after
-                    self.run_pending_calls()
-                idx = order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
-                xb = _as_float01(self.x_train[idx])
-                yb = self.y_train[idx] if self.y_train is not None else None
-                beta = self.beta_at(self.step)
-                eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self._noise, device=self.device)
-                terms = negative_elbo(self.model, xb, yb, beta=beta, free_bits=self.free_bits, eps=eps)
-                self.optimizer.zero_grad(set_to_none=True)
-                terms.loss.backward()
-                self.optimizer.step()
-                self.step += 1
-                self.batch_in_epoch += 1
-                win["n"] += len(idx)
-                win["steps"] += 1
-                with torch.no_grad():  # sums stay on the device: no sync until the report
-                    win["sum"] += torch.stack([terms.recon, terms.kl, terms.loss]) * len(idx)
-                    win["kl_dims"] += terms.kl_per_dim * len(idx)
-                # windows end on multiples of report_every, so a resumed run reports at the same steps
-                if self.step % self.config.report_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
-                    self._merge(epoch_acc, win)
-                    report = self._close_window(win, beta)
-                    win = self._new_window()
-                    if isinstance(report, DivergedReport):
-                        epoch_acc = self._new_window()
-                        # pause/stop before yielding: the consumer may never ask for another report
-                        if self.on_divergence == "stop":
-                            self._stop.set()
-                        else:
-                            self.pause()
+        self._t0 = time.perf_counter()
+        try:
+            while not self.finished and not self._stop.is_set():
+                order = self._epoch_order(self.epoch) if self.batch_in_epoch < self.steps_per_epoch else None
+                while self.batch_in_epoch < self.steps_per_epoch:
+                    if not self._wait_while_paused() or (end_step is not None and self.step >= end_step):
+                        break
+                    self._apply_pending()
+                    if self._calls:  # unlocked peek: a call queued just now runs before the step after
+                        self.run_pending_calls()
+                    idx = order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
+                    xb = _as_float01(self.x_train[idx])
+                    if self.config.binarize == "dynamic":
+                        xb = torch.bernoulli(xb, generator=self._binarize)
+                    yb = self.y_train[idx] if self.y_train is not None else None
+                    beta = self.beta_at(self.step)
+                    eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self._noise, device=self.device)
+                    terms = negative_elbo(self.model, xb, yb, beta=beta, free_bits=self.free_bits, eps=eps)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    terms.loss.backward()
+                    self.optimizer.step()
+                    self.step += 1
+                    self.batch_in_epoch += 1
+                    self._window.add_step(terms, len(idx))
+                    # windows end on multiples of report_every, so a resumed run reports at the same steps
+                    if self.step % self.config.report_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
+                        report = self._close_window(beta)
+                        if isinstance(report, DivergedReport):
+                            # pause/stop before yielding: the consumer may never ask for another report
+                            if self.on_divergence == "stop":
+                                self._stop.set()
+                            else:
+                                self.pause()
                         yield report
-                        continue
-                    yield report
-            if win["steps"]:
-                self._merge(epoch_acc, win)
-                report = self._close_window(win, self.beta_at(self.step - 1))
-                win = self._new_window()
-                yield report
-            if self.batch_in_epoch >= self.steps_per_epoch:
-                yield self._end_epoch(epoch_acc)
-                epoch_acc = self._new_window()
-                win = self._new_window()
-            if end_step is not None and self.step >= end_step:
-                break
+                        self._t0 = time.perf_counter()  # the consumer's time is not training time
+                # an epoch ends only in a run that goes on: a stopped run leaves it to the run that resumes it,
+                # and one paused by a divergence in its last window waits for Resume
+                if self.batch_in_epoch >= self.steps_per_epoch and self._wait_while_paused():
+                    yield self._end_epoch()
+                    self._t0 = time.perf_counter()
+                if end_step is not None and self.step >= end_step:
+                    break
+        finally:
+            self._bank_time()
 
-    def _new_window(self) -> dict:
-        return {
-            "n": 0,
-            "steps": 0,
-            "sum": torch.zeros(3, device=self.device),
-            "kl_dims": torch.zeros(self.model_config.latent_dim, device=self.device),
-            "t0": time.perf_counter(),
-        }
+    def _wait_while_paused(self) -> bool:
+        """Block while paused (running queued calls, so a save need not wait for Resume); False once stopped."""
+        if not self._running.is_set():
+            self._bank_time()
+            while not self._running.wait(PAUSED_POLL_S):
+                self.run_pending_calls()
+            self._t0 = time.perf_counter()
+        return not self._stop.is_set()
 
-    @staticmethod
-    def _merge(into: dict, win: dict) -> None:
-        into["n"] += win["n"]
-        into["steps"] += win["steps"]
-        into["sum"] += win["sum"]
-        into["kl_dims"] += win["kl_dims"]
-
-    def _close_window(self, win: dict, beta: float) -> StepReport | DivergedReport:
-        sums = (win["sum"] / win["n"]).tolist()  # the one device sync per report
-        dt = time.perf_counter() - win["t0"]
+    def _bank_time(self) -> None:
+        """Book the training seconds since the clock last started to the open window and to elapsed_s."""
+        now = time.perf_counter()
+        dt, self._t0 = now - self._t0, now
+        self._window.busy_s += dt
         self.elapsed_s += dt
-        if not all(math.isfinite(v) for v in sums):
-            return self._recover()
-        recon, kl, loss = sums
+
+    def _close_window(self, beta: float) -> StepReport | DivergedReport:
+        self._bank_time()
+        win, self._window = self._window, ReportWindow.empty(self.model_config.latent_dim, self.device)
+        recon, kl, loss = (win.sums / win.n).tolist()  # the one device sync per report
+        if not all(math.isfinite(v) for v in (recon, kl, loss)):
+            return self._recover()  # the window's steps never reach the epoch's train metrics
+        self._epoch_sums.add(win)
         if self.step - self._good_step >= SNAPSHOT_EVERY:
             self._snapshot()
         report = StepReport(
@@ -400,8 +475,8 @@ class Trainer:
             kl=kl,
             elbo=-(recon + kl),
             loss=loss,
-            kl_per_dim=(win["kl_dims"] / win["n"]).cpu().numpy().astype(np.float32),
-            samples_per_s=win["n"] / dt if dt > 0 else 0.0,
+            kl_per_dim=(win.kl_dims / win.n).cpu().numpy().astype(np.float32),
+            samples_per_s=win.n / win.busy_s if win.busy_s > 0 else 0.0,
             elapsed_s=self.elapsed_s,
         )
         self.history.add(
@@ -420,9 +495,10 @@ class Trainer:
         )
         return report
 
-    def _end_epoch(self, acc: dict) -> EpochReport:
-        n = max(acc["n"], 1)
-        train_recon, train_kl, _ = (acc["sum"] / n).tolist()
+    def _end_epoch(self) -> EpochReport:
+        acc, self._epoch_sums = self._epoch_sums, ReportWindow.empty(self.model_config.latent_dim, self.device)
+        # an epoch whose every window diverged has no train metrics: NaN says so, 0 would be a number
+        train_recon, train_kl, _ = (acc.sums / acc.n).tolist() if acc.n else (math.nan, math.nan, math.nan)
         self.epoch += 1
         self.batch_in_epoch = 0
         result = self.evaluate_test()
@@ -458,11 +534,20 @@ class Trainer:
         """Held-out metrics with a fixed noise seed, so evaluations compare across epochs and runs."""
         g = torch.Generator().manual_seed(self.config.seed + 12345)
         y = self.dataset.y_test if self.model_config.conditional else None
-        self.last_eval = evaluate(self.model, self.dataset.x_test, y, self.device, generator=g, **kwargs)
+        self.last_eval = evaluate(self.model, self.x_test, y, self.device, generator=g, **kwargs)
         return self.last_eval
 
     # --- divergence recovery ----------------------------------------------------------------
     def _snapshot(self) -> None:
+        """Keep a copy of the weights and Adam state to restore on divergence, if every value is finite.
+
+        It runs right after an optimizer step whose result no loss has seen yet: a step can turn finite
+        weights into Inf/NaN, and such a copy would make the restore restore the divergence.
+        """
+        tensors = [*self.model.state_dict().values()]
+        tensors += [t for s in self.optimizer.state.values() for t in s.values() if torch.is_tensor(t) and t.is_floating_point()]
+        if not torch.stack([torch.isfinite(t).all() for t in tensors]).all().item():
+            return
         self._good = {
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             "optim": copy.deepcopy(self.optimizer.state_dict()),
@@ -470,6 +555,8 @@ class Trainer:
         self._good_step = self.step
 
     def _recover(self) -> DivergedReport:
+        if self._good is None:
+            raise ConfigError("the loss is NaN/Inf and there are no finite weights to go back to")
         bad_step = self.step
         self.model.load_state_dict(self._good["model"])
         self.optimizer.load_state_dict(self._good["optim"])
@@ -493,29 +580,50 @@ class Trainer:
         state = {
             int(i): {k: v.detach().cpu().numpy().copy() for k, v in s.items()} for i, s in optim["state"].items()
         }
+        progress = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "beta": self.beta_target,
+            "lr": self.lr,
+            "free_bits": self.free_bits,
+            "elapsed_s": self.elapsed_s,
+        }
+        running: dict[str, np.ndarray] = {}
+        self._window.save("window", progress, running)
+        self._epoch_sums.save("epoch", progress, running)
         return Checkpoint(
             model_config=self.model_config,
             train_config=self.config,
-            dataset=self.dataset.spec,
+            dataset=dataclasses.replace(self.dataset.spec, download=False, fingerprint=self.fingerprint),
             model_state={k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()},
             optimizer_state={"param_groups": groups, "state": state},
-            progress={
-                "step": self.step,
-                "epoch": self.epoch,
-                "batch_in_epoch": self.batch_in_epoch,
-                "beta": self.beta_target,
-                "lr": self.lr,
-                "free_bits": self.free_bits,
-                "elapsed_s": self.elapsed_s,
-            },
-            rng_state={"noise": self._noise.get_state().cpu().numpy().copy()},
+            progress=progress,
+            rng_state={"noise": self._noise.get_state().cpu().numpy().copy(),
+                       "binarize": self._binarize.get_state().cpu().numpy().copy()},
             history=self.history.arrays(),
+            running=running,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """data_fingerprint of the dataset, computed once, when a checkpoint first needs it."""
+        if self._fingerprint is None:
+            self._fingerprint = data_fingerprint(self.dataset)
+        return self._fingerprint
 
     def _restore(self, ckpt: Checkpoint) -> None:
         if ckpt.model_config != self.model_config:
             raise ConfigError("checkpoint model config differs from the requested one")
+        if ckpt.dataset.fingerprint and ckpt.dataset.fingerprint != self.fingerprint:
+            ours, theirs = self.dataset.spec.to_dict(), ckpt.dataset.to_dict()
+            differ = [f"{k} {ours[k]!r} here, {theirs[k]!r} in the checkpoint" for k in ours
+                      if k not in ("fingerprint", "download", "data_dir") and ours[k] != theirs[k]]
+            raise ConfigError(
+                f"{self.dataset.spec.describe()} is not the data this checkpoint was trained on "
+                f"({'; '.join(differ) or 'other images or another train/test split'}); "
+                "resume without naming a dataset to use the checkpoint's own")
         self.model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in ckpt.model_state.items()})
         self._restore_optimizer(ckpt.optimizer_state)
         p = ckpt.progress
@@ -528,14 +636,20 @@ class Trainer:
         self.elapsed_s = float(p.get("elapsed_s", 0.0))
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
-        if "noise" in ckpt.rng_state:
+        for name, generator, seed in (("noise", self._noise, self.config.seed * 1_000_003 + self.step),
+                                      ("binarize", self._binarize, self.config.seed * 1_000_003 + self.step + 1)):
+            if name not in ckpt.rng_state:
+                continue
             try:
-                self._noise.set_state(torch.from_numpy(np.asarray(ckpt.rng_state["noise"], dtype=np.uint8)))
+                generator.set_state(torch.from_numpy(np.asarray(ckpt.rng_state[name], dtype=np.uint8)))
             except (RuntimeError, ValueError):
                 # a state from another device's generator (a CUDA run resumed on the CPU): training goes
-                # on with noise seeded from (seed, step), reproducible but not the uninterrupted run's
-                self._noise.manual_seed(self.config.seed * 1_000_003 + self.step)
+                # on with draws seeded from (seed, step), reproducible but not the uninterrupted run's
+                generator.manual_seed(seed)
         self.history = History(ckpt.history)
+        d = self.model_config.latent_dim
+        self._window = ReportWindow.load("window", p, ckpt.running, d, self.device)
+        self._epoch_sums = ReportWindow.load("epoch", p, ckpt.running, d, self.device)
 
     def _restore_optimizer(self, saved: dict) -> None:
         if not saved.get("param_groups"):

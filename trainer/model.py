@@ -3,7 +3,7 @@
     model = VAE(ModelConfig(latent_dim=2))
     mu, logvar = model.encode(x)            # x: (N, C, H, W) float in [0, 1]
     z = model.reparameterize(mu, logvar)    # differentiable sample from q(z|x)
-    params = model.decode(z)                # logits (bernoulli) or mean (gaussian)
+    params = model.decode(z)                # logits (bernoulli, continuous-bernoulli) or mean (gaussian)
     log_px_z = model.log_likelihood(x, params)   # (N,) nats, summed over pixels
 """
 
@@ -18,6 +18,30 @@ from torch import nn
 from trainer.config import ModelConfig
 
 LOG_2PI = math.log(2 * math.pi)
+LOG_SIGMA_FLOOR = -6.0
+"""A learned Gaussian log sigma is soft-clipped above this (Rybkin et al. 2021): without a floor, sigma can
+shrink until the likelihood of a near-perfect reconstruction grows without bound."""
+_CB_TAYLOR = 1e-2  # |logit| below which the continuous Bernoulli's terms use their Taylor series
+
+
+def continuous_bernoulli_log_norm(logits: torch.Tensor) -> torch.Tensor:
+    """log C(lambda) of the continuous Bernoulli, lambda = sigmoid(logits).
+
+    C(lambda) = 2 atanh(1 - 2 lambda) / (1 - 2 lambda), which in terms of the logit eta is eta / tanh(eta / 2):
+    even in eta, 2 at eta = 0 (where both forms are 0/0, hence the series 2 + eta^2 / 6).
+    """
+    small = logits.abs() < _CB_TAYLOR
+    safe = torch.where(small, torch.ones_like(logits), logits)
+    exact = torch.log(safe.abs()) - torch.log(torch.tanh(safe.abs() / 2))
+    return torch.where(small, torch.log(2 + logits.pow(2) / 6), exact)
+
+
+def continuous_bernoulli_mean(logits: torch.Tensor) -> torch.Tensor:
+    """E[x] of the continuous Bernoulli: lambda / (2 lambda - 1) + 1 / (2 atanh(1 - 2 lambda)), not lambda itself."""
+    small = logits.abs() < _CB_TAYLOR
+    safe = torch.where(small, torch.ones_like(logits), logits)
+    exact = torch.sigmoid(safe) / torch.tanh(safe / 2) - 1 / safe
+    return torch.where(small, 0.5 + logits / 12, exact)
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -116,14 +140,21 @@ class VAE(nn.Module):
             return h.view(n, *self.config.input_shape)
         return self.dec_conv(h.view(n, *self._bottom))
 
+    def obs_log_sigma(self) -> torch.Tensor | float:
+        """The Gaussian likelihood's log sigma: fixed, or learned and soft-clipped at LOG_SIGMA_FLOOR."""
+        if self.log_sigma is None:
+            return math.log(self.config.sigma)
+        return LOG_SIGMA_FLOOR + F.softplus(self.log_sigma - LOG_SIGMA_FLOOR)
+
     def log_likelihood(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """log p(x|z) per example in nats, summed over every pixel: shape (N,)."""
         if self.config.likelihood == "bernoulli":
             ll = -F.binary_cross_entropy_with_logits(params, x, reduction="none")
+        elif self.config.likelihood == "continuous-bernoulli":
+            ll = continuous_bernoulli_log_norm(params) - F.binary_cross_entropy_with_logits(params, x, reduction="none")
         else:
-            log_sigma = self.log_sigma if self.log_sigma is not None else math.log(self.config.sigma)
-            inv_var = torch.exp(-2 * torch.as_tensor(log_sigma, device=x.device))
-            ll = -0.5 * ((x - params) ** 2 * inv_var + LOG_2PI) - log_sigma
+            log_sigma = torch.as_tensor(self.obs_log_sigma(), device=x.device)
+            ll = -0.5 * ((x - params) ** 2 * torch.exp(-2 * log_sigma) + LOG_2PI) - log_sigma
         return ll.flatten(1).sum(1)
 
     def recon_nll(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
@@ -137,6 +168,8 @@ class VAE(nn.Module):
         """E[x|z] for display, clipped to [0, 1]."""
         if self.config.likelihood == "bernoulli":
             return torch.sigmoid(params)
+        if self.config.likelihood == "continuous-bernoulli":
+            return continuous_bernoulli_mean(params).clamp(0.0, 1.0)
         return params.clamp(0.0, 1.0)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, eps: torch.Tensor | None = None):

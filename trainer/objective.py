@@ -2,7 +2,8 @@
 
     recon  = -E_q[log p(x|z)]           distortion: summed over pixels, averaged over the batch
     kl     = KL(q(z|x) || N(0, I))       rate: closed form, 1/2 sum_j (mu^2 + sigma^2 - 1 - log sigma^2)
-    elbo   = -(recon + kl)               a lower bound on log p(x); negative for images
+    elbo   = -(recon + kl)               a lower bound on log p(x) when p(x|z) is a normalized density of
+                                         the data (see trainer/likelihood.py); positive is possible
     loss   = recon + beta * kl           (with free bits: KL_j below lambda nats is not penalised)
 """
 
