@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.run_settings import ARCHS, LIKELIHOODS, RunSettings
+from explorer.run_settings import ARCHS, BINARIZE, LIKELIHOODS, RunSettings
 
 BETA_MIN, BETA_MAX = 0.01, 100.0
 BETA_TICKS_PER_DECADE = 100
@@ -57,8 +57,15 @@ TIPS = {
             "A decoder strong enough to model x without z invites posterior collapse (rate → 0).",
     "latent": "Dimensions of z. The prior p(z) is N(0, I); dimensions the model does not need collapse to it.\n"
               "The rate is the sum of the per-dimension KLs; a dimension with KL ≈ 0 is inactive.",
-    "likelihood": "p(x|z): bernoulli suits binary-ish pixels, gaussian (learned σ) suits grey levels.\n"
-                  "The distortion −E log p(x|z) is measured under this likelihood.",
+    "likelihood": "p(x|z), under which the distortion −E log p(x|z) is measured.\n"
+                  "bernoulli: a probability of binary pixels; on grey levels it is a cross-entropy, not a\n"
+                  "likelihood, so the ELBO bounds no log p(x) (binarize, or pick continuous-bernoulli).\n"
+                  "continuous-bernoulli: a density on [0, 1] for grey levels (Loaiza-Ganem & Cunningham 2019).\n"
+                  "gaussian: a density with a learned σ (soft-clipped at log σ = −6).",
+    "binarize": "Train on binary images drawn as Bernoulli(x) from the grey levels, which makes a Bernoulli\n"
+                "likelihood a real one: dynamic draws a fresh sample of every batch (Burda et al. 2016, the\n"
+                "setting of most published MNIST log-likelihoods); static draws one sample from the seed.\n"
+                "The held-out set is then scored as one fixed binarized sample.",
     "conditional": "Conditional VAE: encoder and decoder also see the label y, so z need not encode it.\n"
                    "Needs a labelled dataset (MNIST, Fashion-MNIST).",
     "batch": "Examples per optimizer step: each step estimates the ELBO (distortion + rate) on one mini-batch.\n"
@@ -67,7 +74,8 @@ TIPS = {
           "the last good weights are restored: lower it before resuming.",
     "seed": "Seeds the weights, the shuffling, the reparameterization noise ε and the sprites: a seed reproduces a run.",
     "device": "Where training runs: auto picks a CUDA GPU when there is one, else the CPU.",
-    "epochs": "Training stops by itself after this many passes over the data; raise it and Start to go on.\n"
+    "epochs": "Training stops by itself after this many passes over the data in all. Continue on a run that has\n"
+              "done them all trains this many more (8 of 8 done: to 16); a higher value first sets the total.\n"
               "After each epoch the held-out distortion, rate and ELBO are measured (the dots on the curves).",
     "beta": "β weights the rate KL(q(z|x)‖p(z)) against the distortion −E log p(x|z) in the loss D + β·R.\n"
             "Large β compresses the code and can collapse the posterior onto the prior; small β approaches\n"
@@ -129,6 +137,7 @@ class ControlsPanel(QWidget):
         self.arch_combo = _combo(ARCHS, defaults.arch)
         self.latent_spin = _spin(1, 512, defaults.latent_dim)
         self.likelihood_combo = _combo(LIKELIHOODS, defaults.likelihood)
+        self.binarize_combo = _combo(BINARIZE, defaults.binarize)
         self.conditional_check = QCheckBox("condition on the label (CVAE)")
         self.device_combo = QComboBox()
         self.set_devices(["auto", "cpu"])
@@ -136,6 +145,7 @@ class ControlsPanel(QWidget):
         model.addRow("Architecture", self.arch_combo)
         model.addRow("Latent dim", self.latent_spin)
         model.addRow("Likelihood", self.likelihood_combo)
+        model.addRow("Binarize", self.binarize_combo)
         model.addRow("", self.conditional_check)
         model.addRow("Device", self.device_combo)
 
@@ -207,7 +217,8 @@ class ControlsPanel(QWidget):
         self.free_bits_spin.valueChanged.connect(self._on_free_bits_changed)
         self._model_widgets = [
             self.dataset_combo, self.folder_edit, self.browse_button, self.sprites_n_spin, self.sprites_size_combo,
-            self.arch_combo, self.latent_spin, self.likelihood_combo, self.conditional_check, self.device_combo,
+            self.arch_combo, self.latent_spin, self.likelihood_combo, self.binarize_combo, self.conditional_check,
+            self.device_combo,
             self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin,
         ]
         self._model_locked = False
@@ -223,6 +234,7 @@ class ControlsPanel(QWidget):
             arch=self.arch_combo.currentText(),
             latent_dim=self.latent_spin.value(),
             likelihood=self.likelihood_combo.currentText(),
+            binarize=self.binarize_combo.currentText(),
             conditional=self.conditional_check.isChecked(),
             batch_size=self.batch_spin.value(),
             lr=self.lr_spin.value(),
@@ -260,6 +272,7 @@ class ControlsPanel(QWidget):
             self.arch_combo.setCurrentText(s.arch)
             self.latent_spin.setValue(s.latent_dim)
             self.likelihood_combo.setCurrentText(s.likelihood)
+            self.binarize_combo.setCurrentText(s.binarize)
             self.conditional_check.setChecked(s.conditional)
             if self.device_combo.findData(s.device) < 0:
                 self.device_combo.addItem(s.device, s.device)
@@ -294,6 +307,10 @@ class ControlsPanel(QWidget):
         self._model_locked = model
         self.epochs_spin.setEnabled(not epochs)
         self._update_enabled()
+
+    def show_epochs(self, epochs: int) -> None:
+        """Show the epoch total the trainer now trains to (Continue on a finished run raised it)."""
+        self.epochs_spin.setValue(int(epochs))
 
     def set_beta(self, beta: float) -> None:
         """Show a β the trainer reports, without sending it back."""
@@ -355,6 +372,7 @@ class ControlsPanel(QWidget):
             "dataset": [self.dataset_combo], "folder": [self.folder_edit, self.browse_button],
             "sprites": [self.sprites_n_spin, self.sprites_size_combo], "arch": [self.arch_combo],
             "latent": [self.latent_spin], "likelihood": [self.likelihood_combo],
+            "binarize": [self.binarize_combo],
             "conditional": [self.conditional_check], "batch": [self.batch_spin], "lr": [self.lr_spin],
             "seed": [self.seed_spin], "device": [self.device_combo], "epochs": [self.epochs_spin],
             "beta": [self.beta_slider, self.beta_spin], "schedule": [self.schedule_combo],

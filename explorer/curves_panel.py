@@ -38,8 +38,10 @@ REPORT_STEPS = 10
 """Steps per StepReport (TrainConfig.report_every): the unit the smoothing factor is quoted in."""
 EMPTY_Y_RANGES = {"distortion": (10.0, 1000.0), "rate": (0.1, 100.0), "nelbo": (10.0, 1000.0), "beta": (0.01, 100.0)}
 """What an empty plot shows: the usual scale of each quantity for small images (β: the slider's range)."""
-LEGEND_ONE_ROW_PX = 800
-"""Narrower than this, the legend's four entries take two rows."""
+TITLE_PX = 20
+"""Height of a plot's title row (pyqtgraph reserves 30 px): the plots need the height more."""
+MIN_PLOT_PX = 90
+"""Each curve plot's data area keeps at least this height: docked panels squeezed it to ~40 px, unreadable."""
 MAX_BETA_MARKERS = 100
 """β-change lines kept per plot (the newest); the β curve itself still shows every change."""
 
@@ -245,7 +247,9 @@ PLOTS = (
               "Rate: KL(q(z|x) ‖ p(z)), nats per example: how much information z carries about x.\n"
               "A rate near zero means the posterior has collapsed onto the prior."),
     _PlotSpec("nelbo", "−ELBO = distortion + rate", "#2ca02c",
-              "Negative ELBO, nats per example: an upper bound on −log p(x).\n"
+              "Negative ELBO, nats per example: an upper bound on −log p(x) when p(x|z) is a normalized\n"
+              "likelihood of the data (−log p(x|y) for a CVAE). A Bernoulli decoder on grey levels gives a\n"
+              "cross-entropy instead, which bounds nothing: binarize, or use continuous-bernoulli.\n"
               "The loss itself is distortion + β·rate; at β = 1 they coincide."),
     _PlotSpec("beta", "β  (after the schedule)", "#7b4fa0",
               "β weighs the rate against the distortion in the loss D + β·R.\n"
@@ -305,6 +309,7 @@ class CurvesPanel(QWidget):
         self.graphics.addItem(self.legend, row=0, col=0, colspan=2)
         for i, spec in enumerate(PLOTS):
             self._add_plot(spec, row=1 + i // 2, col=i % 2)
+        self.graphics.setMinimumHeight(self._min_graphics_height())
 
         header = QHBoxLayout()
         header.setContentsMargins(6, 4, 6, 0)
@@ -331,7 +336,10 @@ class CurvesPanel(QWidget):
         plot = self.graphics.addPlot(row=row, col=col)
         steady_axes(plot, left=_PlainLogAxis)
         plot.setTitle(spec.title, size="10pt")
-        plot.setLabel("bottom", "step")
+        plot.titleLabel.setMaximumHeight(TITLE_PX)
+        plot.layout.setRowFixedHeight(0, TITLE_PX)
+        if row == 2:  # the plots share their steps: the axis title under the lower row says it for both rows
+            plot.setLabel("bottom", "step")
         plot.setLabel("left", "nats" if spec.key != "beta" else "β")
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setToolTip(spec.tooltip)
@@ -360,25 +368,34 @@ class CurvesPanel(QWidget):
         self._cross[spec.key] = cross
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        # the legend's one row of four entries is ~900 px wide and pyqtgraph cannot shrink it: in a narrower
-        # centre (the latent panels docked beside it) it takes two rows instead of overflowing the plots
-        columns = 4 if event.size().width() >= LEGEND_ONE_ROW_PX else 2
+        # pyqtgraph cannot shrink the legend's row of four entries: in a narrower centre (the latent panels
+        # docked beside it) it takes two rows instead of overflowing the plots
+        columns = 4 if event.size().width() >= self._legend_one_row_px else 2
         if self.legend.columnCount != columns:
             self.legend.setColumnCount(columns)
         super().resizeEvent(event)
 
+    def _min_graphics_height(self) -> int:
+        """Legend (two rows at most) and two rows of plots whose data areas keep MIN_PLOT_PX."""
+        line = QFontMetricsF(self.font()).height()
+        axis = 2 * line + 12  # tick labels and the axis title (the rows are given equal heights: both count it)
+        legend = 2 * (line + 9)
+        return int(legend + 2 * (TITLE_PX + MIN_PLOT_PX + axis) + 30)
+
     def _make_legend(self) -> pg.LegendItem:
         """One legend for all four plots, in neutral grey: each plot's title already names its colour."""
-        legend = pg.LegendItem(colCount=4, labelTextSize="9pt", horSpacing=24)
+        legend = pg.LegendItem(colCount=4, labelTextSize="9pt", horSpacing=12)
+        legend.layout.setContentsMargins(2, 0, 2, 0)
         samples = (
             (pg.PlotDataItem(pen=pg.mkPen("#505050", width=2)), "train, smoothed"),
-            (pg.PlotDataItem(pen=pg.mkPen("#c8c8c8", width=1)), "train, per report"),
+            (pg.PlotDataItem(pen=pg.mkPen("#c8c8c8", width=1)), "per report"),
             (pg.PlotDataItem(pen=None, symbol="o", symbolSize=7, symbolBrush="#505050", symbolPen=self._epoch_pen),
-             "held-out, after each epoch"),
-            (pg.PlotDataItem(pen=self._marker_pen), "β change took effect"),
+             "held-out, each epoch"),
+            (pg.PlotDataItem(pen=self._marker_pen), "β changed"),
         )
         for item, name in samples:
             legend.addItem(item, name)
+        self._legend_one_row_px = int(legend.layout.preferredWidth()) + 40  # plus the margins around it
         self._legend_samples = [item for item, _ in samples]  # the legend only draws them; keep them alive
         return legend
 

@@ -2,7 +2,8 @@
 
     panel = DecoderSlidersPanel()
     panel.set_decoder(snapshot)              # trainer.explore.DecoderSnapshot, published by the worker
-    panel.set_kl(kl_per_dim, mu_variance)    # greys inactive dimensions; "Sort by KL" orders by it
+    panel = DecoderSlidersPanel(activity=activity)   # an explorer.activity.LatentActivity, shared with the KL strip
+    panel.set_kl(kl_per_dim, mu_variance)    # (feeds that model) greys inactive dimensions; "Sort by KL" orders
     panel.set_z(z)                           # from the scatter (click or marker drag): no signal back
     panel.sig_z_changed.connect(...)         # the user moved a slider (or pressed Origin / Sample)
 
@@ -31,8 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.activity import ActivityState, LatentActivity
 from explorer.image_grid import ImageGridView
-from trainer.explore import DEFAULT_SPAN, collapse_state
+from trainer.explore import DEFAULT_SPAN
 
 TICKS_PER_SIGMA = 100
 """Slider resolution: 0.01 prior standard deviations."""
@@ -64,7 +66,8 @@ class _SliderRow:
         self.kl.setMinimumWidth(150)
         self.kl.setTextFormat(Qt.RichText)
         self._normal_palette = QPalette(self.slider.palette())
-        self._grey = False  # drawn greyed out (inactive dimension)
+        self.greyed = False
+        """Drawn greyed out, labelled inactive (an inactive dimension)."""
         self._grey_palette = QPalette(self.slider.palette())
         for role in (QPalette.Highlight, QPalette.Button, QPalette.Window):
             self._grey_palette.setColor(role, QColor("#d6d6d6"))
@@ -115,8 +118,8 @@ class _SliderRow:
             tip += (f"\nInactive ({why}): the encoder ignores x here and the decoder has learnt to ignore it,"
                     " so moving it changes little.")
         grey = kl is not None and not active
-        if grey != self._grey:  # a style sheet re-polishes the widget: live KL arrives twice a second
-            self._grey = grey
+        if grey != self.greyed:  # a style sheet re-polishes the widget: live KL arrives twice a second
+            self.greyed = grey
             colour = f"color: {INACTIVE_GREY}" if grey else ""
             self.name.setStyleSheet(colour)
             self.value.setStyleSheet(colour)
@@ -131,8 +134,10 @@ class DecoderSlidersPanel(QWidget):
     sig_z_changed = Signal(object)
     """The user changed z (numpy float32 (D,)): a slider, Origin or Sample. Not emitted by set_z."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, activity: LatentActivity | None = None):
         super().__init__(parent)
+        self.activity = activity if activity is not None else LatentActivity(self)
+        """Decides which dimensions are active; the KL strip draws the same one, so the two always agree."""
         self._decoder = None
         self._z = np.zeros(0, np.float32)
         self._rows: list[_SliderRow] = []
@@ -201,6 +206,7 @@ class DecoderSlidersPanel(QWidget):
         self.sort_check.toggled.connect(self._on_sort_toggled)
         self.origin_button.clicked.connect(self._on_origin_clicked)
         self.sample_button.clicked.connect(self._on_sample_clicked)
+        self.activity.sig_changed.connect(self._on_activity_changed)
         self._show_label_selector(0)
 
     # --- data in --------------------------------------------------------------------------------
@@ -211,23 +217,36 @@ class DecoderSlidersPanel(QWidget):
             self._kl = None
             self._state = None
             self._build_rows(decoder.latent_dim)
+            if self.activity.state is not None:  # the model's KL may have arrived first
+                self._show_activity(self.activity.state)
         if self._decoder is None or decoder.num_classes != self._decoder.num_classes:
             self._show_label_selector(decoder.num_classes)
         self._decoder = decoder
         self._decode()
 
-    def set_kl(self, kl_per_dim, mu_variance=None) -> None:
-        """Per-dimension KL (nats) and optionally Var_x(μ): labels, greying of inactive dims, sort order."""
-        kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
-        if len(kl) != len(self._z):
-            return
+    def set_kl(self, kl_per_dim, mu_variance=None, step: int | None = None) -> None:
+        """Per-dimension KL (nats) and optionally Var_x(μ), measured together: to the activity model, which
+        decides and redraws this panel (labels, greying of inactive dims, sort order) and the KL strip."""
+        if mu_variance is None:
+            self.activity.set_kl(kl_per_dim, step)
+        else:
+            self.activity.set_held_out(kl_per_dim, mu_variance, step)
+
+    def _on_activity_changed(self, activity: ActivityState | None) -> None:
+        self._show_activity(activity)
+
+    def _show_activity(self, activity: ActivityState | None) -> None:
+        if activity is None or activity.latent_dim != len(self._z):
+            return  # cleared, or another model's: its rows come with its decoder
+        kl = np.asarray(activity.kl, dtype=np.float64)
         self._kl = kl
-        self._state = collapse_state(kl, mu_variance)
+        self._state = activity.collapse
         for row in self._rows:
             row.show_kl(float(kl[row.dim]), bool(self._state.active[row.dim]), self._state.measure)
         rate = self._state.rate
         rate_text = f"{rate:.2f}" if rate >= 0.1 else f"{rate:.2g}"
-        self.summary.setText(f"{self._state.n_active} of {len(kl)} dimensions active · rate {rate_text} nats")
+        at = f" · step {activity.step:,}" if activity.step is not None else ""
+        self.summary.setText(f"{self._state.n_active} of {len(kl)} dimensions active · rate {rate_text} nats{at}")
         if self.sort_check.isChecked() or len(self._z) > MAX_SLIDERS:
             self._arrange_rows()
 
@@ -251,6 +270,7 @@ class DecoderSlidersPanel(QWidget):
         self._decode()
 
     def clear(self) -> None:
+        self.activity.clear()
         self._decoder = None
         self._z = np.zeros(0, np.float32)
         self._kl = None
@@ -283,8 +303,13 @@ class DecoderSlidersPanel(QWidget):
         return row.kl.text()
 
     def collapse(self):
-        """The CollapseState from the last set_kl, or None."""
+        """The CollapseState the sliders show, or None."""
         return self._state
+
+    def row_active(self, dim: int) -> bool | None:
+        """Whether dimension `dim`'s row is shown as active (None: no KL shown yet, or no row for it)."""
+        row = next((r for r in self._rows if r.dim == dim), None)
+        return None if row is None or row.kl.text() == "" else not row.greyed
 
     # --- rows -------------------------------------------------------------------------------------
     def rows_to_prepare(self, latent_dim: int) -> int:

@@ -2,7 +2,7 @@
 
     panel = ElboGapPanel()
     panel.set_model(decoder_snapshot)   # trainer.explore.DecoderSnapshot: a frozen CPU copy of all the weights
-    panel.set_data(x_test, y_test)      # held-out images (uint8 or [0, 1] floats) and labels (conditional VAEs)
+    panel.set_data(x_test, y_test, meaning)  # held-out images as scored, labels (CVAEs), LikelihoodMeaning
     panel.start()                       # what the button does; Cancel (the same button) stops it
     panel.sig_estimated.connect(...)    # dict: elbo, log_px, gap, k, n, step (nats per example)
 
@@ -10,6 +10,10 @@ log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)): the gap is how far the encoder's poster
 IWAE bound with K samples (Burda et al. 2016) approaches log p(x) from below as K grows, so the gap shown
 is itself a lower bound on that KL. The estimate runs in its own QThread on the snapshot's private copy,
 reports progress per batch, and is cancelled between batches; the window never waits for it.
+
+The panel calls the estimate log p(x) only when the likelihood is a normalized density of the data as scored
+(trainer.likelihood.LikelihoodMeaning): log p(x|y) for a CVAE, and for a Bernoulli decoder on grey levels what
+it is, a cross-entropy bound with no log-likelihood behind it.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class ElboGapPanel(QWidget):
         self._snapshot = None
         self._x: np.ndarray | None = None
         self._y: np.ndarray | None = None
+        self._meaning = None
         self._job: GapJob | None = None
         self._thread: QThread | None = None
         self._result: dict | None = None
@@ -127,7 +132,8 @@ class ElboGapPanel(QWidget):
         settings.addWidget(self.n_spin)
         settings.addStretch(1)
         form = QFormLayout()
-        form.addRow("ELBO", self.elbo_label)
+        self.elbo_caption = QLabel("ELBO")
+        form.addRow(self.elbo_caption, self.elbo_label)
         self.logpx_caption = QLabel("log p(x) ≈")
         form.addRow(self.logpx_caption, self.logpx_label)
         gap_caption = QLabel("gap")
@@ -152,11 +158,29 @@ class ElboGapPanel(QWidget):
         self._snapshot = snapshot
         self._update_button()
 
-    def set_data(self, x: np.ndarray, y: np.ndarray | None = None) -> None:
-        """Held-out images (N, C, H, W) and, for a conditional VAE, their labels."""
+    def set_data(self, x: np.ndarray, y: np.ndarray | None = None, meaning=None) -> None:
+        """Held-out images (N, C, H, W) as evaluations score them, their labels (for a conditional VAE), and the
+        trainer.likelihood.LikelihoodMeaning that says what to call the estimate (None: log p(x))."""
         self._x, self._y = x, y
+        if meaning != self._meaning:
+            self._meaning = meaning
+            self._describe_meaning()
         self.n_spin.setMaximum(max(1, len(x)))
         self._update_button()
+
+    @property
+    def marginal(self) -> str:
+        """What the estimate is called: log p(x), log p(x|y), or what it is when the likelihood is not one."""
+        return self._meaning.marginal if self._meaning is not None else "log p(x)"
+
+    def _describe_meaning(self) -> None:
+        normalized = self._meaning is None or self._meaning.normalized
+        self.elbo_caption.setText("ELBO" if normalized else "ELBO (no bound)")
+        self.logpx_caption.setText(f"{self.marginal} ≈" if normalized else "IWAE ≈")
+        self.logpx_caption.setToolTip("" if normalized else self._meaning.note)
+        self.elbo_caption.setToolTip("" if normalized else self._meaning.note)
+        self.note.setText(f"Estimates {self.marginal} on held-out data in the background." if normalized
+                          else f"<span style='color:#9a5b00'>{self._meaning.note}</span>")
 
     def clear(self) -> None:
         self.cancel()
@@ -229,12 +253,15 @@ class ElboGapPanel(QWidget):
     def _on_done(self, result: dict) -> None:
         self._result = result
         self.elbo_label.setText(f"{result['elbo']:.2f} nats")
-        self.logpx_caption.setText(f"log p(x) ≈ (IWAE, K={result['k']})")
+        normalized = self._meaning is None or self._meaning.normalized
+        self.logpx_caption.setText(f"{self.marginal} ≈ (IWAE, K={result['k']})" if normalized
+                                   else f"IWAE, K={result['k']} (not a log-likelihood)")
         self.logpx_label.setText(f"{result['log_px']:.2f} nats")
         self.gap_label.setText(f"<b>{result['gap']:.2f} nats</b> = KL(q(z|x) ‖ p(z|x))")
         took = time.monotonic() - self._started_at
-        self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. "
-                          "A larger K tightens log p(x) (and the gap) from below.")
+        tail = (f"A larger K tightens {self.marginal} (and the gap) from below." if normalized
+                else "On grey levels a Bernoulli decoder has no log-likelihood: these are cross-entropy bounds.")
+        self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. {tail}")
         self.sig_estimated.emit(result)
 
     def _on_failed(self, message: str) -> None:
@@ -257,7 +284,9 @@ class ElboGapPanel(QWidget):
             self.button.setText("Cancel")
             self.button.setEnabled(True)
             return
-        self.button.setText(f"Estimate log p(x) (IWAE, K={self.k_spin.value()})")
+        normalized = self._meaning is None or self._meaning.normalized
+        k = self.k_spin.value()
+        self.button.setText(f"Estimate {self.marginal} (IWAE, K={k})" if normalized else f"Estimate the IWAE bound (K={k})")
         ready = self._snapshot is not None and self._x is not None
         self.button.setEnabled(ready)
         self.button.setToolTip("" if ready else "Needs a model and its held-out data: train or open one first")

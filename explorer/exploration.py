@@ -5,7 +5,7 @@
         window.add_panel(title, panel, area)
     worker.sig_explore.connect(explore.on_explore)      # DecoderSnapshot | LatentSnapshot | PreviewImages
     # in _on_progress:        explore.on_progress(batch)      (a worker.CurveBatch)
-    # on a live β change:     explore.set_beta(beta)
+    # on a live β change:     explore.set_beta(beta)   (the β line; one that took effect comes in the batch)
     # on an opened checkpoint: explore.set_history(opened.history)
     # on Reset:               explore.clear()
     # in closeEvent:          explore.shutdown()
@@ -17,6 +17,10 @@ first snapshot touches all seven panels: in one turn that froze the window for ~
 CPU; spread out, no turn takes more than a few tens of ms (benchmarks/gui_responsiveness.py). `decoder` and
 `latents` are set by the last step, once every panel shows the snapshot; `flush()` applies the queue at once.
 A larger model's slider rows get turns of their own before the decoder's (DecoderSlidersPanel.prepare_rows).
+
+Which dimensions are active is decided once, by `activity` (explorer.activity.LatentActivity), from the live
+KL, the held-out encodings and the live β changes; the KL strip and the sliders both draw its decision, in the
+same turn, so they never disagree.
 
 Between panels: clicking a point (scatter) sets the sliders, the marker, the traversal centre and endpoint
 A; Shift+click sets endpoint B; dragging the marker or a slider moves the other without echo (set_z and
@@ -34,6 +38,7 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
+from explorer.activity import LatentActivity
 from explorer.decoder_panel import ROWS_PER_TURN, DecoderSlidersPanel
 from explorer.elbo_gap_panel import ElboGapPanel
 from explorer.kl_panel import KlPanel
@@ -41,7 +46,7 @@ from explorer.latent_panel import LatentScatterPanel
 from explorer.rd_panel import RateDistortionPanel
 from explorer.samples_panel import SamplesPanel
 from explorer.traversal_panel import TraversalPanel
-from trainer.explore import DecoderSnapshot, LatentSnapshot, PreviewImages, variance_describes
+from trainer.explore import DecoderSnapshot, LatentSnapshot, PreviewImages
 
 TURN_MS = 2
 """Pause before each queued panel update: long enough for the paint of the previous one and for the timers
@@ -50,16 +55,20 @@ KL_REFRESH_MS = 500
 """Per-dimension KL from the live reports reaches the bars and sliders at most twice a second."""
 
 
+
 class Exploration(QObject):
     """Owns the seven latent-space panels and the links between them; GUI thread only."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
+        # the one owner of "which dimensions are active": the KL strip (headline, bar colours) and the
+        # sliders' labels draw what it decides, in the same call
+        self.activity = LatentActivity(self)
         self.scatter = LatentScatterPanel()
-        self.sliders = DecoderSlidersPanel()
+        self.sliders = DecoderSlidersPanel(activity=self.activity)
         self.traversal = TraversalPanel()
         self.samples = SamplesPanel()
-        self.kl = KlPanel()
+        self.kl = KlPanel(self.activity)
         self.rd = RateDistortionPanel()
         self.gap = ElboGapPanel()
         self.decoder: DecoderSnapshot | None = None
@@ -122,20 +131,20 @@ class Exploration(QObject):
             self.scatter.set_snapshot(latents)
             self.scatter.set_marker(self.sliders.z())
 
-        def sliders() -> None:
-            self.sliders.set_kl(latents.kl_per_dim, latents.mu_variance)
+        def activity() -> None:
+            # one turn for the KL strip and the sliders' labels: they must never show two decisions
+            self.activity.set_latents(latents)
             if latents.class_names:
                 self.sliders.set_class_names(latents.class_names)
 
         def done() -> None:
             first = self.latents is None or self.latents.latent_dim != latents.latent_dim
-            self.gap.set_data(latents.x, latents.labels)
+            self.gap.set_data(latents.x, latents.labels, latents.meaning)
             self.latents = latents
             if first and len(latents) >= 2:
                 self._show_first_examples(latents)
 
-        self._queue(scatter, partial(self.kl.set_latents, latents), sliders,
-                    partial(self.traversal.set_kl, latents.kl_per_dim), done)
+        self._queue(scatter, activity, partial(self.traversal.set_kl, latents.kl_per_dim), done)
 
     def _show_first_examples(self, latents: LatentSnapshot) -> None:
         """Something to look at before the first click: the first two held-out examples."""
@@ -175,6 +184,8 @@ class Exploration(QObject):
         self.rd.add_steps(batch.step, batch.kl, batch.recon)
         if len(batch.beta):
             self.rd.set_beta(float(batch.beta[-1]))
+        for step, _beta in batch.beta_changes:  # the objective changed: older encodings stop deciding
+            self.activity.setting_changed(step)
         latest = batch.latest
         self._pending_kl = (np.asarray(latest.kl_per_dim), int(latest.step))
         if not self._kl_timer.isActive():
@@ -208,10 +219,7 @@ class Exploration(QObject):
         if self._pending_kl is None:
             return
         kl, step = self._pending_kl
-        self.kl.set_kl(kl, step)
-        latents = self.latents
-        current = latents is not None and variance_describes(latents.step, step)
-        self.sliders.set_kl(kl, latents.mu_variance if current else None)
+        self.activity.set_kl(kl, step)  # the KL strip and the sliders redraw from its one decision
 
     def _on_point_selected(self, index: int, mu) -> None:
         self.sliders.set_z(mu)

@@ -70,7 +70,7 @@ class FileController(QObject):
         # "Saved run.h5 at step 1,200": stays in the status bar, where passing messages (epochs) cannot hide it
         self.saved_label = QLabel()
         self.saved_label.setToolTip("The file the model was last saved to or opened from, and at which step")
-        window.status.insertPermanentWidget(0, self.saved_label)
+        window.status.add_badge(self.saved_label)
         self.saved_label.hide()
         self._autosave_timer = QTimer(self)
         self._autosave_timer.timeout.connect(self._on_autosave_due)

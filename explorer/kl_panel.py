@@ -1,14 +1,14 @@
 """The KL strip: per-dimension KL as bars, active units, total rate, and a posterior-collapse warning.
 
-    panel = KlPanel()
-    panel.set_kl(report.kl_per_dim, step=report.step)        # live, from the training reports
-    panel.set_mu_variance(latents.mu_variance, step=...)     # held-out Var_x(μ): Burda's active units
+    panel = KlPanel(activity)                                # draws an explorer.activity.LatentActivity
+    panel.set_kl(report.kl_per_dim, step=report.step)        # (shortcuts that feed that model)
+    panel.set_mu_variance(latents.mu_variance, step=...)
     panel.collapsed                                          # what the banner says
 
-A dimension is active when Var_x(μ_j) > 0.01 (Burda et al. 2016) once a held-out encoding of a model at least
-half as trained as the live KL's is known (trainer.explore.variance_describes), else when its KL is at least
-0.01 nats. The banner appears when the rate or the active-unit count falls to about
-zero: the posterior q(z|x) has collapsed onto the prior and z carries (almost) no information about x.
+Which dimensions are active is decided by the LatentActivity it is given (its own without one), the same one
+the decoder's sliders draw, so the headline, the bar colours and the sliders' labels always agree. The banner
+appears when the rate or the active-unit count falls to about zero: the posterior q(z|x) has collapsed onto the
+prior and z carries (almost) no information about x.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from explorer.activity import ActivityState, LatentActivity
 from explorer.curves_panel import steady_axes
-from trainer.explore import ACTIVE_KL_NATS, collapse_state, variance_describes
+from trainer.explore import ACTIVE_KL_NATS
 
 ACTIVE_COLOUR = "#d62728"
 """The rate's colour in the curves panel: these bars split that curve by dimension."""
@@ -47,13 +48,11 @@ class KlPanel(QWidget):
     sig_collapse_changed = Signal(bool)
     """The posterior collapsed (True) or recovered (False); the window repeats the warning where it is seen."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, activity: LatentActivity | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.activity = activity if activity is not None else LatentActivity(self)
         self._kl = np.zeros(0)
-        self._variance: np.ndarray | None = None
-        self._variance_step: int | None = None
-        self._step: int | None = None
-        self.state = None  # CollapseState
+        self.state = None  # CollapseState drawn now
         self._axes: tuple[int, float] | None = None  # (dimensions, y top) the axes show
         self._active_brush = pg.mkBrush(ACTIVE_COLOUR)
         self._inactive_brush = pg.mkBrush(INACTIVE_COLOUR)
@@ -99,40 +98,26 @@ class KlPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.plot, 1)
 
-    # --- data in --------------------------------------------------------------------------------
+        self.activity.sig_changed.connect(self._on_activity_changed)
+        if self.activity.state is not None:
+            self._show(self.activity.state)
+
+    # --- data in (to the activity model, which decides and tells every view) ------------------------
     def set_kl(self, kl_per_dim, step: int | None = None) -> None:
         """Per-dimension KL in nats per example (a training report's or a held-out evaluation's)."""
-        kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
-        if len(kl) != len(self._kl):
-            self._variance = None  # another model
-            self._variance_step = None
-        self._kl = kl
-        self._step = step
-        self._update()
+        self.activity.set_kl(kl_per_dim, step)
 
     def set_mu_variance(self, variance, step: int | None = None) -> None:
         """Var_x(μ_j) of a held-out encoding: switches the active-unit count to Burda's measure."""
-        variance = np.asarray(variance, dtype=np.float64).reshape(-1)
-        self._variance = variance
-        self._variance_step = step
-        if len(self._kl) == len(variance):
-            self._update()
+        self.activity.set_mu_variance(variance, step)
 
     def set_latents(self, latents) -> None:
         """A LatentSnapshot: its held-out KL and Var(μ) together."""
-        self.set_kl(latents.kl_per_dim, latents.step)
-        self.set_mu_variance(latents.mu_variance, latents.step)
+        self.activity.set_latents(latents)
 
     def clear(self) -> None:
-        was_collapsed = self.collapsed
-        self._kl = np.zeros(0)
-        self._variance = None
-        self.state = None
-        if was_collapsed:
-            self.sig_collapse_changed.emit(False)
-        self.bars.setOpts(x=[], height=[], brushes=[])
-        self.banner.hide()
-        self.summary.setText("Per-dimension KL appears once training starts.")
+        self.activity.clear()
+        self._show(None)
 
     # --- what tests and the window may read ------------------------------------------------------
     @property
@@ -145,14 +130,29 @@ class KlPanel(QWidget):
     def bar_heights(self) -> np.ndarray:
         return self._kl.copy()
 
+    def active(self) -> np.ndarray:
+        """Per dimension, whether its bar is drawn as active (the rate's red) rather than grey."""
+        return np.array([brush is self._active_brush for brush in self.bars.opts.get("brushes") or []], bool)
+
     # --- drawing ----------------------------------------------------------------------------------
-    def _update(self) -> None:
-        kl = self._kl
-        variance = self._variance if self._variance is not None and len(self._variance) == len(kl) else None
-        if not variance_describes(self._variance_step, self._step):
-            variance = None  # encoded when the model was much younger: the live KL decides
-        state = collapse_state(kl, variance)
+    def _on_activity_changed(self, activity: ActivityState | None) -> None:
+        self._show(activity)
+
+    def _show(self, activity: ActivityState | None) -> None:
         was_collapsed = self.collapsed
+        if activity is None:
+            self._kl = np.zeros(0)
+            self.state = None
+            if was_collapsed:
+                self.sig_collapse_changed.emit(False)
+            self.bars.setOpts(x=[], height=[], brushes=[])
+            self.banner.hide()
+            self.summary.setText("Per-dimension KL appears once training starts.")
+            self.summary.setToolTip("")
+            return
+        kl = np.asarray(activity.kl, dtype=np.float64)
+        self._kl = kl
+        state = activity.collapse
         self.state = state
         brushes = [self._active_brush if a else self._inactive_brush for a in state.active]
         self.bars.setOpts(x=np.arange(len(kl)), height=np.maximum(kl, 0.0), brushes=brushes)
@@ -165,9 +165,13 @@ class KlPanel(QWidget):
                 [[(i, str(i)) for i in range(0, len(kl), max(1, len(kl) // 16))]])
             self.plot.setXRange(-0.6, max(len(kl), 1) - 0.4, padding=0)
             self.plot.setYRange(0, top, padding=0)
-        held_out = f"held-out at step {self._variance_step:,}" if self._variance_step is not None else "held-out"
+        held_out = f"held-out at step {activity.variance_step:,}" if activity.variance_step is not None else "held-out"
         how = f"Var<sub>x</sub>(μ) &gt; 0.01, {held_out}" if state.measure == "variance" else "KL ≥ 0.01 nats"
-        at = f" · step {self._step:,}" if self._step is not None else ""
+        at = f" · step {activity.step:,}" if activity.step is not None else ""
+        self.summary.setToolTip(
+            "Active: Var_x(μ_j) > 0.01 over a held-out encoding (Burda et al. 2016) when one describes this model,"
+            " else KL_j ≥ 0.01 nats." + (f"\nNow the KL decides: {activity.stale_reason}." if activity.stale_reason
+                                          else ""))
         self.summary.setText(
             f"<b>rate</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {state.n_active} / {len(kl)}"
             f" <span style='color:#808080'>({how}){at}</span>")

@@ -15,7 +15,7 @@ from enum import Enum
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStyle, QToolBar, QVBoxLayout, QWidget
 
 from explorer.controls_panel import ControlsPanel
@@ -27,6 +27,12 @@ from explorer.status import MessageBanner, TrainingStatusBar
 from explorer.worker import TrainSession
 
 APP_NAME = "vae-explorer"
+SCREEN_SHARE = 0.9
+"""On first launch the window takes this share of the screen's available width and height, centred on it."""
+COMFORTABLE_SIZE = (1280, 800)
+"""...but at least this much where the screen has it (on a small laptop screen, all of it)."""
+FRAME_ALLOWANCE = (16, 40)
+"""px the window manager's frame and title bar may add around the window, kept free on a small screen."""
 DEVICE_PROBE_DELAY_MS = 300
 """torch loads in the worker after the window has painted, so it never delays the first frame."""
 
@@ -52,6 +58,8 @@ class MainWindow(QMainWindow):
         self.session = TrainSession(self)
         self.state = RunState.IDLE
         self.last_report = None  # newest StepReport, for the status bar and later panels
+        self._continue_text = ""  # what Continue would do, said again after the worker's idle-time messages
+        self._epochs_done = 0  # of the stopped model, as its last RunEnded or OpenedCheckpoint said: for that text
 
         self._create_actions()
         self.curves = CurvesPanel()
@@ -82,7 +90,7 @@ class MainWindow(QMainWindow):
         self._set_state(RunState.IDLE)
         self.status.show_device("auto")
         self.curves.graphics.setFocus()  # not the first spinbox: a blinking cursor there invites typos
-        self.resize(1280, 800)
+        self.fit_to_screen()  # the first launch; WindowHabits then restores the size the user left, if any
         # the File menu (open, save, autosave, recent, drop, dataset, export), then what the window remembers
         # (layout, settings) and Space: last, so every dock and menu they touch exists
         self.files = FileController(self)
@@ -99,6 +107,21 @@ class MainWindow(QMainWindow):
         if hasattr(self, "view_menu"):
             self.view_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def fit_to_screen(self) -> None:
+        """Most of the screen's available area (QScreen.availableGeometry), centred: the four curve plots and the
+        image grids need room, and a fixed 1280x800 left them a few tens of px on a large screen."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(*COMFORTABLE_SIZE)
+            return
+        area = screen.availableGeometry()
+        width = min(area.width() - FRAME_ALLOWANCE[0], max(int(SCREEN_SHARE * area.width()), COMFORTABLE_SIZE[0]))
+        height = min(area.height() - FRAME_ALLOWANCE[1], max(int(SCREEN_SHARE * area.height()), COMFORTABLE_SIZE[1]))
+        self.resize(max(width, 1), max(height, 1))
+        frame = self.frameGeometry()
+        frame.moveCenter(area.center())
+        self.move(max(frame.left(), area.left()), max(frame.top(), area.top()))
 
     def _arrange_docks(self) -> None:
         """Curves in the centre with the image grids tabbed below them; the scatter over the sliders on the
@@ -182,6 +205,7 @@ class MainWindow(QMainWindow):
         # the rate–distortion plane's β line follows the slider while it is dragged, before training applies it
         self.controls.sig_beta_changed.connect(self.explore.set_beta)
         self.controls.beta_slider.valueChanged.connect(self._on_beta_slider_moved)
+        self.controls.epochs_spin.valueChanged.connect(self._on_epochs_changed)
         self.explore.kl.sig_collapse_changed.connect(self._on_collapse_changed)
         self.explore_docks["Traversals"].visibilityChanged.connect(self.explore.traversal.on_shown)
         self.explore.scatter.sig_refresh_requested.connect(self.session.request_latents)
@@ -270,11 +294,19 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_worker_status(self, text: str) -> None:
+        if self.state is RunState.STOPPED and self._continue_text:  # e.g. "Encoded 2,000 held-out examples."
+            text = f"{text} {self._continue_text}"
         self.status.showMessage(text)
 
     @Slot(object)
     def _on_run_started(self, info) -> None:
         self.status.clearMessage()
+        if info.added_epochs:  # Continue on a finished run: the worker added the Epochs value's worth
+            self.controls.show_epochs(info.epochs)
+            self.status.showMessage(
+                f"The run had done its {_epochs(info.epoch)}: training {info.added_epochs} more, to epoch"
+                f" {info.epochs} (Continue adds the Epochs value; an Epochs above the epochs done sets the total).",
+                15_000)
         self.status.show_started(info)
         self.setWindowTitle(f"{APP_NAME} — {info.dataset}")
         if self.state is RunState.LOADING:
@@ -287,6 +319,11 @@ class MainWindow(QMainWindow):
         dock.setWindowTitle("KL per dimension ⚠ collapse" if collapsed else "KL per dimension")
         if collapsed and dock.toggleViewAction().isChecked():
             dock.raise_()
+
+    def _on_epochs_changed(self, _epochs: int) -> None:
+        if self.state is RunState.STOPPED:  # what Continue will do now
+            self._set_continue_text(self._epochs_done)
+            self.status.showMessage(self._continue_text, 10_000)
 
     def _on_beta_slider_moved(self, _tick: int) -> None:
         self.explore.set_beta(self.controls.beta_spin.value())  # the spinbox holds the slider's β, unrounded
@@ -303,9 +340,11 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_epoch_done(self, report) -> None:
         self.curves.add_epoch(report.step, report.test_recon, report.test_kl, report.test_elbo)
+        # no active-unit count here: the KL strip and the sliders show the one decision about which are active
+        # (explorer.activity), and a second count from another measurement contradicted it now and then
         self.status.showMessage(
             f"Epoch {report.epoch}: held-out ELBO {report.test_elbo:.2f} nats (distortion {report.test_recon:.2f},"
-            f" rate {report.test_kl:.2f}), {report.active_units} active units",
+            f" rate {report.test_kl:.2f})",
             10_000,
         )
 
@@ -323,8 +362,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_run_ended(self, info) -> None:
         self.status.show_position(info.step, info.epoch, epoch_progress=info.epoch_progress)
+        self._set_continue_text(info.epoch)
         if info.finished:
-            self.status.showMessage(f"Finished {info.epoch} epochs. Raise Epochs and press Start to train on.")
+            self.status.showMessage(f"Finished {_epochs(info.epoch)}. {self._continue_text}")
         elif self.status.currentMessage() == "Stopping…":
             self.status.showMessage(f"Stopped at step {info.step:,}.", 5000)
         self._set_state(RunState.STOPPED if info.has_model else RunState.IDLE)
@@ -336,9 +376,22 @@ class MainWindow(QMainWindow):
         self.explore.clear()  # the opened model's decoder and encodings follow from the worker
         self.explore.set_history(opened.history)
         self.status.show_position(opened.step, opened.epoch, opened.settings.epochs)
-        self.status.showMessage(f"Opened {opened.path} at step {opened.step:,}; Start continues it.", 10_000)
+        self._set_continue_text(opened.epoch)
+        self.status.showMessage(f"Opened {opened.path} at step {opened.step:,}. {self._continue_text}", 10_000)
         self.setWindowTitle(f"{APP_NAME} — {opened.path}")
         self._set_state(RunState.STOPPED)
+
+    def _set_continue_text(self, epochs_done: int) -> None:
+        """Say what Continue will do (the worker's rule, TrainWorker.train), in the status line and its tooltip."""
+        self._epochs_done = epochs_done
+        epochs = self.controls.epochs_spin.value()
+        if epochs > epochs_done:
+            text = f"Continue trains on to epoch {epochs} (Epochs)."
+        else:
+            text = (f"All {_epochs(epochs_done)} done; Continue trains {_epochs(epochs)} more (the Epochs value),"
+                    " or set Epochs to a higher total first.")
+        self._continue_text = text
+        self.start_action.setToolTip(text)
 
     # --- state --------------------------------------------------------------------------------------
     def _set_state(self, state: RunState) -> None:
@@ -346,6 +399,9 @@ class MainWindow(QMainWindow):
         busy = state in (RunState.LOADING, RunState.TRAINING, RunState.PAUSED)
         self.start_action.setEnabled(state in (RunState.IDLE, RunState.STOPPED))
         self.start_action.setText("Continue" if state is RunState.STOPPED else "Start")
+        if state is not RunState.STOPPED:
+            self._continue_text = ""
+            self.start_action.setToolTip("Start training (or continue the current model)")
         self.pause_action.setEnabled(state in (RunState.TRAINING, RunState.PAUSED))
         paused = state is RunState.PAUSED
         self.pause_action.setText("Resume" if paused else "Pause")
@@ -363,3 +419,7 @@ class MainWindow(QMainWindow):
         self.session.shutdown()
         self.files.shutdown()  # writes what is queued, joins the I/O thread
         super().closeEvent(event)
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"

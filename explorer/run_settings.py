@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from trainer.config import ARCHS, LIKELIHOODS, BetaSchedule, DatasetSpec, ModelConfig, TrainConfig
+from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, BetaSchedule, DatasetSpec, ModelConfig, TrainConfig
 
-__all__ = ["ARCHS", "DATASETS", "LIKELIHOODS", "SCHEDULES", "RunSettings"]
+__all__ = ["ARCHS", "BINARIZE", "DATASETS", "LIKELIHOODS", "SCHEDULES", "RunSettings"]
 
 DATASETS = ("sprites", "mnist", "fashion-mnist")
 SCHEDULES = ("constant", "warmup", "cyclical")
@@ -43,13 +43,16 @@ class RunSettings:
     latent_dim: int = 10
     likelihood: str = "bernoulli"
     sigma: float = 0.0
+    binarize: str = "none"
+    """none | dynamic | static: see TrainConfig.binarize."""
     conditional: bool = False
     batch_size: int = 128
     lr: float = 1e-3
     seed: int = 0
     device: str = "auto"
     epochs: int = 50
-    """Training stops by itself after this many epochs; Start continues to the new total."""
+    """Training stops by itself after this many epochs in all; Continue on a run that has done them all trains
+    this many more (the worker's rule), a higher value continues to that total."""
     beta: float = 1.0
     schedule: str = "constant"
     schedule_steps: int = 2000
@@ -83,6 +86,7 @@ class RunSettings:
             free_bits=self.free_bits,
             seed=self.seed,
             device=self.device,
+            binarize=self.binarize,
         )
         cfg.validate()
         return cfg
@@ -121,6 +125,7 @@ class RunSettings:
             latent_dim=model.latent_dim,
             likelihood=model.likelihood,
             sigma=model.sigma,
+            binarize=train.binarize,
             conditional=model.conditional,
             batch_size=train.batch_size,
             lr=float(progress.get("lr", train.lr)),

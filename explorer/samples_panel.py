@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 from explorer.image_grid import ImageGridView
 
 PAIRS_PER_ROW = 4
-"""Input/reconstruction pairs side by side in one row."""
+"""Input/reconstruction pairs side by side in one row, when the view's shape does not favour another number."""
 
 
 class SamplesPanel(QWidget):
@@ -51,12 +51,13 @@ class SamplesPanel(QWidget):
             line = np.full((n, c, h, 1), 0.45, np.float32)
             pairs = np.concatenate([inputs[:n].astype(np.float32), line, recons[:n].astype(np.float32)], axis=3)
             # white gutters (the panel's background) between pairs, a grey hairline inside each
-            self.recon_view.set_images(pairs, ncols=min(PAIRS_PER_ROW, n), pad=4, pad_value=255)
+            # as many pairs a row as make them biggest in the view's shape (re-laid out when it is resized)
+            self.recon_view.set_images(pairs, ncols=min(PAIRS_PER_ROW, n), pad=4, pad_value=255, reflow=True)
         samples = np.asarray(samples)
         if len(samples):
             # white gutters like the pairs': sprites on black would otherwise merge into one dark field
             self.samples_view.set_images(samples, ncols=max(1, math.ceil(math.sqrt(len(samples) * 2))), pad=2,
-                                         pad_value=255)
+                                         pad_value=255, reflow=True)
         self.step = step
         suffix = f" · step {step:,}" if step is not None else ""
         self.recon_view.title = "Input │ reconstruction" + suffix

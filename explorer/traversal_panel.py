@@ -23,7 +23,6 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -45,6 +44,8 @@ the GUI thread that decode competes with training for the CPU, and a grid change
 DEFAULT_ROWS = 6
 """The six highest-KL dimensions: big enough tiles in a docked panel; the Dims box shows more."""
 DEFAULT_COLUMNS = 9
+STRIP_MAX_HEIGHT = 84
+"""The interpolation strip's height cap (px) for small images; larger ones may take what 1x needs."""
 
 
 class TraversalPanel(QWidget):
@@ -70,9 +71,11 @@ class TraversalPanel(QWidget):
         self.cols_spin.setToolTip(f"Values from −{DEFAULT_SPAN:g}σ to +{DEFAULT_SPAN:g}σ")
         self.traversal_export = QPushButton("Export PNG…")
         self.traversal_view = ImageGridView(placeholder="Train or open a model to traverse its latent dimensions.")
-        self.traversal_view.setMinimumHeight(110)  # docked below the curves at 1280x800, it must share
-        self.traversal_view.setToolTip("Each row sweeps one latent dimension from −3σ to +3σ, the others held fixed")
+        self.traversal_view.setMinimumHeight(60)  # docked below the curves, it shares their column's height
+        self.traversal_view.setToolTip("Each row sweeps one latent dimension from −3σ to +3σ, the others held fixed;\n"
+                                       "the number after a row's name is that dimension's KL in nats")
         bar = QHBoxLayout()
+        bar.addWidget(_heading("Traversal"))
         bar.addWidget(QLabel("Around"))
         bar.addWidget(self.around_combo)
         bar.addWidget(QLabel("Dims"))
@@ -81,9 +84,12 @@ class TraversalPanel(QWidget):
         bar.addWidget(self.cols_spin)
         bar.addStretch(1)
         bar.addWidget(self.traversal_export)
-        box = QGroupBox("Traversal")
+        # no group box frames: in a dock sharing the curves' column their titles and margins took more height
+        # than the tiles got
+        box = QWidget()
         box_layout = QVBoxLayout(box)
-        box_layout.setContentsMargins(6, 4, 6, 6)
+        box_layout.setContentsMargins(0, 0, 0, 0)
+        box_layout.setSpacing(2)
         box_layout.addLayout(bar)
         box_layout.addWidget(self.traversal_view, 1)
 
@@ -103,24 +109,28 @@ class TraversalPanel(QWidget):
         self.endpoints_label.setToolTip(self.endpoints_label.text())
         self.interp_export = QPushButton("Export PNG…")
         self.interp_view = ImageGridView(placeholder="Pick two points: click (A) and Shift+click (B) in the latent scatter.")
-        # a one-row strip (title, labels, tiles): capped, so the traversal's rows get the spare height
-        self.interp_view.setMinimumHeight(64)
-        self.interp_view.setMaximumHeight(84)
+        self.interp_view.title_on_screen = False  # the bar above says the mode and the endpoints; exports keep it
+        # a one-row strip (labels, tiles): capped, so the traversal's rows get the spare height
+        self.interp_view.setMinimumHeight(48)
+        self.interp_view.setMaximumHeight(STRIP_MAX_HEIGHT)  # until its images are known: _fit_strip
         bar = QHBoxLayout()
+        bar.addWidget(_heading("Interpolation A → B"))
         bar.addWidget(self.mode_combo)
         bar.addWidget(QLabel("Steps"))
         bar.addWidget(self.steps_spin)
         bar.addWidget(self.endpoints_label, 1)
         bar.addWidget(self.interp_export)
-        ibox = QGroupBox("Interpolation A → B")
+        ibox = QWidget()
         ibox_layout = QVBoxLayout(ibox)
-        ibox_layout.setContentsMargins(6, 4, 6, 6)
+        ibox_layout.setContentsMargins(0, 0, 0, 0)
+        ibox_layout.setSpacing(2)
         ibox_layout.addLayout(bar)
         ibox_layout.addWidget(self.interp_view, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(box, 1)  # the traversal's rows take the spare height; the strip keeps its own
+        layout.setSpacing(6)
+        layout.addWidget(box, 1)  # the traversal's rows take the spare height; the strip is capped (_fit_strip)
         layout.addWidget(ibox, 0)
 
         self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
@@ -263,7 +273,29 @@ class TraversalPanel(QWidget):
             mode = self.mode_combo.currentText()
             self.interp_view.title = f"{mode} · {self._endpoints['a'][1]} → {self._endpoints['b'][1]}"
             self.interp_view.set_images(strip, ncols=len(strip), col_labels=labels)
+        self._fit_strip()
         self._update_buttons()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)  # the layout has placed the two views already
+        self._fit_strip()
+
+    def _fit_strip(self) -> None:
+        """Share the two views' height so the strip's one row of tiles is about as tall as each of the
+        traversal's rows (the traversal takes the rest), and never past 1x (2x for images of 32 px or less)."""
+        tv, iv = self.traversal_view, self.interp_view
+        shown, strip = tv.images(), iv.images()
+        if strip is None:
+            iv.setMaximumHeight(STRIP_MAX_HEIGHT)
+            return
+        rows = shown.shape[0] if shown is not None else DEFAULT_ROWS
+        # the room both views' tiles share: their heights now (which the cap only moves between them), less
+        # each one's title, labels and gaps (its height for tiles of 0 px)
+        chrome = iv.height_for_tiles(0) + (tv.height_for_tiles(0) if shown is not None else 24)
+        room = tv.height() + iv.height() - chrome
+        image_px = strip.shape[-2]
+        tile = max(min(room / (rows + 1), image_px * (2 if image_px <= 32 else 1)), 16)
+        iv.setMaximumHeight(max(iv.minimumHeight(), iv.height_for_tiles(int(tile))))
 
     def _update_endpoint_text(self) -> None:
         a, b = self._endpoints.get("a"), self._endpoints.get("b")
@@ -295,3 +327,11 @@ class TraversalPanel(QWidget):
         path = self._ask_path("interpolation.png")
         if path and not self.export_interpolation_png(path):
             QMessageBox.warning(self, "Export PNG", f"Could not write {path}.")
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label

@@ -66,6 +66,8 @@ class RunStarted:
     epoch: int
     threads: int = 1
     """CPU threads torch trains with (intra-op, in the worker thread)."""
+    added_epochs: int = 0
+    """Continue on a run that had done all its epochs: this many were added to `epochs` (the Epochs value)."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,12 @@ class TrainWorker(QObject):
             if trainer is None:
                 trainer = self._build(request.settings)
             self._install(trainer, request.settings)
+            added = 0
+            if trainer.finished:
+                # Continue on a finished run would end at once: it trains the Epochs value's worth more instead
+                # (8 of 8 done, Epochs 8: to 16); an Epochs above the epochs done is a total, as at Start
+                added = max(1, int(request.settings.epochs))
+                trainer.set_epochs(trainer.epoch + added)
             self.drain_jobs()  # saves asked for while the data loaded
             self.sig_started.emit(
                 RunStarted(
@@ -293,6 +301,7 @@ class TrainWorker(QObject):
                     step=trainer.step,
                     epoch=trainer.epoch,
                     threads=_torch_threads(),
+                    added_epochs=added,
                 )
             )
             self._run(trainer, request.max_steps)
@@ -570,6 +579,7 @@ class TrainWorker(QObject):
         Without it the sliders still work; the status line says why the scatter stays empty.
         """
         from trainer.explore import encode_heldout, preview_images
+        from trainer.likelihood import LikelihoodMeaning, heldout_for_likelihood
 
         snapshot = DecoderSnapshot.from_state(ckpt.model_config, ckpt.model_state, step)
         self.sig_explore.emit(snapshot)
@@ -580,9 +590,11 @@ class TrainWorker(QObject):
             x = dataset.x_test[: pub.n_preview]
             y = dataset.y_test[: pub.n_preview] if dataset.y_test is not None else None
             self.sig_explore.emit(preview_images(model, x, y, pub.n_samples, pub.seed, step))
-            latents = encode_heldout(model, dataset, "cpu", pub.max_points, step=step)
+            scored = heldout_for_likelihood(dataset, ckpt.train_config)  # as the trainer evaluates it
+            meaning = LikelihoodMeaning.of(ckpt.model_config, ckpt.train_config, scored)
+            latents = encode_heldout(model, dataset, "cpu", pub.max_points, step=step, x_test=scored, meaning=meaning)
             self.sig_explore.emit(latents)
-            self.sig_status.emit(f"Encoded {len(latents):,} held-out examples; Start continues training.")
+            self.sig_status.emit(f"Encoded {len(latents):,} held-out examples.")  # the window adds what Continue does
         except _Cancelled:
             pass
         except Exception as exc:  # bad or missing data: a status line, the opened model stays usable

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 
 from trainer.config import ModelConfig
+from trainer.likelihood import LikelihoodMeaning
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -276,6 +277,8 @@ class LatentSnapshot:
     """float64 (latent_dim,): E_x KL(q(z_j|x) ‖ N(0, 1)) on the held-out split, nats per example."""
     mu_variance: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """float64 (latent_dim,): Var_x(mu_j), the Burda et al. activity statistic."""
+    meaning: LikelihoodMeaning | None = None
+    """What the model's ELBO and IWAE estimate on `x` may be called (log p(x), log p(x|y), or not a likelihood)."""
 
     @property
     def rate(self) -> float:
@@ -299,26 +302,29 @@ def _read_only(arr: np.ndarray | None) -> np.ndarray | None:
 
 
 def encode_heldout(
-    model, dataset: "Dataset", device, max_points: int | None = None, step: int = 0, batch_size: int = 1024, seed: int = 0
+    model, dataset: "Dataset", device, max_points: int | None = None, step: int = 0, batch_size: int = 1024, seed: int = 0,
+    x_test: np.ndarray | None = None, meaning: LikelihoodMeaning | None = None,
 ) -> LatentSnapshot:
     """Encode the held-out split (all of it unless `max_points`) with `model`, in the calling thread.
 
     Call it in the training thread between steps (the model is put in eval mode for the pass and restored).
-    The images themselves are not copied: `x` is a read-only view of dataset.x_test (or a subset copy).
+    `x_test` is the held-out set as evaluations score it (trainer.x_test: binarized when training binarizes);
+    dataset.x_test when not given. The images are not copied: `x` is a read-only view (or a subset copy).
     """
     from trainer.metrics import encode_dataset
     from trainer.objective import kl_per_dim
 
     import torch
 
-    n = len(dataset.x_test)
+    scored = dataset.x_test if x_test is None else x_test
+    n = len(scored)
     if max_points is not None and 0 < max_points < n:
         indices = np.sort(np.random.default_rng(seed).choice(n, size=int(max_points), replace=False))
-        x = dataset.x_test[indices]
+        x = scored[indices]
         pick = lambda a: None if a is None else a[indices]  # noqa: E731
     else:
         indices = np.arange(n)
-        x = dataset.x_test
+        x = scored
         pick = lambda a: a  # noqa: E731
     labels = pick(dataset.y_test)
     conditional = bool(getattr(model.config, "conditional", False))
@@ -337,6 +343,7 @@ def encode_heldout(
         factor_sizes=tuple(int(s) for s in dataset.factor_sizes),
         kl_per_dim=kl,
         mu_variance=mu.astype(np.float64).var(axis=0),
+        meaning=meaning,
     )
 
 
@@ -730,6 +737,7 @@ class ExplorePublisher:
         self._last_preview = -math.inf
         self._last_latent_step: int | None = None
         self._last_decoder_step: int | None = None
+        self._meaning: LikelihoodMeaning | None = None
 
     def poll(self, trainer, force: bool = False) -> list:
         """What is due now, built from trainer.model / .dataset / .device / .step; call between steps only."""
@@ -756,6 +764,9 @@ class ExplorePublisher:
             out.append(preview_images(trainer.model, x, y, self.n_samples, self.seed, step))
             self._last_preview = now
         if latent_due:
-            out.append(encode_heldout(trainer.model, trainer.dataset, trainer.device, self.max_points, step=step))
+            if self._meaning is None:  # fixed for a model: its likelihood, binarization and data never change
+                self._meaning = LikelihoodMeaning.of(trainer.model_config, trainer.config, trainer.x_test)
+            out.append(encode_heldout(trainer.model, trainer.dataset, trainer.device, self.max_points, step=step,
+                                      x_test=trainer.x_test, meaning=self._meaning))
             self._last_latent_step = step
         return out

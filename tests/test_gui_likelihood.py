@@ -1,0 +1,103 @@
+"""The window names its figures for what they are: log p(x) only under a normalized likelihood, log p(x|y) for a
+CVAE, and the Binarize choice reaches the training run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from explorer.elbo_gap_panel import ElboGapPanel
+from explorer.main_window import MainWindow
+from trainer.config import DatasetSpec, TrainConfig
+from trainer.data import Dataset
+from trainer.explore import DecoderSnapshot, ExplorePublisher, LatentSnapshot
+from trainer.likelihood import data_is_binary
+from trainer.loop import Trainer, model_config_for
+
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def grey():
+    """Grey-level blobs (uint8 0..255 with most pixels in between), two classes."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:16, 0:16]
+    c = rng.uniform(4, 12, size=(240, 2))
+    x = (255 * np.exp(-((yy[None] - c[:, 0, None, None]) ** 2 + (xx[None] - c[:, 1, None, None]) ** 2) / 18)).astype(np.uint8)
+    y = (c[:, 0] > 8).astype(np.int64)
+    return Dataset(DatasetSpec(name="path", path="grey.npz"), x[:200, None], x[200:, None], y[:200], y[200:],
+                   num_classes=2, class_names=("top", "bottom"))
+
+
+def published(dataset, **train) -> tuple[DecoderSnapshot, LatentSnapshot]:
+    """What the worker publishes for a briefly trained model: its decoder and its held-out encoding."""
+    conditional = train.pop("conditional", False)
+    trainer = Trainer(model_config_for(dataset, conditional=conditional, hidden=(32,), latent_dim=2),
+                      TrainConfig(epochs=1, batch_size=40, device="cpu", **train), dataset)
+    list(trainer.run())
+    items = ExplorePublisher().poll(trainer, force=True)
+    return (next(i for i in items if isinstance(i, DecoderSnapshot)),
+            next(i for i in items if isinstance(i, LatentSnapshot)))
+
+
+def estimate(qtbot, panel, decoder, latents) -> dict:
+    panel.set_model(decoder)
+    panel.set_data(latents.x, latents.labels, latents.meaning)
+    panel.k_spin.setValue(4)
+    panel.n_spin.setValue(20)
+    qtbot.mouseClick(panel.button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not panel.running, timeout=WAIT_MS)
+    return panel.result()
+
+
+def test_a_bernoulli_decoder_on_grey_levels_is_not_said_to_estimate_log_px(qtbot, grey):
+    panel = ElboGapPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    decoder, latents = published(grey)
+    assert not latents.meaning.normalized
+    panel.set_model(decoder)
+    panel.set_data(latents.x, latents.labels, latents.meaning)
+    assert "log p(x)" not in panel.button.text() and panel.button.text() == "Estimate the IWAE bound (K=100)"
+    assert "not a log-likelihood" in panel.note.text() or "not a\nlog-likelihood" in panel.note.text()
+    result = estimate(qtbot, panel, decoder, latents)
+    assert result is not None
+    assert "log p(x)" not in panel.logpx_caption.text() and "not a log-likelihood" in panel.logpx_caption.text()
+    assert panel.elbo_caption.text() == "ELBO (no bound)"
+
+
+def test_binarized_training_scores_a_binarized_held_out_set_and_calls_it_log_px(qtbot, grey):
+    panel = ElboGapPanel()
+    qtbot.addWidget(panel)
+    decoder, latents = published(grey, binarize="dynamic")
+    assert latents.meaning.normalized and data_is_binary(latents.x)  # the panel scores the binarized sample
+    estimate(qtbot, panel, decoder, latents)
+    assert panel.logpx_caption.text() == "log p(x) ≈ (IWAE, K=4)" and panel.elbo_caption.text() == "ELBO"
+
+
+def test_a_cvae_estimate_is_log_p_of_x_given_y(qtbot, grey):
+    panel = ElboGapPanel()
+    qtbot.addWidget(panel)
+    decoder, latents = published(grey, binarize="static", conditional=True)
+    estimate(qtbot, panel, decoder, latents)
+    assert panel.logpx_caption.text() == "log p(x|y) ≈ (IWAE, K=4)"
+    assert panel.button.text() == "Estimate log p(x|y) (IWAE, K=4)"
+
+
+def test_the_binarize_choice_trains_the_run_and_locks_with_the_model(qtbot):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.controls.set_settings(win.controls.settings().replace(sprites_n=600, sprites_size=28, batch_size=64,
+                                                              latent_dim=4, epochs=1000))
+    win.show()
+    win.controls.binarize_combo.setCurrentText("static")
+    assert win.controls.settings().train_config().binarize == "static"
+    win.start_action.trigger()
+    qtbot.waitUntil(lambda: win.session.worker.trainer is not None and win.session.worker.trainer.step >= 10,
+                    timeout=WAIT_MS)
+    trainer = win.session.worker.trainer
+    assert trainer.config.binarize == "static"
+    assert not win.controls.binarize_combo.isEnabled()  # a setting of the model: locked while it exists
+    win.close()
+    assert not win.session.running
