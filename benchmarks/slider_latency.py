@@ -39,14 +39,14 @@ import torch  # noqa: E402
 from PySide6.QtGui import QPixmap  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
-from explorer.decoder_panel import TICKS_PER_SIGMA, DecoderSlidersPanel  # noqa: E402
-from explorer.image_grid import to_qimage, to_uint8  # noqa: E402
-from explorer.latent_panel import LatentScatterPanel  # noqa: E402
+from explorer.panels.decoder import TICKS_PER_SIGMA, DecoderSlidersPanel  # noqa: E402
+from explorer.panels.latent import LatentScatterPanel  # noqa: E402
+from explorer.plotting.image_grid import to_qimage, to_uint8  # noqa: E402
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
-from trainer.explore import DecoderSnapshot, LatentSnapshot  # noqa: E402
 from trainer.loop import Trainer, model_config_for  # noqa: E402
 from trainer.model import VAE  # noqa: E402
+from trainer.snapshots import DecoderSnapshot, LatentSnapshot  # noqa: E402
 
 
 def percentiles(ms: list[float]) -> dict:

@@ -38,7 +38,7 @@ import explorer.qt_compat  # noqa: E402,F401
 from PySide6.QtCore import QObject, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from explorer.settings_store import use_settings_folder  # noqa: E402
+from explorer.files.settings_store import use_settings_folder  # noqa: E402
 
 GOAL_MB = 50.0
 SAMPLE_S = 5.0

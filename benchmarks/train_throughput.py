@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,8 +25,9 @@ from torch.utils.data import DataLoader, TensorDataset
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
-from trainer.data import load_dataset, to_float01  # noqa: E402
+from trainer.data import load_dataset  # noqa: E402
 from trainer.loop import EpochReport, Trainer, model_config_for  # noqa: E402
+from trainer.pixels import to_float01  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 

@@ -4,7 +4,7 @@
     for title, panel, area in explore.docks():
         window.add_panel(title, panel, area)
     worker.sig_explore.connect(explore.on_explore)      # DecoderSnapshot | LatentSnapshot | PreviewImages
-    # in _on_progress:        explore.on_progress(batch)      (a worker.CurveBatch)
+    # in _on_progress:        explore.on_progress(batch)      (a runtime.messages.CurveBatch)
     # on a live β change:     explore.set_beta(beta)   (the β line; one that took effect comes in the batch)
     # on an opened checkpoint: explore.set_history(opened.history)
     # on Reset:               explore.clear()
@@ -18,7 +18,7 @@ CPU; spread out, no turn takes more than a few tens of ms (benchmarks/gui_respon
 `latents` are set by the last step, once every panel shows the snapshot; `flush()` applies the queue at once.
 A larger model's slider rows get turns of their own before the decoder's (DecoderSlidersPanel.prepare_rows).
 
-Which dimensions are active is decided once, by `activity` (explorer.activity.LatentActivity), from the live
+Which dimensions are active is decided once, by `activity` (explorer.panels.activity.LatentActivity), from the live
 KL, the held-out encodings and the live β changes; the KL strip and the sliders both draw its decision, in the
 same turn, so they never disagree.
 
@@ -38,15 +38,16 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
-from explorer.activity import LatentActivity
-from explorer.decoder_panel import ROWS_PER_TURN, DecoderSlidersPanel
-from explorer.elbo_gap_panel import ElboGapPanel
-from explorer.kl_panel import KlPanel
-from explorer.latent_panel import LatentScatterPanel
-from explorer.rd_panel import RateDistortionPanel
-from explorer.samples_panel import SamplesPanel
-from explorer.traversal_panel import TraversalPanel
-from trainer.explore import DecoderSnapshot, LatentSnapshot, PreviewImages
+from explorer.panels.activity import LatentActivity
+from explorer.panels.decoder import ROWS_PER_TURN, DecoderSlidersPanel
+from explorer.panels.elbo_gap import ElboGapPanel
+from explorer.panels.kl import KlPanel
+from explorer.panels.latent import LatentScatterPanel
+from explorer.panels.rd import RateDistortionPanel
+from explorer.panels.samples import SamplesPanel
+from explorer.panels.traversal import TraversalPanel
+from explorer.runtime.log_px import LogPxEstimate
+from trainer.snapshots import DecoderSnapshot, LatentSnapshot, PreviewImages
 
 TURN_MS = 2
 """Pause before each queued panel update: long enough for the paint of the previous one and for the timers
@@ -70,7 +71,7 @@ class Exploration(QObject):
         self.samples = SamplesPanel()
         self.kl = KlPanel(self.activity)
         self.rd = RateDistortionPanel()
-        self.gap = ElboGapPanel()
+        self.gap = ElboGapPanel(LogPxEstimate(self))
         self.decoder: DecoderSnapshot | None = None
         self.latents: LatentSnapshot | None = None
         self._pending_kl: tuple[np.ndarray, int] | None = None
@@ -180,7 +181,7 @@ class Exploration(QObject):
             self._steps.popleft()()
 
     def on_progress(self, batch) -> None:
-        """A worker.CurveBatch: trajectory, β, and (throttled) the live per-dimension KL."""
+        """A runtime.messages.CurveBatch: trajectory, β, and (throttled) the live per-dimension KL."""
         self.rd.add_steps(batch.step, batch.kl, batch.recon)
         if len(batch.beta):
             self.rd.set_beta(float(batch.beta[-1]))

@@ -11,20 +11,19 @@ The window only draws and forwards: training, data loading and checkpoint readin
 
 from __future__ import annotations
 
-from enum import Enum
-
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStyle, QToolBar, QVBoxLayout, QWidget
 
-from explorer.controls_panel import ControlsPanel
-from explorer.curves_panel import CurvesPanel
 from explorer.exploration import Exploration
-from explorer.file_actions import FileController
-from explorer.habits import WindowHabits
-from explorer.status import MessageBanner, TrainingStatusBar
-from explorer.worker import TrainSession
+from explorer.files.file_actions import FileController
+from explorer.files.habits import WindowHabits
+from explorer.panels.controls import ControlsPanel
+from explorer.panels.curves import CurvesPanel
+from explorer.panels.status import MessageBanner, TrainingStatusBar
+from explorer.runtime.session import TrainSession
+from explorer.state import RunState
 
 APP_NAME = "vae-explorer"
 SCREEN_SHARE = 0.9
@@ -35,17 +34,6 @@ FRAME_ALLOWANCE = (16, 40)
 """px the window manager's frame and title bar may add around the window, kept free on a small screen."""
 DEVICE_PROBE_DELAY_MS = 300
 """torch loads in the worker after the window has painted, so it never delays the first frame."""
-
-
-class RunState(Enum):
-    IDLE = "idle"
-    """No model: every setting can change."""
-    LOADING = "loading"
-    """Start was pressed; the worker is reading or generating data and building the model."""
-    TRAINING = "training"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    """A model exists (trained or opened) and is idle; Start continues it, Reset discards it."""
 
 
 class MainWindow(QMainWindow):
@@ -341,7 +329,7 @@ class MainWindow(QMainWindow):
     def _on_epoch_done(self, report) -> None:
         self.curves.add_epoch(report.step, report.test_recon, report.test_kl, report.test_elbo)
         # no active-unit count here: the KL strip and the sliders show the one decision about which are active
-        # (explorer.activity), and a second count from another measurement contradicted it now and then
+        # (explorer.panels.activity), and a second count from another measurement contradicted it now and then
         self.status.showMessage(
             f"Epoch {report.epoch}: held-out ELBO {report.test_elbo:.2f} nats (distortion {report.test_recon:.2f},"
             f" rate {report.test_kl:.2f})",

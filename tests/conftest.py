@@ -61,7 +61,7 @@ def isolated_settings(tmp_path_factory, monkeypatch):
     """Every test starts with no saved settings, layout or recent files, and autosaves into its own folder."""
     folder = tmp_path_factory.mktemp("settings")
     monkeypatch.setenv("XDG_DATA_HOME", str(folder / "data"))
-    from explorer.settings_store import use_settings_folder
+    from explorer.files.settings_store import use_settings_folder
 
     use_settings_folder(folder / "config")
     yield folder

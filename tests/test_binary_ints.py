@@ -13,10 +13,12 @@ import pytest
 import torch
 
 from trainer.config import DatasetSpec, TrainConfig
-from trainer.data import Dataset, load_dataset, load_hdf5, load_npz
-from trainer.explore import preview_images
+from trainer.data import load_dataset
+from trainer.data.array_files import load_hdf5, load_npz
+from trainer.data.dataset import Dataset
 from trainer.loop import EpochReport, StepReport, Trainer, model_config_for
 from trainer.metrics import evaluate
+from trainer.snapshots import preview_images
 
 INT_DTYPES = (np.int64, np.int32, np.int8, np.uint8)
 
@@ -70,7 +72,7 @@ def test_summaries_say_how_values_were_read(tmp_path):
 
 
 def test_the_dataset_dialog_shows_how_values_were_read(tmp_path):
-    from explorer.dataset_dialog import describe
+    from explorer.files.dataset_dialog import describe
 
     rows = dict(describe(_npz(tmp_path, "ints", _bits().astype(np.int64))))
     assert rows["Each example"].endswith(", int64 0/1 read as binary")

@@ -209,7 +209,7 @@ def test_file_is_plain_hdf5(saved):
             if isinstance(obj, h5py.Dataset):
                 assert obj.dtype.kind in "fiu", name
             for attr in obj.attrs:
-                assert not obj.attrs.get_id(attr).get_type().get_class() in (h5py.h5t.VLEN, h5py.h5t.OPAQUE)
+                assert obj.attrs.get_id(attr).get_type().get_class() not in (h5py.h5t.VLEN, h5py.h5t.OPAQUE)
                 if obj.attrs.get_id(attr).get_type().get_class() == h5py.h5t.STRING:
                     assert not obj.attrs.get_id(attr).get_type().is_variable_str(), attr
 
@@ -405,14 +405,14 @@ def _fail_replace(monkeypatch):
     def replace(src, dst):
         raise PermissionError("destination locked (simulated)")
 
-    monkeypatch.setattr(ckpt_mod.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
 
 
 def _fail_fsync(monkeypatch):
     def fsync(fd):
         raise OSError("I/O error (simulated)")
 
-    monkeypatch.setattr(ckpt_mod.os, "fsync", fsync)
+    monkeypatch.setattr(os, "fsync", fsync)
 
 
 @pytest.mark.parametrize("sabotage", [_fail_on_third_dataset, _fail_replace, _fail_fsync],
@@ -446,8 +446,8 @@ def test_save_fsyncs_file_before_replace_and_folder_after(saved, monkeypatch):
         events.append("replace")
         real_replace(src, dst)
 
-    monkeypatch.setattr(ckpt_mod.os, "fsync", fsync)
-    monkeypatch.setattr(ckpt_mod.os, "replace", replace)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
     save_checkpoint(path, new)
     assert events == ["fsync file", "replace", "fsync folder"]
 

@@ -1,4 +1,4 @@
-"""trainer.data: sprites geometry, IDX/npz/HDF5 loading, bad-file messages and the offline download path.
+"""trainer.data and trainer.pixels: sprites geometry, IDX/npz/HDF5 loading, bad-file messages and the offline download path.
 
 No test touches the network: the URL opener is replaced. IDX files are written by the tests (synthetic_mnist_dir,
 fake_mnist); only the tests of the published MNIST files read them from ../shared (shared_mnist_dir).
@@ -16,19 +16,14 @@ import h5py
 import numpy as np
 import pytest
 
-from trainer import data
 from trainer.config import DatasetSpec
-from trainer.data import (
-    SPRITE_FACTOR_SIZES,
-    Dataset,
-    list_hdf5_datasets,
-    load_dataset,
-    make_sprites,
-    read_idx,
-    render_sprites,
-    to_float01,
-)
+from trainer.data import array_files, idx, load_dataset
+from trainer.data.array_files import list_hdf5_datasets
+from trainer.data.dataset import Dataset
+from trainer.data.idx import read_idx
+from trainer.data.sprites import SPRITE_FACTOR_SIZES, make_sprites, render_sprites
 from trainer.errors import DataError
+from trainer.pixels import to_float01
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -322,14 +317,14 @@ def test_npz_channels_last_with_labels(tmp_path):
 def test_npz_float_data(tmp_path):
     unit = np.random.default_rng(0).random((20, 1, 5, 5))
     np.savez(tmp_path / "unit.npz", x=unit)
-    x, y = data.load_npz(tmp_path / "unit.npz")
+    x, y = array_files.load_npz(tmp_path / "unit.npz")
     assert x.dtype == np.float32 and x.shape == (20, 1, 5, 5) and y is None
     # Whole-number floats 0..255 are pixel values: stored as uint8, not rescaled into near-black floats.
     np.savez(tmp_path / "pix.npz", x=np.round(unit * 255))
-    assert data.load_npz(tmp_path / "pix.npz")[0].dtype == np.uint8
+    assert array_files.load_npz(tmp_path / "pix.npz")[0].dtype == np.uint8
     np.savez(tmp_path / "odd.npz", x=unit * 3)
     with pytest.raises(DataError, match=r"odd.npz\[x\]: values span"):
-        data.load_npz(tmp_path / "odd.npz")
+        array_files.load_npz(tmp_path / "odd.npz")
 
 
 def test_npz_nan_is_rejected(tmp_path):
@@ -344,23 +339,23 @@ def test_npz_nan_is_rejected(tmp_path):
 def test_npz_without_x(tmp_path):
     np.savez(tmp_path / "nox.npz", images=np.zeros((4, 3, 3)))
     with pytest.raises(DataError, match=r"nox.npz: no array named x \(found \['images'\]\)"):
-        data.load_npz(tmp_path / "nox.npz")
+        array_files.load_npz(tmp_path / "nox.npz")
 
 
 def test_npz_object_array_is_never_unpickled(tmp_path):
     np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}, None], dtype=object))
     with pytest.raises(DataError, match="obj.npz: holds Python objects"):
-        data.load_npz(tmp_path / "obj.npz")
+        array_files.load_npz(tmp_path / "obj.npz")
 
 
 def test_npy_holds_x_alone_and_pickles_are_refused(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((6, 5, 5, 1), np.uint8))
-    x, y = data.load_npz(tmp_path / "x.npy")
+    x, y = array_files.load_npz(tmp_path / "x.npy")
     assert x.shape == (6, 1, 5, 5) and y is None
     import pickle
     (tmp_path / "p.npz").write_bytes(pickle.dumps({"x": [1, 2]}))
     with pytest.raises(DataError, match="p.npz: is a Python pickle"):
-        data.load_npz(tmp_path / "p.npz")
+        array_files.load_npz(tmp_path / "p.npz")
 
 
 @pytest.mark.parametrize("content,problem", [
@@ -380,7 +375,7 @@ def test_npz_bad_content(tmp_path, content, problem):
     else:
         np.savez(path, x=np.zeros((4, 4, 4), np.uint8), y=np.zeros(3, int))
     with pytest.raises(DataError, match=problem) as err:
-        data.load_npz(path)
+        array_files.load_npz(path)
     assert "bad.npz" in str(err.value)
 
 
@@ -406,7 +401,7 @@ def test_hdf5_single_candidate_needs_no_key(tmp_path):
     path = tmp_path / "one.hdf5"
     with h5py.File(path, "w") as f:
         f["images"] = np.ones((10, 4, 4), np.float32) * 0.5
-    x, y = data.load_hdf5(path)
+    x, y = array_files.load_hdf5(path)
     assert x.shape == (10, 1, 4, 4) and x.dtype == np.float32 and y is None
 
 
@@ -446,28 +441,28 @@ def test_offline_download_says_which_files_go_where(tmp_path, monkeypatch):
         calls.append(url)
         raise urllib.error.URLError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(data, "_open_url", offline)
+    monkeypatch.setattr(idx, "_open_url", offline)
     with pytest.raises(DataError) as err:
         load_dataset(DatasetSpec(name="mnist", download=True))
     msg = str(err.value)
     folder = tmp_path / "vae-explorer" / "mnist"
     assert str(folder) in msg and "\n" not in msg
-    for stem in data.IDX_FILES:
+    for stem in idx.IDX_FILES:
         assert f"{stem}.gz" in msg
     assert "name resolution" in msg
-    assert len(calls) == len(data.IDX_SOURCES["mnist"].mirrors)   # every mirror tried, then a clear stop
+    assert len(calls) == len(idx.IDX_SOURCES["mnist"].mirrors)   # every mirror tried, then a clear stop
     assert list(folder.iterdir()) == []                            # no partial files left behind
 
 
 def test_checksum_mismatch_is_rejected_and_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_open_url", lambda url, timeout: io.BytesIO(b"<html>captive portal</html>"))
+    monkeypatch.setattr(idx, "_open_url", lambda url, timeout: io.BytesIO(b"<html>captive portal</html>"))
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz from .*: MD5 \w+ does not match .*9fb629c4"):
-        data.download_idx_files("mnist", tmp_path, ["t10k-images-idx3-ubyte.gz"])
+        idx.download_idx_files("mnist", tmp_path, ["t10k-images-idx3-ubyte.gz"])
     assert list(tmp_path.iterdir()) == []
 
 
 def test_download_verifies_and_falls_back_to_the_next_mirror(tmp_path, monkeypatch, shared_mnist_dir):
-    first_mirror = data.IDX_SOURCES["mnist"].mirrors[0]
+    first_mirror = idx.IDX_SOURCES["mnist"].mirrors[0]
 
     def served(url, timeout):
         if url.startswith(first_mirror):
@@ -477,9 +472,9 @@ def test_download_verifies_and_falls_back_to_the_next_mirror(tmp_path, monkeypat
         response.headers = {"Content-Length": str(len(body))}
         return response
 
-    monkeypatch.setattr(data, "_open_url", served)
+    monkeypatch.setattr(idx, "_open_url", served)
     progress = []
-    data.download_idx_files("mnist", tmp_path / "cache", ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"],
+    idx.download_idx_files("mnist", tmp_path / "cache", ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"],
                             progress=lambda msg, frac: progress.append((msg, frac)))
     assert progress[-1] == ("downloading t10k-labels-idx1-ubyte.gz", 1.0)
     ds = load_dataset(DatasetSpec(name="mnist", data_dir=str(tmp_path / "cache")))

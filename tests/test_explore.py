@@ -1,4 +1,5 @@
-"""trainer.explore: decoder snapshots, held-out encodings, stable PCA, traversals, interpolation, collapse, RD line.
+"""trainer.snapshots, .geometry, .diagnostics: decoder snapshots, held-out encodings, stable PCA, traversals,
+interpolation, collapse, RD line.
 
 No Qt here. Numbers are checked against the model itself (decode == mean_image(decode)) or closed forms.
 """
@@ -17,29 +18,21 @@ import torch
 
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.data import load_dataset
-from trainer.explore import (
-    Cancelled,
+from trainer.diagnostics import Cancelled, collapse_state, estimate_log_px, variance_describes
+from trainer.geometry import StablePCA, interpolate, prior_contour, rd_line, traversal_grid, traversal_latents
+from trainer.loop import Trainer, model_config_for
+from trainer.model import VAE
+from trainer.snapshots import (
     DecoderSnapshot,
     ExplorePublisher,
     LatentSnapshot,
     PreviewImages,
-    StablePCA,
-    collapse_state,
-    latent_interval,
-    variance_describes,
     encode_heldout,
-    estimate_log_px,
-    interpolate,
+    latent_interval,
     preview_images,
-    prior_contour,
     prior_samples,
-    rd_line,
     reconstructions,
-    traversal_grid,
-    traversal_latents,
 )
-from trainer.loop import Trainer, model_config_for
-from trainer.model import VAE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,8 +66,8 @@ def reference_model(latent_dim: int = 20) -> VAE:
 
 
 # --- the layering ---------------------------------------------------------------------------------
-def test_importing_explore_loads_neither_torch_nor_qt():
-    code = "import sys, trainer.explore; bad = {'torch', 'PySide6', 'pyqtgraph'} & set(sys.modules); assert not bad, bad"
+def test_importing_snapshots_geometry_and_diagnostics_loads_neither_torch_nor_qt():
+    code = "import sys, trainer.snapshots, trainer.geometry, trainer.diagnostics; bad = {'torch', 'PySide6', 'pyqtgraph'} & set(sys.modules); assert not bad, bad"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import export
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
 from trainer.errors import VaeExplorerError
@@ -97,7 +96,7 @@ def test_write_is_atomic_and_a_failure_keeps_the_old_file(tmp_path, history, mon
     def fail(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export.os, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(ExportError) as info:
         history_to_csv(history, target)
     message = str(info.value)

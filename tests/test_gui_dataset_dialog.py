@@ -13,7 +13,8 @@ import pytest
 import explorer.qt_compat  # noqa: F401
 from PySide6.QtWidgets import QDialog
 
-from explorer.dataset_dialog import PREVIEW_HEIGHT, PREVIEW_WIDTH, DatasetDialog, preview_grid, preview_zoom
+from explorer.files.dataset_dialog import PREVIEW_HEIGHT, PREVIEW_WIDTH, DatasetDialog, preview_zoom
+from explorer.files.dataset_loading import preview_grid
 from qimage_files import gray, write_image
 
 # The offscreen platform says this on every show(); it is not about the dialog (the window's tests ignore it too).

@@ -13,10 +13,11 @@ import pytest
 from PySide6.QtCore import Qt
 
 from explorer.app import DEMO_CHECKPOINT, DemoOpener, demo_checkpoint
-from explorer.controls_panel import beta_to_tick
-from explorer.decoder_panel import TICKS_PER_SIGMA
-from explorer.main_window import MainWindow, RunState
-from trainer.explore import traversal_grid
+from explorer.main_window import MainWindow
+from explorer.state import RunState
+from explorer.panels.controls import beta_to_tick
+from explorer.panels.decoder import TICKS_PER_SIGMA
+from trainer.geometry import traversal_grid
 
 WAIT_MS = 60_000
 STEPS = 120
@@ -221,7 +222,7 @@ def test_screenshot_of_one_panel_builds_the_real_window_with_the_demo(qapp, tmp_
 
     from PySide6.QtGui import QImage
 
-    from explorer.latent_panel import TAB10
+    from explorer.plotting.point_cloud import TAB10
 
     repo = Path(__file__).resolve().parents[1]
     out = tmp_path / "latent.png"

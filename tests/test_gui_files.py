@@ -19,7 +19,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
-from explorer.main_window import MainWindow, RunState
+from explorer.main_window import MainWindow
+from explorer.state import RunState
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 
 WAIT_MS = 60_000  # two busy cores: generous, every wait returns as soon as its condition holds
@@ -249,7 +250,7 @@ def test_autosave_on_stop_and_every_n_minutes(qtbot, window, isolated_settings):
 
 
 def test_autosave_on_stop_can_be_turned_off_in_preferences(qtbot, window, monkeypatch):
-    from explorer.preferences import PreferencesDialog
+    from explorer.files.preferences import PreferencesDialog
 
     def choose(dialog):
         dialog.on_stop_check.setChecked(False)
@@ -347,7 +348,7 @@ def test_a_bad_checkpoint_is_a_one_line_dialog_and_training_goes_on(qtbot, windo
 # --- open a dataset ----------------------------------------------------------------------------------------
 def accept_dialog_with(monkeypatch, qtbot, path, kind):
     """DatasetDialog.exec: load `path` as a user would, wait for the preview, press OK."""
-    from explorer.dataset_dialog import DatasetDialog
+    from explorer.files.dataset_dialog import DatasetDialog
 
     def run(dialog):
         dialog.load_path(path, kind)
@@ -393,7 +394,7 @@ def test_open_dataset_image_folder_trains_from_the_loaded_images(qtbot, window, 
 
 # --- export ------------------------------------------------------------------------------------------------
 def test_export_plots_grids_and_history(qtbot, window, dialogs, tmp_path, monkeypatch):
-    from explorer.export_dialog import ExportDialog
+    from explorer.files.export_dialog import ExportDialog
 
     start(qtbot, window, steps=30)
     stop(qtbot, window)
@@ -424,7 +425,7 @@ def test_export_plots_grids_and_history(qtbot, window, dialogs, tmp_path, monkey
     written = sorted(p.name for p in out.iterdir())
     failed = dialogs.warnings[0][1] if dialogs.warnings else ""
     if hasattr(window, "explore"):
-        from explorer.exports import export_targets
+        from explorer.files.exports import export_targets
 
         for target in export_targets(window):
             name = target.filename("fig")

@@ -15,15 +15,16 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QScreen, QStatusTipEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
-from explorer.decoder_panel import DecoderSlidersPanel
-from explorer.image_grid import ImageGridView
-from explorer.main_window import MainWindow, RunState
-from explorer.samples_panel import SamplesPanel
-from explorer.traversal_panel import TraversalPanel
-from explorer.worker import CurveBatch
+from explorer.main_window import MainWindow
+from explorer.state import RunState
+from explorer.panels.decoder import DecoderSlidersPanel
+from explorer.panels.samples import SamplesPanel
+from explorer.panels.traversal import TraversalPanel
+from explorer.plotting.image_grid import ImageGridView
+from explorer.runtime.messages import CurveBatch
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
-from trainer.explore import DecoderSnapshot, encode_heldout
+from trainer.snapshots import DecoderSnapshot, encode_heldout
 from trainer.loop import StepReport, Trainer, model_config_for
 
 WAIT_MS = 60_000
@@ -176,7 +177,7 @@ def test_grid_tiles_shrunk_below_their_size_are_averaged_not_decimated(qtbot):
 
 
 def test_sample_grids_take_the_columns_that_make_their_tiles_biggest(qtbot, model8, sprites28):
-    from trainer.explore import preview_images
+    from trainer.snapshots import preview_images
 
     decoder, _, _ = model8
     preview = preview_images(decoder, sprites28.x_test[:8], n_samples=32, seed=1, step=decoder.step)

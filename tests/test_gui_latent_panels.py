@@ -14,25 +14,20 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QSlider
 
-from explorer.decoder_panel import INACTIVE_GREY, ROWS_PER_TURN, DecoderSlidersPanel, TICKS_PER_SIGMA
-from explorer.elbo_gap_panel import ElboGapPanel
 from explorer.exploration import TURN_MS, Exploration
-from explorer.kl_panel import INACTIVE_COLOUR, KlPanel
-from explorer.latent_panel import LatentScatterPanel
-from explorer.rd_panel import RateDistortionPanel
-from explorer.samples_panel import SamplesPanel
-from explorer.traversal_panel import TraversalPanel
+from explorer.panels.decoder import INACTIVE_GREY, ROWS_PER_TURN, DecoderSlidersPanel, TICKS_PER_SIGMA
+from explorer.panels.elbo_gap import ElboGapPanel
+from explorer.panels.kl import INACTIVE_COLOUR, KlPanel
+from explorer.panels.latent import LatentScatterPanel
+from explorer.panels.rd import RateDistortionPanel
+from explorer.panels.samples import SamplesPanel
+from explorer.panels.traversal import TraversalPanel
+from explorer.runtime.log_px import LogPxEstimate
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
-from trainer.explore import (
-    DecoderSnapshot,
-    ExplorePublisher,
-    encode_heldout,
-    interpolate,
-    preview_images,
-    traversal_grid,
-)
+from trainer.geometry import interpolate, traversal_grid
 from trainer.loop import StepReport, Trainer, model_config_for
+from trainer.snapshots import DecoderSnapshot, ExplorePublisher, encode_heldout, preview_images
 
 
 WAIT_MS = 30_000
@@ -420,7 +415,7 @@ def test_rd_plane_receives_the_trajectory_and_turns_the_beta_line(qtbot, healthy
 
 # --- the ELBO gap ----------------------------------------------------------------------------------
 def test_elbo_gap_button_estimates_in_the_background_with_progress(qtbot, healthy):
-    panel = ElboGapPanel()
+    panel = ElboGapPanel(LogPxEstimate())
     qtbot.addWidget(panel)
     panel.show()
     assert not panel.button.isEnabled()  # nothing to estimate on yet

@@ -55,7 +55,7 @@ def test_device_probe_leaves_nothing_for_the_first_optimizer_to_import():
     # launch-time probe pays for that, so pressing Start does not freeze the window
     code = (
         "import json, sys\n"
-        "from explorer.worker import TrainWorker\n"
+        "from explorer.runtime.worker import TrainWorker\n"
         "TrainWorker().probe_devices()\n"
         "before = set(sys.modules)\n"
         "import torch\n"

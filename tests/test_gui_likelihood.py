@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from explorer.elbo_gap_panel import ElboGapPanel
 from explorer.main_window import MainWindow
+from explorer.panels.elbo_gap import ElboGapPanel
+from explorer.runtime.log_px import LogPxEstimate
 from trainer.config import DatasetSpec, TrainConfig
-from trainer.data import Dataset
-from trainer.explore import DecoderSnapshot, ExplorePublisher, LatentSnapshot
+from trainer.data.dataset import Dataset
+from trainer.snapshots import DecoderSnapshot, ExplorePublisher, LatentSnapshot
 from trainer.likelihood import data_is_binary
 from trainer.loop import Trainer, model_config_for
 
@@ -52,7 +53,7 @@ def estimate(qtbot, panel, decoder, latents) -> dict:
 
 
 def test_a_bernoulli_decoder_on_grey_levels_is_not_said_to_estimate_log_px(qtbot, grey):
-    panel = ElboGapPanel()
+    panel = ElboGapPanel(LogPxEstimate())
     qtbot.addWidget(panel)
     panel.show()
     decoder, latents = published(grey)
@@ -68,7 +69,7 @@ def test_a_bernoulli_decoder_on_grey_levels_is_not_said_to_estimate_log_px(qtbot
 
 
 def test_binarized_training_scores_a_binarized_held_out_set_and_calls_it_log_px(qtbot, grey):
-    panel = ElboGapPanel()
+    panel = ElboGapPanel(LogPxEstimate())
     qtbot.addWidget(panel)
     decoder, latents = published(grey, binarize="dynamic")
     assert latents.meaning.normalized and data_is_binary(latents.x)  # the panel scores the binarized sample
@@ -77,7 +78,7 @@ def test_binarized_training_scores_a_binarized_held_out_set_and_calls_it_log_px(
 
 
 def test_a_cvae_estimate_is_log_p_of_x_given_y(qtbot, grey):
-    panel = ElboGapPanel()
+    panel = ElboGapPanel(LogPxEstimate())
     qtbot.addWidget(panel)
     decoder, latents = published(grey, binarize="static", conditional=True)
     estimate(qtbot, panel, decoder, latents)

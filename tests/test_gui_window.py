@@ -16,9 +16,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from explorer.controls_panel import beta_to_tick
-from explorer.main_window import MainWindow, RunState
-from explorer.threads import BACKGROUND_NICE
+from explorer.main_window import MainWindow
+from explorer.state import RunState
+from explorer.panels.controls import beta_to_tick
+from explorer.runtime.threads import BACKGROUND_NICE
 
 # The offscreen platform plugin itself warns about QMainWindow size hints; it says nothing about our code.
 
@@ -97,7 +98,8 @@ def test_beta_change_applies_at_a_later_step_and_is_marked(qtbot, window):
     assert window.controls.beta_slider.value() == beta_to_tick(4.0)
     qtbot.waitUntil(lambda: len(window.curves.beta_changes()) > 0, timeout=WAIT_MS)
     (change_step, value), = window.curves.beta_changes()
-    assert value == 4.0 and change_step > before
+    # recorded as the steps done when it applied: it acts from step change_step + 1, after any report seen
+    assert value == 4.0 and change_step >= before
     qtbot.waitUntil(lambda: window.last_report.beta_target == 4.0 and window.last_report.step > change_step,
                     timeout=WAIT_MS)
     steps, beta = window.curves.curve("beta")
@@ -218,7 +220,8 @@ def test_opening_a_checkpoint_shows_its_curves_and_continue_resumes_it(qtbot, wi
 
 
 def test_a_million_steps_stay_a_bounded_decimated_curve(qtbot):
-    from explorer.curves_panel import BUFFER_CAPACITY, CurvesPanel
+    from explorer.panels.curves import CurvesPanel
+    from explorer.plotting.curve_buffer import BUFFER_CAPACITY
 
     panel = CurvesPanel()
     qtbot.addWidget(panel)
@@ -241,8 +244,8 @@ def test_plot_grids_are_opaque_and_drawn_behind_the_data(qtbot, monkeypatch):
     let show through."""
     import pyqtgraph as pg
 
-    from explorer.curves_panel import CurvesPanel
-    from explorer.kl_panel import KlPanel
+    from explorer.panels.curves import CurvesPanel
+    from explorer.panels.kl import KlPanel
 
     alphas = []
     draw_picture = pg.AxisItem.drawPicture
@@ -273,12 +276,12 @@ def test_log_axis_labels_thin_out_when_the_plot_is_short(qtbot):
 
     import pyqtgraph as pg
 
-    from explorer.curves_panel import _PlainLogAxis
+    from explorer.plotting.axes import PlainLogAxis
 
     values = np.log10([500, 600, 700, 800, 900, 1000, 2000])
     shown = {}
     for height in (100, 300):
-        plot = pg.PlotWidget(axisItems={"left": _PlainLogAxis("left")})
+        plot = pg.PlotWidget(axisItems={"left": PlainLogAxis("left")})
         qtbot.addWidget(plot)
         plot.resize(300, height)
         plot.setLogMode(y=True)
@@ -295,7 +298,7 @@ def test_axes_make_room_for_longer_tick_labels_but_never_give_it_back(qtbot):
     whenever its labels got shorter, so early in training, as ranges settle, plots relaid out back and forth."""
     import pyqtgraph as pg
 
-    from explorer.curves_panel import steady_axes
+    from explorer.plotting.axes import steady_axes
 
     view = pg.PlotWidget()
     qtbot.addWidget(view)
@@ -321,7 +324,7 @@ def test_axes_make_room_for_longer_tick_labels_but_never_give_it_back(qtbot):
 def test_axes_draw_two_tick_levels_not_three(qtbot):
     """pyqtgraph's third level (short ticks and faint grid lines between the minor ones) was a third of the cost
     of regenerating an axis, which every range change of a plot does on the GUI thread."""
-    from explorer.curves_panel import SteadyAxis
+    from explorer.plotting.axes import SteadyAxis
 
     axis = SteadyAxis("bottom")
     levels = axis.tickValues(0.0, 1000.0, 600)

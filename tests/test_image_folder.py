@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.image_folder import image_folder_dataset, load_image_folder
+from explorer.files.image_folder import image_folder_dataset, load_image_folder
 from qimage_files import RNG, gray, write_image
-from trainer.data import split_indices
+from trainer.data.dataset import split_indices
 from trainer.errors import DataError
 
 

@@ -11,7 +11,7 @@ from torch.distributions import ContinuousBernoulli
 
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
-from trainer.data import Dataset
+from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
 from trainer.likelihood import LikelihoodMeaning, binarize_fixed, data_is_binary, heldout_for_likelihood
 from trainer.loop import Trainer, model_config_for

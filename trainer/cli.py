@@ -38,7 +38,7 @@ def _hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 400 or 512,256, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected sizes like 400 or 512,256, got {text!r}") from None
     if not sizes:
         raise argparse.ArgumentTypeError("expected at least one hidden size")
     return sizes
@@ -50,7 +50,7 @@ def _sigma(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'learned', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'learned', got {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"sigma must be positive, got {text!r}")
     return value

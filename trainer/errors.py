@@ -1,5 +1,7 @@
 """The project's error types: each carries one line that names the file and the problem."""
 
+from dataclasses import dataclass
+
 
 class VaeExplorerError(Exception):
     """Base of every error the CLI and the window report as one line instead of a traceback."""
@@ -15,3 +17,15 @@ class CheckpointError(VaeExplorerError):
 
 class ConfigError(VaeExplorerError):
     """A model or training setting is out of range or inconsistent."""
+
+
+@dataclass(frozen=True)
+class LoadFailed:
+    """A background load (a dataset, a checkpoint) failed: what a loading thread hands back instead of a result."""
+
+    request_id: int
+    """Which request failed, so a reply to a superseded request can be ignored."""
+    message: str
+    """One line naming the file and the problem: the error's text, or the exception's type and text."""
+    path: str = ""
+    """The file the request named, where there is one."""

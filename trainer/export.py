@@ -20,12 +20,11 @@ to a temporary file beside it and renamed into place, so a crash never leaves ha
 from __future__ import annotations
 
 import csv
-import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 
+from trainer.atomic import atomic_write
 from trainer.errors import VaeExplorerError
 
 MAIN_GROUP = "steps"
@@ -119,18 +118,10 @@ def _strings(arr: np.ndarray) -> np.ndarray:
 
 
 def _write_atomic(target: Path, header: list[str], columns: list[list[str]]) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
+        with atomic_write(target) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)  # excel dialect: commas, CRLF, quoting only where needed
             writer.writerow(header)
             writer.writerows(zip(*columns))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise ExportError(f"{target}: cannot write ({exc.strerror or exc})") from None

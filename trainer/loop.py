@@ -6,7 +6,8 @@
     ckpt = trainer.checkpoint()           # plain numpy copies, ready for save_checkpoint
 
 The dataset lives on the device as one tensor and is sliced per batch, so no per-item loader limits
-throughput. Live settings arrive through thread-safe setters and apply at the next step.
+throughput. Live settings arrive through thread-safe setters and apply at the next step. What the reports
+leave behind is trainer.history; what a checkpoint captures and restores is trainer.resume.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Iterator
 
 import numpy as np
@@ -26,18 +26,18 @@ import torch
 
 from trainer.checkpoint import Checkpoint
 from trainer.config import BetaSchedule, ModelConfig, TrainConfig
-from trainer.data import Dataset
+from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
+from trainer.history import NOT_A_COLUMN, History, ReportWindow
 from trainer.likelihood import binarize_fixed, heldout_for_likelihood
 from trainer.metrics import evaluate
 from trainer.model import VAE
 from trainer.objective import negative_elbo
+from trainer.pixels import to_float01
+from trainer.resume import capture, restore
 
 PAUSED_POLL_S = 0.05  # while paused, how often queued calls (call_between_steps) are looked at
 SNAPSHOT_EVERY = 100  # steps between copies of the last good weights (divergence recovery)
-INT_COLUMNS = {"step", "epoch", "active_units", "restored_step"}
-# how Adam runs on this machine, not what it learned: never taken from a checkpoint
-IMPLEMENTATION_FLAGS = {"fused", "foreach", "capturable", "differentiable"}
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -81,11 +81,6 @@ def _to_device_tensor(x: np.ndarray | None, device: torch.device) -> torch.Tenso
     return None if x is None else torch.from_numpy(np.ascontiguousarray(x)).to(device)
 
 
-def _as_float01(xb: torch.Tensor) -> torch.Tensor:
-    # images stay uint8 on the device (4x less memory); each batch is scaled to [0, 1] as it is used
-    return xb.float().div_(255.0) if xb.dtype == torch.uint8 else xb.float()
-
-
 @dataclass(frozen=True)
 class StepReport:
     """Training progress averaged over the steps since the previous report; nats per example."""
@@ -94,13 +89,14 @@ class StepReport:
     """Optimizer steps taken so far."""
     epoch: int
     """0-based epoch in progress."""
-    epoch_progress: float
+    epoch_progress: float = field(metadata=NOT_A_COLUMN)
     """Fraction of the current epoch done, 0..1."""
     beta: float
     """Effective beta of the last step (target times schedule factor)."""
-    beta_target: float
+    beta_target: float = field(metadata=NOT_A_COLUMN)
+    """The β the schedule ramps towards (history keeps its changes, group beta_changes)."""
     lr: float
-    free_bits: float
+    free_bits: float = field(metadata=NOT_A_COLUMN)
     recon: float
     kl: float
     elbo: float
@@ -128,61 +124,6 @@ class EpochReport:
     active_units: int
 
 
-@dataclass
-class ReportWindow:
-    """What the steps since the last report (or epoch end) summed; tensors stay on the device until a report."""
-
-    sums: torch.Tensor
-    """(3,): recon, KL and loss, each times the batch size, summed over the steps."""
-    kl_dims: torch.Tensor
-    """(latent_dim,): per-dimension KL times the batch size, summed over the steps."""
-    n: int = 0
-    """Examples seen."""
-    steps: int = 0
-    busy_s: float = 0.0
-    """Training seconds booked to this window (time paused, evaluating or in the consumer excluded)."""
-
-    @classmethod
-    def empty(cls, latent_dim: int, device: torch.device) -> "ReportWindow":
-        return cls(torch.zeros(3, device=device), torch.zeros(latent_dim, device=device))
-
-    def add_step(self, terms, batch: int) -> None:
-        with torch.no_grad():  # sums stay on the device: no sync until the report
-            self.sums += torch.stack([terms.recon, terms.kl, terms.loss]).detach() * batch
-            self.kl_dims += terms.kl_per_dim.detach() * batch
-        self.n += batch
-        self.steps += 1
-
-    def add(self, other: "ReportWindow") -> None:
-        self.sums += other.sums
-        self.kl_dims += other.kl_dims
-        self.n += other.n
-        self.steps += other.steps
-
-    def save(self, name: str, progress: dict, running: dict) -> None:
-        """Into a checkpoint: counts into `progress`, sums into `running` (float32 values, exactly)."""
-        progress.update({f"{name}_n": self.n, f"{name}_steps": self.steps, f"{name}_busy_s": self.busy_s})
-        running[f"{name}_sums"] = self.sums.detach().cpu().numpy().astype(np.float64)
-        running[f"{name}_kl_dims"] = self.kl_dims.detach().cpu().numpy().astype(np.float64)
-
-    @classmethod
-    def load(cls, name: str, progress: dict, running: dict, latent_dim: int, device: torch.device) -> "ReportWindow":
-        """From a checkpoint; one written before windows were saved gives an empty window."""
-        win = cls.empty(latent_dim, device)
-        if f"{name}_sums" not in running:
-            return win
-        sums, kl_dims = np.asarray(running[f"{name}_sums"]), np.asarray(running.get(f"{name}_kl_dims", ()))
-        if sums.shape != (3,) or kl_dims.shape != (latent_dim,):
-            raise ConfigError(f"checkpoint's running sums {name} have shapes {sums.shape} and {kl_dims.shape}, "
-                              f"expected (3,) and ({latent_dim},)")
-        win.sums = torch.tensor(sums, dtype=torch.float32, device=device)
-        win.kl_dims = torch.tensor(kl_dims, dtype=torch.float32, device=device)
-        win.n = int(progress.get(f"{name}_n", 0))
-        win.steps = int(progress.get(f"{name}_steps", 0))
-        win.busy_s = float(progress.get(f"{name}_busy_s", 0.0))
-        return win
-
-
 @dataclass(frozen=True)
 class DivergedReport:
     """The loss went NaN/Inf: the last good weights were restored and training paused or stopped."""
@@ -190,37 +131,6 @@ class DivergedReport:
     step: int
     restored_step: int
     message: str
-
-
-class History:
-    """Every report as growing columns; `arrays()` gives the flat `group/name` arrays a checkpoint stores."""
-
-    def __init__(self, arrays: dict[str, np.ndarray] | None = None):
-        self._cols: dict[str, dict[str, list]] = {}
-        for key, arr in (arrays or {}).items():
-            group, name = key.split("/", 1)
-            self._cols.setdefault(group, {})[name] = list(np.asarray(arr))
-
-    def add(self, group: str, **values) -> None:
-        cols = self._cols.setdefault(group, {})
-        for name, value in values.items():
-            cols.setdefault(name, []).append(value)
-
-    def column(self, group: str, name: str) -> list:
-        return self._cols.get(group, {}).get(name, [])
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        out = {}
-        for group, cols in self._cols.items():
-            for name, values in cols.items():
-                if name in INT_COLUMNS:
-                    dtype = np.int64
-                elif name.endswith("kl_per_dim"):
-                    dtype = np.float32
-                else:
-                    dtype = np.float64
-                out[f"{group}/{name}"] = np.asarray(values, dtype=dtype)
-        return out
 
 
 class Trainer:
@@ -294,7 +204,7 @@ class Trainer:
         self._calls: list = []  # callables another thread asked to run here between steps
 
         if checkpoint is not None:
-            self._restore(checkpoint)
+            restore(self, checkpoint)
 
     # --- live controls: any thread; applied before the next step --------------------------
     def set_beta(self, beta: float) -> None:
@@ -404,7 +314,7 @@ class Trainer:
                     if self._calls:  # unlocked peek: a call queued just now runs before the step after
                         self.run_pending_calls()
                     idx = order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
-                    xb = _as_float01(self.x_train[idx])
+                    xb = to_float01(self.x_train[idx])
                     if self.config.binarize == "dynamic":
                         xb = torch.bernoulli(xb, generator=self._binarize)
                     yb = self.y_train[idx] if self.y_train is not None else None
@@ -479,20 +389,7 @@ class Trainer:
             samples_per_s=win.n / win.busy_s if win.busy_s > 0 else 0.0,
             elapsed_s=self.elapsed_s,
         )
-        self.history.add(
-            "steps",
-            step=report.step,
-            epoch=report.epoch,
-            beta=report.beta,
-            lr=report.lr,
-            recon=report.recon,
-            kl=report.kl,
-            elbo=report.elbo,
-            loss=report.loss,
-            kl_per_dim=report.kl_per_dim,
-            samples_per_s=report.samples_per_s,
-            elapsed_s=report.elapsed_s,
-        )
+        self.history.add_report("steps", report)
         return report
 
     def _end_epoch(self) -> EpochReport:
@@ -515,19 +412,7 @@ class Trainer:
             test_kl_per_dim=np.asarray(result["kl_per_dim"], dtype=np.float32),
             active_units=int(result["active_units"]),
         )
-        self.history.add(
-            "epochs",
-            epoch=report.epoch,
-            step=report.step,
-            train_recon=report.train_recon,
-            train_kl=report.train_kl,
-            train_elbo=report.train_elbo,
-            test_recon=report.test_recon,
-            test_kl=report.test_kl,
-            test_elbo=report.test_elbo,
-            test_kl_per_dim=report.test_kl_per_dim,
-            active_units=report.active_units,
-        )
+        self.history.add_report("epochs", report)
         return report
 
     def evaluate_test(self, **kwargs) -> dict:
@@ -572,39 +457,8 @@ class Trainer:
 
     # --- checkpoints ----------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
-        """A copy of everything needed to resume; call it between steps (from the training thread)."""
-        optim = self.optimizer.state_dict()
-        groups = []
-        for g in optim["param_groups"]:
-            groups.append({k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()})
-        state = {
-            int(i): {k: v.detach().cpu().numpy().copy() for k, v in s.items()} for i, s in optim["state"].items()
-        }
-        progress = {
-            "step": self.step,
-            "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch,
-            "beta": self.beta_target,
-            "lr": self.lr,
-            "free_bits": self.free_bits,
-            "elapsed_s": self.elapsed_s,
-        }
-        running: dict[str, np.ndarray] = {}
-        self._window.save("window", progress, running)
-        self._epoch_sums.save("epoch", progress, running)
-        return Checkpoint(
-            model_config=self.model_config,
-            train_config=self.config,
-            dataset=dataclasses.replace(self.dataset.spec, download=False, fingerprint=self.fingerprint),
-            model_state={k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()},
-            optimizer_state={"param_groups": groups, "state": state},
-            progress=progress,
-            rng_state={"noise": self._noise.get_state().cpu().numpy().copy(),
-                       "binarize": self._binarize.get_state().cpu().numpy().copy()},
-            history=self.history.arrays(),
-            running=running,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        )
+        """A copy of everything needed to resume; call it between steps, in the training thread."""
+        return capture(self)
 
     @property
     def fingerprint(self) -> str:
@@ -612,54 +466,3 @@ class Trainer:
         if self._fingerprint is None:
             self._fingerprint = data_fingerprint(self.dataset)
         return self._fingerprint
-
-    def _restore(self, ckpt: Checkpoint) -> None:
-        if ckpt.model_config != self.model_config:
-            raise ConfigError("checkpoint model config differs from the requested one")
-        if ckpt.dataset.fingerprint and ckpt.dataset.fingerprint != self.fingerprint:
-            ours, theirs = self.dataset.spec.to_dict(), ckpt.dataset.to_dict()
-            differ = [f"{k} {ours[k]!r} here, {theirs[k]!r} in the checkpoint" for k in ours
-                      if k not in ("fingerprint", "download", "data_dir") and ours[k] != theirs[k]]
-            raise ConfigError(
-                f"{self.dataset.spec.describe()} is not the data this checkpoint was trained on "
-                f"({'; '.join(differ) or 'other images or another train/test split'}); "
-                "resume without naming a dataset to use the checkpoint's own")
-        self.model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in ckpt.model_state.items()})
-        self._restore_optimizer(ckpt.optimizer_state)
-        p = ckpt.progress
-        self.step = int(p["step"])
-        self.epoch = int(p["epoch"])
-        self.batch_in_epoch = int(p["batch_in_epoch"])
-        self.beta_target = float(p["beta"])
-        self.lr = float(p["lr"])
-        self.free_bits = float(p["free_bits"])
-        self.elapsed_s = float(p.get("elapsed_s", 0.0))
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr
-        for name, generator, seed in (("noise", self._noise, self.config.seed * 1_000_003 + self.step),
-                                      ("binarize", self._binarize, self.config.seed * 1_000_003 + self.step + 1)):
-            if name not in ckpt.rng_state:
-                continue
-            try:
-                generator.set_state(torch.from_numpy(np.asarray(ckpt.rng_state[name], dtype=np.uint8)))
-            except (RuntimeError, ValueError):
-                # a state from another device's generator (a CUDA run resumed on the CPU): training goes
-                # on with draws seeded from (seed, step), reproducible but not the uninterrupted run's
-                generator.manual_seed(seed)
-        self.history = History(ckpt.history)
-        d = self.model_config.latent_dim
-        self._window = ReportWindow.load("window", p, ckpt.running, d, self.device)
-        self._epoch_sums = ReportWindow.load("epoch", p, ckpt.running, d, self.device)
-
-    def _restore_optimizer(self, saved: dict) -> None:
-        if not saved.get("param_groups"):
-            return  # a checkpoint without Adam state (e.g. exported weights): Adam starts afresh
-        groups = []
-        for live, group in zip(self.optimizer.param_groups, saved["param_groups"]):
-            merged = {k: v for k, v in live.items() if k != "params"}
-            merged.update({k: v for k, v in group.items() if k not in IMPLEMENTATION_FLAGS})
-            if "betas" in merged:
-                merged["betas"] = tuple(merged["betas"])
-            groups.append(merged)
-        state = {int(i): {k: torch.as_tensor(np.asarray(v)) for k, v in s.items()} for i, s in saved["state"].items()}
-        self.optimizer.load_state_dict({"param_groups": groups, "state": state})

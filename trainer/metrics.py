@@ -22,7 +22,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from trainer.model import eval_mode
 from trainer.objective import kl_per_dim
+from trainer.pixels import to_float01
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -34,9 +36,7 @@ _IWAE_BUDGET = 1 << 24
 # --- helpers ------------------------------------------------------------------------------
 def _as_input(xb: np.ndarray, device) -> torch.Tensor:
     """One batch of x as float32 on `device`; uint8 is scaled to [0, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(xb))
-    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
-    return t.to(device)
+    return to_float01(torch.from_numpy(np.ascontiguousarray(xb))).to(device)
 
 
 def _labels(model, y: np.ndarray | None, sl: slice, device) -> torch.Tensor | None:
@@ -55,23 +55,6 @@ def _check_x(x: np.ndarray, y: np.ndarray | None) -> int:
     return n
 
 
-class _EvalMode:
-    """Puts an nn.Module in eval mode for the block and restores what it was (duck models pass)."""
-
-    def __init__(self, model):
-        self._model = model if isinstance(model, torch.nn.Module) else None
-        self._was_training = False
-
-    def __enter__(self):
-        if self._model is not None:
-            self._was_training = self._model.training
-            self._model.eval()
-
-    def __exit__(self, *exc):
-        if self._model is not None:
-            self._model.train(self._was_training)
-
-
 # --- encoding -----------------------------------------------------------------------------
 @torch.no_grad()
 def encode_dataset(
@@ -80,7 +63,7 @@ def encode_dataset(
     """(mu, logvar) of q(z|x) for every example, each float32 numpy (N, latent_dim), on the CPU."""
     n = _check_x(x, y)
     mus, logvars = [], []
-    with _EvalMode(model):
+    with eval_mode(model):
         for start in range(0, n, batch_size):
             sl = slice(start, start + batch_size)
             mu, logvar = model.encode(_as_input(x[sl], device), _labels(model, y, sl, device))
@@ -257,7 +240,7 @@ def mig_indices(n_test: int, n_train: int, points: int = MIG_POINTS, seed: int =
 
 @torch.no_grad()
 def dataset_mig(model, dataset, device, points: int = MIG_POINTS, seed: int = 0, batch_size: int = 1024) -> dict:
-    """MIG by disentanglement_lib's protocol on a dataset with ground-truth factors (trainer.data.Dataset).
+    """MIG by disentanglement_lib's protocol on a dataset with ground-truth factors (trainer.data.dataset.Dataset).
 
     Encodes up to `points` examples (the held-out split plus training examples as needed, see
     `mig_indices`) and discretises their posterior means. Returns plain numbers, JSON-safe:
@@ -336,7 +319,7 @@ def evaluate(
     iwae_sum = 0.0
     kl_dim_sum = torch.zeros(d, dtype=torch.float64)
     mus = []
-    with _EvalMode(model):
+    with eval_mode(model):
         for start in range(0, n, batch_size):
             sl = slice(start, start + batch_size)
             xb = _as_input(x[sl], device)

@@ -5,11 +5,13 @@
     z = model.reparameterize(mu, logvar)    # differentiable sample from q(z|x)
     params = model.decode(z)                # logits (bernoulli, continuous-bernoulli) or mean (gaussian)
     log_px_z = model.log_likelihood(x, params)   # (N,) nats, summed over pixels
+    with eval_mode(model): ...              # evaluation, then back to whichever mode it was in
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -183,3 +185,20 @@ class VAE(nn.Module):
         device = self.fc_mu.weight.device
         z = torch.randn(n, self.config.latent_dim, device=device, generator=generator)
         return self.mean_image(self.decode(z, y))
+
+
+@contextmanager
+def eval_mode(model):
+    """Eval mode for the block, then whatever the model was in (the trainer's model is in train mode).
+
+    A duck-typed model that is no nn.Module (the metrics tests' closed-form VAE) has no mode: nothing happens.
+    """
+    if not isinstance(model, nn.Module):
+        yield
+        return
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)

@@ -1,0 +1,151 @@
+"""Which latent dimensions are active: one decision, shared by every view that shows it.
+
+    activity = LatentActivity()
+    kl_panel = KlPanel(activity);  sliders = DecoderSlidersPanel(activity=activity)   # both subscribe
+    activity.set_kl(report.kl_per_dim, step=report.step)     # live, from the training reports
+    activity.set_latents(latents)                            # a held-out encoding: its KL and Var_x(μ)
+    activity.setting_changed(step)                           # a live β change took effect at this step
+    activity.state                                           # the ActivityState every view draws now
+    activity.sig_changed.connect(...)                        # emitted with the new ActivityState
+
+The KL panel's headline and bar colours and the decoder's slider labels all draw the one ActivityState this
+object emits, in the same call, so they agree at every moment. Before, each panel decided for itself from
+inputs that arrived at different times: after β was raised mid-run the headline counted 8 of 8 active from an
+encoding 150 steps old while three dimensions' KL had fallen under 0.1 nats.
+
+A dimension is active when Var_x(μ_j) > 0.01 (Burda et al. 2016) if a held-out encoding describes the model
+whose KL is shown, else when its KL is at least 0.01 nats (trainer.diagnostics.collapse_state). An encoding
+describes it when the model was at least half as trained then (trainer.diagnostics.variance_describes) and no
+live β change has taken effect since: a changed objective moves the encoder, so an older encoding speaks of
+another model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import QObject, Signal
+
+from trainer.diagnostics import CollapseState, collapse_state, variance_describes
+
+
+@dataclass(frozen=True)
+class ActivityState:
+    """Per-dimension KL and the active/inactive decision made from it, as of one moment."""
+
+    kl: np.ndarray
+    """KL(q(z_j|x) ‖ p(z_j)) per dimension, nats per example (read-only)."""
+    step: int | None
+    """The optimizer step the KL was measured at (None: unknown)."""
+    collapse: CollapseState
+    """active (bool per dimension), n_active, rate, collapsed, measure ("variance" or "kl")."""
+    variance_step: int | None
+    """Step of the held-out encoding whose Var_x(μ) decided (measure "variance"), else None."""
+    stale_reason: str = ""
+    """Why a held-out encoding that exists did not decide ("" when it did, or when there is none)."""
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.collapse.active
+
+    @property
+    def n_active(self) -> int:
+        return self.collapse.n_active
+
+    @property
+    def latent_dim(self) -> int:
+        return int(len(self.kl))
+
+
+class LatentActivity(QObject):
+    """The one owner of "which dimensions are active"; GUI thread only."""
+
+    sig_changed = Signal(object)
+    """A new ActivityState (or None after clear()): every view of it redraws from this one."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._kl: np.ndarray | None = None
+        self._step: int | None = None
+        self._variance: np.ndarray | None = None
+        self._variance_step: int | None = None
+        self._changed_at: int | None = None  # step at which the newest live β change took effect
+        self.state: ActivityState | None = None
+
+    # --- inputs ------------------------------------------------------------------------------------
+    def set_kl(self, kl_per_dim, step: int | None = None) -> None:
+        """Per-dimension KL in nats per example (a training report's or a held-out evaluation's)."""
+        kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
+        if self._kl is None or len(kl) != len(self._kl):
+            self._variance = None  # another model
+            self._variance_step = None
+        self._kl = kl
+        self._step = None if step is None else int(step)
+        self._decide()
+
+    def set_mu_variance(self, variance, step: int | None = None) -> None:
+        """Var_x(μ_j) of a held-out encoding made at `step`."""
+        self._variance = np.asarray(variance, dtype=np.float64).reshape(-1)
+        self._variance_step = None if step is None else int(step)
+        if self._kl is not None:
+            self._decide()
+
+    def set_held_out(self, kl_per_dim, variance, step: int | None = None) -> None:
+        """Per-dimension KL and Var_x(μ_j) measured together (one decision, one signal)."""
+        self._kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
+        self._step = None if step is None else int(step)
+        self._variance = None if variance is None else np.asarray(variance, dtype=np.float64).reshape(-1)
+        self._variance_step = self._step
+        self._decide()
+
+    def set_latents(self, latents) -> None:
+        """A LatentSnapshot: its Var_x(μ), and its held-out KL unless the live KL shown is newer."""
+        self._variance = np.asarray(latents.mu_variance, dtype=np.float64).reshape(-1)
+        self._variance_step = int(latents.step)
+        newer_live = (self._kl is not None and len(self._kl) == len(self._variance) and self._step is not None
+                      and self._step > latents.step)
+        if not newer_live:
+            self._kl = np.asarray(latents.kl_per_dim, dtype=np.float64).reshape(-1)
+            self._step = int(latents.step)
+        self._decide()
+
+    def setting_changed(self, step: int) -> None:
+        """A live change of the objective (β) took effect at `step`: encodings made before it stop deciding
+        as soon as the KL shown is from that step or later."""
+        self._changed_at = int(step) if self._changed_at is None else max(self._changed_at, int(step))
+        if self._kl is not None:
+            self._decide()
+
+    def clear(self) -> None:
+        self._kl = self._variance = None
+        self._step = self._variance_step = self._changed_at = None
+        if self.state is not None:
+            self.state = None
+            self.sig_changed.emit(None)
+
+    # --- the decision ------------------------------------------------------------------------------
+    def _predates_change(self) -> bool:
+        """The encoding was made before a live β change that the KL shown already reflects."""
+        if self._changed_at is None or self._variance_step is None:
+            return False
+        kl_step = self._step if self._step is not None else self._changed_at
+        return self._variance_step < self._changed_at <= kl_step
+
+    def _decide(self) -> None:
+        kl = self._kl
+        variance, why = self._variance, ""
+        if variance is not None and len(variance) != len(kl):
+            variance = None
+        elif variance is not None and not variance_describes(self._variance_step, self._step):
+            variance, why = None, f"the encoding at step {self._variance_step:,} describes a younger model"
+        elif variance is not None and self._predates_change():
+            variance, why = None, (f"the encoding at step {self._variance_step:,} predates the β change"
+                                   f" at step {self._changed_at:,}")
+        kl = kl.copy()
+        kl.setflags(write=False)
+        self.state = ActivityState(kl=kl, step=self._step, collapse=collapse_state(kl, variance),
+                                   variance_step=self._variance_step if variance is not None else None,
+                                   stale_reason=why)
+        self.sig_changed.emit(self.state)

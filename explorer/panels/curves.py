@@ -1,0 +1,511 @@
+"""The training curves: distortion, rate, −ELBO and β against the optimizer step.
+
+    panel = CurvesPanel()
+    panel.add_steps(step, recon, kl, elbo, beta)        # numpy columns from the worker's CurveBatch
+    panel.add_epoch(step, test_recon, test_kl, test_elbo)
+    panel.add_beta_changes([(step, beta), ...])
+    panel.set_history(checkpoint.history)               # the same, all at once, from a checkpoint
+
+Each plot shows the train value per report (faint), its exponential moving average (bold) and the held-out
+value after each epoch (dots). Histories live in a `CurveBuffer` that halves its resolution when full, so a
+run of 10^6 steps draws as fast as one of 10^3. Drawing is what costs the GUI thread (and, through the GIL,
+the training), so it is rationed: one plot per timer tick, axes that move in coarse jumps instead of every
+frame, no antialiasing, and ticks that stretch when a paint was slow (see REDRAW_DUTY).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFontMetricsF
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from explorer.plotting.axes import PlainLogAxis, configure_pyqtgraph, nice_ceiling, steady_axes
+from explorer.plotting.curve_buffer import CurveBuffer
+
+REDRAW_INTERVAL_MS = (50, 1000)
+"""Bounds of the pause between redraw ticks (one plot per tick): at most ~5 refreshes per plot a second."""
+REDRAW_DUTY = 0.05
+"""Share of the GUI thread's time the curves may spend drawing; the pause stretches to keep it, so a slow or
+busy machine redraws less often instead of stalling the window (and, through the GIL, the training)."""
+REPORT_STEPS = 10
+"""Steps per StepReport (TrainConfig.report_every): the unit the smoothing factor is quoted in."""
+EMPTY_Y_RANGES = {"distortion": (10.0, 1000.0), "rate": (0.1, 100.0), "nelbo": (10.0, 1000.0), "beta": (0.01, 100.0)}
+"""What an empty plot shows: the usual scale of each quantity for small images (β: the slider's range)."""
+TITLE_PX = 20
+"""Height of a plot's title row (pyqtgraph reserves 30 px): the plots need the height more."""
+MIN_PLOT_PX = 90
+"""Each curve plot's data area keeps at least this height: docked panels squeezed it to ~40 px, unreadable."""
+MAX_BETA_MARKERS = 100
+"""β-change lines kept per plot (the newest); the β curve itself still shows every change."""
+
+
+# --- data ------------------------------------------------------------------------------------
+def ema(steps: np.ndarray, values: np.ndarray, smoothing: float, prev: tuple[float, float] | None = None) -> np.ndarray:
+    """Step-aware exponential moving average of report values.
+
+    A point that averages d steps decays the average by smoothing ** (d / REPORT_STEPS), so a short report at
+    an epoch's end, or a decimated point standing for many reports, weighs what it covers. `prev` is the
+    (step, value) the average stood at before these points; without it the first value seeds it.
+    """
+    out = np.empty(len(values))
+    if not len(values):
+        return out
+    last_step, y = prev if prev is not None else (steps[0] - REPORT_STEPS, values[0])
+    for i, (step, x) in enumerate(zip(steps.tolist(), values.tolist())):
+        keep = smoothing ** (max(step - last_step, 0.0) / REPORT_STEPS)
+        y = keep * y + (1.0 - keep) * x
+        out[i] = y
+        last_step = step
+    return out
+
+
+# --- view ------------------------------------------------------------------------------------
+class _TimedGraphicsLayout(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget that remembers how long its last paint took (wall seconds)."""
+
+    last_paint_s = 0.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        started = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_s = time.perf_counter() - started
+
+
+
+@dataclass(frozen=True)
+class _PlotSpec:
+    key: str
+    title: str
+    color: str
+    tooltip: str
+
+
+PLOTS = (
+    _PlotSpec("distortion", "Distortion  −E log p(x|z)", "#1f77b4",
+              "Distortion: the reconstruction negative log-likelihood −E_q log p(x|z), nats per example.\n"
+              "Lower means the decoder recovers x better from z."),
+    _PlotSpec("rate", "Rate  KL(q(z|x) ‖ p(z))", "#d62728",
+              "Rate: KL(q(z|x) ‖ p(z)), nats per example: how much information z carries about x.\n"
+              "A rate near zero means the posterior has collapsed onto the prior."),
+    _PlotSpec("nelbo", "−ELBO = distortion + rate", "#2ca02c",
+              "Negative ELBO, nats per example: an upper bound on −log p(x) when p(x|z) is a normalized\n"
+              "likelihood of the data (−log p(x|y) for a CVAE). A Bernoulli decoder on grey levels gives a\n"
+              "cross-entropy instead, which bounds nothing: binarize, or use continuous-bernoulli.\n"
+              "The loss itself is distortion + β·rate; at β = 1 they coincide."),
+    _PlotSpec("beta", "β  (after the schedule)", "#7b4fa0",
+              "β weighs the rate against the distortion in the loss D + β·R.\n"
+              "Dashed lines mark the steps where a live β change took effect."),
+)
+COLUMNS = ("step", "distortion", "rate", "nelbo", "beta", "distortion_ema", "rate_ema", "nelbo_ema")
+_COL = {name: i for i, name in enumerate(COLUMNS)}
+SMOOTHED = ("distortion", "rate", "nelbo")
+
+
+class CurvesPanel(QWidget):
+    """Four plots over the same steps under one legend, with a log-y toggle, EMA smoothing and a crosshair."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        configure_pyqtgraph()
+        self._buffer = CurveBuffer(len(COLUMNS))
+        self._ema_state: dict[str, tuple[float, float]] = {}  # key -> (step, smoothed value) at the end
+        self._epochs = {key: [] for key in ("step", "distortion", "rate", "nelbo")}
+        self._beta_changes: list[tuple[int, float]] = []
+        self._markers: dict[str, list[pg.InfiniteLine]] = {spec.key: [] for spec in PLOTS}
+        self._hovering = False  # the mouse is over a plot and the readout follows it
+        self._stale: set[str] = set()  # plots whose data changed since they were last drawn
+        self._last_drawn = ""
+        # Axes follow the data in coarse jumps instead of pyqtgraph's continuous auto-range: re-laying out
+        # ticks, labels and grid every frame made up most of a frame's cost. Zooming by hand stops following;
+        # the plot's "A" button resumes it.
+        self._follow_x = True
+        self._x_limit = 0.0
+        self._x_applied: dict[str, float] = {}  # x limit each plot shows while following
+        self._follow_y = {spec.key: True for spec in PLOTS}
+        self._y_limits: dict[str, tuple[float, float] | None] = {spec.key: None for spec in PLOTS}
+
+        # shared pens and brushes: pyqtgraph caches by identity, and one definition keeps the look consistent
+        self._marker_pen = pg.mkPen("#7b4fa0", width=1, style=Qt.DashLine)
+        self._cross_pen = pg.mkPen("#909090", width=1, style=Qt.DotLine)
+        self._epoch_pen = pg.mkPen("w", width=1.2)
+
+        self.smoothing = QDoubleSpinBox(minimum=0.0, maximum=0.999, singleStep=0.05, decimals=2, value=0.6)
+        self.smoothing.setToolTip("Exponential moving average of the train curve, per 10 steps (0 = raw reports).\n"
+                                  "The faint line is the raw reports; held-out dots are never smoothed.")
+        self.log_y = QCheckBox("Log y")
+        self.log_y.setToolTip("Logarithmic y axes: shows the early fast drop and the late slow gains together.\n"
+                              "Turns itself off when a value is <= 0 (e.g. a Gaussian likelihood's distortion).")
+        self.readout = QLabel()
+        self.readout.setTextFormat(Qt.RichText)
+        self.readout.setMinimumWidth(200)
+
+        self.graphics = _TimedGraphicsLayout()
+        self.graphics.ci.setSpacing(6)
+        self.plots: dict[str, pg.PlotItem] = {}
+        self._train: dict[str, pg.PlotDataItem] = {}
+        self._raw: dict[str, pg.PlotDataItem] = {}
+        self._heldout: dict[str, pg.PlotDataItem] = {}
+        self._cross: dict[str, pg.InfiniteLine] = {}
+        self.legend = self._make_legend()
+        self.graphics.addItem(self.legend, row=0, col=0, colspan=2)
+        for i, spec in enumerate(PLOTS):
+            self._add_plot(spec, row=1 + i // 2, col=i % 2)
+        self.graphics.setMinimumHeight(self._min_graphics_height())
+
+        header = QHBoxLayout()
+        header.setContentsMargins(6, 4, 6, 0)
+        header.addWidget(self.readout, 1)
+        header.addWidget(QLabel("Smoothing"))
+        header.addWidget(self.smoothing)
+        header.addSpacing(12)
+        header.addWidget(self.log_y)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(header)
+        layout.addWidget(self.graphics, 1)
+
+        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_INTERVAL_MS[0])
+        self._redraw_timer.timeout.connect(self._on_redraw_due)
+        self.log_y.toggled.connect(self._on_log_y_toggled)
+        self.smoothing.valueChanged.connect(self._on_smoothing_changed)
+        self.log_y.setChecked(True)  # the first steps' drop is 10-50x the later gains: linear hides the latter
+        self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
+        self._show_readout(None)
+
+    def _add_plot(self, spec: _PlotSpec, row: int, col: int) -> None:
+        plot = self.graphics.addPlot(row=row, col=col)
+        steady_axes(plot, left=PlainLogAxis)
+        plot.setTitle(spec.title, size="10pt")
+        plot.titleLabel.setMaximumHeight(TITLE_PX)
+        plot.layout.setRowFixedHeight(0, TITLE_PX)
+        if row == 2:  # the plots share their steps: the axis title under the lower row says it for both rows
+            plot.setLabel("bottom", "step")
+        plot.setLabel("left", "nats" if spec.key != "beta" else "β")
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setToolTip(spec.tooltip)
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+        # x is kept in step by hand (_follow_ranges, _on_range_changed_by_hand), not by setXLink: a linked
+        # change repaints all four plots in one go, which stalled the GUI thread for the length of four paints
+        plot.vb.disableAutoRange()
+        plot.vb.sigRangeChangedManually.connect(partial(self._on_range_changed_by_hand, spec.key))
+        color = pg.mkColor(spec.color)
+        faint = pg.mkColor(spec.color)
+        faint.setAlpha(60)
+        self._raw[spec.key] = plot.plot(pen=pg.mkPen(faint, width=1))
+        self._train[spec.key] = plot.plot(pen=pg.mkPen(color, width=2))
+        if spec.key == "beta":
+            self._raw[spec.key].hide()  # a faint β line would only double the bold one
+            plot.setLogMode(y=True)  # the β control is logarithmic (0.01 to 100), so is its plot
+        else:
+            self._heldout[spec.key] = plot.plot(
+                pen=None, symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(color.darker(130)), symbolPen=self._epoch_pen,
+            )
+        cross = pg.InfiniteLine(angle=90, movable=False, pen=self._cross_pen)
+        cross.hide()
+        plot.addItem(cross, ignoreBounds=True)
+        self.plots[spec.key] = plot
+        self._cross[spec.key] = cross
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        # pyqtgraph cannot shrink the legend's row of four entries: in a narrower centre (the latent panels
+        # docked beside it) it takes two rows instead of overflowing the plots
+        columns = 4 if event.size().width() >= self._legend_one_row_px else 2
+        if self.legend.columnCount != columns:
+            self.legend.setColumnCount(columns)
+        super().resizeEvent(event)
+
+    def _min_graphics_height(self) -> int:
+        """Legend (two rows at most) and two rows of plots whose data areas keep MIN_PLOT_PX."""
+        line = QFontMetricsF(self.font()).height()
+        axis = 2 * line + 12  # tick labels and the axis title (the rows are given equal heights: both count it)
+        legend = 2 * (line + 9)
+        return int(legend + 2 * (TITLE_PX + MIN_PLOT_PX + axis) + 30)
+
+    def _make_legend(self) -> pg.LegendItem:
+        """One legend for all four plots, in neutral grey: each plot's title already names its colour."""
+        legend = pg.LegendItem(colCount=4, labelTextSize="9pt", horSpacing=12)
+        legend.layout.setContentsMargins(2, 0, 2, 0)
+        samples = (
+            (pg.PlotDataItem(pen=pg.mkPen("#505050", width=2)), "train, smoothed"),
+            (pg.PlotDataItem(pen=pg.mkPen("#c8c8c8", width=1)), "per report"),
+            (pg.PlotDataItem(pen=None, symbol="o", symbolSize=7, symbolBrush="#505050", symbolPen=self._epoch_pen),
+             "held-out, each epoch"),
+            (pg.PlotDataItem(pen=self._marker_pen), "β changed"),
+        )
+        for item, name in samples:
+            legend.addItem(item, name)
+        self._legend_one_row_px = int(legend.layout.preferredWidth()) + 40  # plus the margins around it
+        self._legend_samples = [item for item, _ in samples]  # the legend only draws them; keep them alive
+        return legend
+
+    # --- feeding data (GUI thread) ------------------------------------------------------------
+    def clear(self) -> None:
+        self._buffer.clear()
+        self._ema_state.clear()
+        for values in self._epochs.values():
+            values.clear()
+        self._beta_changes.clear()
+        for key, lines in self._markers.items():
+            for line in lines:
+                self.plots[key].removeItem(line)
+            lines.clear()
+        self._follow_x, self._x_limit = True, 0.0
+        self._x_applied.clear()
+        for key in self._follow_y:
+            self._follow_y[key], self._y_limits[key] = True, None
+        self._redraw()
+
+    def add_steps(self, step, recon, kl, elbo, beta) -> None:
+        """Train values per report: columns of equal length, nats per example (recon = distortion, kl = rate)."""
+        step = np.asarray(step, dtype=float)
+        if not len(step):
+            return
+        values = {"distortion": np.asarray(recon, float), "rate": np.asarray(kl, float), "nelbo": -np.asarray(elbo, float)}
+        smoothing = self.smoothing.value()
+        rows = np.empty((len(step), len(COLUMNS)))
+        rows[:, _COL["step"]] = step
+        rows[:, _COL["beta"]] = beta
+        for key, column in values.items():
+            rows[:, _COL[key]] = column
+            smooth = ema(step, column, smoothing, self._ema_state.get(key))
+            rows[:, _COL[key + "_ema"]] = smooth
+            self._ema_state[key] = (float(step[-1]), float(smooth[-1]))
+        self._buffer.append(rows)
+        if self.log_y.isChecked() and (rows[:, [_COL[key] for key in SMOOTHED]] <= 0).any():
+            self.log_y.setChecked(False)  # log10 would silently drop those points
+        self._schedule_redraw()
+
+    def add_epoch(self, step: int, test_recon: float, test_kl: float, test_elbo: float) -> None:
+        """One held-out evaluation (nats per example) at the step where an epoch ended."""
+        for key, value in (("step", step), ("distortion", test_recon), ("rate", test_kl), ("nelbo", -test_elbo)):
+            self._epochs[key].append(float(value))
+        if self.log_y.isChecked() and min(test_recon, test_kl, -test_elbo) <= 0:
+            self.log_y.setChecked(False)
+        self._schedule_redraw()
+
+    def add_beta_changes(self, changes) -> None:
+        """(step, β target) pairs: a dashed line on every plot at the step where the change took effect."""
+        for step, value in changes:
+            self._beta_changes.append((int(step), float(value)))
+            for spec in PLOTS:
+                label = f"β → {value:.3g}" if spec.key == "beta" else None
+                line = pg.InfiniteLine(
+                    pos=step, angle=90, movable=False, pen=self._marker_pen, label=label,
+                    labelOpts={"position": 0.92, "color": "#7b4fa0", "fill": (255, 255, 255, 200)},
+                )
+                self.plots[spec.key].addItem(line, ignoreBounds=True)
+                lines = self._markers[spec.key]
+                lines.append(line)
+                if len(lines) > MAX_BETA_MARKERS:
+                    self.plots[spec.key].removeItem(lines.pop(0))
+
+    def set_history(self, arrays: dict[str, np.ndarray]) -> None:
+        """Replace everything with a checkpoint's history ("steps/recon", "epochs/test_elbo", ...)."""
+        self.clear()
+        steps = arrays.get("steps/step")
+        if steps is not None and len(steps):
+            self.add_steps(steps, arrays["steps/recon"], arrays["steps/kl"], arrays["steps/elbo"], arrays["steps/beta"])
+        epochs = arrays.get("epochs/step")
+        if epochs is not None:
+            for i in range(len(epochs)):
+                self.add_epoch(epochs[i], arrays["epochs/test_recon"][i], arrays["epochs/test_kl"][i], arrays["epochs/test_elbo"][i])
+        if "beta_changes/step" in arrays:
+            self.add_beta_changes(zip(arrays["beta_changes/step"].tolist(), arrays["beta_changes/value"].tolist()))
+        self.refresh_now()
+
+    def set_log_y(self, on: bool) -> None:
+        self.log_y.setChecked(on)
+
+    # --- what tests and later panels may read -------------------------------------------------
+    def curve(self, key: str, smoothed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(step, value) of a stored train curve: distortion, rate, nelbo or beta."""
+        rows = self._buffer.rows()
+        col = key + "_ema" if smoothed and key in SMOOTHED else key
+        return rows[:, 0].copy(), rows[:, _COL[col]].copy()
+
+    def heldout(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(self._epochs["step"]), np.array(self._epochs[key])
+
+    def beta_changes(self) -> list[tuple[int, float]]:
+        return list(self._beta_changes)
+
+    def marker_steps(self, key: str = "distortion") -> list[float]:
+        """Steps of the β-change lines drawn on one plot."""
+        return [line.value() for line in self._markers[key]]
+
+    # --- drawing ------------------------------------------------------------------------------
+    def _schedule_redraw(self) -> None:
+        self._stale.update(self.plots)
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def refresh_now(self) -> None:
+        """Draw every plot at once (screenshots, loading a history); live updates go one plot per tick."""
+        self._redraw_timer.stop()
+        self._redraw()
+
+    def _on_redraw_due(self) -> None:
+        if not self._stale:
+            return
+        # One plot per tick, in turn: four short paints keep the GUI thread responsive where one paint of
+        # all four plots held it (and the GIL) four times as long.
+        order = list(self.plots)
+        start = order.index(self._last_drawn) + 1 if self._last_drawn in order else 0
+        key = next(order[(start + i) % len(order)] for i in range(len(order)) if order[(start + i) % len(order)] in self._stale)
+        started = time.perf_counter()
+        self._redraw([key])
+        cost = time.perf_counter() - started + self.graphics.last_paint_s
+        low, high = REDRAW_INTERVAL_MS
+        self._redraw_timer.setInterval(int(min(max(1000 * cost / REDRAW_DUTY, low), high)))
+        if self._stale:
+            self._redraw_timer.start()
+
+    def _redraw(self, keys=None) -> None:
+        keys = list(self.plots) if keys is None else keys
+        rows = self._buffer.rows()
+        x = rows[:, 0]
+        for key in keys:
+            self._raw[key].setData(x, rows[:, _COL[key]])
+            smooth_col = key + "_ema" if key in SMOOTHED else key
+            self._train[key].setData(x, rows[:, _COL[smooth_col]])
+            if key in self._heldout:
+                self._heldout[key].setData(self._epochs["step"], self._epochs[key])
+            self._stale.discard(key)
+            self._last_drawn = key
+        self._follow_ranges(rows, keys)
+        if not self._hovering:
+            self._show_readout(None)
+
+    def _show_empty_ranges(self) -> None:
+        """Before any data: typical scales (nats per example; β over the slider's range) instead of 0..1."""
+        log = self.log_y.isChecked()
+        for key, plot in self.plots.items():
+            lo, hi = EMPTY_Y_RANGES[key]
+            if key == "beta" or log:
+                lo, hi = math.log10(lo), math.log10(hi)
+            else:
+                lo = 0.0
+            plot.vb.setRange(xRange=(0, 1000), yRange=(lo, hi), padding=0)
+
+    def _follow_ranges(self, rows: np.ndarray, keys) -> None:
+        """Keep the plots' views around their data, changing the axes only when the data outgrows them."""
+        for key, plot in self.plots.items():  # the "A" button turns pyqtgraph's auto-range on: take it over
+            x_auto, y_auto = plot.vb.autoRangeEnabled()
+            if x_auto or y_auto:
+                plot.vb.disableAutoRange()
+            if x_auto:
+                self._follow_x, self._x_limit = True, 0.0
+                self._x_applied.clear()
+            if y_auto:
+                self._follow_y[key], self._y_limits[key] = True, None
+        if not len(rows):
+            self._show_empty_ranges()
+            return
+        if self._follow_x:
+            x_max = float(rows[-1, 0])
+            if x_max > self._x_limit or self._x_limit > 6 * x_max:
+                self._x_limit = nice_ceiling(x_max * 1.25)  # headroom, so the axis changes now and then
+        for key in keys:
+            vb = self.plots[key].vb
+            if self._follow_x and self._x_applied.get(key) != self._x_limit:
+                vb.setXRange(0, self._x_limit, padding=0.01)  # each plot on its own tick
+                self._x_applied[key] = self._x_limit
+            if self._follow_y[key]:
+                self._fit_y(key, rows)
+
+    def _fit_y(self, key: str, rows: np.ndarray) -> None:
+        columns = [rows[:, _COL[key]]]
+        if key in SMOOTHED:
+            columns += [rows[:, _COL[key + "_ema"]], np.asarray(self._epochs[key])]
+        values = np.concatenate(columns)
+        log = self.plots[key].vb.state["logMode"][1]
+        if log:  # the view works in log10 units; values <= 0 are not drawn
+            values = np.log10(values[values > 0])
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return
+        lo, hi = float(values.min()), float(values.max())
+        span = hi - lo if hi > lo else (0.3 if log else max(abs(hi) * 0.1, 1e-3))
+        current = self._y_limits[key]
+        if current is not None and current[0] <= lo and hi <= current[1] and current[1] - current[0] < 3 * span + 1e-12:
+            return
+        bottom = lo - 0.25 * span  # losses fall: room below means fewer axis changes
+        if not log and lo >= 0:
+            bottom = max(bottom, -0.02 * span)  # rate and distortion are >= 0: no empty band below zero
+        limits = (bottom, hi + 0.06 * span)
+        self._y_limits[key] = limits
+        self.plots[key].vb.setYRange(*limits, padding=0)
+
+    def _on_range_changed_by_hand(self, key: str, mask) -> None:
+        """The user zoomed or panned: stop following on the axes they moved, and move the others' x along."""
+        if mask[0]:
+            self._follow_x = False
+            lo, hi = self.plots[key].vb.viewRange()[0]
+            for other, plot in self.plots.items():
+                if other != key:
+                    plot.vb.setXRange(lo, hi, padding=0)
+        if mask[1]:
+            self._follow_y[key] = False
+
+    def _on_log_y_toggled(self, on: bool) -> None:
+        for key in SMOOTHED:
+            self.plots[key].setLogMode(y=on)
+            self._follow_y[key], self._y_limits[key] = True, None  # new units: fit again
+        self._redraw()
+
+    def _on_smoothing_changed(self, smoothing: float) -> None:
+        # recomputed on the stored points; decimated ones cover more steps and ema() weighs them so
+        rows = self._buffer.rows()
+        if not len(rows):
+            return
+        for key in SMOOTHED:
+            smooth = ema(rows[:, 0], rows[:, _COL[key]], smoothing)
+            self._buffer.replace_column(_COL[key + "_ema"], smooth)
+            self._ema_state[key] = (float(rows[-1, 0]), float(smooth[-1]))
+        self._redraw()
+
+    # --- crosshair ----------------------------------------------------------------------------
+    def _on_mouse_moved(self, event) -> None:
+        pos = event[0]
+        for plot in self.plots.values():
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.vb.mapSceneToView(pos).x()
+                for cross in self._cross.values():
+                    cross.setPos(x)
+                    cross.show()
+                self._hovering = True
+                self._show_readout(x)
+                return
+        for cross in self._cross.values():
+            cross.hide()
+        self._hovering = False
+        self._show_readout(None)
+
+    def _show_readout(self, x: float | None) -> None:
+        rows = self._buffer.rows()
+        if x is None or not len(rows):
+            hint = "Hover a plot to read the values at a step." if len(rows) else "Press Start to train; the curves fill in live."
+            self.readout.setText(f"<span style='color:#808080'>{hint}</span>")
+            return
+        i = int(np.clip(np.searchsorted(rows[:, 0], x), 0, len(rows) - 1))
+        if i > 0 and abs(rows[i - 1, 0] - x) < abs(rows[i, 0] - x):
+            i -= 1
+        row = rows[i]
+        parts = [f"<b>step {row[0]:,.0f}</b>"]
+        for spec in PLOTS:
+            col = spec.key + "_ema" if spec.key in SMOOTHED else spec.key
+            name = spec.title.split()[0]
+            value = row[_COL[col]]
+            text = f"{value:.3g}" if spec.key == "beta" else f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
+            parts.append(f"<span style='color:{spec.color}'>{name} {text}</span>")
+        self.readout.setText("&nbsp;&nbsp;&nbsp;".join(parts))

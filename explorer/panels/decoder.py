@@ -1,0 +1,446 @@
+"""Decoder sliders: one slider per latent dimension, decoded live into E[x|z] from a decoder snapshot.
+
+    panel = DecoderSlidersPanel()
+    panel.set_decoder(snapshot)              # trainer.snapshots.DecoderSnapshot, published by the worker
+    panel = DecoderSlidersPanel(activity=activity)   # an explorer.panels.activity.LatentActivity, shared with the KL strip
+    panel.set_kl(kl_per_dim, mu_variance)    # (feeds that model) greys inactive dimensions; "Sort by KL" orders
+    panel.set_z(z)                           # from the scatter (click or marker drag): no signal back
+    panel.sig_z_changed.connect(...)         # the user moved a slider (or pressed Origin / Sample)
+
+Decoding happens on the GUI thread from the snapshot's private CPU copy, never from the weights being
+trained. For the reference MLP decoder one point is a ~0.05 ms numpy GEMV, so each slider event decodes
+synchronously and the picture follows the mouse without a queue (benchmarks/slider_latency.py measures it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.panels.activity import ActivityState, LatentActivity
+from explorer.plotting.image_grid import ImageGridView
+from trainer.geometry import DEFAULT_SPAN
+
+TICKS_PER_SIGMA = 100
+"""Slider resolution: 0.01 prior standard deviations."""
+MAX_SLIDERS = 64
+"""At most this many sliders (the highest-KL dimensions when there are more); the rest keep their value."""
+ROWS_PER_TURN = 5
+"""Slider rows prepare_rows creates per call. A new model's first snapshot used to create all its rows at once:
+20 rows (80 widgets), created, polished and laid out, held the GUI thread for ~23 ms in one go."""
+INACTIVE_GREY = "#a0a0a0"
+
+
+class _SliderRow:
+    """The widgets of one latent dimension: name, slider, value, KL."""
+
+    def __init__(self, dim: int, grid: QGridLayout, row: int):
+        self.dim = dim
+        self.name = QLabel(f"z{dim}")
+        self.name.setMinimumWidth(30)
+        self.slider = QSlider(Qt.Horizontal)
+        span = int(round(DEFAULT_SPAN * TICKS_PER_SIGMA))
+        self.slider.setRange(-span, span)
+        self.slider.setPageStep(TICKS_PER_SIGMA // 2)
+        self.slider.setSingleStep(TICKS_PER_SIGMA // 20)
+        self.slider.setMinimumWidth(120)
+        self.value = QLabel("+0.00")
+        self.value.setMinimumWidth(44)
+        self.value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.kl = QLabel("")
+        self.kl.setMinimumWidth(150)
+        self.kl.setTextFormat(Qt.RichText)
+        self._normal_palette = QPalette(self.slider.palette())
+        self.greyed = False
+        """Drawn greyed out, labelled inactive (an inactive dimension)."""
+        self._grey_palette = QPalette(self.slider.palette())
+        for role in (QPalette.Highlight, QPalette.Button, QPalette.Window):
+            self._grey_palette.setColor(role, QColor("#d6d6d6"))
+        self.place(grid, row)
+
+    def widgets(self):
+        return (self.name, self.slider, self.value, self.kl)
+
+    def stand_by(self, grid: QGridLayout, row: int) -> None:
+        """Shown in the layout at `row`, its slider disabled: ready for a dimension of the next model."""
+        self.place(grid, row)
+        self.slider.setEnabled(False)
+        for widget in self.widgets():
+            widget.show()
+
+    def set_aside(self, grid: QGridLayout) -> None:
+        """Out of the layout and hidden, kept for a later model."""
+        for widget in self.widgets():
+            grid.removeWidget(widget)
+            widget.hide()
+        self.placed_at = None
+
+    def place(self, grid: QGridLayout, row: int) -> None:
+        for col, widget in enumerate(self.widgets()):
+            grid.addWidget(widget, row, col)
+        self.placed_at = row
+
+    def assign(self, dim: int) -> None:
+        """Show latent dimension `dim` from now on (a reused row): its name, no KL yet, value 0."""
+        self.dim = dim
+        self.name.setText(f"z{dim}")
+        self.show_kl(None, True, "")
+        self.show_value(0.0)
+
+    def show_value(self, z: float) -> None:
+        self.value.setText(f"{z + 0.0:+.2f}".replace("-0.00", "+0.00"))
+
+    def show_kl(self, kl: float | None, active: bool, measure: str) -> None:
+        tip = f"z{self.dim}: prior N(0, 1); the slider spans ±{DEFAULT_SPAN:g}σ."
+        if kl is None:
+            self.kl.setText("")
+        elif active:
+            self.kl.setText(f"KL {kl:.2f} nats")
+            tip += f"\nKL(q(z{self.dim}|x) ‖ p(z{self.dim})) = {kl:.3f} nats per example: this dimension carries information."
+        else:
+            self.kl.setText(f"<span style='color:{INACTIVE_GREY}'>inactive: KL {kl:.2f} nats</span>")
+            why = "Var_x(μ) ≤ 0.01 (Burda et al.)" if measure == "variance" else "KL < 0.01 nats"
+            tip += (f"\nInactive ({why}): the encoder ignores x here and the decoder has learnt to ignore it,"
+                    " so moving it changes little.")
+        grey = kl is not None and not active
+        if grey != self.greyed:  # a style sheet re-polishes the widget: live KL arrives twice a second
+            self.greyed = grey
+            colour = f"color: {INACTIVE_GREY}" if grey else ""
+            self.name.setStyleSheet(colour)
+            self.value.setStyleSheet(colour)
+            self.slider.setPalette(self._grey_palette if grey else self._normal_palette)
+        for widget in self.widgets():
+            widget.setToolTip(tip)
+
+
+class DecoderSlidersPanel(QWidget):
+    """Sliders over z (±3 prior σ each) and the decoded image, updated on every slider move."""
+
+    sig_z_changed = Signal(object)
+    """The user changed z (numpy float32 (D,)): a slider, Origin or Sample. Not emitted by set_z."""
+
+    def __init__(self, parent: QWidget | None = None, activity: LatentActivity | None = None):
+        super().__init__(parent)
+        self.activity = activity if activity is not None else LatentActivity(self)
+        """Decides which dimensions are active; the KL strip draws the same one, so the two always agree."""
+        self._decoder = None
+        self._z = np.zeros(0, np.float32)
+        self._rows: list[_SliderRow] = []
+        self._spare: list[_SliderRow] = []  # rows left by a smaller model (hidden) or standing by for a larger one
+        self._stretch_row = 0  # the grid row below the sliders that takes the spare height
+        self._shown_order: list[int] = []
+        self._kl: np.ndarray | None = None
+        self._state = None  # CollapseState
+        self._syncing = False
+        self._rng = np.random.default_rng()
+        self._last_image: np.ndarray | None = None
+
+        self.image_view = ImageGridView(placeholder="Train or open a model to decode z here.")
+        self.image_view.setMinimumSize(140, 140)
+        self.image_view.setToolTip("E[x|z]: the decoder's mean image at the sliders' z")
+        self.label_combo = QComboBox()
+        self.label_combo.setToolTip("Conditional VAE: the label y the decoder p(x|z, y) is given")
+        self.label_caption = QLabel("Label")
+        self.sort_check = QCheckBox("Sort by KL")
+        self.sort_check.setToolTip("Order the sliders by per-dimension KL, most informative first")
+        self.origin_button = QPushButton("Origin")
+        self.origin_button.setToolTip("z = 0, the prior's mean")
+        self.sample_button = QPushButton("Sample")
+        self.sample_button.setToolTip("z drawn from the prior N(0, I)")
+        self.summary = QLabel("")
+        self.summary.setStyleSheet("color: #707070")
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.label_caption)
+        controls.addWidget(self.label_combo)
+        controls.addWidget(self.sort_check)
+        controls.addStretch(1)
+        controls.addWidget(self.origin_button)
+        controls.addWidget(self.sample_button)
+
+        self._grid_host = QWidget()
+        self._grid = QGridLayout(self._grid_host)
+        self._grid.setContentsMargins(4, 2, 4, 2)
+        self._grid.setHorizontalSpacing(8)
+        self._grid.setVerticalSpacing(2)
+        self._grid.setColumnStretch(1, 1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self._grid_host)
+        self.scroll.setFrameShape(QScrollArea.NoFrame)
+
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.setSpacing(2)
+        lower_layout.addLayout(controls)
+        lower_layout.addWidget(self.summary)
+        lower_layout.addWidget(self.scroll, 1)
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(self.image_view)
+        splitter.addWidget(lower)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([2, 3])  # proportions until shown: the image's size hint would take most of a short dock
+        splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+        self.label_combo.currentIndexChanged.connect(self._on_label_changed)
+        self.sort_check.toggled.connect(self._on_sort_toggled)
+        self.origin_button.clicked.connect(self._on_origin_clicked)
+        self.sample_button.clicked.connect(self._on_sample_clicked)
+        self.activity.sig_changed.connect(self._on_activity_changed)
+        self._show_label_selector(0)
+
+    # --- data in --------------------------------------------------------------------------------
+    def set_decoder(self, decoder) -> None:
+        """A new DecoderSnapshot: rebuild the sliders if the latent size changed, then decode the current z."""
+        if decoder.latent_dim != len(self._z):
+            self._z = np.zeros(decoder.latent_dim, np.float32)
+            self._kl = None
+            self._state = None
+            self._build_rows(decoder.latent_dim)
+            if self.activity.state is not None:  # the model's KL may have arrived first
+                self._show_activity(self.activity.state)
+        if self._decoder is None or decoder.num_classes != self._decoder.num_classes:
+            self._show_label_selector(decoder.num_classes)
+        self._decoder = decoder
+        self._decode()
+
+    def set_kl(self, kl_per_dim, mu_variance=None, step: int | None = None) -> None:
+        """Per-dimension KL (nats) and optionally Var_x(μ), measured together: to the activity model, which
+        decides and redraws this panel (labels, greying of inactive dims, sort order) and the KL strip."""
+        if mu_variance is None:
+            self.activity.set_kl(kl_per_dim, step)
+        else:
+            self.activity.set_held_out(kl_per_dim, mu_variance, step)
+
+    def _on_activity_changed(self, activity: ActivityState | None) -> None:
+        self._show_activity(activity)
+
+    def _show_activity(self, activity: ActivityState | None) -> None:
+        if activity is None or activity.latent_dim != len(self._z):
+            return  # cleared, or another model's: its rows come with its decoder
+        kl = np.asarray(activity.kl, dtype=np.float64)
+        self._kl = kl
+        self._state = activity.collapse
+        for row in self._rows:
+            row.show_kl(float(kl[row.dim]), bool(self._state.active[row.dim]), self._state.measure)
+        rate = self._state.rate
+        rate_text = f"{rate:.2f}" if rate >= 0.1 else f"{rate:.2g}"
+        at = f" · step {activity.step:,}" if activity.step is not None else ""
+        self.summary.setText(f"{self._state.n_active} of {len(kl)} dimensions active · rate {rate_text} nats{at}")
+        if self.sort_check.isChecked() or len(self._z) > MAX_SLIDERS:
+            self._arrange_rows()
+
+    def set_class_names(self, names) -> None:
+        """Names for the label selector of a conditional model (defaults to 0..K-1)."""
+        current = self.label_combo.currentIndex()
+        self.label_combo.blockSignals(True)
+        for i, name in enumerate(names):
+            if i < self.label_combo.count():
+                self.label_combo.setItemText(i, str(name))
+        self.label_combo.setCurrentIndex(max(current, 0))
+        self.label_combo.blockSignals(False)
+
+    def set_z(self, z) -> None:
+        """Move the sliders to z (e.g. a clicked point's μ) and decode; emits nothing (no feedback loops)."""
+        z = np.asarray(z, dtype=np.float32).reshape(-1)
+        if len(z) != len(self._z):
+            return
+        self._z = z.copy()
+        self._sync_sliders()
+        self._decode()
+
+    def clear(self) -> None:
+        self.activity.clear()
+        self._decoder = None
+        self._z = np.zeros(0, np.float32)
+        self._kl = None
+        self._state = None
+        self._build_rows(0)
+        self.image_view.clear()
+        self.summary.clear()
+        self._show_label_selector(0)
+
+    # --- what tests and the window may read ------------------------------------------------------
+    def z(self) -> np.ndarray:
+        return self._z.copy()
+
+    def image(self) -> np.ndarray | None:
+        """The last decoded image, float32 (C, H, W) in [0, 1]."""
+        return self._last_image
+
+    def label(self) -> int | None:
+        return self.label_combo.currentIndex() if self._decoder is not None and self._decoder.num_classes else None
+
+    def slider(self, dim: int) -> QSlider:
+        return next(row.slider for row in self._rows if row.dim == dim)
+
+    def slider_order(self) -> list[int]:
+        """Dimensions in the order their sliders are shown (top to bottom)."""
+        return list(self._shown_order)
+
+    def row_text(self, dim: int) -> str:
+        row = next(r for r in self._rows if r.dim == dim)
+        return row.kl.text()
+
+    def collapse(self):
+        """The CollapseState the sliders show, or None."""
+        return self._state
+
+    def row_active(self, dim: int) -> bool | None:
+        """Whether dimension `dim`'s row is shown as active (None: no KL shown yet, or no row for it)."""
+        row = next((r for r in self._rows if r.dim == dim), None)
+        return None if row is None or row.kl.text() == "" else not row.greyed
+
+    # --- rows -------------------------------------------------------------------------------------
+    def rows_to_prepare(self, latent_dim: int) -> int:
+        """How many more rows a model of this latent size needs beyond those in use or standing by."""
+        standing_by = sum(row.placed_at is not None for row in self._spare)
+        return max(0, min(latent_dim, MAX_SLIDERS) - len(self._rows) - standing_by)
+
+    def prepare_rows(self, latent_dim: int) -> None:
+        """Get up to ROWS_PER_TURN more rows standing by (shown, disabled, below those in use) for a model of
+        this latent size, so that set_decoder only relabels them; the caller spreads the calls over event-loop
+        turns, since creating and showing 20 rows at once held the GUI thread for ~20 ms."""
+        hidden = [row for row in self._spare if row.placed_at is None]
+        below = len(self._spare) - len(hidden) + len(self._rows)  # the first free grid row
+        for i in range(min(ROWS_PER_TURN, self.rows_to_prepare(latent_dim))):
+            if hidden:
+                row = hidden.pop(0)
+            else:
+                row = self._new_row()
+                self._spare.append(row)
+            row.stand_by(self._grid, below + i)
+
+    def _new_row(self) -> _SliderRow:
+        at = len(self._rows) + len(self._spare)
+        row = _SliderRow(at, self._grid, at)
+        row.slider.valueChanged.connect(lambda value, row=row: self._on_slider_moved(row.dim, value))
+        return row
+
+    def _build_rows(self, d: int) -> None:
+        """One row per dimension (at most MAX_SLIDERS), reusing the rows there are, in use or spare: creating
+        widgets while training runs costs the GUI thread far more than relabelling them."""
+        n = min(d, MAX_SLIDERS)
+        for row in self._rows[n:]:
+            row.set_aside(self._grid)
+        self._spare[:0] = self._rows[n:]
+        self._rows = self._rows[:n]
+        self._spare.sort(key=lambda row: row.placed_at is None)  # those standing by first
+        while len(self._rows) < n:
+            row = self._spare.pop(0) if self._spare else self._new_row()
+            row.stand_by(self._grid, len(self._rows))
+            row.slider.setEnabled(True)
+            self._rows.append(row)
+        for row in self._spare:
+            if row.placed_at is not None:  # stood by for a model that did not come
+                row.set_aside(self._grid)
+        for dim, row in enumerate(self._rows):
+            row.assign(dim)
+        self._place_rows(self._rows)
+        self._sync_sliders()
+        if d > MAX_SLIDERS:
+            self.summary.setText(f"Showing {MAX_SLIDERS} of {d} dimensions (the highest KL once known)")
+        self._grid.setRowStretch(self._stretch_row, 0)
+        self._stretch_row = len(self._rows)  # the empty row below the sliders takes the spare height
+        self._grid.setRowStretch(self._stretch_row, 1)
+
+    def _ordered_rows(self) -> list[_SliderRow]:
+        if self._kl is None or not self.sort_check.isChecked():
+            return sorted(self._rows, key=lambda r: r.dim)
+        return sorted(self._rows, key=lambda r: -self._kl[r.dim])
+
+    def _arrange_rows(self) -> None:
+        if len(self._z) > MAX_SLIDERS and self._kl is not None:
+            # more dimensions than sliders: give the sliders to the most informative ones
+            wanted = [int(d) for d in np.argsort(-self._kl)[:MAX_SLIDERS]]
+            if sorted(wanted) != sorted(r.dim for r in self._rows):
+                for row, dim in zip(sorted(self._rows, key=lambda r: r.dim), sorted(wanted)):
+                    row.assign(dim)
+                    row.show_kl(float(self._kl[dim]), bool(self._state.active[dim]), self._state.measure)
+                self._sync_sliders()
+        self._place_rows(self._ordered_rows())
+
+    def _place_rows(self, order: list[_SliderRow]) -> None:
+        """Lay the rows out top to bottom in this order; live KL arrives a few times a second, so the grid is
+        only touched when the order changed."""
+        if [r.dim for r in order] == self._shown_order and all(r.placed_at == i for i, r in enumerate(order)):
+            return
+        for row in order:
+            for widget in row.widgets():
+                self._grid.removeWidget(widget)
+        for i, row in enumerate(order):
+            row.place(self._grid, i)
+        self._shown_order = [r.dim for r in order]
+
+    def _sync_sliders(self) -> None:
+        self._syncing = True
+        try:
+            for row in self._rows:
+                value = float(self._z[row.dim])
+                row.slider.setValue(int(round(np.clip(value, -DEFAULT_SPAN, DEFAULT_SPAN) * TICKS_PER_SIGMA)))
+                row.show_value(value)  # the true value, also beyond the slider's ±3σ
+        finally:
+            self._syncing = False
+
+    # --- decoding ---------------------------------------------------------------------------------
+    def _decode(self) -> None:
+        if self._decoder is None or not len(self._z):
+            return
+        image = self._decoder.decode(self._z[None], self.label())[0]
+        self._last_image = image
+        self.image_view.set_images(image[None], ncols=1, pad=0)
+
+    # --- events -----------------------------------------------------------------------------------
+    def _on_slider_moved(self, dim: int, value: int) -> None:
+        if self._syncing:
+            return
+        self._z[dim] = value / TICKS_PER_SIGMA
+        next(r for r in self._rows if r.dim == dim).show_value(float(self._z[dim]))
+        self._decode()
+        self.sig_z_changed.emit(self._z.copy())
+
+    def _on_label_changed(self, _index: int) -> None:
+        self._decode()
+
+    def _on_sort_toggled(self, _on: bool) -> None:
+        self._arrange_rows()
+
+    def _on_origin_clicked(self) -> None:
+        self._set_z_from_user(np.zeros_like(self._z))
+
+    def _on_sample_clicked(self) -> None:
+        self._set_z_from_user(self._rng.standard_normal(len(self._z)).astype(np.float32))
+
+    def _set_z_from_user(self, z: np.ndarray) -> None:
+        if not len(self._z):
+            return
+        self.set_z(z)
+        self.sig_z_changed.emit(self._z.copy())
+
+    def _show_label_selector(self, num_classes: int) -> None:
+        self.label_combo.blockSignals(True)
+        self.label_combo.clear()
+        self.label_combo.addItems([str(i) for i in range(num_classes)])
+        self.label_combo.blockSignals(False)
+        self.label_combo.setVisible(num_classes > 0)
+        self.label_caption.setVisible(num_classes > 0)

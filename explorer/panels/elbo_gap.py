@@ -1,0 +1,226 @@
+"""The ELBO gap: an importance-weighted estimate of log p(x), computed in the background, against the ELBO.
+
+    panel = ElboGapPanel(LogPxEstimate())   # explorer.runtime.log_px: runs the estimate in its own QThread
+    panel.set_model(decoder_snapshot)   # trainer.snapshots.DecoderSnapshot: a frozen CPU copy of all the weights
+    panel.set_data(x_test, y_test, meaning)  # held-out images as scored, labels (CVAEs), LikelihoodMeaning
+    panel.start()                       # what the button does; Cancel (the same button) stops it
+    panel.sig_estimated.connect(...)    # dict: elbo, log_px, gap, k, n, step (nats per example)
+
+log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)): the gap is how far the encoder's posterior is from the true one. The
+IWAE bound with K samples (Burda et al. 2016) approaches log p(x) from below as K grows, so the gap shown
+is itself a lower bound on that KL. The estimate runs in its own QThread on the snapshot's private copy
+(the LogPxEstimate the panel is given), reports progress per batch, and is cancelled between batches; the
+window never waits for it. The panel only draws what the estimate reports.
+
+The panel calls the estimate log p(x) only when the likelihood is a normalized density of the data as scored
+(trainer.likelihood.LikelihoodMeaning): log p(x|y) for a CVAE, and for a Bernoulli decoder on grey levels what
+it is, a cross-entropy bound with no log-likelihood behind it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+DEFAULT_K = 100
+DEFAULT_EXAMPLES = 1000
+
+
+class ElboGapPanel(QWidget):
+    """A button that estimates log p(x) with IWAE (K samples) in the background and shows ELBO, log p(x), gap."""
+
+    sig_estimated = Signal(object)
+    """A finished estimate: dict with elbo, log_px, gap (nats per example), k, n, step."""
+
+    def __init__(self, estimate, parent: QWidget | None = None):
+        """`estimate`: the explorer.runtime.log_px.LogPxEstimate that runs the estimates this panel shows."""
+        super().__init__(parent)
+        self._estimate = estimate
+        self._snapshot = None
+        self._x: np.ndarray | None = None
+        self._y: np.ndarray | None = None
+        self._meaning = None
+        self._result: dict | None = None
+        self._started_at = 0.0
+
+        self.k_spin = QSpinBox(minimum=1, maximum=5000, value=DEFAULT_K, singleStep=50)
+        self.k_spin.setToolTip("Importance samples per example: K = 1 is the ELBO; larger K tightens the bound on log p(x)")
+        self.n_spin = QSpinBox(minimum=1, maximum=1_000_000, value=DEFAULT_EXAMPLES, singleStep=100)
+        self.n_spin.setToolTip("How many held-out examples to average over (the first N)")
+        self.button = QPushButton()
+        self.progress = QProgressBar(textVisible=True)
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.hide()
+        self.elbo_label = QLabel("—")
+        self.logpx_label = QLabel("—")
+        self.gap_label = QLabel("—")
+        self.note = QLabel("Estimates log p(x) on held-out data in the background.")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #707070")
+        for label in (self.elbo_label, self.logpx_label, self.gap_label):
+            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+
+        settings = QHBoxLayout()
+        settings.addWidget(QLabel("K"))
+        settings.addWidget(self.k_spin)
+        settings.addSpacing(8)
+        settings.addWidget(QLabel("examples"))
+        settings.addWidget(self.n_spin)
+        settings.addStretch(1)
+        form = QFormLayout()
+        self.elbo_caption = QLabel("ELBO")
+        form.addRow(self.elbo_caption, self.elbo_label)
+        self.logpx_caption = QLabel("log p(x) ≈")
+        form.addRow(self.logpx_caption, self.logpx_label)
+        gap_caption = QLabel("gap")
+        gap_caption.setToolTip("log p(x) − ELBO = E_x KL(q(z|x) ‖ p(z|x)); with a finite K this estimate is a lower bound")
+        form.addRow(gap_caption, self.gap_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(settings)
+        layout.addWidget(self.button)
+        layout.addWidget(self.progress)
+        layout.addLayout(form)
+        layout.addWidget(self.note)
+        layout.addStretch(1)
+
+        self.button.clicked.connect(self._on_button_clicked)
+        # the estimate's signals arrive in the GUI thread (it re-emits its job's there)
+        estimate.sig_progress.connect(self._on_progress)
+        estimate.sig_done.connect(self._on_done)
+        estimate.sig_failed.connect(self._on_failed)
+        estimate.sig_cancelled.connect(self._on_cancelled)
+        estimate.sig_finished.connect(self._on_finished)
+        self.k_spin.valueChanged.connect(self._update_button)
+        self._update_button()
+
+    # --- data in --------------------------------------------------------------------------------
+    def set_model(self, snapshot) -> None:
+        """The DecoderSnapshot the next estimate will use (a running one keeps its own)."""
+        self._snapshot = snapshot
+        self._update_button()
+
+    def set_data(self, x: np.ndarray, y: np.ndarray | None = None, meaning=None) -> None:
+        """Held-out images (N, C, H, W) as evaluations score them, their labels (for a conditional VAE), and the
+        trainer.likelihood.LikelihoodMeaning that says what to call the estimate (None: log p(x))."""
+        self._x, self._y = x, y
+        if meaning != self._meaning:
+            self._meaning = meaning
+            self._describe_meaning()
+        self.n_spin.setMaximum(max(1, len(x)))
+        self._update_button()
+
+    @property
+    def marginal(self) -> str:
+        """What the estimate is called: log p(x), log p(x|y), or what it is when the likelihood is not one."""
+        return self._meaning.marginal if self._meaning is not None else "log p(x)"
+
+    def _describe_meaning(self) -> None:
+        normalized = self._meaning is None or self._meaning.normalized
+        self.elbo_caption.setText("ELBO" if normalized else "ELBO (no bound)")
+        self.logpx_caption.setText(f"{self.marginal} ≈" if normalized else "IWAE ≈")
+        self.logpx_caption.setToolTip("" if normalized else self._meaning.note)
+        self.elbo_caption.setToolTip("" if normalized else self._meaning.note)
+        self.note.setText(f"Estimates {self.marginal} on held-out data in the background." if normalized
+                          else f"<span style='color:#9a5b00'>{self._meaning.note}</span>")
+
+    def clear(self) -> None:
+        self.cancel()
+        self._snapshot = self._x = self._y = None
+        self._result = None
+        for label in (self.elbo_label, self.logpx_label, self.gap_label):
+            label.setText("—")
+        self._update_button()
+
+    # --- running --------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._estimate.running
+
+    def result(self) -> dict | None:
+        return self._result
+
+    def start(self) -> bool:
+        """Start an estimate with the current K and example count; False if one runs or nothing to run on."""
+        if self.running or self._snapshot is None or self._x is None:
+            return False
+        k, n = self.k_spin.value(), min(self.n_spin.value(), len(self._x))
+        y = self._y if self._snapshot.num_classes else None
+        self._started_at = time.monotonic()
+        self.progress.setValue(0)
+        self.progress.setFormat(f"0 / {n:,} examples")
+        self.progress.show()
+        self.note.setText(f"Estimating with K = {k} on {n:,} examples (model of step {self._snapshot.step:,})…")
+        self._estimate.start(self._snapshot, self._x, y, k, n)
+        self._update_button()
+        return True
+
+    def cancel(self) -> None:
+        self._estimate.cancel()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel and join the estimate's thread (window close); True when no thread is left running."""
+        return self._estimate.shutdown(timeout_ms)
+
+    # --- events -----------------------------------------------------------------------------------
+    def _on_button_clicked(self) -> None:
+        if self.running:
+            self.cancel()
+            self.button.setEnabled(False)  # until the job notices, between batches
+            self.button.setText("Cancelling…")
+        else:
+            self.start()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(int(100 * done / max(total, 1)))
+        self.progress.setFormat(f"{done:,} / {total:,} examples")
+
+    def _on_done(self, result: dict) -> None:
+        self._result = result
+        self.elbo_label.setText(f"{result['elbo']:.2f} nats")
+        normalized = self._meaning is None or self._meaning.normalized
+        self.logpx_caption.setText(f"{self.marginal} ≈ (IWAE, K={result['k']})" if normalized
+                                   else f"IWAE, K={result['k']} (not a log-likelihood)")
+        self.logpx_label.setText(f"{result['log_px']:.2f} nats")
+        self.gap_label.setText(f"<b>{result['gap']:.2f} nats</b> = KL(q(z|x) ‖ p(z|x))")
+        took = time.monotonic() - self._started_at
+        tail = (f"A larger K tightens {self.marginal} (and the gap) from below." if normalized
+                else "On grey levels a Bernoulli decoder has no log-likelihood: these are cross-entropy bounds.")
+        self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. {tail}")
+        self.sig_estimated.emit(result)
+
+    def _on_failed(self, message: str) -> None:
+        self.note.setText(f"<span style='color:#b3261e'>Estimate failed: {message}</span>")
+
+    def _on_cancelled(self) -> None:
+        self.note.setText("Cancelled.")
+
+    def _on_finished(self) -> None:
+        self.progress.hide()
+        self._update_button()
+
+    def _update_button(self, *_args) -> None:
+        if self.running:
+            self.button.setText("Cancel")
+            self.button.setEnabled(True)
+            return
+        normalized = self._meaning is None or self._meaning.normalized
+        k = self.k_spin.value()
+        self.button.setText(f"Estimate {self.marginal} (IWAE, K={k})" if normalized else f"Estimate the IWAE bound (K={k})")
+        ready = self._snapshot is not None and self._x is not None
+        self.button.setEnabled(ready)
+        self.button.setToolTip("" if ready else "Needs a model and its held-out data: train or open one first")

@@ -1,0 +1,187 @@
+"""The KL strip: per-dimension KL as bars, active units, total rate, and a posterior-collapse warning.
+
+    panel = KlPanel(activity)                                # draws an explorer.panels.activity.LatentActivity
+    panel.set_kl(report.kl_per_dim, step=report.step)        # (shortcuts that feed that model)
+    panel.set_mu_variance(latents.mu_variance, step=...)
+    panel.collapsed                                          # what the banner says
+
+Which dimensions are active is decided by the LatentActivity it is given (its own without one), the same one
+the decoder's sliders draw, so the headline, the bar colours and the sliders' labels always agree. The banner
+appears when the rate or the active-unit count falls to about zero: the posterior q(z|x) has collapsed onto the
+prior and z carries (almost) no information about x.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from explorer.panels.activity import ActivityState, LatentActivity
+from explorer.plotting.axes import steady_axes
+from trainer.diagnostics import ACTIVE_KL_NATS
+
+ACTIVE_COLOUR = "#d62728"
+"""The rate's colour in the curves panel: these bars split that curve by dimension."""
+INACTIVE_COLOUR = "#c8c8c8"
+
+
+def _nats(value: float) -> str:
+    """Two decimals, or three significant digits for small values: a collapsed rate is not "0.00"."""
+    return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.2g}"
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7.5 times a power of ten that is >= value (value > 0)."""
+    scale = 10.0 ** np.floor(np.log10(value))
+    for step in (1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0):
+        if step * scale >= value * (1 - 1e-9):
+            return float(step * scale)
+    return float(10 * scale)
+
+
+class KlPanel(QWidget):
+    """Bars of KL(q(z_j|x) ‖ p(z_j)) per dimension, the active-unit count, the total rate, a collapse banner."""
+
+    sig_collapse_changed = Signal(bool)
+    """The posterior collapsed (True) or recovered (False); the window repeats the warning where it is seen."""
+
+    def __init__(self, activity: LatentActivity | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.activity = activity if activity is not None else LatentActivity(self)
+        self._kl = np.zeros(0)
+        self.state = None  # CollapseState drawn now
+        self._axes: tuple[int, float] | None = None  # (dimensions, y top) the axes show
+        self._active_brush = pg.mkBrush(ACTIVE_COLOUR)
+        self._inactive_brush = pg.mkBrush(INACTIVE_COLOUR)
+        self._bar_pen = pg.mkPen(None)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("CollapseBanner")
+        self.banner.setStyleSheet("#CollapseBanner { background: #fdecea; border: 1px solid #e6a5a1; border-radius: 4px; }"
+                                  "#CollapseBanner QLabel { color: #b3261e; }")
+        self.banner_label = QLabel(wordWrap=True)
+        self.banner_label.setTextFormat(Qt.RichText)
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.setContentsMargins(8, 4, 8, 4)
+        banner_layout.addWidget(self.banner_label)
+        self.banner.hide()
+
+        self.summary = QLabel("Per-dimension KL appears once training starts.")
+        self.summary.setTextFormat(Qt.RichText)
+        self.summary.setWordWrap(True)  # a narrow dock wraps the line instead of growing the window
+        self.summary.setMinimumHeight(2 * self.summary.fontMetrics().lineSpacing())  # re-wrapping: no plot resize
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.getPlotItem().hideButtons()
+        steady_axes(self.plot.getPlotItem())  # also: no "nats (x0.001)", which reads badly
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setMinimumHeight(140)
+        self.plot.showGrid(y=True, alpha=0.15)
+        self.plot.setLabel("left", "KL (nats)")
+        self.plot.setLabel("bottom", "latent dimension")
+        self.plot.setToolTip(
+            "KL(q(z_j|x) ‖ p(z_j)) per latent dimension, nats per example; the bars sum to the rate.\n"
+            "Grey bars: inactive dimensions (they carry no information about x).")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brushes=[], pen=self._bar_pen)
+        self.plot.addItem(self.bars)
+        self.threshold = pg.InfiniteLine(pos=ACTIVE_KL_NATS, angle=0, movable=False,
+                                         pen=pg.mkPen("#909090", width=1, style=Qt.DotLine))
+        self.plot.addItem(self.threshold)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(3)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.plot, 1)
+
+        self.activity.sig_changed.connect(self._on_activity_changed)
+        if self.activity.state is not None:
+            self._show(self.activity.state)
+
+    # --- data in (to the activity model, which decides and tells every view) ------------------------
+    def set_kl(self, kl_per_dim, step: int | None = None) -> None:
+        """Per-dimension KL in nats per example (a training report's or a held-out evaluation's)."""
+        self.activity.set_kl(kl_per_dim, step)
+
+    def set_mu_variance(self, variance, step: int | None = None) -> None:
+        """Var_x(μ_j) of a held-out encoding: switches the active-unit count to Burda's measure."""
+        self.activity.set_mu_variance(variance, step)
+
+    def set_latents(self, latents) -> None:
+        """A LatentSnapshot: its held-out KL and Var(μ) together."""
+        self.activity.set_latents(latents)
+
+    def clear(self) -> None:
+        self.activity.clear()
+        self._show(None)
+
+    # --- what tests and the window may read ------------------------------------------------------
+    @property
+    def collapsed(self) -> bool:
+        return bool(self.state is not None and self.state.collapsed)
+
+    def warning_text(self) -> str:
+        return "" if self.banner.isHidden() else self.banner_label.text()
+
+    def bar_heights(self) -> np.ndarray:
+        return self._kl.copy()
+
+    def active(self) -> np.ndarray:
+        """Per dimension, whether its bar is drawn as active (the rate's red) rather than grey."""
+        return np.array([brush is self._active_brush for brush in self.bars.opts.get("brushes") or []], bool)
+
+    # --- drawing ----------------------------------------------------------------------------------
+    def _on_activity_changed(self, activity: ActivityState | None) -> None:
+        self._show(activity)
+
+    def _show(self, activity: ActivityState | None) -> None:
+        was_collapsed = self.collapsed
+        if activity is None:
+            self._kl = np.zeros(0)
+            self.state = None
+            if was_collapsed:
+                self.sig_collapse_changed.emit(False)
+            self.bars.setOpts(x=[], height=[], brushes=[])
+            self.banner.hide()
+            self.summary.setText("Per-dimension KL appears once training starts.")
+            self.summary.setToolTip("")
+            return
+        kl = np.asarray(activity.kl, dtype=np.float64)
+        self._kl = kl
+        state = activity.collapse
+        self.state = state
+        brushes = [self._active_brush if a else self._inactive_brush for a in state.active]
+        self.bars.setOpts(x=np.arange(len(kl)), height=np.maximum(kl, 0.0), brushes=brushes)
+        # axes change only when they must: re-laying out ticks and labels is most of a repaint's cost, and live
+        # KL arrives several times a second
+        top = _nice_ceiling(max(float(kl.max()) if len(kl) else 0.0, 0.05) * 1.1)
+        if self._axes != (len(kl), top):
+            self._axes = (len(kl), top)
+            self.plot.getPlotItem().getAxis("bottom").setTicks(
+                [[(i, str(i)) for i in range(0, len(kl), max(1, len(kl) // 16))]])
+            self.plot.setXRange(-0.6, max(len(kl), 1) - 0.4, padding=0)
+            self.plot.setYRange(0, top, padding=0)
+        held_out = f"held-out at step {activity.variance_step:,}" if activity.variance_step is not None else "held-out"
+        how = f"Var<sub>x</sub>(μ) &gt; 0.01, {held_out}" if state.measure == "variance" else "KL ≥ 0.01 nats"
+        at = f" · step {activity.step:,}" if activity.step is not None else ""
+        self.summary.setToolTip(
+            "Active: Var_x(μ_j) > 0.01 over a held-out encoding (Burda et al. 2016) when one describes this model,"
+            " else KL_j ≥ 0.01 nats." + (f"\nNow the KL decides: {activity.stale_reason}." if activity.stale_reason
+                                          else ""))
+        self.summary.setText(
+            f"<b>rate</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {state.n_active} / {len(kl)}"
+            f" <span style='color:#808080'>({how}){at}</span>")
+        if state.collapsed:
+            self.banner_label.setText(
+                f"<b>Posterior collapse</b>: rate {_nats(state.rate)} nats, {state.n_active} of {len(kl)} units active. "
+                "q(z|x) ≈ p(z), so z tells the decoder almost nothing about x. Try a lower β, a β warm-up, "
+                "or free bits.")
+            self.banner.show()
+        else:
+            self.banner.hide()
+        if state.collapsed != was_collapsed:
+            self.sig_collapse_changed.emit(state.collapsed)

@@ -1,0 +1,576 @@
+"""The latent scatter: posterior means μ of the held-out set, coloured by label or ground-truth factor.
+
+    panel = LatentScatterPanel()
+    panel.set_snapshot(latents)          # trainer.snapshots.LatentSnapshot, encoded in the worker
+    panel.set_decoder(decoder_snapshot)  # for the hover thumbnails' reconstructions
+    panel.set_marker(z)                  # where the decoder sliders are (no signal back)
+    panel.sig_point_selected.connect(...)    # click: (index, μ); Shift+click: sig_point_b_selected
+    panel.sig_latent_moved.connect(...)      # the marker is dragged: the new z, live
+    panel.sig_refresh_requested.connect(...) # "Refresh now"; sig_refresh_every_changed(steps) for the spin box
+
+Up to 70,000 points are drawn by `PointCloudItem` (explorer.plotting.point_cloud), which rasterises them into one image per paint with numpy:
+a pyqtgraph ScatterPlotItem spends ~0.3 s per 70k-point setData looking up a symbol per point, while this
+item's set_points is a copy and its paint a few milliseconds. Hover and click find the nearest point in
+screen pixels with one vectorised distance, not by asking items. For latent dim > 2 the view is either two
+chosen dimensions or a `StablePCA` projection whose axes are aligned with the previous refresh.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.plotting.axes import steady_axes
+from explorer.plotting.image_grid import tile, to_qimage
+from explorer.plotting.point_cloud import PointCloudItem, argb_words, colour_rgb, palette
+from trainer.geometry import StablePCA, prior_contour
+from trainer.pixels import to_float01
+
+NEUTRAL = "#4a6a8a"
+"""All points when colouring is off."""
+HOVER_RADIUS_PX = 8
+"""A point counts as under the mouse within this many screen pixels."""
+THUMB_ZOOM = 3
+"""Hover thumbnails: 28 px images at 3x."""
+DEFAULT_REFRESH_STEPS = 500
+
+
+class _HoverCard(QFrame):
+    """The floating thumbnail: input and reconstruction side by side with a caption."""
+
+    def __init__(self, parent: QWidget):
+        super().__init__(parent)
+        self.setObjectName("HoverCard")
+        self.setStyleSheet("#HoverCard { background: #ffffff; border: 1px solid #b0b0b0; border-radius: 4px; }"
+                           "#HoverCard QLabel { color: #303030; }")
+        self.setAttribute(Qt.WA_TransparentForMouseEvents)
+        self.picture = QLabel()
+        self.caption = QLabel()
+        self.caption.setTextFormat(Qt.RichText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 4)
+        layout.setSpacing(3)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.caption)
+        self.index = -1
+        self.hide()
+
+    def show_for(self, index: int, inputs: np.ndarray, recon: np.ndarray | None, caption: str, at: QPointF) -> None:
+        images = inputs[None] if recon is None else np.stack([inputs, recon])
+        mosaic = tile(images, ncols=len(images), pad=1, pad_value=255)
+        pixmap = QPixmap.fromImage(to_qimage(mosaic))
+        zoom = max(1, THUMB_ZOOM * 28 // max(inputs.shape[-1], 1))
+        self.picture.setPixmap(pixmap.scaled(pixmap.width() * zoom, pixmap.height() * zoom, Qt.KeepAspectRatio,
+                                             Qt.FastTransformation))
+        self.caption.setText(caption)
+        self.index = index
+        self.adjustSize()
+        parent = self.parentWidget()
+        x = min(int(at.x()) + 16, parent.width() - self.width() - 2)
+        y = int(at.y()) + 16
+        if y + self.height() > parent.height():
+            y = int(at.y()) - self.height() - 12
+        self.move(max(2, x), max(2, y))
+        self.show()
+        self.raise_()
+
+
+class LatentScatterPanel(QWidget):
+    """Posterior means of the held-out set in 2-D, with prior contours, a draggable decoder marker and hover."""
+
+    sig_point_selected = Signal(int, object)
+    """Click on a point: its index in the snapshot and its μ (numpy (D,))."""
+    sig_point_b_selected = Signal(int, object)
+    """Shift+click on a point: the second endpoint of an interpolation."""
+    sig_latent_moved = Signal(object)
+    """The marker is being dragged: the full z (numpy (D,)) it now stands for, emitted live."""
+    sig_refresh_requested = Signal()
+    """"Refresh now": encode the held-out set at the next step (or now, when idle)."""
+    sig_refresh_every_changed = Signal(int)
+    """Optimizer steps between automatic refreshes; 0 = only on request."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._latents = None  # LatentSnapshot
+        self._decoder = None  # DecoderSnapshot
+        self._xy = np.zeros((0, 2), np.float32)
+        self._projection_note = ""  # PCA: the variance the two axes explain, shown in the info line
+        self._pca = StablePCA()
+        self._z = None  # the marker's full latent vector
+        self._syncing = False
+        self._selected: dict[str, int] = {}
+        self._codes: np.ndarray | None = None
+        self._colour_keys: list[tuple[str, str]] = []
+        self._lut = np.zeros(1, np.uint32)
+
+        # --- controls
+        self.colour_combo = QComboBox()
+        self.colour_combo.setToolTip("Colour the points by class label or by a ground-truth generative factor")
+        self.view_combo = QComboBox()
+        self.view_combo.addItem("PCA (stable)", "pca")
+        self.view_combo.addItem("Two dimensions", "dims")
+        self.view_combo.setToolTip(
+            "PCA: the plane of largest spread of μ, re-fitted at each refresh but turned to match the previous\n"
+            "one so the picture does not jump. Two dimensions: plot z_i against z_j directly.")
+        self.x_combo = QComboBox()
+        self.y_combo = QComboBox()
+        for combo, axis in ((self.x_combo, "horizontal"), (self.y_combo, "vertical")):
+            combo.setToolTip(f"Latent dimension on the {axis} axis")
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.refresh_spin = QSpinBox(minimum=0, maximum=1_000_000, singleStep=100, value=DEFAULT_REFRESH_STEPS)
+        self.refresh_spin.setSpecialValueText("never")
+        self.refresh_spin.setSuffix(" steps")
+        self.refresh_spin.setToolTip("Re-encode the held-out set every N optimizer steps while training (0: only on demand);\n"
+                                     "twice as often while the model is young (steps 20, 40, 80, ...), when it changes fastest")
+        self.refresh_button = QPushButton("Refresh now")
+        self.refresh_button.setToolTip("Encode the held-out set with the current weights")
+        self.info = QLabel("Train or open a model to see its latent space.")
+        self.info.setStyleSheet("color: #707070")
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.RichText)
+        self.legend.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Colour"))
+        top.addWidget(self.colour_combo)
+        top.addSpacing(8)
+        top.addWidget(QLabel("View"))
+        top.addWidget(self.view_combo)
+        top.addWidget(self.x_combo)
+        top.addWidget(self.y_combo)
+        top.addStretch(1)
+        second = QHBoxLayout()
+        second.addWidget(QLabel("Refresh every"))
+        second.addWidget(self.refresh_spin)
+        second.addWidget(self.refresh_button)
+        second.addStretch(1)
+
+        # --- plot
+        self.plot = pg.PlotWidget()
+        steady_axes(self.plot.getPlotItem())
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.12)
+        self.plot.setAspectLocked(True)  # the prior's contours are circles and should look like circles
+        self.plot.setMinimumSize(260, 240)
+        self.plot.getPlotItem().hideButtons()
+        # the axis titles from the start: appearing with the first snapshot, they re-laid out the plot and
+        # painted it twice in a row (2 x 10 ms on the GUI thread, while training starts)
+        self._set_axis_labels("PC1", "PC2")
+        self.plot.setToolTip("")
+        self.cloud = PointCloudItem()
+        self.plot.addItem(self.cloud)
+        ring_pen = pg.mkPen("#808080", width=1.2, style=Qt.DashLine)
+        self._rings = []
+        for radius in (1, 2):
+            ring = prior_contour(radius)
+            item = pg.PlotDataItem(ring[:, 0], ring[:, 1], pen=ring_pen)
+            self.plot.addItem(item)
+            label = pg.TextItem(f"{radius}σ", color="#707070", anchor=(0, 1))
+            label.setPos(radius * 0.7071, radius * 0.7071)
+            self.plot.addItem(label)
+            self._rings.append((item, label))
+        self._ring_tip = "Dashed circles: 1σ and 2σ contours of the prior p(z) = N(0, I) in this plane"
+        self._selection_items = {}
+        for key, colour in (("a", "#d62728"), ("b", "#1f3fbf")):
+            ring = pg.ScatterPlotItem(size=16, pen=pg.mkPen(colour, width=2.5), brush=None, symbol="o")
+            text = pg.TextItem(key.upper(), color=colour, anchor=(1.4, -0.1))  # below left: the marker's label is above right
+            ring.hide()
+            text.hide()
+            self.plot.addItem(ring)
+            self.plot.addItem(text)
+            self._selection_items[key] = (ring, text)
+        self.marker = pg.TargetItem(pos=(0, 0), size=18, movable=True, pen=pg.mkPen("#111111", width=2),
+                                    hoverPen=pg.mkPen("#d62728", width=2.5), label="z", labelOpts={"color": "#111111", "offset": (10, -10)})
+        self.marker.setToolTip("The decoder sliders' z; drag it to decode live")
+        self.marker.setZValue(20)
+        self.marker.hide()
+        self.plot.addItem(self.marker)
+        self.hover = _HoverCard(self.plot)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(3)
+        layout.addLayout(top)
+        layout.addLayout(second)
+        # the info line shares a row with the (wrapping) legend, so neither sets the panel's minimum width
+        third = QHBoxLayout()
+        third.addWidget(self.legend, 1)
+        self.info.setAlignment(Qt.AlignRight | Qt.AlignTop)
+        self.info.setMinimumHeight(2 * self.info.fontMetrics().lineSpacing())
+        third.addWidget(self.info, 0, Qt.AlignRight | Qt.AlignTop)
+        layout.addLayout(third)
+        layout.addWidget(self.plot, 1)
+
+        self.colour_combo.currentIndexChanged.connect(self._on_colour_changed)
+        self.view_combo.currentIndexChanged.connect(self._on_view_changed)
+        self.x_combo.currentIndexChanged.connect(self._on_view_changed)
+        self.y_combo.currentIndexChanged.connect(self._on_view_changed)
+        self.refresh_button.clicked.connect(self.sig_refresh_requested)
+        self.refresh_spin.valueChanged.connect(self.sig_refresh_every_changed)
+        self.marker.sigPositionChanged.connect(self._on_marker_moved)
+        self._framed_by_hand = False
+        self.plot.getPlotItem().vb.sigRangeChangedManually.connect(self._on_range_changed_by_hand)
+        self.plot.scene().sigMouseClicked.connect(self._on_scene_clicked)
+        self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
+        self._update_view_controls()
+
+    # --- data in --------------------------------------------------------------------------------
+    def set_snapshot(self, latents) -> None:
+        """Draw a LatentSnapshot (numbers only; any heavy work was done in the worker)."""
+        new_model = self._latents is None or self._latents.latent_dim != latents.latent_dim
+        self._latents = latents
+        if new_model:
+            self._pca.reset()
+            self._fill_dim_combos(latents.latent_dim)
+            self._fill_colour_combo(latents)
+            self._z = None
+        elif self._colour_options() != self._colour_keys:
+            self._fill_colour_combo(latents)
+        self._refresh_projection()
+        self._update_codes()
+        self._draw_points()
+        self._update_selection_items()
+        self._update_marker()
+        self._update_info()
+        if new_model:
+            self._framed_by_hand = False
+        if new_model or (not self._framed_by_hand and not self._view_frames_points()):
+            # refreshes re-frame the points when their spread has outgrown the view or shrunk well inside it
+            # (the PCA axes stay aligned, so this only zooms); a view zoomed or panned by hand is kept. Only
+            # then: new ranges re-lay out the axes, several repaints in a row on a busy GUI thread
+            self.plot.autoRange(padding=0.05)
+
+    def set_decoder(self, decoder) -> None:
+        """DecoderSnapshot used to show the reconstruction of a hovered point."""
+        self._decoder = decoder
+
+    def set_marker(self, z) -> None:
+        """Show the sliders' z (numpy (D,)); does not emit sig_latent_moved."""
+        self._z = np.array(z, dtype=np.float32).reshape(-1)
+        self._update_marker()
+
+    def clear(self) -> None:
+        self._latents = None
+        self._decoder = None
+        self._xy = np.zeros((0, 2), np.float32)
+        self._pca.reset()
+        self._z = None
+        self._selected.clear()
+        self.cloud.set_points(self._xy, np.zeros(0, np.uint32))
+        self.marker.hide()
+        for ring, text in self._selection_items.values():
+            ring.hide()
+            text.hide()
+        self.legend.clear()
+        self.hover.hide()
+        self.info.setText("Train or open a model to see its latent space.")
+
+    # --- what tests and the window may read ------------------------------------------------------
+    @property
+    def latents(self):
+        return self._latents
+
+    def coordinates(self) -> np.ndarray:
+        """(N, 2) plotted position of every point, in snapshot order."""
+        return self._xy
+
+    def refresh_every(self) -> int:
+        return self.refresh_spin.value()
+
+    def selected(self, key: str = "a") -> int | None:
+        return self._selected.get(key)
+
+    def marker_position(self) -> tuple[float, float]:
+        p = self.marker.pos()
+        return float(p.x()), float(p.y())
+
+    def viewport_pos(self, index: int) -> QPointF:
+        """Where point `index` is drawn, in the plot viewport's pixel coordinates (for clicks in tests)."""
+        x, y = self._xy[index]
+        scene = self.plot.getPlotItem().vb.mapViewToScene(QPointF(float(x), float(y)))
+        return QPointF(self.plot.mapFromScene(scene))
+
+    def select(self, index: int, second: bool = False) -> None:
+        """What a click (or Shift+click) on point `index` does."""
+        if self._latents is None:
+            return
+        key = "b" if second else "a"
+        self._selected[key] = int(index)
+        self._update_selection_items()
+        mu = np.array(self._latents.mu[index], dtype=np.float32)
+        (self.sig_point_b_selected if second else self.sig_point_selected).emit(int(index), mu)
+
+    def set_view(self, mode: str, dims: tuple[int, int] | None = None) -> None:
+        """mode "pca" or "dims" (with dims = (i, j))."""
+        if dims is not None:
+            self.x_combo.setCurrentIndex(dims[0])
+            self.y_combo.setCurrentIndex(dims[1])
+        self.view_combo.setCurrentIndex(self.view_combo.findData(mode))
+        self._on_view_changed()
+
+    def set_colour_by(self, key: str) -> None:
+        """"label", a factor name, or "none"."""
+        index = self.colour_combo.findData(key)
+        if index >= 0:
+            self.colour_combo.setCurrentIndex(index)
+
+    # --- projection -------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        if self._latents is not None and self._latents.latent_dim < 2:
+            return "dims"
+        if self._latents is not None and self._latents.latent_dim == 2 and self.view_combo.currentData() == "pca":
+            return "dims"  # two dimensions are their own plane; no projection needed
+        return self.view_combo.currentData()
+
+    def _dims(self) -> tuple[int, int]:
+        return max(self.x_combo.currentIndex(), 0), max(self.y_combo.currentIndex(), 0)
+
+    def _fill_dim_combos(self, d: int) -> None:
+        for combo, default in ((self.x_combo, 0), (self.y_combo, min(1, d - 1))):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([f"z{i}" for i in range(d)])
+            combo.setCurrentIndex(default)
+            combo.blockSignals(False)
+        self._update_view_controls()
+
+    def _update_view_controls(self) -> None:
+        dims = self.mode == "dims"
+        self.x_combo.setVisible(dims)
+        self.y_combo.setVisible(dims)
+        self.view_combo.setEnabled(self._latents is None or self._latents.latent_dim > 2)
+
+    def _refresh_projection(self) -> None:
+        mu = self._latents.mu
+        if self.mode == "pca":
+            self._xy = self._pca.project(mu)
+            ex = self._pca.explained
+            # the shares change with every refresh: in the line above the plot, since a changed axis label
+            # re-lays out the whole plot
+            self._projection_note = f"PC1, PC2 explain {100 * ex[0]:.0f}%, {100 * ex[1]:.0f}% of Var μ"
+            self._set_axis_labels("PC1", "PC2")
+        else:
+            i, j = self._dims()
+            y = mu[:, j] if mu.shape[1] > 1 else np.zeros(len(mu), np.float32)
+            self._xy = np.stack([mu[:, i], y], axis=1).astype(np.float32)
+            self._projection_note = ""
+            self._set_axis_labels(f"z{i}", f"z{j}" if mu.shape[1] > 1 else "")
+
+    def _update_info(self) -> None:
+        lat = self._latents
+        # always two lines (the second may be empty), so a refresh never changes the plot's height
+        self.info.setText(f"μ of {len(lat):,} held-out examples · step {lat.step:,}\n{self._projection_note}")
+
+    def _project(self, z: np.ndarray) -> tuple[float, float]:
+        if self.mode == "pca" and self._pca.axes is not None:
+            x, y = self._pca.transform(z[None])[0]
+            return float(x), float(y)
+        i, j = self._dims()
+        return float(z[i]), float(z[j]) if len(z) > 1 else 0.0
+
+    def _lift(self, z: np.ndarray, x: float, y: float) -> np.ndarray:
+        if self.mode == "pca" and self._pca.axes is not None:
+            return self._pca.lift(z, (x, y))
+        out = z.copy()
+        i, j = self._dims()
+        out[i] = x
+        if len(z) > 1:
+            out[j] = y
+        return out
+
+    def _view_frames_points(self) -> bool:
+        """Every point is in view and fills at least half of it along one axis (the aspect lock widens the other)."""
+        if not len(self._xy):
+            return True
+        lo, hi = self._xy.min(0), self._xy.max(0)
+        (x0, x1), (y0, y1) = self.plot.getPlotItem().vb.viewRange()
+        inside = x0 <= lo[0] and hi[0] <= x1 and y0 <= lo[1] and hi[1] <= y1
+        filled = max((hi[0] - lo[0]) / max(x1 - x0, 1e-12), (hi[1] - lo[1]) / max(y1 - y0, 1e-12))
+        return bool(inside and filled >= 0.5)
+
+    def _set_axis_labels(self, bottom: str, left: str) -> None:
+        item = self.plot.getPlotItem()
+        for name, text in (("bottom", bottom), ("left", left)):
+            if item.getAxis(name).labelText != text:  # an unchanged label would still re-lay out the axis
+                item.setLabel(name, text)
+
+    def _on_range_changed_by_hand(self, *_args) -> None:
+        self._framed_by_hand = True
+
+    def _on_view_changed(self, *_args) -> None:
+        self._update_view_controls()
+        if self._latents is None:
+            return
+        self._refresh_projection()
+        self._update_info()
+        self._draw_points()
+        self._update_selection_items()
+        self._update_marker()
+        self._framed_by_hand = False
+        self.plot.autoRange(padding=0.05)
+
+    # --- colour -----------------------------------------------------------------------------------
+    def _colour_options(self) -> list[tuple[str, str]]:
+        lat = self._latents
+        options = []
+        if lat is not None and lat.labels is not None:
+            options.append(("label", "label"))
+        if lat is not None and lat.factors is not None:
+            options += [(name, name) for name in lat.factor_names]
+        options.append(("none", "none"))
+        return options
+
+    def _fill_colour_combo(self, latents) -> None:
+        previous = self.colour_combo.currentData()
+        options = self._colour_options()
+        self._colour_keys = options
+        self.colour_combo.blockSignals(True)
+        self.colour_combo.clear()
+        for text, key in options:
+            self.colour_combo.addItem(text, key)
+        keys = [k for _, k in options]
+        self.colour_combo.setCurrentIndex(keys.index(previous) if previous in keys else 0)
+        self.colour_combo.blockSignals(False)
+
+    def _update_codes(self) -> None:
+        """Category code per point and a colour table for the current colour-by choice."""
+        lat = self._latents
+        key = self.colour_combo.currentData()
+        names: list[str] = []
+        if key == "label" and lat.labels is not None:
+            codes = np.asarray(lat.labels, dtype=np.int64)
+            k = int(max(codes.max() + 1 if len(codes) else 1, len(lat.class_names)))
+            names = [lat.class_names[i] if i < len(lat.class_names) else str(i) for i in range(k)]
+        elif lat.factors is not None and key in lat.factor_names:
+            f = lat.factor_names.index(key)
+            codes = np.asarray(lat.factors[:, f], dtype=np.int64)
+            k = int(lat.factor_sizes[f]) if f < len(lat.factor_sizes) else int(codes.max() + 1)
+            names = [str(i) for i in range(k)]
+        else:
+            codes = np.zeros(len(lat), np.int64)
+            k = 1
+        self._codes = codes
+        rgb = palette(k) if names else np.array([colour_rgb(NEUTRAL)], np.uint8)
+        self._lut = argb_words(rgb)
+        self._legend_html(key, names, rgb)
+
+    def _legend_html(self, key: str, names: list[str], rgb: np.ndarray) -> None:
+        if not names:
+            self.legend.setText("<span style='color:#707070'>Dashed circles: the prior's 1σ and 2σ contours. "
+                                "Click a point to decode it; Shift+click picks a second point.</span>")
+            return
+        def swatch(i: int) -> str:
+            r, g, b = (int(v) for v in rgb[i])
+            return f"<span style='color:rgb({r},{g},{b})'>●</span>&nbsp;{names[i]}"
+        if len(names) <= 12:
+            items = [swatch(i) for i in range(len(names))]
+            text = f"<b>{key}</b>&nbsp;&nbsp;" + "&nbsp;&nbsp; ".join(items)
+        else:
+            picks = np.unique(np.linspace(0, len(names) - 1, 6).round().astype(int))
+            text = f"<b>{key}</b> (index 0–{len(names) - 1})&nbsp;&nbsp;" + " … ".join(swatch(int(i)) for i in picks)
+        self.legend.setText(text)
+
+    def _on_colour_changed(self, *_args) -> None:
+        if self._latents is None:
+            return
+        self._update_codes()
+        self.cloud.set_colours(self._lut[self._codes])
+
+    def _draw_points(self) -> None:
+        self.cloud.set_points(self._xy, self._lut[self._codes])
+
+    # --- selection and marker ---------------------------------------------------------------------
+    def _update_selection_items(self) -> None:
+        for key, (ring, text) in self._selection_items.items():
+            index = self._selected.get(key)
+            if index is None or self._latents is None or index >= len(self._xy):
+                ring.hide()
+                text.hide()
+                continue
+            x, y = (float(v) for v in self._xy[index])
+            ring.setData([x], [y])
+            text.setPos(x, y)
+            ring.show()
+            text.show()
+
+    def _update_marker(self) -> None:
+        if self._z is None or self._latents is None or len(self._z) != self._latents.latent_dim:
+            self.marker.hide()
+            return
+        self._syncing = True
+        try:
+            self.marker.setPos(*self._project(self._z))
+        finally:
+            self._syncing = False
+        self.marker.show()
+
+    def _on_marker_moved(self, *_args) -> None:
+        if self._syncing or self._z is None:
+            return
+        p = self.marker.pos()
+        self._z = self._lift(self._z, float(p.x()), float(p.y()))
+        self.sig_latent_moved.emit(self._z.copy())
+
+    # --- mouse ------------------------------------------------------------------------------------
+    def _nearest(self, scene_pos) -> int | None:
+        """Index of the point nearest to a scene position, if within HOVER_RADIUS_PX screen pixels."""
+        if self._latents is None or not len(self._xy):
+            return None
+        vb = self.plot.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = vb.mapSceneToView(scene_pos)
+        px, py = vb.viewPixelSize()
+        d2 = ((self._xy[:, 0] - p.x()) / px) ** 2 + ((self._xy[:, 1] - p.y()) / py) ** 2
+        i = int(np.argmin(d2))
+        return i if d2[i] <= HOVER_RADIUS_PX ** 2 else None
+
+    def _on_scene_clicked(self, event) -> None:
+        if event.button() != Qt.LeftButton or event.isAccepted():
+            return
+        if self.marker.isVisible() and self.marker.sceneBoundingRect().contains(event.scenePos()):
+            return
+        index = self._nearest(event.scenePos())
+        if index is not None:
+            self.select(index, second=bool(event.modifiers() & Qt.ShiftModifier))
+
+    def _on_mouse_moved(self, args) -> None:
+        scene_pos = args[0]
+        index = self._nearest(scene_pos)
+        if index is None:
+            self.hover.hide()
+            return
+        if index == self.hover.index and self.hover.isVisible():
+            return
+        self.show_hover(index, QPointF(self.plot.mapFromScene(scene_pos)))
+
+    def show_hover(self, index: int, at: QPointF | None = None) -> None:
+        """The thumbnail card for point `index` (input | reconstruction) near `at` (plot widget pixels)."""
+        lat = self._latents
+        x = to_float01(np.asarray(lat.x[index]))
+        recon = None
+        y = int(lat.labels[index]) if lat.labels is not None else None
+        if self._decoder is not None and self._decoder.latent_dim == lat.latent_dim:
+            recon = self._decoder.decode(lat.mu[index][None], y)[0]
+        parts = [f"<b>#{int(lat.indices[index])}</b>"]
+        if y is not None:
+            name = lat.class_names[y] if y < len(lat.class_names) else str(y)
+            parts.append(f"label {name}")
+        if lat.factors is not None:
+            parts.append(", ".join(f"{n} {int(v)}" for n, v in zip(lat.factor_names, lat.factors[index])))
+        parts.append("input │ reconstruction" if recon is not None else "input")
+        self.hover.show_for(index, x, recon, "<br>".join(parts), at if at is not None else self.viewport_pos(index))

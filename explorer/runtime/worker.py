@@ -1,0 +1,519 @@
+"""The training worker: a QObject in its own QThread that loads the data, builds the `Trainer` and runs it.
+
+    worker = TrainWorker()                            # no parent: explorer.runtime.session moves it to its thread
+    worker.train(TrainRequest(settings))              # a slot: queued from the GUI thread by TrainSession.start
+    worker.set_beta(0.5)                              # thread-safe; the trainer applies it at its next step
+
+The window drives it through its handle, explorer.runtime.session.TrainSession. This is where the window runs
+the engine. It imports the heavy part of it (torch) inside the worker thread, so the window shows before torch
+has loaded, and everything it emits is a frozen dataclass of plain numbers and numpy copies
+(explorer.runtime.messages): the GUI thread never sees a live tensor.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+import traceback
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import QObject, Signal, Slot
+
+from explorer.run_settings import RunSettings
+from explorer.runtime.messages import CurveBatch, DatasetChanged, OpenedCheckpoint, RunEnded, RunStarted, TrainRequest
+from trainer.errors import VaeExplorerError
+from trainer.snapshots import DecoderSnapshot, ExplorePublisher  # numpy only: torch loads inside its functions
+
+EMIT_INTERVAL_S = 1 / 30
+"""At most ~30 progress signals a second reach the GUI; StepReports in between travel in the same batch."""
+STATUS_INTERVAL_S = 0.1
+"""Loading progress ("rendering sprites 40%") is a status-bar nicety: 10 updates a second are plenty."""
+
+
+def same_source(a, b) -> bool:
+    """Two DatasetSpecs read the same examples, whatever their sprite fields say (the split seed aside)."""
+    if a.name != b.name or int(a.limit) != int(b.limit):
+        return False
+    if a.name == "path":
+        return str(a.path) == str(b.path) and a.key == b.key
+    if a.name == "sprites":
+        return a == b
+    return a.data_dir == b.data_dir
+
+
+class _Cancelled(BaseException):
+    """Raised from the loading progress callback when a stop arrives; BaseException so no loader swallows it."""
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _warm_optimizer() -> None:
+    """Build a throwaway Adam, so the first Start does not pay for what that imports.
+
+    torch's first optimizer imports torch._dynamo (and sympy with it): 1.7-2.3 s here, holding the GIL for up
+    to 180 ms at a time, so done at Start it froze the window in bursts and delayed the first report by 2 s.
+    Done here, in the launch-time probe, it overlaps the user's first look at the window instead: the probe
+    then ends about 5 s after launch instead of 2.4 s, with GIL stalls of 100-270 ms in that time (importing
+    torch itself already stalls the window for 270-370 ms there).
+    """
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+def _freeze_long_lived_objects() -> None:
+    """Exempt everything alive now (torch, Qt wrappers, the model) from future garbage collections.
+
+    A full collection walks every tracked object: with torch and Qt loaded that took 160-190 ms, holding the
+    GIL, so the window froze whenever training garbage triggered one. Frozen objects are skipped (gc.freeze,
+    CPython >= 3.7); what is created afterwards is still collected as usual.
+    """
+    gc.freeze()
+
+
+# --- the worker ----------------------------------------------------------------------------------
+class TrainWorker(QObject):
+    """Lives in the training thread. Its slots run there; its plain methods are the thread-safe live controls."""
+
+    sig_devices = Signal(object)
+    """list[str] of devices this machine can train on ("auto", "cpu", "cuda", ...), once torch has loaded."""
+    sig_status = Signal(str)
+    """One short line about slow preparation (generating sprites, reading MNIST) for the status bar."""
+    sig_started = Signal(object)
+    """RunStarted: the dataset and model are ready and steps are about to run."""
+    sig_progress = Signal(object)
+    """CurveBatch: the StepReports since the last batch, at most ~30 a second."""
+    sig_epoch = Signal(object)
+    """trainer.loop.EpochReport: held-out distortion, rate and ELBO after an epoch."""
+    sig_diverged = Signal(str)
+    """The loss went NaN/Inf: last good weights restored and training paused; the engine's message."""
+    sig_failed = Signal(str)
+    """A one-line error (bad dataset folder, bad setting, unreadable checkpoint); the window stays usable."""
+    sig_ended = Signal(object)
+    """RunEnded: the worker is idle again."""
+    sig_opened = Signal(object)
+    """OpenedCheckpoint: a checkpoint was read and will be resumed by the next Start."""
+    sig_explore = Signal(object)
+    """DecoderSnapshot | PreviewImages | LatentSnapshot: copies made between steps, for the latent panels."""
+    sig_snapshot = Signal(object)
+    """checkpoint_io.Snapshot: a copy of the model or its history, made between steps, for the I/O thread."""
+    sig_dataset_changed = Signal(object)
+    """DatasetChanged: a dataset from File > Open dataset is in use; the next Start trains on it."""
+
+    def __init__(self):
+        super().__init__()  # no parent: moveToThread refuses objects that have one
+        self._lock = threading.Lock()
+        self._trainer = None  # assigned in the worker thread, read under the lock by the live controls
+        self._live: dict[str, float] = {}  # live values set before the trainer existed
+        self._paused = False
+        self._cancel = threading.Event()
+        self._closing = threading.Event()  # the window is closing: skip the final (slow) encoding
+        self._dataset = None  # kept so Reset + Start does not generate the sprites again
+        self._checkpoint = None  # an opened checkpoint waiting for Start
+        self.explore = ExplorePublisher()  # its knobs (refresh interval, "refresh now") are thread-safe
+        self._jobs: list = []  # checkpoint_io.IoJob waiting for a copy of the model (under the lock)
+        self._in_run = False  # train() is running: copies are made between steps, by the trainer's thread
+        self._pinned = None  # a Dataset from File > Open dataset, used whenever a spec names its source
+
+    # --- live controls: any thread, return at once ------------------------------------------------
+    def set_beta(self, beta: float) -> None:
+        self._set_live("beta", beta)
+
+    def set_lr(self, lr: float) -> None:
+        self._set_live("lr", lr)
+
+    def set_free_bits(self, free_bits: float) -> None:
+        self._set_live("free_bits", free_bits)
+
+    def _set_live(self, name: str, value: float) -> None:
+        with self._lock:
+            self._live[name] = float(value)
+            trainer = self._trainer
+        if trainer is not None:
+            getattr(trainer, f"set_{name}")(float(value))
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.resume()
+
+    def request_stop(self, closing: bool = False) -> None:
+        """Stop training (or loading) soon; also wakes a paused trainer so it can see the stop."""
+        if closing:
+            self._closing.set()
+        self._cancel.set()
+        with self._lock:
+            self._paused = False
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.stop()
+
+    def clear_requests(self) -> None:
+        """Forget stops and live values of an earlier run; the session calls it just before queueing a Start."""
+        self._cancel.clear()
+        with self._lock:
+            self._live.clear()
+            self._paused = False
+
+    @property
+    def trainer(self):
+        """The current Trainer or None. Only the worker thread may call its training methods."""
+        return self._trainer
+
+    # --- slots: run in the worker thread ------------------------------------------------------------
+    @Slot()
+    def probe_devices(self) -> None:
+        """Load torch (slow: seconds) off the GUI thread and list the devices it sees."""
+        try:
+            import torch
+
+            _warm_optimizer()
+            _freeze_long_lived_objects()
+            devices = ["auto", "cpu"]
+            if torch.cuda.is_available():
+                devices.append("cuda")
+            mps = getattr(torch.backends, "mps", None)
+            if mps is not None and mps.is_available():
+                devices.append("mps")
+            self.sig_devices.emit(devices)
+        except Exception as exc:  # a broken torch install must be a message, not a dead thread
+            self.sig_failed.emit(f"could not load torch: {type(exc).__name__}: {exc}")
+
+    @Slot(object)
+    def train(self, request: TrainRequest) -> None:
+        with self._lock:
+            self._in_run = True
+        try:
+            trainer = self._trainer
+            if trainer is None:
+                trainer = self._build(request.settings)
+            self._install(trainer, request.settings)
+            added = 0
+            if trainer.finished:
+                # Continue on a finished run would end at once: it trains the Epochs value's worth more instead
+                # (8 of 8 done, Epochs 8: to 16); an Epochs above the epochs done is a total, as at Start
+                added = max(1, int(request.settings.epochs))
+                trainer.set_epochs(trainer.epoch + added)
+            self.drain_jobs()  # saves asked for while the data loaded
+            self.sig_started.emit(
+                RunStarted(
+                    device=str(trainer.device),
+                    dataset=trainer.dataset.describe(),
+                    steps_per_epoch=trainer.steps_per_epoch,
+                    epochs=trainer.config.epochs,
+                    step=trainer.step,
+                    epoch=trainer.epoch,
+                    threads=_torch_threads(),
+                    added_epochs=added,
+                )
+            )
+            self._run(trainer, request.max_steps)
+        except _Cancelled:
+            pass
+        except VaeExplorerError as exc:
+            self.sig_failed.emit(str(exc))
+        except Exception as exc:  # never let an error vanish with the thread; the trainer (if any) is kept
+            traceback.print_exc()
+            self.sig_failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._in_run = False
+            self.drain_jobs()  # saves asked for as the run ended: the model holds still now
+            trainer = self._trainer
+            self.sig_ended.emit(
+                RunEnded(
+                    step=trainer.step if trainer else 0,
+                    epoch=trainer.epoch if trainer else 0,
+                    has_model=trainer is not None or self._checkpoint is not None,
+                    finished=bool(trainer is not None and trainer.finished),
+                    epoch_progress=trainer.batch_in_epoch / trainer.steps_per_epoch if trainer else 0.0,
+                )
+            )
+
+    @Slot(str)
+    def open_checkpoint(self, path: str) -> None:
+        """Read a checkpoint (validated, no pickle); the next Start builds a Trainer that resumes it."""
+        self._adopt(path, None)
+
+    @Slot(object)
+    def adopt_checkpoint(self, loaded) -> None:
+        """A checkpoint_io.LoadedCheckpoint, read and validated in the I/O thread: it replaces the current run.
+
+        Queued behind a stopping run, so it lands once that run has ended; a Stop sent before it was queued
+        must not cancel loading the checkpoint's data for the latent panels.
+        """
+        if not self._closing.is_set():
+            self._cancel.clear()
+        self._adopt(loaded.path, loaded.checkpoint)
+
+    def _adopt(self, path: str, ckpt) -> None:
+        try:
+            from trainer.checkpoint import load_checkpoint
+
+            if ckpt is None:
+                ckpt = load_checkpoint(path)
+            settings = RunSettings.from_configs(ckpt.model_config, ckpt.train_config, ckpt.dataset, ckpt.progress)
+            from explorer.runtime.checkpoint_io import drawable_history
+
+            history = drawable_history(ckpt.history)  # a valid file may still hold columns no plot can draw
+            with self._lock:
+                self._trainer = None  # the opened run replaces the current one; only read while idle
+            self._checkpoint = ckpt
+            step, epoch = int(ckpt.progress["step"]), int(ckpt.progress["epoch"])
+            self.sig_opened.emit(OpenedCheckpoint(path=str(path), settings=settings, history=history, step=step, epoch=epoch))
+            self._publish_opened(ckpt, step)
+        except VaeExplorerError as exc:
+            self.sig_failed.emit(str(exc))
+        except Exception as exc:
+            traceback.print_exc()
+            self.sig_failed.emit(f"{path}: {type(exc).__name__}: {exc}")
+
+    @Slot()
+    def reset(self) -> None:
+        """Forget the model (the dataset stays cached); called only while idle."""
+        with self._lock:
+            self._trainer = None
+        self._checkpoint = None
+        self.explore.reset()
+
+    @Slot(object)
+    def use_dataset(self, dataset) -> None:
+        """Train on a trainer.data.Dataset from File > Open dataset (an image folder cannot be reloaded from its
+        spec). A model or opened checkpoint of the same source and image shape is kept; any other is dropped."""
+        if not self._closing.is_set():
+            self._cancel.clear()
+        self._pinned = dataset
+        self._dataset = dataset
+        trainer, ckpt = self._trainer, self._checkpoint
+        if trainer is not None:
+            current, shape = trainer.dataset.spec, tuple(trainer.model_config.input_shape)
+        elif ckpt is not None:
+            current, shape = ckpt.dataset, tuple(ckpt.model_config.input_shape)
+        else:
+            current, shape = None, None
+        keep = current is not None and same_source(current, dataset.spec) and shape == tuple(dataset.input_shape)
+        if not keep:
+            self.reset()
+        self.sig_dataset_changed.emit(DatasetChanged(dataset.describe(), dataset.spec, keep, len(dataset.x_train)))
+
+    # --- copies for saving and exporting: any thread asks, the training thread copies -----------------
+    def request_snapshot(self, job) -> bool:
+        """Queue a copy of the model (job.kind "checkpoint") or of its history ("history") for the I/O thread.
+
+        True when a run is in progress: its trainer makes the copy between steps (paused or not). False when
+        the worker is idle: the caller queues drain_jobs into the worker thread (TrainSession does).
+        """
+        with self._lock:
+            self._jobs.append(job)
+            if not self._in_run:
+                return False
+            trainer = self._trainer
+        if trainer is not None:  # else: the run is still loading; train() drains once the trainer is built
+            trainer.call_between_steps(self.drain_jobs)
+        return True
+
+    @Slot()
+    def drain_jobs(self) -> None:
+        """Copy what the queued jobs ask for and hand each copy on (sig_snapshot). In the training thread between
+        steps, or in the idle worker thread; never while another thread trains."""
+        from explorer.runtime.checkpoint_io import Snapshot
+
+        with self._lock:
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            try:
+                payload, step = self._copy_for(job.kind)
+                snapshot = Snapshot(job, payload, step)
+            except Exception as exc:  # noqa: BLE001 - reported as a failed save, never a dead thread
+                traceback.print_exc()
+                snapshot = Snapshot(job, None, 0, f"{type(exc).__name__}: {exc}")
+            self.sig_snapshot.emit(snapshot)
+
+    def _copy_for(self, kind: str):
+        trainer, ckpt = self._trainer, self._checkpoint
+        if trainer is not None:
+            step = trainer.step
+            return (trainer.checkpoint() if kind == "checkpoint" else trainer.history.arrays()), step
+        if ckpt is not None:  # opened, not trained since: what was read is what there is
+            step = int(ckpt.progress["step"])
+            return (ckpt if kind == "checkpoint" else {k: np.array(v) for k, v in ckpt.history.items()}), step
+        return None, 0
+
+    @Slot()
+    def refresh_explore(self) -> None:
+        """"Refresh now" while idle: what the publisher has due (the requested encoding), from the kept trainer.
+
+        Queued behind a training run, it lands after the run's final publish and finds little or nothing due.
+        An opened checkpoint was encoded when it was opened, and its weights have not changed since.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return
+        try:
+            self._publish(trainer)
+        except Exception as exc:
+            traceback.print_exc()
+            self.sig_failed.emit(f"latent refresh: {type(exc).__name__}: {exc}")
+
+    # --- the work ---------------------------------------------------------------------------------
+    def _build(self, settings: RunSettings):
+        from trainer.config import TrainConfig
+        from trainer.loop import Trainer, model_config_for
+
+        ckpt = self._checkpoint
+        spec = settings.dataset_spec()
+        if ckpt is not None and spec.name != ckpt.dataset.name:
+            spec = ckpt.dataset  # the checkpoint's model only fits its own data
+        dataset = self._load(spec)
+        self.sig_status.emit("Building the model…")
+        if ckpt is not None:
+            model_cfg = ckpt.model_config
+            train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "device": settings.device})
+        else:
+            model_cfg = model_config_for(dataset, **settings.model_kwargs())
+            train_cfg = settings.train_config()
+        # on divergence the engine restores the last good weights and pauses, so nothing trained is lost
+        trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="pause")
+        self._checkpoint = None
+        self.explore.reset()  # a new model: publish everything at its first report
+        _freeze_long_lived_objects()
+        return trainer
+
+    def _load(self, spec):
+        from trainer.data import load_dataset
+
+        if self._pinned is not None and same_source(self._pinned.spec, spec):
+            return self._pinned
+        if self._dataset is not None and self._dataset.spec == spec:
+            return self._dataset
+        last = [0.0]
+
+        def progress(message: str, fraction: float) -> None:
+            if self._cancel.is_set():
+                raise _Cancelled()
+            now = time.monotonic()
+            if now - last[0] >= STATUS_INTERVAL_S:
+                last[0] = now
+                self.sig_status.emit(f"{message[:1].upper()}{message[1:]}… {fraction:.0%}")
+
+        self.sig_status.emit(f"Loading {spec.describe()}…")
+        self._dataset = None  # free the old arrays before the new ones arrive
+        dataset = load_dataset(spec, progress)
+        if self._cancel.is_set():
+            raise _Cancelled()
+        self._dataset = dataset
+        return dataset
+
+    def _install(self, trainer, settings: RunSettings) -> None:
+        """Make `trainer` current with the run's live values; values changed since Start was pressed win."""
+        trainer.set_beta(settings.beta)
+        trainer.set_lr(settings.lr)
+        trainer.set_free_bits(settings.free_bits)
+        trainer.set_epochs(settings.epochs)
+        with self._lock:
+            self._trainer = trainer
+            live, paused = dict(self._live), self._paused
+        for name, value in live.items():
+            getattr(trainer, f"set_{name}")(value)
+        if paused:
+            trainer.pause()
+        if self._cancel.is_set():
+            raise _Cancelled()
+
+    def _run(self, trainer, max_steps: int | None) -> None:
+        from trainer.loop import DivergedReport, EpochReport, StepReport
+
+        pending: list = []
+        seen_changes = len(trainer.history.column("beta_changes", "step"))
+        last_emit = 0.0
+
+        def flush() -> None:
+            nonlocal pending, seen_changes
+            if not pending:
+                return
+            steps = trainer.history.column("beta_changes", "step")
+            values = trainer.history.column("beta_changes", "value")
+            changes = tuple((int(s), float(v)) for s, v in zip(steps[seen_changes:], values[seen_changes:]))
+            seen_changes = len(steps)
+            self.sig_progress.emit(
+                CurveBatch(
+                    step=np.array([r.step for r in pending], dtype=np.int64),
+                    recon=np.array([r.recon for r in pending]),
+                    kl=np.array([r.kl for r in pending]),
+                    elbo=np.array([r.elbo for r in pending]),
+                    beta=np.array([r.beta for r in pending]),
+                    beta_changes=changes,
+                    latest=pending[-1],
+                )
+            )
+            pending = []
+
+        for report in trainer.run(max_steps=max_steps):
+            if self._cancel.is_set():
+                trainer.stop()  # a stop that arrived before run() began (run() clears the engine's flag)
+            if isinstance(report, StepReport):
+                pending.append(report)
+                now = time.monotonic()
+                if now - last_emit >= EMIT_INTERVAL_S:
+                    flush()
+                    last_emit = now
+            elif isinstance(report, EpochReport):
+                flush()
+                self.sig_epoch.emit(report)
+            elif isinstance(report, DivergedReport):
+                flush()
+                with self._lock:
+                    self._paused = True
+                self.sig_diverged.emit(report.message)
+            self._publish(trainer)  # between steps: the only time the weights hold still
+        flush()
+        if not self._closing.is_set():  # the final weights, encoded, unless the window is going away
+            self._publish(trainer, force=True)
+
+    def _publish(self, trainer, force: bool = False) -> None:
+        """Decoder snapshots (~4/s), previews (~1/s) and held-out encodings (every N steps or on request)."""
+        for item in self.explore.poll(trainer, force=force):
+            self.sig_explore.emit(item)
+
+    def _publish_opened(self, ckpt, step: int) -> None:
+        """An opened checkpoint: its decoder at once (sliders work before Start), then the scatter and previews.
+
+        The dataset is loaded (and cached for Start) and encoded here in the worker thread, never in the GUI's.
+        Without it the sliders still work; the status line says why the scatter stays empty.
+        """
+        from trainer.snapshots import encode_heldout, preview_images
+        from trainer.likelihood import LikelihoodMeaning, heldout_for_likelihood
+
+        snapshot = DecoderSnapshot.from_state(ckpt.model_config, ckpt.model_state, step)
+        self.sig_explore.emit(snapshot)
+        try:
+            dataset = self._load(ckpt.dataset)
+            model = snapshot.build_model()  # a private copy: the GUI thread decodes with the snapshot's own
+            pub = self.explore
+            x = dataset.x_test[: pub.n_preview]
+            y = dataset.y_test[: pub.n_preview] if dataset.y_test is not None else None
+            self.sig_explore.emit(preview_images(model, x, y, pub.n_samples, pub.seed, step))
+            scored = heldout_for_likelihood(dataset, ckpt.train_config)  # as the trainer evaluates it
+            meaning = LikelihoodMeaning.of(ckpt.model_config, ckpt.train_config, scored)
+            latents = encode_heldout(model, dataset, "cpu", pub.max_points, step=step, x_test=scored, meaning=meaning)
+            self.sig_explore.emit(latents)
+            self.sig_status.emit(f"Encoded {len(latents):,} held-out examples.")  # the window adds what Continue does
+        except _Cancelled:
+            pass
+        except Exception as exc:  # bad or missing data: a status line, the opened model stays usable
+            self.sig_status.emit(f"No latent scatter for this checkpoint: {exc}")

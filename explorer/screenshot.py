@@ -1,0 +1,164 @@
+"""The offscreen --screenshot driver: open or train, wait for the panels, click two examples, grab, exit.
+
+    driver = ScreenshotDriver(window, "out.png", train_steps=300, checkpoint=None, panel=None, panels_dir=None)
+    driver.begin()          # then app.exec(); driver.exit_code is 0 once every picture was written
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtWidgets import QWidget
+
+from explorer.main_window import MainWindow
+from explorer.state import RunState
+
+SCREENSHOT_SIZE = (1440, 900)
+"""At least 1280x800, the size README pictures are made at."""
+SETTLE_MS = 300
+"""After the last report, time for queued signals and the coalesced redraw to land before grabbing."""
+PANEL_SETTLE_MS = 150
+"""After raising a tabbed panel, time for its layout and first paint before grabbing it."""
+LATENTS_WAIT_S = 120
+"""An opened checkpoint's scatter needs its dataset loaded and encoded; grab without it after this long."""
+PANELS = {
+    "curves": None,  # the central widget
+    "controls": "Controls",
+    "latent": "Latent space",
+    "decoder": "Decoder",
+    "traversals": "Traversals",
+    "samples": "Samples",
+    "kl": "KL per dimension",
+    "rd": "Rate–distortion",
+    "gap": "ELBO gap",
+}
+"""--panel names and the titles of their docks."""
+
+
+class ScreenshotDriver(QObject):
+    """Opens, trains and grabs in order, driven by the worker's signals; the event loop never blocks.
+
+    Before grabbing it waits for the latent scatter of an opened checkpoint (its data loads in the worker) and
+    clicks two held-out points, A and B, as a user would, so the sliders, traversals and interpolation show
+    real examples. Tabbed panels are raised one at a time for --panel / --panels-dir.
+    """
+
+    def __init__(self, window: MainWindow, out: str, train_steps: int, checkpoint: str | None,
+                 panel: str | None = None, panels_dir: str | None = None):
+        super().__init__(window)
+        self.window, self.out, self.train_steps, self.checkpoint = window, out, train_steps, checkpoint
+        self.exit_code = 1
+        self._shots: list[tuple[str | None, str]] = [(panel, out)]
+        if panels_dir:
+            self._shots += [(name, str(Path(panels_dir) / f"panel-{name}.png")) for name in PANELS]
+        self._failed = False
+        self._deadline = 0.0
+        self._grab_timer = QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self._grab_timer.timeout.connect(self._on_settled)
+        self._wait_timer = QTimer(self, interval=100)
+        self._wait_timer.timeout.connect(self._on_wait_tick)
+        self._panel_timer = QTimer(self, singleShot=True, interval=PANEL_SETTLE_MS)
+        self._panel_timer.timeout.connect(self._on_panel_ready)
+
+    def begin(self) -> None:
+        self.window.resize(*SCREENSHOT_SIZE)
+        self.window.show()
+        worker = self.window.session.worker
+        worker.sig_ended.connect(self._on_run_ended)
+        worker.sig_failed.connect(self._on_failed)
+        self.window.files.error_dialogs = False  # nobody to close a dialog: a bad file shows in the banner
+        self.window.files.sig_open_failed.connect(self._on_failed)
+        if self.checkpoint:
+            worker.sig_opened.connect(self._on_opened)
+            self.window.open_checkpoint(self.checkpoint)
+        else:
+            self._train_or_grab()
+
+    def _train_or_grab(self) -> None:
+        if not (self.train_steps and self.window.start_training(max_steps=self.train_steps)):
+            self._wait_for_latents()
+
+    @Slot(object)
+    def _on_opened(self, _opened) -> None:
+        self._train_or_grab()
+
+    @Slot(str)
+    def _on_failed(self, _message: str) -> None:
+        if self.window.state is RunState.IDLE or (self.checkpoint and not self.train_steps):
+            self._grab_timer.start()  # nothing will train: the error banner is what there is to see
+
+    @Slot(object)
+    def _on_run_ended(self, _info) -> None:
+        self._wait_for_latents()
+
+    def _wait_for_latents(self) -> None:
+        self._deadline = time.monotonic() + LATENTS_WAIT_S
+        self._wait_timer.start()
+
+    def _on_wait_tick(self) -> None:
+        explore = self.window.explore
+        waiting = explore.pending or (explore.decoder is not None and explore.latents is None)
+        if waiting and time.monotonic() < self._deadline:  # panel updates still queued, or the encoding
+            return
+        self._wait_timer.stop()
+        self._select_examples()
+        self._grab_timer.start()
+
+    def _select_examples(self) -> None:
+        """Click a held-out point (A) and Shift+click the one drawn farthest from it (B)."""
+        latents = self.window.explore.latents
+        if latents is None or len(latents) < 2:
+            return
+        xy = self.window.explore.scatter.coordinates()[:500]
+        far = int(np.argmax(((xy - xy[0]) ** 2).sum(1)))
+        self.window.explore.scatter.select(0)
+        self.window.explore.scatter.select(far, second=True)
+
+    def _on_settled(self) -> None:
+        self._next_shot()
+
+    def _widget(self, name: str) -> QWidget:
+        if name == "curves":
+            return self.window.curves
+        dock = self.window.controls_dock if name == "controls" else self.window.explore_docks[PANELS[name]]
+        dock.show()
+        dock.raise_()  # the front tab of its group
+        return dock.widget()
+
+    def _next_shot(self) -> None:
+        while self._shots:
+            name, path = self._shots[0]
+            if name is None:
+                self._shots.pop(0)
+                self._save(self._grab_refreshed(self.window), path)
+                continue
+            self._widget(name)
+            self._panel_timer.start()  # its layout and first paint, then _on_panel_ready
+            return
+        self.exit_code = 1 if self._failed else 0
+        self.window.close()
+
+    def _on_panel_ready(self) -> None:
+        name, path = self._shots.pop(0)
+        self._save(self._grab_refreshed(self._widget(name)), path)
+        self._next_shot()
+
+    def _grab_refreshed(self, widget: QWidget):
+        """Draw what the coalescing timers still hold back, then grab."""
+        self.window.curves.refresh_now()
+        self.window.explore.traversal.refresh_now()
+        self.window.explore.rd.refresh_now()
+        return widget.grab()
+
+    def _save(self, image, path: str) -> None:
+        if image.save(path):
+            print(f"vae-explorer: wrote {path} ({image.width()}x{image.height()})", file=sys.stderr)
+        else:
+            print(f"vae-explorer: could not write {path}", file=sys.stderr)
+            self._failed = True
+            self._shots.clear()

@@ -1,0 +1,49 @@
+"""Datasets for the trainer: procedural sprites, MNIST/Fashion-MNIST IDX files, .npz and HDF5 files.
+
+Every loader returns plain numpy arrays in memory, laid out (N, C, H, W): uint8 0..255 for image data,
+or float32 in [0, 1]. The trainer moves them to torch itself; `trainer.pixels.to_float01` is the one conversion.
+Binary images (bool, or integers whose largest value is 1) are stored as uint8 0/255, so every consumer
+reads them as 0/1; `Dataset.values` says how a source's values were read.
+
+    from trainer.config import DatasetSpec
+    from trainer.data import load_dataset
+    ds = load_dataset(DatasetSpec(name="mnist", data_dir="../shared/datasets/mnist"))
+    print(ds.describe())   # mnist: 9000 train / 1000 test, 1x28x28, 10 classes, uint8 0..255 scaled to [0, 1]
+
+Anything wrong with the data raises `DataError` with one line naming the file and the problem; raw
+numpy/zlib/h5py exceptions never escape. Nothing here unpickles (`allow_pickle=False` everywhere).
+
+`progress`, where accepted, is an optional callable `progress(message: str, fraction: float)` with the
+fraction of the current step done in [0, 1]; it is called from whatever thread does the loading.
+
+    dataset.py      the Dataset container, the seeded train/test split, how pixel values are read
+    sprites.py      procedural dSprites-style images with their generative factors
+    idx.py          MNIST/Fashion-MNIST IDX files, and their opt-in download
+    array_files.py  .npz/.npy and HDF5 files named by path
+"""
+
+from __future__ import annotations
+
+from trainer.config import DatasetSpec
+from trainer.data.array_files import load_path
+from trainer.data.dataset import Dataset, Progress
+from trainer.data.idx import IDX_SOURCES, load_idx_dataset
+from trainer.data.sprites import load_sprites
+
+
+def load_dataset(spec: DatasetSpec, progress: Progress = None) -> Dataset:
+    """Load the dataset a spec names; `spec.limit` > 0 keeps only the first `limit` training examples."""
+    spec.validate()
+    if spec.name == "sprites":
+        ds = load_sprites(spec, progress)
+    elif spec.name in IDX_SOURCES:
+        ds = load_idx_dataset(spec, progress)
+    else:
+        ds = load_path(spec, progress)
+    if spec.limit and spec.limit < len(ds.x_train):
+        ds.x_train = ds.x_train[: spec.limit]
+        if ds.y_train is not None:
+            ds.y_train = ds.y_train[: spec.limit]
+        if ds.factors_train is not None:
+            ds.factors_train = ds.factors_train[: spec.limit]
+    return ds

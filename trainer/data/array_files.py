@@ -1,0 +1,183 @@
+"""Array files named by path: .npz/.npy and HDF5, with a seeded train/test split.
+
+    x, y = load_npz("faces.npz")                 # array x (and optional y or labels), or an .npy of x alone
+    x, y = load_hdf5("shapes.h5", key="images")  # any 3D/4D dataset; labels from a sibling y or labels
+    names = list_hdf5_datasets("shapes.h5")      # [(name, shape, dtype)], for choosing the key
+
+Image folders are decoded by the window (Qt), not here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from trainer.config import DatasetSpec
+from trainer.data.dataset import Dataset, Progress, as_pixels, split_dataset
+from trainer.errors import DataError
+
+_LABEL_KEYS = ("y", "labels")
+_NPZ_SUFFIXES = (".npz", ".npy")
+_HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
+
+
+def load_path(spec: DatasetSpec, progress: Progress) -> Dataset:
+    path = Path(spec.path).expanduser()
+    if path.is_dir():
+        raise DataError(f"{path}: image folders are opened from the window (File > Open dataset); "
+                        f"for the command line, save the images as an .npz with arrays x and y")
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if progress is not None:
+        progress(f"reading {path.name}", 0.0)
+    if suffix in _NPZ_SUFFIXES:
+        x, y, values = _read_npz(path)
+    elif suffix in _HDF5_SUFFIXES:
+        x, y, values = _read_hdf5(path, spec.key)
+    else:
+        raise DataError(f"{path}: unknown file type {suffix or '(none)'}; expected .npz, .npy, .h5 or .hdf5")
+    if progress is not None:
+        progress(f"read {path.name}", 1.0)
+    return split_dataset(spec, x, y, values)
+
+
+def load_npz(path) -> tuple[np.ndarray, np.ndarray | None]:
+    """An .npz with array x (and optional y or labels), or an .npy holding x alone: (x NCHW, y or None)."""
+    return _read_npz(path)[:2]
+
+
+def _read_npz(path) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """load_npz plus how the pixel values were read."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    # np.load takes anything that is not zip or .npy for a pickle; say what the file really is instead.
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic[:1] == b"\x80":
+        raise DataError(f"{path}: is a Python pickle, which is never loaded; save numeric arrays with np.savez")
+    if not (magic.startswith(b"PK") or magic == b"\x93NUMPY"):
+        raise DataError(f"{path}: not a readable .npz/.npy file (starts with {magic!r})")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):   # .npy: x alone
+            x, values = _images(loaded, f"{path}")
+            return x, None, values
+        with loaded:
+            keys = set(loaded.files)
+            if "x" not in keys:
+                raise DataError(f"{path}: no array named x (found {sorted(keys) or 'none'})")
+            x, values = _images(loaded["x"], f"{path}[x]")
+            label_key = next((k for k in _LABEL_KEYS if k in keys), None)
+            y = _labels(loaded[label_key], len(x), f"{path}[{label_key}]") if label_key else None
+            return x, y, values
+    except DataError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
+            raise DataError(f"{path}: holds Python objects (an object array or pickle), which are never "
+                            f"loaded; save numeric arrays") from None
+        raise DataError(f"{path}: not a readable .npz/.npy file ({exc})") from None
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, zlib.error, OSError...: all one message
+        raise DataError(f"{path}: not a readable .npz/.npy file ({type(exc).__name__}: {exc})") from None
+
+
+def list_hdf5_datasets(path) -> list[tuple[str, tuple[int, ...], str]]:
+    """Every dataset in an HDF5 file as (name, shape, dtype), for choosing `spec.key`."""
+    path = Path(path)
+    _check_hdf5(path)
+    found = []
+    try:
+        with h5py.File(path, "r") as f:
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    found.append((name, tuple(int(s) for s in obj.shape), str(obj.dtype)))
+            f.visititems(visit)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read the HDF5 file ({type(exc).__name__}: {exc})") from None
+    return found
+
+
+def load_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None]:
+    """x from dataset `key` (or the only 3D/4D dataset when key is empty), y from a sibling y or labels."""
+    return _read_hdf5(path, key)[:2]
+
+
+def _read_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None, str]:
+    """load_hdf5 plus how the pixel values were read."""
+    path = Path(path)
+    datasets = list_hdf5_datasets(path)
+    if not key:
+        candidates = [name for name, shape, _ in datasets if len(shape) in (3, 4)]
+        if len(candidates) != 1:
+            raise DataError(f"{path}: {'several' if candidates else 'no'} 3D/4D datasets "
+                            f"({', '.join(candidates) or 'none'}); choose one with --key")
+        key = candidates[0]
+    key = key.strip("/")
+    names = {name for name, _, _ in datasets}
+    if key not in names:
+        raise DataError(f"{path}: no dataset {key!r}; it holds {', '.join(sorted(names)) or 'no datasets'}")
+    parent = key.rpartition("/")[0]
+    siblings = [f"{parent}/{k}".strip("/") for k in _LABEL_KEYS]
+    label_key = next((k for k in siblings if k in names and k != key), None)
+    try:
+        with h5py.File(path, "r") as f:
+            x, values = _images(f[key][()], f"{path}[{key}]")
+            y = _labels(f[label_key][()], len(x), f"{path}[{label_key}]") if label_key else None
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}[{key}]: cannot read ({type(exc).__name__}: {exc})") from None
+    return x, y, values
+
+
+def _check_hdf5(path: Path) -> None:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if not h5py.is_hdf5(str(path)):
+        raise DataError(f"{path}: not an HDF5 file")
+
+
+def _images(x: np.ndarray, where: str) -> tuple[np.ndarray, str]:
+    """Check and normalise image data to (N, C, H, W), uint8 or float32 in [0, 1], and say how it was read.
+
+    Accepted: (N, H, W); (N, H, W, C) or (N, C, H, W) with C in 1, 3, 4 (channels-last wins when both
+    ends could be channels, as image libraries write it). The values are read by `as_pixels`.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{where}: dtype {x.dtype} is not numeric image data")
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4:
+        if x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+            x = x.transpose(0, 3, 1, 2)
+        elif x.shape[1] not in (1, 3, 4):
+            raise DataError(f"{where}: shape {x.shape} has no channel axis of size 1, 3 or 4")
+    else:
+        raise DataError(f"{where}: x must be 3D (N, H, W) or 4D (N, H, W, C) / (N, C, H, W), got shape {x.shape}")
+    if x.size == 0:
+        raise DataError(f"{where}: empty dataset (shape {x.shape})")
+    (x,), values = as_pixels((x,), where)
+    return x, values
+
+
+
+def _labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
+    """Class labels as int64 (N,): non-negative integers, one per image."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or len(y) != n:
+        raise DataError(f"{where}: expected {n} labels (one per image), got shape {y.shape}")
+    if y.dtype.kind == "f":
+        if not (np.all(np.isfinite(y)) and np.array_equal(y, np.round(y))):
+            raise DataError(f"{where}: labels must be whole numbers")
+    elif y.dtype.kind not in "iu":
+        raise DataError(f"{where}: labels must be integers, got dtype {y.dtype}")
+    if y.min() < 0:
+        raise DataError(f"{where}: negative label {y.min():g}")
+    return y.astype(np.int64)

@@ -1,0 +1,116 @@
+"""What the Trainer remembers of its reports: the history columns a checkpoint stores, and the open report windows.
+
+    history.add_report("steps", report)     # one row: every field of the report that is a history column
+    history.arrays()                        # {"steps/recon": float64 (n,), "steps/kl_per_dim": float32 (n, D), ...}
+    window.add_step(terms, batch)           # sums on the device; read once per report
+
+Both go into checkpoints (history as `group/name` arrays, windows as running sums), so a resumed run continues
+the same columns and reports the same rows as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from trainer.errors import ConfigError
+
+INT_COLUMNS = {"step", "epoch", "active_units", "restored_step"}
+"""History columns stored as int64; the others are float64, per-dimension KL float32."""
+NOT_A_COLUMN = {"history": False}
+"""Field metadata of a report field that is a live reading only (epoch progress, the β target), not a column."""
+
+
+@dataclass
+class ReportWindow:
+    """What the steps since the last report (or epoch end) summed; tensors stay on the device until a report."""
+
+    sums: torch.Tensor
+    """(3,): recon, KL and loss, each times the batch size, summed over the steps."""
+    kl_dims: torch.Tensor
+    """(latent_dim,): per-dimension KL times the batch size, summed over the steps."""
+    n: int = 0
+    """Examples seen."""
+    steps: int = 0
+    busy_s: float = 0.0
+    """Training seconds booked to this window (time paused, evaluating or in the consumer excluded)."""
+
+    @classmethod
+    def empty(cls, latent_dim: int, device: torch.device) -> "ReportWindow":
+        return cls(torch.zeros(3, device=device), torch.zeros(latent_dim, device=device))
+
+    def add_step(self, terms, batch: int) -> None:
+        with torch.no_grad():  # sums stay on the device: no sync until the report
+            self.sums += torch.stack([terms.recon, terms.kl, terms.loss]).detach() * batch
+            self.kl_dims += terms.kl_per_dim.detach() * batch
+        self.n += batch
+        self.steps += 1
+
+    def add(self, other: "ReportWindow") -> None:
+        self.sums += other.sums
+        self.kl_dims += other.kl_dims
+        self.n += other.n
+        self.steps += other.steps
+
+    def save(self, name: str, progress: dict, running: dict) -> None:
+        """Into a checkpoint: counts into `progress`, sums into `running` (float32 values, exactly)."""
+        progress.update({f"{name}_n": self.n, f"{name}_steps": self.steps, f"{name}_busy_s": self.busy_s})
+        running[f"{name}_sums"] = self.sums.detach().cpu().numpy().astype(np.float64)
+        running[f"{name}_kl_dims"] = self.kl_dims.detach().cpu().numpy().astype(np.float64)
+
+    @classmethod
+    def load(cls, name: str, progress: dict, running: dict, latent_dim: int, device: torch.device) -> "ReportWindow":
+        """From a checkpoint; one written before windows were saved gives an empty window."""
+        win = cls.empty(latent_dim, device)
+        if f"{name}_sums" not in running:
+            return win
+        sums, kl_dims = np.asarray(running[f"{name}_sums"]), np.asarray(running.get(f"{name}_kl_dims", ()))
+        if sums.shape != (3,) or kl_dims.shape != (latent_dim,):
+            raise ConfigError(f"checkpoint's running sums {name} have shapes {sums.shape} and {kl_dims.shape}, "
+                              f"expected (3,) and ({latent_dim},)")
+        win.sums = torch.tensor(sums, dtype=torch.float32, device=device)
+        win.kl_dims = torch.tensor(kl_dims, dtype=torch.float32, device=device)
+        win.n = int(progress.get(f"{name}_n", 0))
+        win.steps = int(progress.get(f"{name}_steps", 0))
+        win.busy_s = float(progress.get(f"{name}_busy_s", 0.0))
+        return win
+
+
+
+class History:
+    """Every report as growing columns; `arrays()` gives the flat `group/name` arrays a checkpoint stores."""
+
+    def __init__(self, arrays: dict[str, np.ndarray] | None = None):
+        self._cols: dict[str, dict[str, list]] = {}
+        for key, arr in (arrays or {}).items():
+            group, name = key.split("/", 1)
+            self._cols.setdefault(group, {})[name] = list(np.asarray(arr))
+
+    def add(self, group: str, **values) -> None:
+        cols = self._cols.setdefault(group, {})
+        for name, value in values.items():
+            cols.setdefault(name, []).append(value)
+
+    def add_report(self, group: str, report) -> None:
+        """One row of a report dataclass: each of its fields but those marked NOT_A_COLUMN, as it is (no copy)."""
+        self.add(group, **{f.name: getattr(report, f.name) for f in dataclasses.fields(report)
+                           if f.metadata.get("history", True)})
+
+    def column(self, group: str, name: str) -> list:
+        return self._cols.get(group, {}).get(name, [])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for group, cols in self._cols.items():
+            for name, values in cols.items():
+                if name in INT_COLUMNS:
+                    dtype = np.int64
+                elif name.endswith("kl_per_dim"):
+                    dtype = np.float32
+                else:
+                    dtype = np.float64
+                out[f"{group}/{name}"] = np.asarray(values, dtype=dtype)
+        return out
