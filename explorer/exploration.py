@@ -13,8 +13,8 @@
 
 One panel per event-loop turn: a snapshot's panel updates are queued and run one per turn, so what each one
 dirties is painted before the next runs. Qt paints every dirty widget of a window in one go, and a new model's
-first snapshot touches all seven panels: in one turn that froze the window for ~100 ms while training took the
-CPU; spread out, no turn takes more than a few tens of ms (benchmarks/gui_responsiveness.py). `decoder` and
+first snapshot touches all seven panels: painted in one turn, they froze the window noticeably while training
+took the CPU; spread out, each turn paints one panel (benchmarks/gui_responsiveness.py measures the stalls). `decoder` and
 `latents` are set by the last step, once every panel shows the snapshot; `flush()` applies the queue at once.
 A larger model's slider rows get turns of their own before the decoder's (DecoderSlidersPanel.prepare_rows).
 

@@ -34,7 +34,7 @@ class RunSettings:
     sprites_n: int = 20000
     """Sprites only: images generated (10% held out)."""
     sprites_size: int = 64
-    """Sprites only: side in pixels; 28 trains about 5x faster on a CPU."""
+    """Sprites only: side in pixels; 28 has about a fifth of the pixels of 64, and trains that much faster."""
     limit: int = 0
     """Use at most this many training examples (0 = all); not shown, kept so a checkpoint round-trips."""
     arch: str = "mlp"

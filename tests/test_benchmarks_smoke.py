@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -33,7 +35,8 @@ def test_gui_responsiveness_short_run_reports_heartbeat_and_what_filled_each_sta
     assert out["heartbeats"] > 50 and out["heartbeat_max_gap_ms"] >= out["heartbeat_p99_ms"] > 0
     assert out["gui_samples_per_s"] > 0 and out["headless_samples_per_s"] > 0
     assert out["gui_vs_headless_throughput"] == round(out["gui_samples_per_s"] / out["headless_samples_per_s"], 3)
-    assert out["largest_gaps"][0]["gap_ms"] == round(out["heartbeat_max_gap_ms"], 1)
+    # the same gap, rounded to 0.1 ms from the raw value there and to 0.01 ms here (34.15 may be 34.2 or 34.1)
+    assert out["largest_gaps"][0]["gap_ms"] == pytest.approx(out["heartbeat_max_gap_ms"], abs=0.051)
     for gap in out["largest_gaps"]:
         assert gap["gui_cpu_ms"] >= 0 and gap["run_queue_ms"] >= 0 and gap["steal_ms"] >= 0 and gap["gc_ms"] >= 0
         assert gap["gui_cpu_ms"] <= gap["gap_ms"] + 1  # the thread cannot run longer than the gap it ran in

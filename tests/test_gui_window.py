@@ -238,6 +238,34 @@ def test_a_million_steps_stay_a_bounded_decimated_curve(qtbot):
     assert panel.curve("rate")[1] == pytest.approx(5.0)
 
 
+def test_a_lone_spike_in_a_long_history_is_drawn_at_its_height(qtbot):
+    """Bins merge as the history grows, but the faint curve draws each bin's min and max: a one-report loss
+    spike, the kind that comes before a divergence, is not averaged away among thousands of quiet reports."""
+    from explorer.panels.curves import CurvesPanel
+    from explorer.plotting.curve_buffer import BUFFER_CAPACITY
+
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    reports = 50_000
+    steps = np.arange(1, reports + 1) * 10.0
+    distortion = np.full(reports, 100.0)
+    distortion[31_337] = 5_000.0
+    for chunk in range(0, reports, 1000):
+        sl = slice(chunk, chunk + 1000)
+        n = len(steps[sl])
+        panel.add_steps(steps[sl], distortion[sl], np.full(n, 5.0), -(distortion[sl] + 5.0), np.ones(n))
+    panel.refresh_now()
+    x, y = panel.plotted("distortion")
+    assert len(panel.curve("distortion")[0]) < reports // 10  # decimated
+    assert len(x) <= 2 * BUFFER_CAPACITY + 2 and (np.diff(x) >= 0).all()
+    assert y.max() == 5_000.0 and y.min() == 100.0
+    assert panel.plotted("nelbo")[1].max() == 5_005.0
+    lo, hi = panel.plots["distortion"].vb.viewRange()[1]
+    if panel.log_y.isChecked():  # the view works in log10 units then
+        lo, hi = 10**lo, 10**hi
+    assert lo <= 100.0 and hi >= 5_000.0  # and the view shows it
+
+
 def test_plot_grids_are_opaque_and_drawn_behind_the_data(qtbot, monkeypatch):
     """Qt's raster engine draws a translucent line ~40x slower than an opaque one, and pyqtgraph fades its grid
     with alpha: the axes mix that fade with the background instead, and sit behind the data they no longer

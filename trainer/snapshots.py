@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FAST_PATH_MAX_POINTS = 128
 """MLP decodes of at most this many points run in numpy on the calling thread (see DecoderSnapshot._decode_numpy):
-a slider's one point, and a 6x9 traversal grid in ~0.5 ms where torch took ~5 ms (building its module included)."""
+a slider's one point and a 6x9 traversal grid. For so few points building a torch module and waking its thread
+pool cost more than the arithmetic; larger batches go to torch, whose threads then pay for themselves."""
 
 
 def _as_tensor(x: np.ndarray) -> "torch.Tensor":
@@ -168,7 +169,7 @@ class DecoderSnapshot:
 
     def _decode_numpy(self, z: np.ndarray, y) -> np.ndarray:
         # The slider path. torch's matmul wakes its OpenMP/MKL worker threads, which the training thread keeps
-        # busy: on a loaded 2-core machine a 0.05 ms decode then waits ~8 ms for a scheduler tick. A one-row
+        # busy, so a tiny decode then waits for a scheduler tick far longer than it computes. A one-row
         # numpy GEMV runs on the calling thread alone. Same float32 math as VAE.decode + mean_image.
         layers = self._cache.get("numpy_mlp")
         if layers is None:
@@ -391,8 +392,9 @@ class ExplorePublisher:
                 worker.sig_explore.emit(item)
 
     `poll` does the work itself (between steps: the only time the weights hold still). The knobs below are
-    safe to call from the GUI thread. Costs for the 784-400-20 MLP on a CPU: a decoder copy ~1 ms, a
-    preview ~2 ms, encoding 10k held-out images ~0.2 s; hence time-based copies, step-based encodings.
+    safe to call from the GUI thread. Copying the decoder and rendering previews are cheap and their cost
+    does not grow with the data, so they follow the clock; encoding the held-out set costs as much as many
+    training steps, so it follows the step count and takes the same share of training on any machine.
     """
 
     def __init__(self, decoder_interval_s: float = 0.25, preview_interval_s: float = 1.0, latent_every: int = 500,

@@ -15,8 +15,8 @@ def one_torch_thread() -> Iterator[None]:
     """torch ops in the block use one CPU thread (torch keeps the count per thread; it is restored after).
 
     Snapshot decodes are small and run beside training, usually on the GUI thread: with the default team of
-    one OpenMP thread per core they waited for cores the training thread fills (a 54-image MLP decode took
-    ~2.7 ms instead of ~0.03 ms on a loaded 2-core machine, and the window stalled for up to ~200 ms).
+    one OpenMP thread per core they waited for cores the training thread fills, so a decode that is quick on
+    one thread took many times longer and stalled the window (benchmarks/slider_latency.py measures it).
     """
     import torch
 

@@ -305,7 +305,7 @@ class DatasetDialog(QDialog):
         # The loader thread allocates, so CPython may run the cyclic GC there, and garbage the GUI thread made
         # (closed widgets, QTimers and event loops caught in reference cycles) would be destroyed off the GUI
         # thread: a Qt warning at best, a segfault in a race (seen in the test suite). Collect it here, on the
-        # GUI thread, first: ~0 ms after worker.py's gc.freeze(), 140 ms in a process that never froze.
+        # GUI thread, first: cheap after worker.py's gc.freeze(), which exempts the long-lived objects.
         gc.collect()
         self._worker.want(request.request_id)
         self._show_loading(f"Loading {Path(request.path).name or request.path}\N{HORIZONTAL ELLIPSIS}")

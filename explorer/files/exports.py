@@ -24,6 +24,7 @@ import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
 
 from explorer.plotting.image_grid import ImageGridView
+from explorer.qt_compat import version_series
 from trainer.errors import VaeExplorerError
 
 PNG_MIN_WIDTH = 1600
@@ -69,14 +70,26 @@ def export_plot_png(item, path: str) -> None:
         raise ExportError(f"{path}: Qt could not write the PNG")
 
 
+LAST_SVG_CLOSED_PATH_BUG = (0, 14)
+"""Newest pyqtgraph (major, minor) series whose SVG exporter fails on closed paths (see _accept_closed_paths)."""
+
+
+def svg_closed_path_bug_applies(version: str | None = None) -> bool:
+    """Whether this pyqtgraph (default: the running one) needs _accept_closed_paths: up to the 0.14 series."""
+    return version_series(pg.__version__ if version is None else version) <= LAST_SVG_CLOSED_PATH_BUG
+
+
 def _accept_closed_paths() -> None:
     """Let pyqtgraph's SVG exporter take closed paths.
 
     pyqtgraph 0.14 rewrites the coordinates of every path Qt writes, token by token ("M1,2 L3,4"), and fails
     on the "Z" that closes a path (pyqtgraph issue #3495), which Qt 6 writes for plot frames and filled
     symbols. Around its correctCoordinates: take the Z tokens out, let it transform the rest (one token out per
-    token in), put them back where they were.
+    token in), put them back where they were. Only where svg_closed_path_bug_applies: a later series is taken
+    to be fixed, and its exporter is left as it is (raise LAST_SVG_CLOSED_PATH_BUG if one still fails).
     """
+    if not svg_closed_path_bug_applies():
+        return
     module = sys.modules.get("pyqtgraph.exporters.SVGExporter")
     original = getattr(module, "correctCoordinates", None)
     if original is None or getattr(original, "_accepts_closed_paths", False):

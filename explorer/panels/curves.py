@@ -8,7 +8,8 @@
 
 Each plot shows the train value per report (faint), its exponential moving average (bold) and the held-out
 value after each epoch (dots). Histories live in a `CurveBuffer` that halves its resolution when full, so a
-run of 10^6 steps draws as fast as one of 10^3. Drawing is what costs the GUI thread (and, through the GIL,
+run of 10^6 steps draws as fast as one of 10^3; the per-report curve draws each bin's min and max, so a lone
+spike (the kind that comes before a divergence) keeps its height however long the run. Drawing is what costs the GUI thread (and, through the GIL,
 the training), so it is rationed: one plot per timer tick, axes that move in coarse jumps instead of every
 frame, no antialiasing, and ticks that stretch when a paint was slow (see REDRAW_DUTY).
 """
@@ -333,6 +334,11 @@ class CurvesPanel(QWidget):
         col = key + "_ema" if smoothed and key in SMOOTHED else key
         return rows[:, 0].copy(), rows[:, _COL[col]].copy()
 
+    def plotted(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(step, value) the faint per-report curve of a plot draws: each bin's min and max once bins merge."""
+        x, y = self._raw[key].xData, self._raw[key].yData
+        return (np.zeros(0), np.zeros(0)) if x is None else (np.array(x), np.array(y))
+
     def heldout(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         return np.array(self._epochs["step"]), np.array(self._epochs[key])
 
@@ -375,7 +381,7 @@ class CurvesPanel(QWidget):
         rows = self._buffer.rows()
         x = rows[:, 0]
         for key in keys:
-            self._raw[key].setData(x, rows[:, _COL[key]])
+            self._raw[key].setData(*self._buffer.peaks(_COL[key]))  # min and max per bin: spikes stay
             smooth_col = key + "_ema" if key in SMOOTHED else key
             self._train[key].setData(x, rows[:, _COL[smooth_col]])
             if key in self._heldout:
@@ -424,7 +430,7 @@ class CurvesPanel(QWidget):
                 self._fit_y(key, rows)
 
     def _fit_y(self, key: str, rows: np.ndarray) -> None:
-        columns = [rows[:, _COL[key]]]
+        columns = [self._buffer.peaks(_COL[key])[1]]  # what the faint curve draws, spikes included
         if key in SMOOTHED:
             columns += [rows[:, _COL[key + "_ema"]], np.asarray(self._epochs[key])]
         values = np.concatenate(columns)

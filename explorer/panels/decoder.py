@@ -8,7 +8,7 @@
     panel.sig_z_changed.connect(...)         # the user moved a slider (or pressed Origin / Sample)
 
 Decoding happens on the GUI thread from the snapshot's private CPU copy, never from the weights being
-trained. For the reference MLP decoder one point is a ~0.05 ms numpy GEMV, so each slider event decodes
+trained. For the reference MLP decoder one point is a single small numpy GEMV, so each slider event decodes
 synchronously and the picture follows the mouse without a queue (benchmarks/slider_latency.py measures it).
 """
 
@@ -42,7 +42,7 @@ MAX_SLIDERS = 64
 """At most this many sliders (the highest-KL dimensions when there are more); the rest keep their value."""
 ROWS_PER_TURN = 5
 """Slider rows prepare_rows creates per call. A new model's first snapshot used to create all its rows at once:
-20 rows (80 widgets), created, polished and laid out, held the GUI thread for ~23 ms in one go."""
+20 rows (80 widgets), created, polished and laid out in one go, held the GUI thread for a whole stall."""
 INACTIVE_GREY = "#a0a0a0"
 
 
@@ -320,7 +320,7 @@ class DecoderSlidersPanel(QWidget):
     def prepare_rows(self, latent_dim: int) -> None:
         """Get up to ROWS_PER_TURN more rows standing by (shown, disabled, below those in use) for a model of
         this latent size, so that set_decoder only relabels them; the caller spreads the calls over event-loop
-        turns, since creating and showing 20 rows at once held the GUI thread for ~20 ms."""
+        turns, since creating and showing 20 rows at once held the GUI thread too long in one turn."""
         hidden = [row for row in self._spare if row.placed_at is None]
         below = len(self._spare) - len(hidden) + len(self._rows)  # the first free grid row
         for i in range(min(ROWS_PER_TURN, self.rows_to_prepare(latent_dim))):

@@ -9,8 +9,8 @@
     panel.sig_refresh_requested.connect(...) # "Refresh now"; sig_refresh_every_changed(steps) for the spin box
 
 Up to 70,000 points are drawn by `PointCloudItem` (explorer.plotting.point_cloud), which rasterises them into one image per paint with numpy:
-a pyqtgraph ScatterPlotItem spends ~0.3 s per 70k-point setData looking up a symbol per point, while this
-item's set_points is a copy and its paint a few milliseconds. Hover and click find the nearest point in
+a pyqtgraph ScatterPlotItem looks up a symbol per point in Python on every setData, while this item's
+set_points is a copy and its paint a few vectorised numpy calls. Hover and click find the nearest point in
 screen pixels with one vectorised distance, not by asking items. For latent dim > 2 the view is either two
 chosen dimensions or a `StablePCA` projection whose axes are aligned with the previous refresh.
 """
@@ -167,7 +167,7 @@ class LatentScatterPanel(QWidget):
         self.plot.setMinimumSize(260, 240)
         self.plot.getPlotItem().hideButtons()
         # the axis titles from the start: appearing with the first snapshot, they re-laid out the plot and
-        # painted it twice in a row (2 x 10 ms on the GUI thread, while training starts)
+        # painted it twice in a row on the GUI thread, just as training starts
         self._set_axis_labels("PC1", "PC2")
         self.plot.setToolTip("")
         self.cloud = PointCloudItem()

@@ -25,8 +25,8 @@ from trainer.geometry import rd_line
 
 REDRAW_INTERVAL_MS = 1000
 """Reports arrive up to 30 times a second; the point moves slowly, and the curves are the live view: one
-redraw a second suffices (one cost ~12 ms of the GUI thread while training on a loaded 2-core machine, as
-much as the four curves together)."""
+redraw a second suffices (a redraw of the trail costs the GUI thread about as much as the four curves
+together)."""
 RECENT_FRACTION = 0.6
 """With "Follow", the view frames the newest 60% of the trajectory: the first steps' distortion (hundreds of
 nats) would otherwise flatten the part where β matters."""
@@ -58,7 +58,7 @@ class RateDistortionPanel(QWidget):
         self.readout.setTextFormat(Qt.RichText)
         self.readout.setWordWrap(True)
         # room for three lines from the start: a readout that re-wrapped to another line count resized the plot,
-        # and a plot's resize re-lays out its axes (a ~100 ms stall of the GUI thread while training)
+        # and a plot's resize re-lays out its axes, a stall of the GUI thread while training
         self.readout.setMinimumHeight(3 * self.readout.fontMetrics().lineSpacing())
         self.follow = QCheckBox("Follow")
         self.follow.setChecked(True)

@@ -24,11 +24,11 @@ from PySide6.QtCore import QObject, Qt, QThread
 BACKGROUND_NICE = 10
 """How much nicer (Linux) the worker threads are than the GUI thread.
 
-With training on every core, the GUI thread used to share the cores with the trainer's threads as an equal: a
-full window repaint that costs 18 ms of CPU took 31 ms, 15 of them waiting for a core. Ten steps nicer
-(scheduler weight 1024 against 110), the trainer's threads give the GUI thread a core at once: the repaint
-takes 19 ms (17 ms at 19 steps), and the trainer takes back whatever the GUI thread leaves idle, so training
-loses only what the GUI actually uses."""
+With training on every core, the GUI thread used to share the cores with the trainer's threads as an equal,
+so a full window repaint spent about as long waiting for a core as painting. Ten steps nicer (scheduler
+weight 1024 against 110), the trainer's threads give the GUI thread a core at once, nearly as much as 19 steps
+would, and the trainer takes back whatever the GUI thread leaves idle, so training loses only what the GUI
+actually uses."""
 
 
 def move_to_new_thread(worker: QObject, name: str, parent: QObject, start: bool = True) -> QThread:

@@ -56,11 +56,10 @@ def _torch_threads() -> int:
 def _warm_optimizer() -> None:
     """Build a throwaway Adam, so the first Start does not pay for what that imports.
 
-    torch's first optimizer imports torch._dynamo (and sympy with it): 1.7-2.3 s here, holding the GIL for up
-    to 180 ms at a time, so done at Start it froze the window in bursts and delayed the first report by 2 s.
-    Done here, in the launch-time probe, it overlaps the user's first look at the window instead: the probe
-    then ends about 5 s after launch instead of 2.4 s, with GIL stalls of 100-270 ms in that time (importing
-    torch itself already stalls the window for 270-370 ms there).
+    torch's first optimizer imports torch._dynamo (and sympy with it), a long import that holds the GIL in
+    long stretches, so done at Start it froze the window in bursts and delayed the first report. Done here,
+    in the launch-time probe, it overlaps the user's first look at the window instead: the probe ends later,
+    but its stalls are no longer than those importing torch itself already causes there.
     """
     import torch
 
@@ -70,8 +69,8 @@ def _warm_optimizer() -> None:
 def _freeze_long_lived_objects() -> None:
     """Exempt everything alive now (torch, Qt wrappers, the model) from future garbage collections.
 
-    A full collection walks every tracked object: with torch and Qt loaded that took 160-190 ms, holding the
-    GIL, so the window froze whenever training garbage triggered one. Frozen objects are skipped (gc.freeze,
+    A full collection walks every tracked object, and with torch and Qt loaded there are very many, all
+    while holding the GIL, so the window froze whenever training garbage triggered one. Frozen objects are skipped (gc.freeze,
     CPython >= 3.7); what is created afterwards is still collected as usual.
     """
     gc.freeze()
