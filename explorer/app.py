@@ -168,13 +168,13 @@ class DemoOpener(QObject):
     def _on_due(self) -> None:
         if self.window.state is not RunState.IDLE:
             return  # the user was quicker: Start or an opened file wins over the demo
-        self.window.session.worker.sig_opened.connect(self._on_opened)
+        self.window.session.sig_opened.connect(self._on_opened)
         # a template, not the user's file: not a recent file, and Save asks for a name instead of overwriting it
         self.window.files.open_checkpoint(self.path, remember=False)
 
     @Slot(object)
     def _on_opened(self, opened) -> None:
-        self.window.session.worker.sig_opened.disconnect(self._on_opened)
+        self.window.session.sig_opened.disconnect(self._on_opened)
         if opened.path != self.path:
             return
         self.window.setWindowTitle("vae-explorer — demo model")

@@ -3,9 +3,9 @@
     explore = Exploration(window)
     for title, panel, area in explore.docks():
         window.add_panel(title, panel, area)
-    worker.sig_explore.connect(explore.on_explore)      # DecoderSnapshot | LatentSnapshot | PreviewImages
+    session.sig_explore.connect(explore.on_explore)     # DecoderSnapshot | LatentSnapshot | PreviewImages
     # in _on_progress:        explore.on_progress(batch)      (a runtime.messages.CurveBatch)
-    # on a live β change:     explore.set_beta(beta)   (the β line; one that took effect comes in the batch)
+    # on a live β change:     explore.set_beta(beta)   (the β line previews it until a batch shows it applied)
     # on an opened checkpoint: explore.set_history(opened.history)
     # on Reset:               explore.clear()
     # in closeEvent:          explore.shutdown()
@@ -184,7 +184,7 @@ class Exploration(QObject):
         """A runtime.messages.CurveBatch: trajectory, β, and (throttled) the live per-dimension KL."""
         self.rd.add_steps(batch.step, batch.kl, batch.recon)
         if len(batch.beta):
-            self.rd.set_beta(float(batch.beta[-1]))
+            self.rd.set_beta(float(batch.beta[-1]), float(batch.latest.beta_target))
         for step, _beta in batch.beta_changes:  # the objective changed: older encodings stop deciding
             self.activity.setting_changed(step)
         latest = batch.latest
@@ -193,8 +193,8 @@ class Exploration(QObject):
             self._kl_timer.start()
 
     def set_beta(self, beta: float) -> None:
-        """A live β change: the RD plane shows what it asks for at once, before the trainer applies it."""
-        self.rd.set_beta(beta)
+        """A live β target change: the RD plane previews it at once, until a report shows the trainer applied it."""
+        self.rd.preview_beta(beta)
 
     def set_history(self, arrays: dict) -> None:
         self.rd.set_history(arrays)

@@ -191,26 +191,26 @@ class MainWindow(QMainWindow):
         self.controls.sig_lr_changed.connect(self.session.set_lr)
         self.controls.sig_free_bits_changed.connect(self.session.set_free_bits)
         # the rate–distortion plane's β line follows the slider while it is dragged, before training applies it
+        self.controls.sig_beta_previewed.connect(self.explore.set_beta)
         self.controls.sig_beta_changed.connect(self.explore.set_beta)
-        self.controls.beta_slider.valueChanged.connect(self._on_beta_slider_moved)
         self.controls.epochs_spin.valueChanged.connect(self._on_epochs_changed)
         self.explore.kl.sig_collapse_changed.connect(self._on_collapse_changed)
         self.explore_docks["Traversals"].visibilityChanged.connect(self.explore.traversal.on_shown)
         self.explore.scatter.sig_refresh_requested.connect(self.session.request_latents)
         self.explore.scatter.sig_refresh_every_changed.connect(self.session.set_latent_every)
         self.session.set_latent_every(self.explore.scatter.refresh_every())
-        # worker -> window: queued connections to methods of this GUI-thread object (never lambdas)
-        worker = self.session.worker
-        worker.sig_devices.connect(self._on_devices_found)
-        worker.sig_status.connect(self._on_worker_status)
-        worker.sig_started.connect(self._on_run_started)
-        worker.sig_progress.connect(self._on_progress)
-        worker.sig_epoch.connect(self._on_epoch_done)
-        worker.sig_diverged.connect(self._on_diverged)
-        worker.sig_failed.connect(self._on_failed)
-        worker.sig_ended.connect(self._on_run_ended)
-        worker.sig_opened.connect(self._on_checkpoint_opened)
-        worker.sig_explore.connect(self.explore.on_explore)  # a @Slot of a GUI-thread QObject: queued
+        # session -> window: queued connections to methods of this GUI-thread object (never lambdas)
+        session = self.session
+        session.sig_devices.connect(self._on_devices_found)
+        session.sig_status.connect(self._on_worker_status)
+        session.sig_started.connect(self._on_run_started)
+        session.sig_progress.connect(self._on_progress)
+        session.sig_epoch.connect(self._on_epoch_done)
+        session.sig_diverged.connect(self._on_diverged)
+        session.sig_failed.connect(self._on_failed)
+        session.sig_ended.connect(self._on_run_ended)
+        session.sig_opened.connect(self._on_checkpoint_opened)
+        session.sig_explore.connect(self.explore.on_explore)  # a @Slot of a GUI-thread QObject: queued
 
     # --- what the actions do ------------------------------------------------------------------------
     def start_training(self, max_steps: int | None = None) -> bool:
@@ -312,9 +312,6 @@ class MainWindow(QMainWindow):
         if self.state is RunState.STOPPED:  # what Continue will do now
             self._set_continue_text(self._epochs_done)
             self.status.showMessage(self._continue_text, 10_000)
-
-    def _on_beta_slider_moved(self, _tick: int) -> None:
-        self.explore.set_beta(self.controls.beta_spin.value())  # the spinbox holds the slider's β, unrounded
 
     @Slot(object)
     def _on_progress(self, batch) -> None:

@@ -68,13 +68,13 @@ class ScreenshotDriver(QObject):
     def begin(self) -> None:
         self.window.resize(*SCREENSHOT_SIZE)
         self.window.show()
-        worker = self.window.session.worker
-        worker.sig_ended.connect(self._on_run_ended)
-        worker.sig_failed.connect(self._on_failed)
+        session = self.window.session
+        session.sig_ended.connect(self._on_run_ended)
+        session.sig_failed.connect(self._on_failed)
         self.window.files.error_dialogs = False  # nobody to close a dialog: a bad file shows in the banner
         self.window.files.sig_open_failed.connect(self._on_failed)
         if self.checkpoint:
-            worker.sig_opened.connect(self._on_opened)
+            session.sig_opened.connect(self._on_opened)
             self.window.open_checkpoint(self.checkpoint)
         else:
             self._train_or_grab()

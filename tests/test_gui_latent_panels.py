@@ -114,10 +114,10 @@ def test_set_z_moves_sliders_without_echo_and_inactive_dims_are_labelled(qtbot, 
     panel.set_decoder(collapsed.decoder)
     panel.set_kl(collapsed.latents.kl_per_dim, collapsed.latents.mu_variance)
     assert all("inactive: KL 0.00 nats" in panel.row_text(d) for d in range(4))
-    assert all(INACTIVE_GREY in panel._rows[d].name.styleSheet() for d in range(4))
+    assert all(INACTIVE_GREY in panel.row_name(d).styleSheet() for d in range(4))
     panel.set_decoder(healthy.decoder)  # active again: the grey goes (styles are only touched on a change)
     panel.set_kl(lat.kl_per_dim, lat.mu_variance)
-    assert all("inactive" not in panel.row_text(d) and panel._rows[d].name.styleSheet() == "" for d in range(4))
+    assert all("inactive" not in panel.row_text(d) and panel.row_name(d).styleSheet() == "" for d in range(4))
 
 
 def test_slider_rows_follow_the_latent_size_reusing_their_widgets(qtbot, sprites, healthy):
@@ -133,10 +133,23 @@ def test_slider_rows_follow_the_latent_size_reusing_their_widgets(qtbot, sprites
     panel.set_decoder(DecoderSnapshot.from_model(wider, step=0))
     assert [panel.slider(d) for d in range(4)] == sliders  # the same widgets, reused
     assert panel.slider_order() == list(range(6)) and [panel.slider(d).value() for d in range(6)] == [0] * 6
-    assert [row.name.text() for row in panel._rows] == [f"z{d}" for d in range(6)]
+    assert panel.row_count() == 6 and [panel.row_name(d).text() for d in range(6)] == [f"z{d}" for d in range(6)]
+    _assert_rows_packed_at_the_top(qtbot, panel, 6)
     panel.set_decoder(healthy.decoder)  # and back: two rows go
-    assert len(panel._rows) == 4 and [panel.slider(d) for d in range(4)] == sliders
-    assert panel._grid.rowStretch(4) == 1 and panel._grid.rowStretch(6) == 0  # spare height below the last row
+    assert panel.row_count() == 4 and [panel.slider(d) for d in range(4)] == sliders
+    _assert_rows_packed_at_the_top(qtbot, panel, 4)
+
+
+def _assert_rows_packed_at_the_top(qtbot, panel: DecoderSlidersPanel, n: int) -> None:
+    """The spare height goes below the last row: in a tall panel the n rows keep their pitch at the top."""
+    panel.resize(500, 1400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    QApplication.processEvents()
+    tops = [panel.slider(d).geometry().top() for d in range(n)]
+    pitch = tops[1] - tops[0]
+    assert 0 < pitch <= 2 * panel.slider(0).sizeHint().height() and tops == [tops[0] + d * pitch for d in range(n)]
+    assert panel.scroll.widget().height() - panel.slider(n - 1).geometry().bottom() > 4 * pitch
 
 
 def test_a_new_models_slider_rows_are_made_a_few_per_event_loop_turn(qtbot, sprites):
@@ -242,13 +255,13 @@ def test_dragging_the_marker_decodes_live_and_hover_shows_a_thumbnail(qtbot, exp
     # PCA view: the marker moves z within the PCA plane and lands where it was dragged
     scatter.set_view("pca")
     scatter.marker.setPos(-1.0, 0.75)
-    xy = scatter._pca.transform(moved[-1][None])[0]
+    xy = scatter.project(moved[-1])
     np.testing.assert_allclose(xy, [-1.0, 0.75], atol=1e-5)
     # hover: the card shows the input and its reconstruction
     index = _isolated_point(scatter.coordinates())
-    scene = scatter.plot.mapToScene(scatter.viewport_pos(index).toPoint())
-    scatter._on_mouse_moved((scene,))
-    assert scatter.hover.isVisible() and scatter.hover.index == index
+    qtbot.mouseMove(scatter.plot.viewport(), scatter.viewport_pos(index).toPoint())
+    qtbot.waitUntil(lambda: scatter.hover.isVisible(), timeout=3000)  # hover is rate-limited (30/s)
+    assert scatter.hover.index == index
     assert f"#{int(healthy.latents.indices[index])}" in scatter.hover.caption.text()
 
 
@@ -257,10 +270,10 @@ def test_scatter_colours_by_factor_and_keeps_its_pca_orientation(qtbot, explore,
     assert [scatter.colour_combo.itemData(i) for i in range(scatter.colour_combo.count())] == [
         *healthy.dataset.factor_names, "none"]
     scatter.set_colour_by("shape")
-    colours_by_shape = scatter.cloud._colours.copy()
+    colours_by_shape = scatter.cloud.colours()
     assert len(np.unique(colours_by_shape)) == 3 and "shape" in scatter.legend.text()
     scatter.set_colour_by("none")
-    assert len(np.unique(scatter.cloud._colours)) == 1
+    assert len(np.unique(scatter.cloud.colours())) == 1
     scatter.set_view("pca")
     first = scatter.coordinates().copy()
     scatter.set_snapshot(healthy.latents)  # a refresh with (here) the same encodings must not move anything

@@ -76,16 +76,16 @@ class FileController(QObject):
         self._autosave_timer.timeout.connect(self._on_autosave_due)
         self._apply_autosave_interval()
 
-        worker = self.session.worker
+        session = self.session
         # training thread -> I/O thread, directly: the copy never passes through the GUI thread
-        worker.sig_snapshot.connect(self.io.worker.write)
+        session.sig_snapshot.connect(self.io.worker.write)
         self.io.worker.sig_done.connect(self._on_io_done)
         self.io.worker.sig_loaded.connect(self._on_checkpoint_loaded)
         self.io.worker.sig_load_failed.connect(self._on_checkpoint_load_failed)
-        worker.sig_progress.connect(self._on_progress)
-        worker.sig_opened.connect(self._on_opened)
-        worker.sig_ended.connect(self._on_run_ended)
-        worker.sig_dataset_changed.connect(self._on_dataset_changed)
+        session.sig_progress.connect(self._on_progress)
+        session.sig_opened.connect(self._on_opened)
+        session.sig_ended.connect(self._on_run_ended)
+        session.sig_dataset_changed.connect(self._on_dataset_changed)
         window.sig_state_changed.connect(self._on_state_changed)
         window.setAcceptDrops(True)
         window.installEventFilter(self)
@@ -573,7 +573,6 @@ class FileController(QObject):
         """After the training thread has been joined: copy what is still queued, write it, join the I/O thread."""
         self._closing = True
         self._autosave_timer.stop()
-        if not self.session.running:
-            self.session.worker.drain_jobs()  # a copy asked for while the worker was idle and then quit
+        self.session.drain_after_shutdown()  # a copy asked for while the worker was idle and then quit
         self.io.shutdown()
         self.store.sync()

@@ -103,6 +103,8 @@ class ControlsPanel(QWidget):
 
     sig_beta_changed = Signal(float)
     """The β target the user set (slider settled or spinbox edited); apply it live."""
+    sig_beta_previewed = Signal(float)
+    """The β the slider shows while it is being dragged, before it settles; for previews, not to apply."""
     sig_lr_changed = Signal(float)
     """A new Adam learning rate; apply it live."""
     sig_free_bits_changed = Signal(float)
@@ -350,6 +352,7 @@ class ControlsPanel(QWidget):
             self.beta_spin.blockSignals(True)
             self.beta_spin.setValue(round(beta, 3))
             self.beta_spin.blockSignals(False)
+        self.sig_beta_previewed.emit(self.beta_spin.value())  # the spinbox holds the slider's β, unrounded
         self._beta_timer.start()
 
     def _on_beta_spin_changed(self, beta: float) -> None:

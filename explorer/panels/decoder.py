@@ -294,6 +294,14 @@ class DecoderSlidersPanel(QWidget):
     def slider(self, dim: int) -> QSlider:
         return next(row.slider for row in self._rows if row.dim == dim)
 
+    def row_count(self) -> int:
+        """How many slider rows are in use (one per dimension, at most MAX_SLIDERS)."""
+        return len(self._rows)
+
+    def row_name(self, dim: int) -> QLabel:
+        """The name label ("z3") of dimension `dim`'s row."""
+        return next(row.name for row in self._rows if row.dim == dim)
+
     def slider_order(self) -> list[int]:
         """Dimensions in the order their sliders are shown (top to bottom)."""
         return list(self._shown_order)

@@ -297,6 +297,10 @@ class LatentScatterPanel(QWidget):
         p = self.marker.pos()
         return float(p.x()), float(p.y())
 
+    def project(self, z) -> tuple[float, float]:
+        """Where latent `z` lands in the current view (plot coordinates): its PCA or chosen-dimension position."""
+        return self._project(np.asarray(z, dtype=np.float32))
+
     def viewport_pos(self, index: int) -> QPointF:
         """Where point `index` is drawn, in the plot viewport's pixel coordinates (for clicks in tests)."""
         x, y = self._xy[index]

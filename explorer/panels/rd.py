@@ -2,16 +2,24 @@
 
     panel = RateDistortionPanel()
     panel.add_steps(step, rate, distortion)    # columns from the worker's CurveBatch (kl, recon), nats per example
-    panel.set_beta(beta)                       # the line D + βR = const through the current point turns at once
+    panel.set_beta(beta, beta_target)          # a report: the effective β (target times the schedule factor)
+    panel.preview_beta(target)                 # the user set a β target: the line previews it at once
     panel.add_reference("beta4.h5", rate, distortion)   # another checkpoint, for comparison
     panel.set_history(checkpoint.history)      # the trajectory of an opened checkpoint
 
 Every point of the plane has a loss D + βR; the dashed line through the current point is the set of
 (R, D) with the same loss, slope −β: it shows the exchange rate the objective offers, nats of distortion per
 nat of rate. The dotted grey line is the same for β = 1, the ELBO's: −ELBO = D + R.
+
+Which β the line uses: the effective β of the latest report (the target times the schedule's factor, what the
+loss weighs the rate with). When the user sets a new target, the line previews it at once as the target times
+the latest factor (what the trainer will apply at its next step) and says so in the readout; reports keep the
+preview, tracking only the factor, until one says the trainer has taken the new target on.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
@@ -50,7 +58,9 @@ class RateDistortionPanel(QWidget):
         super().__init__(parent)
         self._buffer = CurveBuffer(5)  # step, rate, distortion, and their moving averages
         self._ema: tuple[float, float] | None = None
-        self._beta = 1.0
+        self._beta = 1.0  # the β the line uses: the effective one, or the preview's
+        self._factor = 1.0  # the schedule's factor in the latest report (effective β / target)
+        self._preview: float | None = None  # a β target the user set that no report has shown applied yet
         self._references: list[tuple[str, float, float]] = []
         self._by_hand = False
 
@@ -129,11 +139,29 @@ class RateDistortionPanel(QWidget):
         self._buffer.append(rows)
         self._schedule()
 
-    def set_beta(self, beta: float) -> None:
-        """The β the objective uses now: redraws the iso-loss line at once (slope −β)."""
-        if float(beta) == self._beta:
+    def set_beta(self, beta: float, target: float | None = None) -> None:
+        """A report's effective β (the objective's now) and its β target. While a preview is pending and the
+        report's target is not the previewed one, the line keeps previewing (times the report's factor)."""
+        beta = float(beta)
+        if target is not None and float(target) > 0:
+            self._factor = beta / float(target)
+        if self._preview is not None:
+            if target is None or not math.isclose(float(target), self._preview, rel_tol=1e-9):
+                self._show(self._preview * self._factor)  # not applied yet: keep the preview
+                return
+            self._preview = None  # the trainer took the previewed target on
+        self._show(beta)
+
+    def preview_beta(self, target: float) -> None:
+        """The user set a β target: the line shows at once the β it will give (target times the latest schedule
+        factor), and keeps it until a report's target says the trainer applied it."""
+        self._preview = float(target)
+        self._show(self._preview * self._factor, force=True)
+
+    def _show(self, beta: float, force: bool = False) -> None:
+        if beta == self._beta and not force:
             return  # every progress batch repeats it
-        self._beta = float(beta)
+        self._beta = beta
         self._draw_lines()
 
     def add_reference(self, name: str, rate: float, distortion: float) -> None:
@@ -154,6 +182,8 @@ class RateDistortionPanel(QWidget):
             self.add_steps(steps, arrays["steps/kl"], arrays["steps/recon"])
             if "steps/beta" in arrays and len(arrays["steps/beta"]):
                 self._beta = float(np.asarray(arrays["steps/beta"])[-1])
+        self._preview = None  # another run: its β is the one to show
+        self._factor = 1.0
         self.refresh_now()
 
     def clear(self) -> None:
@@ -168,7 +198,13 @@ class RateDistortionPanel(QWidget):
     # --- what tests may read --------------------------------------------------------------------
     @property
     def beta(self) -> float:
+        """The β the line uses (slope −β): the latest report's effective β, or a pending preview's."""
         return self._beta
+
+    @property
+    def previewing(self) -> bool:
+        """True while the line previews a β target the trainer has not applied yet."""
+        return self._preview is not None
 
     def trajectory(self) -> tuple[np.ndarray, np.ndarray]:
         """(rate, distortion) of the stored reports (raw, decimated when long)."""
@@ -270,8 +306,16 @@ class RateDistortionPanel(QWidget):
         self.beta_label.setPos(x, const - self._beta * x)
         self.readout.setText(
             f"<b>R</b> {r:.2f} nats &nbsp; <b>D</b> {d:.2f} nats &nbsp; −ELBO {r + d:.2f} &nbsp; "
-            f"<span style='color:{BETA_COLOUR}'><b>β = {self._beta:.3g}</b>: the loss D + βR is constant along the "
-            f"dashed line (slope −β)</span>")
+            f"<span style='color:{BETA_COLOUR}'><b>β = {self._beta:.3g}</b> ({self._beta_source()}): the loss "
+            f"D + βR is constant along the dashed line (slope −β)</span>")
+
+    def _beta_source(self) -> str:
+        """Which β the line uses, for the readout (short: a readout that wraps to more lines resizes the plot)."""
+        if self._preview is None:
+            return "effective"
+        if math.isclose(self._factor, 1.0, rel_tol=1e-9):
+            return "preview of your β"
+        return f"preview: your β {self._preview:.3g} × schedule {self._factor:.2f}"
 
     def _draw_references(self) -> None:
         for label in self._reference_labels:

@@ -76,6 +76,12 @@ class PointCloudItem(pg.GraphicsObject):
         self._colours = np.asarray(colours, dtype=np.uint32)[self._order]
         self.update()
 
+    def colours(self) -> np.ndarray:
+        """A copy of the (N,) ARGB32 colour words, in the order the points were given."""
+        out = np.empty_like(self._colours)
+        out[self._order] = self._colours
+        return out
+
     def boundingRect(self) -> QRectF:
         return QRectF(self._bounds)
 

@@ -1,7 +1,7 @@
 """The file I/O thread: checkpoints are read and written here, never on the GUI thread or between training steps.
 
     io = IoThread(parent)                                   # GUI thread: owns the QThread and the IoWorker
-    session.worker.sig_snapshot.connect(io.worker.write)    # training thread -> I/O thread (queued)
+    session.sig_snapshot.connect(io.worker.write)           # training thread -> I/O thread (queued)
     io.worker.sig_done.connect(controller._on_io_done)      # IoResult, queued back to the GUI thread
     io.load(request_id, "run.h5")                           # -> sig_loaded(LoadedCheckpoint) | sig_load_failed
     io.shutdown()                                           # finish queued writes, then join

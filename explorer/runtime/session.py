@@ -1,7 +1,7 @@
 """The GUI thread's handle on the training thread: it owns the QThread and the TrainWorker that runs in it.
 
     session = TrainSession()                          # GUI thread: owns the QThread and the worker
-    session.worker.sig_progress.connect(window._on_progress)
+    session.sig_progress.connect(window._on_progress) # the worker's reports, re-emitted by the session
     session.start(settings)                           # queued into the worker thread; returns at once
     session.set_beta(0.5)                             # thread-safe; the trainer applies it at its next step
     session.shutdown()                                # stop, quit, wait: from closeEvent
@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from explorer.run_settings import RunSettings
 from explorer.runtime.messages import TrainRequest
@@ -18,8 +18,43 @@ from explorer.runtime.threads import move_to_new_thread, stop_thread
 from explorer.runtime.worker import TrainWorker
 
 
+# TrainWorker signals the session re-emits under the same names (documented below)
+RELAYED = ("sig_devices", "sig_status", "sig_started", "sig_progress", "sig_epoch", "sig_diverged", "sig_failed",
+           "sig_ended", "sig_opened", "sig_explore", "sig_snapshot", "sig_dataset_changed")
+
+
 class TrainSession(QObject):
-    """Owns the training thread and its worker; every method returns at once (GUI thread only)."""
+    """Owns the training thread and its worker; every method returns at once (GUI thread only).
+
+    Its public `sig_*` signals are the worker's, relayed directly: they are emitted in the training thread, as
+    the worker's were, so a connection to a declared @Slot of a GUI-thread object is queued to the GUI thread
+    and one to an object in another thread (the I/O worker) never passes through the GUI thread.
+    """
+
+    sig_devices = Signal(object)
+    """list[str] of devices this machine can train on ("auto", "cpu", "cuda", ...), once torch has loaded."""
+    sig_status = Signal(str)
+    """One short line about slow preparation (generating sprites, reading MNIST) for the status bar."""
+    sig_started = Signal(object)
+    """RunStarted: the dataset and model are ready and steps are about to run."""
+    sig_progress = Signal(object)
+    """CurveBatch: the StepReports since the last batch, at most ~30 a second."""
+    sig_epoch = Signal(object)
+    """trainer.loop.EpochReport: held-out distortion, rate and ELBO after an epoch."""
+    sig_diverged = Signal(str)
+    """The loss went NaN/Inf: last good weights restored and training paused; the engine's message."""
+    sig_failed = Signal(str)
+    """A one-line error (bad dataset folder, bad setting, unreadable checkpoint); the window stays usable."""
+    sig_ended = Signal(object)
+    """RunEnded: the worker is idle again."""
+    sig_opened = Signal(object)
+    """OpenedCheckpoint: a checkpoint was read and will be resumed by the next Start."""
+    sig_explore = Signal(object)
+    """DecoderSnapshot | PreviewImages | LatentSnapshot: copies made between steps, for the latent panels."""
+    sig_snapshot = Signal(object)
+    """checkpoint_io.Snapshot: a copy of the model or its history, made between steps, for the I/O thread."""
+    sig_dataset_changed = Signal(object)
+    """DatasetChanged: a dataset from File > Open dataset is in use; the next Start trains on it."""
 
     _sig_train = Signal(object)
     """TrainRequest, queued to TrainWorker.train."""
@@ -51,6 +86,9 @@ class TrainSession(QObject):
         self._sig_drain.connect(self.worker.drain_jobs)
         self._sig_adopt.connect(self.worker.adopt_checkpoint)
         self._sig_use_dataset.connect(self.worker.use_dataset)
+        # worker -> session: direct, so each relayed signal is emitted in the thread the worker emitted it in
+        for name in RELAYED:
+            getattr(self.worker, name).connect(getattr(self, name), Qt.DirectConnection)
 
     def probe_devices(self) -> None:
         self._sig_probe.emit()
@@ -67,10 +105,15 @@ class TrainSession(QObject):
         self._sig_reset.emit()
 
     def request_snapshot(self, job) -> None:
-        """Copy the model or its history for the I/O thread (worker.sig_snapshot): between steps while a run
+        """Copy the model or its history for the I/O thread (sig_snapshot): between steps while a run
         is in progress, else as soon as the worker thread is free. Returns at once."""
         if not self.worker.request_snapshot(job):
             self._sig_drain.emit()
+
+    def drain_after_shutdown(self) -> None:
+        """Once the training thread has been joined: make the copies still queued, here (sig_snapshot)."""
+        if not self._thread.isRunning():
+            self.worker.drain_jobs()
 
     def adopt_checkpoint(self, loaded) -> None:
         """Make a validated, already read checkpoint the current run (after the current run, if any, stops)."""
