@@ -1,7 +1,8 @@
 """The training loop: a `Trainer` that a GUI thread or the CLI drives, and that yields reports.
 
     trainer = Trainer(model_config, train_config, dataset)
-    for report in trainer.run():          # StepReport every `report_every` steps, EpochReport per epoch
+    for report in trainer.run():          # StepReport every `report_every` steps, EpochReport per epoch,
+                                          # BetaChanged when a live β change takes effect
         ...                               # another thread may call set_beta / set_lr / pause / stop
     ckpt = trainer.checkpoint()           # plain numpy copies, ready for save_checkpoint
 
@@ -131,6 +132,18 @@ class DivergedReport:
     step: int
     restored_step: int
     message: str
+
+
+@dataclass(frozen=True)
+class BetaChanged:
+    """A live β change took effect: steps from `step + 1` on train towards `value` (yielded before their report).
+
+    The same row goes to trainer.history, group beta_changes (step, value)."""
+
+    step: int
+    """Optimizer steps taken before the change applied."""
+    value: float
+    """The new β target."""
 
 
 class Trainer:
@@ -273,18 +286,22 @@ class Trainer:
     def beta_at(self, step: int) -> float:
         return self.beta_target * self.schedule.factor(step)
 
-    def _apply_pending(self) -> None:
+    def _apply_pending(self) -> BetaChanged | None:
+        """Apply the live settings set since the last step; a β change is returned, to be yielded."""
         with self._lock:
             pending, self._pending = self._pending, {}
+        changed = None
         if "beta" in pending and pending["beta"] != self.beta_target:
             self.beta_target = pending["beta"]
             self.history.add("beta_changes", step=self.step, value=self.beta_target)
+            changed = BetaChanged(step=self.step, value=float(self.beta_target))
         if "lr" in pending:
             self.lr = pending["lr"]
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr
         if "free_bits" in pending:
             self.free_bits = pending["free_bits"]
+        return changed
 
     # --- the loop ------------------------------------------------------------------------
     def _epoch_order(self, epoch: int) -> torch.Tensor:
@@ -292,7 +309,7 @@ class Trainer:
         g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
         return torch.randperm(len(self.x_train), generator=g).to(self.device)
 
-    def run(self, max_steps: int | None = None) -> Iterator[StepReport | EpochReport | DivergedReport]:
+    def run(self, max_steps: int | None = None) -> Iterator[StepReport | EpochReport | DivergedReport | BetaChanged]:
         """Train until the configured epochs are done, `stop()` is called, or `max_steps` more steps ran.
 
         A run that ends inside a report window or an epoch keeps what it has summed so far (and the checkpoint
@@ -310,7 +327,11 @@ class Trainer:
                 while self.batch_in_epoch < self.steps_per_epoch:
                     if not self._wait_while_paused() or (end_step is not None and self.step >= end_step):
                         break
-                    self._apply_pending()
+                    changed = self._apply_pending()
+                    if changed is not None:
+                        self._bank_time()
+                        yield changed  # the consumer hears of it before the report of the steps it applies to
+                        self._t0 = time.perf_counter()
                     if self._calls:  # unlocked peek: a call queued just now runs before the step after
                         self.run_pending_calls()
                     idx = order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]

@@ -110,7 +110,7 @@ class TrainWorker(QObject):
         self._lock = threading.Lock()
         self._trainer = None  # assigned in the worker thread, read under the lock by the live controls
         self._live: dict[str, float] = {}  # live values set before the trainer existed
-        self._paused = False
+        self._pause_request = False  # Pause pressed before a trainer exists; the trainer owns its pause state
         self._cancel = threading.Event()
         self._closing = threading.Event()  # the window is closing: skip the final (slow) encoding
         self._dataset = None  # kept so Reset + Start does not generate the sprites again
@@ -139,14 +139,14 @@ class TrainWorker(QObject):
 
     def pause(self) -> None:
         with self._lock:
-            self._paused = True
             trainer = self._trainer
+            self._pause_request = trainer is None  # delivered by _install to the trainer it builds
         if trainer is not None:
             trainer.pause()
 
     def resume(self) -> None:
         with self._lock:
-            self._paused = False
+            self._pause_request = False
             trainer = self._trainer
         if trainer is not None:
             trainer.resume()
@@ -157,7 +157,7 @@ class TrainWorker(QObject):
             self._closing.set()
         self._cancel.set()
         with self._lock:
-            self._paused = False
+            self._pause_request = False
             trainer = self._trainer
         if trainer is not None:
             trainer.stop()
@@ -167,7 +167,7 @@ class TrainWorker(QObject):
         self._cancel.clear()
         with self._lock:
             self._live.clear()
-            self._paused = False
+            self._pause_request = False
 
     @property
     def trainer(self):
@@ -426,29 +426,26 @@ class TrainWorker(QObject):
         trainer.set_epochs(settings.epochs)
         with self._lock:
             self._trainer = trainer
-            live, paused = dict(self._live), self._paused
+            live, paused = dict(self._live), self._pause_request
+            self._pause_request = False
         for name, value in live.items():
             getattr(trainer, f"set_{name}")(value)
-        if paused:
+        if paused and not trainer.paused:
             trainer.pause()
         if self._cancel.is_set():
             raise _Cancelled()
 
     def _run(self, trainer, max_steps: int | None) -> None:
-        from trainer.loop import DivergedReport, EpochReport, StepReport
+        from trainer.loop import BetaChanged, DivergedReport, EpochReport, StepReport
 
         pending: list = []
-        seen_changes = len(trainer.history.column("beta_changes", "step"))
+        changes: list[tuple[int, float]] = []  # BetaChanged events not yet sent; they ride with the next batch
         last_emit = 0.0
 
         def flush() -> None:
-            nonlocal pending, seen_changes
+            nonlocal pending, changes
             if not pending:
                 return
-            steps = trainer.history.column("beta_changes", "step")
-            values = trainer.history.column("beta_changes", "value")
-            changes = tuple((int(s), float(v)) for s, v in zip(steps[seen_changes:], values[seen_changes:]))
-            seen_changes = len(steps)
             self.sig_progress.emit(
                 CurveBatch(
                     step=np.array([r.step for r in pending], dtype=np.int64),
@@ -456,16 +453,18 @@ class TrainWorker(QObject):
                     kl=np.array([r.kl for r in pending]),
                     elbo=np.array([r.elbo for r in pending]),
                     beta=np.array([r.beta for r in pending]),
-                    beta_changes=changes,
+                    beta_changes=tuple(changes),
                     latest=pending[-1],
                 )
             )
-            pending = []
+            pending, changes = [], []
 
         for report in trainer.run(max_steps=max_steps):
             if self._cancel.is_set():
                 trainer.stop()  # a stop that arrived before run() began (run() clears the engine's flag)
-            if isinstance(report, StepReport):
+            if isinstance(report, BetaChanged):
+                changes.append((report.step, report.value))
+            elif isinstance(report, StepReport):
                 pending.append(report)
                 now = time.monotonic()
                 if now - last_emit >= EMIT_INTERVAL_S:
@@ -475,9 +474,7 @@ class TrainWorker(QObject):
                 flush()
                 self.sig_epoch.emit(report)
             elif isinstance(report, DivergedReport):
-                flush()
-                with self._lock:
-                    self._paused = True
+                flush()  # the trainer paused (or stopped) itself: trainer.paused says which
                 self.sig_diverged.emit(report.message)
             self._publish(trainer)  # between steps: the only time the weights hold still
         flush()
