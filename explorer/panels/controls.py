@@ -314,13 +314,6 @@ class ControlsPanel(QWidget):
         """Show the epoch total the trainer now trains to (Continue on a finished run raised it)."""
         self.epochs_spin.setValue(int(epochs))
 
-    def set_beta(self, beta: float) -> None:
-        """Show a β the trainer reports, without sending it back."""
-        self.blockSignals(True)
-        self.beta_spin.setValue(beta)
-        self._beta_timer.stop()
-        self.blockSignals(False)
-
     # --- reactions -------------------------------------------------------------------------------
     def _update_enabled(self) -> None:
         for widget in self._model_widgets:
