@@ -56,6 +56,32 @@ def shared_mnist_dir() -> Path:
     return SHARED_MNIST
 
 
+SMALL_RUN = dict(sprites_n=1200, sprites_size=28, batch_size=64, latent_dim=4, epochs=1000)
+"""Window settings for a run that trains fast on a CPU: 28x28 sprites, a tiny latent space."""
+
+
+@pytest.fixture
+def small_window(qtbot):
+    """Makes shown MainWindows set up for a small sprites run (SMALL_RUN, overridable); at teardown closes each
+    and checks its training thread was joined."""
+    made = []
+
+    def make(**settings):
+        from explorer.main_window import MainWindow
+
+        win = MainWindow()
+        qtbot.addWidget(win)
+        win.controls.set_settings(win.controls.settings().replace(**{**SMALL_RUN, **settings}))
+        win.show()
+        made.append(win)
+        return win
+
+    yield make
+    for win in made:
+        win.close()
+        assert not win.session.running, "the training thread must be joined when the window closes"
+
+
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path_factory, monkeypatch):
     """Every test starts with no saved settings, layout or recent files, and autosaves into its own folder."""

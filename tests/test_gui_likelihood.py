@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from explorer.main_window import MainWindow
 from explorer.panels.elbo_gap import ElboGapPanel
 from explorer.runtime.log_px import LogPxEstimate
 from trainer.config import DatasetSpec, TrainConfig
@@ -86,12 +85,8 @@ def test_a_cvae_estimate_is_log_p_of_x_given_y(qtbot, grey):
     assert panel.button.text() == "Estimate log p(x|y) (IWAE, K=4)"
 
 
-def test_the_binarize_choice_trains_the_run_and_locks_with_the_model(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.controls.set_settings(win.controls.settings().replace(sprites_n=600, sprites_size=28, batch_size=64,
-                                                              latent_dim=4, epochs=1000))
-    win.show()
+def test_the_binarize_choice_trains_the_run_and_locks_with_the_model(qtbot, small_window):
+    win = small_window(sprites_n=600)
     win.controls.binarize_combo.setCurrentText("static")
     assert win.controls.settings().train_config().binarize == "static"
     win.start_action.trigger()
@@ -100,5 +95,3 @@ def test_the_binarize_choice_trains_the_run_and_locks_with_the_model(qtbot):
     trainer = win.session.worker.trainer
     assert trainer.config.binarize == "static"
     assert not win.controls.binarize_combo.isEnabled()  # a setting of the model: locked while it exists
-    win.close()
-    assert not win.session.running

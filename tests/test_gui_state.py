@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt, Signal
 
-from explorer.main_window import MainWindow
 from explorer.panels.controls import beta_to_tick
 from explorer.runtime.messages import CurveBatch
 from explorer.runtime.session import TrainSession
@@ -26,16 +25,8 @@ WARMUP_STEPS = 5000
 
 
 @pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    small = win.controls.settings().replace(sprites_n=1200, sprites_size=28, batch_size=64, latent_dim=4, epochs=1000,
-                                            schedule="warmup", schedule_steps=WARMUP_STEPS)
-    win.controls.set_settings(small)
-    win.show()
-    yield win
-    win.close()
-    assert not win.session.running, "the training thread must be joined when the window closes"
+def window(small_window):
+    return small_window(schedule="warmup", schedule_steps=WARMUP_STEPS)
 
 
 def click(qtbot, window, action):

@@ -16,7 +16,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from explorer.main_window import MainWindow
 from explorer.state import RunState
 from explorer.panels.controls import beta_to_tick
 from explorer.runtime.threads import BACKGROUND_NICE
@@ -27,15 +26,8 @@ WAIT_MS = 30_000  # generous for a loaded CI machine; the happy path takes a sec
 
 
 @pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    small = win.controls.settings().replace(sprites_n=1200, sprites_size=28, batch_size=64, latent_dim=4, epochs=1000)
-    win.controls.set_settings(small)
-    win.show()
-    yield win
-    win.close()
-    assert not win.session.running, "the training thread must be joined when the window closes"
+def window(small_window):
+    return small_window()
 
 
 def click(qtbot, window, action):
