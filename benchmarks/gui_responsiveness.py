@@ -65,11 +65,6 @@ def reference_settings(data_dir: Path) -> RunSettings:
     return base.replace(dataset="sprites", sprites_n=10_000, sprites_size=28)
 
 
-def throughput(first, last, batch_size: int) -> float:
-    """Examples per training second between two StepReports."""
-    return (last.step - first.step) * batch_size / max(last.elapsed_s - first.elapsed_s, 1e-9)
-
-
 class HeadlessRun:
     """The same config trained by a plain Trainer on this thread, in slices between the window's slices."""
 

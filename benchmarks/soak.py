@@ -35,7 +35,7 @@ SCRATCH = tempfile.mkdtemp(prefix="vae-explorer-soak-")
 os.environ["XDG_DATA_HOME"] = os.path.join(SCRATCH, "data")  # autosaves
 
 import explorer.qt_compat  # noqa: E402,F401
-from PySide6.QtCore import QObject, QTimer  # noqa: E402
+from PySide6.QtCore import QObject, QTimer, Slot  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from explorer.files.settings_store import use_settings_folder  # noqa: E402
@@ -87,6 +87,10 @@ class Soak(QObject):
         self.out_dir = out_dir
         self.samples: list[tuple[float, float, int]] = []  # (seconds since start, RSS MB, step)
         self.saves = 0
+        self.saved_ok = 0
+        self.step = 0  # the newest report's, as the window's signal gave it
+        window.session.sig_progress.connect(self._on_progress)
+        window.files.sig_io_done.connect(self._on_io_done)
         self.t0 = 0.0
         self._sample_timer = QTimer(self, interval=int(SAMPLE_S * 1000))
         self._sample_timer.timeout.connect(self._on_sample)
@@ -104,12 +108,12 @@ class Soak(QObject):
             self._save_timer.start()
         self._end_timer.start()
 
-    def _step(self) -> int:
-        report = self.window.last_report
-        return int(report.step) if report is not None else 0
+    @Slot(object)
+    def _on_progress(self, batch) -> None:
+        self.step = int(batch.latest.step)
 
     def _on_sample(self) -> None:
-        self.samples.append((time.perf_counter() - self.t0, rss_mb(), self._step()))
+        self.samples.append((time.perf_counter() - self.t0, rss_mb(), self.step))
 
     def _on_save(self) -> None:
         if self.window.files.save(str(Path(self.out_dir) / "soak.h5")) is not None:
@@ -126,6 +130,10 @@ class Soak(QObject):
         self.window.close()
         QApplication.instance().quit()
 
+    @Slot(object)
+    def _on_io_done(self, result) -> None:
+        self.saved_ok += result.ok and result.job.reason == "save"
+
     def result(self) -> dict:
         def around(t: float) -> float:  # median of the samples within one sampling period of t: no single spike
             near = [mb for s, mb, _ in self.samples if abs(s - t) <= SAMPLE_S * 1.01]
@@ -134,7 +142,7 @@ class Soak(QObject):
         end_t = self.samples[-1][0]
         warm = around(self.warmup_s)
         final = around(end_t)
-        saves_ok = sum(1 for r in self.window.files.results if r.ok and r.job.reason == "save")
+        saves_ok = self.saved_ok
         curve_max = max(v for k, v in self.points.items() if k.startswith("Curves: ") and "held-out" not in k)
         return {
             "minutes": round(end_t / 60, 2),

@@ -45,7 +45,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.session = TrainSession(self)
         self.state = RunState.IDLE
-        self.last_report = None  # newest StepReport, for the status bar and later panels
         self._continue_text = ""  # what Continue would do, said again after the worker's idle-time messages
         self._epochs_done = 0  # of the stopped model, as its last RunEnded or OpenedCheckpoint said: for that text
 
@@ -262,7 +261,6 @@ class MainWindow(QMainWindow):
         self.explore.clear()
         self.status.reset()
         self.banner.clear()
-        self.last_report = None
         self.setWindowTitle(APP_NAME)
         self._set_state(RunState.IDLE)
 
@@ -319,7 +317,6 @@ class MainWindow(QMainWindow):
         self.explore.on_progress(batch)
         if batch.beta_changes:
             self.curves.add_beta_changes(batch.beta_changes)
-        self.last_report = batch.latest
         self.status.show_report(batch.latest)
 
     @Slot(object)

@@ -69,7 +69,10 @@ def small_window(qtbot):
     def make(**settings):
         from explorer.main_window import MainWindow
 
+        from window_log import WindowLog
+
         win = MainWindow()
+        WindowLog(win)
         qtbot.addWidget(win)
         win.controls.set_settings(win.controls.settings().replace(**{**SMALL_RUN, **settings}))
         win.show()

@@ -39,7 +39,9 @@ def test_gui_responsiveness_short_run_reports_heartbeat_and_what_filled_each_sta
     assert out["largest_gaps"][0]["gap_ms"] == pytest.approx(out["heartbeat_max_gap_ms"], abs=0.051)
     for gap in out["largest_gaps"]:
         assert gap["gui_cpu_ms"] >= 0 and gap["run_queue_ms"] >= 0 and gap["steal_ms"] >= 0 and gap["gc_ms"] >= 0
-        assert gap["gui_cpu_ms"] <= gap["gap_ms"] + 1  # the thread cannot run longer than the gap it ran in
+        # the thread cannot run longer than the gap it ran in, give or take the moments between a beat's timestamp
+        # and its schedstat read, which a busy machine stretches to a few milliseconds
+        assert gap["gui_cpu_ms"] <= gap["gap_ms"] + 5
     assert 0 <= out["stolen_cpu_share"] <= 1
     unstolen = out["heartbeat_max_gap_unstolen_ms"]
     assert unstolen is None or 0 < unstolen <= out["heartbeat_max_gap_ms"]

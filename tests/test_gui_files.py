@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 from explorer.main_window import MainWindow
 from explorer.state import RunState
 from trainer.checkpoint import load_checkpoint, save_checkpoint
+from window_log import WindowLog, seen
 
 WAIT_MS = 60_000  # two busy cores: generous, every wait returns as soon as its condition holds
 SMALL = dict(sprites_n=600, sprites_size=28, batch_size=64, latent_dim=4, epochs=1000)
@@ -70,6 +71,7 @@ def dialogs(monkeypatch):
 
 def make_window(qtbot, **settings) -> MainWindow:
     win = MainWindow()
+    WindowLog(win)
     qtbot.addWidget(win)
     win.controls.set_settings(win.controls.settings().replace(**{**SMALL, **settings}))
     win.show()
@@ -91,7 +93,7 @@ def window(qtbot, dialogs):
 
 def start(qtbot, win, steps: int = 20):
     win.start_action.trigger()
-    qtbot.waitUntil(lambda: win.last_report is not None and win.last_report.step >= steps, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: seen(win).report is not None and seen(win).report.step >= steps, timeout=WAIT_MS)
 
 
 def continue_training(qtbot, win, from_step: int, more: int = 20):
@@ -106,8 +108,8 @@ def stop(qtbot, win):
 
 
 def wait_io(qtbot, win, job_id: int):
-    qtbot.waitUntil(lambda: any(r.job.job_id == job_id for r in win.files.results), timeout=WAIT_MS)
-    return next(r for r in win.files.results if r.job.job_id == job_id)
+    qtbot.waitUntil(lambda: any(r.job.job_id == job_id for r in seen(win).io), timeout=WAIT_MS)
+    return next(r for r in seen(win).io if r.job.job_id == job_id)
 
 
 def wait_opened(qtbot, win, path):
@@ -139,8 +141,8 @@ def test_save_during_training_then_open_in_a_fresh_window_continues_the_curves(q
     started = time.perf_counter()
     win.files.save_as_action.trigger()
     assert time.perf_counter() - started < 0.5, "Save As must return at once; the copy and the write happen elsewhere"
-    qtbot.waitUntil(lambda: any(r.job.reason == "save" for r in win.files.results), timeout=WAIT_MS)
-    result = next(r for r in win.files.results if r.job.reason == "save")
+    qtbot.waitUntil(lambda: any(r.job.reason == "save" for r in seen(win).io), timeout=WAIT_MS)
+    result = next(r for r in seen(win).io if r.job.reason == "save")
     path = tmp_path / "run.h5"
     assert result.ok and result.job.path == str(path) and path.is_file()
     assert win.state is RunState.TRAINING, "saving must not stop training"
@@ -152,7 +154,7 @@ def test_save_during_training_then_open_in_a_fresh_window_continues_the_curves(q
     saved_step = int(saved.progress["step"])
     saved_rows = len(saved.history["steps/step"])
     assert saved_step == result.step and saved_rows >= 2
-    qtbot.waitUntil(lambda: win.last_report.step > saved_step + 10, timeout=WAIT_MS)  # training went on
+    qtbot.waitUntil(lambda: seen(win).report.step > saved_step + 10, timeout=WAIT_MS)  # training went on
     stop(qtbot, win)
     close(win)
 
@@ -204,11 +206,11 @@ def test_saving_is_atomic_and_the_window_keeps_going_during_a_slow_write(qtbot, 
     timer = QTimer(interval=20)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    step_then = window.last_report.step
+    step_then = seen(window).report.step
     qtbot.wait(600)
     timer.stop()
     assert len(ticks) >= 10, f"the GUI thread handled only {len(ticks)} timer ticks in 0.6 s while saving"
-    assert window.last_report.step > step_then, "training must go on while the file is written"
+    assert seen(window).report.step > step_then, "training must go on while the file is written"
     release.set()
     second = wait_io(qtbot, window, job_id)
     assert second.ok and second.step > first.step
@@ -232,21 +234,21 @@ def test_save_while_paused_does_not_wait_for_resume(qtbot, window, tmp_path):
 def test_autosave_on_stop_and_every_n_minutes(qtbot, window, isolated_settings):
     window.files.set_autosave_interval_ms(400)  # minutes in real use
     start(qtbot, window, steps=10)
-    qtbot.waitUntil(lambda: any(r.job.reason == "autosave" and r.ok for r in window.files.results), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(r.job.reason == "autosave" and r.ok for r in seen(window).io), timeout=WAIT_MS)
     assert window.state is RunState.TRAINING  # the periodic autosave happened while training
     stop(qtbot, window)
     stopped_at = window.session.worker.trainer.step
-    qtbot.waitUntil(lambda: any(r.job.reason == "autosave" and r.step == stopped_at for r in window.files.results),
+    qtbot.waitUntil(lambda: any(r.job.reason == "autosave" and r.step == stopped_at for r in seen(window).io),
                     timeout=WAIT_MS)
-    result = next(r for r in window.files.results if r.job.reason == "autosave" and r.step == stopped_at)
+    result = next(r for r in seen(window).io if r.job.reason == "autosave" and r.step == stopped_at)
     path = Path(result.job.path)
     assert path.parent == isolated_settings / "data" / "vae-explorer" / "autosave" and path.name.endswith(".autosave.h5")
     assert int(load_checkpoint(path).progress["step"]) == stopped_at
     assert window.files.recent_files() == []  # autosaves are not the user's files
-    count = len(window.files.results)
+    count = len(seen(window).io)
     stop(qtbot, window)  # nothing new since: no second autosave
     qtbot.wait(300)
-    assert len(window.files.results) == count
+    assert len(seen(window).io) == count
 
 
 def test_autosave_on_stop_can_be_turned_off_in_preferences(qtbot, window, monkeypatch):
@@ -260,19 +262,19 @@ def test_autosave_on_stop_can_be_turned_off_in_preferences(qtbot, window, monkey
     monkeypatch.setattr(PreferencesDialog, "exec", choose)
     window.files.preferences_action.trigger()
     assert window.files.store.autosave_on_stop is False and window.files.store.autosave_minutes == 7
-    assert window.files._autosave_timer.interval() == 7 * 60_000
+    assert window.files.autosave_interval_ms == 7 * 60_000
     start(qtbot, window, steps=10)
     stop(qtbot, window)
     qtbot.wait(300)
-    assert not [r for r in window.files.results if r.job.reason == "autosave"]
+    assert not [r for r in seen(window).io if r.job.reason == "autosave"]
 
 
 def test_closing_with_unsaved_steps_autosaves(qtbot, dialogs):
     win = make_window(qtbot)
     start(qtbot, win, steps=10)
     close(win)  # closing during training
-    qtbot.waitUntil(lambda: bool(win.files.results), timeout=WAIT_MS)  # written during close; reported after
-    autosaves = [r for r in win.files.results if r.job.reason == "autosave"]
+    qtbot.waitUntil(lambda: bool(seen(win).io), timeout=WAIT_MS)  # written during close; reported after
+    autosaves = [r for r in seen(win).io if r.job.reason == "autosave"]
     assert len(autosaves) == 1 and autosaves[0].ok
     assert int(load_checkpoint(autosaves[0].job.path).progress["step"]) == win.session.worker.trainer.step
 
@@ -300,7 +302,7 @@ def test_dropping_a_checkpoint_opens_it(qtbot, window, trained_checkpoint):
 
 def test_opening_from_recent_files_and_the_command_line_path(qtbot, window, dialogs, trained_checkpoint):
     window.files.store.add_recent(trained_checkpoint)
-    window.files._rebuild_recent_menu()
+    window.files.recent_menu.aboutToShow.emit()  # what opening the menu does
     (action,) = [a for a in window.files.recent_menu.actions() if a.data()]
     action.trigger()
     wait_opened(qtbot, window, trained_checkpoint)
@@ -538,12 +540,12 @@ def test_close_during_training_repeatedly_leaves_no_thread(qtbot, dialogs):
 
 def test_open_during_training_repeatedly(qtbot, window, dialogs, trained_checkpoint):
     for _ in range(3):
-        start(qtbot, window, steps=(window.last_report.step if window.last_report else 0) + 10)
+        start(qtbot, window, steps=(seen(window).report.step if seen(window).report else 0) + 10)
         window.open_checkpoint(str(trained_checkpoint))  # unsaved: asked, answered Discard
         qtbot.waitUntil(lambda: window.state is RunState.STOPPED and window.files.current_path == str(trained_checkpoint)
                         and window.session.worker.trainer is None, timeout=WAIT_MS)
         assert window.controls.latent_spin.value() == 3
-        window.last_report = None
+        seen(window).report = None  # the opened checkpoint's run counts from its own step
     assert len(dialogs.questions) == 3
 
 
@@ -551,7 +553,7 @@ def test_switch_dataset_during_training_repeatedly(qtbot, window, dialogs, tmp_p
     for i in range(3):
         npz = tmp_path / f"set{i}.npz"
         np.savez(npz, x=np.random.default_rng(i).integers(0, 256, (200, 28, 28), dtype=np.uint8))
-        start(qtbot, window, steps=(window.last_report.step if window.last_report else 0) + 5)
+        start(qtbot, window, steps=(seen(window).report.step if seen(window).report else 0) + 5)
         accept_dialog_with(monkeypatch, qtbot, npz, "npz")
         window.files.open_dataset_action.trigger()
         qtbot.waitUntil(lambda: window.state is RunState.IDLE and f"set{i}.npz" in window.status.currentMessage(),
@@ -589,7 +591,7 @@ def test_window_opens_mutated_checkpoints_or_says_why_in_one_line(qtbot, window,
         path = tmp_path / f"{i:02d}-{mutation.family}.h5"
         change = mutation.apply(path, ctx)
         worker = window.session.worker
-        before = (worker.trainer, worker._checkpoint, window.state, window.files.current_path,
+        before = (worker.trainer, worker.opened_checkpoint, window.state, window.files.current_path,
                   len(window.curves.curve("distortion")[0]), worker.trainer.step if worker.trainer else None)
         errors = len(dialogs.errors)
         dialogs.open_path = str(path)
@@ -601,7 +603,7 @@ def test_window_opens_mutated_checkpoints_or_says_why_in_one_line(qtbot, window,
             refused += 1
             title, text = dialogs.errors[-1]
             assert "\n" not in text and path.name in text, where
-            after = (worker.trainer, worker._checkpoint, window.state, window.files.current_path,
+            after = (worker.trainer, worker.opened_checkpoint, window.state, window.files.current_path,
                      len(window.curves.curve("distortion")[0]), worker.trainer.step if worker.trainer else None)
             assert after == before, f"{where}: a refused file changed the session"
         else:

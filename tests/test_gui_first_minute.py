@@ -26,6 +26,7 @@ from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
 from trainer.snapshots import DecoderSnapshot, encode_heldout
 from trainer.loop import StepReport, Trainer, model_config_for
+from window_log import WindowLog, seen
 
 WAIT_MS = 60_000
 SCREEN = QRect(0, 0, 1600, 1000)
@@ -40,6 +41,7 @@ def big_screen(monkeypatch):
 
 def new_window(qtbot) -> MainWindow:
     win = MainWindow()
+    WindowLog(win)
     qtbot.addWidget(win)
     return win
 
@@ -244,11 +246,11 @@ def test_continue_on_a_finished_run_trains_the_epochs_value_more(qtbot, tmp_path
     qtbot.waitUntil(lambda: win.state is RunState.STOPPED and win.controls.epochs_spin.value() == 1, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "Continue trains 1 epoch more" in win.status.currentMessage(), timeout=WAIT_MS)
     qtbot.mouseClick(win.toolbar.widgetForAction(win.start_action), Qt.LeftButton)
-    qtbot.waitUntil(lambda: win.last_report is not None and win.last_report.step > done, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: seen(win).report is not None and seen(win).report.step > done, timeout=WAIT_MS)
     assert "training 1 more, to epoch 2" in win.status.message_label.full_text()
     assert win.controls.epochs_spin.value() == 2  # the new total, shown where the user sets it
     qtbot.waitUntil(lambda: win.state is RunState.STOPPED, timeout=WAIT_MS)
-    assert win.session.worker.trainer.epoch == 2 and win.last_report.step == 2 * done
+    assert win.session.worker.trainer.epoch == 2 and seen(win).report.step == 2 * done
     assert win.status.epoch_label.text() == "epoch 2 / 2"
     close(win)
 

@@ -18,6 +18,7 @@ from explorer.runtime.messages import CurveBatch
 from explorer.runtime.session import TrainSession
 from explorer.runtime.worker import TrainWorker
 from explorer.state import RunState
+from window_log import seen
 
 WAIT_MS = 30_000
 WARMUP_STEPS = 5000
@@ -60,10 +61,10 @@ def test_the_window_follows_the_sessions_signals_and_the_controls_previews(qtbot
     qtbot.waitUntil(lambda: len(window.curves.curve("distortion")[0]) >= 2, timeout=WAIT_MS)
     click(qtbot, window, window.stop_action)
     wait_state(qtbot, window, RunState.STOPPED)
-    report = dataclasses.replace(window.last_report, step=window.last_report.step + 7)
+    report = dataclasses.replace(seen(window).report, step=seen(window).report.step + 7)
     window.session.sig_progress.emit(report_batch(report))  # what the session relays from its worker
-    assert window.last_report is report
     assert window.curves.curve("distortion", smoothed=False)[0][-1] == report.step
+    qtbot.waitUntil(lambda: window.status.step_label.text() == f"step {report.step:,}", timeout=WAIT_MS)
 
     # dragging the slider previews β on the plane through ControlsPanel.sig_beta_previewed
     with qtbot.waitSignal(window.controls.sig_beta_previewed, timeout=1000) as previewed:
@@ -80,7 +81,7 @@ def test_the_beta_line_keeps_a_preview_through_a_warmup_until_the_change_applies
     wait_state(qtbot, window, RunState.PAUSED)
     qtbot.wait(300)  # batches already under way arrive
     qtbot.waitUntil(lambda: len(rd.beta_line_points()[0]) == 2, timeout=5000)
-    last = window.last_report
+    last = seen(window).report
     assert last.beta_target == 1.0 and 0 < last.beta < 0.5  # warming up
     assert rd.beta == pytest.approx(last.beta)
     assert "effective" in rd.readout.text()
@@ -100,11 +101,11 @@ def test_the_beta_line_keeps_a_preview_through_a_warmup_until_the_change_applies
     assert "preview" in rd.readout.text()
 
     click(qtbot, window, window.pause_action)  # Resume: the next step applies β = 4
-    qtbot.waitUntil(lambda: window.last_report.beta_target == 4.0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: seen(window).report.beta_target == 4.0, timeout=WAIT_MS)
     click(qtbot, window, window.stop_action)
     wait_state(qtbot, window, RunState.STOPPED)
     qtbot.wait(300)
-    applied = window.last_report
+    applied = seen(window).report
     assert applied.beta_target == 4.0 and applied.beta < 4.0  # still warming up
     assert not rd.previewing and "effective" in rd.readout.text()
     assert rd.beta == pytest.approx(applied.beta)  # the effective β of the latest report

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QMessageBox
 from explorer.state import RunState
 from explorer.panels.controls import beta_to_tick
 from explorer.runtime.threads import BACKGROUND_NICE
+from window_log import seen
 
 # The offscreen platform plugin itself warns about QMainWindow size hints; it says nothing about our code.
 
@@ -84,15 +85,15 @@ def test_training_threads_yield_the_cores_to_the_gui_thread(qtbot, window):
 
 def test_beta_change_applies_at_a_later_step_and_is_marked(qtbot, window):
     start(qtbot, window)
-    before = window.last_report.step
-    assert window.last_report.beta_target == 1.0
+    before = seen(window).report.step
+    assert seen(window).report.beta_target == 1.0
     window.controls.beta_spin.setValue(4.0)  # what typing 4 + Enter does; the slider follows
     assert window.controls.beta_slider.value() == beta_to_tick(4.0)
     qtbot.waitUntil(lambda: len(window.curves.beta_changes()) > 0, timeout=WAIT_MS)
     (change_step, value), = window.curves.beta_changes()
     # recorded as the steps done when it applied: it acts from step change_step + 1, after any report seen
     assert value == 4.0 and change_step >= before
-    qtbot.waitUntil(lambda: window.last_report.beta_target == 4.0 and window.last_report.step > change_step,
+    qtbot.waitUntil(lambda: seen(window).report.beta_target == 4.0 and seen(window).report.step > change_step,
                     timeout=WAIT_MS)
     steps, beta = window.curves.curve("beta")
     assert beta[steps <= change_step].max() == 1.0 and beta[-1] == 4.0  # the β curve steps up where it applied
@@ -138,10 +139,9 @@ def test_close_during_training_joins_the_thread(qtbot, window, paused):
     start(qtbot, window)
     if paused:
         click(qtbot, window, window.pause_action)
-    thread = window.session._thread
-    assert thread.isRunning()
+    assert window.session.running
     window.close()
-    assert thread.isFinished()
+    assert not window.session.running
     assert window.session.worker.trainer.step > 0  # stopped between steps, the model intact
 
 
@@ -198,7 +198,7 @@ def test_opening_a_checkpoint_shows_its_curves_and_continue_resumes_it(qtbot, wi
     assert window.controls.latent_spin.value() == 3 and window.controls.beta_spin.value() == 2.0
     assert not window.controls.latent_spin.isEnabled()  # the opened model fixes them
     click(qtbot, window, window.start_action)
-    qtbot.waitUntil(lambda: window.last_report is not None and window.last_report.step > 50, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: seen(window).report is not None and seen(window).report.step > 50, timeout=WAIT_MS)
     steps = window.curves.curve("distortion", smoothed=False)[0]
     assert (np.diff(steps) > 0).all()  # the curve continues where the checkpoint stopped
     stop(qtbot, window)

@@ -52,8 +52,6 @@ class FileController(QObject):
         """False (screenshots, scripts): errors go to the window's banner instead of a modal dialog."""
         self.current_path: str | None = None
         """The checkpoint this run was opened from or last saved to; Save writes there."""
-        self.results: list = []
-        """Every IoResult so far (tests and the soak benchmark read it)."""
         self._latest_step = 0  # newest step the worker reported for the current run
         self._saved_step = 0  # step of the last explicit save or open: later steps are unsaved
         self._autosaved_step = 0
@@ -297,7 +295,6 @@ class FileController(QObject):
 
     @Slot(object)
     def _on_io_done(self, result) -> None:
-        self.results.append(result)
         job = result.job
         then = self._after_save.pop(job.job_id, None)
         name = Path(job.path).name
@@ -338,6 +335,11 @@ class FileController(QObject):
             self._autosave_timer.stop()
         elif self.window.state.value in ("training", "paused") and not self._autosave_timer.isActive():
             self._autosave_timer.start()
+
+    @property
+    def autosave_interval_ms(self) -> int:
+        """How often autosave runs while training, ms (0: never)."""
+        return self._autosave_timer.interval() if self.store.autosave_minutes > 0 else 0
 
     def set_autosave_interval_ms(self, ms: int) -> None:
         """Autosave this often while training (tests and benchmarks use seconds, not minutes)."""

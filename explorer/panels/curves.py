@@ -324,9 +324,6 @@ class CurvesPanel(QWidget):
             self.add_beta_changes(zip(arrays["beta_changes/step"].tolist(), arrays["beta_changes/value"].tolist()))
         self.refresh_now()
 
-    def set_log_y(self, on: bool) -> None:
-        self.log_y.setChecked(on)
-
     # --- what tests and later panels may read -------------------------------------------------
     def curve(self, key: str, smoothed: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(step, value) of a stored train curve: distortion, rate, nelbo or beta."""

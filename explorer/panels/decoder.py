@@ -314,11 +314,6 @@ class DecoderSlidersPanel(QWidget):
         """The CollapseState the sliders show, or None."""
         return self._state
 
-    def row_active(self, dim: int) -> bool | None:
-        """Whether dimension `dim`'s row is shown as active (None: no KL shown yet, or no row for it)."""
-        row = next((r for r in self._rows if r.dim == dim), None)
-        return None if row is None or row.kl.text() == "" else not row.greyed
-
     # --- rows -------------------------------------------------------------------------------------
     def rows_to_prepare(self, latent_dim: int) -> int:
         """How many more rows a model of this latent size needs beyond those in use or standing by."""

@@ -71,9 +71,6 @@ class ElidedLabel(QLabel):
     def full_text(self) -> str:
         return self._full
 
-    def is_elided(self) -> bool:
-        return self.text() != " ".join(self._full.split())
-
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         self._elide()

@@ -183,10 +183,6 @@ class ImageGridView(QWidget):
             self._mosaic = tile(self._images, pad=self._pad, pad_value=self._pad_value)
         return self._mosaic
 
-    def qimage(self) -> QImage | None:
-        """The tiles side by side at 1x, without gaps (RGB32)."""
-        return None if self._pixels is None else _to_qimage_rgb32(self._pixels).copy()
-
     def tile_size(self) -> tuple[int, int]:
         """(height, width) of one tile on screen now, px; (0, 0) with nothing shown."""
         if self._images is None:

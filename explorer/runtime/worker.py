@@ -245,6 +245,11 @@ class TrainWorker(QObject):
             )
 
     @Slot(str)
+    @property
+    def opened_checkpoint(self):
+        """The opened checkpoint waiting for Start (trainer.checkpoint.Checkpoint), or None."""
+        return self._checkpoint
+
     def open_checkpoint(self, path: str) -> None:
         """Read a checkpoint (validated, no pickle); the next Start builds a Trainer that resumes it."""
         self._adopt(path, None)
