@@ -1,6 +1,7 @@
 """The headless command line: train, evaluate and inspect VAEs with the same engine and checkpoints as the window.
 
     vae-explorer train --dataset mnist --data-dir ../shared/datasets/mnist --epochs 5 --out mnist.h5 --json
+    vae-explorer sweep --dataset sprites --beta 0.1,1,10 --seed 0,1 --epochs 5 --out runs/ --json
     vae-explorer eval mnist.h5 --iwae-samples 100 --json
     vae-explorer info mnist.h5
 
@@ -65,36 +66,84 @@ def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
     g.add_argument("--download", action="store_true", help="download missing MNIST files into the user cache")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Train and explore variational autoencoders. With no command, opens the window: "
-                     "vae-explorer [FILE.h5] [--screenshot OUT.png [--train-steps N] [--panel NAME]] [--no-demo].")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+def _list_of(kind, what: str):
+    def parse(text: str) -> list:
+        try:
+            values = [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} separated by commas, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected at least one {what}")
+        return values
+    return parse
 
-    t = sub.add_parser("train", help="train a VAE headlessly and write a checkpoint")
-    _add_dataset_args(t, default=None)
-    m = t.add_argument_group("model")
+
+def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
+    """The options of `train`; a sweep takes lists (comma-separated) for the settings it varies."""
+    _add_dataset_args(p, default=None)
+    m = p.add_argument_group("model")
     m.add_argument("--arch", choices=ARCHS, default="mlp")
     m.add_argument("--hidden", type=_hidden, default=(400,), help="hidden sizes, e.g. 400 or 512,256")
     m.add_argument("--latent-dim", type=int, default=20)
     m.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
     m.add_argument("--sigma", type=_sigma, default=0.0, help="gaussian likelihood: fixed std, or 'learned' (default)")
     m.add_argument("--conditional", action="store_true", help="condition encoder and decoder on the label (CVAE)")
-    o = t.add_argument_group("objective and optimisation")
-    o.add_argument("--beta", type=float, default=1.0, help="weight of KL (rate) in the loss")
-    o.add_argument("--beta-schedule", default="constant", help="constant | warmup:STEPS | cyclical:PERIOD")
-    o.add_argument("--free-bits", type=float, default=0.0, help="nats per latent dimension not penalised")
+    o = p.add_argument_group("objective and optimisation")
+    many = " (a sweep: comma-separated values, one run each)" if sweep else ""
+    o.add_argument("--beta", type=_list_of(float, "numbers") if sweep else float, default=[1.0] if sweep else 1.0,
+                   help="weight of KL (rate) in the loss" + many)
+    o.add_argument("--beta-schedule", type=_list_of(str, "schedules") if sweep else str,
+                   default=["constant"] if sweep else "constant", help="constant | warmup:STEPS | cyclical:PERIOD" + many)
+    o.add_argument("--free-bits", type=_list_of(float, "numbers") if sweep else float, default=[0.0] if sweep else 0.0,
+                   help="nats per latent dimension not penalised" + many)
     o.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
     o.add_argument("--batch-size", type=int, default=128)
     o.add_argument("--lr", type=float, default=1e-3)
-    o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--seed", type=_list_of(int, "whole numbers") if sweep else int, default=[0] if sweep else 0,
+                   help="seeds weights, batches and noise" + many)
     o.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     o.add_argument("--binarize", choices=BINARIZE, default="none",
                    help="none: pixel values as given; dynamic: a fresh Bernoulli(x) sample per batch (Burda et al. "
                         "2016); static: one sample drawn from the seed. Makes a Bernoulli likelihood a real one on "
                         "grey-level images")
+
+
+def _new_configs(args, dataset, **overrides):
+    """The ModelConfig and TrainConfig a fresh `train` (or each run of a sweep, given `overrides`) starts from."""
+    from trainer.loop import model_config_for
+
+    model_cfg = model_config_for(
+        dataset, conditional=args.conditional, arch=args.arch, hidden=args.hidden,
+        latent_dim=args.latent_dim, likelihood=args.likelihood, sigma=args.sigma,
+    )
+    settings = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
+                    beta_schedule=args.beta_schedule, free_bits=args.free_bits, seed=args.seed, device=args.device,
+                    binarize=args.binarize)
+    train_cfg = TrainConfig(**{**settings, **overrides})
+    return model_cfg, train_cfg
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Train and explore variational autoencoders. With no command, opens the window: "
+                     "vae-explorer [FILE.h5] [--screenshot OUT.png [--train-steps N] [--panel NAME]] [--no-demo].")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a VAE headlessly and write a checkpoint")
+    _add_training_args(t, sweep=False)
     t.add_argument("--out", required=True, help="checkpoint to write (HDF5)")
     t.add_argument("--resume", help="checkpoint to continue from")
     t.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
+
+    w = sub.add_parser("sweep", help="train one model at several beta (and seeds) side by side, one checkpoint each",
+                       description="Train every combination of the listed values as one batched ensemble; re-running "
+                                   "the same command skips finished runs and resumes unfinished ones.")
+    _add_training_args(w, sweep=True)
+    w.add_argument("--out", required=True, help="folder for the runs' checkpoints and summary.csv (made if missing)")
+    w.add_argument("--jobs", type=int, default=1, help="worker processes, each training its share of the runs "
+                   "(default 1: all runs in one batched ensemble, the fastest on one CPU or GPU)")
+    w.add_argument("--iwae-samples", type=int, default=0, help="K importance samples for each run's log p(x) (0 = skip)")
+    w.add_argument("--save-every", type=float, default=5.0, help="minutes between saves while training (default 5)")
+    w.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
 
     e = sub.add_parser("eval", help="evaluate a checkpoint: ELBO, rate, distortion, active units, IWAE, MIG")
     e.add_argument("checkpoint")
@@ -138,7 +187,7 @@ def cmd_train(args) -> int:
 
     from trainer.checkpoint import load_checkpoint, save_checkpoint
     from trainer.data import load_dataset
-    from trainer.loop import EpochReport, DivergedReport, StepReport, Trainer, model_config_for
+    from trainer.loop import EpochReport, DivergedReport, StepReport, Trainer
 
     out_dir = Path(args.out).resolve().parent
     if not out_dir.is_dir():
@@ -151,15 +200,7 @@ def cmd_train(args) -> int:
         model_cfg = ckpt.model_config
         train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "epochs": args.epochs, "device": args.device})
     else:
-        model_cfg = model_config_for(
-            dataset, conditional=args.conditional, arch=args.arch, hidden=args.hidden,
-            latent_dim=args.latent_dim, likelihood=args.likelihood, sigma=args.sigma,
-        )
-        train_cfg = TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
-            beta_schedule=args.beta_schedule, free_bits=args.free_bits, seed=args.seed, device=args.device,
-            binarize=args.binarize,
-        )
+        model_cfg, train_cfg = _new_configs(args, dataset)
         train_cfg.validate()
     trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="stop")
     print(f"{PROG}: {dataset.describe()} on {trainer.device}", file=sys.stderr)
@@ -224,6 +265,80 @@ def cmd_train(args) -> int:
         print(f"test elbo {test['elbo']:.3f} nats (recon {test['recon']:.3f}, kl {test['kl']:.3f}); "
               f"{summary['samples_per_s']:.0f} samples/s")
     return 1 if diverged else 0
+
+
+def cmd_sweep(args) -> int:
+    from tqdm import tqdm
+
+    from trainer.data import load_dataset
+    from trainer.loop import DivergedReport, EpochReport, StepReport
+    from trainer.sweep import SUMMARY_NAME, Sweep, plan_runs, run_sweep
+
+    for flag, value, ok in (("--jobs", args.jobs, args.jobs >= 1), ("--iwae-samples", args.iwae_samples, args.iwae_samples >= 0),
+                            ("--save-every", args.save_every, math.isfinite(args.save_every) and args.save_every > 0)):
+        if not ok:
+            raise UsageError(f"{PROG} sweep: {flag} must be {'positive' if flag != '--iwae-samples' else '>= 0'}, got {value}")
+    out = Path(args.out)
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"{PROG} sweep: --out {args.out}: folder {out.resolve().parent} does not exist")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{PROG} sweep: --out {args.out} is a file, not a folder")
+    # the data is drawn once, with the first seed (it only matters for sprites and single-file splits)
+    dataset = load_dataset(_dataset_spec(args, None, seed=args.seed[0]))
+    model_cfg, base = _new_configs(args, dataset, beta=args.beta[0], seed=args.seed[0], free_bits=args.free_bits[0],
+                                   beta_schedule=args.beta_schedule[0])
+    runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule)
+    out.mkdir(exist_ok=True)
+    sweep = Sweep(model_cfg, runs, dataset, out, save_every_s=args.save_every * 60, iwae_samples=args.iwae_samples,
+                  jobs=args.jobs)
+    per_epoch = math.ceil(len(dataset.x_train) / args.batch_size)
+    print(f"{PROG}: sweep of {len(runs)} runs on {dataset.describe()} into {out}", file=sys.stderr)
+
+    bar = tqdm(total=len(runs) * args.epochs * per_epoch, unit="step", file=sys.stderr, dynamic_ncols=True,
+               mininterval=_BAR_INTERVAL, desc="sweep")
+    steps: dict[str, int] = {}
+    stop: list[bool] = []
+
+    def on_report(name, report) -> None:
+        if isinstance(report, StepReport):
+            steps[name] = report.step
+            bar.update(sum(steps.values()) - bar.n)
+            flying = [n for n, s in steps.items() if s < args.epochs * per_epoch]
+            bar.set_postfix_str(", ".join(flying[:3]) + (f" +{len(flying) - 3}" if len(flying) > 3 else ""), refresh=False)
+        elif isinstance(report, EpochReport):
+            bar.write(f"{name} epoch {report.epoch}: test elbo {report.test_elbo:.2f} (D {report.test_recon:.2f}, "
+                      f"R {report.test_kl:.2f}, active {report.active_units})", file=sys.stderr)
+        elif isinstance(report, DivergedReport):
+            bar.write(f"{PROG}: {name}: {report.message}", file=sys.stderr)
+
+    def on_interrupt(signum, frame):
+        if stop:
+            raise KeyboardInterrupt  # a second Ctrl+C: stop now (the runs are still saved on the way out)
+        stop.append(True)
+        bar.write(f"{PROG}: stopping after this step; saving every run", file=sys.stderr)
+
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        result = run_sweep(sweep, on_report=on_report, should_stop=lambda: bool(stop))
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+        bar.close()
+    summary = {"runs": [r.as_dict() for r in result.rows], "wall_s": result.wall_s,
+               "samples_per_s": result.samples_per_s, "trained_samples": result.trained_samples,
+               "summary": str(out / SUMMARY_NAME)}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"{'run':<28} {'status':<10} {'steps':>7} {'R':>8} {'D':>9} {'ELBO':>9} {'active':>6}")
+        for r in result.rows:
+            numbers = " ".join(f"{v:>{w}.2f}" if math.isfinite(v) else f"{'-':>{w}}"
+                               for v, w in ((r.rate, 8), (r.distortion, 9), (r.elbo, 9)))
+            print(f"{r.run:<28} {r.status:<10} {r.steps:>7} {numbers} {r.active_units:>6}"
+                  + (f"  {r.message}" if r.message else ""))
+        print(f"{result.samples_per_s:.0f} training samples/s over all runs; summary in {out / SUMMARY_NAME}")
+    if result.interrupted:
+        return 130
+    return 1 if any(r.status == "failed" for r in result.rows) else 0
 
 
 def _trained_samples(trainer, start_step: int) -> int:
@@ -315,7 +430,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "eval": cmd_eval, "info": cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from trainer.history import NOT_A_COLUMN, History, ReportWindow
 from trainer.likelihood import binarize_fixed, heldout_for_likelihood
 from trainer.metrics import evaluate
 from trainer.model import VAE
-from trainer.objective import negative_elbo
+from trainer.objective import Terms, negative_elbo
 from trainer.pixels import to_float01
 from trainer.resume import capture, restore
 
@@ -80,6 +80,17 @@ def data_fingerprint(dataset: Dataset) -> str:
 
 def _to_device_tensor(x: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
     return None if x is None else torch.from_numpy(np.ascontiguousarray(x)).to(device)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One step's input: examples, labels (a CVAE's), reparameterization noise, and the β it is trained with."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    eps: torch.Tensor
+    beta: float
+    n: int
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,8 @@ class Trainer:
         self._good: dict | None = None
         self._good_step = 0
         self._calls: list = []  # callables another thread asked to run here between steps
+        self._order: torch.Tensor | None = None  # the epoch's batch order, drawn when its first batch is
+        self._order_epoch = -1
 
         if checkpoint is not None:
             restore(self, checkpoint)
@@ -272,6 +285,11 @@ class Trainer:
         self._running.set()  # wake a paused loop so it can see the stop
 
     @property
+    def stop_requested(self) -> bool:
+        """stop() was called, or a divergence stopped training: run() returns before the next step."""
+        return self._stop.is_set()
+
+    @property
     def paused(self) -> bool:
         return not self._running.is_set()
 
@@ -315,15 +333,10 @@ class Trainer:
         A run that ends inside a report window or an epoch keeps what it has summed so far (and the checkpoint
         stores it), so the next `run()` reports the same rows at the same steps as one uninterrupted run would.
         """
-        self._stop.clear()
-        bs = self.config.batch_size
         end_step = None if max_steps is None else self.step + max_steps
-        self.model.train()
-        self._snapshot()
-        self._t0 = time.perf_counter()
+        self.begin_run()
         try:
             while not self.finished and not self._stop.is_set():
-                order = self._epoch_order(self.epoch) if self.batch_in_epoch < self.steps_per_epoch else None
                 while self.batch_in_epoch < self.steps_per_epoch:
                     if not self._wait_while_paused() or (end_step is not None and self.step >= end_step):
                         break
@@ -334,40 +347,102 @@ class Trainer:
                         self._t0 = time.perf_counter()
                     if self._calls:  # unlocked peek: a call queued just now runs before the step after
                         self.run_pending_calls()
-                    idx = order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
-                    xb = to_float01(self.x_train[idx])
-                    if self.config.binarize == "dynamic":
-                        xb = torch.bernoulli(xb, generator=self._binarize)
-                    yb = self.y_train[idx] if self.y_train is not None else None
-                    beta = self.beta_at(self.step)
-                    eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self._noise, device=self.device)
-                    terms = negative_elbo(self.model, xb, yb, beta=beta, free_bits=self.free_bits, eps=eps)
+                    batch = self.next_batch()
+                    terms = negative_elbo(self.model, batch.x, batch.y, beta=batch.beta, free_bits=self.free_bits,
+                                          eps=batch.eps)
                     self.optimizer.zero_grad(set_to_none=True)
                     terms.loss.backward()
                     self.optimizer.step()
-                    self.step += 1
-                    self.batch_in_epoch += 1
-                    self._window.add_step(terms, len(idx))
-                    # windows end on multiples of report_every, so a resumed run reports at the same steps
-                    if self.step % self.config.report_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
-                        report = self._close_window(beta)
-                        if isinstance(report, DivergedReport):
-                            # pause/stop before yielding: the consumer may never ask for another report
-                            if self.on_divergence == "stop":
-                                self._stop.set()
-                            else:
-                                self.pause()
+                    report = self.record_step(terms, batch)
+                    if report is not None:
                         yield report
                         self._t0 = time.perf_counter()  # the consumer's time is not training time
                 # an epoch ends only in a run that goes on: a stopped run leaves it to the run that resumes it,
                 # and one paused by a divergence in its last window waits for Resume
-                if self.batch_in_epoch >= self.steps_per_epoch and self._wait_while_paused():
-                    yield self._end_epoch()
+                if self.epoch_complete and self._wait_while_paused():
+                    yield self.end_epoch()
                     self._t0 = time.perf_counter()
                 if end_step is not None and self.step >= end_step:
                     break
         finally:
             self._bank_time()
+
+    # --- one step, in three parts: what run() does, and what trainer.ensemble does for several trainers at once
+    def begin_run(self) -> None:
+        """Before the first step of a run: training mode, a first good-weights copy, the clock started."""
+        self._stop.clear()
+        self.model.train()
+        self._snapshot()
+        self._t0 = time.perf_counter()
+
+    def end_run(self) -> None:
+        """After a run's last step: book the training seconds since the clock last started."""
+        self._bank_time()
+
+    def restart_clock(self) -> None:
+        """The time since the last report was the consumer's, not training time."""
+        self._t0 = time.perf_counter()
+
+    def next_batch(self) -> Batch:
+        """The next step's examples, noise and β: the batch of this epoch's order at batch_in_epoch."""
+        if self._order_epoch != self.epoch:
+            self._order, self._order_epoch = self._epoch_order(self.epoch), self.epoch
+        bs = self.config.batch_size
+        idx = self._order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
+        xb = to_float01(self.x_train[idx])
+        if self.config.binarize == "dynamic":
+            xb = torch.bernoulli(xb, generator=self._binarize)
+        yb = self.y_train[idx] if self.y_train is not None else None
+        eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self._noise, device=self.device)
+        return Batch(x=xb, y=yb, eps=eps, beta=self.beta_at(self.step), n=len(idx))
+
+    def record_step(self, terms: Terms, batch: Batch) -> StepReport | DivergedReport | None:
+        """After the optimizer step on `batch`: count it, and close the report window where one ends.
+
+        A DivergedReport has already restored the last good weights and stopped or paused the trainer."""
+        self.step += 1
+        self.batch_in_epoch += 1
+        self._window.add_step(terms, batch.n)
+        # windows end on multiples of report_every, so a resumed run reports at the same steps
+        if not (self.step % self.config.report_every == 0 or self.batch_in_epoch == self.steps_per_epoch):
+            return None
+        report = self._close_window(batch.beta)
+        if isinstance(report, DivergedReport):
+            # pause/stop before the consumer hears of it: it may never ask for another report
+            if self.on_divergence == "stop":
+                self._stop.set()
+            else:
+                self.pause()
+        return report
+
+    @property
+    def epoch_complete(self) -> bool:
+        """Every batch of the epoch in progress has been trained: end_epoch() is due."""
+        return self.batch_in_epoch >= self.steps_per_epoch
+
+    def end_epoch(self) -> EpochReport:
+        """Close the epoch: its train metrics, a held-out evaluation, and the next epoch begins."""
+        acc, self._epoch_sums = self._epoch_sums, ReportWindow.empty(self.model_config.latent_dim, self.device)
+        # an epoch whose every window diverged has no train metrics: NaN says so, 0 would be a number
+        train_recon, train_kl, _ = (acc.sums / acc.n).tolist() if acc.n else (math.nan, math.nan, math.nan)
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        result = self.evaluate_test()
+        self.model.train()
+        report = EpochReport(
+            epoch=self.epoch,
+            step=self.step,
+            train_recon=train_recon,
+            train_kl=train_kl,
+            train_elbo=-(train_recon + train_kl),
+            test_recon=result["recon"],
+            test_kl=result["kl"],
+            test_elbo=result["elbo"],
+            test_kl_per_dim=np.asarray(result["kl_per_dim"], dtype=np.float32),
+            active_units=int(result["active_units"]),
+        )
+        self.history.add_report("epochs", report)
+        return report
 
     def _wait_while_paused(self) -> bool:
         """Block while paused (running queued calls, so a save need not wait for Resume); False once stopped."""
@@ -411,29 +486,6 @@ class Trainer:
             elapsed_s=self.elapsed_s,
         )
         self.history.add_report("steps", report)
-        return report
-
-    def _end_epoch(self) -> EpochReport:
-        acc, self._epoch_sums = self._epoch_sums, ReportWindow.empty(self.model_config.latent_dim, self.device)
-        # an epoch whose every window diverged has no train metrics: NaN says so, 0 would be a number
-        train_recon, train_kl, _ = (acc.sums / acc.n).tolist() if acc.n else (math.nan, math.nan, math.nan)
-        self.epoch += 1
-        self.batch_in_epoch = 0
-        result = self.evaluate_test()
-        self.model.train()
-        report = EpochReport(
-            epoch=self.epoch,
-            step=self.step,
-            train_recon=train_recon,
-            train_kl=train_kl,
-            train_elbo=-(train_recon + train_kl),
-            test_recon=result["recon"],
-            test_kl=result["kl"],
-            test_elbo=result["elbo"],
-            test_kl_per_dim=np.asarray(result["kl_per_dim"], dtype=np.float32),
-            active_units=int(result["active_units"]),
-        )
-        self.history.add_report("epochs", report)
         return report
 
     def evaluate_test(self, **kwargs) -> dict:

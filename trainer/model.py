@@ -61,11 +61,24 @@ def _conv_channels(side: int) -> list[int]:
     return [32, 64] if side == 28 else [32, 32, 64, 64]
 
 
+def _bernoulli_nll(logits: torch.Tensor, x: torch.Tensor, reduction: str, vmapped: bool) -> torch.Tensor:
+    """-log Bernoulli(x; sigmoid(logits)) per pixel (reduction "none") or summed ("sum").
+
+    Under torch.func.vmap (trainer.ensemble) the fused loss has no batching rule and runs once per run in a
+    loop; softplus(l) - x*l is the same quantity, stable for any logit, and batches."""
+    if not vmapped:
+        return F.binary_cross_entropy_with_logits(logits, x, reduction=reduction)
+    nll = F.softplus(logits) - x * logits
+    return nll.sum() if reduction == "sum" else nll
+
+
 class VAE(nn.Module):
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, vmapped: bool = False):
+        """vmapped: this module only runs under torch.func.vmap over stacked weights (trainer.ensemble)."""
         super().__init__()
         config.validate()
         self.config = config
+        self.vmapped = vmapped
         c, h, w = config.input_shape
         nc, d = config.num_classes, config.latent_dim
         hidden = [int(s) for s in config.hidden]
@@ -151,9 +164,9 @@ class VAE(nn.Module):
     def log_likelihood(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """log p(x|z) per example in nats, summed over every pixel: shape (N,)."""
         if self.config.likelihood == "bernoulli":
-            ll = -F.binary_cross_entropy_with_logits(params, x, reduction="none")
+            ll = -_bernoulli_nll(params, x, "none", self.vmapped)
         elif self.config.likelihood == "continuous-bernoulli":
-            ll = continuous_bernoulli_log_norm(params) - F.binary_cross_entropy_with_logits(params, x, reduction="none")
+            ll = continuous_bernoulli_log_norm(params) - _bernoulli_nll(params, x, "none", self.vmapped)
         else:
             log_sigma = torch.as_tensor(self.obs_log_sigma(), device=x.device)
             ll = -0.5 * ((x - params) ** 2 * torch.exp(-2 * log_sigma) + LOG_2PI) - log_sigma
@@ -163,7 +176,7 @@ class VAE(nn.Module):
         """-log p(x|z) summed over pixels and averaged over the batch: the training-step distortion."""
         if self.config.likelihood == "bernoulli":
             # one fused reduction: a per-example (N,) intermediate is a noticeable share of a small MLP step on CPU
-            return F.binary_cross_entropy_with_logits(params, x, reduction="sum") / x.shape[0]
+            return _bernoulli_nll(params, x, "sum", self.vmapped) / x.shape[0]
         return -self.log_likelihood(x, params).mean()
 
     def mean_image(self, params: torch.Tensor) -> torch.Tensor:

@@ -44,7 +44,7 @@ def negative_elbo(
     x: torch.Tensor,
     y: torch.Tensor | None = None,
     beta: float = 1.0,
-    free_bits: float = 0.0,
+    free_bits: float | torch.Tensor = 0.0,
     eps: torch.Tensor | None = None,
 ) -> Terms:
     """The beta-VAE loss on a batch, with one reparameterized sample per example."""
@@ -52,7 +52,7 @@ def negative_elbo(
     recon = model.recon_nll(x, params)
     kl_dims = kl_per_dim(mu, logvar).mean(0)
     kl = kl_dims.sum()
-    if free_bits > 0:
+    if torch.is_tensor(free_bits) or free_bits > 0:  # a tensor: each run of an ensemble has its own
         # Kingma et al. 2016: each dimension's batch-averaged KL is charged at least lambda nats,
         # so the optimiser gains nothing by pushing a dimension below lambda and collapsing it.
         kl_charged = torch.clamp(kl_dims, min=free_bits).sum()

@@ -1,0 +1,405 @@
+"""β-sweeps: many runs of one model, trained side by side, each written to its own checkpoint in one folder.
+
+    runs = plan_runs(train_config, betas=[0.1, 1, 10], seeds=[0, 1])      # one SweepRun per (β, seed)
+    result = run_sweep(Sweep(model_config, runs, dataset, Path("out")))    # trains, saves, evaluates
+    result.rows                                                            # one SummaryRow per run
+    # out/beta-0.1_seed-0.h5 ... out/summary.csv
+
+Nothing is lost and nothing is repeated. A run whose checkpoint has all its epochs is not trained again; one
+with fewer resumes from it. While training, every run is saved every `save_every_s` seconds and when the
+sweep stops (Ctrl+C, or `should_stop`), atomically, so a killed sweep loses at most the time since the last
+save. A run that fails (bad setting, divergence, an unreadable or foreign checkpoint in the folder) is a row
+in the summary with its reason; the others go on, and a file that is not ours to overwrite is left alone.
+
+Runs at the same point of training are stepped together as one batched model (trainer.ensemble); `jobs`
+worker processes split the runs between them (use it with several GPUs).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import multiprocessing
+import os
+import queue
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from trainer.atomic import atomic_write
+from trainer.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from trainer.config import ModelConfig, TrainConfig
+from trainer.errors import VaeExplorerError
+from trainer.loop import DivergedReport, StepReport, Trainer
+
+SUMMARY_NAME = "summary.csv"
+SAVE_EVERY_S = 300.0
+AXES = ("beta", "seed", "free_bits", "beta_schedule")
+"""The settings a sweep varies; every other setting is shared by its runs."""
+_SHORT = {"beta": "beta", "seed": "seed", "free_bits": "fb", "beta_schedule": "sched"}
+_RESUMABLE = ("epochs", "device")
+"""Settings a run may change when it resumes: the total epochs, and where it trains."""
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One run of a sweep: its full training settings and the name its checkpoint file carries."""
+
+    name: str
+    config: TrainConfig
+
+    def checkpoint_path(self, folder: Path) -> Path:
+        return folder / f"{self.name}.h5"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def plan_runs(base: TrainConfig, betas=None, seeds=None, free_bits=None, schedules=None) -> list[SweepRun]:
+    """Every combination of the listed values (None: the base config's value), named by what varies."""
+    axes = {"beta": betas or [base.beta], "seed": seeds or [base.seed],
+            "free_bits": free_bits or [base.free_bits], "beta_schedule": schedules or [base.beta_schedule]}
+    for axis, values in axes.items():
+        if len(set(values)) != len(values):
+            raise VaeExplorerError(f"sweep: {axis} lists a value twice: {', '.join(map(str, values))}")
+    shown = [a for a in AXES if a in ("beta", "seed") or len(axes[a]) > 1]
+    runs = []
+    for beta in axes["beta"]:
+        for fb in axes["free_bits"]:
+            for schedule in axes["beta_schedule"]:
+                for seed in axes["seed"]:
+                    cfg = dataclasses.replace(base, beta=float(beta), seed=int(seed), free_bits=float(fb),
+                                              beta_schedule=str(schedule))
+                    values = {"beta": _number(cfg.beta), "seed": str(cfg.seed), "free_bits": _number(cfg.free_bits),
+                              "beta_schedule": cfg.beta_schedule.replace(":", "-")}
+                    runs.append(SweepRun("_".join(f"{_SHORT[a]}-{values[a]}" for a in shown), cfg))
+    return runs
+
+
+# --- the summary -------------------------------------------------------------------------------------------
+@dataclass
+class SummaryRow:
+    """One run's line of summary.csv; numbers are the held-out split's, in nats per example."""
+
+    run: str
+    beta: float
+    seed: int
+    free_bits: float
+    beta_schedule: str
+    status: str
+    """done | unfinished (stopped before its last epoch; a re-run resumes it) | failed."""
+    steps: int = 0
+    epochs: int = 0
+    rate: float = math.nan
+    distortion: float = math.nan
+    elbo: float = math.nan
+    active_units: int = 0
+    mig: float = math.nan
+    """Mutual Information Gap, on data with ground-truth factors (sprites); empty otherwise."""
+    iwae_log_px: float = math.nan
+    iwae_samples: int = 0
+    checkpoint: str = ""
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        """JSON-safe: NaN (not measured) becomes None."""
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+
+SUMMARY_FIELDS = [f.name for f in dataclasses.fields(SummaryRow)]
+
+
+def write_summary(path: Path, rows: list[SummaryRow]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.as_dict().items()})
+    with atomic_write(path) as tmp:
+        tmp.write_text(text.getvalue())
+
+
+def read_summary(path: Path) -> dict[str, SummaryRow]:
+    """The rows of an earlier summary.csv by run name; {} when there is none or it cannot be read."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return {}
+    types = {f.name: f.type for f in dataclasses.fields(SummaryRow)}
+    out = {}
+    for raw in rows:
+        try:
+            values = {}
+            for k, kind in types.items():
+                text = raw.get(k) or ""
+                if kind == "float":
+                    values[k] = float(text) if text else math.nan
+                elif kind == "int":
+                    values[k] = int(text) if text else 0
+                else:
+                    values[k] = text
+            out[values["run"]] = SummaryRow(**values)
+        except (TypeError, ValueError):
+            continue  # a hand-edited line: that run is evaluated again
+    return out
+
+
+# --- training ----------------------------------------------------------------------------------------------
+@dataclass
+class Sweep:
+    """What to train: one model configuration, its runs, the data, and the folder their checkpoints live in."""
+
+    model_config: ModelConfig
+    runs: list[SweepRun]
+    dataset: object
+    """trainer.data.dataset.Dataset, loaded once for every run."""
+    folder: Path
+    save_every_s: float = SAVE_EVERY_S
+    iwae_samples: int = 0
+    jobs: int = 1
+
+
+@dataclass
+class RunOutcome:
+    """What training did to one run: how far it got, and why it stopped short if it did."""
+
+    status: str
+    message: str = ""
+    trained_samples: int = 0
+
+
+@dataclass
+class SweepResult:
+    rows: list[SummaryRow]
+    wall_s: float
+    train_s: float
+    """Seconds spent training (saving included, evaluation not)."""
+    trained_samples: int
+    """Training examples of all runs together, this invocation."""
+    interrupted: bool = False
+    outcomes: dict[str, RunOutcome] = field(default_factory=dict)
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.trained_samples / self.train_s if self.train_s > 0 else 0.0
+
+
+def _resumable_from(run: SweepRun, path: Path, model_config: ModelConfig) -> Checkpoint | None:
+    """The run's checkpoint if it has one that this sweep may continue; raises with the reason if not ours."""
+    if not path.exists():
+        return None
+    ckpt = load_checkpoint(path)
+    for what, theirs, ours, free in (("model", ckpt.model_config, model_config, ()),
+                                     ("settings", ckpt.train_config, run.config, _RESUMABLE)):
+        a, b = theirs.to_dict(), ours.to_dict()
+        differ = [f"{k} {a.get(k)!r} there, {b[k]!r} here" for k in b if k not in free and a.get(k) != b[k]]
+        if differ:
+            raise VaeExplorerError(f"{path}: trained with another {what} ({'; '.join(differ)}); "
+                                   "use another --out folder")
+    return ckpt
+
+
+def _trainer_for(sweep: Sweep, run: SweepRun) -> Trainer:
+    ckpt = _resumable_from(run, run.checkpoint_path(sweep.folder), sweep.model_config)
+    trainer = Trainer(sweep.model_config, run.config, sweep.dataset, checkpoint=ckpt, on_divergence="stop")
+    if ckpt is not None:
+        trainer.set_epochs(run.config.epochs)  # the total this command asks for
+    return trainer
+
+
+def _samples(trainer: Trainer, steps: int) -> int:
+    """Examples in the `steps` steps before trainer.step (an epoch's last batch may be short)."""
+    n, bs, per_epoch = len(trainer.x_train), trainer.config.batch_size, trainer.steps_per_epoch
+    return sum(min(bs, n - (s % per_epoch) * bs) for s in range(trainer.step - steps, trainer.step))
+
+
+def train_runs(sweep: Sweep, runs: list[SweepRun], on_report: Callable, should_stop: Callable[[], bool]) -> dict[str, RunOutcome]:
+    """Train these runs of the sweep to their epochs (or until should_stop), saving each; never raises for a run.
+
+    on_report(run name, report) hears every StepReport, EpochReport and DivergedReport, from this thread."""
+    outcomes: dict[str, RunOutcome] = {}
+    groups: dict[tuple, list[tuple[SweepRun, Trainer]]] = {}
+    for run in runs:
+        try:
+            trainer = _trainer_for(sweep, run)
+        except VaeExplorerError as exc:
+            outcomes[run.name] = RunOutcome("failed", str(exc))
+            continue
+        if trainer.finished:
+            outcomes[run.name] = RunOutcome("done")
+            continue
+        groups.setdefault((trainer.step, trainer.epoch, trainer.batch_in_epoch), []).append((run, trainer))
+
+    for members in groups.values():
+        _train_group(sweep, members, on_report, should_stop, outcomes)
+    return outcomes
+
+
+def _train_group(sweep: Sweep, members: list[tuple[SweepRun, Trainer]], on_report, should_stop,
+                 outcomes: dict[str, RunOutcome]) -> None:
+    """Runs at one point of training, stepped together as one Ensemble; saved every save_every_s and at the end."""
+    from trainer.ensemble import Ensemble
+
+    run_of = {id(t): run for run, t in members}
+    start_steps = {run.name: t.step for run, t in members}
+    ensemble = Ensemble([t for _, t in members])
+    last_save = time.monotonic()
+    try:
+        for trainer, report in ensemble.run(should_stop=should_stop):
+            run = run_of[id(trainer)]
+            on_report(run.name, report)
+            if isinstance(report, DivergedReport):
+                outcomes[run.name] = RunOutcome("failed", report.message)
+            if isinstance(report, StepReport) and time.monotonic() - last_save >= sweep.save_every_s:
+                _save(sweep, run_of, ensemble.trainers)
+                last_save = time.monotonic()
+    finally:
+        _save(sweep, run_of, [t for _, t in members])  # whatever happened: every step trained is on disk
+    for run, t in members:
+        outcome = outcomes.setdefault(run.name, RunOutcome("done" if t.finished else "unfinished"))
+        outcome.trained_samples = _samples(t, t.step - start_steps[run.name])
+
+
+def _save(sweep: Sweep, run_of: dict[int, SweepRun], trainers: list[Trainer]) -> None:
+    for t in trainers:
+        save_checkpoint(run_of[id(t)].checkpoint_path(sweep.folder), t.checkpoint())
+
+
+# --- evaluation --------------------------------------------------------------------------------------------
+def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: SummaryRow | None) -> SummaryRow:
+    """The run's summary row from its checkpoint on disk: held-out R, D, ELBO, active units, MIG, IWAE."""
+    from trainer.metrics import dataset_mig
+
+    cfg = run.config
+    path = run.checkpoint_path(sweep.folder)
+    row = SummaryRow(run=run.name, beta=cfg.beta, seed=cfg.seed, free_bits=cfg.free_bits,
+                     beta_schedule=cfg.beta_schedule, status=outcome.status, message=outcome.message)
+    if outcome.status == "failed" and not outcome.trained_samples:
+        return row  # nothing of ours to evaluate (a bad setting, or a file that is not this sweep's)
+    try:
+        trainer = _trainer_for(sweep, run)
+    except VaeExplorerError as exc:
+        row.status, row.message = "failed", row.message or str(exc)
+        return row
+    row.checkpoint = str(path)
+    row.steps, row.epochs = trainer.step, trainer.epoch
+    done = outcome.status == "done"
+    if (earlier is not None and earlier.status == "done" and done and earlier.steps == trainer.step
+            and earlier.iwae_samples == sweep.iwae_samples):
+        return dataclasses.replace(earlier, checkpoint=str(path), message=row.message)  # nothing trained since
+    full = done and sweep.iwae_samples > 0
+    result = trainer.evaluate_test(iwae_samples=sweep.iwae_samples if full else 0)
+    row.rate, row.distortion, row.elbo = result["rate"], result["distortion"], result["elbo"]
+    row.active_units = int(result["active_units"])
+    if full:
+        row.iwae_log_px, row.iwae_samples = result["iwae_log_px"], sweep.iwae_samples
+    if done and sweep.dataset.factors_test is not None:
+        row.mig = dataset_mig(trainer.model, sweep.dataset, trainer.device)["mig"]
+    return row
+
+
+# --- the whole sweep ---------------------------------------------------------------------------------------
+def run_sweep(sweep: Sweep, on_report: Callable = lambda name, report: None,
+              should_stop: Callable[[], bool] = lambda: False) -> SweepResult:
+    """Train every run of the sweep that is not done, then write summary.csv; see the module docstring."""
+    t0 = time.perf_counter()
+    if not sweep.folder.is_dir():
+        raise VaeExplorerError(f"sweep: --out {sweep.folder}: no such folder")
+    earlier = read_summary(sweep.folder / SUMMARY_NAME)
+    outcomes: dict[str, RunOutcome] = {}
+    runnable = []
+    for run in sweep.runs:
+        try:
+            run.config.validate()
+            runnable.append(run)
+        except VaeExplorerError as exc:
+            outcomes[run.name] = RunOutcome("failed", str(exc))
+    t_train = time.perf_counter()
+    if sweep.jobs <= 1 or len(runnable) <= 1:
+        outcomes.update(train_runs(sweep, runnable, on_report, should_stop))
+    else:
+        outcomes.update(_train_in_processes(sweep, runnable, on_report, should_stop))
+    train_s = time.perf_counter() - t_train
+    rows = [evaluate_run(sweep, run, outcomes[run.name], earlier.get(run.name)) for run in sweep.runs]
+    write_summary(sweep.folder / SUMMARY_NAME, rows)
+    return SweepResult(rows=rows, wall_s=time.perf_counter() - t0, train_s=train_s,
+                       trained_samples=sum(o.trained_samples for o in outcomes.values()),
+                       interrupted=should_stop(), outcomes=outcomes)
+
+
+# --- worker processes --------------------------------------------------------------------------------------
+def _worker(sweep: Sweep, runs: list[SweepRun], threads: int, reports, stop) -> None:
+    torch.set_num_threads(threads)
+    try:
+        outcomes = train_runs(sweep, runs, lambda name, report: reports.put(("report", name, report)), stop.is_set)
+    except BaseException as exc:  # noqa: BLE001 - reported as the runs' failure, never lost silently
+        outcomes = {run.name: RunOutcome("failed", f"worker process: {exc}") for run in runs}
+    reports.put(("done", outcomes, None))
+
+
+def _train_in_processes(sweep: Sweep, runs: list[SweepRun], on_report, should_stop) -> dict[str, RunOutcome]:
+    ctx = multiprocessing.get_context("spawn")
+    jobs = min(sweep.jobs, len(runs))
+    reports, stop = ctx.Queue(), ctx.Event()
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    procs = [ctx.Process(target=_worker, args=(sweep, runs[k::jobs], threads, reports, stop), daemon=True)
+             for k in range(jobs)]
+    for p in procs:
+        p.start()
+    outcomes: dict[str, RunOutcome] = {}
+    finished = 0
+    while finished < jobs:
+        if should_stop():
+            stop.set()
+        try:
+            kind, a, b = reports.get(timeout=0.1)
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs) and reports.empty():
+                break  # a worker died without a word (killed): its runs resume on the next invocation
+            continue
+        if kind == "report":
+            on_report(a, b)
+        else:
+            outcomes.update(a)
+            finished += 1
+    for p in procs:
+        p.join()
+    for run in runs:
+        outcomes.setdefault(run.name, RunOutcome("unfinished", "its worker process ended early"))
+    return outcomes
+
+
+def frontier_indices(rate, distortion) -> list[int]:
+    """Indices of the points on the empirical rate-distortion frontier, by increasing rate.
+
+    The frontier is the lower convex envelope of the (R, D) points, from the point of least rate down to the
+    point of least distortion: every run above it, or right of its end, is beaten by a mix of two runs on it
+    (Alemi et al. 2018). Points with a non-finite coordinate are left out."""
+    r, d = np.asarray(rate, dtype=float), np.asarray(distortion, dtype=float)
+    ok = [i for i in range(len(r)) if math.isfinite(r[i]) and math.isfinite(d[i])]
+    ok.sort(key=lambda i: (r[i], d[i]))
+    hull: list[int] = []
+    for i in ok:
+        if hull and r[hull[-1]] == r[i]:
+            continue  # the same rate and more distortion
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # keep b only if it lies strictly below the chord from a to i
+            cross = (r[b] - r[a]) * (d[i] - d[a]) - (d[b] - d[a]) * (r[i] - r[a])
+            if cross > 0:
+                break
+            hull.pop()
+        hull.append(i)
+    if not hull:
+        return []
+    best = min(range(len(hull)), key=lambda k: (d[hull[k]], r[hull[k]]))
+    return hull[: best + 1]
