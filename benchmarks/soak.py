@@ -105,7 +105,9 @@ class Soak(QObject):
         self._on_sample()
         self._sample_timer.start()
         if self.save_every_s > 0:
-            self._save_timer.start()
+            # the first save half a period in: saves fall between the RSS samples the result is read from
+            # (one in flight at the end holds a copy of the model, which is not growth)
+            QTimer.singleShot(self._save_timer.interval() // 2, self._save_timer.start)
         self._end_timer.start()
 
     @Slot(object)
@@ -135,8 +137,8 @@ class Soak(QObject):
         self.saved_ok += result.ok and result.job.reason == "save"
 
     def result(self) -> dict:
-        def around(t: float) -> float:  # median of the samples within one sampling period of t: no single spike
-            near = [mb for s, mb, _ in self.samples if abs(s - t) <= SAMPLE_S * 1.01]
+        def around(t: float) -> float:  # median of the samples within three sampling periods of t: no single spike
+            near = [mb for s, mb, _ in self.samples if abs(s - t) <= SAMPLE_S * 3.01]
             return statistics.median(near) if near else float("nan")
 
         end_t = self.samples[-1][0]

@@ -48,6 +48,21 @@ def timed(run, steps: int) -> float:
     return time.perf_counter() - t0
 
 
+def gemm_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's fp32 matrix-product rate on large square matrices: what the arithmetic can reach at best."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
+def training_flops_per_sample(model) -> float:
+    """About 6 FLOPs per weight of each Linear per example: a multiply-add forward, two backward."""
+    return 6.0 * sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=8)
@@ -71,6 +86,8 @@ def main() -> int:
         one.append(args.steps * bs / timed(single.run, args.steps))
         many.append(args.steps * bs * args.runs / timed(ensemble.run, args.steps))
     ratios = [m / o for m, o in zip(many, one)]
+    flops = training_flops_per_sample(single.model)
+    peak = gemm_peak_gflops()
     result = {
         "benchmark": "sweep_throughput",
         "data": dataset.describe(),
@@ -84,6 +101,12 @@ def main() -> int:
         "ratio_median": round(statistics.median(ratios), 3),
         "time_for_runs_vs_one": round(args.runs / statistics.median(ratios), 2),
         "goal_ratio": round(GOAL, 3),
+        # the arithmetic: what one run already uses of this machine's matrix-product peak bounds what
+        # batching the runs can add (Adam and the element-wise work come on top)
+        "gemm_peak_gflops": round(peak, 1),
+        "single_gflops": round(statistics.median(one) * flops / 1e9, 1),
+        "ensemble_gflops": round(statistics.median(many) * flops / 1e9, 1),
+        "ratio_ceiling_at_gemm_peak": round(peak / (statistics.median(one) * flops / 1e9), 2),
     }
     if args.json:
         print(json.dumps(result))

@@ -43,7 +43,7 @@ def demo_checkpoint() -> Path | None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vae-explorer", description="Open the vae-explorer window.")
-    parser.add_argument("checkpoint", nargs="?", help="a checkpoint (.h5) to open")
+    parser.add_argument("checkpoint", nargs="?", help="a checkpoint (.h5) to open, or a folder of runs (a sweep) to compare")
     parser.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen to OUT.png and exit")
     parser.add_argument("--train-steps", type=int, default=0, metavar="N", help="with --screenshot: train N steps first")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -57,8 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.train_steps < 0:
         parser.error("--train-steps must be >= 0")
-    if args.checkpoint and not Path(args.checkpoint).is_file():
-        parser.error(f"{args.checkpoint}: no such file")
+    if args.checkpoint and not (Path(args.checkpoint).is_file() or Path(args.checkpoint).is_dir()):
+        parser.error(f"{args.checkpoint}: no such file or folder")
     if (args.panel or args.panels_dir) and not args.screenshot:
         parser.error("--panel and --panels-dir need --screenshot OUT.png")
     if args.panels_dir and not Path(args.panels_dir).is_dir():
@@ -96,12 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     if overrides is not None:
         window.controls.set_settings(overrides)
 
+    # a folder of runs (a sweep) opens beside the window's own model
+    runs = args.checkpoint if args.checkpoint and Path(args.checkpoint).is_dir() else None
+    checkpoint = None if runs else args.checkpoint
     # without a checkpoint, the demo model opens, so there is something to explore before training anything
-    demo = None if args.checkpoint or args.no_demo else demo_checkpoint()
+    demo = None if checkpoint or args.no_demo else demo_checkpoint()
     if args.screenshot:
         # a screenshot that trains from scratch shows that run; one that does not shows the demo
-        checkpoint = args.checkpoint or (str(demo) if demo and not args.train_steps else None)
-        driver = ScreenshotDriver(window, args.screenshot, args.train_steps, checkpoint, args.panel, args.panels_dir)
+        checkpoint = checkpoint or (str(demo) if demo and not args.train_steps else None)
+        driver = ScreenshotDriver(window, args.screenshot, args.train_steps, checkpoint, args.panel, args.panels_dir,
+                                  runs=runs)
         driver.begin()
         app.exec()
         return driver.exit_code
@@ -111,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     if demo is not None:  # also with the probe: the launch it measures is the real one
         DemoOpener(window, str(demo))
     window.show()
-    if args.checkpoint:
-        window.open_checkpoint(args.checkpoint)
+    if runs:
+        window.compare.open_folder(runs)  # its runs, side by side
+    elif checkpoint:
+        window.open_checkpoint(checkpoint)
     _close_on_ctrl_c(window)
     return app.exec()
 

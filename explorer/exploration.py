@@ -71,6 +71,8 @@ class Exploration(QObject):
         self.samples = SamplesPanel()
         self.kl = KlPanel(self.activity)
         self.rd = RateDistortionPanel()
+        self.following_live = True
+        """False while the latent panels explore another run (explorer.comparison): live KL reports are not theirs."""
         self.gap = ElboGapPanel(LogPxEstimate(self))
         self.decoder: DecoderSnapshot | None = None
         self.latents: LatentSnapshot | None = None
@@ -185,6 +187,8 @@ class Exploration(QObject):
         self.rd.add_steps(batch.step, batch.kl, batch.recon)
         if len(batch.beta):
             self.rd.set_beta(float(batch.beta[-1]), float(batch.latest.beta_target))
+        if not self.following_live:
+            return  # another run is explored: the live KL would mix with its encodings
         for step, _beta in batch.beta_changes:  # the objective changed: older encodings stop deciding
             self.activity.setting_changed(step)
         latest = batch.latest
@@ -199,14 +203,18 @@ class Exploration(QObject):
     def set_history(self, arrays: dict) -> None:
         self.rd.set_history(arrays)
 
-    def clear(self) -> None:
+    def clear(self, trajectory: bool = True) -> None:
+        """Forget the model the panels show; trajectory=False keeps the rate–distortion plane's live trajectory
+        (another run becomes the explored one, the live run goes on)."""
         self._turn.stop()
         self._steps.clear()  # what was queued belongs to the model being cleared
         self.decoder = None
         self.latents = None
         self._pending_kl = None
-        for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.rd, self.gap):
+        for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.gap):
             panel.clear()
+        if trajectory:
+            self.rd.clear()
 
     def shutdown(self) -> None:
         """Join the background estimate's thread (from the window's closeEvent)."""

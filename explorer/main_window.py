@@ -16,12 +16,14 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStyle, QToolBar, QVBoxLayout, QWidget
 
+from explorer.comparison import Comparison
 from explorer.exploration import Exploration
 from explorer.files.file_actions import FileController
 from explorer.files.habits import WindowHabits
 from explorer.panels.controls import ControlsPanel
 from explorer.panels.curves import CurvesPanel
 from explorer.panels.status import MessageBanner, TrainingStatusBar
+from explorer.runtime.memory import TRIM_INTERVAL_MS, release_free_memory
 from explorer.runtime.session import TrainSession
 from explorer.state import RunState
 
@@ -69,11 +71,18 @@ class MainWindow(QMainWindow):
         # the latent-space panels join through add_panel like any other (after the menus: View lists them)
         self.explore = Exploration(self)
         self.explore_docks = {title: self.add_panel(title, panel, area) for title, panel, area in self.explore.docks()}
+        self.compare = Comparison(self)  # runs side by side: the Runs panel, overlays, the explored run
+        self.runs_dock = self.add_panel("Runs", self.compare.panel, Qt.BottomDockWidgetArea)
+        self.train_menu.addSeparator()
+        self.train_menu.addAction(self.compare.sweep_action)
+        self.train_menu.addAction(self.compare.stop_sweep_action)
         self._arrange_docks()
         self._connect()
         self._probe_timer = QTimer(self, singleShot=True, interval=DEVICE_PROBE_DELAY_MS)
         self._probe_timer.timeout.connect(self.session.probe_devices)
         self._probe_timer.start()
+        self._trim_timer = QTimer(self, interval=TRIM_INTERVAL_MS)  # while training: see runtime/memory.py
+        self._trim_timer.timeout.connect(release_free_memory)
         self._set_state(RunState.IDLE)
         self.status.show_device("auto")
         self.curves.graphics.setFocus()  # not the first spinbox: a blinking cursor there invites typos
@@ -120,6 +129,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(d["Rate–distortion"], d["ELBO gap"])
         self.tabifyDockWidget(d["Traversals"], d["Samples"])
         self.tabifyDockWidget(d["Samples"], d["KL per dimension"])
+        self.tabifyDockWidget(d["KL per dimension"], self.runs_dock)  # wide enough for the table's columns
         d["Rate–distortion"].raise_()
         d["Traversals"].raise_()
         self._docks_sized = False  # sized in proportion to the window when it first shows (_size_docks)
@@ -163,6 +173,7 @@ class MainWindow(QMainWindow):
         train_menu = menus.addMenu("&Training")
         for action in (self.start_action, self.pause_action, self.stop_action, self.reset_action):
             train_menu.addAction(action)
+        self.train_menu = train_menu
         self.view_menu = menus.addMenu("&View")
         self.view_menu.addAction(self.controls_dock.toggleViewAction())
         help_menu = menus.addMenu("&Help")
@@ -209,7 +220,8 @@ class MainWindow(QMainWindow):
         session.sig_failed.connect(self._on_failed)
         session.sig_ended.connect(self._on_run_ended)
         session.sig_opened.connect(self._on_checkpoint_opened)
-        session.sig_explore.connect(self.explore.on_explore)  # a @Slot of a GUI-thread QObject: queued
+        # a @Slot of a GUI-thread QObject: queued; it passes them on while the live run is the explored one
+        session.sig_explore.connect(self.compare.on_live_explore)
 
     # --- what the actions do ------------------------------------------------------------------------
     def start_training(self, max_steps: int | None = None) -> bool:
@@ -391,13 +403,17 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(busy)
         self.reset_action.setEnabled(state is RunState.STOPPED)
         self.controls.set_lock(model=state is not RunState.IDLE, epochs=busy)
+        if busy != self._trim_timer.isActive():
+            self._trim_timer.start() if busy else self._trim_timer.stop()
         self.sig_state_changed.emit(state.value)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # stop, quit and join the thread before Qt destroys it: no "QThread destroyed while running"
         self._probe_timer.stop()
+        self._trim_timer.stop()
         self.files.before_close()  # unsaved steps: an autosave the stopping run copies
         self.explore.shutdown()  # joins the ELBO-gap estimate's thread
+        self.compare.shutdown()  # joins the run-loading thread
         self.session.shutdown()
         self.files.shutdown()  # writes what is queued, joins the I/O thread
         super().closeEvent(event)

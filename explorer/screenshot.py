@@ -2,6 +2,7 @@
 
     driver = ScreenshotDriver(window, "out.png", train_steps=300, checkpoint=None, panel=None, panels_dir=None)
     driver.begin()          # then app.exec(); driver.exit_code is 0 once every picture was written
+    ScreenshotDriver(window, "out.png", 0, "demo.h5", runs="sweep/")   # also a folder of runs, one explored
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PANELS = {
     "kl": "KL per dimension",
     "rd": "Rate–distortion",
     "gap": "ELBO gap",
+    "runs": "Runs",
 }
 """--panel names and the titles of their docks."""
 
@@ -49,9 +51,12 @@ class ScreenshotDriver(QObject):
     """
 
     def __init__(self, window: MainWindow, out: str, train_steps: int, checkpoint: str | None,
-                 panel: str | None = None, panels_dir: str | None = None):
+                 panel: str | None = None, panels_dir: str | None = None, runs: str | None = None):
         super().__init__(window)
         self.window, self.out, self.train_steps, self.checkpoint = window, out, train_steps, checkpoint
+        self.runs = runs
+        """A folder of runs to open beside the checkpoint: the run of the middle β is explored in the picture."""
+        self._runs_read = runs is None
         self.exit_code = 1
         self._shots: list[tuple[str | None, str]] = [(panel, out)]
         if panels_dir:
@@ -73,6 +78,9 @@ class ScreenshotDriver(QObject):
         session.sig_failed.connect(self._on_failed)
         self.window.files.error_dialogs = False  # nobody to close a dialog: a bad file shows in the banner
         self.window.files.sig_open_failed.connect(self._on_failed)
+        if self.runs:
+            self.window.compare.loading.sig_folder_done.connect(self._on_runs_read)
+            self.window.compare.open_folder(self.runs)
         if self.checkpoint:
             session.sig_opened.connect(self._on_opened)
             self.window.open_checkpoint(self.checkpoint)
@@ -86,6 +94,14 @@ class ScreenshotDriver(QObject):
     @Slot(object)
     def _on_opened(self, _opened) -> None:
         self._train_or_grab()
+
+    @Slot(str, int, object)
+    def _on_runs_read(self, _folder: str, _read: int, _refused: list) -> None:
+        runs = sorted(self.window.compare.catalog.compared(), key=lambda r: r.beta)
+        if runs:
+            self.window.compare.catalog.select(runs[len(runs) // 2].key)
+            self.window.runs_dock.raise_()
+        self._runs_read = True
 
     @Slot(str)
     def _on_failed(self, _message: str) -> None:
@@ -102,7 +118,8 @@ class ScreenshotDriver(QObject):
 
     def _on_wait_tick(self) -> None:
         explore = self.window.explore
-        waiting = explore.pending or (explore.decoder is not None and explore.latents is None)
+        waiting = (explore.pending or (explore.decoder is not None and explore.latents is None) or not self._runs_read
+                   or explore.decoder is None)
         if waiting and time.monotonic() < self._deadline:  # panel updates still queued, or the encoding
             return
         self._wait_timer.stop()
@@ -125,7 +142,8 @@ class ScreenshotDriver(QObject):
     def _widget(self, name: str) -> QWidget:
         if name == "curves":
             return self.window.curves
-        dock = self.window.controls_dock if name == "controls" else self.window.explore_docks[PANELS[name]]
+        docks = {"controls": self.window.controls_dock, "runs": self.window.runs_dock}
+        dock = docks.get(name) or self.window.explore_docks[PANELS[name]]
         dock.show()
         dock.raise_()  # the front tab of its group
         return dock.widget()
@@ -152,6 +170,7 @@ class ScreenshotDriver(QObject):
         """Draw what the coalescing timers still hold back, then grab."""
         self.window.curves.refresh_now()
         self.window.explore.traversal.refresh_now()
+        self.window.compare.redraw_now()
         self.window.explore.rd.refresh_now()
         return widget.grab()
 

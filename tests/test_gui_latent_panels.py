@@ -422,8 +422,21 @@ def test_rd_plane_receives_the_trajectory_and_turns_the_beta_line(qtbot, healthy
         xs, ys = panel.beta_line_points()
         assert (ys[1] - ys[0]) / (xs[1] - xs[0]) == pytest.approx(-beta)
         assert ys[0] + beta * xs[0] == pytest.approx(d0 + beta * r0)  # through the current point
-    panel.add_reference("other", 3.0, 150.0)
-    assert panel.references.getData()[0].tolist() == [3.0]
+    # compared runs: end points, the frontier through those no mix of others beats, a click selects
+    from explorer.runs import RunRecord
+
+    runs = [RunRecord(key=f"k{i}", name=f"run{i}", beta=b, rate=r, distortion=d, colour="#ff7f0e")
+            for i, (b, r, d) in enumerate([(0.5, 30.0, 90.0), (1.0, 20.0, 100.0), (4.0, 10.0, 150.0), (2.0, 25.0, 140.0)])]
+    panel.set_runs(runs, selected="k1")
+    assert panel.end_points.getData()[0].tolist() == [30.0, 20.0, 10.0, 25.0]
+    rate, dist = panel.frontier_points()
+    assert rate.tolist() == [10.0, 20.0, 30.0] and dist.tolist() == [150.0, 100.0, 90.0]  # (25, 140) lies above it
+    xs, ys = panel.beta_line_points()
+    assert ys[0] + 1.0 * xs[0] == pytest.approx(100.0 + 1.0 * 20.0)  # the selected run's line: D + βR through it
+    assert "run1" in panel.readout.text()
+    with qtbot.waitSignal(panel.sig_run_clicked) as clicked:
+        panel.click_run("k2")
+    assert clicked.args == ["k2"]
 
 
 # --- the ELBO gap ----------------------------------------------------------------------------------

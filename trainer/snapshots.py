@@ -374,6 +374,25 @@ def preview_images(model, x: np.ndarray, y: np.ndarray | None = None, n_samples:
 
 
 
+def checkpoint_snapshots(ckpt, step: int, load_dataset, n_preview: int, n_samples: int, seed: int,
+                         max_points: int | None):
+    """What the latent panels show of a checkpoint's model, in order: its DecoderSnapshot at once (the sliders
+    work before anything else is ready), then PreviewImages and the held-out LatentSnapshot, which need the data:
+    `load_dataset(spec)` gives it (and may raise). A generator, so a caller can hand each item on as it comes."""
+    from trainer.likelihood import LikelihoodMeaning, heldout_for_likelihood
+
+    snapshot = DecoderSnapshot.from_state(ckpt.model_config, ckpt.model_state, step)
+    yield snapshot
+    dataset = load_dataset(ckpt.dataset)
+    model = snapshot.build_model()  # a private copy: the GUI thread decodes with the snapshot's own
+    x = dataset.x_test[:n_preview]
+    y = dataset.y_test[:n_preview] if dataset.y_test is not None else None
+    yield preview_images(model, x, y, n_samples, seed, step)
+    scored = heldout_for_likelihood(dataset, ckpt.train_config)  # as the trainer evaluates it
+    meaning = LikelihoodMeaning.of(ckpt.model_config, ckpt.train_config, scored)
+    yield encode_heldout(model, dataset, "cpu", max_points, step=step, x_test=scored, meaning=meaning)
+
+
 # --- what the training thread publishes, and when -------------------------------------------------
 def latent_interval(last_step: int, every: int) -> int:
     """Steps until the next held-out encoding after one at `last_step`: every `every` steps, but twice as often
@@ -408,6 +427,7 @@ class ExplorePublisher:
         self._lock = threading.Lock()
         self._latent_every = int(latent_every)
         self._latents_requested = False
+        self._publish_all = False
         self.reset()
 
     def set_latent_every(self, steps: int) -> None:
@@ -419,6 +439,18 @@ class ExplorePublisher:
         """Encode at the next poll, whatever the interval. Any thread."""
         with self._lock:
             self._latents_requested = True
+
+    def publish_all(self) -> None:
+        """Any thread: publish the decoder, previews and encodings again at the next poll (a view that showed
+        another model comes back to this one)."""
+        with self._lock:
+            self._publish_all = True
+
+    def take_publish_all(self) -> bool:
+        """Whether publish_all was asked for since the last call (and forget it)."""
+        with self._lock:
+            wanted, self._publish_all = self._publish_all, False
+        return wanted
 
     def reset(self) -> None:
         """A new model: the next poll publishes everything (poll also notices a new model by itself)."""
@@ -434,6 +466,9 @@ class ExplorePublisher:
         if id(trainer.model) != self._model_id:
             self.reset()
             self._model_id = id(trainer.model)
+        if self.take_publish_all():
+            force = True
+            self._last_decoder_step = None  # the same step again: a view that showed another model wants it
         now = time.monotonic()
         step = int(trainer.step)
         with self._lock:

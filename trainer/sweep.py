@@ -11,7 +11,8 @@ sweep stops (Ctrl+C, or `should_stop`), atomically, so a killed sweep loses at m
 save. A run that fails (bad setting, divergence, an unreadable or foreign checkpoint in the folder) is a row
 in the summary with its reason; the others go on, and a file that is not ours to overwrite is left alone.
 
-Runs at the same point of training are stepped together as one batched model (trainer.ensemble); `jobs`
+The rate–distortion frontier of the runs' end points is trainer.rd.frontier_indices. Runs at the same point of
+training are stepped together as one batched model (trainer.ensemble); `jobs`
 worker processes split the runs between them (use it with several GPUs).
 """
 
@@ -29,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from trainer.atomic import atomic_write
@@ -376,30 +376,3 @@ def _train_in_processes(sweep: Sweep, runs: list[SweepRun], on_report, should_st
     for run in runs:
         outcomes.setdefault(run.name, RunOutcome("unfinished", "its worker process ended early"))
     return outcomes
-
-
-def frontier_indices(rate, distortion) -> list[int]:
-    """Indices of the points on the empirical rate-distortion frontier, by increasing rate.
-
-    The frontier is the lower convex envelope of the (R, D) points, from the point of least rate down to the
-    point of least distortion: every run above it, or right of its end, is beaten by a mix of two runs on it
-    (Alemi et al. 2018). Points with a non-finite coordinate are left out."""
-    r, d = np.asarray(rate, dtype=float), np.asarray(distortion, dtype=float)
-    ok = [i for i in range(len(r)) if math.isfinite(r[i]) and math.isfinite(d[i])]
-    ok.sort(key=lambda i: (r[i], d[i]))
-    hull: list[int] = []
-    for i in ok:
-        if hull and r[hull[-1]] == r[i]:
-            continue  # the same rate and more distortion
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            # keep b only if it lies strictly below the chord from a to i
-            cross = (r[b] - r[a]) * (d[i] - d[a]) - (d[b] - d[a]) * (r[i] - r[a])
-            if cross > 0:
-                break
-            hull.pop()
-        hull.append(i)
-    if not hull:
-        return []
-    best = min(range(len(hull)), key=lambda k: (d[hull[k]], r[hull[k]]))
-    return hull[: best + 1]

@@ -42,7 +42,7 @@ class ExportTarget:
     label: str
     suffix: str
     kind: str
-    """plot-png, plot-svg, grid-png or csv."""
+    """plot-png, plot-svg, grid-png, csv (the history) or runs-csv."""
     write: Callable[[str], None] | None = None
     """Writes the file (GUI thread); None for csv, which the worker and I/O thread write."""
     tooltip: str = ""
@@ -218,9 +218,37 @@ def export_targets(window) -> list[ExportTarget]:
                 key = f"{base}-{slug(name)}" if len(grids) > 1 or title_now else base
                 targets.append(ExportTarget(f"{key}-png", f"{title}: {name} (PNG)", ".png", "grid-png",
                                             _call(export_grid_png, _grid_fn(grid)), f"The {name} image grid."))
+    compare = getattr(window, "compare", None)
+    if compare is not None and compare.catalog.records():
+        targets.append(ExportTarget("runs-csv", "Runs summary (CSV)", ".csv", "runs-csv",
+                                    _call(write_runs_csv, compare.catalog.records()),
+                                    "One row per run of the Runs panel: β, seed, status, epochs, held-out rate, "
+                                    "distortion and ELBO, and its checkpoint."))
     unique, keys = [], set()
     for t in targets:  # two panels with the same title would clash: the first keeps the name
         if t.key not in keys:
             keys.add(t.key)
             unique.append(t)
     return unique
+
+
+RUNS_CSV_COLUMNS = ("run", "beta", "seed", "status", "epoch", "epochs", "rate", "distortion", "elbo", "checkpoint")
+
+
+def write_runs_csv(records, path: str) -> None:
+    """The Runs panel as a table (explorer.runs.RunRecord each); NaN (not measured) is an empty cell."""
+    import csv
+    import io
+    import math
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(RUNS_CSV_COLUMNS)
+    for r in records:
+        numbers = ["" if not math.isfinite(v) else repr(float(v)) for v in (r.rate, r.distortion, r.elbo)]
+        writer.writerow([r.name, "" if not math.isfinite(r.beta) else r.beta, r.seed, r.status, r.epoch, r.epochs,
+                         *numbers, r.path or ""])
+    try:
+        Path(path).write_text(text.getvalue())
+    except OSError as exc:
+        raise ExportError(f"{path}: {exc.strerror or exc}") from None

@@ -105,6 +105,9 @@ class FileController(QObject):
         self.open_action = action("&Open Checkpoint…", QKeySequence.Open,
                                   "Open a checkpoint (.h5): model, optimizer, settings, β schedule and curves; "
                                   "Continue resumes it", self._on_open_triggered)
+        self.open_runs_action = action("Open R&uns…", "Ctrl+Shift+R",
+                                       "Open a sweep folder or any folder of checkpoints: every run joins the Runs "
+                                       "panel, the curves and the rate–distortion plane", self._on_open_runs_triggered)
         self.open_dataset_action = action("Open &Dataset…", "Ctrl+Shift+O",
                                           "Train on an IDX folder, an .npz, an HDF5 dataset or a folder of images",
                                           self._on_open_dataset_triggered)
@@ -135,6 +138,7 @@ class FileController(QObject):
         before = quit_action
         file_menu.insertAction(before, self.open_action)
         file_menu.insertMenu(before, self.recent_menu)
+        file_menu.insertAction(before, self.open_runs_action)
         file_menu.insertAction(before, self.open_dataset_action)
         file_menu.insertSeparator(before)
         file_menu.insertAction(before, self.save_action)
@@ -479,13 +483,15 @@ class FileController(QObject):
 
     @staticmethod
     def _dropped(mime) -> tuple[str, str] | None:
-        """(kind, path) of the first droppable local file: checkpoint (.h5) or dataset (.npz)."""
+        """(kind, path) of the first droppable local file: checkpoint (.h5), dataset (.npz) or a folder of runs."""
         if mime is None or not mime.hasUrls():
             return None
         for url in mime.urls():
             if not url.isLocalFile():
                 continue
             path = url.toLocalFile()
+            if Path(path).is_dir():
+                return "runs", path
             suffix = Path(path).suffix.lower()
             if suffix in CHECKPOINT_SUFFIXES:
                 return "checkpoint", path
@@ -496,6 +502,8 @@ class FileController(QObject):
     def _open_dropped(self, kind: str, path: str) -> None:
         if kind == "checkpoint":
             self.open_checkpoint(path)
+        elif kind == "runs":
+            self.window.compare.open_folder(path)
         else:
             self.open_dataset(path, DATASET_SUFFIXES[Path(path).suffix.lower()])
 
@@ -530,6 +538,13 @@ class FileController(QObject):
     # --- slots of the actions -------------------------------------------------------------------------
     def _on_open_triggered(self) -> None:
         self.open_checkpoint()
+
+    def _on_open_runs_triggered(self) -> None:
+        start = self.store.last_folder("runs") or self.store.last_folder("checkpoint") or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self.window, "Open a folder of runs", start)
+        if folder:
+            self.store.set_last_folder("runs", folder)
+            self.window.compare.open_folder(folder)
 
     def _on_recent_triggered(self, path: str, _checked: bool = False) -> None:
         self.open_checkpoint(path)

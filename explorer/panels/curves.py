@@ -5,6 +5,7 @@
     panel.add_epoch(step, test_recon, test_kl, test_elbo)
     panel.add_beta_changes([(step, beta), ...])
     panel.set_history(checkpoint.history)               # the same, all at once, from a checkpoint
+    panel.set_overlays(catalog.compared())              # other runs' smoothed curves in their colours
 
 Each plot shows the train value per report (faint), its exponential moving average (bold) and the held-out
 value after each epoch (dots). Histories live in a `CurveBuffer` that halves its resolution when full, so a
@@ -46,6 +47,8 @@ MIN_PLOT_PX = 90
 """Each curve plot's data area keeps at least this height: docked panels squeezed it to ~40 px, unreadable."""
 MAX_BETA_MARKERS = 100
 """β-change lines kept per plot (the newest); the β curve itself still shows every change."""
+MAX_OVERLAY_POINTS = 800
+"""Points per curve of another run drawn over the live one."""
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -132,6 +135,8 @@ class CurvesPanel(QWidget):
         self._x_applied: dict[str, float] = {}  # x limit each plot shows while following
         self._follow_y = {spec.key: True for spec in PLOTS}
         self._y_limits: dict[str, tuple[float, float] | None] = {spec.key: None for spec in PLOTS}
+        self._overlays: dict[str, dict[str, np.ndarray]] = {}  # run key -> "step" and each plot's smoothed values
+        self._overlay_items: dict[str, dict[str, pg.PlotDataItem]] = {}  # run key -> plot key -> its line
 
         # shared pens and brushes: pyqtgraph caches by identity, and one definition keeps the look consistent
         self._marker_pen = pg.mkPen("#7b4fa0", width=1, style=Qt.DashLine)
@@ -324,6 +329,45 @@ class CurvesPanel(QWidget):
             self.add_beta_changes(zip(arrays["beta_changes/step"].tolist(), arrays["beta_changes/value"].tolist()))
         self.refresh_now()
 
+    def set_overlays(self, runs) -> None:
+        """Other runs' curves, smoothed like the live one, each in its colour (explorer.runs.RunRecord: key,
+        colour, history with "steps/step", "steps/recon", "steps/kl", "steps/beta"). Replaces the previous set."""
+        wanted = {}
+        for run in runs:
+            steps = np.asarray(run.history.get("steps/step", ()), dtype=float)
+            if not len(steps):
+                continue
+            stride = max(1, len(steps) // MAX_OVERLAY_POINTS)
+            recon = np.asarray(run.history["steps/recon"], dtype=float)
+            kl = np.asarray(run.history["steps/kl"], dtype=float)
+            smoothing = self.smoothing.value()
+            values = {"step": steps[::stride],
+                      "distortion": ema(steps, recon, smoothing)[::stride], "rate": ema(steps, kl, smoothing)[::stride],
+                      "nelbo": ema(steps, recon + kl, smoothing)[::stride],
+                      "beta": np.asarray(run.history.get("steps/beta", np.full(len(steps), np.nan)), dtype=float)[::stride]}
+            wanted[run.key] = (run.colour, values)
+        for key in [k for k in self._overlay_items if k not in wanted]:
+            for plot_key, item in self._overlay_items.pop(key).items():
+                self.plots[plot_key].removeItem(item)
+        self._overlays = {key: values for key, (_, values) in wanted.items()}
+        for key, (colour, values) in wanted.items():
+            items = self._overlay_items.setdefault(key, {})
+            for plot_key in self.plots:
+                if plot_key not in items:
+                    items[plot_key] = self.plots[plot_key].plot(pen=pg.mkPen(colour, width=1.4))
+                    items[plot_key].setZValue(-1)  # under the live run's curves
+                items[plot_key].setPen(pg.mkPen(colour, width=1.4))
+                items[plot_key].setData(values["step"], values[plot_key])
+        self._follow_x, self._x_limit = True, 0.0
+        self._x_applied.clear()
+        for key in self._follow_y:
+            self._follow_y[key], self._y_limits[key] = True, None
+        self.refresh_now()
+
+    def overlay_keys(self) -> list[str]:
+        """The runs drawn over the live curves."""
+        return list(self._overlay_items)
+
     # --- what tests and later panels may read -------------------------------------------------
     def curve(self, key: str, smoothed: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(step, value) of a stored train curve: distortion, rate, nelbo or beta."""
@@ -411,11 +455,12 @@ class CurvesPanel(QWidget):
                 self._x_applied.clear()
             if y_auto:
                 self._follow_y[key], self._y_limits[key] = True, None
-        if not len(rows):
+        if not len(rows) and not self._overlays:
             self._show_empty_ranges()
             return
         if self._follow_x:
-            x_max = float(rows[-1, 0])
+            ends = [float(v["step"][-1]) for v in self._overlays.values()]
+            x_max = max(ends + ([float(rows[-1, 0])] if len(rows) else []))
             if x_max > self._x_limit or self._x_limit > 6 * x_max:
                 self._x_limit = nice_ceiling(x_max * 1.25)  # headroom, so the axis changes now and then
         for key in keys:
@@ -430,6 +475,7 @@ class CurvesPanel(QWidget):
         columns = [self._buffer.peaks(_COL[key])[1]]  # what the faint curve draws, spikes included
         if key in SMOOTHED:
             columns += [rows[:, _COL[key + "_ema"]], np.asarray(self._epochs[key])]
+        columns += [values[key] for values in self._overlays.values()]
         values = np.concatenate(columns)
         log = self.plots[key].vb.state["logMode"][1]
         if log:  # the view works in log10 units; values <= 0 are not drawn

@@ -4,8 +4,9 @@
     panel.add_steps(step, rate, distortion)    # columns from the worker's CurveBatch (kl, recon), nats per example
     panel.set_beta(beta, beta_target)          # a report: the effective β (target times the schedule factor)
     panel.preview_beta(target)                 # the user set a β target: the line previews it at once
-    panel.add_reference("beta4.h5", rate, distortion)   # another checkpoint, for comparison
     panel.set_history(checkpoint.history)      # the trajectory of an opened checkpoint
+    panel.set_runs(catalog.compared(), selected="sweep/beta-4_seed-0.h5")   # other runs (explorer.runs.RunRecord)
+    panel.sig_run_clicked.connect(catalog.select)                        # a click on a run's end point
 
 Every point of the plane has a loss D + βR; the dashed line through the current point is the set of
 (R, D) with the same loss, slope −β: it shows the exchange rate the objective offers, nats of distortion per
@@ -15,6 +16,13 @@ Which β the line uses: the effective β of the latest report (the target times 
 loss weighs the rate with). When the user sets a new target, the line previews it at once as the target times
 the latest factor (what the trainer will apply at its next step) and says so in the readout; reports keep the
 preview, tracking only the factor, until one says the trainer has taken the new target on.
+
+Compared runs (a sweep's, or any opened checkpoints) are drawn in their colours: each trajectory and its end
+point, the held-out (R, D) after its last epoch. The empirical frontier joins the end points no mix of other
+runs beats: their lower convex envelope (trainer.sweep.frontier_indices). When a compared run is selected,
+the β line goes through its end point with its β. Two regions the theory names are marked: near R = 0 the
+posterior has collapsed onto the prior and the decoder ignores z; at low D and high R the model is close to
+a plain autoencoder, paying many nats of rate for little distortion.
 """
 
 from __future__ import annotations
@@ -24,12 +32,13 @@ import math
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer.plotting.axes import steady_axes
 from explorer.plotting.curve_buffer import CurveBuffer
 from trainer.geometry import rd_line
+from trainer.rd import frontier_indices
 
 REDRAW_INTERVAL_MS = 1000
 """Reports arrive up to 30 times a second; the point moves slowly, and the curves are the live view: one
@@ -43,6 +52,12 @@ SMOOTHING = 0.8
 TRAJECTORY_COLOUR = "#1f77b4"
 BETA_COLOUR = "#7b4fa0"
 """β's colour in the curves panel."""
+FRONTIER_COLOUR = "#202020"
+REGION_COLOUR = "#9a9a9a"
+COLLAPSE_RATE = 1.0
+"""nats: the band 0 <= R < this is marked as collapse (a rate this low leaves the decoder next to nothing of x)."""
+MAX_TRAIL_POINTS = 400
+"""A compared run's trajectory is drawn with at most this many points."""
 
 
 def _frames(lo: float, hi: float, want_lo: float, want_hi: float) -> bool:
@@ -52,7 +67,10 @@ def _frames(lo: float, hi: float, want_lo: float, want_hi: float) -> bool:
 
 
 class RateDistortionPanel(QWidget):
-    """Rate on x, distortion on y: the smoothed trajectory, the current point, the β line and reference points."""
+    """Rate on x, distortion on y: the smoothed trajectory, the current point, the β line and compared runs."""
+
+    sig_run_clicked = Signal(str)
+    """A compared run's end point was clicked: its key."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -61,7 +79,9 @@ class RateDistortionPanel(QWidget):
         self._beta = 1.0  # the β the line uses: the effective one, or the preview's
         self._factor = 1.0  # the schedule's factor in the latest report (effective β / target)
         self._preview: float | None = None  # a β target the user set that no report has shown applied yet
-        self._references: list[tuple[str, float, float]] = []
+        self._runs: list = []  # compared RunRecords, as set_runs gave them
+        self._anchor: tuple[str, float, float, float] | None = None  # a selected run: (name, R, D, β)
+        self._run_items: list = []
         self._by_hand = False
 
         self.readout = QLabel("The trajectory appears once training starts.")
@@ -94,15 +114,31 @@ class RateDistortionPanel(QWidget):
         self.elbo_line = pg.PlotDataItem(pen=pg.mkPen("#a0a0a0", width=1.2, style=Qt.DotLine))
         # rides on the line where it enters the view (top or left edge), so it never sits on the data
         self.beta_label = pg.TextItem(color=BETA_COLOUR, anchor=(0, 1.0))
-        self.references = pg.ScatterPlotItem(size=10, symbol="d", brush=pg.mkBrush("#ff7f0e"), pen=pg.mkPen("#804000"))
+        self.end_points = pg.ScatterPlotItem(size=11, symbol="o", hoverable=True, tip=None)
+        self.end_points.setZValue(9)
+        self.end_points.sigClicked.connect(self._on_end_point_clicked)
+        self.frontier = pg.PlotDataItem(pen=pg.mkPen(FRONTIER_COLOUR, width=2.2))
+        self.frontier.setZValue(8)
+        self.collapse_band = pg.LinearRegionItem((0.0, COLLAPSE_RATE), movable=False, brush=pg.mkBrush(200, 60, 60, 28),
+                                                 pen=pg.mkPen(None))
+        self.collapse_label = pg.TextItem("posterior collapse: R → 0,\nq(z|x) ≈ p(z), the decoder ignores z",
+                                          color=REGION_COLOUR, anchor=(0, 0))
+        self.autoencoder_label = pg.TextItem("≈ plain autoencoder: low D, many nats of R", color=REGION_COLOUR,
+                                             anchor=(1, 1))
+        self.frontier_label = pg.TextItem("frontier", color=FRONTIER_COLOUR, anchor=(0, 1))
+        for item in (self.collapse_band, self.collapse_label, self.autoencoder_label, self.frontier_label):
+            item.setVisible(False)
         self.plot.addItem(self.start)
-        self.plot.addItem(self.references)
+        self.plot.addItem(self.frontier)
+        self.plot.addItem(self.end_points)
+        self.plot.addItem(self.collapse_band, ignoreBounds=True)
+        for label in (self.collapse_label, self.autoencoder_label, self.frontier_label):
+            self.plot.addItem(label, ignoreBounds=True)
         self.plot.addItem(self.current)
         # the lines are drawn across the view; leaving them out of the auto-range keeps the data framed
         self.plot.addItem(self.beta_line, ignoreBounds=True)
         self.plot.addItem(self.elbo_line, ignoreBounds=True)
         self.plot.addItem(self.beta_label, ignoreBounds=True)
-        self._reference_labels: list[pg.TextItem] = []
         vb = self.plot.getPlotItem().vb
         vb.sigRangeChanged.connect(self._on_range_changed)
         vb.sigRangeChangedManually.connect(self._on_range_changed_by_hand)
@@ -164,15 +200,14 @@ class RateDistortionPanel(QWidget):
         self._beta = beta
         self._draw_lines()
 
-    def add_reference(self, name: str, rate: float, distortion: float) -> None:
-        """Another model's (R, D), e.g. a loaded checkpoint's held-out evaluation."""
-        self._references.append((str(name), float(rate), float(distortion)))
-        self._draw_references()
-        self._schedule()
-
-    def clear_references(self) -> None:
-        self._references.clear()
-        self._draw_references()
+    def set_runs(self, runs, selected: str | None = None) -> None:
+        """The compared runs (explorer.runs.RunRecord: key, name, colour, beta, rate, distortion, history) and
+        the key of the selected one, whose end point the β line goes through."""
+        self._runs = list(runs)
+        chosen = next((r for r in self._runs if r.key == selected and math.isfinite(r.rate)), None)
+        self._anchor = None if chosen is None else (chosen.name, chosen.rate, chosen.distortion, chosen.beta)
+        self._draw_runs()
+        self.refresh_now()
 
     def set_history(self, arrays: dict) -> None:
         """Replace the trajectory with a checkpoint's ("steps/step", "steps/kl", "steps/recon", "steps/beta")."""
@@ -215,6 +250,15 @@ class RateDistortionPanel(QWidget):
         """The point the β line goes through: the smoothed latest (R, D)."""
         return self._ema
 
+    def frontier_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rate, distortion) of the frontier as drawn, by increasing rate."""
+        x, y = self.frontier.getData()
+        return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
+
+    def click_run(self, key: str) -> None:
+        """What a click on that run's end point does."""
+        self.sig_run_clicked.emit(key)
+
     def beta_line_points(self) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.beta_line.getData()
         return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
@@ -233,8 +277,11 @@ class RateDistortionPanel(QWidget):
             self.trail.setData([], [])
             self.start.setData([], [])
             self.current.setData([], [])
+            if self._runs and self.follow.isChecked():
+                self._frame(np.zeros((0, 5)))
             self._draw_lines()
-            self.readout.setText("The trajectory appears once training starts.")
+            if self._anchor is None:
+                self.readout.setText("The trajectory appears once training starts.")
             return
         self.trail.setData(rows[:, 3], rows[:, 4])
         self.start.setData([rows[0, 3]], [rows[0, 4]])
@@ -245,17 +292,18 @@ class RateDistortionPanel(QWidget):
         self._draw_lines()
 
     def _frame(self, rows: np.ndarray) -> None:
-        """Rate from 0 to past the largest seen; distortion around the recent part and the references."""
+        """Rate from 0 to past the largest seen; distortion around the recent part and the compared runs' ends."""
         recent = rows[int(len(rows) * (1 - RECENT_FRACTION)):, 3:5]
-        rates = np.concatenate([rows[:, 3], [r for _, r, _ in self._references]])
-        dists = np.concatenate([recent[:, 1], [d for _, _, d in self._references]])
+        ends = [(r.rate, r.distortion) for r in self._runs if math.isfinite(r.rate) and math.isfinite(r.distortion)]
+        rates = np.concatenate([rows[:, 3], [r for r, _ in ends]])
+        dists = np.concatenate([recent[:, 1], [d for _, d in ends]])
+        if not len(rates):
+            return
         r_hi = max(float(rates.max()), 1e-3)
         d_lo, d_hi = float(dists.min()), float(dists.max())
         pad = max(0.1 * (d_hi - d_lo), 0.02 * abs(d_hi), 1e-3)
         vb = self.plot.getPlotItem().vb
         x_hi = r_hi * 1.08
-        if self._references:  # room for the names written to the right of their points
-            x_hi = max(x_hi, max(r for _, r, _ in self._references) * 1.3)
         want_x, want_y = (0.0, x_hi), (d_lo - 1.5 * pad, d_hi + pad)
         (cx0, cx1), (cy0, cy1) = vb.viewRange()
         if _frames(cx0, cx1, *want_x) and _frames(cy0, cy1, *want_y):
@@ -264,6 +312,7 @@ class RateDistortionPanel(QWidget):
 
     def _on_range_changed(self, *_args) -> None:
         self._draw_lines()
+        self._place_region_labels()
 
     def _on_range_changed_by_hand(self, *_args) -> None:
         self._by_hand = True  # keep the user's zoom: untick Follow without re-framing
@@ -277,36 +326,44 @@ class RateDistortionPanel(QWidget):
             self.plot.getPlotItem().vb.autoRange(padding=0.05)  # unticked: the whole trajectory
 
     def _draw_lines(self) -> None:
-        if self._ema is None:
+        if self._anchor is not None:
+            name, r, d, beta = self._anchor
+        elif self._ema is not None:
+            name, (r, d), beta = None, self._ema, self._beta
+        else:
             self.beta_line.setData([], [])
             self.elbo_line.setData([], [])
             self.beta_label.setText("")
             return
-        r, d = self._ema
+        self._draw_beta_line(name, r, d, beta)
+
+    def _draw_beta_line(self, name: str | None, r: float, d: float, beta: float) -> None:
         (x0, x1), _ = self.plot.getPlotItem().vb.viewRange()
         span = (min(x0, 0.0), max(x1, r * 2 + 1))
-        xs, ys = rd_line(r, d, self._beta, span)
+        xs, ys = rd_line(r, d, beta, span)
         self.beta_line.setData(xs, ys)
-        if abs(self._beta - 1.0) > 1e-9:
+        if abs(beta - 1.0) > 1e-9:
             ex, ey = rd_line(r, d, 1.0, span)
             self.elbo_line.setData(ex, ey)
         else:
             self.elbo_line.setData([], [])
-        self.beta_label.setText(f"D + {self._beta:.3g}·R = {d + self._beta * r:.1f}")
+        self.beta_label.setText(f"D + {beta:.3g}·R = {d + beta * r:.1f}")
         (vx0, vx1), (vy0, vy1) = self.plot.getPlotItem().vb.viewRange()
-        const = d + self._beta * r
+        const = d + beta * r
         x = vx0 + 0.02 * (vx1 - vx0)
         y_top = vy1 - 0.04 * (vy1 - vy0)
         anchor = (0, 1.0)  # above the line, where it enters through the left edge
-        if self._beta > 0 and const - self._beta * x > y_top:
-            x = (const - y_top) / self._beta  # the line leaves through the top: label it there
+        if beta > 0 and const - beta * x > y_top:
+            x = (const - y_top) / beta  # the line leaves through the top: label it there
             anchor = (0, 0.0)  # hanging below the top edge, not clipped above it
         if tuple(self.beta_label.anchor) != anchor:
             self.beta_label.setAnchor(anchor)
-        self.beta_label.setPos(x, const - self._beta * x)
+        self.beta_label.setPos(x, const - beta * x)
+        who = f"<b>{name}</b> (held-out, last epoch): " if name else ""
+        source = "its β" if name else self._beta_source()
         self.readout.setText(
-            f"<b>R</b> {r:.2f} nats &nbsp; <b>D</b> {d:.2f} nats &nbsp; −ELBO {r + d:.2f} &nbsp; "
-            f"<span style='color:{BETA_COLOUR}'><b>β = {self._beta:.3g}</b> ({self._beta_source()}): the loss "
+            f"{who}<b>R</b> {r:.2f} nats &nbsp; <b>D</b> {d:.2f} nats &nbsp; −ELBO {r + d:.2f} &nbsp; "
+            f"<span style='color:{BETA_COLOUR}'><b>β = {beta:.3g}</b> ({source}): the loss "
             f"D + βR is constant along the dashed line (slope −β)</span>")
 
     def _beta_source(self) -> str:
@@ -317,16 +374,55 @@ class RateDistortionPanel(QWidget):
             return "preview of your β"
         return f"preview: your β {self._preview:.3g} × schedule {self._factor:.2f}"
 
-    def _draw_references(self) -> None:
-        for label in self._reference_labels:
-            self.plot.removeItem(label)
-        self._reference_labels = []
-        if not self._references:
-            self.references.setData([], [])
-            return
-        self.references.setData([r for _, r, _ in self._references], [d for _, _, d in self._references])
-        for name, r, d in self._references:
-            label = pg.TextItem(name, color="#804000", anchor=(-0.1, 0.5))
-            label.setPos(r, d)
-            self.plot.addItem(label)
-            self._reference_labels.append(label)
+    def _draw_runs(self) -> None:
+        for item in self._run_items:
+            self.plot.removeItem(item)
+        self._run_items = []
+        ends = [r for r in self._runs if math.isfinite(r.rate) and math.isfinite(r.distortion)]
+        for run in self._runs:
+            steps = run.history.get("steps/step")
+            if steps is None or not len(steps):
+                continue
+            stride = max(1, len(steps) // MAX_TRAIL_POINTS)
+            rate = _smoothed(np.asarray(run.history["steps/kl"], dtype=float))[::stride]
+            dist = _smoothed(np.asarray(run.history["steps/recon"], dtype=float))[::stride]
+            trail = pg.PlotDataItem(rate, dist, pen=pg.mkPen(run.colour, width=1.3))
+            trail.setOpacity(0.55)
+            self.plot.addItem(trail)
+            self._run_items.append(trail)
+        selected = None if self._anchor is None else self._anchor[0]
+        self.end_points.setData(
+            [r.rate for r in ends], [r.distortion for r in ends], data=[r.key for r in ends],
+            brush=[pg.mkBrush(r.colour) for r in ends],
+            pen=[pg.mkPen("#000000", width=2.2) if r.name == selected else pg.mkPen("#ffffff", width=1.2) for r in ends],
+            size=[15 if r.name == selected else 11 for r in ends])
+        self.end_points.setToolTip("\n".join(f"{r.name}: β {r.beta:g}, R {r.rate:.2f}, D {r.distortion:.2f}" for r in ends))
+        on = frontier_indices([r.rate for r in ends], [r.distortion for r in ends])
+        self.frontier.setData([ends[i].rate for i in on], [ends[i].distortion for i in on])
+        shown = bool(ends)
+        for item in (self.collapse_band, self.collapse_label, self.autoencoder_label):
+            item.setVisible(shown)
+        self.frontier_label.setVisible(len(on) >= 2)
+        if len(on) >= 2:
+            mid = on[len(on) // 2]
+            self.frontier_label.setPos(ends[mid].rate, ends[mid].distortion)
+        self._place_region_labels()
+
+    def _place_region_labels(self) -> None:
+        (x0, x1), (y0, y1) = self.plot.getPlotItem().vb.viewRange()
+        self.collapse_label.setPos(max(x0, 0.0) + 0.01 * (x1 - x0), y1 - 0.02 * (y1 - y0))
+        self.autoencoder_label.setPos(x1 - 0.01 * (x1 - x0), y0 + 0.03 * (y1 - y0))
+
+    def _on_end_point_clicked(self, _item, points, *_args) -> None:
+        if len(points):
+            self.sig_run_clicked.emit(str(points[0].data()))
+
+
+def _smoothed(values: np.ndarray) -> np.ndarray:
+    """The same moving average as the live trajectory's (SMOOTHING per report)."""
+    out = np.empty(len(values))
+    acc = values[0] if len(values) else 0.0
+    for i, v in enumerate(values):
+        acc = SMOOTHING * acc + (1 - SMOOTHING) * v
+        out[i] = acc
+    return out

@@ -138,6 +138,12 @@ class TrainSession(QObject):
         self.worker.explore.request_latents()
         self._sig_refresh.emit()
 
+    def republish(self) -> None:
+        """Publish the current model's decoder, previews and encodings again (sig_explore), as request_latents
+        does: the latent panels come back to it after showing another run."""
+        self.worker.explore.publish_all()
+        self._sig_refresh.emit()
+
     def set_latent_every(self, steps: int) -> None:
         """Re-encode the held-out set every `steps` optimizer steps while training (0: only on request)."""
         self.worker.explore.set_latent_every(steps)

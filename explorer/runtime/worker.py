@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from explorer.run_settings import RunSettings
 from explorer.runtime.messages import CurveBatch, DatasetChanged, OpenedCheckpoint, RunEnded, RunStarted, TrainRequest
 from trainer.errors import VaeExplorerError
-from trainer.snapshots import DecoderSnapshot, ExplorePublisher  # numpy only: torch loads inside its functions
+from trainer.snapshots import ExplorePublisher  # numpy only: torch loads inside its functions
 
 EMIT_INTERVAL_S = 1 / 30
 """At most ~30 progress signals a second reach the GUI; StepReports in between travel in the same batch."""
@@ -367,6 +367,8 @@ class TrainWorker(QObject):
         """
         trainer = self._trainer
         if trainer is None:
+            if self._checkpoint is not None and self.explore.take_publish_all():
+                self._publish_opened(self._checkpoint, int(self._checkpoint.progress["step"]))
             return
         try:
             self._publish(trainer)
@@ -497,23 +499,14 @@ class TrainWorker(QObject):
         The dataset is loaded (and cached for Start) and encoded here in the worker thread, never in the GUI's.
         Without it the sliders still work; the status line says why the scatter stays empty.
         """
-        from trainer.snapshots import encode_heldout, preview_images
-        from trainer.likelihood import LikelihoodMeaning, heldout_for_likelihood
+        from trainer.snapshots import checkpoint_snapshots
 
-        snapshot = DecoderSnapshot.from_state(ckpt.model_config, ckpt.model_state, step)
-        self.sig_explore.emit(snapshot)
+        pub = self.explore
         try:
-            dataset = self._load(ckpt.dataset)
-            model = snapshot.build_model()  # a private copy: the GUI thread decodes with the snapshot's own
-            pub = self.explore
-            x = dataset.x_test[: pub.n_preview]
-            y = dataset.y_test[: pub.n_preview] if dataset.y_test is not None else None
-            self.sig_explore.emit(preview_images(model, x, y, pub.n_samples, pub.seed, step))
-            scored = heldout_for_likelihood(dataset, ckpt.train_config)  # as the trainer evaluates it
-            meaning = LikelihoodMeaning.of(ckpt.model_config, ckpt.train_config, scored)
-            latents = encode_heldout(model, dataset, "cpu", pub.max_points, step=step, x_test=scored, meaning=meaning)
-            self.sig_explore.emit(latents)
-            self.sig_status.emit(f"Encoded {len(latents):,} held-out examples.")  # the window adds what Continue does
+            for item in checkpoint_snapshots(ckpt, step, self._load, pub.n_preview, pub.n_samples, pub.seed,
+                                                pub.max_points):
+                self.sig_explore.emit(item)  # the last one: the held-out LatentSnapshot
+            self.sig_status.emit(f"Encoded {len(item):,} held-out examples.")  # the window adds what Continue does
         except _Cancelled:
             pass
         except Exception as exc:  # bad or missing data: a status line, the opened model stays usable

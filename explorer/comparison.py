@@ -1,0 +1,254 @@
+"""Runs side by side: the run catalog, the Runs panel, the overlays on the curves and the plane, and which run
+the latent panels explore.
+
+    compare = Comparison(window)                          # after window.explore and window.session exist
+    window.add_panel("Runs", compare.panel, ...)         # tabbed with the image grids below the curves
+    compare.open_folder("sweep/")                         # File > Open Runs…, `vae-explorer DIR`, a dropped folder
+    compare.start_sweep(request)                          # Training > β sweep…: runs appear as they train
+    session.sig_explore.connect(compare.on_live_explore)  # the live run's snapshots pass only while it is explored
+    compare.shutdown()                                    # in closeEvent
+
+The catalog (explorer.runs.RunCatalog) is the one owner of what is known about each run; the Runs panel, the
+curves' overlays and the rate–distortion plane are views of it. Selecting a run (a click in the panel or on
+its end point in the plane) makes it the explored model: its checkpoint is read and encoded in the run-loading
+thread and its snapshots go to the latent panels, while the live run's are held back until the live run is
+selected again (then the worker publishes its current model afresh).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog
+
+from explorer.panels.runs import RunsPanel
+from explorer.panels.sweep_dialog import SweepDialog
+from explorer.runs import LIVE, RunCatalog, RunRecord
+from explorer.runtime.run_loading import RunLoading
+from explorer.runtime.sweep_job import SweepJob, SweepRequest
+
+REDRAW_DELAY_MS = 150
+"""Runs arrive one by one from a folder: the overlays are redrawn once they stop arriving for this long."""
+
+
+class Comparison(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.catalog = RunCatalog(self)
+        self.panel = RunsPanel(self.catalog)
+        self.loading = RunLoading(self)
+        self.sweep = SweepJob(self)
+        self.sweep_action = QAction("β &sweep…", window)
+        self.sweep_action.setToolTip("Train the current settings at several β (and seeds) side by side, one checkpoint "
+                                     "each, and compare them on the rate–distortion plane")
+        self.stop_sweep_action = QAction("Stop s&weep", window)
+        self.stop_sweep_action.setToolTip("Stop the sweep between two steps; every run is saved and a new sweep on the "
+                                          "same folder resumes it")
+        self.stop_sweep_action.setEnabled(False)
+        self.sweep_action.triggered.connect(self._on_sweep_triggered)
+        self.stop_sweep_action.triggered.connect(self.sweep.stop)
+        self.sweep.sig_progress.connect(self._on_sweep_progress)
+        self.sweep.sig_finished.connect(self._on_sweep_finished)
+        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_DELAY_MS)
+        self._redraw_timer.timeout.connect(self._redraw)
+
+        self.loading.sig_record.connect(self._on_record)
+        self.loading.sig_folder_done.connect(self._on_folder_done)
+        self.loading.sig_explore.connect(self._on_run_explore)
+        self.loading.sig_explore_failed.connect(self._on_explore_failed)
+        self.catalog.sig_changed.connect(self._on_catalog_changed)
+        self.catalog.sig_removed.connect(self._on_catalog_changed)
+        self.catalog.sig_selected.connect(self._on_selected)
+        window.explore.rd.sig_run_clicked.connect(self.catalog.select)
+        session = window.session
+        session.sig_started.connect(self._on_live_started)
+        session.sig_epoch.connect(self._on_live_epoch)
+        session.sig_ended.connect(self._on_live_ended)
+        session.sig_opened.connect(self._on_live_opened)
+
+    # --- opening runs -----------------------------------------------------------------------------
+    def open_folder(self, folder: str) -> None:
+        """Every checkpoint in `folder` joins the runs (a sweep's summary.csv gives their status)."""
+        self.window.status.showMessage(f"Reading the runs in {folder}…")
+        self.loading.open_folder(folder)
+
+    def open_files(self, paths: list[str]) -> None:
+        self.loading.open_files(paths)
+
+    @Slot(object)
+    def _on_record(self, record: RunRecord) -> None:
+        self.catalog.put(record)
+
+    @Slot(str, int, object)
+    def _on_folder_done(self, folder: str, read: int, refused: list) -> None:
+        where = f" from {folder}" if folder else ""
+        text = f"Read {read} run{'s' if read != 1 else ''}{where}."
+        if refused:
+            text += f" Not read: {'; '.join(refused[:3])}" + (f" (and {len(refused) - 3} more)" if len(refused) > 3 else "")
+            self.window.banner.show_message(text, "warning" if read else "error")
+        self.window.status.showMessage(text, 10_000)
+        dock = getattr(self.window, "runs_dock", None)
+        if read and dock is not None:
+            dock.show()
+            dock.raise_()
+
+    # --- views -------------------------------------------------------------------------------------
+    @Slot(str)
+    def _on_catalog_changed(self, _key: str) -> None:
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def _redraw(self) -> None:
+        compared = self.catalog.compared()
+        self.window.curves.set_overlays(compared)
+        self.window.explore.rd.set_runs(compared, selected=self.catalog.selected)
+
+    def redraw_now(self) -> None:
+        self._redraw_timer.stop()
+        self._redraw()
+
+    # --- the explored run ---------------------------------------------------------------------------
+    @Slot(str)
+    def _on_selected(self, key: str) -> None:
+        explore = self.window.explore
+        explore.clear(trajectory=False)  # the live trajectory stays on the plane whichever run is explored
+        explore.following_live = key == LIVE
+        self.redraw_now()
+        if key == LIVE:
+            self.loading.stop_exploring()
+            self.window.session.republish()
+            self.window.status.showMessage("Exploring the live run.", 5000)
+            return
+        record = self.catalog.get(key)
+        if record is None:
+            return
+        self.loading.explore(key)
+        back = "; click the live run to come back" if self.catalog.get(LIVE) is not None else ""
+        self.window.status.showMessage(f"Exploring {record.name} (β {record.beta:g}){back}.")
+
+    @Slot(object)
+    def on_live_explore(self, item) -> None:
+        """The worker's snapshots of the live model: shown only while the live run is the explored one."""
+        if self.catalog.selected == LIVE:
+            self.window.explore.on_explore(item)
+
+    @Slot(object)
+    def _on_run_explore(self, item) -> None:
+        if self.catalog.selected != LIVE:
+            self.window.explore.on_explore(item)
+
+    @Slot(str, str)
+    def _on_explore_failed(self, path: str, message: str) -> None:
+        if self.catalog.selected == path:
+            self.window.status.showMessage(f"No latent scatter for this run: {message}", 10_000)
+
+    # --- the live run --------------------------------------------------------------------------------
+    def _live_record(self, **fields) -> None:
+        settings = self.window.controls.settings()
+        current = self.catalog.get(LIVE)
+        name = current.name if current is not None else "live run"
+        base = dict(name=name, beta=float(settings.beta), seed=int(settings.seed), epochs=int(settings.epochs))
+        if current is None:
+            self.catalog.put(RunRecord(key=LIVE, **{**base, **fields}))
+        else:
+            self.catalog.update(LIVE, **{**base, **fields})
+
+    @Slot(object)
+    def _on_live_started(self, info) -> None:
+        self._live_record(status="training", epoch=int(info.epoch))
+
+    @Slot(object)
+    def _on_live_epoch(self, report) -> None:
+        epochs = self.window.controls.settings().epochs
+        self._live_record(status="training", epoch=int(report.epoch), rate=float(report.test_kl),
+                          distortion=float(report.test_recon), elbo=float(report.test_elbo),
+                          progress=min(1.0, report.epoch / epochs) if epochs else 1.0)
+
+    @Slot(object)
+    def _on_live_ended(self, info) -> None:
+        if not info.has_model:
+            self.catalog.remove(LIVE)
+            return
+        self._live_record(status="done" if info.finished else "stopped", epoch=int(info.epoch))
+
+    @Slot(object)
+    def _on_live_opened(self, opened) -> None:
+        from trainer.rd import final_rd
+
+        rate, distortion, elbo = final_rd(opened.history)
+        self.catalog.remove(LIVE)
+        self.catalog.put(RunRecord(key=LIVE, name=Path(opened.path).stem, beta=float(opened.settings.beta),
+                                   seed=int(opened.settings.seed), status="opened", epoch=int(opened.epoch),
+                                   epochs=int(opened.settings.epochs), rate=rate, distortion=distortion, elbo=elbo))
+        self.catalog.select(LIVE)
+
+    # --- a sweep from the window ------------------------------------------------------------------------
+    def _on_sweep_triggered(self) -> None:
+        if self.sweep.busy:
+            return
+        folder = str(Path.home() / "vae-explorer-runs" / time.strftime("sweep-%Y%m%d-%H%M%S"))
+        dialog = SweepDialog(self.window.controls.settings(), folder, self.window)
+        if dialog.exec() != QDialog.Accepted:
+            return
+        settings = self.window.controls.settings().replace(epochs=dialog.epochs())
+        self.start_sweep(SweepRequest(settings, tuple(dialog.betas()), tuple(dialog.seeds()), dialog.folder()))
+
+    def start_sweep(self, request: SweepRequest) -> bool:
+        """Train the request's runs in the sweep thread; False (and a message) when settings are invalid."""
+        try:
+            request.settings.dataset_spec()
+            request.settings.train_config()
+        except Exception as exc:
+            self.window.banner.show_message(str(exc), "error")
+            return False
+        self.sweep.start(request)
+        self.sweep_action.setEnabled(False)
+        self.stop_sweep_action.setEnabled(True)
+        self.window.status.showMessage(f"Sweep of {len(request.betas) * len(request.seeds)} runs into {request.folder}…")
+        self.window.runs_dock.show()
+        self.window.runs_dock.raise_()
+        return True
+
+    @Slot(object)
+    def _on_sweep_progress(self, updates: list) -> None:
+        for u in updates:
+            record = self.catalog.get(u.path)
+            history = dict(record.history) if record is not None else {}
+            for key, column in (("steps/step", u.step), ("steps/recon", u.recon), ("steps/kl", u.kl),
+                                ("steps/beta", u.beta_used)):
+                history[key] = np.concatenate([history.get(key, np.zeros(0)), column])
+            fields = dict(name=u.name, beta=u.beta, seed=u.seed, epoch=u.epoch, epochs=u.epochs, history=history,
+                          progress=min(1.0, u.epoch / u.epochs) if u.epochs else 1.0,
+                          status="failed" if u.failed else "training", message=u.failed)
+            if u.test is not None:
+                fields.update(rate=u.test[0], distortion=u.test[1], elbo=-(u.test[0] + u.test[1]))
+            if record is None:
+                self.catalog.put(RunRecord(key=u.path, **fields))
+            else:
+                self.catalog.update(u.path, **fields)
+
+    @Slot(object)
+    def _on_sweep_finished(self, finished) -> None:
+        self.sweep_action.setEnabled(True)
+        self.stop_sweep_action.setEnabled(False)
+        if finished.error:
+            self.window.banner.show_message(f"The sweep did not start: {finished.error}", "error")
+            return
+        done = sum(r.status == "done" for r in finished.rows)
+        how = "stopped; start it again on the same folder to resume" if finished.stopped else "finished"
+        self.window.status.showMessage(
+            f"Sweep {how}: {done} of {len(finished.rows)} runs done ({finished.samples_per_s:,.0f} training samples/s"
+            f" over all runs). Summary in {Path(finished.folder) / 'summary.csv'}.")
+        self.loading.open_folder(finished.folder)  # the runs as saved, with the summary's status and numbers
+
+    def shutdown(self) -> None:
+        self._redraw_timer.stop()
+        self.sweep.shutdown()  # stops between two steps and saves every run
+        self.loading.shutdown()
+

@@ -1,0 +1,188 @@
+"""A β-sweep started from the window (Training ▸ β sweep…), trained in its own thread by trainer.sweep.
+
+    job = SweepJob(parent=window)
+    job.sig_progress.connect(...)     # [RunProgress, ...] of the runs that reported, at most a few times a second
+    job.sig_finished.connect(...)     # SweepFinished: the folder, the summary rows, whether it was stopped
+    job.start(SweepRequest(settings, betas=[0.1, 1, 10], seeds=[0], folder="runs/"))
+    job.stop()                        # between two steps; every run is saved, a re-run resumes it
+    job.shutdown()                    # in closeEvent: stop, then join
+
+The runs are the same checkpoints, summary and resume rules as `vae-explorer sweep` (one engine): a sweep
+stopped here and started again, from here or from the command line, goes on where it stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from explorer.run_settings import RunSettings
+from explorer.runtime.threads import move_to_new_thread, stop_thread
+
+PROGRESS_INTERVAL_S = 0.25
+"""The runs' progress reaches the window at most four times a second."""
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    settings: RunSettings
+    """Everything the runs share (the controls' settings); β and the seed vary."""
+    betas: tuple[float, ...]
+    seeds: tuple[int, ...]
+    folder: str
+    free_bits: tuple[float, ...] = ()
+    schedules: tuple[str, ...] = ()
+    """TrainConfig.beta_schedule strings; empty: the settings' own."""
+
+
+@dataclass
+class RunProgress:
+    """One run's news since the last message: where its checkpoint goes, its settings and new report columns."""
+
+    path: str
+    name: str
+    beta: float
+    seed: int
+    epoch: int
+    epochs: int
+    step: np.ndarray
+    recon: np.ndarray
+    kl: np.ndarray
+    beta_used: np.ndarray
+    test: tuple[float, float] | None = None
+    """(rate, distortion) of its last finished epoch, held-out, or None."""
+    failed: str = ""
+
+
+@dataclass(frozen=True)
+class SweepFinished:
+    folder: str
+    rows: list = field(default_factory=list)
+    """trainer.sweep.SummaryRow of every run."""
+    stopped: bool = False
+    samples_per_s: float = 0.0
+    error: str = ""
+
+
+class SweepWorker(QObject):
+    sig_progress = Signal(object)
+    sig_finished = Signal(object)
+
+    def __init__(self):
+        super().__init__()
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @Slot(object)
+    def run(self, request: SweepRequest) -> None:
+        from trainer.data import load_dataset
+        from trainer.loop import DivergedReport, EpochReport, StepReport, model_config_for
+        from trainer.sweep import Sweep, plan_runs, run_sweep
+
+        self._stop.clear()
+        try:
+            s = request.settings
+            dataset = load_dataset(s.dataset_spec())
+            model_cfg = model_config_for(dataset, **s.model_kwargs())
+            runs = plan_runs(s.train_config(), betas=list(request.betas), seeds=list(request.seeds),
+                             free_bits=list(request.free_bits) or None, schedules=list(request.schedules) or None)
+            folder = Path(request.folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            sweep = Sweep(model_cfg, runs, dataset, folder)
+        except Exception as exc:  # a bad folder or setting: one line in the window, nothing started
+            self.sig_finished.emit(SweepFinished(str(request.folder), error=str(exc).splitlines()[0]))
+            return
+        by_name = {run.name: run for run in runs}
+        pending: dict[str, dict] = {}
+        last_emit = [0.0]
+
+        def entry(name: str) -> dict:
+            run = by_name[name]
+            return pending.setdefault(name, {"run": run, "rows": [], "test": None, "failed": "", "epoch": 0})
+
+        def flush() -> None:
+            out = []
+            for name, news in pending.items():
+                run, rows = news["run"], np.array(news["rows"], dtype=float).reshape(-1, 4)
+                out.append(RunProgress(
+                    path=str(run.checkpoint_path(folder).resolve()), name=name, beta=run.config.beta,
+                    seed=run.config.seed, epoch=news["epoch"], epochs=run.config.epochs, step=rows[:, 0],
+                    recon=rows[:, 1], kl=rows[:, 2], beta_used=rows[:, 3], test=news["test"], failed=news["failed"]))
+            pending.clear()
+            if out:
+                self.sig_progress.emit(out)
+            last_emit[0] = time.monotonic()
+
+        def on_report(name: str, report) -> None:
+            news = entry(name)
+            if isinstance(report, StepReport):
+                news["rows"].append((report.step, report.recon, report.kl, report.beta))
+                news["epoch"] = report.epoch
+            elif isinstance(report, EpochReport):
+                news["epoch"] = report.epoch
+                news["test"] = (report.test_kl, report.test_recon)
+            elif isinstance(report, DivergedReport):
+                news["failed"] = report.message
+            if time.monotonic() - last_emit[0] >= PROGRESS_INTERVAL_S:
+                flush()
+
+        try:
+            result = run_sweep(sweep, on_report=on_report, should_stop=self._stop.is_set)
+        except Exception as exc:
+            flush()
+            self.sig_finished.emit(SweepFinished(str(folder), error=f"{type(exc).__name__}: {exc}".splitlines()[0]))
+            return
+        flush()
+        self.sig_finished.emit(SweepFinished(str(folder), rows=result.rows, stopped=result.interrupted,
+                                             samples_per_s=result.samples_per_s))
+
+
+class SweepJob(QObject):
+    """The GUI thread's handle on the sweep thread."""
+
+    sig_progress = Signal(object)
+    """[RunProgress, ...]: the runs that reported since the last message."""
+    sig_finished = Signal(object)
+    """SweepFinished."""
+    _sig_run = Signal(object)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = SweepWorker()
+        for name in ("sig_progress", "sig_finished"):
+            getattr(self.worker, name).connect(getattr(self, name), Qt.DirectConnection)
+        self._thread = move_to_new_thread(self.worker, "vae-explorer sweep", self)
+        self._sig_run.connect(self.worker.run)
+        self._busy = False
+        self.sig_finished.connect(self._on_finished)
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def start(self, request: SweepRequest) -> None:
+        self._busy = True
+        self._sig_run.emit(request)
+
+    def stop(self) -> None:
+        self.worker.request_stop()
+
+    @Slot(object)
+    def _on_finished(self, _finished) -> None:
+        self._busy = False
+
+    @property
+    def running(self) -> bool:
+        return self._thread.isRunning()
+
+    def shutdown(self, timeout_ms: int = 120_000) -> bool:
+        self.worker.request_stop()  # the sweep saves every run as it stops
+        return stop_thread(self._thread, timeout_ms)

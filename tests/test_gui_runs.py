@@ -1,0 +1,160 @@
+"""Runs side by side in the window: a sweep folder in the Runs panel, overlays, the frontier, the explored run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from explorer.runs import LIVE
+from explorer.state import RunState
+from trainer.cli import main as cli
+
+WAIT_MS = 60_000
+BETAS = ("0.3", "1", "6")
+
+
+@pytest.fixture(scope="module")
+def sweep_folder(tmp_path_factory) -> Path:
+    """Three finished runs of a 3-dimensional VAE on small sprites, and one file that is not a checkpoint."""
+    from trainer.config import DatasetSpec
+    from trainer.data import load_dataset
+
+    root = tmp_path_factory.mktemp("sweep")
+    d = load_dataset(DatasetSpec(name="sprites", n=800, image_size=28))
+    data = root / "sprites28.npz"
+    np.savez(data, x=np.concatenate([d.x_train, d.x_test]))
+    out = root / "runs"
+    code = cli(["sweep", "--dataset", str(data), "--hidden", "32", "--latent-dim", "3", "--batch-size", "40",
+                "--lr", "3e-3", "--epochs", "2", "--device", "cpu", "--beta", ",".join(BETAS), "--out", str(out)])
+    assert code == 0
+    (out / "notes.h5").write_bytes(b"not a checkpoint")
+    return out
+
+
+@pytest.fixture
+def window(small_window):
+    return small_window()
+
+
+def open_runs(qtbot, window, folder: Path) -> None:
+    with qtbot.waitSignal(window.compare.loading.sig_folder_done, timeout=WAIT_MS):
+        window.compare.open_folder(str(folder))
+    window.compare.redraw_now()
+
+
+def test_a_sweep_folder_lists_its_runs_draws_them_and_their_frontier(qtbot, window, sweep_folder):
+    open_runs(qtbot, window, sweep_folder)
+    panel = window.compare.panel
+    assert panel.shown_names() == [f"beta-{b}_seed-0" for b in BETAS]  # sorted by β
+    assert "notes.h5" in window.banner.text()  # the bad file is named; the others were read
+    runs = window.compare.catalog.compared()
+    assert {r.status for r in runs} == {"done"} and all(np.isfinite(r.rate) for r in runs)
+    # the curves overlay every run, the plane draws their end points and the frontier through some of them
+    assert sorted(window.curves.overlay_keys()) == sorted(r.key for r in runs)
+    rate, dist = window.explore.rd.frontier_points()
+    ends = {(r.rate, r.distortion) for r in runs}
+    assert len(rate) >= 1 and {(a, b) for a, b in zip(rate, dist)} <= ends
+    assert (np.diff(rate) > 0).all() and (np.diff(dist) < 0).all()  # rate up, distortion down along it
+
+    # filter and sort by a column
+    panel.filter.setText("beta-6")
+    assert panel.shown_names() == ["beta-6_seed-0"]
+    panel.filter.clear()
+    panel.table.sortByColumn(5, Qt.DescendingOrder)  # R, largest first
+    assert panel.shown_names()[0] == max(runs, key=lambda r: r.rate).name
+
+    # hiding a run takes it off the curves and the plane
+    hidden = runs[0]
+    window.compare.catalog.set_visible(hidden.key, False)
+    window.compare.redraw_now()
+    assert hidden.key not in window.curves.overlay_keys()
+
+
+def test_clicking_a_run_explores_it_and_the_live_run_comes_back(qtbot, window, sweep_folder):
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.explore.decoder is not None, timeout=WAIT_MS)
+    window.stop_action.trigger()
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
+    assert window.explore.decoder.latent_dim == 4  # the window's own run (SMALL_RUN)
+    open_runs(qtbot, window, sweep_folder)
+
+    window.compare.panel.select_name("beta-1_seed-0")
+    qtbot.waitUntil(lambda: window.explore.latents is not None and window.explore.latents.latent_dim == 3,
+                    timeout=WAIT_MS)
+    assert window.explore.decoder.latent_dim == 3
+    chosen = window.compare.catalog.get(window.compare.catalog.selected)
+    assert chosen.name == "beta-1_seed-0"
+    beta_line = window.explore.rd.beta_line_points()
+    assert (beta_line[1][1] - beta_line[1][0]) / (beta_line[0][1] - beta_line[0][0]) == pytest.approx(-1.0)
+    assert "beta-1_seed-0" in window.explore.rd.readout.text()
+
+    # a click on another run's end point in the plane does the same
+    other = next(r for r in window.compare.catalog.compared() if r.name == "beta-6_seed-0")
+    window.explore.rd.click_run(other.key)
+    assert window.compare.catalog.selected == other.key
+
+    window.compare.catalog.select(LIVE)
+    qtbot.waitUntil(lambda: window.explore.latents is not None and window.explore.latents.latent_dim == 4,
+                    timeout=WAIT_MS)
+    assert window.explore.decoder.latent_dim == 4
+
+
+def test_a_sweep_from_the_window_shows_its_runs_as_they_train_and_reads_them_back(qtbot, window, tmp_path):
+    from explorer.runtime.sweep_job import SweepRequest
+
+    progress = []
+    window.compare.sweep.sig_progress.connect(progress.append)
+    settings = window.controls.settings().replace(epochs=2)
+    folder = tmp_path / "sweep"
+    with qtbot.waitSignal(window.compare.sweep.sig_finished, timeout=WAIT_MS) as finished:
+        assert window.compare.start_sweep(SweepRequest(settings, (0.5, 4.0), (0,), str(folder)))
+        assert not window.compare.sweep_action.isEnabled() and window.compare.stop_sweep_action.isEnabled()
+    result = finished.args[0]
+    assert not result.error and not result.stopped and [r.status for r in result.rows] == ["done", "done"]
+    assert progress, "the runs were shown while they trained"
+    assert {u.name for batch in progress for u in batch} == {"beta-0.5_seed-0", "beta-4_seed-0"}
+    assert (folder / "summary.csv").exists() and len(list(folder.glob("*.h5"))) == 2
+    qtbot.waitUntil(lambda: {r.status for r in window.compare.catalog.compared()} == {"done"}
+                    and len(window.compare.catalog.compared()) == 2, timeout=WAIT_MS)
+    runs = {r.name: r for r in window.compare.catalog.compared()}
+    assert runs["beta-0.5_seed-0"].rate > runs["beta-4_seed-0"].rate  # more β, less rate
+    assert window.compare.sweep_action.isEnabled() and not window.compare.stop_sweep_action.isEnabled()
+
+
+def test_a_sweep_with_a_folder_that_cannot_be_made_says_why(qtbot, window, tmp_path):
+    from explorer.runtime.sweep_job import SweepRequest
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with qtbot.waitSignal(window.compare.sweep.sig_finished, timeout=WAIT_MS) as finished:
+        window.compare.start_sweep(SweepRequest(window.controls.settings(), (1.0,), (0,), str(blocker / "sweep")))
+    assert finished.args[0].error
+    assert "did not start" in window.banner.text()
+    assert window.compare.sweep_action.isEnabled()
+
+
+def test_the_runs_export_as_a_summary_csv_and_the_plane_with_its_frontier(qtbot, window, sweep_folder, tmp_path):
+    import csv
+
+    from explorer.files.exports import export_targets
+
+    open_runs(qtbot, window, sweep_folder)
+    targets = {t.key: t for t in export_targets(window)}
+    targets["runs-csv"].write(str(tmp_path / "runs.csv"))
+    with open(tmp_path / "runs.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["run"] for r in rows) == sorted(f"beta-{b}_seed-0" for b in BETAS)
+    assert all(r["status"] == "done" and float(r["rate"]) > 0 and Path(r["checkpoint"]).exists() for r in rows)
+    targets["rate-distortion-svg"].write(str(tmp_path / "rd.svg"))
+    svg = (tmp_path / "rd.svg").read_text()
+    assert "frontier" in svg and "posterior collapse" in svg
+    for run in window.compare.catalog.compared():
+        window.compare.catalog.set_visible(run.key, False)
+    window.compare.redraw_now()
+    targets["rate-distortion-svg"].write(str(tmp_path / "empty.svg"))
+    empty = (tmp_path / "empty.svg").read_text()
+    assert "frontier" not in empty
+    assert svg.count("<polyline") >= empty.count("<polyline") + len(BETAS)  # a trajectory per run, and more
