@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog
 
+from explorer.panels.experiments import Experiment, ExperimentPanel
 from explorer.panels.runs import RunsPanel
 from explorer.panels.sweep_dialog import SweepDialog
 from explorer.runs import LIVE, RunCatalog, RunRecord
@@ -34,6 +35,8 @@ from explorer.runtime.sweep_job import SweepJob, SweepRequest
 
 REDRAW_DELAY_MS = 150
 """Runs arrive one by one from a folder: the overlays are redrawn once they stop arriving for this long."""
+SWEEP_REDRAW_MS = 1000
+"""While a sweep trains its runs report several times a second: the overlays follow once a second."""
 
 
 class Comparison(QObject):
@@ -55,6 +58,9 @@ class Comparison(QObject):
         self.stop_sweep_action.triggered.connect(self.sweep.stop)
         self.sweep.sig_progress.connect(self._on_sweep_progress)
         self.sweep.sig_finished.connect(self._on_sweep_finished)
+        self.experiment_panel = ExperimentPanel()
+        self._experiment: dict | None = None  # the guided experiment in progress: its stages and results
+        self._select_after_load: str | None = None  # a run name to explore once its folder has been read
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_DELAY_MS)
         self._redraw_timer.timeout.connect(self._redraw)
 
@@ -93,6 +99,11 @@ class Comparison(QObject):
             text += f" Not read: {'; '.join(refused[:3])}" + (f" (and {len(refused) - 3} more)" if len(refused) > 3 else "")
             self.window.banner.show_message(text, "warning" if read else "error")
         self.window.status.showMessage(text, 10_000)
+        if self._select_after_load is not None:
+            chosen = next((r for r in self.catalog.compared() if r.name == self._select_after_load), None)
+            self._select_after_load = None
+            if chosen is not None:
+                self.catalog.select(chosen.key)
         dock = getattr(self.window, "runs_dock", None)
         if read and dock is not None:
             dock.show()
@@ -100,9 +111,11 @@ class Comparison(QObject):
 
     # --- views -------------------------------------------------------------------------------------
     @Slot(str)
-    def _on_catalog_changed(self, _key: str) -> None:
+    def _on_catalog_changed(self, key: str) -> None:
+        if key == LIVE:
+            return  # the panels draw the live run from its own reports; its row is the Runs panel's business
         if not self._redraw_timer.isActive():
-            self._redraw_timer.start()
+            self._redraw_timer.start(SWEEP_REDRAW_MS if self.sweep.busy else REDRAW_DELAY_MS)
 
     def _redraw(self) -> None:
         compared = self.catalog.compared()
@@ -200,7 +213,11 @@ class Comparison(QObject):
         self.start_sweep(SweepRequest(settings, tuple(dialog.betas()), tuple(dialog.seeds()), dialog.folder()))
 
     def start_sweep(self, request: SweepRequest) -> bool:
-        """Train the request's runs in the sweep thread; False (and a message) when settings are invalid."""
+        """Train the request's runs in the sweep thread; False (and a message) when settings are invalid or the
+        window is training: one training at a time, as two on the same cores slow each other far more than twice."""
+        if self.window.state.value in ("loading", "training", "paused"):
+            self.window.banner.show_message("The window is training a run: stop it before starting a sweep.", "warning")
+            return False
         try:
             request.settings.dataset_spec()
             request.settings.train_config()
@@ -239,6 +256,9 @@ class Comparison(QObject):
         self.stop_sweep_action.setEnabled(False)
         if finished.error:
             self.window.banner.show_message(f"The sweep did not start: {finished.error}", "error")
+            self._experiment = None
+            return
+        if self._experiment is not None and self._next_stage(finished):
             return
         done = sum(r.status == "done" for r in finished.rows)
         how = "stopped; start it again on the same folder to resume" if finished.stopped else "finished"
@@ -246,6 +266,58 @@ class Comparison(QObject):
             f"Sweep {how}: {done} of {len(finished.rows)} runs done ({finished.samples_per_s:,.0f} training samples/s"
             f" over all runs). Summary in {Path(finished.folder) / 'summary.csv'}.")
         self.loading.open_folder(finished.folder)  # the runs as saved, with the summary's status and numbers
+
+    # --- guided experiments -----------------------------------------------------------------------------
+    def start_experiment(self, experiment: Experiment, folder: str | None = None) -> bool:
+        """Train the experiment's sweep stage by stage into `folder` (default: a new one under
+        ~/vae-explorer-runs), then show what it measured in the Experiment panel and explore the run that shows it."""
+        if self.sweep.busy:
+            self.window.status.showMessage("A sweep is running; stop it first (Training ▸ Stop sweep).", 10_000)
+            return False
+        folder = folder or str(Path.home() / "vae-explorer-runs" / time.strftime(f"{experiment.key}-%Y%m%d-%H%M%S"))
+        self._experiment = {"experiment": experiment, "folder": folder, "rows": []}
+        self.experiment_panel.show_experiment(experiment)
+        dock = getattr(self.window, "experiment_dock", None)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+        return self._start_stage(0)
+
+    def _start_stage(self, index: int) -> bool:
+        state = self._experiment
+        experiment = state["experiment"]
+        epochs = experiment.stages[index]
+        self.experiment_panel.show_stage(
+            f"Training to epoch {epochs}" + (f" (stage {index + 1} of {len(experiment.stages)})"
+                                             if len(experiment.stages) > 1 else "") + f" into {state['folder']}…")
+        request = SweepRequest(experiment.settings.replace(epochs=epochs), experiment.betas, (experiment.settings.seed,),
+                               state["folder"], free_bits=experiment.free_bits, schedules=experiment.schedules,
+                               iwae_samples=experiment.iwae_samples)
+        if not self.start_sweep(request):
+            self._experiment = None
+            return False
+        return True
+
+    def _next_stage(self, finished) -> bool:
+        """After one stage of the experiment's sweep: the next, or the result. True when this took it over."""
+        state = self._experiment
+        experiment = state["experiment"]
+        state["rows"].append(list(finished.rows))
+        if not finished.stopped and len(state["rows"]) < len(experiment.stages):
+            self._start_stage(len(state["rows"]))
+            return True
+        self._experiment = None
+        self.experiment_panel.show_result(experiment, state["rows"])
+        rows = state["rows"][-1]
+        if rows:
+            self._select_after_load = (rows[-1] if experiment.select == "last" else rows[0]).run
+        self.loading.open_folder(finished.folder)
+        dock = self.window.explore_docks.get(experiment.panel)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+        self.window.status.showMessage(f"{experiment.title}: done. The Experiment panel says what it measured.")
+        return True
 
     def shutdown(self) -> None:
         self._redraw_timer.stop()

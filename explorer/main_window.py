@@ -11,10 +11,12 @@ The window only draws and forwards: training, data loading and checkpoint readin
 
 from __future__ import annotations
 
+from functools import partial
+
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStyle, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QStyle, QToolBar, QVBoxLayout, QWidget
 
 from explorer.comparison import Comparison
 from explorer.exploration import Exploration
@@ -22,8 +24,8 @@ from explorer.files.file_actions import FileController
 from explorer.files.habits import WindowHabits
 from explorer.panels.controls import ControlsPanel
 from explorer.panels.curves import CurvesPanel
+from explorer.panels.experiments import EXPERIMENTS
 from explorer.panels.status import MessageBanner, TrainingStatusBar
-from explorer.runtime.memory import TRIM_INTERVAL_MS, release_free_memory
 from explorer.runtime.session import TrainSession
 from explorer.state import RunState
 
@@ -73,16 +75,16 @@ class MainWindow(QMainWindow):
         self.explore_docks = {title: self.add_panel(title, panel, area) for title, panel, area in self.explore.docks()}
         self.compare = Comparison(self)  # runs side by side: the Runs panel, overlays, the explored run
         self.runs_dock = self.add_panel("Runs", self.compare.panel, Qt.BottomDockWidgetArea)
+        self.experiment_dock = self.add_panel("Experiment", self.compare.experiment_panel, Qt.BottomDockWidgetArea)
         self.train_menu.addSeparator()
         self.train_menu.addAction(self.compare.sweep_action)
         self.train_menu.addAction(self.compare.stop_sweep_action)
+        self._create_experiments_menu()
         self._arrange_docks()
         self._connect()
         self._probe_timer = QTimer(self, singleShot=True, interval=DEVICE_PROBE_DELAY_MS)
         self._probe_timer.timeout.connect(self.session.probe_devices)
         self._probe_timer.start()
-        self._trim_timer = QTimer(self, interval=TRIM_INTERVAL_MS)  # while training: see runtime/memory.py
-        self._trim_timer.timeout.connect(release_free_memory)
         self._set_state(RunState.IDLE)
         self.status.show_device("auto")
         self.curves.graphics.setFocus()  # not the first spinbox: a blinking cursor there invites typos
@@ -130,6 +132,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(d["Traversals"], d["Samples"])
         self.tabifyDockWidget(d["Samples"], d["KL per dimension"])
         self.tabifyDockWidget(d["KL per dimension"], self.runs_dock)  # wide enough for the table's columns
+        self.tabifyDockWidget(self.runs_dock, self.experiment_dock)
         d["Rate–distortion"].raise_()
         d["Traversals"].raise_()
         self._docks_sized = False  # sized in proportion to the window when it first shows (_size_docks)
@@ -189,6 +192,23 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.TopToolBarArea, toolbar)
         self.toolbar = toolbar
 
+    def _create_experiments_menu(self) -> None:
+        """Experiments ▸ one action per guided experiment (explorer.panels.experiments), before Help."""
+        menu = QMenu("E&xperiments", self)
+        menu.setToolTipsVisible(True)
+        for experiment in EXPERIMENTS:
+            runs = len(experiment.betas) * max(1, len(experiment.free_bits)) * max(1, len(experiment.schedules))
+            action = menu.addAction(experiment.title)
+            action.setToolTip(f"Train a small sweep that shows it ({runs} run{'s' if runs > 1 else ''} on 28×28 "
+                              "sprites), then say what it measured")
+            action.triggered.connect(partial(self._on_experiment_triggered, experiment))
+        help_action = self.menuBar().actions()[-1]
+        self.menuBar().insertMenu(help_action, menu)
+        self.experiments_menu = menu
+
+    def _on_experiment_triggered(self, experiment, _checked: bool = False) -> None:
+        self.compare.start_experiment(experiment)
+
     def _connect(self) -> None:
         self.start_action.triggered.connect(self._on_start_triggered)
         self.pause_action.triggered.connect(self._on_pause_triggered)
@@ -227,6 +247,10 @@ class MainWindow(QMainWindow):
     def start_training(self, max_steps: int | None = None) -> bool:
         """Queue a run with the panel's settings; False (and a message) if the settings are invalid."""
         if self.state not in (RunState.IDLE, RunState.STOPPED):
+            return False
+        if self.compare.sweep.busy:  # one training at a time: two on the same cores slow each other badly
+            self.banner.show_message("A sweep is training: stop it (Training ▸ Stop sweep) before starting a run.",
+                                     "warning")
             return False
         settings = self.controls.settings()
         try:
@@ -403,14 +427,11 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(busy)
         self.reset_action.setEnabled(state is RunState.STOPPED)
         self.controls.set_lock(model=state is not RunState.IDLE, epochs=busy)
-        if busy != self._trim_timer.isActive():
-            self._trim_timer.start() if busy else self._trim_timer.stop()
         self.sig_state_changed.emit(state.value)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # stop, quit and join the thread before Qt destroys it: no "QThread destroyed while running"
         self._probe_timer.stop()
-        self._trim_timer.stop()
         self.files.before_close()  # unsaved steps: an autosave the stopping run copies
         self.explore.shutdown()  # joins the ELBO-gap estimate's thread
         self.compare.shutdown()  # joins the run-loading thread

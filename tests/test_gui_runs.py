@@ -158,3 +158,50 @@ def test_the_runs_export_as_a_summary_csv_and_the_plane_with_its_frontier(qtbot,
     empty = (tmp_path / "empty.svg").read_text()
     assert "frontier" not in empty
     assert svg.count("<polyline") >= empty.count("<polyline") + len(BETAS)  # a trajectory per run, and more
+
+
+@pytest.mark.parametrize("key", ["collapse", "gap"])
+def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, window, tmp_path, key):
+    import dataclasses
+
+    from explorer.panels.experiments import EXPERIMENTS
+
+    full = next(e for e in EXPERIMENTS if e.key == key)
+    # the same experiment on less data: what the menu runs, in seconds
+    small = dataclasses.replace(full, settings=full.settings.replace(sprites_n=600, hidden=(64,), batch_size=64),
+                                betas=full.betas if key == "gap" else (0.1, 30.0),
+                                stages=(1, 2) if key == "gap" else (2,), iwae_samples=5 if key == "gap" else 0)
+    finished = []
+    window.compare.sweep.sig_finished.connect(finished.append)
+    assert window.compare.start_experiment(small, str(tmp_path / key))
+    assert small.title in window.compare.experiment_panel.text.toPlainText()
+    qtbot.waitUntil(lambda: len(finished) == len(small.stages), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.compare.catalog.selected != LIVE, timeout=WAIT_MS)
+    text = window.compare.experiment_panel.text.toPlainText()
+    assert "Measured" in text
+    xs, ys = window.compare.experiment_panel.result_values()
+    assert len(ys) == (2 if key == "gap" else 2) and all(np.isfinite(ys))
+    explored = window.compare.catalog.get(window.compare.catalog.selected)
+    if key == "collapse":
+        assert "At β = 30" in text and ys[0] > ys[1]  # more β, less rate
+        assert explored.beta == 30.0
+    else:
+        rows = [r for batch in finished for r in batch.rows]
+        assert [r.epochs for r in rows] == [1, 2] and all(r.iwae_samples == 5 for r in rows)
+    assert window.explore_docks[small.panel].isVisible()
+
+
+def test_the_window_trains_one_thing_at_a_time(qtbot, window, tmp_path):
+    from explorer.runtime.sweep_job import SweepRequest
+
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.state is RunState.TRAINING, timeout=WAIT_MS)
+    assert not window.compare.start_sweep(SweepRequest(window.controls.settings(), (1.0,), (0,), str(tmp_path / "s")))
+    assert "stop it before starting a sweep" in window.banner.text()
+    window.stop_action.trigger()
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.compare.sweep.sig_finished, timeout=WAIT_MS):
+        assert window.compare.start_sweep(SweepRequest(window.controls.settings().replace(epochs=1), (1.0,), (0,),
+                                                       str(tmp_path / "s")))
+        assert not window.start_training()  # refused while the sweep trains
+        assert "sweep is training" in window.banner.text()

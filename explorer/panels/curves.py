@@ -337,14 +337,16 @@ class CurvesPanel(QWidget):
             steps = np.asarray(run.history.get("steps/step", ()), dtype=float)
             if not len(steps):
                 continue
-            stride = max(1, len(steps) // MAX_OVERLAY_POINTS)
-            recon = np.asarray(run.history["steps/recon"], dtype=float)
-            kl = np.asarray(run.history["steps/kl"], dtype=float)
+            # thinned before smoothing: the step-aware average weighs each kept point by the steps it stands for,
+            # and the cost stays bounded however long the run (a sweep's runs update several times a second)
+            pick = slice(None, None, max(1, len(steps) // MAX_OVERLAY_POINTS))
+            steps = steps[pick]
+            recon = np.asarray(run.history["steps/recon"], dtype=float)[pick]
+            kl = np.asarray(run.history["steps/kl"], dtype=float)[pick]
             smoothing = self.smoothing.value()
-            values = {"step": steps[::stride],
-                      "distortion": ema(steps, recon, smoothing)[::stride], "rate": ema(steps, kl, smoothing)[::stride],
-                      "nelbo": ema(steps, recon + kl, smoothing)[::stride],
-                      "beta": np.asarray(run.history.get("steps/beta", np.full(len(steps), np.nan)), dtype=float)[::stride]}
+            beta = np.asarray(run.history.get("steps/beta", np.full(len(run.history["steps/step"]), np.nan)), dtype=float)
+            values = {"step": steps, "distortion": ema(steps, recon, smoothing), "rate": ema(steps, kl, smoothing),
+                      "nelbo": ema(steps, recon + kl, smoothing), "beta": beta[pick]}
             wanted[run.key] = (run.colour, values)
         for key in [k for k in self._overlay_items if k not in wanted]:
             for plot_key, item in self._overlay_items.pop(key).items():
@@ -362,7 +364,7 @@ class CurvesPanel(QWidget):
         self._x_applied.clear()
         for key in self._follow_y:
             self._follow_y[key], self._y_limits[key] = True, None
-        self.refresh_now()
+        self._schedule_redraw()  # one plot per tick, as live updates: a sweep's runs report several times a second
 
     def overlay_keys(self) -> list[str]:
         """The runs drawn over the live curves."""

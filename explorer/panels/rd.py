@@ -81,7 +81,7 @@ class RateDistortionPanel(QWidget):
         self._preview: float | None = None  # a β target the user set that no report has shown applied yet
         self._runs: list = []  # compared RunRecords, as set_runs gave them
         self._anchor: tuple[str, float, float, float] | None = None  # a selected run: (name, R, D, β)
-        self._run_items: list = []
+        self._trails: dict[str, pg.PlotDataItem] = {}  # compared run key -> its trajectory
         self._by_hand = False
 
         self.readout = QLabel("The trajectory appears once training starts.")
@@ -207,7 +207,8 @@ class RateDistortionPanel(QWidget):
         chosen = next((r for r in self._runs if r.key == selected and math.isfinite(r.rate)), None)
         self._anchor = None if chosen is None else (chosen.name, chosen.rate, chosen.distortion, chosen.beta)
         self._draw_runs()
-        self.refresh_now()
+        self._draw_lines()
+        self._schedule()
 
     def set_history(self, arrays: dict) -> None:
         """Replace the trajectory with a checkpoint's ("steps/step", "steps/kl", "steps/recon", "steps/beta")."""
@@ -375,21 +376,24 @@ class RateDistortionPanel(QWidget):
         return f"preview: your β {self._preview:.3g} × schedule {self._factor:.2f}"
 
     def _draw_runs(self) -> None:
-        for item in self._run_items:
-            self.plot.removeItem(item)
-        self._run_items = []
         ends = [r for r in self._runs if math.isfinite(r.rate) and math.isfinite(r.distortion)]
+        keep = set()
         for run in self._runs:
             steps = run.history.get("steps/step")
             if steps is None or not len(steps):
                 continue
-            stride = max(1, len(steps) // MAX_TRAIL_POINTS)
-            rate = _smoothed(np.asarray(run.history["steps/kl"], dtype=float))[::stride]
-            dist = _smoothed(np.asarray(run.history["steps/recon"], dtype=float))[::stride]
-            trail = pg.PlotDataItem(rate, dist, pen=pg.mkPen(run.colour, width=1.3))
-            trail.setOpacity(0.55)
-            self.plot.addItem(trail)
-            self._run_items.append(trail)
+            pick = slice(None, None, max(1, len(steps) // MAX_TRAIL_POINTS))  # thinned first: a bounded cost
+            rate = _smoothed(np.asarray(run.history["steps/kl"], dtype=float)[pick])
+            dist = _smoothed(np.asarray(run.history["steps/recon"], dtype=float)[pick])
+            trail = self._trails.get(run.key)
+            if trail is None:  # items are kept and updated: adding to the scene is what costs
+                trail = self._trails[run.key] = pg.PlotDataItem(pen=pg.mkPen(run.colour, width=1.3))
+                trail.setOpacity(0.55)
+                self.plot.addItem(trail)
+            trail.setData(rate, dist)
+            keep.add(run.key)
+        for key in [k for k in self._trails if k not in keep]:
+            self.plot.removeItem(self._trails.pop(key))
         selected = None if self._anchor is None else self._anchor[0]
         self.end_points.setData(
             [r.rate for r in ends], [r.distortion for r in ends], data=[r.key for r in ends],

@@ -6,8 +6,8 @@ Training allocates and frees tensors of many sizes in two threads every step. gl
 heaps for reuse, and the mix of sizes fragments them, so the window's resident memory crept up by a few KB per
 step without any object being kept alive: benchmarks/soak.py measured about +200 MB over ten minutes of
 training, which tracemalloc did not see in Python objects and malloc_trim(0) returned to the system at once.
-The window calls this every TRIM_INTERVAL_MS while a run trains; a trim takes a few milliseconds of the GUI
-thread.
+The training worker calls this every TRIM_INTERVAL_S between two steps: a trim takes a few milliseconds of the
+training thread (and none of the GUI thread's).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import ctypes
 import ctypes.util
 import sys
 
-TRIM_INTERVAL_MS = 5_000
+TRIM_INTERVAL_S = 5.0
 
 _trim = None
 if sys.platform.startswith("linux"):

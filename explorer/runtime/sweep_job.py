@@ -39,6 +39,8 @@ class SweepRequest:
     free_bits: tuple[float, ...] = ()
     schedules: tuple[str, ...] = ()
     """TrainConfig.beta_schedule strings; empty: the settings' own."""
+    iwae_samples: int = 0
+    """K for each finished run's IWAE log p(x) in the summary (0: none)."""
 
 
 @dataclass
@@ -96,7 +98,7 @@ class SweepWorker(QObject):
                              free_bits=list(request.free_bits) or None, schedules=list(request.schedules) or None)
             folder = Path(request.folder)
             folder.mkdir(parents=True, exist_ok=True)
-            sweep = Sweep(model_cfg, runs, dataset, folder)
+            sweep = Sweep(model_cfg, runs, dataset, folder, iwae_samples=request.iwae_samples)
         except Exception as exc:  # a bad folder or setting: one line in the window, nothing started
             self.sig_finished.emit(SweepFinished(str(request.folder), error=str(exc).splitlines()[0]))
             return

@@ -22,6 +22,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.run_settings import RunSettings
+from explorer.runtime.memory import TRIM_INTERVAL_S, release_free_memory
 from explorer.runtime.messages import CurveBatch, DatasetChanged, OpenedCheckpoint, RunEnded, RunStarted, TrainRequest
 from trainer.errors import VaeExplorerError
 from trainer.snapshots import ExplorePublisher  # numpy only: torch loads inside its functions
@@ -64,6 +65,27 @@ def _warm_optimizer() -> None:
     import torch
 
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    _warm_ensemble()
+
+
+def _warm_ensemble() -> None:
+    """One step of a two-run ensemble of a tiny model, so a sweep's first step does not pay for torch.func.
+
+    Importing torch.func and tracing the first vmap(functional_call) hold the GIL for a few hundred ms in
+    stretches: done at a sweep's start they stalled the window (benchmarks/sweep_responsiveness.py measured
+    gaps up to 150 ms in its first seconds, none later). Here they overlap the launch-time probe instead."""
+    import numpy as np
+
+    from trainer.config import DatasetSpec, ModelConfig, TrainConfig
+    from trainer.data.dataset import Dataset
+    from trainer.ensemble import Ensemble
+    from trainer.loop import Trainer
+
+    x = np.zeros((4, 1, 4, 4), dtype=np.uint8)
+    data = Dataset(DatasetSpec(), x, x[:2], None, None)
+    cfg = ModelConfig(input_shape=(1, 4, 4), hidden=(4,), latent_dim=2)
+    runs = [Trainer(cfg, TrainConfig(epochs=1, batch_size=4, beta=b, device="cpu"), data) for b in (1.0, 2.0)]
+    Ensemble(runs).step()
 
 
 def _freeze_long_lived_objects() -> None:
@@ -466,6 +488,7 @@ class TrainWorker(QObject):
             )
             pending, changes = [], []
 
+        last_trim = time.monotonic()
         for report in trainer.run(max_steps=max_steps):
             if self._cancel.is_set():
                 trainer.stop()  # a stop that arrived before run() began (run() clears the engine's flag)
@@ -477,6 +500,9 @@ class TrainWorker(QObject):
                 if now - last_emit >= EMIT_INTERVAL_S:
                     flush()
                     last_emit = now
+                if now - last_trim >= TRIM_INTERVAL_S:
+                    release_free_memory()  # here, between steps: a few ms of the training thread, none of the GUI's
+                    last_trim = now
             elif isinstance(report, EpochReport):
                 flush()
                 self.sig_epoch.emit(report)
