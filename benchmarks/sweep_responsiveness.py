@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-if "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the same window set-up, reference config and heartbeat period as the single-run benchmark
+from gui_responsiveness import DEFAULT_DATA, HEARTBEAT_MS, reference_settings  # noqa: E402
 
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
@@ -33,18 +31,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from explorer.files.settings_store import use_settings_folder  # noqa: E402
 from explorer.main_window import MainWindow  # noqa: E402
-from explorer.run_settings import RunSettings  # noqa: E402
 from explorer.runtime.sweep_job import SweepRequest  # noqa: E402
-
-DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "mnist"
-HEARTBEAT_MS = 5
-
-
-def reference_settings(data_dir: Path) -> RunSettings:
-    base = RunSettings(latent_dim=20, hidden=(400,), batch_size=128, lr=1e-3, epochs=100_000, device="cpu")
-    if (data_dir / "t10k-images-idx3-ubyte.gz").exists() or (data_dir / "train-images-idx3-ubyte.gz").exists():
-        return base.replace(dataset="mnist", data_dir=str(data_dir))
-    return base.replace(dataset="sprites", sprites_n=10_000, sprites_size=28)
 
 
 def wait(app: QApplication, seconds: float) -> None:
