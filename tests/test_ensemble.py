@@ -59,6 +59,23 @@ def test_each_run_of_an_ensemble_trains_as_it_would_alone(data, model_cfg):
     assert alone[0].history.arrays()["steps/kl"][-1] != alone[1].history.arrays()["steps/kl"][-1]
 
 
+@pytest.mark.parametrize("binarize", ["none", "dynamic"])
+def test_runs_of_one_seed_share_their_batch_and_still_train_as_alone(data, model_cfg, binarize):
+    configs = [dataclasses.replace(BASE, beta=b, seed=3, binarize=binarize) for b in (0.25, 1.0, 8.0)]
+    alone = []
+    for cfg in configs:
+        t = Trainer(model_cfg, cfg, data)
+        list(t.run())
+        alone.append(t)
+    together = [Trainer(model_cfg, cfg, data) for cfg in configs]
+    ensemble = Ensemble(together)
+    assert ensemble.shares_data  # one copy of each batch for all three runs
+    list(ensemble.run())
+    for a, b in zip(alone, together):
+        assert_same_history(a.history.arrays(), b.history.arrays())
+    assert not Ensemble([Trainer(model_cfg, c, data) for c in CONFIGS]).shares_data  # seeds 0 and 1
+
+
 @pytest.mark.parametrize("stop_at", [17, 12], ids=["mid-epoch-and-window", "after-an-epochs-last-step"])
 def test_an_ensemble_stopped_and_resumed_from_checkpoints_continues_the_same_runs(data, model_cfg, tmp_path, stop_at):
     straight = [Trainer(model_cfg, cfg, data) for cfg in CONFIGS]

@@ -91,6 +91,8 @@ class Batch:
     eps: torch.Tensor
     beta: float
     n: int
+    idx: torch.Tensor
+    """Which training examples (rows of x_train) the batch holds."""
 
 
 @dataclass(frozen=True)
@@ -394,7 +396,7 @@ class Trainer:
             xb = torch.bernoulli(xb, generator=self._binarize)
         yb = self.y_train[idx] if self.y_train is not None else None
         eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self._noise, device=self.device)
-        return Batch(x=xb, y=yb, eps=eps, beta=self.beta_at(self.step), n=len(idx))
+        return Batch(x=xb, y=yb, eps=eps, beta=self.beta_at(self.step), n=len(idx), idx=idx)
 
     def record_step(self, terms: Terms, batch: Batch) -> StepReport | DivergedReport | None:
         """After the optimizer step on `batch`: count it, and close the report window where one ends.
