@@ -33,6 +33,16 @@ CONFIGS = [dataclasses.replace(BASE, beta=0.5, seed=0), dataclasses.replace(BASE
            dataclasses.replace(BASE, beta=1.0, seed=0, beta_schedule="warmup:20", free_bits=0.2)]
 
 
+def trained_alone(model_cfg, configs, data) -> list[Trainer]:
+    """Each config trained by a Trainer of its own, to the end: what an ensemble's runs must equal."""
+    out = []
+    for cfg in configs:
+        t = Trainer(model_cfg, cfg, data)
+        list(t.run())
+        out.append(t)
+    return out
+
+
 def assert_same_history(a: dict, b: dict, rtol=1e-4, atol=1e-4) -> None:
     assert a.keys() == b.keys()
     for key in a:
@@ -42,11 +52,7 @@ def assert_same_history(a: dict, b: dict, rtol=1e-4, atol=1e-4) -> None:
 
 
 def test_each_run_of_an_ensemble_trains_as_it_would_alone(data, model_cfg):
-    alone = []
-    for cfg in CONFIGS:
-        t = Trainer(model_cfg, cfg, data)
-        list(t.run())
-        alone.append(t)
+    alone = trained_alone(model_cfg, CONFIGS, data)
     together = [Trainer(model_cfg, cfg, data) for cfg in CONFIGS]
     epochs = [(t.config.beta, r.epoch) for t, r in Ensemble(together).run() if isinstance(r, EpochReport)]
     assert sorted(epochs) == sorted((c.beta, e) for c in CONFIGS for e in (1, 2))
@@ -62,11 +68,7 @@ def test_each_run_of_an_ensemble_trains_as_it_would_alone(data, model_cfg):
 @pytest.mark.parametrize("binarize", ["none", "dynamic"])
 def test_runs_of_one_seed_share_their_batch_and_still_train_as_alone(data, model_cfg, binarize):
     configs = [dataclasses.replace(BASE, beta=b, seed=3, binarize=binarize) for b in (0.25, 1.0, 8.0)]
-    alone = []
-    for cfg in configs:
-        t = Trainer(model_cfg, cfg, data)
-        list(t.run())
-        alone.append(t)
+    alone = trained_alone(model_cfg, configs, data)
     together = [Trainer(model_cfg, cfg, data) for cfg in configs]
     ensemble = Ensemble(together)
     assert ensemble.shares_data  # one copy of each batch for all three runs
