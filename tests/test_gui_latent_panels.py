@@ -514,3 +514,21 @@ def test_publisher_items_reach_every_panel(qtbot, sprites):
     ex.clear()
     assert ex.sliders.image() is None or len(ex.sliders.z()) == 0
     ex.shutdown()
+
+
+def test_rd_beta_label_stays_inside_the_plot_where_the_line_enters_just_below_the_top(qtbot):
+    panel = RateDistortionPanel()
+    qtbot.addWidget(panel)
+    panel.resize(400, 360)
+    panel.show()
+    panel.add_steps([10, 20], [20.0, 20.0], [30.0, 30.0])
+    panel.refresh_now()
+    panel.follow.setChecked(False)
+    vb = panel.plot.getPlotItem().vb
+    # β = 1 through (20, 30): the line is D = 50 - R, entering the left edge (R = 0) at D = 49.5, just below 50
+    vb.setRange(xRange=(0.0, 60.0), yRange=(20.0, 50.6), padding=0)
+    panel.set_beta(1.0)
+    qtbot.wait(50)
+    label = panel.beta_label.mapRectToView(panel.beta_label.boundingRect())
+    (_x0, _x1), (_y0, y1) = vb.viewRange()
+    assert max(label.top(), label.bottom()) <= y1 + 1e-6, "the label is clipped by the top edge"

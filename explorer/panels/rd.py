@@ -354,9 +354,12 @@ class RateDistortionPanel(QWidget):
         x = vx0 + 0.02 * (vx1 - vx0)
         y_top = vy1 - 0.04 * (vy1 - vy0)
         anchor = (0, 1.0)  # above the line, where it enters through the left edge
+        text_h = self.beta_label.boundingRect().height() * self.plot.getPlotItem().vb.viewPixelSize()[1]
         if beta > 0 and const - beta * x > y_top:
             x = (const - y_top) / beta  # the line leaves through the top: label it there
             anchor = (0, 0.0)  # hanging below the top edge, not clipped above it
+        elif const - beta * x + text_h > vy1:
+            anchor = (0, 0.0)  # it enters just below the top: no room above it, so below it
         if tuple(self.beta_label.anchor) != anchor:
             self.beta_label.setAnchor(anchor)
         self.beta_label.setPos(x, const - beta * x)
