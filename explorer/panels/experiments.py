@@ -94,8 +94,11 @@ EXPERIMENTS = (
         "<p>Higgins et al. (2017): a β above 1 presses q(z|x) towards the factorised prior N(0, I), which "
         "favours codes whose dimensions follow separate factors of variation — bought with distortion. The "
         "sprites have known factors (shape, scale, orientation, x, y), so the Mutual Information Gap (Chen et "
-        "al. 2018) measures it.</p><p>Four runs, β = 1, 4, 8, 16: MIG against β, and D on the plane.</p>",
-        BASE, betas=(1.0, 4.0, 8.0, 16.0), panel="Rate–distortion", y_label="MIG"),
+        "al. 2018) measures it: for each factor, the gap between the two latent dimensions that know most "
+        "about it, in nats, over the factor's entropy.</p><p>Four runs, β = 1, 4, 8, 16, with a 6-dimensional "
+        "latent space for the 5 factors, 20 epochs: MIG against β, and D on the plane.</p>",
+        BASE.replace(latent_dim=6), betas=(1.0, 4.0, 8.0, 16.0), stages=(20,), panel="Rate–distortion",
+        y_label="MIG"),
 )
 
 
