@@ -65,27 +65,6 @@ def _warm_optimizer() -> None:
     import torch
 
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-    _warm_ensemble()
-
-
-def _warm_ensemble() -> None:
-    """One step of a two-run ensemble of a tiny model, so a sweep's first step does not pay for torch.func.
-
-    Importing torch.func and tracing the first vmap(functional_call) hold the GIL for a few hundred ms in
-    stretches: done at a sweep's start they stalled the window (benchmarks/sweep_responsiveness.py measured
-    gaps up to 150 ms in its first seconds, none later). Here they overlap the launch-time probe instead."""
-    import numpy as np
-
-    from trainer.config import DatasetSpec, ModelConfig, TrainConfig
-    from trainer.data.dataset import Dataset
-    from trainer.ensemble import Ensemble
-    from trainer.loop import Trainer
-
-    x = np.zeros((4, 1, 4, 4), dtype=np.uint8)
-    data = Dataset(DatasetSpec(), x, x[:2], None, None)
-    cfg = ModelConfig(input_shape=(1, 4, 4), hidden=(4,), latent_dim=2)
-    runs = [Trainer(cfg, TrainConfig(epochs=1, batch_size=4, beta=b, device="cpu"), data) for b in (1.0, 2.0)]
-    Ensemble(runs).step()
 
 
 def _freeze_long_lived_objects() -> None:
