@@ -139,7 +139,7 @@ class Ensemble:
     # --- training ------------------------------------------------------------------------------------------
     def _losses(self, batches) -> tuple[torch.Tensor, ...]:
         # runs of one seed draw the same examples (and the same binarization): one unbatched copy of x serves
-        # them all (benchmarks/sweep_throughput.py: 8 runs 1.07x -> 1.16x a single run's samples/s)
+        # them all, instead of a stack of identical copies
         shared = self._same_data and all(torch.equal(b.idx, batches[0].idx) for b in batches[1:])
         x = batches[0].x if shared else torch.stack([b.x for b in batches])
         eps = torch.stack([b.eps for b in batches])
