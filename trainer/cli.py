@@ -249,7 +249,7 @@ def cmd_train(args) -> int:
     test = trainer.evaluate_test()
     train = _train_eval(trainer)
     summary = {
-        "samples_per_s": _trained_samples(trainer, start_step) / seconds if seconds > 0 else 0.0,
+        "samples_per_s": trainer.samples_since(start_step) / seconds if seconds > 0 else 0.0,
         "epochs": trainer.epoch,
         "steps": trainer.step,
         "train": _terms(train),
@@ -339,17 +339,6 @@ def cmd_sweep(args) -> int:
     if result.interrupted:
         return 130
     return 1 if any(r.status == "failed" for r in result.rows) else 0
-
-
-def _trained_samples(trainer, start_step: int) -> int:
-    """Examples seen since start_step (the last batch of an epoch may be short)."""
-    n, bs = len(trainer.x_train), trainer.config.batch_size
-    per_epoch = trainer.steps_per_epoch
-    total = 0
-    for s in range(start_step, trainer.step):
-        b = s % per_epoch
-        total += min(bs, n - b * bs)
-    return total
 
 
 def _train_eval(trainer) -> dict:

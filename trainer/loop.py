@@ -299,6 +299,11 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.x_train) / self.config.batch_size)
 
+    def samples_since(self, step: int) -> int:
+        """Training examples in the steps after `step` up to now (an epoch's last batch may be short)."""
+        n, bs, per_epoch = len(self.x_train), self.config.batch_size, self.steps_per_epoch
+        return sum(min(bs, n - (s % per_epoch) * bs) for s in range(step, self.step))
+
     @property
     def finished(self) -> bool:
         return self.epoch >= self.config.epochs

@@ -216,12 +216,6 @@ def _trainer_for(sweep: Sweep, run: SweepRun) -> Trainer:
     return trainer
 
 
-def _samples(trainer: Trainer, steps: int) -> int:
-    """Examples in the `steps` steps before trainer.step (an epoch's last batch may be short)."""
-    n, bs, per_epoch = len(trainer.x_train), trainer.config.batch_size, trainer.steps_per_epoch
-    return sum(min(bs, n - (s % per_epoch) * bs) for s in range(trainer.step - steps, trainer.step))
-
-
 def train_runs(sweep: Sweep, runs: list[SweepRun], on_report: Callable, should_stop: Callable[[], bool]) -> dict[str, RunOutcome]:
     """Train these runs of the sweep to their epochs (or until should_stop), saving each; never raises for a run.
 
@@ -266,7 +260,7 @@ def _train_group(sweep: Sweep, members: list[tuple[SweepRun, Trainer]], on_repor
         _save(sweep, run_of, [t for _, t in members])  # whatever happened: every step trained is on disk
     for run, t in members:
         outcome = outcomes.setdefault(run.name, RunOutcome("done" if t.finished else "unfinished"))
-        outcome.trained_samples = _samples(t, t.step - start_steps[run.name])
+        outcome.trained_samples = t.samples_since(start_steps[run.name])
 
 
 def _save(sweep: Sweep, run_of: dict[int, SweepRun], trainers: list[Trainer]) -> None:

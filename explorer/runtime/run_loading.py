@@ -25,10 +25,6 @@ from explorer.runs import RunRecord
 from explorer.runtime.threads import move_to_new_thread, stop_thread
 from trainer.errors import VaeExplorerError
 
-EXPLORE_POINTS = 2000
-"""Held-out examples a compared run's scatter shows (the live run's default)."""
-
-
 def record_from_checkpoint(path: str, ckpt, status: str = "", message: str = "") -> RunRecord:
     """What the comparison views need of a checkpoint: settings, progress and history, as one RunRecord."""
     from trainer.rd import final_rd
@@ -98,7 +94,7 @@ class RunLoadingWorker(QObject):
     @Slot(str)
     def explore(self, path: str) -> None:
         from trainer.checkpoint import load_checkpoint
-        from trainer.snapshots import checkpoint_snapshots
+        from trainer.snapshots import ExplorePublisher, checkpoint_snapshots
 
         with self._lock:
             if path != self._wanted:
@@ -106,7 +102,9 @@ class RunLoadingWorker(QObject):
         try:
             ckpt = load_checkpoint(path)
             step = int(ckpt.progress["step"])
-            for item in checkpoint_snapshots(ckpt, step, self._dataset, 16, 32, 0, EXPLORE_POINTS):
+            pub = ExplorePublisher()  # the live run's previews, samples and encodings, so the views compare alike
+            for item in checkpoint_snapshots(ckpt, step, self._dataset, pub.n_preview, pub.n_samples, pub.seed,
+                                             pub.max_points):
                 with self._lock:
                     if path != self._wanted:
                         return
