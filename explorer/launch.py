@@ -1,6 +1,6 @@
 """Entry point of `vae-explorer` and `python main.py`: headless commands go to the CLI, anything else opens the window.
 
-    vae-explorer train|eval|info ...      # trainer.cli: never imports Qt
+    vae-explorer train|sweep|eval|info|convert ...   # trainer.cli: never imports Qt
     vae-explorer -h                       # the CLI's help (it lists the commands and says no command opens the window)
     vae-explorer [FILE.h5] [--screenshot OUT.png [--train-steps N]]   # explorer.app: the window
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import sys
 
-HEADLESS = {"train", "eval", "info"}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and (argv[0] in HEADLESS or argv[0] in ("-h", "--help")):
+    from trainer.cli import COMMANDS  # trainer.cli imports no torch and no Qt at module level
+
+    if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
         from trainer.cli import main as cli_main
 
         return cli_main(argv)

@@ -159,6 +159,9 @@ def _scribble(length: int, zero: bool):
     def change(buf, rng, ctx):
         start = rng.choice(ctx.meta)
         end = min(start + length, len(buf))
+        while zero and not any(buf[start:end]):  # a block of zeros zeroed again would test nothing
+            start = rng.choice(ctx.meta)
+            end = min(start + length, len(buf))
         buf[start:end] = bytes(end - start) if zero else rng.randbytes(end - start)
         return f"bytes {start}..{end} {'zeroed' if zero else 'randomised'}"
     return change

@@ -421,7 +421,7 @@ def test_not_an_hdf5_file(tmp_path):
 
 
 def test_path_folder_unknown_suffix_and_missing_file(tmp_path):
-    with pytest.raises(DataError, match="opened from the window"):
+    with pytest.raises(DataError, match="the folder is empty"):  # a folder is read as a folder of images
         load_dataset(DatasetSpec(name="path", path=str(tmp_path)))
     (tmp_path / "x.csv").write_text("1,2")
     with pytest.raises(DataError, match="x.csv: unknown file type"):

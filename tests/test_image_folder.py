@@ -1,4 +1,4 @@
-"""Image folders through QImage: exact pixels, labels from subfolders, resizing, and one-line errors."""
+"""Image folders through Pillow (files written by QImage): exact pixels, labels from subfolders, resizing, and one-line errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.files.image_folder import image_folder_dataset, load_image_folder
+from trainer.data.image_folder import image_folder_dataset, load_image_folder
 from qimage_files import RNG, gray, write_image
 from trainer.data.dataset import split_indices
 from trainer.errors import DataError

@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from trainer.checkpoint import load_checkpoint, save_checkpoint
-from trainer.config import DatasetSpec, TrainConfig
+from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.data import load_dataset
 from trainer.errors import ConfigError
 from trainer.loop import DivergedReport, EpochReport, StepReport, Trainer, model_config_for
+from trainer.model import VAE
+from trainer.objective import negative_elbo
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +241,23 @@ def test_conv_on_64px_sprites():
     data = load_dataset(DatasetSpec(name="sprites", n=200, image_size=64, seed=1))
     trainer = small_trainer(data, epochs=1, model=dict(arch="conv", hidden=(64,)))
     assert any(isinstance(r, EpochReport) for r in trainer.run())
+
+
+@pytest.mark.parametrize("side", [28, 32, 36, 64, 128])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_conv_takes_any_square_side_multiple_of_4_from_28_to_128_in_gray_or_colour(side, channels):
+    model = VAE(ModelConfig(arch="conv", input_shape=(channels, side, side), hidden=(32,), latent_dim=4))
+    x = torch.rand(3, channels, side, side)
+    terms = negative_elbo(model, x)
+    terms.loss.backward()
+    assert model.decode(torch.zeros(3, 4)).shape == x.shape
+    assert np.isfinite(terms.loss.item())
+
+
+@pytest.mark.parametrize("shape", [(1, 30, 30), (1, 24, 24), (1, 132, 132), (3, 32, 64)])
+def test_conv_refuses_sides_it_cannot_halve_cleanly(shape):
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        ModelConfig(arch="conv", input_shape=shape).validate()
 
 
 def test_conditional_needs_labels(sprites):

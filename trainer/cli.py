@@ -59,11 +59,17 @@ def _sigma(text: str) -> float:
 
 def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default=default, help="sprites | mnist | fashion-mnist | PATH (.npz, .h5)")
+    g.add_argument("--dataset", default=default,
+                   help="sprites | mnist | fashion-mnist | PATH (.npz, .h5, or a folder of PNG/JPEG images)")
     g.add_argument("--data-dir", default="", help="folder holding the MNIST/Fashion-MNIST IDX files")
     g.add_argument("--key", default="", help="HDF5 dataset name inside --dataset PATH")
     g.add_argument("--limit", type=int, default=0, help="use at most N training examples (0 = all)")
     g.add_argument("--download", action="store_true", help="download missing MNIST files into the user cache")
+    g.add_argument("--image-size", type=int, default=0,
+                   help="image folder: resize every image to this square side (center-crop, then scale); "
+                        "0 = the most common size")
+    g.add_argument("--channels", choices=("auto", "gray", "rgb"), default="auto",
+                   help="image folder: gray or rgb; auto is gray when every image is gray")
 
 
 def _list_of(kind, what: str):
@@ -152,6 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     e.add_argument("--json", action="store_true")
 
+    c = sub.add_parser("convert", help="decode a folder of PNG/JPEG images once into a chunked HDF5 dataset",
+                       description="Decode FOLDER (class subfolders become labels y) into OUT's dataset x, uint8 "
+                                   "(N, C, H, W) in chunks of about 1 MB, for training with --dataset OUT.")
+    c.add_argument("folder")
+    c.add_argument("--out", required=True, help="HDF5 file to write (.h5)")
+    c.add_argument("--image-size", type=int, default=0, help="square side to resize to; 0 = the most common size")
+    c.add_argument("--channels", choices=("auto", "gray", "rgb"), default="auto")
+    c.add_argument("--strict", action="store_true", help="refuse images of mixed sizes instead of resizing them")
+    c.add_argument("--json", action="store_true")
+
     i = sub.add_parser("info", help="show a checkpoint's configuration and history")
     i.add_argument("checkpoint")
     i.add_argument("--json", action="store_true")
@@ -168,7 +184,8 @@ def _dataset_spec(args, fallback: DatasetSpec | None, seed: int = 0) -> DatasetS
     if args.dataset in ("sprites", "mnist", "fashion-mnist"):
         spec = DatasetSpec(name=args.dataset, data_dir=args.data_dir, limit=args.limit, seed=seed, download=args.download)
     else:
-        spec = DatasetSpec(name="path", path=str(Path(args.dataset)), key=args.key, limit=args.limit, seed=seed)
+        spec = DatasetSpec(name="path", path=str(Path(args.dataset)), key=args.key, limit=args.limit, seed=seed,
+                           folder_size=args.image_size, channels=args.channels)
     spec.validate()
     return spec
 
@@ -419,7 +436,31 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "eval": cmd_eval, "info": cmd_info}
+def cmd_convert(args) -> int:
+    from tqdm import tqdm
+
+    from trainer.data.image_folder import convert_image_folder
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".h5", ".hdf5"):
+        raise UsageError(f"{out}: the output must be an HDF5 file (.h5 or .hdf5)")
+    with tqdm(total=1.0, unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}", file=sys.stderr,
+              mininterval=_BAR_INTERVAL) as bar:
+        def progress(message: str, fraction: float) -> None:
+            bar.n = round(fraction, 4)
+            bar.set_description_str("decoding" if message.startswith("decoding") else "reading sizes", refresh=False)
+            bar.set_postfix_str(message.removeprefix("decoding "), refresh=False)
+            bar.refresh()
+
+        summary = convert_image_folder(args.folder, out, size=args.image_size or None, mode=args.channels,
+                                       strict=args.strict, progress=progress)
+    print(f"{out}: {summary}", file=sys.stderr)
+    if args.json:
+        _print_json({"out": str(out), "summary": summary})
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "eval": cmd_eval, "info": cmd_info, "convert": cmd_convert}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
 BINARIZE = ("none", "dynamic", "static")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-CONV_SIZES = (28, 64)  # the conv stacks are laid out for these square image sizes
+CONV_MIN_SIDE, CONV_MAX_SIDE = 28, 128  # conv: square images whose side is a multiple of 4 in this range
 MAX_SEED = 2**31 - 1  # the trainer derives per-epoch seeds as seed * 1_000_003 + epoch; keep that < 2**63
 MAX_SPRITES = 200_000  # 64x64 uint8: 820 MB, already more than a laptop wants in memory
 
@@ -50,7 +50,7 @@ def _check_seed(seed) -> None:
 @dataclass(frozen=True)
 class ModelConfig:
     arch: str = "mlp"
-    """mlp (fully connected) or conv (strided convolutions, 28x28 or 64x64 images)."""
+    """mlp (fully connected) or conv (strided convolutions; square images, side a multiple of 4 in 28..128)."""
     input_shape: tuple[int, int, int] = (1, 28, 28)
     """(channels, height, width) of one example; fixed by the dataset."""
     hidden: tuple[int, ...] = (400,)
@@ -78,8 +78,9 @@ class ModelConfig:
             raise ConfigError(f"input_shape must be at most (4, 1024, 1024), got {self.input_shape}")
         if self.arch == "conv":
             c, h, w = self.input_shape
-            if h != w or h not in CONV_SIZES:
-                raise ConfigError(f"conv needs square {CONV_SIZES} images, got {h}x{w}")
+            if h != w or h % 4 or not CONV_MIN_SIDE <= h <= CONV_MAX_SIDE:
+                raise ConfigError(f"conv needs square images whose side is a multiple of 4 in "
+                                  f"{CONV_MIN_SIDE}..{CONV_MAX_SIDE}, got {w}x{h}")
         if not self.hidden or len(self.hidden) > 8 or any(not 1 <= int(h) <= 16384 for h in self.hidden):
             raise ConfigError(f"hidden must be 1 to 8 sizes in 1..16384, got {self.hidden}")
         if not 1 <= int(self.latent_dim) <= 512:
@@ -217,6 +218,10 @@ class DatasetSpec:
     """sprites only: how many images to sample."""
     image_size: int = 64
     """sprites only: side in pixels."""
+    folder_size: int = 0
+    """Image folders: the side every image is resized to (center-cropped, then scaled); 0 = the most common size."""
+    channels: str = "auto"
+    """Image folders: auto (gray when every image is gray, else RGB), gray or rgb."""
     seed: int = 0
     """Seeds sprite sampling and the train/test split of a single-file dataset."""
     download: bool = False
@@ -236,6 +241,10 @@ class DatasetSpec:
             raise ConfigError(f"sprites n must be in 2..{MAX_SPRITES}, got {self.n}")
         if not 8 <= int(self.image_size) <= 256:
             raise ConfigError(f"sprites image_size must be in 8..256, got {self.image_size}")
+        if not 0 <= int(self.folder_size) <= 1024:
+            raise ConfigError(f"image folder size must be in 0..1024 (0 = the most common size), got {self.folder_size}")
+        if self.channels not in ("auto", "gray", "rgb"):
+            raise ConfigError(f"image folder channels must be auto, gray or rgb, got {self.channels!r}")
         _check_seed(self.seed)
         if not (isinstance(self.fingerprint, str) and len(self.fingerprint) <= 64
                 and all(c in "0123456789abcdef" for c in self.fingerprint)):

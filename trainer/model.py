@@ -57,8 +57,16 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 
 
 def _conv_channels(side: int) -> list[int]:
-    # each stride-2 conv halves the side: 28 -> 14 -> 7, 64 -> 32 -> 16 -> 8 -> 4
-    return [32, 64] if side == 28 else [32, 32, 64, 64]
+    """Output channels of the encoder's stride-2 convs: one per halving while the side stays even and above 4.
+
+    28 -> 14 -> 7 and 64 -> 32 -> 16 -> 8 -> 4 (the layouts of earlier checkpoints, unchanged); 32 -> 16 -> 8 -> 4,
+    128 -> ... -> 4, 36 -> 18 -> 9. A side that is a multiple of 4 always allows two halvings. The first half of
+    the layers have 32 channels, the rest 64."""
+    layers = 0
+    while side % 2 == 0 and side > 4 and layers < 5:
+        side //= 2
+        layers += 1
+    return [32] * (layers // 2) + [64] * (layers - layers // 2)
 
 
 def _bernoulli_nll(logits: torch.Tensor, x: torch.Tensor, reduction: str, vmapped: bool) -> torch.Tensor:

@@ -12,9 +12,8 @@ DataError (truncated IDX, wrong magic number, NaN in an .npz, mixed image sizes 
 with OK disabled. A newer request supersedes an older one: the older is cancelled between images and its
 result, if it still arrives, is ignored.
 
-IDX, .npz and HDF5 specs reload with trainer.data.load_dataset(spec) (same seed, same split). An image folder
-is decoded by Qt (explorer.files.image_folder), which the headless engine cannot do: its spec names the folder, but
-the caller must hand the returned Dataset itself to the training worker.
+Every spec, an image folder's included, reloads with trainer.data.load_dataset(spec) (same seed, same split,
+same size and channels): the window and the CLI read folders with one reader, trainer.data.image_folder.
 """
 
 from __future__ import annotations
@@ -146,7 +145,7 @@ class DatasetDialog(QDialog):
         return self._loaded.dataset if self._loaded is not None else None
 
     def spec(self):
-        """The loaded dataset's DatasetSpec; for an image folder it names the folder, which load_dataset cannot read."""
+        """The loaded dataset's DatasetSpec (load_dataset reads it again, image folders included)."""
         return self._loaded.dataset.spec if self._loaded is not None else None
 
     def kind(self) -> str:

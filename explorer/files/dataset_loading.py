@@ -161,7 +161,7 @@ def _load(request: LoadRequest, progress) -> LoadedData:
         key = request.key or _default_key(listing)
         dataset = load_dataset(DatasetSpec(name="path", path=path, key=key, seed=request.seed), progress)
     elif request.kind == "images":
-        from explorer.files.image_folder import image_folder_dataset
+        from trainer.data.image_folder import image_folder_dataset
 
         dataset, folder = image_folder_dataset(path, size=request.size or None, mode=request.mode,
                                                strict=request.strict, seed=request.seed, progress=progress)

@@ -79,7 +79,7 @@ class DatasetChanged:
 
     description: str
     spec: object
-    """trainer.config.DatasetSpec of the dataset (for an image folder it names the folder)."""
+    """trainer.config.DatasetSpec of the dataset (for an image folder: the folder, size and channels)."""
     kept_model: bool
     """The current model (or opened checkpoint) fits this data and was kept; otherwise it was discarded."""
     n_train: int = 0

@@ -298,8 +298,8 @@ class TrainWorker(QObject):
 
     @Slot(object)
     def use_dataset(self, dataset) -> None:
-        """Train on a trainer.data.Dataset from File > Open dataset (an image folder cannot be reloaded from its
-        spec). A model or opened checkpoint of the same source and image shape is kept; any other is dropped."""
+        """Train on a trainer.data.Dataset from File > Open dataset (already loaded there: no second read).
+        A model or opened checkpoint of the same source and image shape is kept; any other is dropped."""
         if not self._closing.is_set():
             self._cancel.clear()
         self._pinned = dataset

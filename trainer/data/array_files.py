@@ -4,7 +4,7 @@
     x, y = load_hdf5("shapes.h5", key="images")  # any 3D/4D dataset; labels from a sibling y or labels
     names = list_hdf5_datasets("shapes.h5")      # [(name, shape, dtype)], for choosing the key
 
-Image folders are decoded by the window (Qt), not here.
+Image folders are read by trainer.data.image_folder.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ _HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 def load_path(spec: DatasetSpec, progress: Progress) -> Dataset:
     path = Path(spec.path).expanduser()
     if path.is_dir():
-        raise DataError(f"{path}: image folders are opened from the window (File > Open dataset); "
-                        f"for the command line, save the images as an .npz with arrays x and y")
+        from trainer.data.image_folder import image_folder_dataset  # Pillow only when a folder is read
+
+        return image_folder_dataset(path, size=spec.folder_size or None, mode=spec.channels, seed=spec.seed,
+                                    progress=progress)[0]
     if not path.exists():
         raise DataError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -41,7 +43,11 @@ def load_path(spec: DatasetSpec, progress: Progress) -> Dataset:
         raise DataError(f"{path}: unknown file type {suffix or '(none)'}; expected .npz, .npy, .h5 or .hdf5")
     if progress is not None:
         progress(f"read {path.name}", 1.0)
-    return split_dataset(spec, x, y, values)
+    dataset = split_dataset(spec, x, y, values)
+    if suffix in _HDF5_SUFFIXES and y is not None:
+        names = _class_names(path, dataset.num_classes)
+        dataset.class_names = names or dataset.class_names
+    return dataset
 
 
 def load_npz(path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -132,6 +138,17 @@ def _read_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None, str]
     except Exception as exc:
         raise DataError(f"{path}[{key}]: cannot read ({type(exc).__name__}: {exc})") from None
     return x, y, values
+
+
+def _class_names(path: Path, n: int) -> tuple[str, ...]:
+    """The file's class_names attribute (vae-explorer convert writes the subfolder names), if it names n classes."""
+    try:
+        with h5py.File(path, "r") as f:
+            names = f.attrs.get("class_names")
+            names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names) if names is not None else ()
+    except Exception:
+        return ()
+    return names if len(names) == n else ()
 
 
 def _check_hdf5(path: Path) -> None:
