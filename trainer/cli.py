@@ -16,6 +16,7 @@ import json
 import math
 import signal
 import sys
+import time
 from pathlib import Path
 
 from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, DatasetSpec, TrainConfig
@@ -66,8 +67,8 @@ def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
     g.add_argument("--limit", type=int, default=0, help="use at most N training examples (0 = all)")
     g.add_argument("--download", action="store_true", help="download missing MNIST files into the user cache")
     g.add_argument("--image-size", type=int, default=0,
-                   help="image folder: resize every image to this square side (center-crop, then scale); "
-                        "0 = the most common size")
+                   help="image folder: resize every image to this square side (center-crop, then scale; 0 = the "
+                        "most common size); sprites: their side (default 64)")
     g.add_argument("--channels", choices=("auto", "gray", "rgb"), default="auto",
                    help="image folder: gray or rgb; auto is gray when every image is gray")
 
@@ -138,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_args(t, sweep=False)
     t.add_argument("--out", required=True, help="checkpoint to write (HDF5)")
     t.add_argument("--resume", help="checkpoint to continue from")
+    t.add_argument("--save-every", type=float, default=5.0,
+                   help="minutes between saves while training (default 5); every epoch's end is saved too")
     t.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
 
     w = sub.add_parser("sweep", help="train one model at several beta (and seeds) side by side, one checkpoint each",
@@ -182,7 +185,9 @@ def _dataset_spec(args, fallback: DatasetSpec | None, seed: int = 0) -> DatasetS
         return DatasetSpec.from_dict({**spec.to_dict(), "data_dir": args.data_dir or spec.data_dir,
                                       "limit": args.limit or spec.limit, "download": args.download})
     if args.dataset in ("sprites", "mnist", "fashion-mnist"):
-        spec = DatasetSpec(name=args.dataset, data_dir=args.data_dir, limit=args.limit, seed=seed, download=args.download)
+        sprites = {"image_size": args.image_size} if args.dataset == "sprites" and args.image_size else {}
+        spec = DatasetSpec(name=args.dataset, data_dir=args.data_dir, limit=args.limit, seed=seed, download=args.download,
+                           **sprites)
     else:
         spec = DatasetSpec(name="path", path=str(Path(args.dataset)), key=args.key, limit=args.limit, seed=seed,
                            folder_size=args.image_size, channels=args.channels)
@@ -200,17 +205,33 @@ def _terms(d: dict) -> dict:
 
 
 def cmd_train(args) -> int:
-    from tqdm import tqdm
+    from trainer.distributed import join, leave
 
-    from trainer.checkpoint import load_checkpoint, save_checkpoint
-    from trainer.data import load_dataset
-    from trainer.loop import EpochReport, DivergedReport, StepReport, Trainer
-
+    if not (math.isfinite(args.save_every) and args.save_every > 0):
+        raise UsageError(f"{PROG} train: --save-every must be positive, got {args.save_every}")
     out_dir = Path(args.out).resolve().parent
     if not out_dir.is_dir():
         # checked before training, so a typo in --out never throws a finished run away
         raise UsageError(f"{PROG} train: --out {args.out}: folder {out_dir} does not exist")
-    ckpt = load_checkpoint(args.resume) if args.resume else None
+    group = join(args.device)  # torchrun's workers join their process group; a plain process stays alone
+    try:
+        return _train(args, group)
+    finally:
+        leave(group)
+
+
+def _train(args, group) -> int:
+    from tqdm import tqdm
+
+    from trainer.checkpoint import load_checkpoint, save_checkpoint
+    from trainer.data import load_dataset
+    from trainer.distributed import restarted_by_torchrun
+    from trainer.loop import EpochReport, DivergedReport, StepReport, Trainer
+
+    resume = args.resume
+    if restarted_by_torchrun() and Path(args.out).is_file():
+        resume = args.out  # torchrun restarted the group after a failure: go on from the last save
+    ckpt = load_checkpoint(resume) if resume else None
     spec = _dataset_spec(args, ckpt.dataset if ckpt else None, seed=args.seed)
     dataset = load_dataset(spec)
     if ckpt is not None:
@@ -219,14 +240,28 @@ def cmd_train(args) -> int:
     else:
         model_cfg, train_cfg = _new_configs(args, dataset)
         train_cfg.validate()
-    trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="stop")
-    print(f"{PROG}: {dataset.describe()} on {trainer.device}", file=sys.stderr)
+    trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="stop", group=group)
+    leader = group.leader  # rank 0 prints and writes; every rank trains
+    if leader:
+        where = f"{trainer.device}" + (f", {group.world} processes" if group.active else "")
+        print(f"{PROG}: {dataset.describe()} on {where}" + (f", resumed from {resume}" if resume else ""),
+              file=sys.stderr)
+
+    def say(text: str) -> None:
+        if leader:
+            bar.write(text, file=sys.stderr)
+
+    def save() -> None:
+        # every rank calls it (the generator states are gathered); whatever went wrong, the file is whole
+        ckpt = trainer.checkpoint()
+        if leader:
+            save_checkpoint(args.out, ckpt)
 
     start_step, start_elapsed = trainer.step, trainer.elapsed_s
     total = train_cfg.epochs * trainer.steps_per_epoch
     diverged = None
     bar = tqdm(total=total, initial=min(trainer.step, total), unit="step", file=sys.stderr, dynamic_ncols=True,
-               mininterval=_BAR_INTERVAL, desc="train")
+               mininterval=_BAR_INTERVAL, desc="train", disable=not leader)
     interrupted = []
 
     def on_interrupt(signum, frame):
@@ -237,30 +272,44 @@ def cmd_train(args) -> int:
         interrupted.append(trainer.step)
         trainer.stop()
 
-    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
+    # under torchrun the ranks cannot agree on a step to stop at: Ctrl+C ends them, and the last save stays
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt) if not group.active else None
+    save_every_s, last_save = args.save_every * 60, time.monotonic()
+    finished = False
     try:
         for report in trainer.run():
             if isinstance(report, StepReport):
                 bar.update(report.step - bar.n)
                 bar.set_postfix(epoch=report.epoch + 1, beta=f"{report.beta:.3g}", recon=f"{report.recon:.1f}",
                                 kl=f"{report.kl:.2f}", refresh=False)
+                # a rank's clock decides, and every rank hears of it in the same report: they save together
+                if group.any(time.monotonic() - last_save >= save_every_s, trainer.device):
+                    save()
+                    last_save = time.monotonic()
             elif isinstance(report, EpochReport):
-                bar.write(f"epoch {report.epoch}: train elbo {report.train_elbo:.2f}  test elbo {report.test_elbo:.2f}"
-                          f"  (recon {report.test_recon:.2f}, kl {report.test_kl:.2f}, active units {report.active_units})",
-                          file=sys.stderr)
+                say(f"epoch {report.epoch}: train elbo {report.train_elbo:.2f}  test elbo {report.test_elbo:.2f}"
+                    f"  (recon {report.test_recon:.2f}, kl {report.test_kl:.2f}, active units {report.active_units})")
+                save()  # every epoch's end is a save: a killed run loses at most the epoch in progress
+                last_save = time.monotonic()
             elif isinstance(report, DivergedReport):
                 diverged = report.message
-                bar.write(f"{PROG}: {report.message}", file=sys.stderr)
+                say(f"{PROG}: {report.message}")
+        finished = True
     except KeyboardInterrupt:
+        if group.active:
+            raise
         interrupted.append(trainer.step)
     finally:
-        signal.signal(signal.SIGINT, previous_handler)
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
         if interrupted:
-            bar.write(f"{PROG}: interrupted at step {trainer.step}; saving what was trained", file=sys.stderr)
+            say(f"{PROG}: interrupted at step {trainer.step}; saving what was trained")
         bar.close()
-        # whatever happened, the steps already trained are written (atomically) before we leave
-        save_checkpoint(args.out, trainer.checkpoint())
-    print(f"{PROG}: wrote {args.out} (step {trainer.step}, epoch {trainer.epoch})", file=sys.stderr)
+        if finished or not group.active:
+            # whatever happened, the steps already trained are written (atomically) before we leave
+            save()
+    if leader:
+        print(f"{PROG}: wrote {args.out} (step {trainer.step}, epoch {trainer.epoch})", file=sys.stderr)
 
     seconds = trainer.elapsed_s - start_elapsed
     test = trainer.evaluate_test()
@@ -272,13 +321,14 @@ def cmd_train(args) -> int:
         "train": _terms(train),
         "test": _terms(test),
         "device": str(trainer.device),
+        "world_size": group.world,
         "out": str(args.out),
     }
     if diverged:
         summary["diverged"] = diverged
-    if args.json:
+    if leader and args.json:
         _print_json(summary)
-    else:
+    elif leader:
         print(f"test elbo {test['elbo']:.3f} nats (recon {test['recon']:.3f}, kl {test['kl']:.3f}); "
               f"{summary['samples_per_s']:.0f} samples/s")
     return 1 if diverged else 0

@@ -28,6 +28,7 @@ import torch
 from trainer.checkpoint import Checkpoint
 from trainer.config import BetaSchedule, ModelConfig, TrainConfig
 from trainer.data.dataset import Dataset
+from trainer.distributed import SINGLE, Group
 from trainer.errors import ConfigError
 from trainer.history import NOT_A_COLUMN, History, ReportWindow
 from trainer.likelihood import binarize_fixed, heldout_for_likelihood
@@ -93,6 +94,10 @@ class Batch:
     n: int
     idx: torch.Tensor
     """Which training examples (rows of x_train) the batch holds."""
+    weight: float = 1.0
+    """This rank's share of the global batch times the world size: the loss is scaled by it, so that the
+    gradients DistributedDataParallel averages are the global batch's mean even when shards differ by one.
+    0 for a rank whose shard of a short last batch is empty (it trains on one example with weight 0)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,7 @@ class Trainer:
         dataset: Dataset,
         checkpoint: Checkpoint | None = None,
         on_divergence: str = "stop",
+        group: Group = SINGLE,
     ):
         model_config.validate()
         train_config.validate()
@@ -182,15 +188,26 @@ class Trainer:
         self.config = train_config
         self.dataset = dataset
         self.on_divergence = on_divergence
+        self.group = group
+        """The processes training this model together (trainer.distributed); SINGLE when alone."""
         self.device = pick_device(train_config.device)
+        if group.active and self.device.type == "cuda":
+            self.device = torch.device("cuda", group.local_rank)  # one GPU per local rank
         self.schedule = BetaSchedule.parse(train_config.beta_schedule)
 
         torch.manual_seed(train_config.seed)
         self.model = VAE(model_config).to(self.device)
         # fused Adam: one kernel per parameter instead of ~10 small ops (CPU too since torch 2.4)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr, fused=self.device.type in ("cpu", "cuda"))
+        self._forward = self.model
+        if group.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # every rank starts from the same weights (same seed; DDP also broadcasts rank 0's)
+            self._forward = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self._noise = torch.Generator(device=self.device)
-        self._noise.manual_seed(train_config.seed)
+        self._noise.manual_seed(self._rank_seed(train_config.seed))
 
         x_train = dataset.x_train
         if train_config.binarize == "static":
@@ -200,7 +217,7 @@ class Trainer:
         self.x_test = heldout_for_likelihood(dataset, train_config)
         """The held-out set as evaluations score it (one fixed binarized sample when binarizing)."""
         self._binarize = torch.Generator(device=self.device)
-        self._binarize.manual_seed(train_config.seed + 1)
+        self._binarize.manual_seed(self._rank_seed(train_config.seed + 1))
         self._fingerprint: str | None = None
         self.y_train = _to_device_tensor(dataset.y_train, self.device) if model_config.conditional else None
 
@@ -233,6 +250,10 @@ class Trainer:
 
         if checkpoint is not None:
             restore(self, checkpoint)
+
+    def _rank_seed(self, seed: int) -> int:
+        """A generator seed of this rank: rank 0 uses `seed` itself, so a single process is unchanged."""
+        return seed + (self.group.rank << 32)
 
     # --- live controls: any thread; applied before the next step --------------------------
     def set_beta(self, beta: float) -> None:
@@ -356,9 +377,9 @@ class Trainer:
                         self.run_pending_calls()
                     batch = self.next_batch()
                     terms = negative_elbo(self.model, batch.x, batch.y, beta=batch.beta, free_bits=self.free_bits,
-                                          eps=batch.eps)
+                                          eps=batch.eps, forward=self._forward)
                     self.optimizer.zero_grad(set_to_none=True)
-                    terms.loss.backward()
+                    (terms.loss if batch.weight == 1.0 else terms.loss * batch.weight).backward()
                     self.optimizer.step()
                     report = self.record_step(terms, batch)
                     if report is not None:
@@ -396,12 +417,18 @@ class Trainer:
             self._order, self._order_epoch = self._epoch_order(self.epoch), self.epoch
         bs = self.config.batch_size
         idx = self._order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
+        n, weight = len(idx), 1.0
+        if self.group.active:
+            # rank r takes positions r, r + W, ... of the global batch: disjoint shards of one (seed, epoch) order
+            shard = idx[self.group.rank :: self.group.world]
+            n, weight = len(shard), len(shard) * self.group.world / len(idx)
+            idx = shard if len(shard) else idx[:1]  # DDP needs every rank's backward: one example, weight 0
         xb = to_float01(self.x_train[idx])
         if self.config.binarize == "dynamic":
             xb = torch.bernoulli(xb, generator=self._binarize)
         yb = self.y_train[idx] if self.y_train is not None else None
         eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self._noise, device=self.device)
-        return Batch(x=xb, y=yb, eps=eps, beta=self.beta_at(self.step), n=len(idx), idx=idx)
+        return Batch(x=xb, y=yb, eps=eps, beta=self.beta_at(self.step), n=n, idx=idx, weight=weight)
 
     def record_step(self, terms: Terms, batch: Batch) -> StepReport | DivergedReport | None:
         """After the optimizer step on `batch`: count it, and close the report window where one ends.
@@ -470,6 +497,8 @@ class Trainer:
     def _close_window(self, beta: float) -> StepReport | DivergedReport:
         self._bank_time()
         win, self._window = self._window, ReportWindow.empty(self.model_config.latent_dim, self.device)
+        if self.group.active:
+            win = self._all_ranks(win)
         recon, kl, loss = (win.sums / win.n).tolist()  # the one device sync per report
         if not all(math.isfinite(v) for v in (recon, kl, loss)):
             return self._recover()  # the window's steps never reach the epoch's train metrics
@@ -494,6 +523,15 @@ class Trainer:
         )
         self.history.add_report("steps", report)
         return report
+
+    def _all_ranks(self, win: ReportWindow) -> ReportWindow:
+        """The window summed over every rank: one all-reduce of its sums, per-dimension KLs and example count."""
+        d = self.model_config.latent_dim
+        packed = torch.cat([win.sums.double(), win.kl_dims.double(),
+                            torch.tensor([float(win.n)], dtype=torch.float64, device=self.device)])
+        self.group.all_reduce_sum(packed)
+        return ReportWindow(sums=packed[:3].float(), kl_dims=packed[3:3 + d].float(), n=int(round(packed[-1].item())),
+                            steps=win.steps, busy_s=win.busy_s)
 
     def evaluate_test(self, **kwargs) -> dict:
         """Held-out metrics with a fixed noise seed, so evaluations compare across epochs and runs."""

@@ -46,9 +46,13 @@ def negative_elbo(
     beta: float = 1.0,
     free_bits: float | torch.Tensor = 0.0,
     eps: torch.Tensor | None = None,
+    forward=None,
 ) -> Terms:
-    """The beta-VAE loss on a batch, with one reparameterized sample per example."""
-    mu, logvar, z, params = model(x, y, eps)
+    """The beta-VAE loss on a batch, with one reparameterized sample per example.
+
+    `forward` runs the model's forward pass in its place: a DistributedDataParallel wrapper of it
+    (trainer.distributed), whose gradient averaging hooks on to that call."""
+    mu, logvar, z, params = (forward or model)(x, y, eps)
     recon = model.recon_nll(x, params)
     kl_dims = kl_per_dim(mu, logvar).mean(0)
     kl = kl_dims.sum()

@@ -46,6 +46,7 @@ def capture(trainer: "Trainer") -> Checkpoint:
         "lr": trainer.lr,
         "free_bits": trainer.free_bits,
         "elapsed_s": trainer.elapsed_s,
+        "world_size": trainer.group.world,
     }
     running: dict[str, np.ndarray] = {}
     trainer._window.save("window", progress, running)
@@ -57,12 +58,26 @@ def capture(trainer: "Trainer") -> Checkpoint:
         model_state={k: v.detach().cpu().numpy().copy() for k, v in trainer.model.state_dict().items()},
         optimizer_state={"param_groups": groups, "state": state},
         progress=progress,
-        rng_state={"noise": trainer._noise.get_state().cpu().numpy().copy(),
-                   "binarize": trainer._binarize.get_state().cpu().numpy().copy()},
+        rng_state=_generator_states(trainer),
         history=trainer.history.arrays(),
         running=running,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+def _rng_name(name: str, rank: int) -> str:
+    """Rank 0's generators keep the names a single process uses; rank r's are name_rankR."""
+    return name if rank == 0 else f"{name}_rank{rank}"
+
+
+def _generator_states(trainer: "Trainer") -> dict[str, np.ndarray]:
+    """Every rank's noise and binarization generator states (a collective when distributed: all ranks call it)."""
+    states = {}
+    for name, generator in (("noise", trainer._noise), ("binarize", trainer._binarize)):
+        per_rank = trainer.group.all_gather_bytes(generator.get_state().cpu(), trainer.device)
+        for rank, state in enumerate(per_rank):
+            states[_rng_name(name, rank)] = state.numpy().copy()
+    return states
 
 
 def restore(trainer: "Trainer", ckpt: Checkpoint) -> None:
@@ -90,15 +105,19 @@ def restore(trainer: "Trainer", ckpt: Checkpoint) -> None:
     for group in trainer.optimizer.param_groups:
         group["lr"] = trainer.lr
     seed = trainer.config.seed * 1_000_003 + trainer.step
+    rank = trainer.group.rank
     for name, generator, fallback in (("noise", trainer._noise, seed), ("binarize", trainer._binarize, seed + 1)):
-        if name not in ckpt.rng_state:
+        key = _rng_name(name, rank)
+        if key not in ckpt.rng_state:
+            if rank > 0:  # a rank the saving run did not have (resumed at a larger world size)
+                generator.manual_seed(trainer._rank_seed(fallback))
             continue
         try:
-            generator.set_state(torch.from_numpy(np.asarray(ckpt.rng_state[name], dtype=np.uint8)))
+            generator.set_state(torch.from_numpy(np.asarray(ckpt.rng_state[key], dtype=np.uint8)))
         except (RuntimeError, ValueError):
             # a state from another device's generator (a CUDA run resumed on the CPU): training goes
             # on with draws seeded from (seed, step), reproducible but not the uninterrupted run's
-            generator.manual_seed(fallback)
+            generator.manual_seed(trainer._rank_seed(fallback))
     trainer.history = History(ckpt.history)
     d = trainer.model_config.latent_dim
     trainer._window = ReportWindow.load("window", p, ckpt.running, d, trainer.device)
