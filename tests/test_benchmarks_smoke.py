@@ -63,3 +63,10 @@ def test_sweep_responsiveness_short_run_reports_heartbeat_during_a_window_sweep(
     assert out["heartbeats"] > 50 and out["heartbeat_max_gap_ms"] >= out["heartbeat_p99_ms"] > 0
     assert out["runs_in_panel"] == 2 and out["gui_sweep_samples_per_s"][0] > 0
     assert out["largest_gaps"][0]["gap_ms"] == pytest.approx(out["heartbeat_max_gap_ms"], abs=0.06)
+
+
+def test_stream_throughput_short_run_compares_streamed_and_in_memory():
+    out = run_json(REPO / "benchmarks" / "stream_throughput.py", "--steps", "20", "--rounds", "1", "--json")
+    assert out["in_memory_samples_per_s"][0] > 0 and out["streamed_samples_per_s"][0] > 0
+    assert out["ratio_median"] == pytest.approx(out["streamed_samples_per_s"][0] / out["in_memory_samples_per_s"][0], abs=0.002)
+    assert "page-cached" in out["data"]

@@ -71,6 +71,11 @@ def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
                         "most common size); sprites: their side (default 64)")
     g.add_argument("--channels", choices=("auto", "gray", "rgb"), default="auto",
                    help="image folder: gray or rgb; auto is gray when every image is gray")
+    g.add_argument("--in-memory", choices=("auto", "always", "never"), default="auto",
+                   help="HDF5: read into memory (always), stream the training rows from disk in chunks (never), or "
+                        "stream only when larger than --memory-budget (auto)")
+    g.add_argument("--memory-budget", type=float, default=None,
+                   help="MB an HDF5 dataset may take in memory before auto streams it (default: a quarter of RAM)")
 
 
 def _list_of(kind, what: str):
@@ -190,9 +195,18 @@ def _dataset_spec(args, fallback: DatasetSpec | None, seed: int = 0) -> DatasetS
                            **sprites)
     else:
         spec = DatasetSpec(name="path", path=str(Path(args.dataset)), key=args.key, limit=args.limit, seed=seed,
-                           folder_size=args.image_size, channels=args.channels)
+                           folder_size=args.image_size, channels=args.channels, in_memory=args.in_memory)
     spec.validate()
     return spec
+
+
+def _budget(args) -> int | None:
+    """--memory-budget in bytes (None: the default, a quarter of RAM)."""
+    if args.memory_budget is None:
+        return None
+    if not (math.isfinite(args.memory_budget) and args.memory_budget >= 0):
+        raise UsageError(f"{PROG}: --memory-budget must be a number of MB >= 0, got {args.memory_budget}")
+    return int(args.memory_budget * 2**20)
 
 
 def _print_json(obj) -> None:
@@ -233,7 +247,7 @@ def _train(args, group) -> int:
         resume = args.out  # torchrun restarted the group after a failure: go on from the last save
     ckpt = load_checkpoint(resume) if resume else None
     spec = _dataset_spec(args, ckpt.dataset if ckpt else None, seed=args.seed)
-    dataset = load_dataset(spec)
+    dataset = load_dataset(spec, memory_budget=_budget(args))
     if ckpt is not None:
         model_cfg = ckpt.model_config
         train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "epochs": args.epochs, "device": args.device})
@@ -351,7 +365,7 @@ def cmd_sweep(args) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{PROG} sweep: --out {args.out} is a file, not a folder")
     # the data is drawn once, with the first seed (it only matters for sprites and single-file splits)
-    dataset = load_dataset(_dataset_spec(args, None, seed=args.seed[0]))
+    dataset = load_dataset(_dataset_spec(args, None, seed=args.seed[0]), memory_budget=_budget(args))
     model_cfg, base = _new_configs(args, dataset, beta=args.beta[0], seed=args.seed[0], free_bits=args.free_bits[0],
                                    beta_schedule=args.beta_schedule[0])
     runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule)
@@ -433,7 +447,7 @@ def cmd_eval(args) -> int:
         raise UsageError(f"{PROG} eval: --iwae-samples must be >= 0, got {args.iwae_samples}")
     ckpt = load_checkpoint(args.checkpoint)
     spec = _dataset_spec(args, ckpt.dataset, seed=ckpt.dataset.seed)
-    dataset = load_dataset(spec)
+    dataset = load_dataset(spec, memory_budget=_budget(args))
     cfg = ckpt.model_config
     if tuple(dataset.input_shape) != tuple(cfg.input_shape):
         raise UsageError(f"{PROG} eval: {args.checkpoint} expects {tuple(cfg.input_shape)} images, "

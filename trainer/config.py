@@ -222,6 +222,9 @@ class DatasetSpec:
     """Image folders: the side every image is resized to (center-cropped, then scaled); 0 = the most common size."""
     channels: str = "auto"
     """Image folders: auto (gray when every image is gray, else RGB), gray or rgb."""
+    in_memory: str = "auto"
+    """HDF5 files: always (read into memory), never (stream the training rows from disk in chunks), or auto
+    (stream when they exceed the memory budget). A checkpoint stores what auto chose."""
     seed: int = 0
     """Seeds sprite sampling and the train/test split of a single-file dataset."""
     download: bool = False
@@ -243,6 +246,8 @@ class DatasetSpec:
             raise ConfigError(f"sprites image_size must be in 8..256, got {self.image_size}")
         if not 0 <= int(self.folder_size) <= 1024:
             raise ConfigError(f"image folder size must be in 0..1024 (0 = the most common size), got {self.folder_size}")
+        if self.in_memory not in ("auto", "always", "never"):
+            raise ConfigError(f"in_memory must be auto, always or never, got {self.in_memory!r}")
         if self.channels not in ("auto", "gray", "rgb"):
             raise ConfigError(f"image folder channels must be auto, gray or rgb, got {self.channels!r}")
         _check_seed(self.seed)

@@ -28,6 +28,7 @@ import torch
 from trainer.checkpoint import Checkpoint
 from trainer.config import BetaSchedule, ModelConfig, TrainConfig
 from trainer.data.dataset import Dataset
+from trainer.data.streaming import H5Rows, Prefetcher, chunk_order, sampled_fingerprint
 from trainer.distributed import SINGLE, Group
 from trainer.errors import ConfigError
 from trainer.history import NOT_A_COLUMN, History, ReportWindow
@@ -67,11 +68,16 @@ def model_config_for(dataset: Dataset, conditional: bool = False, **kwargs) -> M
 
 
 def data_fingerprint(dataset: Dataset) -> str:
-    """A hash of the exact arrays trained and evaluated on (split and order included): 32 hex digits."""
+    """A hash of the exact arrays trained and evaluated on (split and order included): 32 hex digits.
+
+    Rows streamed from disk are hashed by their shape, row numbers and a sample of their chunks."""
     h = hashlib.blake2b(digest_size=16)
     for arr in (dataset.x_train, dataset.x_test, dataset.y_train, dataset.y_test):
         if arr is None:
             h.update(b"none")
+            continue
+        if isinstance(arr, H5Rows):
+            sampled_fingerprint(arr, h)  # streamed from disk: no pass over a file larger than memory
             continue
         arr = np.ascontiguousarray(arr)
         h.update(f"{arr.dtype.str}{arr.shape}".encode())
@@ -210,10 +216,21 @@ class Trainer:
         self._noise.manual_seed(self._rank_seed(train_config.seed))
 
         x_train = dataset.x_train
-        if train_config.binarize == "static":
-            # one sample drawn from the seed alone, so a resumed run trains on the very same bits
-            x_train = binarize_fixed(x_train, train_config.seed)
-        self.x_train = _to_device_tensor(x_train, self.device)
+        self.n_train = len(x_train)
+        """Training examples."""
+        self._stream: Prefetcher | None = None
+        """Reads a streamed training set's batches ahead (trainer.data.streaming); None when it is in memory."""
+        if isinstance(x_train, H5Rows):
+            if train_config.binarize == "static":
+                raise ConfigError(f"{dataset.spec.describe()} is streamed from disk, and static binarization needs "
+                                  "it in memory: use --binarize dynamic, or --in-memory always")
+            self._stream = Prefetcher(x_train, pin=self.device.type == "cuda")
+            self.x_train = x_train
+        else:
+            if train_config.binarize == "static":
+                # one sample drawn from the seed alone, so a resumed run trains on the very same bits
+                x_train = binarize_fixed(x_train, train_config.seed)
+            self.x_train = _to_device_tensor(x_train, self.device)
         self.x_test = heldout_for_likelihood(dataset, train_config)
         """The held-out set as evaluations score it (one fixed binarized sample when binarizing)."""
         self._binarize = torch.Generator(device=self.device)
@@ -318,11 +335,11 @@ class Trainer:
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.x_train) / self.config.batch_size)
+        return math.ceil(self.n_train / self.config.batch_size)
 
     def samples_since(self, step: int) -> int:
         """Training examples in the steps after `step` up to now (an epoch's last batch may be short)."""
-        n, bs, per_epoch = len(self.x_train), self.config.batch_size, self.steps_per_epoch
+        n, bs, per_epoch = self.n_train, self.config.batch_size, self.steps_per_epoch
         return sum(min(bs, n - (s % per_epoch) * bs) for s in range(step, self.step))
 
     @property
@@ -350,10 +367,13 @@ class Trainer:
         return changed
 
     # --- the loop ------------------------------------------------------------------------
-    def _epoch_order(self, epoch: int) -> torch.Tensor:
-        # a permutation that depends only on (seed, epoch), so a resumed run sees the same batches
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        """The epoch's permutation of the training examples; it depends only on (seed, epoch), so a resumed run
+        sees the same batches. A streamed set shuffles its chunks, then within a buffer (chunk_order)."""
+        if self._stream is not None:
+            return torch.from_numpy(chunk_order(self.x_train, self.config.seed, epoch))  # stays on the CPU
         g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.x_train), generator=g).to(self.device)
+        return torch.randperm(self.n_train, generator=g).to(self.device)
 
     def run(self, max_steps: int | None = None) -> Iterator[StepReport | EpochReport | DivergedReport | BetaChanged]:
         """Train until the configured epochs are done, `stop()` is called, or `max_steps` more steps ran.
@@ -414,21 +434,30 @@ class Trainer:
     def next_batch(self) -> Batch:
         """The next step's examples, noise and β: the batch of this epoch's order at batch_in_epoch."""
         if self._order_epoch != self.epoch:
-            self._order, self._order_epoch = self._epoch_order(self.epoch), self.epoch
-        bs = self.config.batch_size
-        idx = self._order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
-        n, weight = len(idx), 1.0
-        if self.group.active:
-            # rank r takes positions r, r + W, ... of the global batch: disjoint shards of one (seed, epoch) order
-            shard = idx[self.group.rank :: self.group.world]
-            n, weight = len(shard), len(shard) * self.group.world / len(idx)
-            idx = shard if len(shard) else idx[:1]  # DDP needs every rank's backward: one example, weight 0
-        xb = to_float01(self.x_train[idx])
+            self._order, self._order_epoch = self.epoch_order(self.epoch), self.epoch
+        idx, n, weight = self._batch_positions(self.batch_in_epoch)
+        if self._stream is not None:
+            ahead = range(self.batch_in_epoch + 1, min(self.batch_in_epoch + 3, self.steps_per_epoch))
+            upcoming = [self._batch_positions(b)[0].numpy() for b in ahead]
+            xb = to_float01(self._stream.take(idx.numpy(), upcoming).to(self.device, non_blocking=True))
+        else:
+            xb = to_float01(self.x_train[idx])
         if self.config.binarize == "dynamic":
             xb = torch.bernoulli(xb, generator=self._binarize)
-        yb = self.y_train[idx] if self.y_train is not None else None
+        yb = self.y_train[idx.to(self.y_train.device)] if self.y_train is not None else None
         eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self._noise, device=self.device)
         return Batch(x=xb, y=yb, eps=eps, beta=self.beta_at(self.step), n=n, idx=idx, weight=weight)
+
+    def _batch_positions(self, b: int) -> tuple[torch.Tensor, int, float]:
+        """(examples of batch b of this epoch's order that this rank trains, how many count, loss weight)."""
+        bs = self.config.batch_size
+        idx = self._order[b * bs : (b + 1) * bs]
+        if not self.group.active:
+            return idx, len(idx), 1.0
+        # rank r takes positions r, r + W, ... of the global batch: disjoint shards of one (seed, epoch) order
+        shard = idx[self.group.rank :: self.group.world]
+        weight = len(shard) * self.group.world / len(idx)
+        return (shard if len(shard) else idx[:1]), len(shard), weight  # an empty shard: one example, weight 0
 
     def record_step(self, terms: Terms, batch: Batch) -> StepReport | DivergedReport | None:
         """After the optimizer step on `batch`: count it, and close the report window where one ends.

@@ -37,8 +37,8 @@ def same_source(a, b) -> bool:
     """Two DatasetSpecs read the same examples, whatever their sprite fields say (the split seed aside)."""
     if a.name != b.name or int(a.limit) != int(b.limit):
         return False
-    if a.name == "path":
-        return str(a.path) == str(b.path) and a.key == b.key
+    if a.name == "path":  # an image folder read at another size or in other channels is other data
+        return (str(a.path), a.key, a.folder_size, a.channels) == (str(b.path), b.key, b.folder_size, b.channels)
     if a.name == "sprites":
         return a == b
     return a.data_dir == b.data_dir

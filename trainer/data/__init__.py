@@ -29,19 +29,23 @@ from trainer.data.array_files import load_path
 from trainer.data.dataset import Dataset, Progress
 from trainer.data.idx import IDX_SOURCES, load_idx_dataset
 from trainer.data.sprites import load_sprites
+from trainer.data.streaming import H5Rows
 
 
-def load_dataset(spec: DatasetSpec, progress: Progress = None) -> Dataset:
-    """Load the dataset a spec names; `spec.limit` > 0 keeps only the first `limit` training examples."""
+def load_dataset(spec: DatasetSpec, progress: Progress = None, memory_budget: int | None = None) -> Dataset:
+    """Load the dataset a spec names; `spec.limit` > 0 keeps only the first `limit` training examples.
+
+    memory_budget: bytes above which an HDF5 dataset with in_memory "auto" is streamed from disk
+    (trainer.data.streaming; default a quarter of this machine's RAM)."""
     spec.validate()
     if spec.name == "sprites":
         ds = load_sprites(spec, progress)
     elif spec.name in IDX_SOURCES:
         ds = load_idx_dataset(spec, progress)
     else:
-        ds = load_path(spec, progress)
+        ds = load_path(spec, progress, memory_budget)
     if spec.limit and spec.limit < len(ds.x_train):
-        ds.x_train = ds.x_train[: spec.limit]
+        ds.x_train = ds.x_train.head(spec.limit) if isinstance(ds.x_train, H5Rows) else ds.x_train[: spec.limit]
         if ds.y_train is not None:
             ds.y_train = ds.y_train[: spec.limit]
         if ds.factors_train is not None:

@@ -9,6 +9,7 @@ Image folders are read by trainer.data.image_folder.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import h5py
@@ -16,6 +17,7 @@ import numpy as np
 
 from trainer.config import DatasetSpec
 from trainer.data.dataset import Dataset, Progress, as_pixels, split_dataset
+from trainer.data.streaming import DEFAULT_BUDGET, stream_hdf5, streamable
 from trainer.errors import DataError
 
 _LABEL_KEYS = ("y", "labels")
@@ -23,7 +25,7 @@ _NPZ_SUFFIXES = (".npz", ".npy")
 _HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 
 
-def load_path(spec: DatasetSpec, progress: Progress) -> Dataset:
+def load_path(spec: DatasetSpec, progress: Progress, memory_budget: int | None = None) -> Dataset:
     path = Path(spec.path).expanduser()
     if path.is_dir():
         from trainer.data.image_folder import image_folder_dataset  # Pillow only when a folder is read
@@ -38,6 +40,15 @@ def load_path(spec: DatasetSpec, progress: Progress) -> Dataset:
     if suffix in _NPZ_SUFFIXES:
         x, y, values = _read_npz(path)
     elif suffix in _HDF5_SUFFIXES:
+        key, label_key = _hdf5_keys(path, spec.key)
+        streamed = _choose_streaming(spec, path, key, memory_budget)
+        spec = dataclasses.replace(spec, in_memory="never" if streamed else "always")  # what auto chose
+        if streamed:
+            dataset = stream_hdf5(spec, path, key, _read_labels(path, key, label_key))
+            dataset.class_names = _class_names(path, dataset.num_classes) or dataset.class_names
+            if progress is not None:
+                progress(f"streaming {path.name}", 1.0)
+            return dataset
         x, y, values = _read_hdf5(path, spec.key)
     else:
         raise DataError(f"{path}: unknown file type {suffix or '(none)'}; expected .npz, .npy, .h5 or .hdf5")
@@ -115,6 +126,33 @@ def load_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None]:
 def _read_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None, str]:
     """load_hdf5 plus how the pixel values were read."""
     path = Path(path)
+    key, label_key = _hdf5_keys(path, key)
+    try:
+        with h5py.File(path, "r") as f:
+            x, values = _images(f[key][()], f"{path}[{key}]")
+            y = _labels(f[label_key][()], len(x), f"{path}[{label_key}]") if label_key else None
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}[{key}]: cannot read ({type(exc).__name__}: {exc})") from None
+    return x, y, values
+
+
+def _read_labels(path: Path, key: str, label_key: str | None) -> np.ndarray | None:
+    """The labels beside dataset `key` (read whole: one integer per image), or None."""
+    if label_key is None:
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            return _labels(f[label_key][()], len(f[key]), f"{path}[{label_key}]")
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}[{label_key}]: cannot read ({type(exc).__name__}: {exc})") from None
+
+
+def _hdf5_keys(path: Path, key: str) -> tuple[str, str | None]:
+    """(the images' dataset, its labels' sibling y or labels or None); DataError when the key is not there."""
     datasets = list_hdf5_datasets(path)
     if not key:
         candidates = [name for name, shape, _ in datasets if len(shape) in (3, 4)]
@@ -128,16 +166,29 @@ def _read_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None, str]
         raise DataError(f"{path}: no dataset {key!r}; it holds {', '.join(sorted(names)) or 'no datasets'}")
     parent = key.rpartition("/")[0]
     siblings = [f"{parent}/{k}".strip("/") for k in _LABEL_KEYS]
-    label_key = next((k for k in siblings if k in names and k != key), None)
+    return key, next((k for k in siblings if k in names and k != key), None)
+
+
+def _choose_streaming(spec: DatasetSpec, path: Path, key: str, memory_budget: int | None) -> bool:
+    """Whether to stream this HDF5 dataset: never/always as asked, auto when it exceeds the memory budget."""
+    if spec.in_memory == "always":
+        return False
+    budget = DEFAULT_BUDGET if memory_budget is None else memory_budget
     try:
         with h5py.File(path, "r") as f:
-            x, values = _images(f[key][()], f"{path}[{key}]")
-            y = _labels(f[label_key][()], len(x), f"{path}[{label_key}]") if label_key else None
-    except DataError:
-        raise
+            ds = f[key]
+            shape, dtype = tuple(int(s) for s in ds.shape), ds.dtype
     except Exception as exc:
         raise DataError(f"{path}[{key}]: cannot read ({type(exc).__name__}: {exc})") from None
-    return x, y, values
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if spec.in_memory == "auto" and nbytes <= budget:
+        return False
+    why = streamable(shape, dtype)
+    if why:
+        size = f"{nbytes / 2**30:.1f} GiB, over the memory budget of {budget / 2**30:.1f} GiB"
+        raise DataError(f"{path}[{key}]: cannot stream it ({why})" +
+                        ("" if spec.in_memory == "never" else f", and it is too large to read into memory ({size})"))
+    return True
 
 
 def _class_names(path: Path, n: int) -> tuple[str, ...]:

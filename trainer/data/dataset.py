@@ -61,7 +61,8 @@ class Dataset:
                 raise DataError(f"{self._label()}: {len(x)} {split} examples but {len(extra)} labels/factors")
         # Whoever built the arrays (a loader, the window's image folders, a caller), every consumer gets
         # uint8 0..255 or float32 in [0, 1]. float32 is trusted as is: scanning it again would cost a pass.
-        if self.x_train.dtype == np.float32:
+        # Rows streamed from disk (trainer.data.streaming) were checked by their loader and are never scanned.
+        if self.x_train.dtype == np.float32 or not isinstance(self.x_train, np.ndarray):
             note = "float32 in [0, 1]"
         else:
             (self.x_train, self.x_test), note = as_pixels((self.x_train, self.x_test), self._label())
