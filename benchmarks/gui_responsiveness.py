@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import statistics
 import subprocess
@@ -51,6 +50,7 @@ import numpy as np  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer, Slot  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from benchmarks.report import emit  # noqa: E402
 from explorer.main_window import MainWindow  # noqa: E402
 from explorer.run_settings import RunSettings  # noqa: E402
 
@@ -362,11 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                               round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None],
         "cpu_cores": os.cpu_count(),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>28}: {value}")
+    emit(result, args.json)
     return 0
 
 

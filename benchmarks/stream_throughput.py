@@ -13,7 +13,6 @@ order, a prefetch thread), taking turns `--steps` steps each per round in one pr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -27,6 +26,7 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.report import emit  # noqa: E402
 from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
 from trainer.data.dataset import Dataset  # noqa: E402
@@ -92,11 +92,7 @@ def main() -> int:
         "ratio_median": round(statistics.median(ratios), 3),
         "goal_ratio": GOAL,
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for k, v in result.items():
-            print(f"{k:>24}: {v}")
+    emit(result, args.json)
     return 0
 
 

@@ -14,7 +14,6 @@ run: max gap <= 50 ms, p99 <= 20 ms, ratio >= 0.85.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # the same window set-up, reference config and heartbeat period as the single-run benchmark
 from gui_responsiveness import DEFAULT_DATA, HEARTBEAT_MS, reference_settings  # noqa: E402
+from report import emit  # noqa: E402
 
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
@@ -127,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         "largest_gaps": [{"gap_ms": round(g, 1), "slice": i, "at_ms": at, "slice_ms": round(1000 * per_slice)}
                          for g, i, at in worst],
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for k, v in result.items():
-            print(f"{k:>30}: {v}")
+    emit(result, args.json)
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import sys
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from benchmarks.report import emit  # noqa: E402
 from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
 from trainer.ensemble import Ensemble  # noqa: E402
@@ -108,11 +108,7 @@ def main() -> int:
         "ensemble_gflops": round(statistics.median(many) * flops / 1e9, 1),
         "ratio_ceiling_at_gemm_peak": round(peak / (statistics.median(one) * flops / 1e9), 2),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for k, v in result.items():
-            print(f"{k:>24}: {v}")
+    emit(result, args.json)
     return 0
 
 
