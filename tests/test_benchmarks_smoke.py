@@ -70,3 +70,11 @@ def test_stream_throughput_short_run_compares_streamed_and_in_memory():
     assert out["in_memory_samples_per_s"][0] > 0 and out["streamed_samples_per_s"][0] > 0
     assert out["ratio_median"] == pytest.approx(out["streamed_samples_per_s"][0] / out["in_memory_samples_per_s"][0], abs=0.002)
     assert "page-cached" in out["data"]
+
+
+def test_gpu_throughput_runs_its_comparison_on_the_cpu_where_there_is_no_gpu():
+    out = run_json(REPO / "benchmarks" / "gpu_throughput.py", "--device", "cpu", "--skip-conv", "--steps", "10",
+                   "--rounds", "1", "--json")
+    mlp = out["mlp"]
+    assert mlp["plain_samples_per_s"][0] > 0 and mlp["compiled_samples_per_s"][0] > 0
+    assert mlp["first_steps_with_compilation_s"] > 0 and mlp["deterministic_vs_default"] > 0

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, DatasetSpec, TrainConfig
+from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, PRECISIONS, DatasetSpec, TrainConfig
 from trainer.errors import VaeExplorerError
 
 PROG = "vae-explorer"
@@ -114,6 +114,12 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     o.add_argument("--seed", type=_list_of(int, "whole numbers") if sweep else int, default=[0] if sweep else 0,
                    help="seeds weights, batches and noise" + many)
     o.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    o.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="fp32 (default), or bf16: the forward pass under bfloat16 autocast (CPU, CUDA); with --resume, "
+                        "the checkpoint's unless given")
+    o.add_argument("--compile", action="store_true",
+                   help="compile the training step with torch.compile (on CUDA: CUDA graphs, mode reduce-overhead); "
+                        "costs tens of seconds of compilation first")
     o.add_argument("--binarize", choices=BINARIZE, default="none",
                    help="none: pixel values as given; dynamic: a fresh Bernoulli(x) sample per batch (Burda et al. "
                         "2016); static: one sample drawn from the seed. Makes a Bernoulli likelihood a real one on "
@@ -130,7 +136,7 @@ def _new_configs(args, dataset, **overrides):
     )
     settings = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                     beta_schedule=args.beta_schedule, free_bits=args.free_bits, seed=args.seed, device=args.device,
-                    binarize=args.binarize)
+                    binarize=args.binarize, precision=args.precision or "fp32", compile=args.compile)
     train_cfg = TrainConfig(**{**settings, **overrides})
     return model_cfg, train_cfg
 
@@ -250,7 +256,9 @@ def _train(args, group) -> int:
     dataset = load_dataset(spec, memory_budget=_budget(args))
     if ckpt is not None:
         model_cfg = ckpt.model_config
-        train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "epochs": args.epochs, "device": args.device})
+        train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "epochs": args.epochs, "device": args.device,
+                                           "compile": args.compile,
+                                           "precision": args.precision or ckpt.train_config.precision})
     else:
         model_cfg, train_cfg = _new_configs(args, dataset)
         train_cfg.validate()

@@ -61,6 +61,7 @@ class Ensemble:
         _same(trainers, "the batch size", lambda t: t.config.batch_size)
         _same(trainers, "the learning rate", lambda t: t.lr)
         _same(trainers, "the device", lambda t: str(t.device))
+        _same(trainers, "the precision", lambda t: t.config.precision)
         _same(trainers, "the training data", lambda t: (id(t.dataset), len(t.x_train)))
         _same(trainers, "their progress (step, epoch, batch)", lambda t: (t.step, t.epoch, t.batch_in_epoch))
         self.trainers: list[Trainer] = []
@@ -159,7 +160,9 @@ class Ensemble:
             return functional_call(self._objective, params, (x, y, eps, beta, fb))
 
         params = {f"vae.{n}": (p.transpose(1, 2) if n in self._transposed else p) for n, p in self.params.items()}
-        return vmap(one, in_dims=(0, data_dim, None if y is None else data_dim, 0, 0, fb_dim))(params, x, y, eps, beta, fb)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.trainers[0].config.precision == "bf16"):
+            return vmap(one, in_dims=(0, data_dim, None if y is None else data_dim, 0, 0, fb_dim))(params, x, y, eps,
+                                                                                                    beta, fb)
 
     def step(self) -> list[Report]:
         """One optimizer step of every run; returns (index, report) for the runs whose report window closed."""

@@ -212,6 +212,19 @@ class Trainer:
             # every rank starts from the same weights (same seed; DDP also broadcasts rank 0's)
             self._forward = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if train_config.precision == "bf16" and self.device.type not in ("cpu", "cuda"):
+            raise ConfigError(f"bf16 precision runs on the CPU or CUDA, not {self.device.type}")
+        self._compiled = None
+        if train_config.compile:
+            model, forward = self.model, self._forward
+
+            def objective(x, y, eps, beta, free_bits):
+                t = negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward)
+                return t.loss, t.recon, t.kl, t.kl_per_dim
+
+            # on CUDA, reduce-overhead replays CUDA graphs: one launch for the whole forward (and backward)
+            self._compiled = torch.compile(objective, mode="reduce-overhead" if self.device.type == "cuda" else None,
+                                           dynamic=False)
         self._noise = torch.Generator(device=self.device)
         self._noise.manual_seed(self._rank_seed(train_config.seed))
 
@@ -396,8 +409,7 @@ class Trainer:
                     if self._calls:  # unlocked peek: a call queued just now runs before the step after
                         self.run_pending_calls()
                     batch = self.next_batch()
-                    terms = negative_elbo(self.model, batch.x, batch.y, beta=batch.beta, free_bits=self.free_bits,
-                                          eps=batch.eps, forward=self._forward)
+                    terms = self._terms(batch)
                     self.optimizer.zero_grad(set_to_none=True)
                     (terms.loss if batch.weight == 1.0 else terms.loss * batch.weight).backward()
                     self.optimizer.step()
@@ -447,6 +459,16 @@ class Trainer:
         yb = self.y_train[idx.to(self.y_train.device)] if self.y_train is not None else None
         eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self._noise, device=self.device)
         return Batch(x=xb, y=yb, eps=eps, beta=self.beta_at(self.step), n=n, idx=idx, weight=weight)
+
+    def _terms(self, batch: Batch) -> Terms:
+        """The negative ELBO of a batch: under bf16 autocast when asked, through the compiled step when asked."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
+            if self._compiled is not None:
+                # β as a tensor: a Python float would be a constant of the compiled graph, recompiled per value
+                beta = torch.tensor(batch.beta, device=self.device)
+                return Terms(*self._compiled(batch.x, batch.y, batch.eps, beta, self.free_bits))
+            return negative_elbo(self.model, batch.x, batch.y, beta=batch.beta, free_bits=self.free_bits,
+                                 eps=batch.eps, forward=self._forward)
 
     def _batch_positions(self, b: int) -> tuple[torch.Tensor, int, float]:
         """(examples of batch b of this epoch's order that this rank trains, how many count, loss weight)."""
