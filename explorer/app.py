@@ -49,6 +49,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="with --screenshot: a setting for the run, e.g. --set sprites_size=28 (repeatable)")
     parser.add_argument("--panel", choices=sorted(PANELS), help="with --screenshot: capture only this panel")
+    parser.add_argument("--view", choices=("pca", "dims", "umap", "tsne"),
+                        help="with --screenshot: the latent scatter's view (a UMAP/t-SNE map is waited for)")
     parser.add_argument("--panels-dir", metavar="DIR",
                         help="with --screenshot: also write DIR/panel-<name>.png for every panel")
     parser.add_argument("--no-demo", action="store_true",
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         # a screenshot that trains from scratch shows that run; one that does not shows the demo
         checkpoint = checkpoint or (str(demo) if demo and not args.train_steps else None)
         driver = ScreenshotDriver(window, args.screenshot, args.train_steps, checkpoint, args.panel, args.panels_dir,
-                                  runs=runs)
+                                  runs=runs, view=args.view)
         driver.begin()
         app.exec()
         return driver.exit_code

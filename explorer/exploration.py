@@ -47,6 +47,7 @@ from explorer.panels.rd import RateDistortionPanel
 from explorer.panels.samples import SamplesPanel
 from explorer.panels.traversal import TraversalPanel
 from explorer.runtime.log_px import LogPxEstimate
+from explorer.runtime.projection_job import LatentProjection
 from trainer.snapshots import DecoderSnapshot, LatentSnapshot, PreviewImages
 
 TURN_MS = 2
@@ -86,6 +87,12 @@ class Exploration(QObject):
         self.scatter.sig_point_selected.connect(self._on_point_selected)
         self.scatter.sig_point_b_selected.connect(self._on_point_b_selected)
         self.scatter.sig_latent_moved.connect(self._on_marker_dragged)
+        # UMAP and t-SNE maps: asked for by the scatter, computed in a background thread, drawn by the scatter
+        self.projection = LatentProjection(self)
+        self.scatter.sig_projection_requested.connect(self.projection.request)
+        self.projection.sig_progress.connect(self.scatter.set_projection_progress)
+        self.projection.sig_done.connect(self.scatter.set_projection)
+        self.projection.sig_failed.connect(self.scatter.set_projection_failed)
         self.sliders.sig_z_changed.connect(self._on_sliders_moved)
         self.sliders.label_combo.currentIndexChanged.connect(self._on_label_changed)
 
@@ -222,6 +229,7 @@ class Exploration(QObject):
         self._turn.stop()
         self._steps.clear()
         self.gap.shutdown()
+        self.projection.shutdown()
 
     # --- between panels ---------------------------------------------------------------------------
     def _on_kl_due(self) -> None:

@@ -51,12 +51,15 @@ class ScreenshotDriver(QObject):
     """
 
     def __init__(self, window: MainWindow, out: str, train_steps: int, checkpoint: str | None,
-                 panel: str | None = None, panels_dir: str | None = None, runs: str | None = None):
+                 panel: str | None = None, panels_dir: str | None = None, runs: str | None = None,
+                 view: str | None = None):
         super().__init__(window)
         self.window, self.out, self.train_steps, self.checkpoint = window, out, train_steps, checkpoint
         self.runs = runs
         """A folder of runs to open beside the checkpoint: the run of the middle β is explored in the picture."""
         self._runs_read = runs is None
+        self.view = view
+        """The latent scatter's view mode (pca, dims, umap, tsne), set before the latents are waited for."""
         self.exit_code = 1
         self._shots: list[tuple[str | None, str]] = [(panel, out)]
         if panels_dir:
@@ -113,13 +116,15 @@ class ScreenshotDriver(QObject):
         self._wait_for_latents()
 
     def _wait_for_latents(self) -> None:
+        if self.view:
+            self.window.explore.scatter.set_view(self.view)
         self._deadline = time.monotonic() + LATENTS_WAIT_S
         self._wait_timer.start()
 
     def _on_wait_tick(self) -> None:
         explore = self.window.explore
         waiting = (explore.pending or (explore.decoder is not None and explore.latents is None) or not self._runs_read
-                   or explore.decoder is None)
+                   or explore.decoder is None or not explore.scatter.map_ready)
         if waiting and time.monotonic() < self._deadline:  # panel updates still queued, or the encoding
             return
         self._wait_timer.stop()

@@ -13,6 +13,12 @@ a pyqtgraph ScatterPlotItem looks up a symbol per point in Python on every setDa
 set_points is a copy and its paint a few vectorised numpy calls. Hover and click find the nearest point in
 screen pixels with one vectorised distance, not by asking items. For latent dim > 2 the view is either two
 chosen dimensions or a `StablePCA` projection whose axes are aligned with the previous refresh.
+
+UMAP and t-SNE maps (trainer.projection) are computed off the GUI thread: the panel asks for one with
+`sig_projection_requested` (a ProjectionRequest carrying the previous map, so a refresh glides) and draws what
+`set_projection` brings back, with its progress in the info line meanwhile. On such a map a click still sends
+the point's true μ; the marker sits on the point nearest to the sliders' z in latent space and cannot be dragged,
+because a position on a nonlinear map is not a latent vector.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -37,6 +44,7 @@ from explorer.plotting.axes import steady_axes
 from explorer.plotting.image_grid import tile, to_qimage
 from explorer.plotting.point_cloud import PointCloudItem, argb_words, colour_rgb, palette
 from trainer.geometry import StablePCA, prior_contour
+from trainer.projection import ProjectionParams, ProjectionRequest
 from trainer.pixels import to_float01
 
 NEUTRAL = "#4a6a8a"
@@ -46,6 +54,8 @@ HOVER_RADIUS_PX = 8
 THUMB_ZOOM = 3
 """Hover thumbnails: 28 px images at 3x."""
 DEFAULT_REFRESH_STEPS = 500
+MAPS = {"umap": "UMAP", "tsne": "t-SNE"}
+"""The nonlinear views, computed in the background."""
 
 
 class _HoverCard(QFrame):
@@ -101,6 +111,8 @@ class LatentScatterPanel(QWidget):
     """"Refresh now": encode the held-out set at the next step (or now, when idle)."""
     sig_refresh_every_changed = Signal(int)
     """Optimizer steps between automatic refreshes; 0 = only on request."""
+    sig_projection_requested = Signal(object)
+    """A trainer.projection.ProjectionRequest: compute this UMAP or t-SNE map off the GUI thread."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -115,6 +127,9 @@ class LatentScatterPanel(QWidget):
         self._codes: np.ndarray | None = None
         self._colour_keys: list[tuple[str, str]] = []
         self._lut = np.zeros(1, np.uint32)
+        self._token = 0  # the latest map asked for; results of older ones are dropped
+        self._map: np.ndarray | None = None  # the last UMAP/t-SNE map of the current points
+        self._map_key: tuple | None = None  # (method, params, N) it was computed with
 
         # --- controls
         self.colour_combo = QComboBox()
@@ -122,9 +137,26 @@ class LatentScatterPanel(QWidget):
         self.view_combo = QComboBox()
         self.view_combo.addItem("PCA (stable)", "pca")
         self.view_combo.addItem("Two dimensions", "dims")
+        self.view_combo.addItem("UMAP", "umap")
+        self.view_combo.addItem("t-SNE", "tsne")
         self.view_combo.setToolTip(
             "PCA: the plane of largest spread of μ, re-fitted at each refresh but turned to match the previous\n"
-            "one so the picture does not jump. Two dimensions: plot z_i against z_j directly.")
+            "one so the picture does not jump. Two dimensions: plot z_i against z_j directly.\n"
+            "UMAP, t-SNE: nonlinear maps of every point, computed in the background; each refresh starts from\n"
+            "the last map, so points glide. They keep neighbourhoods, not distances: a click decodes the point's\n"
+            "true μ, and the line above the plot says how many latent neighbours each point keeps on the map.")
+        self.neighbours_spin = QSpinBox(minimum=2, maximum=200, value=15)
+        self.neighbours_spin.setPrefix("neighbours ")
+        self.neighbours_spin.setToolTip("UMAP n_neighbors: small values show fine local clusters, large ones more of\n"
+                                        "the global arrangement")
+        self.min_dist_spin = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.1, decimals=2)
+        self.min_dist_spin.setPrefix("min-dist ")
+        self.min_dist_spin.setToolTip("UMAP min_dist: how tightly points may pack together on the map")
+        self.perplexity_spin = QDoubleSpinBox(minimum=2.0, maximum=500.0, singleStep=5.0, value=30.0, decimals=0)
+        self.perplexity_spin.setPrefix("perplexity ")
+        self.perplexity_spin.setToolTip("t-SNE perplexity: about how many neighbours each point's affinities cover")
+        for spin in (self.neighbours_spin, self.min_dist_spin, self.perplexity_spin):
+            spin.setKeyboardTracking(False)  # one new map once the number is typed, not one per digit
         self.x_combo = QComboBox()
         self.y_combo = QComboBox()
         for combo, axis in ((self.x_combo, "horizontal"), (self.y_combo, "vertical")):
@@ -151,6 +183,9 @@ class LatentScatterPanel(QWidget):
         top.addWidget(self.view_combo)
         top.addWidget(self.x_combo)
         top.addWidget(self.y_combo)
+        top.addWidget(self.neighbours_spin)
+        top.addWidget(self.min_dist_spin)
+        top.addWidget(self.perplexity_spin)
         top.addStretch(1)
         second = QHBoxLayout()
         second.addWidget(QLabel("Refresh every"))
@@ -218,6 +253,8 @@ class LatentScatterPanel(QWidget):
         self.view_combo.currentIndexChanged.connect(self._on_view_changed)
         self.x_combo.currentIndexChanged.connect(self._on_view_changed)
         self.y_combo.currentIndexChanged.connect(self._on_view_changed)
+        for spin in (self.neighbours_spin, self.min_dist_spin, self.perplexity_spin):
+            spin.valueChanged.connect(self._on_view_changed)
         self.refresh_button.clicked.connect(self.sig_refresh_requested)
         self.refresh_spin.valueChanged.connect(self.sig_refresh_every_changed)
         self.marker.sigPositionChanged.connect(self._on_marker_moved)
@@ -234,6 +271,7 @@ class LatentScatterPanel(QWidget):
         self._latents = latents
         if new_model:
             self._pca.reset()
+            self._map, self._map_key = None, None
             self._fill_dim_combos(latents.latent_dim)
             self._fill_colour_combo(latents)
             self._z = None
@@ -267,6 +305,8 @@ class LatentScatterPanel(QWidget):
         self._decoder = None
         self._xy = np.zeros((0, 2), np.float32)
         self._pca.reset()
+        self._map, self._map_key = None, None
+        self._token += 1  # a map still being computed belongs to what was cleared
         self._z = None
         self._selected.clear()
         self.cloud.set_points(self._xy, np.zeros(0, np.uint32))
@@ -286,6 +326,11 @@ class LatentScatterPanel(QWidget):
     def coordinates(self) -> np.ndarray:
         """(N, 2) plotted position of every point, in snapshot order."""
         return self._xy
+
+    @property
+    def map_ready(self) -> bool:
+        """False while a UMAP/t-SNE view waits for its first map (the scatter shows PCA meanwhile)."""
+        return self.mode not in MAPS or self._latents is None or self._map is not None
 
     def refresh_every(self) -> int:
         return self.refresh_spin.value()
@@ -353,14 +398,75 @@ class LatentScatterPanel(QWidget):
         self._update_view_controls()
 
     def _update_view_controls(self) -> None:
-        dims = self.mode == "dims"
+        mode = self.mode
+        dims = mode == "dims"
         self.x_combo.setVisible(dims)
         self.y_combo.setVisible(dims)
+        self.neighbours_spin.setVisible(mode == "umap")
+        self.min_dist_spin.setVisible(mode == "umap")
+        self.perplexity_spin.setVisible(mode == "tsne")
+        linear = mode not in MAPS
+        for ring, label in self._rings:  # the prior's contours mean nothing on a nonlinear map
+            ring.setVisible(linear)
+            label.setVisible(linear)
+        self.marker.movable = linear  # a position on a map is not a latent vector (pyqtgraph reads it per drag)
+        self.marker.setToolTip("The decoder sliders' z; drag it to decode live" if linear else
+                               "The data point nearest to the decoder sliders' z (in latent space)")
         self.view_combo.setEnabled(self._latents is None or self._latents.latent_dim > 2)
+
+    def _params(self) -> ProjectionParams:
+        return ProjectionParams(method=self.mode, neighbours=self.neighbours_spin.value(),
+                                min_dist=round(self.min_dist_spin.value(), 2), perplexity=self.perplexity_spin.value())
+
+    def _request_map(self) -> None:
+        """Ask for a UMAP/t-SNE map of the current points; show the last one (or PCA) until it comes."""
+        mu = self._latents.mu
+        params = self._params()
+        key = (params, len(mu))
+        previous = self._map if self._map is not None and self._map_key == key else None
+        if previous is None:
+            self._map, self._map_key = None, None
+        self._token += 1
+        self.sig_projection_requested.emit(ProjectionRequest(self._token, np.array(mu, np.float32), params, previous))
+        name = MAPS[self.mode]
+        if previous is not None:
+            self._xy = previous
+            self._projection_note = f"{name}: updating from the last map…"
+        else:
+            self._xy = self._pca.project(mu)
+            self._projection_note = f"{name}: computing (PCA until then)…"
+        self._set_axis_labels(f"{name} 1", f"{name} 2")
+
+    def set_projection(self, token: int, xy, kept: float) -> None:
+        """A map asked for with `token` has arrived: draw it (a stale one is dropped)."""
+        if token != self._token or self._latents is None or self.mode not in MAPS or len(xy) != len(self._latents):
+            return
+        self._map, self._map_key = np.asarray(xy, np.float32), (self._params(), len(xy))
+        self._xy = self._map
+        self._projection_note = (f"{MAPS[self.mode]} · each point keeps {100 * kept:.0f}% of its 10 nearest "
+                                 f"latent neighbours")
+        self._draw_points()
+        self._update_selection_items()
+        self._update_marker()
+        self._update_info()
+        if not self._framed_by_hand and not self._view_frames_points():
+            self.plot.autoRange(padding=0.05)
+
+    def set_projection_progress(self, token: int, message: str, fraction: float) -> None:
+        if token == self._token and self.mode in MAPS:
+            self._projection_note = f"{message} {100 * fraction:.0f}%"
+            self._update_info()
+
+    def set_projection_failed(self, token: int, message: str) -> None:
+        if token == self._token and self.mode in MAPS:
+            self._projection_note = f"{MAPS[self.mode]} failed: {message}"
+            self._update_info()
 
     def _refresh_projection(self) -> None:
         mu = self._latents.mu
-        if self.mode == "pca":
+        if self.mode in MAPS:
+            self._request_map()
+        elif self.mode == "pca":
             self._xy = self._pca.project(mu)
             ex = self._pca.explained
             # the shares change with every refresh: in the line above the plot, since a changed axis label
@@ -380,6 +486,12 @@ class LatentScatterPanel(QWidget):
         self.info.setText(f"μ of {len(lat):,} held-out examples · step {lat.step:,}\n{self._projection_note}")
 
     def _project(self, z: np.ndarray) -> tuple[float, float]:
+        if self.mode in MAPS:
+            if self._latents is None or not len(self._xy):
+                return 0.0, 0.0
+            nearest = int(np.argmin(((self._latents.mu - z[None]) ** 2).sum(1)))  # in latent space, not on the map
+            x, y = self._xy[nearest]
+            return float(x), float(y)
         if self.mode == "pca" and self._pca.axes is not None:
             x, y = self._pca.transform(z[None])[0]
             return float(x), float(y)
@@ -387,6 +499,8 @@ class LatentScatterPanel(QWidget):
         return float(z[i]), float(z[j]) if len(z) > 1 else 0.0
 
     def _lift(self, z: np.ndarray, x: float, y: float) -> np.ndarray:
+        if self.mode in MAPS:
+            return z  # the marker is not movable there; a map position has no latent vector
         if self.mode == "pca" and self._pca.axes is not None:
             return self._pca.lift(z, (x, y))
         out = z.copy()
