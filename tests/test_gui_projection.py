@@ -9,34 +9,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from explorer.exploration import Exploration
-from test_gui_latent_panels import Model, _isolated_point
-from trainer.config import DatasetSpec
-from trainer.data import load_dataset
+from test_gui_latent_panels import _isolated_point, explore, healthy, sprites  # noqa: F401  (fixtures)
 from trainer.projection import faithfulness
 
 WAIT_MS = 120_000  # a first UMAP compiles numba's kernels
 
 
-@pytest.fixture(scope="module")
-def model():
-    return Model(load_dataset(DatasetSpec(name="sprites", n=600, image_size=28)), beta=1.0, steps=150)
-
-
-@pytest.fixture
-def explore(qtbot, model):
-    ex = Exploration()
-    for _, panel, _ in ex.docks():
-        qtbot.addWidget(panel)
-    ex.on_explore(model.decoder)
-    ex.on_explore(model.latents)
-    ex.flush()
-    yield ex
-    ex.shutdown()
-
-
 @pytest.mark.parametrize("mode", ["umap", "tsne"])
-def test_a_map_is_computed_off_the_gui_thread_and_a_click_still_sends_the_true_mu(qtbot, explore, model, mode):
+def test_a_map_is_computed_off_the_gui_thread_and_a_click_still_sends_the_true_mu(qtbot, explore, healthy, mode):
     scatter = explore.scatter
     scatter.resize(700, 600)
     scatter.show()
@@ -52,7 +32,7 @@ def test_a_map_is_computed_off_the_gui_thread_and_a_click_still_sends_the_true_m
     token, xy, kept = done.args
     assert xy.shape == pca.shape and not np.allclose(scatter.coordinates(), pca)
     np.testing.assert_array_equal(scatter.coordinates(), xy)
-    assert kept == pytest.approx(faithfulness(model.latents.mu, xy))
+    assert kept == pytest.approx(faithfulness(healthy.latents.mu, xy))
     assert "keeps" in scatter.info.text() and f"{100 * kept:.0f}%" in scatter.info.text()
     assert any("%" in n for n in notes)  # progress reached the panel while it ran
     assert not scatter.marker.movable  # a map position is not a latent vector
@@ -62,11 +42,11 @@ def test_a_map_is_computed_off_the_gui_thread_and_a_click_still_sends_the_true_m
     with qtbot.waitSignal(scatter.sig_point_selected, timeout=2000) as blocker:
         qtbot.mouseClick(scatter.plot.viewport(), Qt.LeftButton, pos=scatter.viewport_pos(index).toPoint())
     assert blocker.args[0] == index
-    np.testing.assert_allclose(explore.sliders.z(), model.latents.mu[index], atol=1e-6)
+    np.testing.assert_allclose(explore.sliders.z(), healthy.latents.mu[index], atol=1e-6)
     assert scatter.marker_position() == pytest.approx(tuple(xy[index]), abs=1e-5)
 
 
-def test_a_refresh_starts_from_the_last_map_and_a_newer_request_supersedes_an_older(qtbot, explore, model):
+def test_a_refresh_starts_from_the_last_map_and_a_newer_request_supersedes_an_older(qtbot, explore, healthy):
     scatter = explore.scatter
     requests = []
     scatter.sig_projection_requested.connect(requests.append)
@@ -76,7 +56,7 @@ def test_a_refresh_starts_from_the_last_map_and_a_newer_request_supersedes_an_ol
     assert requests[-1].previous is None
     # the next snapshot of the same points: the request carries the map, which stays drawn meanwhile
     with qtbot.waitSignal(explore.projection.sig_done, timeout=WAIT_MS):
-        scatter.set_snapshot(model.latents)
+        scatter.set_snapshot(healthy.latents)
         np.testing.assert_array_equal(requests[-1].previous, first)
         np.testing.assert_array_equal(scatter.coordinates(), first)
     # changing a parameter twice quickly: only the last one's map is drawn
