@@ -78,3 +78,13 @@ def test_gpu_throughput_runs_its_comparison_on_the_cpu_where_there_is_no_gpu():
     mlp = out["mlp"]
     assert mlp["plain_samples_per_s"][0] > 0 and mlp["compiled_samples_per_s"][0] > 0
     assert mlp["first_steps_with_compilation_s"] > 0 and mlp["deterministic_vs_default"] > 0
+
+
+def test_projection_short_run_times_the_maps_scores_them_and_measures_the_window():
+    out = run_json(REPO / "benchmarks" / "projection.py", "--epochs", "1", "--points", "800", "--skip-70k", "--json",
+                   timeout=400)
+    for key in ("umap_first_call_s", "umap_10k_s", "umap_refresh_10k_s", "tsne_10k_s"):
+        assert out[key] > 0, key
+    for name in ("umap", "tsne", "pca"):
+        assert 0 <= out[f"knn10_accuracy_{name}"] <= 1 and 0 <= out[f"faithfulness_{name}"] <= 1
+    assert out["heartbeats"] > 100 and out["heartbeat_max_gap_ms"] >= out["heartbeat_p99_ms"] > 0

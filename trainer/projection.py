@@ -81,7 +81,8 @@ def project(mu: np.ndarray, params: ProjectionParams, previous: np.ndarray | Non
         xy = _tsne(mu, params, previous, report, should_stop)
     xy = np.asarray(xy, dtype=np.float64)
     if previous is not None:
-        xy = align(xy, previous)
+        # UMAP rescales its start to a box axis by axis, so its refresh is turned back with a general affine map
+        xy = align(xy, previous, affine=params.method == "umap")
     report("done", 1.0)
     return xy.astype(np.float32)
 
@@ -102,9 +103,11 @@ def _umap(mu, params, previous, report, should_stop) -> np.ndarray:
     model = umap.UMAP(
         n_neighbors=min(int(params.neighbours), n - 1),
         min_dist=float(params.min_dist),
-        # a refresh starts from the last map and needs fewer epochs to settle
-        init=previous.astype(np.float32) if start else "spectral",
-        n_epochs=(100 if start else None),
+        # a refresh starts from the last map, with few, gentle epochs: UMAP's first epochs may move a point by
+        # 4 x learning rate in a box 10 wide, which at the default rate reshuffles what should only settle
+        init=previous.astype(np.float32) if start else "pca",  # pca: fast, and never fails on large sets
+        n_epochs=(30 if start else None),
+        learning_rate=(0.2 if start else 1.0),
         low_memory=True,
         verbose=False,
     )
@@ -128,7 +131,7 @@ def _tsne(mu, params, previous, report, should_stop) -> np.ndarray:
         early, late = 0, 250  # already laid out: no early exaggeration, fewer iterations
     else:
         init = initialization.pca(mu, random_state=params.seed)
-        early, late = 250, 350
+        early, late = 250, 250
     total = early + late
     done = [0]
 
@@ -148,13 +151,17 @@ def _tsne(mu, params, previous, report, should_stop) -> np.ndarray:
     return np.asarray(emb)
 
 
-def align(xy: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def align(xy: np.ndarray, reference: np.ndarray, affine: bool = False) -> np.ndarray:
     """xy turned (rotation or reflection), scaled and shifted to lie as close as possible to `reference`.
 
     The orthogonal Procrustes solution: with both centred, R = U V^T from the SVD of xy^T ref, and the scale
-    trace(S) / |xy|^2 minimises the squared distances between corresponding points."""
+    trace(S) / |xy|^2 minimises the squared distances between corresponding points. `affine`: any linear map
+    plus shift (least squares), for a map whose axes were stretched unequally."""
     a = xy - xy.mean(0)
     b = reference - reference.mean(0)
+    if affine:
+        linear, *_ = np.linalg.lstsq(a, b, rcond=None)
+        return a @ linear + reference.mean(0)
     u, s, vt = np.linalg.svd(a.T @ b)
     rotation = u @ vt
     norm = float((a ** 2).sum())
