@@ -532,3 +532,29 @@ def test_rd_beta_label_stays_inside_the_plot_where_the_line_enters_just_below_th
     label = panel.beta_label.mapRectToView(panel.beta_label.boundingRect())
     (_x0, _x1), (_y0, y1) = vb.viewRange()
     assert max(label.top(), label.bottom()) <= y1 + 1e-6, "the label is clipped by the top edge"
+
+
+def test_the_decoded_grid_shows_the_decoder_on_a_grid_of_two_dimensions(qtbot, explore, healthy):
+    from explorer.panels.latent import GRID_SIDE
+    from explorer.plotting.image_grid import tile
+
+    scatter = explore.scatter
+    scatter.set_view("dims", (0, 2))
+    assert scatter.grid_z() is None and not scatter.grid_item.isVisible()  # off until asked for
+    scatter.grid_check.setChecked(True)
+    z = scatter.grid_z()
+    assert z.shape == (GRID_SIDE * GRID_SIDE, 4) and scatter.grid_item.isVisible()
+    # the top-left image is z0 = -3, z2 = +3; the other dimensions stay at the sliders' z
+    np.testing.assert_allclose(z[0, [0, 2]], [-3, 3])
+    np.testing.assert_allclose(z[-1, [0, 2]], [3, -3])
+    np.testing.assert_allclose(z[:, [1, 3]], np.repeat(explore.sliders.z()[None, [1, 3]], len(z), 0), atol=1e-6)
+    expected = tile(healthy.decoder.decode(z), ncols=GRID_SIDE, pad=0)[::-1]  # drawn upwards: flipped
+    np.testing.assert_array_equal(scatter.grid_item.image, expected)
+    # a slider of another dimension moves: the grid is decoded again around it
+    moved = explore.sliders.z().copy()
+    moved[1] += 1.5
+    explore.sliders.set_z(moved)
+    scatter.set_marker(moved)
+    assert np.allclose(scatter.grid_z()[:, 1], moved[1])
+    scatter.set_view("pca")
+    assert not scatter.grid_item.isVisible() and not scatter.grid_check.isVisibleTo(scatter)

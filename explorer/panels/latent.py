@@ -29,6 +29,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFrame,
@@ -54,6 +55,10 @@ HOVER_RADIUS_PX = 8
 THUMB_ZOOM = 3
 """Hover thumbnails: 28 px images at 3x."""
 DEFAULT_REFRESH_STEPS = 500
+GRID_SIDE = 12
+"""Decoded grid: images per side."""
+GRID_SPAN = 3.0
+"""Decoded grid: it covers -3σ..+3σ of the prior in both chosen dimensions."""
 MAPS = {"umap": "UMAP", "tsne": "t-SNE"}
 """The nonlinear views, computed in the background."""
 
@@ -157,6 +162,10 @@ class LatentScatterPanel(QWidget):
         self.perplexity_spin.setToolTip("t-SNE perplexity: about how many neighbours each point's affinities cover")
         for spin in (self.neighbours_spin, self.min_dist_spin, self.perplexity_spin):
             spin.setKeyboardTracking(False)  # one new map once the number is typed, not one per digit
+        self.grid_check = QCheckBox("Decoded grid")
+        self.grid_check.setToolTip("Under the points, the decoder's output E[x|z] on a regular 12 x 12 grid of the two\n"
+                                   "chosen dimensions from -3σ to +3σ, the other dimensions held at the sliders' z:\n"
+                                   "the 'manifold' picture of Kingma & Welling (2014)")
         self.x_combo = QComboBox()
         self.y_combo = QComboBox()
         for combo, axis in ((self.x_combo, "horizontal"), (self.y_combo, "vertical")):
@@ -186,6 +195,7 @@ class LatentScatterPanel(QWidget):
         top.addWidget(self.neighbours_spin)
         top.addWidget(self.min_dist_spin)
         top.addWidget(self.perplexity_spin)
+        top.addWidget(self.grid_check)
         top.addStretch(1)
         second = QHBoxLayout()
         second.addWidget(QLabel("Refresh every"))
@@ -205,6 +215,11 @@ class LatentScatterPanel(QWidget):
         # painted it twice in a row on the GUI thread, just as training starts
         self._set_axis_labels("PC1", "PC2")
         self.plot.setToolTip("")
+        self.grid_item = pg.ImageItem(axisOrder="row-major")
+        self.grid_item.setZValue(-20)  # under the points and the prior circles
+        self.grid_item.setOpacity(0.9)
+        self.grid_item.hide()
+        self.plot.addItem(self.grid_item)
         self.cloud = PointCloudItem()
         self.plot.addItem(self.cloud)
         ring_pen = pg.mkPen("#808080", width=1.2, style=Qt.DashLine)
@@ -255,6 +270,7 @@ class LatentScatterPanel(QWidget):
         self.y_combo.currentIndexChanged.connect(self._on_view_changed)
         for spin in (self.neighbours_spin, self.min_dist_spin, self.perplexity_spin):
             spin.valueChanged.connect(self._on_view_changed)
+        self.grid_check.toggled.connect(self._update_grid)
         self.refresh_button.clicked.connect(self.sig_refresh_requested)
         self.refresh_spin.valueChanged.connect(self.sig_refresh_every_changed)
         self.marker.sigPositionChanged.connect(self._on_marker_moved)
@@ -292,13 +308,15 @@ class LatentScatterPanel(QWidget):
             self.plot.autoRange(padding=0.05)
 
     def set_decoder(self, decoder) -> None:
-        """DecoderSnapshot used to show the reconstruction of a hovered point."""
+        """DecoderSnapshot used to show the reconstruction of a hovered point (and the decoded grid)."""
         self._decoder = decoder
+        self._update_grid()
 
     def set_marker(self, z) -> None:
         """Show the sliders' z (numpy (D,)); does not emit sig_latent_moved."""
         self._z = np.array(z, dtype=np.float32).reshape(-1)
         self._update_marker()
+        self._update_grid()
 
     def clear(self) -> None:
         self._latents = None
@@ -402,6 +420,7 @@ class LatentScatterPanel(QWidget):
         dims = mode == "dims"
         self.x_combo.setVisible(dims)
         self.y_combo.setVisible(dims)
+        self.grid_check.setVisible(dims)
         self.neighbours_spin.setVisible(mode == "umap")
         self.min_dist_spin.setVisible(mode == "umap")
         self.perplexity_spin.setVisible(mode == "tsne")
@@ -529,7 +548,38 @@ class LatentScatterPanel(QWidget):
     def _on_range_changed_by_hand(self, *_args) -> None:
         self._framed_by_hand = True
 
+    def grid_z(self) -> np.ndarray | None:
+        """The (GRID_SIDE**2, D) latents the decoded grid shows, row by row from the top (highest z_j) left, or None
+        when it is off."""
+        if not (self.grid_check.isChecked() and self.mode == "dims" and self._decoder is not None
+                and self._latents is not None and self._latents.latent_dim >= 2):
+            return None
+        i, j = self._dims()
+        if i == j:
+            return None
+        base = self._z if self._z is not None and len(self._z) == self._latents.latent_dim else \
+            np.zeros(self._latents.latent_dim, np.float32)
+        values = np.linspace(-GRID_SPAN, GRID_SPAN, GRID_SIDE, dtype=np.float32)
+        z = np.repeat(base[None].astype(np.float32), GRID_SIDE * GRID_SIDE, axis=0)
+        z[:, i] = np.tile(values, GRID_SIDE)
+        z[:, j] = np.repeat(values[::-1], GRID_SIDE)
+        return z
+
+    def _update_grid(self, *_args) -> None:
+        z = self.grid_z()
+        if z is None:
+            self.grid_item.hide()
+            return
+        mosaic = tile(self._decoder.decode(z), ncols=GRID_SIDE, pad=0)
+        # row-major rows go upwards in the plot: flip the picture so its top row (largest z_j) is drawn at the top
+        self.grid_item.setImage(mosaic[::-1], levels=(0, 255))
+        cell = 2 * GRID_SPAN / (GRID_SIDE - 1)  # each image centred on its grid value
+        edge = GRID_SPAN + cell / 2
+        self.grid_item.setRect(-edge, -edge, 2 * edge, 2 * edge)
+        self.grid_item.show()
+
     def _on_view_changed(self, *_args) -> None:
+        self._update_grid()
         self._update_view_controls()
         if self._latents is None:
             return
