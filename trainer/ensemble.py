@@ -26,7 +26,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from trainer.errors import ConfigError
-from trainer.loop import BetaChanged, DivergedReport, EpochReport, StepReport, Trainer
+from trainer.loop import BetaChanged, DivergedReport, EpochReport, StepReport, Trainer, precision_context
 from trainer.model import VAE
 from trainer.objective import Terms, negative_elbo
 
@@ -160,7 +160,7 @@ class Ensemble:
             return functional_call(self._objective, params, (x, y, eps, beta, fb))
 
         params = {f"vae.{n}": (p.transpose(1, 2) if n in self._transposed else p) for n, p in self.params.items()}
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.trainers[0].config.precision == "bf16"):
+        with precision_context(device, self.trainers[0].config.precision):
             return vmap(one, in_dims=(0, data_dim, None if y is None else data_dim, 0, 0, fb_dim))(params, x, y, eps,
                                                                                                     beta, fb)
 

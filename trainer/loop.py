@@ -13,6 +13,7 @@ leave behind is trainer.history; what a checkpoint captures and restores is trai
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -56,6 +57,13 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("device mps requested but MPS is not available (use --device cpu or auto)")
     return torch.device(name)
+
+
+def precision_context(device: torch.device, precision: str):
+    """bfloat16 autocast for a bf16 run's forward pass; for fp32, a context that costs nothing on the training step."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def model_config_for(dataset: Dataset, conditional: bool = False, **kwargs) -> ModelConfig:
@@ -462,7 +470,7 @@ class Trainer:
 
     def _terms(self, batch: Batch) -> Terms:
         """The negative ELBO of a batch: under bf16 autocast when asked, through the compiled step when asked."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
+        with precision_context(self.device, self.config.precision):
             if self._compiled is not None:
                 # β as a tensor: a Python float would be a constant of the compiled graph, recompiled per value
                 beta = torch.tensor(batch.beta, device=self.device)

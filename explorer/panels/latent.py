@@ -215,6 +215,7 @@ class LatentScatterPanel(QWidget):
         # painted it twice in a row on the GUI thread, just as training starts
         self._set_axis_labels("PC1", "PC2")
         self.plot.setToolTip("")
+        self._grid_key = None  # (decoder, grid latents) of the grid drawn now
         self.grid_item = pg.ImageItem(axisOrder="row-major")
         self.grid_item.setZValue(-20)  # under the points and the prior circles
         self.grid_item.setOpacity(0.9)
@@ -569,7 +570,14 @@ class LatentScatterPanel(QWidget):
         z = self.grid_z()
         if z is None:
             self.grid_item.hide()
+            self._grid_key = None
             return
+        # the slider path calls this at every move: decode again only when the grid's latents or decoder changed
+        # (moving z_i or z_j themselves changes nothing here)
+        key = (id(self._decoder), z.tobytes())
+        if key == self._grid_key:
+            return
+        self._grid_key = key
         mosaic = tile(self._decoder.decode(z), ncols=GRID_SIDE, pad=0)
         # row-major rows go upwards in the plot: flip the picture so its top row (largest z_j) is drawn at the top
         self.grid_item.setImage(mosaic[::-1], levels=(0, 255))
