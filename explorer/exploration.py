@@ -91,7 +91,7 @@ class Exploration(QObject):
         self.projection = LatentProjection(self)
         self.scatter.sig_projection_requested.connect(self.projection.request)
         self.projection.sig_progress.connect(self.scatter.set_projection_progress)
-        self.projection.sig_done.connect(self.scatter.set_projection)
+        self.projection.sig_done.connect(self._on_map_done)
         self.projection.sig_failed.connect(self.scatter.set_projection_failed)
         self.sliders.sig_z_changed.connect(self._on_sliders_moved)
         self.sliders.label_combo.currentIndexChanged.connect(self._on_label_changed)
@@ -237,6 +237,10 @@ class Exploration(QObject):
             return
         kl, step = self._pending_kl
         self.activity.set_kl(kl, step)  # the KL strip and the sliders redraw from its one decision
+
+    def _on_map_done(self, token: int, result) -> None:
+        xy, kept = result
+        self.scatter.set_projection(token, xy, kept)
 
     def _on_point_selected(self, index: int, mu) -> None:
         self.sliders.set_z(mu)

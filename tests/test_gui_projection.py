@@ -29,7 +29,7 @@ def test_a_map_is_computed_off_the_gui_thread_and_a_click_still_sends_the_true_m
     with qtbot.waitSignal(explore.projection.sig_done, timeout=WAIT_MS) as done:
         scatter.set_view(mode)
         assert "computing" in scatter.info.text()  # the GUI thread went on: PCA until the map comes
-    token, xy, kept = done.args
+    token, (xy, kept) = done.args
     assert xy.shape == pca.shape and not np.allclose(scatter.coordinates(), pca)
     np.testing.assert_array_equal(scatter.coordinates(), xy)
     assert kept == pytest.approx(faithfulness(healthy.latents.mu, xy))
@@ -61,7 +61,7 @@ def test_a_refresh_starts_from_the_last_map_and_a_newer_request_supersedes_an_ol
         np.testing.assert_array_equal(scatter.coordinates(), first)
     # changing a parameter twice quickly: only the last one's map is drawn
     done = []
-    explore.projection.sig_done.connect(lambda token, xy, kept: done.append(token))
+    explore.projection.sig_done.connect(lambda token, result: done.append(token))
     scatter.neighbours_spin.setValue(8)
     scatter.neighbours_spin.setValue(20)
     last = requests[-1].token

@@ -29,3 +29,7 @@ class LoadFailed:
     """One line naming the file and the problem: the error's text, or the exception's type and text."""
     path: str = ""
     """The file the request named, where there is one."""
+
+
+class Stopped(Exception):
+    """Background work (a map, a density, a sample comparison) was asked to stop and did; not an error."""

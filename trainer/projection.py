@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from trainer.errors import ConfigError
+from trainer.errors import ConfigError, Stopped
 
 METHODS = ("umap", "tsne")
 FAITHFUL_K = 10
@@ -37,7 +37,7 @@ SAMPLE = 2000
 Progress = Optional[Callable[[str, float], None]]
 
 
-class ProjectionStopped(Exception):
+class ProjectionStopped(Stopped):
     """should_stop() asked a projection to end before it finished."""
 
 
