@@ -45,7 +45,10 @@ from explorer.panels.kl import KlPanel
 from explorer.panels.latent import LatentScatterPanel
 from explorer.panels.rd import RateDistortionPanel
 from explorer.panels.samples import SamplesPanel
+from explorer.panels.attribute import AttributePanel
+from explorer.panels.selection import SelectionPanel
 from explorer.panels.traversal import TraversalPanel
+from explorer.runtime.background import LatestJob
 from explorer.runtime.log_px import LogPxEstimate
 from explorer.runtime.projection_job import LatentProjection
 from trainer.snapshots import DecoderSnapshot, LatentSnapshot, PreviewImages
@@ -75,6 +78,10 @@ class Exploration(QObject):
         self.following_live = True
         """False while the latent panels explore another run (explorer.comparison): live KL reports are not theirs."""
         self.gap = ElboGapPanel(LogPxEstimate(self))
+        self.selection = SelectionPanel()
+        self.attribute = AttributePanel()
+        self.exports = LatestJob("vae-explorer selection export", self)
+        self._export_ids = 0
         self.decoder: DecoderSnapshot | None = None
         self.latents: LatentSnapshot | None = None
         self._pending_kl: tuple[np.ndarray, int] | None = None
@@ -94,6 +101,14 @@ class Exploration(QObject):
         self.projection.sig_done.connect(self._on_map_done)
         self.projection.sig_failed.connect(self.scatter.set_projection_failed)
         self.sliders.sig_z_changed.connect(self._on_sliders_moved)
+        # box/lasso selections: the scatter owns them, the Selection and Attribute panels read them
+        self.scatter.sig_selection_changed.connect(self._on_selection_changed)
+        self.selection.sig_clear_requested.connect(self.scatter.clear_selection)
+        self.selection.sig_use_mean.connect(self._on_use_mean)
+        self.selection.sig_export_requested.connect(self._on_export_requested)
+        self.exports.sig_done.connect(self._on_export_done)
+        self.exports.sig_failed.connect(self._on_export_done)
+        self.attribute.sig_z_changed.connect(self._on_attribute_moved)
         self.sliders.label_combo.currentIndexChanged.connect(self._on_label_changed)
 
     def docks(self) -> list[tuple[str, object, Qt.DockWidgetArea]]:
@@ -106,6 +121,8 @@ class Exploration(QObject):
             ("KL per dimension", self.kl, Qt.BottomDockWidgetArea),
             ("Rate–distortion", self.rd, Qt.LeftDockWidgetArea),
             ("ELBO gap", self.gap, Qt.LeftDockWidgetArea),
+            ("Selection", self.selection, Qt.BottomDockWidgetArea),
+            ("Latent arithmetic", self.attribute, Qt.BottomDockWidgetArea),
         ]
 
     # --- from the worker (queued, GUI thread) -------------------------------------------------------
@@ -134,7 +151,8 @@ class Exploration(QObject):
         # a larger model's slider rows are made a few per turn first
         rows = [partial(self.sliders.prepare_rows, snapshot.latent_dim)] * math.ceil(
             self.sliders.rows_to_prepare(snapshot.latent_dim) / ROWS_PER_TURN)
-        self._queue(*rows, sliders, partial(self.traversal.set_decoder, snapshot), done)
+        self._queue(*rows, sliders, partial(self.traversal.set_decoder, snapshot),
+                    partial(self.attribute.set_decoder, snapshot), done)
 
     def on_latents(self, latents: LatentSnapshot) -> None:
         def scatter() -> None:
@@ -154,7 +172,12 @@ class Exploration(QObject):
             if first and len(latents) >= 2:
                 self._show_first_examples(latents)
 
-        self._queue(scatter, activity, partial(self.traversal.set_kl, latents.kl_per_dim), done)
+        def selection() -> None:
+            self.selection.set_latents(latents)
+            self.attribute.set_latents(latents)
+
+        # the scatter's turn re-sends its selection, so the Selection panel's turn comes after it
+        self._queue(scatter, selection, activity, partial(self.traversal.set_kl, latents.kl_per_dim), done)
 
     def _show_first_examples(self, latents: LatentSnapshot) -> None:
         """Something to look at before the first click: the first two held-out examples."""
@@ -218,7 +241,8 @@ class Exploration(QObject):
         self.decoder = None
         self.latents = None
         self._pending_kl = None
-        for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.gap):
+        for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.gap, self.selection,
+                      self.attribute):
             panel.clear()
         if trajectory:
             self.rd.clear()
@@ -230,6 +254,7 @@ class Exploration(QObject):
         self._steps.clear()
         self.gap.shutdown()
         self.projection.shutdown()
+        self.exports.shutdown()
 
     # --- between panels ---------------------------------------------------------------------------
     def _on_kl_due(self) -> None:
@@ -247,6 +272,7 @@ class Exploration(QObject):
         self.scatter.set_marker(mu)
         self.traversal.set_center(mu)
         self.traversal.set_endpoint("a", mu, f"#{self._example_name(index)}")
+        self.attribute.set_base(mu)
 
     def _on_point_b_selected(self, index: int, mu) -> None:
         self.traversal.set_endpoint("b", mu, f"#{self._example_name(index)}")
@@ -254,13 +280,58 @@ class Exploration(QObject):
     def _on_marker_dragged(self, z) -> None:
         self.sliders.set_z(z)
         self.traversal.set_center(z)
+        self.attribute.set_base(z)
 
     def _on_sliders_moved(self, z) -> None:
         self.scatter.set_marker(z)
         self.traversal.set_center(z)
+        self.attribute.set_base(z)
+
+    def _on_attribute_moved(self, z) -> None:
+        """z + α·d from the Latent arithmetic panel: the sliders, the marker and the decoder follow; the walk's
+        start stays where it was."""
+        self.sliders.set_z(z)
+        self.scatter.set_marker(z)
+        self.traversal.set_center(z)
+
+    # --- selections -------------------------------------------------------------------------------
+    def _on_selection_changed(self, positions) -> None:
+        self.selection.set_selection(positions)
+        self.attribute.set_selection(positions)
+
+    def _on_use_mean(self, key: str, mean) -> None:
+        self.traversal.set_endpoint(key, mean, f"mean of {len(self.selection.selection()):,}")
+
+    def _on_export_requested(self, kind: str, path: str) -> None:
+        """Write the selection off the GUI thread (an NPZ of 70k images takes seconds)."""
+        latents, picked = self.scatter.latents, self.scatter.selection()
+        if latents is None or not len(picked):
+            return
+        self._export_ids += 1
+        self.exports.submit(self._export_ids, partial(export_selection, kind, path, latents, picked))
+
+    def _on_export_done(self, _token: int, message: str) -> None:
+        self.selection.show_export_result(message)
 
     def _on_label_changed(self, _index: int) -> None:
         self.traversal.set_label(self.sliders.label())
 
     def _example_name(self, index: int) -> int:
         return int(self.latents.indices[index]) if self.latents is not None else int(index)
+
+
+def export_selection(kind: str, path: str, latents, picked, progress=None, should_stop=None) -> str:
+    """Write the selected examples as a CSV of indices or an NPZ of images and latents; the line to show."""
+    from trainer.selection import write_indices_csv, write_selection_npz
+
+    def pick(a):
+        return None if a is None else np.asarray(a)[picked]
+
+    if kind == "csv":
+        write_indices_csv(path, latents.indices[picked], pick(latents.labels), latents.class_names)
+    else:
+        write_selection_npz(path, images=pick(latents.x), mu=latents.mu[picked], logvar=latents.logvar[picked],
+                            indices=latents.indices[picked], labels=pick(latents.labels), factors=pick(latents.factors),
+                            class_names=np.array(latents.class_names) if latents.class_names else None,
+                            factor_names=np.array(latents.factor_names) if latents.factor_names else None)
+    return f"Wrote {len(picked):,} examples to {path}"

@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self.state = RunState.IDLE
         self._continue_text = ""  # what Continue would do, said again after the worker's idle-time messages
         self._epochs_done = 0  # of the stopped model, as its last RunEnded or OpenedCheckpoint said: for that text
+        self._had_selection = False  # the scatter had a box/lasso selection: a new one does not raise its panel
 
         self._create_actions()
         self.curves = CurvesPanel()
@@ -133,6 +134,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(d["Samples"], d["KL per dimension"])
         self.tabifyDockWidget(d["KL per dimension"], self.runs_dock)  # wide enough for the table's columns
         self.tabifyDockWidget(self.runs_dock, self.experiment_dock)
+        self.tabifyDockWidget(self.experiment_dock, d["Selection"])
+        self.tabifyDockWidget(d["Selection"], d["Latent arithmetic"])
         d["Rate–distortion"].raise_()
         d["Traversals"].raise_()
         self._docks_sized = False  # sized in proportion to the window when it first shows (_size_docks)
@@ -222,6 +225,7 @@ class MainWindow(QMainWindow):
         self.controls.sig_free_bits_changed.connect(self.session.set_free_bits)
         # the rate–distortion plane's β line follows the slider while it is dragged, before training applies it
         self.controls.sig_beta_previewed.connect(self.explore.set_beta)
+        self.explore.scatter.sig_selection_changed.connect(self._on_selection_changed)
         self.controls.sig_beta_changed.connect(self.explore.set_beta)
         self.controls.epochs_spin.valueChanged.connect(self._on_epochs_changed)
         self.explore.kl.sig_collapse_changed.connect(self._on_collapse_changed)
@@ -299,6 +303,12 @@ class MainWindow(QMainWindow):
         self.banner.clear()
         self.setWindowTitle(APP_NAME)
         self._set_state(RunState.IDLE)
+
+    def _on_selection_changed(self, positions) -> None:
+        """A first box or lasso selection brings its panel to the front, where its tab was behind another."""
+        had, self._had_selection = self._had_selection, len(positions) > 0
+        if self._had_selection and not had:
+            self.explore_docks["Selection"].raise_()
 
     def _on_about_triggered(self) -> None:
         QMessageBox.about(

@@ -29,6 +29,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -44,8 +46,10 @@ from PySide6.QtWidgets import (
 from explorer.plotting.axes import steady_axes
 from explorer.plotting.image_grid import tile, to_qimage
 from explorer.plotting.point_cloud import PointCloudItem, argb_words, colour_rgb, palette
+from explorer.plotting.shape_select import ShapeViewBox
 from trainer.geometry import StablePCA, prior_contour
 from trainer.projection import ProjectionParams, ProjectionRequest
+from trainer.selection import categories, category_keys, combine, inside_box, inside_polygon
 from trainer.pixels import to_float01
 
 NEUTRAL = "#4a6a8a"
@@ -61,6 +65,8 @@ GRID_SPAN = 3.0
 """Decoded grid: it covers -3σ..+3σ of the prior in both chosen dimensions."""
 MAPS = {"umap": "UMAP", "tsne": "t-SNE"}
 """The nonlinear views, computed in the background."""
+FADE = 0.78
+"""While a selection exists, the other points are blended this far toward white."""
 
 
 class _HoverCard(QFrame):
@@ -118,6 +124,8 @@ class LatentScatterPanel(QWidget):
     """Optimizer steps between automatic refreshes; 0 = only on request."""
     sig_projection_requested = Signal(object)
     """A trainer.projection.ProjectionRequest: compute this UMAP or t-SNE map off the GUI thread."""
+    sig_selection_changed = Signal(object)
+    """The box/lasso selection changed (or its points were re-encoded): sorted int64 positions into the snapshot."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -135,6 +143,7 @@ class LatentScatterPanel(QWidget):
         self._token = 0  # the latest map asked for; results of older ones are dropped
         self._map: np.ndarray | None = None  # the last UMAP/t-SNE map of the current points
         self._map_key: tuple | None = None  # (method, params, N) it was computed with
+        self._picked = np.zeros(0, np.int64)  # the box/lasso selection: positions into the snapshot
 
         # --- controls
         self.colour_combo = QComboBox()
@@ -176,6 +185,18 @@ class LatentScatterPanel(QWidget):
         self.refresh_spin.setSuffix(" steps")
         self.refresh_spin.setToolTip("Re-encode the held-out set every N optimizer steps while training (0: only on demand);\n"
                                      "twice as often while the model is young (steps 20, 40, 80, ...), when it changes fastest")
+        self.tool_buttons = QButtonGroup(self)
+        self.tool_buttons.setExclusive(True)
+        tool_row = []
+        for key, text, tip in (
+                ("pan", "Pan", "Drag to pan, wheel to zoom; click a point to decode it"),
+                ("box", "Box", "Drag a rectangle to select the points in it.\nShift adds to the selection, Ctrl removes from it"),
+                ("lasso", "Lasso", "Draw around points to select them.\nShift adds to the selection, Ctrl removes from it")):
+            button = QToolButton(text=text, checkable=True, toolTip=tip)
+            button.setProperty("tool", key)
+            button.setChecked(key == "pan")
+            self.tool_buttons.addButton(button)
+            tool_row.append(button)
         self.refresh_button = QPushButton("Refresh now")
         self.refresh_button.setToolTip("Encode the held-out set with the current weights")
         self.info = QLabel("Train or open a model to see its latent space.")
@@ -202,9 +223,13 @@ class LatentScatterPanel(QWidget):
         second.addWidget(self.refresh_spin)
         second.addWidget(self.refresh_button)
         second.addStretch(1)
+        second.addWidget(QLabel("Drag"))
+        for button in tool_row:
+            second.addWidget(button)
 
         # --- plot
-        self.plot = pg.PlotWidget()
+        self.shapes = ShapeViewBox()
+        self.plot = pg.PlotWidget(viewBox=self.shapes)
         steady_axes(self.plot.getPlotItem())
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.12)
@@ -223,6 +248,9 @@ class LatentScatterPanel(QWidget):
         self.plot.addItem(self.grid_item)
         self.cloud = PointCloudItem()
         self.plot.addItem(self.cloud)
+        self.picked_cloud = PointCloudItem()  # the selection again, on top of the faded rest
+        self.picked_cloud.setZValue(5)
+        self.plot.addItem(self.picked_cloud)
         ring_pen = pg.mkPen("#808080", width=1.2, style=Qt.DashLine)
         self._rings = []
         for radius in (1, 2):
@@ -275,6 +303,8 @@ class LatentScatterPanel(QWidget):
         self.refresh_button.clicked.connect(self.sig_refresh_requested)
         self.refresh_spin.valueChanged.connect(self.sig_refresh_every_changed)
         self.marker.sigPositionChanged.connect(self._on_marker_moved)
+        self.tool_buttons.buttonToggled.connect(self._on_tool_toggled)
+        self.shapes.sig_shape.connect(self._on_shape)
         self._framed_by_hand = False
         self.plot.getPlotItem().vb.sigRangeChangedManually.connect(self._on_range_changed_by_hand)
         self.plot.scene().sigMouseClicked.connect(self._on_scene_clicked)
@@ -285,6 +315,7 @@ class LatentScatterPanel(QWidget):
     def set_snapshot(self, latents) -> None:
         """Draw a LatentSnapshot (numbers only; any heavy work was done in the worker)."""
         new_model = self._latents is None or self._latents.latent_dim != latents.latent_dim
+        same_points = not new_model and np.array_equal(self._latents.indices, latents.indices)
         self._latents = latents
         if new_model:
             self._pca.reset()
@@ -296,7 +327,13 @@ class LatentScatterPanel(QWidget):
             self._fill_colour_combo(latents)
         self._refresh_projection()
         self._update_codes()
-        self._draw_points()
+        if same_points:  # the same examples re-encoded: the selection holds, its latents changed
+            self._draw_points()
+            if len(self._picked):
+                self.sig_selection_changed.emit(self._picked.copy())
+        else:
+            self._set_picked(np.zeros(0, np.int64))
+        self.shapes.clear_outline()  # drawn on the previous positions
         self._update_selection_items()
         self._update_marker()
         self._update_info()
@@ -328,7 +365,10 @@ class LatentScatterPanel(QWidget):
         self._token += 1  # a map still being computed belongs to what was cleared
         self._z = None
         self._selected.clear()
+        self._picked = np.zeros(0, np.int64)
+        self.shapes.clear_outline()
         self.cloud.set_points(self._xy, np.zeros(0, np.uint32))
+        self.picked_cloud.set_points(self._xy, np.zeros(0, np.uint32))
         self.marker.hide()
         for ring, text in self._selection_items.values():
             ring.hide()
@@ -463,6 +503,7 @@ class LatentScatterPanel(QWidget):
             return
         self._map, self._map_key = np.asarray(xy, np.float32), (self._params(), len(xy))
         self._xy = self._map
+        self.shapes.clear_outline()
         self._projection_note = (f"{MAPS[self.mode]} · each point keeps {100 * kept:.0f}% of its 10 nearest "
                                  f"latent neighbours")
         self._draw_points()
@@ -594,6 +635,7 @@ class LatentScatterPanel(QWidget):
         self._refresh_projection()
         self._update_info()
         self._draw_points()
+        self.shapes.clear_outline()  # drawn in the previous view's coordinates
         self._update_selection_items()
         self._update_marker()
         self._framed_by_hand = False
@@ -601,14 +643,7 @@ class LatentScatterPanel(QWidget):
 
     # --- colour -----------------------------------------------------------------------------------
     def _colour_options(self) -> list[tuple[str, str]]:
-        lat = self._latents
-        options = []
-        if lat is not None and lat.labels is not None:
-            options.append(("label", "label"))
-        if lat is not None and lat.factors is not None:
-            options += [(name, name) for name in lat.factor_names]
-        options.append(("none", "none"))
-        return options
+        return [(key, key) for key in category_keys(self._latents)] + [("none", "none")]
 
     def _fill_colour_combo(self, latents) -> None:
         previous = self.colour_combo.currentData()
@@ -624,21 +659,10 @@ class LatentScatterPanel(QWidget):
 
     def _update_codes(self) -> None:
         """Category code per point and a colour table for the current colour-by choice."""
-        lat = self._latents
         key = self.colour_combo.currentData()
-        names: list[str] = []
-        if key == "label" and lat.labels is not None:
-            codes = np.asarray(lat.labels, dtype=np.int64)
-            k = int(max(codes.max() + 1 if len(codes) else 1, len(lat.class_names)))
-            names = [lat.class_names[i] if i < len(lat.class_names) else str(i) for i in range(k)]
-        elif lat.factors is not None and key in lat.factor_names:
-            f = lat.factor_names.index(key)
-            codes = np.asarray(lat.factors[:, f], dtype=np.int64)
-            k = int(lat.factor_sizes[f]) if f < len(lat.factor_sizes) else int(codes.max() + 1)
-            names = [str(i) for i in range(k)]
-        else:
-            codes = np.zeros(len(lat), np.int64)
-            k = 1
+        grouped = categories(self._latents, key)
+        codes, names = grouped if grouped is not None else (np.zeros(len(self._latents), np.int64), [])
+        k = max(len(names), 1)
         self._codes = codes
         rgb = palette(k) if names else np.array([colour_rgb(NEUTRAL)], np.uint8)
         self._lut = argb_words(rgb)
@@ -664,10 +688,73 @@ class LatentScatterPanel(QWidget):
         if self._latents is None:
             return
         self._update_codes()
-        self.cloud.set_colours(self._lut[self._codes])
+        self._draw_points()
 
     def _draw_points(self) -> None:
-        self.cloud.set_points(self._xy, self._lut[self._codes])
+        colours = self._lut[self._codes]
+        picked = self._picked
+        if len(picked):
+            # the rest fades toward white and the selection is drawn again on top, so it is never hidden
+            rgb = np.stack([(colours >> s) & 0xFF for s in (16, 8, 0)], 1).astype(np.float32)
+            faded = argb_words((rgb + FADE * (255.0 - rgb)).astype(np.uint8))
+            self.cloud.set_points(self._xy, faded)
+            self.picked_cloud.set_points(self._xy[picked], colours[picked])
+        else:
+            self.cloud.set_points(self._xy, colours)
+            self.picked_cloud.set_points(np.zeros((0, 2)), np.zeros(0, np.uint32))
+
+    # --- box and lasso selection ------------------------------------------------------------------
+    def selection(self) -> np.ndarray:
+        """Sorted int64 positions (into the snapshot) of the box/lasso selection; empty when none."""
+        return self._picked.copy()
+
+    def set_selection(self, positions) -> None:
+        """Select these points (positions into the snapshot), as a finished shape would."""
+        self._set_picked(np.unique(np.asarray(positions, np.int64)))
+
+    def clear_selection(self) -> None:
+        self.shapes.clear_outline()
+        self._set_picked(np.zeros(0, np.int64))
+
+    def set_tool(self, tool: str) -> None:
+        """What a left-drag on the plot does: "pan", "box" or "lasso"."""
+        for button in self.tool_buttons.buttons():
+            if button.property("tool") == tool:
+                button.setChecked(True)
+
+    @property
+    def tool(self) -> str:
+        return self.shapes.tool
+
+    def _on_tool_toggled(self, button, checked: bool) -> None:
+        if checked:
+            self.shapes.tool = button.property("tool")
+
+    def _on_shape(self, kind: str, vertices: np.ndarray, how: str) -> None:
+        if self._latents is None:
+            self.shapes.clear_outline()
+            return
+        if kind == "box":
+            inside = inside_box(self._xy, vertices[0], vertices[2])
+        else:
+            inside = inside_polygon(self._xy, vertices)
+        self._set_picked(combine(self._picked, np.flatnonzero(inside), how))
+        if how != "replace":
+            self.shapes.clear_outline()  # the outline would show only the last of several shapes
+
+    def _set_picked(self, picked: np.ndarray) -> None:
+        changed = not np.array_equal(picked, self._picked)
+        self._picked = picked
+        if self._latents is not None:
+            self._draw_points()
+        if changed:
+            self.sig_selection_changed.emit(picked.copy())
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if event.key() == Qt.Key_Escape and len(self._picked):
+            self.clear_selection()
+            return
+        super().keyPressEvent(event)
 
     # --- selection and marker ---------------------------------------------------------------------
     def _update_selection_items(self) -> None:

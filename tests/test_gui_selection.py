@@ -1,0 +1,164 @@
+"""Box and lasso selections on the latent scatter, drawn with the mouse, and what the Selection panel does with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from test_gui_latent_panels import explore, healthy, sprites  # noqa: F401  (fixtures)
+from trainer.selection import inside_box, inside_polygon
+
+
+def drag(qtbot, scatter, path, modifiers=Qt.NoModifier) -> None:
+    """Press the left button at path[0], move through every point, release at the last (plot viewport pixels)."""
+    viewport = scatter.plot.viewport()
+
+    def send(kind, p, buttons):
+        button = Qt.NoButton if kind == QEvent.MouseMove else Qt.LeftButton
+        pos = QPointF(*p)
+        event = QMouseEvent(kind, pos, viewport.mapToGlobal(pos), button, buttons, modifiers)
+        QApplication.sendEvent(viewport, event)
+
+    send(QEvent.MouseButtonPress, path[0], Qt.LeftButton)
+    for p in path[1:]:
+        qtbot.wait(20)  # pyqtgraph's scene drops mouse moves that come faster than 60 a second
+        send(QEvent.MouseMove, p, Qt.LeftButton)
+    send(QEvent.MouseButtonRelease, path[-1], Qt.NoButton)
+
+
+def to_view(scatter, p) -> tuple[float, float]:
+    vb = scatter.plot.getPlotItem().vb
+    v = vb.mapSceneToView(scatter.plot.mapToScene(int(p[0]), int(p[1])))
+    return v.x(), v.y()
+
+
+@pytest.fixture
+def scatter(qtbot, explore):
+    s = explore.scatter
+    s.resize(700, 600)
+    s.show()
+    qtbot.waitExposed(s)
+    return s
+
+
+def test_a_box_drawn_with_the_mouse_selects_the_points_inside_it_and_shift_adds(qtbot, scatter):
+    w, h = scatter.plot.viewport().width(), scatter.plot.viewport().height()
+    corner, opposite = (0.2 * w, 0.2 * h), (0.55 * w, 0.6 * h)
+    scatter.set_tool("box")
+    with qtbot.waitSignal(scatter.sig_selection_changed) as changed:
+        drag(qtbot, scatter, [corner, (0.4 * w, 0.4 * h), opposite])
+    expected = np.flatnonzero(inside_box(scatter.coordinates(), to_view(scatter, corner), to_view(scatter, opposite)))
+    assert 0 < len(expected) < len(scatter.coordinates())
+    picked = changed.args[0]
+    # the press lands a pixel or so off where it was aimed: compare with a tolerance of a few edge points
+    assert len(np.setxor1d(picked, expected)) <= 0.05 * len(expected) + 2
+    np.testing.assert_array_equal(scatter.selection(), picked)
+    # Shift adds a second box; Ctrl takes it away again
+    second = [(0.6 * w, 0.2 * h), (0.9 * w, 0.9 * h)]
+    drag(qtbot, scatter, second, Qt.ShiftModifier)
+    grown = scatter.selection()
+    assert set(picked) <= set(grown) and len(grown) > len(picked)
+    drag(qtbot, scatter, second, Qt.ControlModifier)
+    assert set(scatter.selection()) <= set(grown) and len(scatter.selection()) < len(grown)
+    # the selection is drawn on top in full colour, the rest faded
+    assert len(scatter.picked_cloud.colours()) == len(scatter.selection())
+    # Pan drags pan again
+    scatter.set_tool("pan")
+    before = scatter.plot.getPlotItem().vb.viewRange()
+    drag(qtbot, scatter, [(0.5 * w, 0.5 * h), (0.6 * w, 0.55 * h), (0.7 * w, 0.6 * h)])
+    assert scatter.plot.getPlotItem().vb.viewRange() != before
+    qtbot.keyClick(scatter, Qt.Key_Escape)
+    assert len(scatter.selection()) == 0 and len(scatter.picked_cloud.colours()) == 0
+
+
+def test_a_lasso_selects_what_it_encloses(qtbot, scatter):
+    w, h = scatter.plot.viewport().width(), scatter.plot.viewport().height()
+    t = np.linspace(0, 2 * np.pi, 40)
+    ring = [(w * (0.5 + 0.3 * np.cos(a)), h * (0.5 + 0.3 * np.sin(a))) for a in t]
+    scatter.set_tool("lasso")
+    with qtbot.waitSignal(scatter.sig_selection_changed) as changed:
+        drag(qtbot, scatter, ring)
+    outline = scatter.shapes.outline()
+    assert len(outline) > 10
+    expected = np.flatnonzero(inside_polygon(scatter.coordinates(), np.array([to_view(scatter, p) for p in ring])))
+    assert 0 < len(expected)
+    assert len(np.setxor1d(changed.args[0], expected)) <= 0.05 * len(expected) + 2
+
+
+def test_the_selection_survives_a_re_encoding_of_the_same_examples(qtbot, scatter, healthy):
+    scatter.set_selection([3, 5, 8])
+    with qtbot.waitSignal(scatter.sig_selection_changed) as changed:
+        scatter.set_snapshot(healthy.latents)
+    assert changed.args[0].tolist() == [3, 5, 8]
+
+
+def test_the_selection_panel_shows_the_selected_images_counts_and_mean_and_sets_endpoints(qtbot, explore, healthy):
+    lat = healthy.latents
+    panel = explore.selection
+    # the points with shape 0, selected through the scatter as a shape would
+    chosen = np.flatnonzero(lat.factors[:, 0] == 0)[:20]
+    explore.scatter.set_selection(chosen)
+    np.testing.assert_array_equal(panel.selection(), chosen)
+    assert "20" in panel.heading.text()
+    shown = panel.shown_positions()
+    assert panel.images.images().shape[0] * panel.images.images().shape[1] >= len(shown)
+    np.testing.assert_array_equal(panel.images.images().reshape(-1, *lat.x.shape[1:])[: len(shown)], lat.x[shown])
+    # "Count by shape": all of the selection in shape 0, against the split's own shares
+    panel.group_combo.setCurrentText("shape")
+    sel, every = panel.histogram()
+    assert sel[0] == 1.0 and every[0] < 0.6
+    np.testing.assert_allclose(panel.mean_latent(), lat.mu[chosen].mean(0), rtol=1e-5)
+    qtbot.mouseClick(panel.use_a, Qt.LeftButton)
+    np.testing.assert_allclose(explore.traversal.interpolation_latents()[0], lat.mu[chosen].mean(0), rtol=1e-5)
+    qtbot.mouseClick(panel.clear_button, Qt.LeftButton)
+    assert len(explore.scatter.selection()) == 0 and not panel.use_a.isEnabled()
+
+
+@pytest.mark.parametrize("kind", ["csv", "npz"])
+def test_exports_are_written_off_the_gui_thread(qtbot, explore, healthy, tmp_path, kind):
+    lat = healthy.latents
+    chosen = np.array([2, 7, 11])
+    explore.scatter.set_selection(chosen)
+    with qtbot.waitSignal(explore.exports.sig_done, timeout=10_000):
+        explore.selection.request_export(kind, str(tmp_path / "picked"))
+    path = tmp_path / f"picked.{kind}"
+    assert "Wrote 3 examples" in explore.selection.status.text()
+    if kind == "csv":
+        rows = path.read_text().split()
+        assert rows == ["index"] + [str(i) for i in lat.indices[chosen]]
+    else:
+        with np.load(path) as f:
+            np.testing.assert_array_equal(f["images"], lat.x[chosen])
+            np.testing.assert_array_equal(f["mu"], lat.mu[chosen])
+            np.testing.assert_array_equal(f["factors"], lat.factors[chosen])
+    with qtbot.waitSignal(explore.exports.sig_failed, timeout=10_000):
+        explore.selection.request_export(kind, str(tmp_path / "no-such-folder" / "x"))
+    assert "no-such-folder" in explore.selection.status.text()
+
+
+def test_an_attribute_vector_moves_the_current_point_and_the_decoder_follows(qtbot, explore, healthy):
+    lat = healthy.latents
+    panel = explore.attribute
+    panel.set_direction("shape", 2, 0)
+    codes = lat.factors[:, 0]
+    d = lat.mu[codes == 2].mean(0) - lat.mu[codes == 0].mean(0)
+    np.testing.assert_allclose(panel.direction(), d, rtol=1e-4, atol=1e-6)
+    explore.scatter.select(5)  # the walk starts at this example
+    base = lat.mu[5]
+    panel.set_alpha(1.5)
+    np.testing.assert_allclose(explore.sliders.z(), base + 1.5 * d, rtol=1e-3, atol=2e-3)  # sliders round to ticks
+    np.testing.assert_allclose(explore.sliders.image(), healthy.decoder.decode(explore.sliders.z()[None])[0],
+                               atol=1e-5)
+    # the strip shows the walk from α = -2 to +2
+    strip = panel.strip.images()
+    assert strip.shape[:2] == (1, 9)
+    np.testing.assert_allclose(strip[0, 4], healthy.decoder.decode(base[None])[0], atol=1e-5)
+    # a selection mean − mean of all, from the scatter's selection
+    explore.scatter.set_selection(np.flatnonzero(codes == 1))
+    panel.use_selection()
+    np.testing.assert_allclose(panel.direction(), lat.mu[codes == 1].mean(0) - lat.mu.mean(0), rtol=1e-4, atol=1e-6)
+    explore.scatter.clear_selection()
+    assert panel.direction() is None and "empty" in panel.info.text()
