@@ -16,6 +16,12 @@ to justify the ImageGridView choice.
 Scatter refresh: LatentScatterPanel.set_snapshot of N posterior means (20-D, PCA view, 10 label colours) plus
 a synchronous repaint of the plot's viewport, for N = 10,000 and 70,000.
 
+Thumbnails mode: a ThumbnailItem (explorer.plotting.thumbnails) over the 70,000-point scatter, each point's
+28x28 image, drawn at the default zoom and zoomed in 4x. One sample is a small pan (what a drag does, so that
+nothing drawn before can be reused) and a synchronous repaint of the plot's viewport; the item's own paint is
+timed inside it, and the same pans are repainted with the thumbnails hidden for comparison. `thumbnails_70k_ms`
+holds the median repaints.
+
 Prints one JSON object (--json) or a short table. Goals: slider p95 <= 10 ms (aim 5); scatter <= 50 / 150 ms.
 """
 
@@ -42,6 +48,7 @@ from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 from explorer.panels.decoder import TICKS_PER_SIGMA, DecoderSlidersPanel  # noqa: E402
 from explorer.panels.latent import LatentScatterPanel  # noqa: E402
 from explorer.plotting.image_grid import to_qimage, to_uint8  # noqa: E402
+from explorer.plotting.thumbnails import ThumbnailItem  # noqa: E402
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
 from trainer.loop import Trainer, model_config_for  # noqa: E402
@@ -185,6 +192,68 @@ def scatter_refresh(app, n: int, repeats: int = 6) -> dict:
             "whole_panel_grab_ms": percentiles(grab_ms)}
 
 
+class TimedThumbnails(ThumbnailItem):
+    """A ThumbnailItem that keeps how long each of its paints took, in ms."""
+
+    def __init__(self):
+        super().__init__()
+        self.paint_ms: list[float] = []
+
+    def paint(self, painter, option, widget=None) -> None:
+        t0 = time.perf_counter()
+        super().paint(painter, option, widget)
+        self.paint_ms.append((time.perf_counter() - t0) * 1e3)
+
+
+def thumbnails_paint(app, n: int = 70_000, repeats: int = 15) -> dict:
+    panel = LatentScatterPanel()
+    panel.resize(720, 620)
+    panel.show()
+    app.processEvents()
+    snapshot = fake_latents(n, seed=0)
+    panel.set_snapshot(snapshot)
+    thumbs = TimedThumbnails()
+    thumbs.set_images(np.random.default_rng(0).integers(0, 256, (n, 1, 28, 28), dtype=np.uint8))
+    thumbs.set_points(panel.coordinates(), panel.cloud.colours())
+    panel.plot.addItem(thumbs)
+    app.processEvents()
+    vb = panel.plot.getViewBox()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    out = {}
+    for name, zoom in (("default_zoom", 1), ("zoom_4x", 4)):
+        w, h = (x1 - x0) / zoom, (y1 - y0) / zoom
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+
+        def pan(r, w=w, h=h, cx=cx, cy=cy):  # 1% of the view per step, back and forth
+            dx = 0.01 * w * (r % 10 - 5)
+            vb.setRange(xRange=(cx - w / 2 + dx, cx + w / 2 + dx), yRange=(cy - h / 2, cy + h / 2), padding=0)
+
+        stats = {}
+        for shown in (False, True):
+            thumbs.setVisible(shown)
+            pan(0)
+            panel.plot.viewport().repaint()  # warm up at this zoom
+            total_ms, grab_ms, item_ms = [], [], []
+            for r in range(repeats):
+                pan(r + 1)
+                thumbs.paint_ms.clear()
+                t0 = time.perf_counter()
+                panel.plot.viewport().repaint()
+                t1 = time.perf_counter()
+                item_ms.append(sum(thumbs.paint_ms))  # the repaint's, not the grab's
+                panel.plot.grab()
+                total_ms.append((t1 - t0) * 1e3)
+                grab_ms.append((time.perf_counter() - t1) * 1e3)
+            if shown:
+                stats.update({"repaint_ms": percentiles(total_ms), "item_paint_ms": percentiles(item_ms),
+                              "plot_grab_ms": percentiles(grab_ms), "shown": int(len(thumbs.shown()))})
+            else:
+                stats["without_thumbnails_repaint_ms"] = percentiles(total_ms)
+        out[name] = stats
+    panel.close()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--moves", type=int, default=300, help="slider moves per measurement (>= 200)")
@@ -214,6 +283,8 @@ def main() -> int:
     result["display_alternatives"] = display_alternatives(app, snap, moves)
     result["scatter_10k"] = scatter_refresh(app, 10_000)
     result["scatter_70k"] = scatter_refresh(app, 70_000)
+    result["thumbnails_70k"] = thumbnails_paint(app, 70_000)
+    result["thumbnails_70k_ms"] = {k: v["repaint_ms"]["p50_ms"] for k, v in result["thumbnails_70k"].items()}
     result["goals"] = {"slider_p95_ms": 10, "scatter_10k_ms": 50, "scatter_70k_ms": 150}
     panel.close()
 
@@ -229,6 +300,10 @@ def main() -> int:
         for n in ("10k", "70k"):
             s = result[f"scatter_{n}"]["set_snapshot_plus_repaint_ms"]
             print(f"scatter {n}: set_snapshot + repaint p50 {s['p50_ms']:.1f} ms  max {s['max_ms']:.1f} ms")
+        for zoom, t in result["thumbnails_70k"].items():
+            print(f"thumbnails 70k, {zoom:12s}: pan + repaint p50 {t['repaint_ms']['p50_ms']:.1f} ms "
+                  f"(without {t['without_thumbnails_repaint_ms']['p50_ms']:.1f} ms), "
+                  f"item paint p50 {t['item_paint_ms']['p50_ms']:.1f} ms, {t['shown']} shown")
     return 0
 
 

@@ -162,3 +162,40 @@ def test_an_attribute_vector_moves_the_current_point_and_the_decoder_follows(qtb
     np.testing.assert_allclose(panel.direction(), lat.mu[codes == 1].mean(0) - lat.mu.mean(0), rtol=1e-4, atol=1e-6)
     explore.scatter.clear_selection()
     assert panel.direction() is None and "empty" in panel.info.text()
+
+
+def test_thumbnails_mode_draws_the_inputs_at_their_points_and_more_when_zoomed(qtbot, scatter, healthy):
+    lat = healthy.latents
+    qtbot.mouseClick(scatter.thumbs_check, Qt.LeftButton)
+    assert scatter.thumbs.isVisible() and scatter.thumbs_spin.isVisible()
+    picture = scatter.plot.grab().toImage()
+    shown = scatter.thumbs.shown()
+    assert 5 < len(shown) < len(lat)
+    # no two thumbnails overlap on screen
+    pos = np.array([[scatter.viewport_pos(i).x(), scatter.viewport_pos(i).y()] for i in shown])
+    gap = np.abs(pos[:, None] - pos[None]).max(-1) + np.eye(len(pos)) * 1e9
+    assert gap.min() >= scatter.thumbs_spin.value() - 1
+    # the picture at a shown point is that point's input (grey sprite pixels, 28 px inside a 2 px frame)
+    marker = scatter.plot.getPlotItem().vb.mapViewToScene(scatter.marker.pos())
+    far = np.hypot(*(pos - [marker.x(), marker.y()]).T)  # the z marker and the A ring are drawn over the pictures
+    i = int(shown[np.argmax(far)])
+    p = scatter.plot.viewport().mapToParent(scatter.viewport_pos(i).toPoint())
+    grey = np.array([[picture.pixelColor(p.x() - 16 + c, p.y() - 16 + r).red() for c in range(32)] for r in range(32)])
+    target = lat.x[i, 0].astype(float)
+    best = min(np.abs(grey[r:r + 28, c:c + 28] - target).mean() for r in range(5) for c in range(5))
+    assert best < 8
+    # zooming in (the wheel's job) shows more of them
+    vb = scatter.plot.getPlotItem().vb
+
+    def share_shown() -> float:
+        (x0, x1), (y0, y1) = vb.viewRange()
+        xy = scatter.coordinates()
+        in_view = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
+        return len(scatter.thumbs.shown()) / in_view.sum()
+
+    before = share_shown()
+    vb.scaleBy((0.4, 0.4))
+    scatter.plot.grab()
+    assert share_shown() > before
+    qtbot.mouseClick(scatter.thumbs_check, Qt.LeftButton)
+    assert not scatter.thumbs.isVisible()

@@ -44,9 +44,10 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.plotting.axes import steady_axes
-from explorer.plotting.image_grid import tile, to_qimage
+from explorer.plotting.image_grid import tile, to_qimage, to_uint8
 from explorer.plotting.point_cloud import PointCloudItem, argb_words, colour_rgb, palette
 from explorer.plotting.shape_select import ShapeViewBox
+from explorer.plotting.thumbnails import DEFAULT_SIZE_PX, ThumbnailItem
 from trainer.geometry import StablePCA, prior_contour
 from trainer.projection import ProjectionParams, ProjectionRequest
 from trainer.selection import categories, category_keys, combine, inside_box, inside_polygon
@@ -171,6 +172,13 @@ class LatentScatterPanel(QWidget):
         self.perplexity_spin.setToolTip("t-SNE perplexity: about how many neighbours each point's affinities cover")
         for spin in (self.neighbours_spin, self.min_dist_spin, self.perplexity_spin):
             spin.setKeyboardTracking(False)  # one new map once the number is typed, not one per digit
+        self.thumbs_check = QCheckBox("Thumbnails")
+        self.thumbs_check.setToolTip("Draw the inputs themselves at their points: as many as fit without overlapping,\n"
+                                     "more as you zoom in (wheel), framed in their point's colour")
+        self.thumbs_spin = QSpinBox(minimum=12, maximum=128, singleStep=4, value=DEFAULT_SIZE_PX)
+        self.thumbs_spin.setSuffix(" px")
+        self.thumbs_spin.setToolTip("Side of one thumbnail on screen")
+        self.thumbs_spin.setVisible(False)
         self.grid_check = QCheckBox("Decoded grid")
         self.grid_check.setToolTip("Under the points, the decoder's output E[x|z] on a regular 12 x 12 grid of the two\n"
                                    "chosen dimensions from -3σ to +3σ, the other dimensions held at the sliders' z:\n"
@@ -222,6 +230,9 @@ class LatentScatterPanel(QWidget):
         second.addWidget(QLabel("Refresh every"))
         second.addWidget(self.refresh_spin)
         second.addWidget(self.refresh_button)
+        second.addSpacing(8)
+        second.addWidget(self.thumbs_check)
+        second.addWidget(self.thumbs_spin)
         second.addStretch(1)
         second.addWidget(QLabel("Drag"))
         for button in tool_row:
@@ -251,6 +262,11 @@ class LatentScatterPanel(QWidget):
         self.picked_cloud = PointCloudItem()  # the selection again, on top of the faded rest
         self.picked_cloud.setZValue(5)
         self.plot.addItem(self.picked_cloud)
+        self.thumbs = ThumbnailItem()
+        self.thumbs.setZValue(6)  # over the points, under the A/B rings and the marker
+        self.thumbs.hide()
+        self.plot.addItem(self.thumbs)
+        self._thumb_source = None  # (address, shape) of the images the thumbnails were made from
         ring_pen = pg.mkPen("#808080", width=1.2, style=Qt.DashLine)
         self._rings = []
         for radius in (1, 2):
@@ -300,6 +316,8 @@ class LatentScatterPanel(QWidget):
         for spin in (self.neighbours_spin, self.min_dist_spin, self.perplexity_spin):
             spin.valueChanged.connect(self._on_view_changed)
         self.grid_check.toggled.connect(self._update_grid)
+        self.thumbs_check.toggled.connect(self._update_thumbnails)
+        self.thumbs_spin.valueChanged.connect(self.thumbs.set_size)
         self.refresh_button.clicked.connect(self.sig_refresh_requested)
         self.refresh_spin.valueChanged.connect(self.sig_refresh_every_changed)
         self.marker.sigPositionChanged.connect(self._on_marker_moved)
@@ -334,6 +352,7 @@ class LatentScatterPanel(QWidget):
         else:
             self._set_picked(np.zeros(0, np.int64))
         self.shapes.clear_outline()  # drawn on the previous positions
+        self._update_thumbnails()
         self._update_selection_items()
         self._update_marker()
         self._update_info()
@@ -369,6 +388,9 @@ class LatentScatterPanel(QWidget):
         self.shapes.clear_outline()
         self.cloud.set_points(self._xy, np.zeros(0, np.uint32))
         self.picked_cloud.set_points(self._xy, np.zeros(0, np.uint32))
+        self.thumbs.set_images(None)
+        self.thumbs.hide()
+        self._thumb_source = None
         self.marker.hide()
         for ring, text in self._selection_items.values():
             ring.hide()
@@ -690,8 +712,24 @@ class LatentScatterPanel(QWidget):
         self._update_codes()
         self._draw_points()
 
+    def _update_thumbnails(self, *_args) -> None:
+        on = self.thumbs_check.isChecked() and self._latents is not None
+        self.thumbs_spin.setVisible(self.thumbs_check.isChecked())
+        if not on:
+            self.thumbs.hide()
+            return
+        x = self._latents.x
+        source = (x.__array_interface__["data"][0], x.shape)
+        if source != self._thumb_source:  # the same held-out images at every refresh: converted once
+            self._thumb_source = source
+            self.thumbs.set_images(to_uint8(to_float01(np.asarray(x))))
+        self.thumbs.set_points(self._xy, self._lut[self._codes])
+        self.thumbs.show()
+
     def _draw_points(self) -> None:
         colours = self._lut[self._codes]
+        if self.thumbs.isVisible():
+            self.thumbs.set_points(self._xy, colours)
         picked = self._picked
         if len(picked):
             # the rest fades toward white and the selection is drawn again on top, so it is never hidden
