@@ -13,7 +13,7 @@
 
 One panel per event-loop turn: a snapshot's panel updates are queued and run one per turn, so what each one
 dirties is painted before the next runs. Qt paints every dirty widget of a window in one go, and a new model's
-first snapshot touches all seven panels: painted in one turn, they froze the window noticeably while training
+first snapshot touches every latent panel: painted in one turn, they froze the window noticeably while training
 took the CPU; spread out, each turn paints one panel (benchmarks/gui_responsiveness.py measures the stalls). `decoder` and
 `latents` are set by the last step, once every panel shows the snapshot; `flush()` applies the queue at once.
 A larger model's slider rows get turns of their own before the decoder's (DecoderSlidersPanel.prepare_rows).
@@ -24,7 +24,12 @@ same turn, so they never disagree.
 
 Between panels: clicking a point (scatter) sets the sliders, the marker, the traversal centre and endpoint
 A; Shift+click sets endpoint B; dragging the marker or a slider moves the other without echo (set_z and
-set_marker emit nothing), so there is no feedback loop.
+set_marker emit nothing), so there is no feedback loop. A box or lasso selection (owned by the scatter) reaches the
+Selection and Latent arithmetic panels; the arithmetic panel's α slider moves the sliders, the marker and the
+traversal centre like a drag, and a click or slider move starts its walk afresh from there.
+
+Background work, each a newest-wins LatestJob: UMAP/t-SNE maps, the aggregate posterior's density in a plane (the
+scatter's q(z) vs prior view), prior vs q(z)-fit samples, and selection exports.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from explorer.panels.kl import KlPanel
 from explorer.panels.latent import LatentScatterPanel
 from explorer.panels.rd import RateDistortionPanel
 from explorer.panels.samples import SamplesPanel
+from explorer.panels.aggregate import AggregatePanel
 from explorer.panels.attribute import AttributePanel
 from explorer.panels.selection import SelectionPanel
 from explorer.panels.traversal import TraversalPanel
@@ -62,7 +68,7 @@ KL_REFRESH_MS = 500
 
 
 class Exploration(QObject):
-    """Owns the seven latent-space panels and the links between them; GUI thread only."""
+    """Owns the latent-space panels, the links between them and their background jobs; GUI thread only."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -81,6 +87,10 @@ class Exploration(QObject):
         self.selection = SelectionPanel()
         self.attribute = AttributePanel()
         self.exports = LatestJob("vae-explorer selection export", self)
+        self.holes = LatestJob("vae-explorer q(z) density", self)
+        self.aggregate = AggregatePanel()
+        self.samples_job = LatestJob("vae-explorer prior vs q(z)", self)
+        self._compare_token = 0
         self._export_ids = 0
         self.decoder: DecoderSnapshot | None = None
         self.latents: LatentSnapshot | None = None
@@ -100,6 +110,15 @@ class Exploration(QObject):
         self.projection.sig_progress.connect(self.scatter.set_projection_progress)
         self.projection.sig_done.connect(self._on_map_done)
         self.projection.sig_failed.connect(self.scatter.set_projection_failed)
+        # the aggregate posterior's density in a plane, likewise
+        self.scatter.sig_density_requested.connect(self._on_density_requested)
+        self.holes.sig_done.connect(self.scatter.set_density)
+        self.holes.sig_failed.connect(self.scatter.set_density_failed)
+        # prior samples against samples of the aggregate posterior
+        self.aggregate.sig_compare_requested.connect(self._on_compare_requested)
+        self.samples_job.sig_progress.connect(self._on_compare_progress)
+        self.samples_job.sig_done.connect(self._on_compare_done)
+        self.samples_job.sig_failed.connect(self._on_compare_failed)
         self.sliders.sig_z_changed.connect(self._on_sliders_moved)
         # box/lasso selections: the scatter owns them, the Selection and Attribute panels read them
         self.scatter.sig_selection_changed.connect(self._on_selection_changed)
@@ -123,6 +142,7 @@ class Exploration(QObject):
             ("ELBO gap", self.gap, Qt.LeftDockWidgetArea),
             ("Selection", self.selection, Qt.BottomDockWidgetArea),
             ("Latent arithmetic", self.attribute, Qt.BottomDockWidgetArea),
+            ("Prior vs q(z)", self.aggregate, Qt.BottomDockWidgetArea),
         ]
 
     # --- from the worker (queued, GUI thread) -------------------------------------------------------
@@ -147,6 +167,7 @@ class Exploration(QObject):
         def done() -> None:
             self.gap.set_model(snapshot)
             self.decoder = snapshot
+            self.aggregate.mark_stale()
 
         # a larger model's slider rows are made a few per turn first
         rows = [partial(self.sliders.prepare_rows, snapshot.latent_dim)] * math.ceil(
@@ -169,6 +190,7 @@ class Exploration(QObject):
             first = self.latents is None or self.latents.latent_dim != latents.latent_dim
             self.gap.set_data(latents.x, latents.labels, latents.meaning)
             self.latents = latents
+            self.aggregate.mark_stale()
             if first and len(latents) >= 2:
                 self._show_first_examples(latents)
 
@@ -242,7 +264,7 @@ class Exploration(QObject):
         self.latents = None
         self._pending_kl = None
         for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.gap, self.selection,
-                      self.attribute):
+                      self.attribute, self.aggregate):
             panel.clear()
         if trajectory:
             self.rd.clear()
@@ -255,6 +277,8 @@ class Exploration(QObject):
         self.gap.shutdown()
         self.projection.shutdown()
         self.exports.shutdown()
+        self.holes.shutdown()
+        self.samples_job.shutdown()
 
     # --- between panels ---------------------------------------------------------------------------
     def _on_kl_due(self) -> None:
@@ -262,6 +286,30 @@ class Exploration(QObject):
             return
         kl, step = self._pending_kl
         self.activity.set_kl(kl, step)  # the KL strip and the sliders redraw from its one decision
+
+    def _on_density_requested(self, req) -> None:
+        self.holes.submit(req.token, req.run)
+
+    def _on_compare_requested(self, seed: int, components: int) -> None:
+        if self.decoder is None or self.latents is None or self.decoder.latent_dim != self.latents.latent_dim:
+            self.aggregate.mark_stale()  # when both have arrived
+            self.aggregate.status.clear()
+            return
+        self._compare_token += 1
+        self.samples_job.submit(self._compare_token, partial(compare_samples, self.decoder, self.latents.mu, seed,
+                                                             components))
+
+    def _on_compare_progress(self, token: int, message: str, fraction: float) -> None:
+        if token == self._compare_token:
+            self.aggregate.set_progress(message, fraction)
+
+    def _on_compare_done(self, token: int, result) -> None:
+        if token == self._compare_token:
+            self.aggregate.set_result(*result)
+
+    def _on_compare_failed(self, token: int, message: str) -> None:
+        if token == self._compare_token:
+            self.aggregate.set_failed(message)
 
     def _on_map_done(self, token: int, result) -> None:
         xy, kept = result
@@ -335,3 +383,18 @@ def export_selection(kind: str, path: str, latents, picked, progress=None, shoul
                             class_names=np.array(latents.class_names) if latents.class_names else None,
                             factor_names=np.array(latents.factor_names) if latents.factor_names else None)
     return f"Wrote {len(picked):,} examples to {path}"
+
+
+SAMPLES = 32
+"""Samples drawn from each of p(z) and the fit of q(z)."""
+
+
+def compare_samples(decoder, mu, seed: int, components: int, progress=None, should_stop=None) -> tuple:
+    """(trainer.aggregate.SampleComparison, decoded prior samples, decoded q(z)-fit samples), in a worker thread."""
+    from trainer.aggregate import compare_prior_and_aggregate
+
+    comparison = compare_prior_and_aggregate(mu, n=SAMPLES, seed=seed, n_components=components,
+                                             should_stop=should_stop, progress=progress)
+    # a snapshot of its own: the GUI thread decodes with the shared one's module (one thread at a time)
+    own = DecoderSnapshot(config=decoder.config, state=decoder.state, step=decoder.step)
+    return comparison, own.decode_torch(comparison.prior_z), own.decode_torch(comparison.aggregate_z)

@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.runs_dock, self.experiment_dock)
         self.tabifyDockWidget(self.experiment_dock, d["Selection"])
         self.tabifyDockWidget(d["Selection"], d["Latent arithmetic"])
+        self.tabifyDockWidget(d["Latent arithmetic"], d["Prior vs q(z)"])
         d["Rate–distortion"].raise_()
         d["Traversals"].raise_()
         self._docks_sized = False  # sized in proportion to the window when it first shows (_size_docks)

@@ -280,6 +280,22 @@ def find_holes(q: np.ndarray, p: np.ndarray, xs: np.ndarray, ys: np.ndarray, rat
     )
 
 
+@dataclass(frozen=True, eq=False)
+class HolesRequest:
+    """What the latent scatter asks a background thread for: holes_in_plane of these posteriors in plane (i, j)."""
+
+    token: int
+    """Increases with every request; the panel draws only the answer to its latest."""
+    mu: np.ndarray
+    logvar: np.ndarray
+    i: int
+    j: int
+
+    def run(self, progress=None, should_stop=None) -> HoleMap:
+        """holes_in_plane for this request (the signature a background job calls)."""
+        return holes_in_plane(self.mu, self.logvar, self.i, self.j)
+
+
 def holes_in_plane(mu: np.ndarray, logvar: np.ndarray, i: int, j: int, half_width: float = 4.0, size: int = 160,
                    ratio: float = HOLE_RATIO, radius: float = PRIOR_RADIUS) -> HoleMap:
     """find_holes on a size x size grid from -half_width to +half_width in both dimensions (the default covers the

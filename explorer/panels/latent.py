@@ -48,6 +48,7 @@ from explorer.plotting.image_grid import tile, to_qimage, to_uint8
 from explorer.plotting.point_cloud import PointCloudItem, argb_words, colour_rgb, palette
 from explorer.plotting.shape_select import ShapeViewBox
 from explorer.plotting.thumbnails import DEFAULT_SIZE_PX, ThumbnailItem
+from trainer.aggregate import HOLE_RATIO, PRIOR_RADIUS, HolesRequest
 from trainer.geometry import StablePCA, prior_contour
 from trainer.projection import ProjectionParams, ProjectionRequest
 from trainer.selection import categories, category_keys, combine, inside_box, inside_polygon
@@ -66,6 +67,10 @@ GRID_SPAN = 3.0
 """Decoded grid: it covers -3σ..+3σ of the prior in both chosen dimensions."""
 MAPS = {"umap": "UMAP", "tsne": "t-SNE"}
 """The nonlinear views, computed in the background."""
+HOLE_RGBA = (214, 39, 40, 120)
+"""q(z) vs prior: where the prior's density is at least 1/HOLE_RATIO times the aggregate posterior's."""
+DENSITY_RGB = (31, 119, 180)
+"""q(z) vs prior: the aggregate posterior's density, as the opacity of this blue."""
 FADE = 0.78
 """While a selection exists, the other points are blended this far toward white."""
 
@@ -125,6 +130,8 @@ class LatentScatterPanel(QWidget):
     """Optimizer steps between automatic refreshes; 0 = only on request."""
     sig_projection_requested = Signal(object)
     """A trainer.projection.ProjectionRequest: compute this UMAP or t-SNE map off the GUI thread."""
+    sig_density_requested = Signal(object)
+    """A trainer.aggregate.HolesRequest: the aggregate posterior's density in the plane of two dimensions."""
     sig_selection_changed = Signal(object)
     """The box/lasso selection changed (or its points were re-encoded): sorted int64 positions into the snapshot."""
 
@@ -183,6 +190,12 @@ class LatentScatterPanel(QWidget):
         self.grid_check.setToolTip("Under the points, the decoder's output E[x|z] on a regular 12 x 12 grid of the two\n"
                                    "chosen dimensions from -3σ to +3σ, the other dimensions held at the sliders' z:\n"
                                    "the 'manifold' picture of Kingma & Welling (2014)")
+        self.holes_check = QCheckBox("q(z) vs prior")
+        self.holes_check.setToolTip(
+            "Under the points, the aggregate posterior q(z) = (1/N) Σ q(z|x_n) of the held-out set in this plane\n"
+            "(blue, darker where denser) and, in red, the holes: where the prior N(0, I) puts at least 10 times\n"
+            "more density than q(z) does. A z drawn from the prior there is a code the encoder never gives an\n"
+            "input, and the decoder never learnt what to make of it.")
         self.x_combo = QComboBox()
         self.y_combo = QComboBox()
         for combo, axis in ((self.x_combo, "horizontal"), (self.y_combo, "vertical")):
@@ -225,6 +238,7 @@ class LatentScatterPanel(QWidget):
         top.addWidget(self.min_dist_spin)
         top.addWidget(self.perplexity_spin)
         top.addWidget(self.grid_check)
+        top.addWidget(self.holes_check)
         top.addStretch(1)
         second = QHBoxLayout()
         second.addWidget(QLabel("Refresh every"))
@@ -257,6 +271,13 @@ class LatentScatterPanel(QWidget):
         self.grid_item.setOpacity(0.9)
         self.grid_item.hide()
         self.plot.addItem(self.grid_item)
+        self.density_item = pg.ImageItem(axisOrder="row-major")
+        self.density_item.setZValue(-20)
+        self.density_item.hide()
+        self.plot.addItem(self.density_item)
+        self._density_token = 0
+        self._density = None  # the HoleMap drawn now
+        self._density_note = ""
         self.cloud = PointCloudItem()
         self.plot.addItem(self.cloud)
         self.picked_cloud = PointCloudItem()  # the selection again, on top of the faded rest
@@ -315,7 +336,8 @@ class LatentScatterPanel(QWidget):
         self.y_combo.currentIndexChanged.connect(self._on_view_changed)
         for spin in (self.neighbours_spin, self.min_dist_spin, self.perplexity_spin):
             spin.valueChanged.connect(self._on_view_changed)
-        self.grid_check.toggled.connect(self._update_grid)
+        self.grid_check.toggled.connect(self._on_background_toggled)
+        self.holes_check.toggled.connect(self._on_background_toggled)
         self.thumbs_check.toggled.connect(self._update_thumbnails)
         self.thumbs_spin.valueChanged.connect(self.thumbs.set_size)
         self.refresh_button.clicked.connect(self.sig_refresh_requested)
@@ -353,6 +375,7 @@ class LatentScatterPanel(QWidget):
             self._set_picked(np.zeros(0, np.int64))
         self.shapes.clear_outline()  # drawn on the previous positions
         self._update_thumbnails()
+        self._request_density()
         self._update_selection_items()
         self._update_marker()
         self._update_info()
@@ -391,6 +414,9 @@ class LatentScatterPanel(QWidget):
         self.thumbs.set_images(None)
         self.thumbs.hide()
         self._thumb_source = None
+        self._density_token += 1
+        self._density, self._density_note = None, ""
+        self.density_item.hide()
         self.marker.hide()
         for ring, text in self._selection_items.values():
             ring.hide()
@@ -484,6 +510,7 @@ class LatentScatterPanel(QWidget):
         self.x_combo.setVisible(dims)
         self.y_combo.setVisible(dims)
         self.grid_check.setVisible(dims)
+        self.holes_check.setVisible(dims)
         self.neighbours_spin.setVisible(mode == "umap")
         self.min_dist_spin.setVisible(mode == "umap")
         self.perplexity_spin.setVisible(mode == "tsne")
@@ -566,7 +593,8 @@ class LatentScatterPanel(QWidget):
     def _update_info(self) -> None:
         lat = self._latents
         # always two lines (the second may be empty), so a refresh never changes the plot's height
-        self.info.setText(f"μ of {len(lat):,} held-out examples · step {lat.step:,}\n{self._projection_note}")
+        note = self._density_note if self.mode == "dims" and self._density_note else self._projection_note
+        self.info.setText(f"μ of {len(lat):,} held-out examples · step {lat.step:,}\n{note}")
 
     def _project(self, z: np.ndarray) -> tuple[float, float]:
         if self.mode in MAPS:
@@ -649,9 +677,68 @@ class LatentScatterPanel(QWidget):
         self.grid_item.setRect(-edge, -edge, 2 * edge, 2 * edge)
         self.grid_item.show()
 
+    def _on_background_toggled(self, checked: bool = False) -> None:
+        """The decoded grid and q(z) vs prior share the space under the points: one at a time."""
+        if checked:
+            other = self.holes_check if self.sender() is self.grid_check else self.grid_check
+            other.blockSignals(True)
+            other.setChecked(False)
+            other.blockSignals(False)
+        self._update_grid()
+        self._request_density()
+
+    # --- the aggregate posterior against the prior --------------------------------------------------
+    def _request_density(self) -> None:
+        """Ask for q(z) in the plane of the two chosen dimensions (computed off the GUI thread), or hide it."""
+        self._density_token += 1
+        lat = self._latents
+        if not (self.holes_check.isChecked() and self.mode == "dims" and lat is not None and lat.latent_dim >= 2):
+            self.density_item.hide()
+            self._density, self._density_note = None, ""
+            return
+        i, j = self._dims()
+        if i == j:
+            self.density_item.hide()
+            self._density_note = "q(z) vs prior needs two different dimensions"
+            return
+        if self._density is None or self._density.dims != (i, j):
+            self.density_item.hide()  # another plane's picture would mislead until the new one comes
+        self._density_note = f"q(z) in the plane (z{i}, z{j}): computing…"
+        self.sig_density_requested.emit(HolesRequest(self._density_token, lat.mu, lat.logvar, i, j))
+
+    def set_density(self, token: int, holes) -> None:
+        """The trainer.aggregate.HoleMap asked for with `token` has arrived: draw it (a stale one is dropped)."""
+        if token != self._density_token or self._latents is None:
+            return
+        self._density = holes
+        alpha = np.sqrt(holes.q / max(float(holes.q.max()), 1e-300))  # a gentler ramp shows the tails too
+        rgba = np.zeros((*holes.q.shape, 4), np.uint8)
+        rgba[..., :3] = DENSITY_RGB
+        rgba[..., 3] = (170 * alpha).astype(np.uint8)
+        rgba[holes.holes] = HOLE_RGBA
+        self.density_item.setImage(rgba)  # row 0 (the lowest z_j) at the bottom: the plot's y points up
+        dx, dy = holes.xs[1] - holes.xs[0], holes.ys[1] - holes.ys[0]
+        self.density_item.setRect(holes.xs[0] - dx / 2, holes.ys[0] - dy / 2, holes.xs[-1] - holes.xs[0] + dx,
+                                  holes.ys[-1] - holes.ys[0] + dy)
+        self.density_item.show()
+        i, j = holes.dims
+        self._density_note = (f"red: holes, where p(z) > {1 / HOLE_RATIO:.0f}·q(z) in (z{i}, z{j}): "
+                              f"{100 * holes.hole_share:.0f}% of the prior's mass within {PRIOR_RADIUS:.0f}σ")
+        self._update_info()
+
+    def set_density_failed(self, token: int, message: str) -> None:
+        if token == self._density_token:
+            self._density_note = f"q(z) vs prior failed: {message}"
+            self._update_info()
+
+    def density(self):
+        """The trainer.aggregate.HoleMap drawn now, or None."""
+        return self._density if self.density_item.isVisible() else None
+
     def _on_view_changed(self, *_args) -> None:
         self._update_grid()
         self._update_view_controls()
+        self._request_density()
         if self._latents is None:
             return
         self._refresh_projection()
