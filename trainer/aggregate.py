@@ -361,18 +361,19 @@ def fit_aggregate(mu: np.ndarray, n_components: int = 10, seed: int = 0,
         raise ValueError(f"max_points must be at least 2, got {max_points}")
     from sklearn.exceptions import ConvergenceWarning  # noqa: PLC0415  (scikit-learn loads slowly)
     from sklearn.mixture import GaussianMixture  # noqa: PLC0415
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415
-
     rng = np.random.default_rng(seed)
     if len(mu) > max_points:
         mu = mu[np.sort(rng.choice(len(mu), size=int(max_points), replace=False))]
     k = min(int(n_components), len(mu))
-    mixture = GaussianMixture(n_components=k, covariance_type="full", random_state=seed, max_iter=FIT_ITERATIONS)
+    # started from k-means++ seeds rather than a full k-means: k-means' Lloyd loop runs BLAS inside scikit-learn's
+    # OpenMP team, which beside the window's other threads made OpenBLAS warn of a possible hang (seen once under
+    # Xvfb, with a density job running alongside), and it slowed the fit beside training (10,000 means: 3.7 s
+    # against 1.4 s on one thread); EM refines the seeds anyway
+    mixture = GaussianMixture(n_components=k, covariance_type="full", random_state=seed, max_iter=FIT_ITERATIONS,
+                              init_params="k-means++")
     # EM works on D x D matrices one component at a time: a BLAS team of threads waiting on each other made the
-    # fit 2-3x slower than one thread (20,000 20-D means: 3.9 s against 1.6 s on two cores). The k-means start
-    # runs on scikit-learn's OpenMP team, which beside a training thread slowed it as much (10,000 means: 3.7 s
-    # against 1.4 s); an OpenMP thread count is kept per calling thread, so this limit stays in this one
-    with warnings.catch_warnings(), _one_blas_thread(), threadpool_limits(limits=1, user_api="openmp"):
+    # fit 2-3x slower than one thread (20,000 20-D means: 3.9 s against 1.6 s on two cores)
+    with warnings.catch_warnings(), _one_blas_thread():
         # an EM stopped after FIT_ITERATIONS, or fewer distinct means than components (a collapsed encoder),
         # still gives a usable density to sample from; this is a picture, not an estimate
         warnings.simplefilter("ignore", ConvergenceWarning)

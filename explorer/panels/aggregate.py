@@ -101,8 +101,8 @@ class AggregatePanel(QWidget):
         columns = 8
         self.prior_view.set_images(prior_images, ncols=columns, pad=2, pad_value=255, reflow=True)
         self.aggregate_view.set_images(aggregate_images, ncols=columns, pad=2, pad_value=255, reflow=True)
-        self.prior_view.title = f"z ~ p(z) = N(0, I) · {c.prior_mean_distance:.2f} from the nearest μ"
-        self.aggregate_view.title = f"z ~ q(z), {c.n_components}-Gaussian fit · {c.aggregate_mean_distance:.2f} from the nearest μ"
+        self.prior_view.title = f"z ~ p(z) · {c.prior_mean_distance:.2f} to the nearest μ"
+        self.aggregate_view.title = f"z ~ q(z) fit · {c.aggregate_mean_distance:.2f} to the nearest μ"
         ratio = c.prior_mean_distance / max(c.aggregate_mean_distance, 1e-12)
         self.figure.setText(
             f"Average distance from a sample's z to the nearest encoder mean μ: <b>prior {c.prior_mean_distance:.2f}</b>, "

@@ -711,7 +711,10 @@ class LatentScatterPanel(QWidget):
         if token != self._density_token or self._latents is None:
             return
         self._density = holes
-        alpha = np.sqrt(holes.q / max(float(holes.q.max()), 1e-300))  # a gentler ramp shows the tails too
+        # scaled to a high quantile, not the maximum, and square-rooted: narrow posteriors make q(z) a few tall
+        # spikes, and scaled to the tallest the rest of it vanished
+        top = np.quantile(holes.q, 0.98)
+        alpha = np.sqrt(np.clip(holes.q / max(float(top), 1e-300), 0.0, 1.0))
         rgba = np.zeros((*holes.q.shape, 4), np.uint8)
         rgba[..., :3] = DENSITY_RGB
         rgba[..., 3] = (170 * alpha).astype(np.uint8)
