@@ -166,8 +166,10 @@ class Exploration(QObject):
 
         def done() -> None:
             self.gap.set_model(snapshot)
+            first = self.decoder is None
             self.decoder = snapshot
-            self.aggregate.mark_stale()
+            if first:  # the encodings may have come first: the comparison waited for a decoder
+                self.aggregate.mark_stale()
 
         # a larger model's slider rows are made a few per turn first
         rows = [partial(self.sliders.prepare_rows, snapshot.latent_dim)] * math.ceil(
@@ -292,7 +294,7 @@ class Exploration(QObject):
 
     def _on_compare_requested(self, seed: int, components: int) -> None:
         if self.decoder is None or self.latents is None or self.decoder.latent_dim != self.latents.latent_dim:
-            self.aggregate.mark_stale()  # when both have arrived
+            self.aggregate.mark_stale(now=False)  # the decoder's or the encodings' arrival asks again
             self.aggregate.status.clear()
             return
         self._compare_token += 1

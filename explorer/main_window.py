@@ -231,6 +231,8 @@ class MainWindow(QMainWindow):
         self.controls.epochs_spin.valueChanged.connect(self._on_epochs_changed)
         self.explore.kl.sig_collapse_changed.connect(self._on_collapse_changed)
         self.explore_docks["Traversals"].visibilityChanged.connect(self.explore.traversal.on_shown)
+        self.explore_docks["Latent arithmetic"].visibilityChanged.connect(self.explore.attribute.on_shown)
+        self.explore_docks["Prior vs q(z)"].visibilityChanged.connect(self.explore.aggregate.on_shown)
         self.explore.scatter.sig_refresh_requested.connect(self.session.request_latents)
         self.explore.scatter.sig_refresh_every_changed.connect(self.session.set_latent_every)
         self.session.set_latent_every(self.explore.scatter.refresh_every())

@@ -142,6 +142,9 @@ def test_exports_are_written_off_the_gui_thread(qtbot, explore, healthy, tmp_pat
 def test_an_attribute_vector_moves_the_current_point_and_the_decoder_follows(qtbot, explore, healthy):
     lat = healthy.latents
     panel = explore.attribute
+    panel.resize(900, 300)
+    panel.show()  # the strip is decoded only where it can be seen
+    qtbot.waitExposed(panel)
     panel.set_direction("shape", 2, 0)
     codes = lat.factors[:, 0]
     d = lat.mu[codes == 2].mean(0) - lat.mu[codes == 0].mean(0)

@@ -15,10 +15,17 @@ the encoder means (an estimate of q(z)); the figure is how far each set lands fr
 from __future__ import annotations
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import Qt, Signal
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from explorer.plotting.image_grid import ImageGridView
+from explorer.plotting.seen import in_view
+
+AUTO_INTERVAL_S = 10.0
+"""While training re-encodes the held-out set, an automatic comparison at most this often (a fit of 10,000 means
+takes about a second of a core the training would otherwise have)."""
 
 EXPLANATION = (
     "The KL term pulls each q(z|x) toward the prior N(0, I), so that the aggregate posterior "
@@ -39,6 +46,9 @@ class AggregatePanel(QWidget):
         self._seed = 0
         self._stale = False
         self._result = None
+        self._last_auto = -AUTO_INTERVAL_S  # time.monotonic() of the last automatic comparison
+        self._auto_timer = QTimer(self, singleShot=True)
+        self._auto_timer.timeout.connect(self._on_auto_due)
         self.explanation = QLabel(EXPLANATION)
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.RichText)
@@ -83,11 +93,13 @@ class AggregatePanel(QWidget):
         self.components_spin.valueChanged.connect(lambda _v: self._request())
 
     # --- in ---------------------------------------------------------------------------------------
-    def mark_stale(self) -> None:
-        """The model or its encodings changed: compare again now if the panel is shown, else when it is."""
+    def mark_stale(self, now: bool = True) -> None:
+        """The model or its encodings changed: compare again now if the panel is shown (and `now`), else when it
+        is next shown."""
         self._stale = True
-        if self.isVisible():
-            self._request()
+        if now and in_view(self) and not self._auto_timer.isActive():
+            wait = self._last_auto + AUTO_INTERVAL_S - time.monotonic()
+            self._auto_timer.start(max(0, int(1000 * wait)))
 
     def set_progress(self, message: str, fraction: float) -> None:
         self.status.setText(f"{message} {100 * fraction:.0f}%")
@@ -113,6 +125,7 @@ class AggregatePanel(QWidget):
     def clear(self) -> None:
         self._result = None
         self._stale = False
+        self._auto_timer.stop()
         self.prior_view.clear()
         self.aggregate_view.clear()
         self.figure.setText("Open or train a model to compare its prior with its aggregate posterior.")
@@ -124,9 +137,18 @@ class AggregatePanel(QWidget):
         return self._result
 
     # --- workings ---------------------------------------------------------------------------------
+    def on_shown(self, shown: bool = True) -> None:
+        """The panel came into view (QDockWidget.visibilityChanged, e.g. its tab was selected)."""
+        if shown and self._stale:
+            self._request()
+
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
-        if self._stale:
+        self.on_shown()
+
+    def _on_auto_due(self) -> None:
+        if self._stale and in_view(self):
+            self._last_auto = time.monotonic()
             self._request()
 
     def _on_again(self) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from explorer.plotting.image_grid import ImageGridView
+from explorer.plotting.seen import in_view
 from trainer.errors import ConfigError
 from trainer.selection import categories, category_keys, class_direction, selection_direction
 
@@ -224,7 +225,18 @@ class AttributePanel(QWidget):
             return
         self.sig_z_changed.emit(self._base + np.float32(self.alpha()) * self._direction)
 
+    def on_shown(self, shown: bool = True) -> None:
+        """The panel came into view (QDockWidget.visibilityChanged, e.g. its tab was selected)."""
+        if shown:
+            self._update_strip()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        self.on_shown()
+
     def _update_strip(self) -> None:
+        if not in_view(self):  # decoded when seen: a training model sends new weights many times a second
+            return
         d, base, dec = self._direction, self._base, self._decoder
         if d is None or dec is None or dec.latent_dim != len(d):
             self.strip.clear()

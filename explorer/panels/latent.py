@@ -812,7 +812,8 @@ class LatentScatterPanel(QWidget):
         source = (x.__array_interface__["data"][0], x.shape)
         if source != self._thumb_source:  # the same held-out images at every refresh: converted once
             self._thumb_source = source
-            self.thumbs.set_images(to_uint8(to_float01(np.asarray(x))))
+            x = np.asarray(x)
+            self.thumbs.set_images(x if x.dtype == np.uint8 else to_uint8(to_float01(x)))
         self.thumbs.set_points(self._xy, self._lut[self._codes])
         self.thumbs.show()
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.plotting.seen import in_view
 from explorer.plotting.image_grid import ImageGridView
 from trainer.geometry import DEFAULT_SPAN, interpolate, traversal_latents, traversal_values
 
@@ -226,7 +227,7 @@ class TraversalPanel(QWidget):
 
     def _on_redraw_due(self) -> None:
         # closed, or behind another tab (Qt moves those off-screen rather than hiding them): decode when seen
-        if not self.isVisible() or self.visibleRegion().isEmpty():
+        if not in_view(self):
             self._stale = True
             return
         self._redraw()
