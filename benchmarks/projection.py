@@ -71,7 +71,7 @@ def window_heartbeat(mu: np.ndarray) -> dict:
     projection = window.explore.projection
     done = []
 
-    def finished(token, xy, kept):
+    def finished(token, _result):
         done.append(token)
         loop.quit()
 
