@@ -140,9 +140,9 @@ class Exploration(QObject):
             ("KL per dimension", self.kl, Qt.BottomDockWidgetArea),
             ("Rate–distortion", self.rd, Qt.LeftDockWidgetArea),
             ("ELBO gap", self.gap, Qt.LeftDockWidgetArea),
-            ("Selection", self.selection, Qt.BottomDockWidgetArea),
+            ("Selection", self.selection, Qt.RightDockWidgetArea),
             ("Latent arithmetic", self.attribute, Qt.BottomDockWidgetArea),
-            ("Prior vs q(z)", self.aggregate, Qt.BottomDockWidgetArea),
+            ("Prior vs q(z)", self.aggregate, Qt.LeftDockWidgetArea),
         ]
 
     # --- from the worker (queued, GUI thread) -------------------------------------------------------

@@ -134,11 +134,16 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(d["Samples"], d["KL per dimension"])
         self.tabifyDockWidget(d["KL per dimension"], self.runs_dock)  # wide enough for the table's columns
         self.tabifyDockWidget(self.runs_dock, self.experiment_dock)
-        self.tabifyDockWidget(self.experiment_dock, d["Selection"])
-        self.tabifyDockWidget(d["Selection"], d["Latent arithmetic"])
-        self.tabifyDockWidget(d["Latent arithmetic"], d["Prior vs q(z)"])
+        self.tabifyDockWidget(self.experiment_dock, d["Latent arithmetic"])
+        # the selection under the scatter it is drawn on; prior vs q(z) with the other panels of the objective
+        self.tabifyDockWidget(d["Decoder"], d["Selection"])
+        self.tabifyDockWidget(d["ELBO gap"], d["Prior vs q(z)"])
         d["Rate–distortion"].raise_()
         d["Traversals"].raise_()
+        d["Decoder"].raise_()
+        # the window's minimum was computed while the docks stood side by side as added; tabbed, they need far less
+        # (each panel tabbed under the curves widened the window's minimum by its own width, past a 1600 px screen)
+        self.layout().activate()
         self._docks_sized = False  # sized in proportion to the window when it first shows (_size_docks)
 
     def _size_docks(self) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from explorer.plotting.image_grid import ImageGridView
@@ -91,6 +91,10 @@ class AggregatePanel(QWidget):
 
         self.again_button.clicked.connect(self._on_again)
         self.components_spin.valueChanged.connect(lambda _v: self._request())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        # two image grids' own hints side by side would widen the window past the screen when it first opens
+        return QSize(460, 320)
 
     # --- in ---------------------------------------------------------------------------------------
     def mark_stale(self, now: bool = True) -> None:

@@ -244,13 +244,16 @@ class LatentScatterPanel(QWidget):
         second.addWidget(QLabel("Refresh every"))
         second.addWidget(self.refresh_spin)
         second.addWidget(self.refresh_button)
-        second.addSpacing(8)
-        second.addWidget(self.thumbs_check)
-        second.addWidget(self.thumbs_spin)
         second.addStretch(1)
-        second.addWidget(QLabel("Drag"))
+        # a row of their own: beside the refresh controls they widened the panel's (and the window's) minimum
+        third = QHBoxLayout()
+        third.addWidget(QLabel("Drag"))
         for button in tool_row:
-            second.addWidget(button)
+            third.addWidget(button)
+        third.addSpacing(8)
+        third.addWidget(self.thumbs_check)
+        third.addWidget(self.thumbs_spin)
+        third.addStretch(1)
 
         # --- plot
         self.shapes = ShapeViewBox()
@@ -321,13 +324,14 @@ class LatentScatterPanel(QWidget):
         layout.setSpacing(3)
         layout.addLayout(top)
         layout.addLayout(second)
+        layout.addLayout(third)
         # the info line shares a row with the (wrapping) legend, so neither sets the panel's minimum width
-        third = QHBoxLayout()
-        third.addWidget(self.legend, 1)
+        legend_row = QHBoxLayout()
+        legend_row.addWidget(self.legend, 1)
         self.info.setAlignment(Qt.AlignRight | Qt.AlignTop)
         self.info.setMinimumHeight(2 * self.info.fontMetrics().lineSpacing())
-        third.addWidget(self.info, 0, Qt.AlignRight | Qt.AlignTop)
-        layout.addLayout(third)
+        legend_row.addWidget(self.info, 0, Qt.AlignRight | Qt.AlignTop)
+        layout.addLayout(legend_row)
         layout.addWidget(self.plot, 1)
 
         self.colour_combo.currentIndexChanged.connect(self._on_colour_changed)
@@ -719,7 +723,7 @@ class LatentScatterPanel(QWidget):
         rgba[..., :3] = DENSITY_RGB
         rgba[..., 3] = (170 * alpha).astype(np.uint8)
         rgba[holes.holes] = HOLE_RGBA
-        self.density_item.setImage(rgba)  # row 0 (the lowest z_j) at the bottom: the plot's y points up
+        self.density_item.setImage(rgba, levels=(0, 255))  # row 0 (the lowest z_j) at the bottom: the plot's y points up
         dx, dy = holes.xs[1] - holes.xs[0], holes.ys[1] - holes.ys[0]
         self.density_item.setRect(holes.xs[0] - dx / 2, holes.ys[0] - dy / 2, holes.xs[-1] - holes.xs[0] + dx,
                                   holes.ys[-1] - holes.ys[0] + dy)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
 
 from explorer.plotting.axes import steady_axes
@@ -47,6 +47,7 @@ class SelectionPanel(QWidget):
         self._picked = np.zeros(0, np.int64)
         self.heading = QLabel()
         self.heading.setWordWrap(True)
+        self.heading.setMinimumWidth(120)
         self.images = ImageGridView("Selected inputs", "Choose Box or Lasso above the latent scatter and drag "
                                     "around some points.")
         self.images.setToolTip("The inputs x of the selected points (at most 64, a fixed random sample of a larger "
@@ -60,7 +61,7 @@ class SelectionPanel(QWidget):
             plot.setMenuEnabled(False)
             plot.getPlotItem().hideButtons()
             plot.setMouseEnabled(x=False, y=False)
-            plot.setMinimumSize(160, 110)
+            plot.setMinimumSize(150, 110)
         self.hist.setLabel("left", "share")
         self.hist.setToolTip("Red: the share of the selection in each class or factor value. Grey: the share of the "
                              "whole held-out split,\nwhat a selection made at random would show")
@@ -78,13 +79,13 @@ class SelectionPanel(QWidget):
         self.mean_plot.addItem(self.mean_all)
         self.mean_plot.addLine(y=0, pen=pg.mkPen("#b0b0b0"))
 
-        self.use_a = QPushButton("Use mean as A")
+        self.use_a = QPushButton("Mean as A")
         self.use_a.setToolTip("Interpolation endpoint A (Traversals panel) at the selection's mean latent")
-        self.use_b = QPushButton("Use mean as B")
+        self.use_b = QPushButton("Mean as B")
         self.use_b.setToolTip("Interpolation endpoint B at the selection's mean latent")
-        self.export_csv = QPushButton("Export indices…")
+        self.export_csv = QPushButton("Export CSV…")
         self.export_csv.setToolTip("A CSV with each selected example's index in the held-out split (and its label)")
-        self.export_npz = QPushButton("Export images + latents…")
+        self.export_npz = QPushButton("Export NPZ…")
         self.export_npz.setToolTip("An NPZ with the selected inputs, their posterior μ and log σ², indices and labels")
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Drop the selection (Esc in the latent scatter does the same)")
@@ -95,20 +96,19 @@ class SelectionPanel(QWidget):
         for b in (self.use_a, self.use_b, self.export_csv, self.export_npz, self.clear_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
-        right = QVBoxLayout()
-        group_row = QHBoxLayout()
-        group_row.addWidget(QLabel("Count by"))
-        group_row.addWidget(self.group_combo)
-        group_row.addStretch(1)
-        right.addLayout(group_row)
-        right.addWidget(self.hist, 1)
-        right.addWidget(self.mean_plot, 1)
+        # side by side, not stacked: the panel shares its tab group (and so the window's minimum height) with the
+        # traversals, and two plots stacked under the images made it 150 px taller than them
+        top = QHBoxLayout()
+        top.addWidget(self.heading, 1)
+        top.addWidget(QLabel("Count by"))
+        top.addWidget(self.group_combo)
         body = QHBoxLayout()
         body.addWidget(self.images, 3)
-        body.addLayout(right, 2)
+        body.addWidget(self.hist, 2)
+        body.addWidget(self.mean_plot, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.heading)
+        layout.addLayout(top)
         layout.addLayout(body, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
@@ -120,6 +120,10 @@ class SelectionPanel(QWidget):
         self.clear_button.clicked.connect(self.sig_clear_requested)
         self.group_combo.currentIndexChanged.connect(self._draw_histogram)
         self._redraw()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        # the plots' own hints (640 px wide) would make the window wider than the screen when it first opens
+        return QSize(460, 280)
 
     # --- data in --------------------------------------------------------------------------------
     def set_latents(self, latents) -> None:
@@ -202,7 +206,7 @@ class SelectionPanel(QWidget):
         mean, every = self.mean_latent(), lat.mu.mean(0)
         dims = np.arange(len(mean))
         self.mean_sel.setOpts(x=dims, height=mean)
-        self.mean_all.setData(dims, every)
+        self.mean_all.setData(dims, every, size=max(4, min(18, 200 // max(len(dims), 1))))
         self.mean_plot.getPlotItem().getAxis("bottom").setTicks([[(int(i), f"z{i}") for i in dims]]
                                                                 if len(dims) <= 16 else None)
 
