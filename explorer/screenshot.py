@@ -38,6 +38,9 @@ PANELS = {
     "rd": "Rate–distortion",
     "gap": "ELBO gap",
     "runs": "Runs",
+    "selection": "Selection",
+    "arithmetic": "Latent arithmetic",
+    "prior": "Prior vs q(z)",
 }
 """--panel names and the titles of their docks."""
 
