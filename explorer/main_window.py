@@ -450,6 +450,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         # stop, quit and join the thread before Qt destroys it: no "QThread destroyed while running"
         self._probe_timer.stop()
+        # stop first: the autosave below is copied at the step where the run stops, not one or two steps before it
+        # (joining the background jobs between the two let the trainer take another step, unsaved)
+        self.session.stop()
         self.files.before_close()  # unsaved steps: an autosave the stopping run copies
         self.explore.shutdown()  # joins the ELBO-gap estimate's thread
         self.compare.shutdown()  # joins the run-loading thread
