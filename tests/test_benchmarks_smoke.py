@@ -21,7 +21,7 @@ def run_json(*args, timeout=240) -> dict:
 
 
 def test_soak_short_run_reports_memory_and_bounded_plots():
-    out = run_json(REPO / "benchmarks" / "soak.py", "--minutes", "0.4", "--warmup-minutes", "0.1", "--save-every", "8", "--sprites-n", "1000", "--json")
+    out = run_json(REPO / "benchmarks" / "soak.py", "--minutes", "0.25", "--warmup-minutes", "0.05", "--save-every", "8", "--sprites-n", "1000", "--json")
     assert out["steps"] > 0 and out["saves"].split("/")[0] == out["saves"].split("/")[1] != "0"
     assert out["rss_end_mb"] > 0 and out["rss_after_warmup_mb"] > 0  # either may be larger: the worker trims
     assert abs(out["rss_growth_after_warmup_mb"] - (out["rss_end_mb"] - out["rss_after_warmup_mb"])) < 0.2
@@ -34,7 +34,9 @@ def test_gui_responsiveness_short_run_reports_heartbeat_and_what_filled_each_sta
     out = run_json(REPO / "benchmarks" / "gui_responsiveness.py", "--seconds", "2", "--slices", "1", "--json")
     assert out["heartbeats"] > 50 and out["heartbeat_max_gap_ms"] >= out["heartbeat_p99_ms"] > 0
     assert out["gui_samples_per_s"] > 0 and out["headless_samples_per_s"] > 0
-    assert out["gui_vs_headless_throughput"] == round(out["gui_samples_per_s"] / out["headless_samples_per_s"], 3)
+    # the ratio of the unrounded rates, rounded; the rates themselves are reported rounded to 0.1 sample/s
+    assert out["gui_vs_headless_throughput"] == pytest.approx(out["gui_samples_per_s"] / out["headless_samples_per_s"],
+                                                              abs=0.0015)
     # the same gap, rounded to 0.1 ms from the raw value there and to 0.01 ms here (34.15 may be 34.2 or 34.1)
     assert out["largest_gaps"][0]["gap_ms"] == pytest.approx(out["heartbeat_max_gap_ms"], abs=0.051)
     for gap in out["largest_gaps"]:
@@ -81,7 +83,7 @@ def test_gpu_throughput_runs_its_comparison_on_the_cpu_where_there_is_no_gpu():
 
 
 def test_projection_short_run_times_the_maps_scores_them_and_measures_the_window():
-    out = run_json(REPO / "benchmarks" / "projection.py", "--epochs", "1", "--points", "800", "--skip-70k", "--json",
+    out = run_json(REPO / "benchmarks" / "projection.py", "--epochs", "1", "--points", "400", "--skip-70k", "--json",
                    timeout=400)
     for key in ("umap_first_call_s", "umap_10k_s", "umap_refresh_10k_s", "tsne_10k_s"):
         assert out[key] > 0, key
