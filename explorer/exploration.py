@@ -365,6 +365,7 @@ class Exploration(QObject):
 
     def _on_label_changed(self, _index: int) -> None:
         self.traversal.set_label(self.sliders.label())
+        self.attribute.set_label(self.sliders.label())
 
     def _example_name(self, index: int) -> int:
         return int(self.latents.indices[index]) if self.latents is not None else int(index)

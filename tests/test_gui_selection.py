@@ -202,3 +202,36 @@ def test_thumbnails_mode_draws_the_inputs_at_their_points_and_more_when_zoomed(q
     assert share_shown() > before
     qtbot.mouseClick(scatter.thumbs_check, Qt.LeftButton)
     assert not scatter.thumbs.isVisible()
+
+
+def test_the_arithmetic_strip_of_a_conditional_decoder_uses_the_decoder_panel_s_label(qtbot):
+    import torch
+
+    from explorer.exploration import Exploration
+    from trainer.config import ModelConfig
+    from trainer.model import VAE
+    from trainer.snapshots import DecoderSnapshot, LatentSnapshot
+
+    torch.manual_seed(0)
+    decoder = DecoderSnapshot.from_model(VAE(ModelConfig(latent_dim=3, num_classes=10)))
+    rng = np.random.default_rng(0)
+    labels = np.arange(40) % 10
+    latents = LatentSnapshot(step=1, mu=rng.standard_normal((40, 3)).astype(np.float32),
+                             logvar=np.zeros((40, 3), np.float32), x=np.zeros((40, 1, 28, 28), np.uint8),
+                             indices=np.arange(40), labels=labels, class_names=tuple(str(i) for i in range(10)))
+    ex = Exploration()
+    for _, panel, _ in ex.docks():
+        qtbot.addWidget(panel)
+    ex.on_explore(decoder)
+    ex.on_explore(latents)
+    ex.flush()
+    panel = ex.attribute
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.set_direction("label", 1, 0)
+    ex.sliders.label_combo.setCurrentIndex(7)
+    d = latents.mu[labels == 1].mean(0) - latents.mu[labels == 0].mean(0)
+    z = ex.sliders.z()[None] + np.linspace(-2, 2, 9)[:, None].astype(np.float32) * d[None]
+    np.testing.assert_allclose(panel.strip.images()[0], decoder.decode(z, 7), atol=1e-5)
+    assert not np.allclose(panel.strip.images()[0], decoder.decode(z, 0), atol=1e-4)
+    ex.shutdown()

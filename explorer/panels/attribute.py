@@ -46,6 +46,7 @@ class AttributePanel(QWidget):
         self._decoder = None
         self._picked = np.zeros(0, np.int64)
         self._base: np.ndarray | None = None
+        self._label: int | None = None  # a conditional decoder's y, as the Decoder panel sets it
         self._direction: np.ndarray | None = None
         self._problem = ""
         self._strip_key = None
@@ -120,6 +121,11 @@ class AttributePanel(QWidget):
 
     def set_decoder(self, decoder) -> None:
         self._decoder = decoder
+        self._update_strip()
+
+    def set_label(self, label: int | None) -> None:
+        """The condition y a conditional decoder decodes the strip with (the Decoder panel's label)."""
+        self._label = label
         self._update_strip()
 
     def set_base(self, z) -> None:
@@ -244,11 +250,11 @@ class AttributePanel(QWidget):
             return
         if base is None or len(base) != len(d):
             base = np.zeros(len(d), np.float32)
-        key = (id(dec), d.tobytes(), base.tobytes())
+        key = (id(dec), d.tobytes(), base.tobytes(), self._label)
         if key == self._strip_key:
             return
         self._strip_key = key
         z = base[None] + STRIP[:, None].astype(np.float32) * d[None]
         labels = [f"{a:+g}".replace("-", "−") for a in STRIP]
-        self.strip.set_images(dec.decode(z)[None], col_labels=labels, pad=2, pad_value=255)
+        self.strip.set_images(dec.decode(z, self._label)[None], col_labels=labels, pad=2, pad_value=255)
         self.strip.title = "E[x | z + α·d] for α = −2 … +2"
