@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from test_gui_latent_panels import collapsed, explore, healthy, sprites  # noqa: F401  (fixtures)
+from test_gui_selection import scatter  # noqa: F401  (fixture)
 from trainer.aggregate import holes_in_plane
 
 WAIT_MS = 30_000
-
-
-@pytest.fixture
-def scatter(qtbot, explore):
-    s = explore.scatter
-    s.resize(700, 600)
-    s.show()
-    qtbot.waitExposed(s)
-    return s
 
 
 def test_the_holes_view_draws_q_of_z_against_the_prior_in_the_chosen_plane(qtbot, explore, scatter, healthy):

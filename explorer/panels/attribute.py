@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from explorer.plotting.image_grid import ImageGridView
 from explorer.plotting.seen import in_view
+from explorer.panels.selection import replace_items
 from trainer.errors import ConfigError
 from trainer.selection import categories, category_keys, class_direction, selection_direction
 
@@ -32,6 +33,8 @@ MAX_ALPHA = 3.0
 STRIP = np.linspace(-2.0, 2.0, 9)
 """The α of the strip's images."""
 CLASSES, SELECTION = "classes", "selection"
+STRIP_DELAY_MS = 50
+"""The strip follows a moved start or new weights this long after the last of a burst."""
 
 
 class AttributePanel(QWidget):
@@ -50,6 +53,8 @@ class AttributePanel(QWidget):
         self._direction: np.ndarray | None = None
         self._problem = ""
         self._strip_key = None
+        self._strip_timer = QTimer(self, singleShot=True, interval=STRIP_DELAY_MS)
+        self._strip_timer.timeout.connect(self._update_strip)
 
         self.source_combo = QComboBox()
         self.source_combo.addItem("class mean − class mean", CLASSES)
@@ -104,12 +109,7 @@ class AttributePanel(QWidget):
     # --- data in --------------------------------------------------------------------------------
     def set_latents(self, latents) -> None:
         self._latents = latents
-        keys = category_keys(latents)
-        if [self.group_combo.itemText(i) for i in range(self.group_combo.count())] != keys:
-            self.group_combo.blockSignals(True)
-            self.group_combo.clear()
-            self.group_combo.addItems(keys)
-            self.group_combo.blockSignals(False)
+        if replace_items(self.group_combo, category_keys(latents)):
             self._fill_classes()
         self._update_controls()
         self._on_direction_changed()
@@ -121,7 +121,7 @@ class AttributePanel(QWidget):
 
     def set_decoder(self, decoder) -> None:
         self._decoder = decoder
-        self._update_strip()
+        self._strip_timer.start()
 
     def set_label(self, label: int | None) -> None:
         """The condition y a conditional decoder decodes the strip with (the Decoder panel's label)."""
@@ -135,12 +135,15 @@ class AttributePanel(QWidget):
         self.alpha_slider.setValue(0)
         self.alpha_slider.blockSignals(False)
         self._show_alpha()
-        self._update_strip()
+        # a slider drag or a training model's new weights come many times a second: one strip per burst, later,
+        # so the slider-to-image path pays nothing for it
+        self._strip_timer.start()
 
     def clear(self) -> None:
         self._latents = self._decoder = self._base = self._direction = None
         self._picked = np.zeros(0, np.int64)
         self.group_combo.clear()
+        self._strip_timer.stop()
         self.strip.clear()
         self._update_controls()
         self._on_direction_changed()

@@ -31,6 +31,17 @@ SELECTED = "#d62728"
 ALL = "#9a9a9a"
 
 
+def replace_items(combo: QComboBox, items: list[str]) -> bool:
+    """Give `combo` these items, without emitting, unless it has them already; True when they changed."""
+    if [combo.itemText(i) for i in range(combo.count())] == items:
+        return False
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(items)
+    combo.blockSignals(False)
+    return True
+
+
 class SelectionPanel(QWidget):
     """The scatter's box/lasso selection: images, a class histogram, the mean latent, its uses and exports."""
 
@@ -129,11 +140,7 @@ class SelectionPanel(QWidget):
     def set_latents(self, latents) -> None:
         self._latents = latents
         keys = category_keys(latents)
-        if [self.group_combo.itemText(i) for i in range(self.group_combo.count())] != keys:
-            self.group_combo.blockSignals(True)
-            self.group_combo.clear()
-            self.group_combo.addItems(keys)
-            self.group_combo.blockSignals(False)
+        replace_items(self.group_combo, keys)
         self.group_combo.setVisible(bool(keys))
         self._redraw()
 

@@ -35,6 +35,27 @@ def palette(n: int) -> np.ndarray:
     return np.asarray(lut, dtype=np.uint8)[:, :3]
 
 
+def device_area(item: pg.GraphicsObject, painter: QPainter, bounds: QRectF) -> tuple[QRect, float] | None:
+    """The part of the paint device an item's visible view covers (device-independent px) and the device pixel
+    ratio, or None when nothing of it is on the device: where a rasterising item's buffer goes."""
+    device = painter.device()
+    dpr = device.devicePixelRatioF() if hasattr(device, "devicePixelRatioF") else 1.0
+    visible = painter.transform().mapRect(item.viewRect() if item.getViewBox() is not None else bounds)
+    area = visible.toAlignedRect().intersected(QRect(0, 0, device.width(), device.height()))
+    return None if area.isEmpty() else (area, dpr)
+
+
+def draw_buffer(painter: QPainter, buf: np.ndarray, area: QRect, dpr: float) -> None:
+    """Draw an (h, w) ARGB32 premultiplied buffer of device pixels at `area`'s top left, untransformed."""
+    h, w = buf.shape
+    image = QImage(buf.data, w, h, w * 4, QImage.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(dpr)
+    painter.save()
+    painter.resetTransform()
+    painter.drawImage(QPointF(area.left(), area.top()), image)
+    painter.restore()
+
+
 def _stamp(radius: float) -> list[tuple[int, int]]:
     r = int(np.ceil(radius))
     return [(dx, dy) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if dx * dx + dy * dy <= radius * radius + 0.5]
@@ -97,13 +118,11 @@ class PointCloudItem(pg.GraphicsObject):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if not len(self._xy):
             return
-        device = painter.device()
-        dpr = device.devicePixelRatioF() if hasattr(device, "devicePixelRatioF") else 1.0
-        tr = painter.transform()
-        visible = tr.mapRect(self.viewRect() if self.getViewBox() is not None else self._bounds)
-        area = visible.toAlignedRect().intersected(QRect(0, 0, device.width(), device.height()))
-        if area.isEmpty():
+        placed = device_area(self, painter, self._bounds)
+        if placed is None:
             return
+        area, dpr = placed
+        tr = painter.transform()
         w, h = int(area.width() * dpr), int(area.height() * dpr)
         x = (tr.m11() * self._xy[:, 0] + tr.m21() * self._xy[:, 1] + tr.m31() - area.left()) * dpr
         y = (tr.m12() * self._xy[:, 0] + tr.m22() * self._xy[:, 1] + tr.m32() - area.top()) * dpr
@@ -115,9 +134,4 @@ class PointCloudItem(pg.GraphicsObject):
         buf = np.zeros((h, w), np.uint32)
         for dx, dy in _stamp(self.radius * dpr):
             buf[iy + dy, ix + dx] = colours  # later points overwrite earlier ones: the shuffled order decides
-        image = QImage(buf.data, w, h, w * 4, QImage.Format_ARGB32_Premultiplied)
-        image.setDevicePixelRatio(dpr)
-        painter.save()
-        painter.resetTransform()
-        painter.drawImage(QPointF(area.left(), area.top()), image)
-        painter.restore()
+        draw_buffer(painter, buf, area, dpr)

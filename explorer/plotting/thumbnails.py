@@ -25,8 +25,10 @@ from __future__ import annotations
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRect, QRectF
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QPainter
+
+from explorer.plotting.point_cloud import device_area, draw_buffer
 
 DEFAULT_SIZE_PX = 32
 """On-screen side of one thumbnail: a 28x28 digit inside a 2 px frame at its own resolution on a plain screen."""
@@ -185,13 +187,11 @@ class ThumbnailItem(pg.GraphicsObject):
         images = self._images
         if not len(self._xy) or images is None or len(images) != len(self._xy):
             return
-        device = painter.device()
-        dpr = device.devicePixelRatioF() if hasattr(device, "devicePixelRatioF") else 1.0
-        tr = painter.transform()
-        visible = tr.mapRect(self.viewRect() if self.getViewBox() is not None else self._bounds)
-        area = visible.toAlignedRect().intersected(QRect(0, 0, device.width(), device.height()))
-        if area.isEmpty():
+        placed = device_area(self, painter, self._bounds)
+        if placed is None:
             return
+        area, dpr = placed
+        tr = painter.transform()
         w, h = int(area.width() * dpr), int(area.height() * dpr)
         side = max(6, int(round(self._size * dpr)))
         # device pixels measured from the view's origin (the cells' anchor), then shifted into the buffer
@@ -216,12 +216,7 @@ class ThumbnailItem(pg.GraphicsObject):
             if x0 < x1 and y0 < y1:
                 buf[y0:y1, x0:x1] = tile[y0 - top:y1 - top, x0 - left:x1 - left]
         self._shown = chosen
-        image = QImage(buf.data, w, h, w * 4, QImage.Format_ARGB32_Premultiplied)
-        image.setDevicePixelRatio(dpr)
-        painter.save()
-        painter.resetTransform()
-        painter.drawImage(QPointF(area.left(), area.top()), image)
-        painter.restore()
+        draw_buffer(painter, buf, area, dpr)
 
     # --- helpers
     @staticmethod
