@@ -204,6 +204,8 @@ class SelectionPanel(QWidget):
             for item in (self.hist_all, self.hist_sel, self.mean_sel):
                 item.setOpts(x=[], height=[])
             self.mean_all.setData([], [])
+            for plot in (self.hist, self.mean_plot):  # no 0.2 0.4 ... crowding an empty, narrow axis
+                plot.getPlotItem().getAxis("bottom").setTicks([[]])
             return
         self.heading.setText(f"<b>{n:,}</b> of {len(lat):,} held-out examples selected")
         shown = self.shown_positions()
