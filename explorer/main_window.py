@@ -372,6 +372,7 @@ class MainWindow(QMainWindow):
         if batch.beta_changes:
             self.curves.add_beta_changes(batch.beta_changes)
         self.status.show_report(batch.latest)
+        self.files.on_progress(batch)
 
     @Slot(object)
     def _on_epoch_done(self, report) -> None:
@@ -404,6 +405,7 @@ class MainWindow(QMainWindow):
         elif self.status.currentMessage() == "Stopping…":
             self.status.showMessage(f"Stopped at step {info.step:,}.", 5000)
         self._set_state(RunState.STOPPED if info.has_model else RunState.IDLE)
+        self.files.on_run_ended(info)  # autosave on stop: after the state, in this same event
 
     @Slot(object)
     def _on_checkpoint_opened(self, opened) -> None:
@@ -416,6 +418,7 @@ class MainWindow(QMainWindow):
         self.status.showMessage(f"Opened {opened.path} at step {opened.step:,}. {self._continue_text}", 10_000)
         self.setWindowTitle(f"{APP_NAME} — {opened.path}")
         self._set_state(RunState.STOPPED)
+        self.files.on_opened(opened)  # what counts as unsaved: in the event that shows the opened curves
 
     def _set_continue_text(self, epochs_done: int) -> None:
         """Say what Continue will do (the worker's rule, TrainWorker.train), in the status line and its tooltip."""

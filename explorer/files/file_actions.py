@@ -80,9 +80,8 @@ class FileController(QObject):
         self.io.worker.sig_done.connect(self._on_io_done)
         self.io.worker.sig_loaded.connect(self._on_checkpoint_loaded)
         self.io.worker.sig_load_failed.connect(self._on_checkpoint_load_failed)
-        session.sig_progress.connect(self._on_progress)
-        session.sig_opened.connect(self._on_opened)
-        session.sig_ended.connect(self._on_run_ended)
+        # the run's progress, end and opened checkpoints arrive through the window's slots (on_progress,
+        # on_opened, on_run_ended), in the same event as the curves and the run state: never a moment between
         session.sig_dataset_changed.connect(self._on_dataset_changed)
         window.sig_state_changed.connect(self._on_state_changed)
         window.setAcceptDrops(True)
@@ -197,8 +196,7 @@ class FileController(QObject):
         else:
             self._autosave_timer.stop()
 
-    @Slot(object)
-    def _on_progress(self, batch) -> None:
+    def on_progress(self, batch) -> None:
         self._latest_step = int(batch.latest.step)
 
     # --- open a checkpoint ----------------------------------------------------------------------------
@@ -245,8 +243,7 @@ class FileController(QObject):
         self._show_error("Cannot open checkpoint", failed.message)
         self.sig_open_failed.emit(failed.message)
 
-    @Slot(object)
-    def _on_opened(self, opened) -> None:
+    def on_opened(self, opened) -> None:
         self.current_path = opened.path if self._remember.pop(opened.path, True) else None
         self._latest_step = self._saved_step = self._autosaved_step = int(opened.step)
         self._autosave_path = None
@@ -355,8 +352,7 @@ class FileController(QObject):
         if self.busy and self._latest_step > self._autosaved_step:
             self.autosave()
 
-    @Slot(object)
-    def _on_run_ended(self, info) -> None:
+    def on_run_ended(self, info) -> None:
         skip, self._skip_autosave_on_end = self._skip_autosave_on_end, False
         if skip or self._closing or not info.has_model:
             return
