@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from trainer import projection
 from trainer.errors import ConfigError
 from trainer.projection import (ProjectionParams, ProjectionStopped, align, faithfulness, knn_accuracy, project)
 
@@ -32,15 +33,30 @@ def test_align_undoes_a_rotation_reflection_scale_and_shift():
     np.testing.assert_allclose(align(moved, ref), ref, atol=1e-9)
 
 
-@pytest.mark.parametrize("method", ["umap", "tsne"])
-def test_a_map_keeps_classes_together_and_a_refresh_glides(clusters, method):
+@pytest.mark.parametrize("method", ["umap", "tsne", "tsne-fft"])
+def test_a_map_keeps_classes_together_and_a_refresh_glides(clusters, method, monkeypatch):
     mu, labels = clusters
+    if method.startswith("tsne"):  # Barnes-Hut below trainer.projection.BH_BELOW points (faster there), FFT above
+        import openTSNE
+
+        gradients = []
+        real = openTSNE.TSNEEmbedding
+        monkeypatch.setattr(openTSNE, "TSNEEmbedding", lambda *a, **kw: (
+            gradients.append(kw["negative_gradient_method"]), real(*a, **kw))[1])
+        if method == "tsne-fft":
+            monkeypatch.setattr(projection, "BH_BELOW", 0)
+        method, expected = "tsne", ("fft" if method == "tsne-fft" else "bh")
+    else:
+        expected = None
     params = ProjectionParams(method=method, neighbours=15, perplexity=30)
     calls = []
     xy = project(mu, params, progress=lambda message, fraction: calls.append(fraction))
     assert xy.shape == (600, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
     assert calls[-1] == 1.0 and calls == sorted(calls)
     assert knn_accuracy(xy, labels) > 0.95
+    if expected == "fft":
+        assert gradients == ["fft"]
+        return  # its refresh is the same call with fewer iterations (7 s more here)
     # the encoder moves a little: the next map starts from this one and is turned onto it
     rng = np.random.default_rng(2)
     later = mu + rng.normal(scale=0.05, size=mu.shape).astype(np.float32)
@@ -49,6 +65,8 @@ def test_a_map_keeps_classes_together_and_a_refresh_glides(clusters, method):
     # measured (median move over the map's spread): UMAP 0.19-0.25 (it is not deterministic), t-SNE 0.06;
     # a fresh UMAP of the same data, turned onto the old one, moved 0.21-0.56
     assert glide < 0.3, glide
+    if expected:
+        assert gradients == [expected, expected]
 
 
 def test_faithfulness_is_one_for_the_identity_and_near_chance_for_a_shuffle(clusters):
