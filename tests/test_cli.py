@@ -1,4 +1,5 @@
-"""`vae-explorer train|eval|info` end to end, as a user runs them (through main.py, in subprocesses)."""
+"""`vae-explorer train|eval|info` end to end, as a user runs them: through main.py's entry point (in this process,
+tests/inprocess.py; `python -m trainer.cli` below and tests/test_headless.py start real processes)."""
 
 import json
 import subprocess
@@ -7,12 +8,13 @@ from pathlib import Path
 
 import h5py
 import pytest
+from inprocess import run_main
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args, check_rc=0):
-    proc = subprocess.run([sys.executable, str(REPO / "main.py"), *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = run_main(list(args))
     if check_rc is not None:
         assert proc.returncode == check_rc, f"rc={proc.returncode}\nstdout={proc.stdout}\nstderr={proc.stderr}"
     return proc

@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from inprocess import run_main
 
 REPO = Path(__file__).resolve().parents[1]
 TIMING_COLUMNS = {"steps/samples_per_s", "steps/elapsed_s"}
@@ -21,7 +22,7 @@ def cli(*args):
 
 
 def run(*args, rc=0):
-    proc = subprocess.run(cli(*args), cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = run_main(list(args))  # in this process; the Ctrl+C test below starts a real one
     assert proc.returncode == rc, f"rc={proc.returncode}\nstdout={proc.stdout}\nstderr={proc.stderr}"
     return proc
 
