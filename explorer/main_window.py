@@ -52,6 +52,8 @@ class MainWindow(QMainWindow):
         self._continue_text = ""  # what Continue would do, said again after the worker's idle-time messages
         self._epochs_done = 0  # of the stopped model, as its last RunEnded or OpenedCheckpoint said: for that text
         self._had_selection = False  # the scatter had a box/lasso selection: a new one does not raise its panel
+        self._opening: bool | None = None  # a read checkpoint is queued to replace the run: whether a model was
+        # there before it (what the window falls back to if the worker cannot adopt it); None: nothing queued
 
         self._create_actions()
         self.curves = CurvesPanel()
@@ -395,6 +397,24 @@ class MainWindow(QMainWindow):
     def _on_failed(self, message: str) -> None:
         self.status.clearMessage()
         self.banner.show_message(message, "error")
+        if self.awaiting_checkpoint:  # the queued checkpoint was refused
+            had_model, self._opening = self._opening, None
+            self._set_state(RunState.STOPPED if had_model else RunState.IDLE)
+
+    @property
+    def awaiting_checkpoint(self) -> bool:
+        """No run in progress: the window is busy only waiting for a queued checkpoint to land."""
+        return self._opening is not None and self.state is RunState.LOADING
+
+    def checkpoint_queued(self) -> None:
+        """A read checkpoint is queued to replace the run (FileController): until it lands (sig_opened), the window
+        stays busy, so that a Start cannot slip in between the old run's end and the opened one (it would be
+        queued behind the open and train the opened model with the old run's settings)."""
+        if self.state in (RunState.IDLE, RunState.STOPPED):
+            self._opening = self.state is RunState.STOPPED
+            self._set_state(RunState.LOADING)
+        else:  # a run in progress, being stopped: its RunEnded turns the window to LOADING, not STOPPED
+            self._opening = True
 
     @Slot(object)
     def _on_run_ended(self, info) -> None:
@@ -404,7 +424,11 @@ class MainWindow(QMainWindow):
             self.status.showMessage(f"Finished {_epochs(info.epoch)}. {self._continue_text}")
         elif self.status.currentMessage() == "Stopping…":
             self.status.showMessage(f"Stopped at step {info.step:,}.", 5000)
-        self._set_state(RunState.STOPPED if info.has_model else RunState.IDLE)
+        if self._opening is not None:  # the run made way for an opened checkpoint, which comes next
+            self._opening = info.has_model
+            self._set_state(RunState.LOADING)
+        else:
+            self._set_state(RunState.STOPPED if info.has_model else RunState.IDLE)
         self.files.on_run_ended(info)  # autosave on stop: after the state, in this same event
 
     @Slot(object)
@@ -417,6 +441,7 @@ class MainWindow(QMainWindow):
         self._set_continue_text(opened.epoch)
         self.status.showMessage(f"Opened {opened.path} at step {opened.step:,}. {self._continue_text}", 10_000)
         self.setWindowTitle(f"{APP_NAME} — {opened.path}")
+        self._opening = None
         self._set_state(RunState.STOPPED)
         self.files.on_opened(opened)  # what counts as unsaved: in the event that shows the opened curves
 

@@ -549,6 +549,37 @@ def test_open_during_training_repeatedly(qtbot, window, dialogs, trained_checkpo
     assert len(dialogs.questions) == 3
 
 
+def test_no_start_slips_in_between_the_replaced_run_and_the_opened_checkpoint(qtbot, window, dialogs,
+                                                                              trained_checkpoint, monkeypatch):
+    """CI once clicked between the two: the old run had ended (Start enabled) and the opened checkpoint had not
+    landed yet; a Start there is queued behind the open and trains the opened model with the old run's settings."""
+    import dataclasses
+
+    held = []
+    monkeypatch.setattr(window.session, "adopt_checkpoint", held.append)  # the read checkpoint waits here
+    start(qtbot, window, steps=10)
+    window.open_checkpoint(str(trained_checkpoint))
+    qtbot.waitUntil(lambda: bool(held) and not window.pause_action.isEnabled(), timeout=WAIT_MS)  # the run ended
+    assert window.state is RunState.LOADING and not window.start_action.isEnabled()
+    assert window.start_training() is False
+    monkeypatch.undo()
+    window.session.adopt_checkpoint(held.pop())
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
+    assert window.files.current_path == str(trained_checkpoint) and window.start_action.isEnabled()
+    assert window.controls.latent_spin.value() == 3
+
+    # a checkpoint the worker cannot adopt after all: one line, and the window is usable again (Continue)
+    monkeypatch.setattr(window.session, "adopt_checkpoint", held.append)
+    window.open_checkpoint(str(trained_checkpoint))
+    qtbot.waitUntil(lambda: bool(held), timeout=WAIT_MS)
+    assert window.state is RunState.LOADING and not window.start_action.isEnabled()
+    monkeypatch.undo()
+    window.session.adopt_checkpoint(dataclasses.replace(held.pop(), checkpoint=object()))
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
+    assert window.start_action.isEnabled() and window.start_action.text() == "Continue"
+    assert str(trained_checkpoint) in window.banner.text() and "AttributeError" in window.banner.text()
+
+
 def test_switch_dataset_during_training_repeatedly(qtbot, window, dialogs, tmp_path, monkeypatch):
     for i in range(3):
         npz = tmp_path / f"set{i}.npz"

@@ -227,10 +227,11 @@ class FileController(QObject):
             self.store.add_recent(loaded.path)
             self.store.set_last_folder("checkpoint", loaded.path)
             self._rebuild_recent_menu()
-        if self.busy:
+        if self.busy and not self.window.awaiting_checkpoint:
             self._skip_autosave_on_end = True  # the user already chose to replace this run
             self.session.stop()
         self.session.adopt_checkpoint(loaded)  # queued behind the stopping run: it lands once that has ended
+        self.window.checkpoint_queued()
 
     @Slot(object)
     def _on_checkpoint_load_failed(self, failed) -> None:
