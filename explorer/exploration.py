@@ -29,7 +29,8 @@ Selection and Latent arithmetic panels; the arithmetic panel's α slider moves t
 traversal centre like a drag, and a click or slider move starts its walk afresh from there.
 
 Background work, each a newest-wins LatestJob: UMAP/t-SNE maps, the aggregate posterior's density in a plane (the
-scatter's q(z) vs prior view), prior vs q(z)-fit samples, and selection exports.
+scatter's q(z) vs prior view), prior vs q(z)-fit samples, selection exports, and the ELBO gap's IWAE estimates (one at a time: its
+button cancels a running one).
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from explorer.panels.attribute import AttributePanel
 from explorer.panels.selection import SelectionPanel
 from explorer.panels.traversal import TraversalPanel
 from explorer.runtime.background import LatestJob
-from explorer.runtime.log_px import LogPxEstimate
 from explorer.runtime.projection_job import LatentProjection
 from trainer.snapshots import DecoderSnapshot, LatentSnapshot, PreviewImages
 
@@ -83,7 +83,7 @@ class Exploration(QObject):
         self.rd = RateDistortionPanel()
         self.following_live = True
         """False while the latent panels explore another run (explorer.comparison): live KL reports are not theirs."""
-        self.gap = ElboGapPanel(LogPxEstimate(self))
+        self.gap = ElboGapPanel(LatestJob("vae-explorer IWAE", self))
         self.selection = SelectionPanel()
         self.attribute = AttributePanel()
         self.exports = LatestJob("vae-explorer selection export", self)

@@ -22,7 +22,7 @@ from explorer.panels.latent import LatentScatterPanel
 from explorer.panels.rd import RateDistortionPanel
 from explorer.panels.samples import SamplesPanel
 from explorer.panels.traversal import TraversalPanel
-from explorer.runtime.log_px import LogPxEstimate
+from explorer.runtime.background import LatestJob
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
 from trainer.geometry import interpolate, traversal_grid
@@ -441,7 +441,7 @@ def test_rd_plane_receives_the_trajectory_and_turns_the_beta_line(qtbot, healthy
 
 # --- the ELBO gap ----------------------------------------------------------------------------------
 def test_elbo_gap_button_estimates_in_the_background_with_progress(qtbot, healthy):
-    panel = ElboGapPanel(LogPxEstimate())
+    panel = ElboGapPanel(LatestJob("vae-explorer IWAE"))
     qtbot.addWidget(panel)
     panel.show()
     assert not panel.button.isEnabled()  # nothing to estimate on yet

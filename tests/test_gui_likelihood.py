@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from explorer.panels.elbo_gap import ElboGapPanel
-from explorer.runtime.log_px import LogPxEstimate
+from explorer.runtime.background import LatestJob
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data.dataset import Dataset
 from trainer.snapshots import DecoderSnapshot, ExplorePublisher, LatentSnapshot
@@ -52,7 +52,7 @@ def estimate(qtbot, panel, decoder, latents) -> dict:
 
 
 def test_a_bernoulli_decoder_on_grey_levels_is_not_said_to_estimate_log_px(qtbot, grey):
-    panel = ElboGapPanel(LogPxEstimate())
+    panel = ElboGapPanel(LatestJob("vae-explorer IWAE"))
     qtbot.addWidget(panel)
     panel.show()
     decoder, latents = published(grey)
@@ -68,7 +68,7 @@ def test_a_bernoulli_decoder_on_grey_levels_is_not_said_to_estimate_log_px(qtbot
 
 
 def test_binarized_training_scores_a_binarized_held_out_set_and_calls_it_log_px(qtbot, grey):
-    panel = ElboGapPanel(LogPxEstimate())
+    panel = ElboGapPanel(LatestJob("vae-explorer IWAE"))
     qtbot.addWidget(panel)
     decoder, latents = published(grey, binarize="dynamic")
     assert latents.meaning.normalized and data_is_binary(latents.x)  # the panel scores the binarized sample
@@ -77,7 +77,7 @@ def test_binarized_training_scores_a_binarized_held_out_set_and_calls_it_log_px(
 
 
 def test_a_cvae_estimate_is_log_p_of_x_given_y(qtbot, grey):
-    panel = ElboGapPanel(LogPxEstimate())
+    panel = ElboGapPanel(LatestJob("vae-explorer IWAE"))
     qtbot.addWidget(panel)
     decoder, latents = published(grey, binarize="static", conditional=True)
     estimate(qtbot, panel, decoder, latents)

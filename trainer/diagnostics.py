@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from trainer.errors import Stopped
 from trainer.snapshots import DecoderSnapshot
 
 ACTIVE_KL_NATS = 0.01
@@ -89,8 +90,18 @@ def collapse_state(kl_per_dim, mu_variance=None, kl_threshold: float = ACTIVE_KL
 
 
 # --- the ELBO gap --------------------------------------------------------------------------------
-class Cancelled(Exception):
+class Cancelled(Stopped):
     """estimate_log_px stopped because should_stop() returned True."""
+
+
+def estimate_log_px_job(model, x: np.ndarray, y: np.ndarray | None, k: int, n: int | None,
+                        progress: Callable[[str, float], None], should_stop: Callable[[], bool]) -> dict:
+    """estimate_log_px as background work (explorer.runtime.background.LatestJob): progress(message, fraction)
+    with "done / total examples" after each batch, and Cancelled (a trainer.errors.Stopped) when asked to stop."""
+    def batches(done: int, total: int) -> None:
+        progress(f"{done:,} / {total:,} examples", done / max(total, 1))
+
+    return estimate_log_px(model, x, y, k=k, n=n, progress=batches, should_stop=should_stop)
 
 
 def estimate_log_px(model, x: np.ndarray, y: np.ndarray | None = None, k: int = 100, n: int | None = None,

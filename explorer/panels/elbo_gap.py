@@ -1,6 +1,6 @@
 """The ELBO gap: an importance-weighted estimate of log p(x), computed in the background, against the ELBO.
 
-    panel = ElboGapPanel(LogPxEstimate())   # explorer.runtime.log_px: runs the estimate in its own QThread
+    panel = ElboGapPanel(LatestJob("vae-explorer IWAE"))   # explorer.runtime.background: runs each estimate
     panel.set_model(decoder_snapshot)   # trainer.snapshots.DecoderSnapshot: a frozen CPU copy of all the weights
     panel.set_data(x_test, y_test, meaning)  # held-out images as scored, labels (CVAEs), LikelihoodMeaning
     panel.start()                       # what the button does; Cancel (the same button) stops it
@@ -8,9 +8,9 @@
 
 log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)): the gap is how far the encoder's posterior is from the true one. The
 IWAE bound with K samples (Burda et al. 2016) approaches log p(x) from below as K grows, so the gap shown
-is itself a lower bound on that KL. The estimate runs in its own QThread on the snapshot's private copy
-(the LogPxEstimate the panel is given), reports progress per batch, and is cancelled between batches; the
-window never waits for it. The panel only draws what the estimate reports.
+is itself a lower bound on that KL. The estimate runs in a background QThread on the snapshot's private copy
+(trainer.diagnostics.estimate_log_px_job on the LatestJob the panel is given), reports progress per batch, and is cancelled between
+batches; the window never waits for it. The panel only draws what the estimate reports.
 
 The panel calls the estimate log p(x) only when the likelihood is a normalized density of the data as scored
 (trainer.likelihood.LikelihoodMeaning): log p(x|y) for a CVAE, and for a Bernoulli decoder on grey levels what
@@ -20,6 +20,7 @@ it is, a cross-entropy bound with no log-likelihood behind it.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
@@ -45,10 +46,11 @@ class ElboGapPanel(QWidget):
     sig_estimated = Signal(object)
     """A finished estimate: dict with elbo, log_px, gap (nats per example), k, n, step."""
 
-    def __init__(self, estimate, parent: QWidget | None = None):
-        """`estimate`: the explorer.runtime.log_px.LogPxEstimate that runs the estimates this panel shows."""
+    def __init__(self, jobs, parent: QWidget | None = None):
+        """`jobs`: the explorer.runtime.background.LatestJob that runs the estimates this panel shows."""
         super().__init__(parent)
-        self._estimate = estimate
+        self._jobs = jobs
+        self._token = 0
         self._snapshot = None
         self._x: np.ndarray | None = None
         self._y: np.ndarray | None = None
@@ -99,12 +101,12 @@ class ElboGapPanel(QWidget):
         layout.addStretch(1)
 
         self.button.clicked.connect(self._on_button_clicked)
-        # the estimate's signals arrive in the GUI thread (it re-emits its job's there)
-        estimate.sig_progress.connect(self._on_progress)
-        estimate.sig_done.connect(self._on_done)
-        estimate.sig_failed.connect(self._on_failed)
-        estimate.sig_cancelled.connect(self._on_cancelled)
-        estimate.sig_finished.connect(self._on_finished)
+        # the job's signals arrive in the GUI thread (LatestJob re-emits its thread's there)
+        self._jobs.sig_progress.connect(self._on_progress)
+        self._jobs.sig_done.connect(self._on_done)
+        self._jobs.sig_failed.connect(self._on_failed)
+        self._jobs.sig_stopped.connect(self._on_cancelled)
+        self._jobs.sig_finished.connect(self._on_finished)
         self.k_spin.valueChanged.connect(self._update_button)
         self._update_button()
 
@@ -149,7 +151,7 @@ class ElboGapPanel(QWidget):
     # --- running --------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._estimate.running
+        return self._jobs.running
 
     def result(self) -> dict | None:
         return self._result
@@ -165,16 +167,19 @@ class ElboGapPanel(QWidget):
         self.progress.setFormat(f"0 / {n:,} examples")
         self.progress.show()
         self.note.setText(f"Estimating with K = {k} on {n:,} examples (model of step {self._snapshot.step:,})…")
-        self._estimate.start(self._snapshot, self._x, y, k, n)
+        from trainer.diagnostics import estimate_log_px_job
+
+        self._token += 1
+        self._jobs.submit(self._token, partial(estimate_log_px_job, self._snapshot, self._x, y, k, n))
         self._update_button()
         return True
 
     def cancel(self) -> None:
-        self._estimate.cancel()
+        self._jobs.cancel()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Cancel and join the estimate's thread (window close); True when no thread is left running."""
-        return self._estimate.shutdown(timeout_ms)
+        return self._jobs.shutdown(timeout_ms)
 
     # --- events -----------------------------------------------------------------------------------
     def _on_button_clicked(self) -> None:
@@ -185,11 +190,11 @@ class ElboGapPanel(QWidget):
         else:
             self.start()
 
-    def _on_progress(self, done: int, total: int) -> None:
-        self.progress.setValue(int(100 * done / max(total, 1)))
-        self.progress.setFormat(f"{done:,} / {total:,} examples")
+    def _on_progress(self, _token: int, message: str, fraction: float) -> None:
+        self.progress.setValue(int(100 * fraction))
+        self.progress.setFormat(message)
 
-    def _on_done(self, result: dict) -> None:
+    def _on_done(self, _token: int, result: dict) -> None:
         self._result = result
         self.elbo_label.setText(f"{result['elbo']:.2f} nats")
         normalized = self._meaning is None or self._meaning.normalized
@@ -203,10 +208,10 @@ class ElboGapPanel(QWidget):
         self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. {tail}")
         self.sig_estimated.emit(result)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, _token: int, message: str) -> None:
         self.note.setText(f"<span style='color:#b3261e'>Estimate failed: {message}</span>")
 
-    def _on_cancelled(self) -> None:
+    def _on_cancelled(self, _token: int) -> None:
         self.note.setText("Cancelled.")
 
     def _on_finished(self) -> None:

@@ -7,7 +7,7 @@
 
 `work` is GUI-free (a trainer function with its arguments bound): it reports through progress(message,
 fraction) and checks should_stop() between its phases, raising trainer.errors.Stopped to end early, which is not
-an error and emits nothing. A request that arrives while one runs asks the running one to stop and runs next;
+an error (sig_stopped). sig_finished says no job runs or waits any more (`running` is False by then). A request that arrives while one runs asks the running one to stop and runs next;
 only the newest waiting request is kept, so a fast-training model or a restless slider never queues work.
 Each run gets its own QThread at background priority (explorer.runtime.threads).
 """
@@ -37,6 +37,7 @@ class _Job(QObject):
     """(token, what it is doing, fraction done)."""
     sig_done = Signal(int, object)
     sig_failed = Signal(int, str)
+    sig_stopped = Signal(int)
     sig_finished = Signal()
     """Emitted last, whatever happened."""
 
@@ -62,7 +63,7 @@ class _Job(QObject):
         try:
             result = self._work(self._progress, self._stop.is_set)
         except Stopped:
-            pass
+            self.sig_stopped.emit(self._token)
         except Exception as exc:  # a failure is a line in the panel, never a dead thread
             self.sig_failed.emit(self._token, f"{type(exc).__name__}: {exc}")
         else:
@@ -80,6 +81,10 @@ class LatestJob(QObject):
     """(token, what `work` returned)."""
     sig_failed = Signal(int, str)
     """(token, one line)."""
+    sig_stopped = Signal(int)
+    """(token): the job stopped early, as asked (cancel, or a newer request); not an error."""
+    sig_finished = Signal()
+    """The last job ended and none waits: `running` is False."""
 
     def __init__(self, name: str, parent: QObject | None = None):
         super().__init__(parent)
@@ -113,6 +118,7 @@ class LatestJob(QObject):
         self._job.sig_progress.connect(self._on_progress)
         self._job.sig_done.connect(self._on_done)
         self._job.sig_failed.connect(self._on_failed)
+        self._job.sig_stopped.connect(self._on_stopped)
         self._job.sig_finished.connect(self._thread.quit)
         self._thread.finished.connect(self._on_thread_finished)
         self._thread.start()
@@ -140,6 +146,10 @@ class LatestJob(QObject):
     def _on_failed(self, token: int, message: str) -> None:
         self.sig_failed.emit(token, message)
 
+    @Slot(int)
+    def _on_stopped(self, token: int) -> None:
+        self.sig_stopped.emit(token)
+
     @Slot()
     def _on_thread_finished(self) -> None:
         if self._thread is not None:
@@ -149,3 +159,5 @@ class LatestJob(QObject):
         waiting, self._waiting = self._waiting, None
         if waiting is not None:
             self._start(*waiting)
+        else:
+            self.sig_finished.emit()
