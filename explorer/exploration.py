@@ -29,8 +29,8 @@ Selection and Latent arithmetic panels; the arithmetic panel's α slider moves t
 traversal centre like a drag, and a click or slider move starts its walk afresh from there.
 
 Background work, each a newest-wins LatestJob: UMAP/t-SNE maps, the aggregate posterior's density in a plane (the
-scatter's q(z) vs prior view), prior vs q(z)-fit samples, selection exports, and the ELBO gap's IWAE estimates (one at a time: its
-button cancels a running one).
+scatter's q(z) vs prior view), prior vs q(z)-fit samples, selection exports, and the ELBO gap's IWAE estimates
+(one at a time: its button cancels a running one).
 """
 
 from __future__ import annotations

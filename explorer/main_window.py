@@ -52,8 +52,9 @@ class MainWindow(QMainWindow):
         self._continue_text = ""  # what Continue would do, said again after the worker's idle-time messages
         self._epochs_done = 0  # of the stopped model, as its last RunEnded or OpenedCheckpoint said: for that text
         self._had_selection = False  # the scatter had a box/lasso selection: a new one does not raise its panel
-        self._opening: bool | None = None  # a read checkpoint is queued to replace the run: whether a model was
-        # there before it (what the window falls back to if the worker cannot adopt it); None: nothing queued
+        self._run_in_flight = False  # a Start was queued and its RunEnded has not arrived yet
+        self._opens_pending = 0  # read checkpoints queued to replace the run, neither opened nor refused yet
+        self._model_before_open = False  # what the window falls back to if the queued checkpoints are refused
 
         self._create_actions()
         self.curves = CurvesPanel()
@@ -254,6 +255,7 @@ class MainWindow(QMainWindow):
         session.sig_failed.connect(self._on_failed)
         session.sig_ended.connect(self._on_run_ended)
         session.sig_opened.connect(self._on_checkpoint_opened)
+        session.sig_open_refused.connect(self._on_open_refused)
         # a @Slot of a GUI-thread QObject: queued; it passes them on while the live run is the explored one
         session.sig_explore.connect(self.compare.on_live_explore)
 
@@ -274,6 +276,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(str(exc), "error")
             return False
         self.banner.clear()
+        self._run_in_flight = True
         self.session.start(settings, max_steps)
         self.status.showMessage("Preparing…")
         self._set_state(RunState.LOADING)
@@ -397,24 +400,37 @@ class MainWindow(QMainWindow):
     def _on_failed(self, message: str) -> None:
         self.status.clearMessage()
         self.banner.show_message(message, "error")
-        if self.awaiting_checkpoint:  # the queued checkpoint was refused
-            had_model, self._opening = self._opening, None
-            self._set_state(RunState.STOPPED if had_model else RunState.IDLE)
+
+    @property
+    def run_in_flight(self) -> bool:
+        """A run was started and has not ended (RunEnded) yet: loading its data, training or paused."""
+        return self._run_in_flight
 
     @property
     def awaiting_checkpoint(self) -> bool:
-        """No run in progress: the window is busy only waiting for a queued checkpoint to land."""
-        return self._opening is not None and self.state is RunState.LOADING
+        """No run in progress: the window is busy only waiting for queued checkpoints to land."""
+        return self._opens_pending > 0 and not self._run_in_flight
 
     def checkpoint_queued(self) -> None:
-        """A read checkpoint is queued to replace the run (FileController): until it lands (sig_opened), the window
-        stays busy, so that a Start cannot slip in between the old run's end and the opened one (it would be
-        queued behind the open and train the opened model with the old run's settings)."""
-        if self.state in (RunState.IDLE, RunState.STOPPED):
-            self._opening = self.state is RunState.STOPPED
+        """A read checkpoint is queued to replace the run (FileController): until it lands (sig_opened) or is
+        refused (sig_open_refused), the window stays busy, so that no Start or Reset slips in between the old
+        run's end and the opened one (a Start there is queued behind the open and trains the opened model with
+        the old run's settings). A run being stopped for it turns the window to LOADING when it ends."""
+        if self._opens_pending == 0:
+            self._model_before_open = self.state is not RunState.IDLE  # a run in flight: its RunEnded says
+        self._opens_pending += 1
+        if not self._run_in_flight:
             self._set_state(RunState.LOADING)
-        else:  # a run in progress, being stopped: its RunEnded turns the window to LOADING, not STOPPED
-            self._opening = True
+
+    @Slot(str)
+    def _on_open_refused(self, _path: str) -> None:
+        """The worker could not adopt a queued checkpoint (the banner says why): the run is as it was."""
+        self._opens_pending = max(0, self._opens_pending - 1)
+        if self._opens_pending or self._run_in_flight or self.state is not RunState.LOADING:
+            return
+        self._set_state(RunState.STOPPED if self._model_before_open else RunState.IDLE)
+        if self._model_before_open:
+            self._set_continue_text(self._epochs_done)
 
     @Slot(object)
     def _on_run_ended(self, info) -> None:
@@ -424,8 +440,9 @@ class MainWindow(QMainWindow):
             self.status.showMessage(f"Finished {_epochs(info.epoch)}. {self._continue_text}")
         elif self.status.currentMessage() == "Stopping…":
             self.status.showMessage(f"Stopped at step {info.step:,}.", 5000)
-        if self._opening is not None:  # the run made way for an opened checkpoint, which comes next
-            self._opening = info.has_model
+        self._run_in_flight = False
+        if self._opens_pending:  # the run made way for an opened checkpoint, which comes next
+            self._model_before_open = info.has_model
             self._set_state(RunState.LOADING)
         else:
             self._set_state(RunState.STOPPED if info.has_model else RunState.IDLE)
@@ -441,8 +458,10 @@ class MainWindow(QMainWindow):
         self._set_continue_text(opened.epoch)
         self.status.showMessage(f"Opened {opened.path} at step {opened.step:,}. {self._continue_text}", 10_000)
         self.setWindowTitle(f"{APP_NAME} — {opened.path}")
-        self._opening = None
-        self._set_state(RunState.STOPPED)
+        self._opens_pending = max(0, self._opens_pending - 1)
+        self._model_before_open = True
+        # another checkpoint still queued behind this one: stay busy until the last lands
+        self._set_state(RunState.LOADING if self._opens_pending else RunState.STOPPED)
         self.files.on_opened(opened)  # what counts as unsaved: in the event that shows the opened curves
 
     def _set_continue_text(self, epochs_done: int) -> None:
@@ -470,7 +489,7 @@ class MainWindow(QMainWindow):
         paused = state is RunState.PAUSED
         self.pause_action.setText("Resume" if paused else "Pause")
         self.pause_action.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay if paused else QStyle.SP_MediaPause))
-        self.stop_action.setEnabled(busy)
+        self.stop_action.setEnabled(busy and not self.awaiting_checkpoint)  # waiting for a file: nothing to stop
         self.reset_action.setEnabled(state is RunState.STOPPED)
         self.controls.set_lock(model=state is not RunState.IDLE, epochs=busy)
         self.sig_state_changed.emit(state.value)

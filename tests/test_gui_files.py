@@ -578,6 +578,23 @@ def test_no_start_slips_in_between_the_replaced_run_and_the_opened_checkpoint(qt
     qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
     assert window.start_action.isEnabled() and window.start_action.text() == "Continue"
     assert str(trained_checkpoint) in window.banner.text() and "AttributeError" in window.banner.text()
+    assert window.start_action.toolTip().startswith("Continue")  # what Continue will do, said again
+
+    # two opens in quick succession: busy until the second lands, not just the first
+    monkeypatch.setattr(window.session, "adopt_checkpoint", held.append)
+    window.open_checkpoint(str(trained_checkpoint))
+    qtbot.waitUntil(lambda: len(held) == 1, timeout=WAIT_MS)
+    window.open_checkpoint(str(trained_checkpoint))
+    qtbot.waitUntil(lambda: len(held) == 2, timeout=WAIT_MS)
+    monkeypatch.undo()
+    first, second = held
+    window.files.saved_label.clear()  # "Opened trained.h5 at step 40" once the first has landed
+    window.session.adopt_checkpoint(first)
+    qtbot.waitUntil(lambda: window.files.saved_label.text().startswith("Opened"), timeout=WAIT_MS)
+    assert window.state is RunState.LOADING and not window.start_action.isEnabled()
+    assert not window.stop_action.isEnabled()  # nothing runs: only a file is awaited
+    window.session.adopt_checkpoint(second)
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
 
 
 def test_switch_dataset_during_training_repeatedly(qtbot, window, dialogs, tmp_path, monkeypatch):

@@ -32,4 +32,5 @@ class LoadFailed:
 
 
 class Stopped(Exception):
-    """Background work (a map, a density, a sample comparison) was asked to stop and did; not an error."""
+    """Background work (a map, a density, a sample comparison, an IWAE estimate) was asked to stop and did; not an
+    error."""

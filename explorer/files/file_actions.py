@@ -227,7 +227,7 @@ class FileController(QObject):
             self.store.add_recent(loaded.path)
             self.store.set_last_folder("checkpoint", loaded.path)
             self._rebuild_recent_menu()
-        if self.busy and not self.window.awaiting_checkpoint:
+        if self.window.run_in_flight:
             self._skip_autosave_on_end = True  # the user already chose to replace this run
             self.session.stop()
         self.session.adopt_checkpoint(loaded)  # queued behind the stopping run: it lands once that has ended
@@ -394,7 +394,7 @@ class FileController(QObject):
 
     def _use_dataset(self, dataset) -> None:
         spec = dataset.spec
-        if self.busy:
+        if self.window.run_in_flight:
             self._skip_autosave_on_end = True
             self.session.stop()
         self.session.use_dataset(dataset)  # queued behind the stopping run

@@ -142,6 +142,7 @@ class ElboGapPanel(QWidget):
 
     def clear(self) -> None:
         self.cancel()
+        self._token += 1  # what the cancelled estimate still sends is about the old model: dropped
         self._snapshot = self._x = self._y = None
         self._result = None
         for label in (self.elbo_label, self.logpx_label, self.gap_label):
@@ -190,11 +191,15 @@ class ElboGapPanel(QWidget):
         else:
             self.start()
 
-    def _on_progress(self, _token: int, message: str, fraction: float) -> None:
+    def _on_progress(self, token: int, message: str, fraction: float) -> None:
+        if token != self._token:
+            return
         self.progress.setValue(int(100 * fraction))
         self.progress.setFormat(message)
 
-    def _on_done(self, _token: int, result: dict) -> None:
+    def _on_done(self, token: int, result: dict) -> None:
+        if token != self._token:
+            return
         self._result = result
         self.elbo_label.setText(f"{result['elbo']:.2f} nats")
         normalized = self._meaning is None or self._meaning.normalized
@@ -208,10 +213,14 @@ class ElboGapPanel(QWidget):
         self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. {tail}")
         self.sig_estimated.emit(result)
 
-    def _on_failed(self, _token: int, message: str) -> None:
+    def _on_failed(self, token: int, message: str) -> None:
+        if token != self._token:
+            return
         self.note.setText(f"<span style='color:#b3261e'>Estimate failed: {message}</span>")
 
-    def _on_cancelled(self, _token: int) -> None:
+    def _on_cancelled(self, token: int) -> None:
+        if token != self._token:
+            return
         self.note.setText("Cancelled.")
 
     def _on_finished(self) -> None:

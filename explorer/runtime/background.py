@@ -7,7 +7,8 @@
 
 `work` is GUI-free (a trainer function with its arguments bound): it reports through progress(message,
 fraction) and checks should_stop() between its phases, raising trainer.errors.Stopped to end early, which is not
-an error (sig_stopped). sig_finished says no job runs or waits any more (`running` is False by then). A request that arrives while one runs asks the running one to stop and runs next;
+an error (sig_stopped). sig_finished says no job runs or waits any more (`running` is False by then).
+A request that arrives while one runs asks the running one to stop and runs next;
 only the newest waiting request is kept, so a fast-training model or a restless slider never queues work.
 Each run gets its own QThread at background priority (explorer.runtime.threads).
 """
@@ -106,7 +107,8 @@ class LatestJob(QObject):
         self._start(token, work)
 
     def cancel(self) -> None:
-        """Forget what waits and ask the running job to stop (what it would have sent is then dropped)."""
+        """Forget what waits and ask the running job to stop: it ends with sig_stopped (or sig_done/sig_failed,
+        if it was past its last check); a caller that no longer wants its result drops it by token."""
         self._waiting = None
         if self._job is not None:
             self._job.cancel()

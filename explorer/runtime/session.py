@@ -20,7 +20,7 @@ from explorer.runtime.worker import TrainWorker
 
 # TrainWorker signals the session re-emits under the same names (documented below)
 RELAYED = ("sig_devices", "sig_status", "sig_started", "sig_progress", "sig_epoch", "sig_diverged", "sig_failed",
-           "sig_ended", "sig_opened", "sig_explore", "sig_snapshot", "sig_dataset_changed")
+           "sig_ended", "sig_opened", "sig_open_refused", "sig_explore", "sig_snapshot", "sig_dataset_changed")
 
 
 class TrainSession(QObject):
@@ -49,6 +49,8 @@ class TrainSession(QObject):
     """RunEnded: the worker is idle again."""
     sig_opened = Signal(object)
     """OpenedCheckpoint: a checkpoint was read and will be resumed by the next Start."""
+    sig_open_refused = Signal(str)
+    """Path of a read checkpoint the worker could not make the current run (sig_failed says why)."""
     sig_explore = Signal(object)
     """DecoderSnapshot | PreviewImages | LatentSnapshot: copies made between steps, for the latent panels."""
     sig_snapshot = Signal(object)

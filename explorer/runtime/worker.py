@@ -99,6 +99,9 @@ class TrainWorker(QObject):
     """RunEnded: the worker is idle again."""
     sig_opened = Signal(object)
     """OpenedCheckpoint: a checkpoint was read and will be resumed by the next Start."""
+    sig_open_refused = Signal(str)
+    """Path of a checkpoint that could not become the current run after all (sig_failed says why); the
+    current run is unchanged."""
     sig_explore = Signal(object)
     """DecoderSnapshot | PreviewImages | LatentSnapshot: copies made between steps, for the latent panels."""
     sig_snapshot = Signal(object)
@@ -245,12 +248,12 @@ class TrainWorker(QObject):
                 )
             )
 
-    @Slot(str)
     @property
     def opened_checkpoint(self):
         """The opened checkpoint waiting for Start (trainer.checkpoint.Checkpoint), or None."""
         return self._checkpoint
 
+    @Slot(str)
     def open_checkpoint(self, path: str) -> None:
         """Read a checkpoint (validated, no pickle); the next Start builds a Trainer that resumes it."""
         self._adopt(path, None)
@@ -267,6 +270,7 @@ class TrainWorker(QObject):
         self._adopt(loaded.path, loaded.checkpoint)
 
     def _adopt(self, path: str, ckpt) -> None:
+        opened = False
         try:
             from trainer.checkpoint import load_checkpoint
 
@@ -276,17 +280,21 @@ class TrainWorker(QObject):
             from explorer.runtime.checkpoint_io import drawable_history
 
             history = drawable_history(ckpt.history)  # a valid file may still hold columns no plot can draw
+            step, epoch = int(ckpt.progress["step"]), int(ckpt.progress["epoch"])
+            # nothing above changed the current run: a failure there leaves it as it was
             with self._lock:
                 self._trainer = None  # the opened run replaces the current one; only read while idle
             self._checkpoint = ckpt
-            step, epoch = int(ckpt.progress["step"]), int(ckpt.progress["epoch"])
             self.sig_opened.emit(OpenedCheckpoint(path=str(path), settings=settings, history=history, step=step, epoch=epoch))
+            opened = True
             self._publish_opened(ckpt, step)
         except VaeExplorerError as exc:
             self.sig_failed.emit(str(exc))
         except Exception as exc:
             traceback.print_exc()
             self.sig_failed.emit(f"{path}: {type(exc).__name__}: {exc}")
+        if not opened:
+            self.sig_open_refused.emit(str(path))
 
     @Slot()
     def reset(self) -> None:
