@@ -149,10 +149,9 @@ def _tsne(mu, params, previous, report, should_stop) -> np.ndarray:
     # 9.2 (2-core machine). So Barnes-Hut for small sets, as openTSNE's "auto" does, and FFT from BH_BELOW on.
     # ints_in_interval=2: a coarser FFT grid once the map has spread (2-3x faster here, same neighbourhoods)
     fft = n >= BH_BELOW
-    method = {"negative_gradient_method": "fft"} if fft else {"negative_gradient_method": "bh"}
     step = {"ints_in_interval": 2} if fft else {}
-    emb = TSNEEmbedding(init, aff, n_jobs=-1, random_state=params.seed, callbacks=callback, callbacks_every_iters=10,
-                        **method)
+    emb = TSNEEmbedding(init, aff, n_jobs=-1, negative_gradient_method="fft" if fft else "bh", random_state=params.seed,
+                        callbacks=callback, callbacks_every_iters=10)
     if early:
         emb = emb.optimize(n_iter=early, exaggeration=12, momentum=0.5, **step)
         _check(should_stop)

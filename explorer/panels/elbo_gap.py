@@ -9,8 +9,8 @@
 log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)): the gap is how far the encoder's posterior is from the true one. The
 IWAE bound with K samples (Burda et al. 2016) approaches log p(x) from below as K grows, so the gap shown
 is itself a lower bound on that KL. The estimate runs in a background QThread on the snapshot's private copy
-(trainer.diagnostics.estimate_log_px_job on the LatestJob the panel is given), reports progress per batch, and is cancelled between
-batches; the window never waits for it. The panel only draws what the estimate reports.
+(trainer.diagnostics.estimate_log_px_job on the LatestJob the panel is given), reports progress per batch, and
+is cancelled between batches; the window never waits for it. The panel only draws what the estimate reports.
 
 The panel calls the estimate log p(x) only when the likelihood is a normalized density of the data as scored
 (trainer.likelihood.LikelihoodMeaning): log p(x|y) for a CVAE, and for a Bernoulli decoder on grey levels what
