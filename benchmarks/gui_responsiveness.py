@@ -52,7 +52,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from benchmarks.report import emit  # noqa: E402
 from explorer.main_window import MainWindow  # noqa: E402
-from explorer.run_settings import RunSettings  # noqa: E402
+from explorer.models.run_settings import RunSettings  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "mnist"
 HEARTBEAT_MS = 5
@@ -69,7 +69,8 @@ class HeadlessRun:
     """The same config trained by a plain Trainer on this thread, in slices between the window's slices."""
 
     def __init__(self, dataset, settings: RunSettings, threads: int):
-        from trainer.loop import Trainer, model_config_for
+        from trainer.model.vae import model_config_for
+        from trainer.training.loop import Trainer
 
         self.threads = threads  # torch keeps its thread count per thread: match the window's worker
         self.trainer = Trainer(model_config_for(dataset, **settings.model_kwargs()), settings.train_config(), dataset)
@@ -80,7 +81,7 @@ class HeadlessRun:
     def run_for(self, seconds: float) -> None:
         import torch
 
-        from trainer.loop import StepReport
+        from trainer.training.reports import StepReport
 
         own_threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)

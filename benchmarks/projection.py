@@ -33,10 +33,11 @@ import torch  # noqa: E402
 from benchmarks.report import emit  # noqa: E402
 from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
-from trainer.geometry import StablePCA  # noqa: E402
-from trainer.loop import Trainer, model_config_for  # noqa: E402
-from trainer.metrics import encode_dataset  # noqa: E402
-from trainer.projection import (ProjectionParams, ProjectionRequest, faithfulness, knn_accuracy,  # noqa: E402
+from trainer.analysis.geometry import StablePCA  # noqa: E402
+from trainer.model.vae import model_config_for  # noqa: E402
+from trainer.training.loop import Trainer  # noqa: E402
+from trainer.analysis.metrics import encode_dataset  # noqa: E402
+from trainer.analysis.projection import (ProjectionParams, ProjectionRequest, faithfulness, knn_accuracy,  # noqa: E402
                                 project)
 
 SHARED_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "mnist"

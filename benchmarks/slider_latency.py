@@ -51,9 +51,10 @@ from explorer.plotting.image_grid import to_qimage, to_uint8  # noqa: E402
 from explorer.plotting.thumbnails import ThumbnailItem  # noqa: E402
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
-from trainer.loop import Trainer, model_config_for  # noqa: E402
-from trainer.model import VAE  # noqa: E402
-from trainer.snapshots import DecoderSnapshot, LatentSnapshot  # noqa: E402
+from trainer.model.vae import model_config_for  # noqa: E402
+from trainer.training.loop import Trainer  # noqa: E402
+from trainer.model.vae import VAE  # noqa: E402
+from trainer.analysis.snapshots import DecoderSnapshot, LatentSnapshot  # noqa: E402
 
 
 def percentiles(ms: list[float]) -> dict:

@@ -31,7 +31,8 @@ from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
 from trainer.data.dataset import Dataset  # noqa: E402
 from trainer.data.image_folder import CHUNK_BYTES  # noqa: E402
-from trainer.loop import Trainer, model_config_for  # noqa: E402
+from trainer.model.vae import model_config_for  # noqa: E402
+from trainer.training.loop import Trainer  # noqa: E402
 
 SHARED_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "mnist"
 GOAL = 0.9

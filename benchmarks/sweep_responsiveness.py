@@ -6,7 +6,7 @@ The real main window runs Training ▸ β sweep… on the reference MLP (784-400
 128) with `--runs` values of β, while a 5 ms QTimer on the GUI thread records when it fires. The runs stream
 into the Runs panel, the curves' overlays and the rate–distortion plane as they train. The sweep is stopped
 and started again in slices (it resumes from its checkpoints, as a user's would) that alternate with the same
-sweep trained headlessly by trainer.sweep.run_sweep in this process, into another folder, so load from other
+sweep trained headlessly by trainer.training.sweep.run_sweep in this process, into another folder, so load from other
 processes hits both alike: gui_vs_headless_throughput is what the window costs the sweep. Goals as for a single
 run: max gap <= 50 ms, p99 <= 20 ms, ratio >= 0.85.
 """
@@ -63,8 +63,8 @@ def window_slice(app, window: MainWindow, request: SweepRequest, seconds: float,
 
 def headless_slice(request: SweepRequest, folder: Path, seconds: float) -> float:
     from trainer.data import load_dataset
-    from trainer.loop import model_config_for
-    from trainer.sweep import Sweep, plan_runs, run_sweep
+    from trainer.model.vae import model_config_for
+    from trainer.training.sweep import Sweep, plan_runs, run_sweep
 
     s = request.settings
     dataset = load_dataset(s.dataset_spec())

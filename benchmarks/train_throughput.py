@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
-from trainer.loop import EpochReport, Trainer, model_config_for  # noqa: E402
+from trainer.model.vae import model_config_for  # noqa: E402
+from trainer.training.loop import Trainer  # noqa: E402
+from trainer.training.reports import EpochReport  # noqa: E402
 from trainer.pixels import to_float01  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 from explorer.files.settings_store import use_scratch_settings
 from explorer.main_window import MainWindow
 from explorer.screenshot import PANELS, ScreenshotDriver
-from explorer.state import RunState
+from explorer.models.run_state import RunState
 
 DEMO_CHECKPOINT = "demo_sprites.h5"
 """Shipped in assets/ and opened when the window starts without a checkpoint; assets/README.md says how it was made."""

@@ -8,7 +8,7 @@ the latent panels explore.
     session.sig_explore.connect(compare.on_live_explore)  # the live run's snapshots pass only while it is explored
     compare.shutdown()                                    # in closeEvent
 
-The catalog (explorer.runs.RunCatalog) is the one owner of what is known about each run; the Runs panel, the
+The catalog (explorer.models.run_catalog.RunCatalog) is the one owner of what is known about each run; the Runs panel, the
 curves' overlays and the rate–distortion plane are views of it. Selecting a run (a click in the panel or on
 its end point in the plane) makes it the explored model: its checkpoint is read and encoded in the run-loading
 thread and its snapshots go to the latent panels, while the live run's are held back until the live run is
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QDialog
 from explorer.panels.experiments import Experiment, ExperimentPanel
 from explorer.panels.runs import RunsPanel
 from explorer.panels.sweep_dialog import SweepDialog
-from explorer.runs import LIVE, RunCatalog, RunRecord
+from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord
 from explorer.runtime.run_loading import RunLoading
 from explorer.runtime.sweep_job import SweepJob, SweepRequest
 
@@ -192,7 +192,7 @@ class Comparison(QObject):
 
     @Slot(object)
     def _on_live_opened(self, opened) -> None:
-        from trainer.rd import final_rd
+        from trainer.analysis.rd import final_rd
 
         rate, distortion, elbo = final_rd(opened.history)
         self.catalog.remove(LIVE)

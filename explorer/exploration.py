@@ -18,15 +18,14 @@ took the CPU; spread out, each turn paints one panel (benchmarks/gui_responsiven
 `latents` are set by the last step, once every panel shows the snapshot; `flush()` applies the queue at once.
 A larger model's slider rows get turns of their own before the decoder's (DecoderSlidersPanel.prepare_rows).
 
-Which dimensions are active is decided once, by `activity` (explorer.panels.activity.LatentActivity), from the live
+Which dimensions are active is decided once, by `activity` (explorer.models.latent_activity.LatentActivity), from the live
 KL, the held-out encodings and the live β changes; the KL strip and the sliders both draw its decision, in the
 same turn, so they never disagree.
 
-Between panels: clicking a point (scatter) sets the sliders, the marker, the traversal centre and endpoint
-A; Shift+click sets endpoint B; dragging the marker or a slider moves the other without echo (set_z and
-set_marker emit nothing), so there is no feedback loop. A box or lasso selection (owned by the scatter) reaches the
-Selection and Latent arithmetic panels; the arithmetic panel's α slider moves the sliders, the marker and the
-traversal centre like a drag, and a click or slider move starts its walk afresh from there.
+Between panels: one explorer.models.LatentCursor holds z, the interpolation ends A and B and the box/lasso
+selection, and every panel that shows or moves them is given it. A click in the scatter moves z and sets A
+(Shift+click: B); a slider, the marker or the arithmetic walk moves z; a box or lasso sets the selection; each
+panel draws what changed from the cursor's signals, and the one that moved it (its `origin`) skips what it shows.
 
 Background work, each a newest-wins LatestJob: UMAP/t-SNE maps, the aggregate posterior's density in a plane (the
 scatter's q(z) vs prior view), prior vs q(z)-fit samples, selection exports, and the ELBO gap's IWAE estimates
@@ -44,7 +43,8 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
-from explorer.panels.activity import LatentActivity
+from explorer.models.latent_activity import LatentActivity
+from explorer.models.latent_cursor import LatentCursor
 from explorer.panels.decoder import ROWS_PER_TURN, DecoderSlidersPanel
 from explorer.panels.elbo_gap import ElboGapPanel
 from explorer.panels.kl import KlPanel
@@ -57,7 +57,7 @@ from explorer.panels.selection import SelectionPanel
 from explorer.panels.traversal import TraversalPanel
 from explorer.runtime.background import LatestJob
 from explorer.runtime.projection_job import LatentProjection
-from trainer.snapshots import DecoderSnapshot, LatentSnapshot, PreviewImages
+from trainer.analysis.snapshots import DecoderSnapshot, LatentSnapshot, PreviewImages
 
 TURN_MS = 2
 """Pause before each queued panel update: long enough for the paint of the previous one and for the timers
@@ -75,17 +75,19 @@ class Exploration(QObject):
         # the one owner of "which dimensions are active": the KL strip (headline, bar colours) and the
         # sliders' labels draw what it decides, in the same call
         self.activity = LatentActivity(self)
-        self.scatter = LatentScatterPanel()
-        self.sliders = DecoderSlidersPanel(activity=self.activity)
-        self.traversal = TraversalPanel()
+        self.cursor = LatentCursor(self)
+        """z, the ends A and B and the selection: one copy, for every latent panel."""
+        self.scatter = LatentScatterPanel(self.cursor)
+        self.sliders = DecoderSlidersPanel(activity=self.activity, cursor=self.cursor)
+        self.traversal = TraversalPanel(self.cursor)
         self.samples = SamplesPanel()
         self.kl = KlPanel(self.activity)
         self.rd = RateDistortionPanel()
         self.following_live = True
         """False while the latent panels explore another run (explorer.comparison): live KL reports are not theirs."""
         self.gap = ElboGapPanel(LatestJob("vae-explorer IWAE", self))
-        self.selection = SelectionPanel()
-        self.attribute = AttributePanel()
+        self.selection = SelectionPanel(self.cursor)
+        self.attribute = AttributePanel(self.cursor)
         self.exports = LatestJob("vae-explorer selection export", self)
         self.holes = LatestJob("vae-explorer q(z) density", self)
         self.aggregate = AggregatePanel()
@@ -101,9 +103,6 @@ class Exploration(QObject):
         self._turn = QTimer(self, singleShot=True, interval=TURN_MS)
         self._turn.timeout.connect(self._run_next_step)
 
-        self.scatter.sig_point_selected.connect(self._on_point_selected)
-        self.scatter.sig_point_b_selected.connect(self._on_point_b_selected)
-        self.scatter.sig_latent_moved.connect(self._on_marker_dragged)
         # UMAP and t-SNE maps: asked for by the scatter, computed in a background thread, drawn by the scatter
         self.projection = LatentProjection(self)
         self.scatter.sig_projection_requested.connect(self.projection.request)
@@ -119,15 +118,9 @@ class Exploration(QObject):
         self.samples_job.sig_progress.connect(self._on_compare_progress)
         self.samples_job.sig_done.connect(self._on_compare_done)
         self.samples_job.sig_failed.connect(self._on_compare_failed)
-        self.sliders.sig_z_changed.connect(self._on_sliders_moved)
-        # box/lasso selections: the scatter owns them, the Selection and Attribute panels read them
-        self.scatter.sig_selection_changed.connect(self._on_selection_changed)
-        self.selection.sig_clear_requested.connect(self.scatter.clear_selection)
-        self.selection.sig_use_mean.connect(self._on_use_mean)
         self.selection.sig_export_requested.connect(self._on_export_requested)
         self.exports.sig_done.connect(self._on_export_done)
         self.exports.sig_failed.connect(self._on_export_done)
-        self.attribute.sig_z_changed.connect(self._on_attribute_moved)
         self.sliders.label_combo.currentIndexChanged.connect(self._on_label_changed)
 
     def docks(self) -> list[tuple[str, object, Qt.DockWidgetArea]]:
@@ -161,8 +154,6 @@ class Exploration(QObject):
         def sliders() -> None:
             self.sliders.set_decoder(snapshot)
             self.scatter.set_decoder(snapshot)
-            if self.scatter.latents is None or self.scatter.latents.latent_dim != snapshot.latent_dim:
-                self.scatter.set_marker(self.sliders.z())
 
         def done() -> None:
             self.gap.set_model(snapshot)
@@ -180,7 +171,6 @@ class Exploration(QObject):
     def on_latents(self, latents: LatentSnapshot) -> None:
         def scatter() -> None:
             self.scatter.set_snapshot(latents)
-            self.scatter.set_marker(self.sliders.z())
 
         def activity() -> None:
             # one turn for the KL strip and the sliders' labels: they must never show two decisions
@@ -194,6 +184,7 @@ class Exploration(QObject):
             self.latents = latents
             self.aggregate.mark_stale()
             if first and len(latents) >= 2:
+                self.cursor.fit(latents.latent_dim)  # the encodings may come before the decoder
                 self._show_first_examples(latents)
 
         def selection() -> None:
@@ -205,9 +196,9 @@ class Exploration(QObject):
 
     def _show_first_examples(self, latents: LatentSnapshot) -> None:
         """Something to look at before the first click: the first two held-out examples."""
-        self.traversal.set_endpoint("b", latents.mu[1], f"#{int(latents.indices[1])}")
-        if self.sliders.z().any():  # the user has moved the sliders already: leave them
-            self.traversal.set_endpoint("a", latents.mu[0], f"#{int(latents.indices[0])}")
+        self.cursor.set_end("b", latents.mu[1], f"#{int(latents.indices[1])}")
+        if self.cursor.z.any():  # the user has moved the sliders already: leave them
+            self.cursor.set_end("a", latents.mu[0], f"#{int(latents.indices[0])}")
         else:
             # the first example, as if clicked: the origin often decodes to a faint blur (the held-out
             # μ of a small-object dataset like sprites lie on a shell around it), a real example never does
@@ -265,6 +256,7 @@ class Exploration(QObject):
         self.decoder = None
         self.latents = None
         self._pending_kl = None
+        self.cursor.clear()
         for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.gap, self.selection,
                       self.attribute, self.aggregate):
             panel.clear()
@@ -317,44 +309,10 @@ class Exploration(QObject):
         xy, kept = result
         self.scatter.set_projection(token, xy, kept)
 
-    def _on_point_selected(self, index: int, mu) -> None:
-        self.sliders.set_z(mu)
-        self.scatter.set_marker(mu)
-        self.traversal.set_center(mu)
-        self.traversal.set_endpoint("a", mu, f"#{self._example_name(index)}")
-        self.attribute.set_base(mu)
-
-    def _on_point_b_selected(self, index: int, mu) -> None:
-        self.traversal.set_endpoint("b", mu, f"#{self._example_name(index)}")
-
-    def _on_marker_dragged(self, z) -> None:
-        self.sliders.set_z(z)
-        self.traversal.set_center(z)
-        self.attribute.set_base(z)
-
-    def _on_sliders_moved(self, z) -> None:
-        self.scatter.set_marker(z)
-        self.traversal.set_center(z)
-        self.attribute.set_base(z)
-
-    def _on_attribute_moved(self, z) -> None:
-        """z + α·d from the Latent arithmetic panel: the sliders, the marker and the decoder follow; the walk's
-        start stays where it was."""
-        self.sliders.set_z(z)
-        self.scatter.set_marker(z)
-        self.traversal.set_center(z)
-
     # --- selections -------------------------------------------------------------------------------
-    def _on_selection_changed(self, positions) -> None:
-        self.selection.set_selection(positions)
-        self.attribute.set_selection(positions)
-
-    def _on_use_mean(self, key: str, mean) -> None:
-        self.traversal.set_endpoint(key, mean, f"mean of {len(self.selection.selection()):,}")
-
     def _on_export_requested(self, kind: str, path: str) -> None:
         """Write the selection off the GUI thread (an NPZ of 70k images takes seconds)."""
-        latents, picked = self.scatter.latents, self.scatter.selection()
+        latents, picked = self.scatter.latents, self.cursor.selection
         if latents is None or not len(picked):
             return
         self._export_ids += 1
@@ -367,13 +325,10 @@ class Exploration(QObject):
         self.traversal.set_label(self.sliders.label())
         self.attribute.set_label(self.sliders.label())
 
-    def _example_name(self, index: int) -> int:
-        return int(self.latents.indices[index]) if self.latents is not None else int(index)
-
 
 def export_selection(kind: str, path: str, latents, picked, progress=None, should_stop=None) -> str:
     """Write the selected examples as a CSV of indices or an NPZ of images and latents; the line to show."""
-    from trainer.selection import write_indices_csv, write_selection_npz
+    from trainer.analysis.selection import write_indices_csv, write_selection_npz
 
     def pick(a):
         return None if a is None else np.asarray(a)[picked]
@@ -393,8 +348,8 @@ SAMPLES = 32
 
 
 def compare_samples(decoder, mu, seed: int, components: int, progress=None, should_stop=None) -> tuple:
-    """(trainer.aggregate.SampleComparison, decoded prior samples, decoded q(z)-fit samples), in a worker thread."""
-    from trainer.aggregate import compare_prior_and_aggregate
+    """(trainer.analysis.aggregate.SampleComparison, decoded prior samples, decoded q(z)-fit samples), in a worker thread."""
+    from trainer.analysis.aggregate import compare_prior_and_aggregate
 
     comparison = compare_prior_and_aggregate(mu, n=SAMPLES, seed=seed, n_components=components,
                                              should_stop=should_stop, progress=progress)

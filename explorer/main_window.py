@@ -27,7 +27,7 @@ from explorer.panels.curves import CurvesPanel
 from explorer.panels.experiments import EXPERIMENTS
 from explorer.panels.status import MessageBanner, TrainingStatusBar
 from explorer.runtime.session import TrainSession
-from explorer.state import RunState
+from explorer.models.run_state import RunState
 
 APP_NAME = "vae-explorer"
 SCREEN_SHARE = 0.9
@@ -234,7 +234,7 @@ class MainWindow(QMainWindow):
         self.controls.sig_free_bits_changed.connect(self.session.set_free_bits)
         # the rate–distortion plane's β line follows the slider while it is dragged, before training applies it
         self.controls.sig_beta_previewed.connect(self.explore.set_beta)
-        self.explore.scatter.sig_selection_changed.connect(self._on_selection_changed)
+        self.explore.cursor.sig_selection_changed.connect(self._on_selection_changed)
         self.controls.sig_beta_changed.connect(self.explore.set_beta)
         self.controls.epochs_spin.valueChanged.connect(self._on_epochs_changed)
         self.explore.kl.sig_collapse_changed.connect(self._on_collapse_changed)
@@ -383,7 +383,7 @@ class MainWindow(QMainWindow):
     def _on_epoch_done(self, report) -> None:
         self.curves.add_epoch(report.step, report.test_recon, report.test_kl, report.test_elbo)
         # no active-unit count here: the KL strip and the sliders show the one decision about which are active
-        # (explorer.panels.activity), and a second count from another measurement contradicted it now and then
+        # (explorer.models.latent_activity), and a second count from another measurement contradicted it now and then
         self.status.showMessage(
             f"Epoch {report.epoch}: held-out ELBO {report.test_elbo:.2f} nats (distortion {report.test_recon:.2f},"
             f" rate {report.test_kl:.2f})",

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QWidget
 
 from explorer.main_window import MainWindow
-from explorer.state import RunState
+from explorer.models.run_state import RunState
 
 SCREENSHOT_SIZE = (1440, 900)
 """At least 1280x800, the size README pictures are made at."""

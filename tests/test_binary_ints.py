@@ -16,9 +16,11 @@ from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
 from trainer.data.array_files import load_hdf5, load_npz
 from trainer.data.dataset import Dataset
-from trainer.loop import EpochReport, StepReport, Trainer, model_config_for
-from trainer.metrics import evaluate
-from trainer.snapshots import preview_images
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.training.reports import EpochReport, StepReport
+from trainer.analysis.metrics import evaluate
+from trainer.analysis.snapshots import preview_images
 
 INT_DTYPES = (np.int64, np.int32, np.int8, np.uint8)
 

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import torch
 
-from trainer import checkpoint as ckpt_mod
-from trainer.checkpoint import FORMAT_NAME, Checkpoint, load_checkpoint, read_info, save_checkpoint
+from trainer.checkpoints import hdf5 as ckpt_mod
+from trainer.checkpoints.hdf5 import FORMAT_NAME, Checkpoint, load_checkpoint, read_info, save_checkpoint
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.errors import CheckpointError
-from trainer.model import VAE
+from trainer.model.vae import VAE
 
 TINY = ModelConfig(input_shape=(1, 8, 8), hidden=(16,), latent_dim=3)
 

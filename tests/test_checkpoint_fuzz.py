@@ -37,13 +37,14 @@ import numpy as np
 import pytest
 import torch
 
-from trainer import checkpoint as ckpt_mod
-from trainer.checkpoint import load_checkpoint, read_info, save_checkpoint
+from trainer.checkpoints import hdf5 as ckpt_mod
+from trainer.checkpoints.hdf5 import load_checkpoint, read_info, save_checkpoint
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.data import load_dataset
 from trainer.errors import CheckpointError, VaeExplorerError
-from trainer.loop import Trainer, model_config_for
-from trainer.model import VAE
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.model.vae import VAE
 
 REPO = Path(__file__).resolve().parents[1]
 RSS_GROWTH_LIMIT_MB = 500

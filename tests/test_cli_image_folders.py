@@ -7,7 +7,7 @@ import numpy as np
 
 from qimage_files import RNG, write_image
 from test_cli import last_json, run_cli
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoints.hdf5 import load_checkpoint
 from trainer.config import DatasetSpec
 from trainer.data import load_dataset
 

@@ -20,7 +20,7 @@ import torch
 import torch.multiprocessing as mp
 
 from test_cli import last_json
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoints.hdf5 import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 # 2,000 28x28 sprites, a small MLP: a few seconds per run, long enough to converge to within a few nats
@@ -99,8 +99,9 @@ def _shard_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
 
     from trainer.config import DatasetSpec, TrainConfig
     from trainer.data import load_dataset
-    from trainer.distributed import Group
-    from trainer.loop import Trainer, model_config_for
+    from trainer.training.distributed import Group
+    from trainer.model.vae import model_config_for
+    from trainer.training.loop import Trainer
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
@@ -120,7 +121,8 @@ def _shard_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
 def test_each_rank_takes_a_disjoint_shard_of_the_one_process_batch(tmp_path, world):
     from trainer.config import DatasetSpec, TrainConfig
     from trainer.data import load_dataset
-    from trainer.loop import Trainer, model_config_for
+    from trainer.model.vae import model_config_for
+    from trainer.training.loop import Trainer
 
     mp.spawn(_shard_worker, args=(world, str(tmp_path / "init"), str(tmp_path)), nprocs=world, join=True)
     shards = [torch.load(tmp_path / f"rank{r}.pt") for r in range(world)]

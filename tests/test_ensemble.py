@@ -1,4 +1,4 @@
-"""trainer.ensemble: runs stepped together as one batched model train exactly as they would alone."""
+"""trainer.training.ensemble: runs stepped together as one batched model train exactly as they would alone."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
-from trainer.ensemble import Ensemble
+from trainer.training.ensemble import Ensemble
 from trainer.errors import ConfigError
-from trainer.loop import DivergedReport, EpochReport, Trainer, model_config_for
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.training.reports import DivergedReport, EpochReport
 
 TIME_COLUMNS = ("samples_per_s", "elapsed_s")
 

@@ -6,7 +6,9 @@ import pytest
 
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
-from trainer.loop import BetaChanged, EpochReport, StepReport, Trainer, model_config_for
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.training.reports import BetaChanged, EpochReport, StepReport
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""trainer.snapshots, .geometry, .diagnostics: decoder snapshots, held-out encodings, stable PCA, traversals,
+"""trainer.analysis.snapshots, .geometry, .diagnostics: decoder snapshots, held-out encodings, stable PCA, traversals,
 interpolation, collapse, RD line.
 
 No Qt here. Numbers are checked against the model itself (decode == mean_image(decode)) or closed forms.
@@ -18,11 +18,12 @@ import torch
 
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.data import load_dataset
-from trainer.diagnostics import Cancelled, collapse_state, estimate_log_px, variance_describes
-from trainer.geometry import StablePCA, interpolate, prior_contour, rd_line, traversal_grid, traversal_latents
-from trainer.loop import Trainer, model_config_for
-from trainer.model import VAE
-from trainer.snapshots import (
+from trainer.analysis.diagnostics import Cancelled, collapse_state, estimate_log_px, variance_describes
+from trainer.analysis.geometry import StablePCA, interpolate, prior_contour, rd_line, traversal_grid, traversal_latents
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.model.vae import VAE
+from trainer.analysis.snapshots import (
     DecoderSnapshot,
     ExplorePublisher,
     LatentSnapshot,
@@ -67,7 +68,7 @@ def reference_model(latent_dim: int = 20) -> VAE:
 
 # --- the layering ---------------------------------------------------------------------------------
 def test_importing_snapshots_geometry_and_diagnostics_loads_neither_torch_nor_qt():
-    code = "import sys, trainer.snapshots, trainer.geometry, trainer.diagnostics; bad = {'torch', 'PySide6', 'pyqtgraph'} & set(sys.modules); assert not bad, bad"
+    code = "import sys, trainer.analysis.snapshots, trainer.analysis.geometry, trainer.analysis.diagnostics; bad = {'torch', 'PySide6', 'pyqtgraph'} & set(sys.modules); assert not bad, bad"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 

@@ -12,8 +12,9 @@ import pytest
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
 from trainer.errors import VaeExplorerError
-from trainer.export import ExportError, csv_paths, history_to_csv
-from trainer.loop import Trainer, model_config_for
+from trainer.analysis.export import ExportError, csv_paths, history_to_csv
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
 
 
 def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:

@@ -7,7 +7,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from test_gui_latent_panels import collapsed, explore, healthy, sprites  # noqa: F401  (fixtures)
 from test_gui_selection import scatter  # noqa: F401  (fixture)
-from trainer.aggregate import holes_in_plane
+from trainer.analysis.aggregate import holes_in_plane
 
 WAIT_MS = 30_000
 
@@ -57,7 +57,7 @@ def test_a_collapsed_posterior_leaves_no_holes_a_used_latent_space_does(qtbot, h
 
 
 def test_prior_samples_and_q_of_z_samples_are_decoded_side_by_side_with_their_distances(qtbot, explore, healthy):
-    from trainer.aggregate import compare_prior_and_aggregate
+    from trainer.analysis.aggregate import compare_prior_and_aggregate
 
     panel = explore.aggregate
     panel.resize(800, 400)

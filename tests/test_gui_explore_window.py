@@ -14,11 +14,11 @@ from PySide6.QtCore import Qt
 
 from explorer.app import DEMO_CHECKPOINT, DemoOpener, demo_checkpoint
 from explorer.main_window import MainWindow
-from explorer.state import RunState
+from explorer.models.run_state import RunState
 from explorer.panels.controls import beta_to_tick
 from explorer.panels.decoder import TICKS_PER_SIGMA
-from trainer.checkpoint import read_info
-from trainer.geometry import traversal_grid
+from trainer.checkpoints.hdf5 import read_info
+from trainer.analysis.geometry import traversal_grid
 
 WAIT_MS = 60_000
 STEPS = 120
@@ -63,14 +63,14 @@ def test_training_fills_the_panels_and_a_slider_decodes(qtbot, window):
     # a slider of the most informative dimension: the decoded image changes, from the snapshot's weights
     sliders = explore.sliders
     # before any click the sliders show the first held-out example (its μ when first encoded), not the origin
-    assert explore.scatter.selected("a") == 0 and sliders.z().any()
+    assert explore.scatter.selected("a") == 0 and sliders.cursor.z.any()
     dim = int(np.argmax(explore.latents.kl_per_dim))
     before = sliders.image().copy()
-    target = -2.5 if sliders.z()[dim] > 0 else 2.5  # far from where it is
+    target = -2.5 if sliders.cursor.z[dim] > 0 else 2.5  # far from where it is
     sliders.slider(dim).setValue(int(target * TICKS_PER_SIGMA))
     after = sliders.image()
     assert np.abs(after - before).max() > 0.05
-    z = sliders.z()
+    z = sliders.cursor.z
     assert z[dim] == pytest.approx(target)
     np.testing.assert_allclose(after, explore.decoder.decode(z[None])[0], atol=1e-5)
     # ... and the scatter's marker and the traversal's centre follow the sliders
@@ -87,7 +87,7 @@ def test_clicking_a_scatter_point_moves_the_sliders_to_its_mu(qtbot, window):
     mu = explore.latents.mu[index]
     qtbot.mouseClick(scatter.plot.viewport(), Qt.LeftButton, pos=scatter.viewport_pos(index).toPoint())
     assert scatter.selected("a") == index
-    np.testing.assert_allclose(explore.sliders.z(), mu, atol=1e-6)
+    np.testing.assert_allclose(explore.cursor.z, mu, atol=1e-6)
     ticks = np.round(np.clip(mu, -3, 3) * TICKS_PER_SIGMA).astype(int).tolist()
     assert [explore.sliders.slider(d).value() for d in range(4)] == ticks
     np.testing.assert_allclose(explore.sliders.image(), explore.decoder.decode(mu[None])[0], atol=1e-5)

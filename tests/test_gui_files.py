@@ -20,8 +20,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from explorer.main_window import MainWindow
-from explorer.state import RunState
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from explorer.models.run_state import RunState
+from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
 from window_log import WindowLog, seen
 
 WAIT_MS = 60_000  # two busy cores: generous, every wait returns as soon as its condition holds
@@ -121,7 +121,8 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     """A 40-step run on the window's small sprites, saved headlessly (what another session would have left)."""
     from trainer.config import DatasetSpec, TrainConfig
     from trainer.data import load_dataset
-    from trainer.loop import Trainer, model_config_for
+    from trainer.model.vae import model_config_for
+    from trainer.training.loop import Trainer
 
     dataset = load_dataset(DatasetSpec(n=600, image_size=28))
     trainer = Trainer(model_config_for(dataset, latent_dim=3, hidden=(64,)),
@@ -182,7 +183,7 @@ def test_save_during_training_then_open_in_a_fresh_window_continues_the_curves(q
 
 
 def test_saving_is_atomic_and_the_window_keeps_going_during_a_slow_write(qtbot, window, dialogs, tmp_path, monkeypatch):
-    import trainer.checkpoint as ckpt_mod
+    import trainer.checkpoints.hdf5 as ckpt_mod
 
     path = tmp_path / "run.h5"
     start(qtbot, window, steps=15)

@@ -16,7 +16,7 @@ from PySide6.QtGui import QScreen, QStatusTipEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
 from explorer.main_window import MainWindow
-from explorer.state import RunState
+from explorer.models.run_state import RunState
 from explorer.panels.decoder import DecoderSlidersPanel
 from explorer.panels.samples import SamplesPanel
 from explorer.panels.traversal import TraversalPanel
@@ -24,8 +24,10 @@ from explorer.plotting.image_grid import ImageGridView
 from explorer.runtime.messages import CurveBatch
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
-from trainer.snapshots import DecoderSnapshot, encode_heldout
-from trainer.loop import StepReport, Trainer, model_config_for
+from trainer.analysis.snapshots import DecoderSnapshot, encode_heldout
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.training.reports import StepReport
 from window_log import WindowLog, seen
 
 WAIT_MS = 60_000
@@ -179,7 +181,7 @@ def test_grid_tiles_shrunk_below_their_size_are_averaged_not_decimated(qtbot):
 
 
 def test_sample_grids_take_the_columns_that_make_their_tiles_biggest(qtbot, model8, sprites28):
-    from trainer.snapshots import preview_images
+    from trainer.analysis.snapshots import preview_images
 
     decoder, _, _ = model8
     preview = preview_images(decoder, sprites28.x_test[:8], n_samples=32, seed=1, step=decoder.step)
@@ -214,8 +216,8 @@ def test_a_docked_traversal_of_64px_sprites_gets_readable_tiles(qtbot):
     panel.show()
     qtbot.waitExposed(panel)
     panel.set_decoder(decoder)
-    panel.set_endpoint("a", np.zeros(8), "#0")
-    panel.set_endpoint("b", np.ones(8), "#1")
+    panel.cursor.set_end("a", np.zeros(8), "#0")
+    panel.cursor.set_end("b", np.ones(8), "#1")
     panel.refresh_now()
     qtbot.wait(20)  # the strip's share of the height is applied by a re-layout
     traversal = panel.traversal_view.tile_rect(0, 0).height()
@@ -227,7 +229,7 @@ def test_a_docked_traversal_of_64px_sprites_gets_readable_tiles(qtbot):
 
 # --- 3. Continue on a finished run -------------------------------------------------------------------
 def test_continue_on_a_finished_run_trains_the_epochs_value_more(qtbot, tmp_path):
-    from trainer.checkpoint import save_checkpoint
+    from trainer.checkpoints.hdf5 import save_checkpoint
 
     spec = DatasetSpec(name="sprites", n=600, image_size=28)
     dataset = load_dataset(spec)
@@ -266,7 +268,7 @@ def headlines(win: MainWindow) -> tuple[int, int]:
 def slider_labels(win: MainWindow) -> list[bool]:
     """Per dimension, whether its slider row is labelled active (not "inactive", not greyed)."""
     sliders = win.explore.sliders
-    return ["inactive" not in sliders.row_text(d) for d in range(len(sliders.z()))]
+    return ["inactive" not in sliders.row_text(d) for d in range(len(sliders.cursor.z))]
 
 
 def bar_colours(win: MainWindow) -> list[bool]:

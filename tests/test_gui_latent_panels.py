@@ -25,9 +25,11 @@ from explorer.panels.traversal import TraversalPanel
 from explorer.runtime.background import LatestJob
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
-from trainer.geometry import interpolate, traversal_grid
-from trainer.loop import StepReport, Trainer, model_config_for
-from trainer.snapshots import DecoderSnapshot, ExplorePublisher, encode_heldout, preview_images
+from trainer.analysis.geometry import interpolate, traversal_grid
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.training.reports import StepReport
+from trainer.analysis.snapshots import DecoderSnapshot, ExplorePublisher, encode_heldout, preview_images
 
 
 WAIT_MS = 30_000
@@ -83,7 +85,7 @@ def test_moving_a_slider_changes_the_decoded_image(qtbot, healthy):
     version = panel.image_view.version
     slider = panel.slider(2)
     slider.setFocus()
-    with qtbot.waitSignal(panel.sig_z_changed, timeout=1000) as blocker:
+    with qtbot.waitSignal(panel.cursor.sig_moved, timeout=1000) as blocker:
         qtbot.keyClick(slider, Qt.Key_PageUp)  # what dragging does: the slider's value changes
     z = np.zeros(4, np.float32)
     z[2] = slider.pageStep() / TICKS_PER_SIGMA
@@ -95,15 +97,15 @@ def test_moving_a_slider_changes_the_decoded_image(qtbot, healthy):
     np.testing.assert_array_equal(panel.image_view.images()[0, 0], after)  # and it is what the view shows
 
 
-def test_set_z_moves_sliders_without_echo_and_inactive_dims_are_labelled(qtbot, healthy, collapsed):
+def test_moving_the_cursor_moves_sliders_without_echo_and_inactive_dims_are_labelled(qtbot, healthy, collapsed):
     panel = DecoderSlidersPanel()
     qtbot.addWidget(panel)
     panel.set_decoder(healthy.decoder)
     emitted = []
-    panel.sig_z_changed.connect(emitted.append)
+    panel.cursor.sig_moved.connect(lambda z, origin: emitted.append(origin))
     z = np.array([0.5, -1.25, 4.0, 0.0], np.float32)
-    panel.set_z(z)
-    assert emitted == []  # set from outside: no feedback loop
+    panel.cursor.move_to(z)
+    assert emitted == [None]  # moved from outside: the sliders follow and move nothing back (no feedback loop)
     assert [panel.slider(d).value() for d in range(4)] == [50, -125, 300, 0]  # 4σ pins the slider at +3σ
     np.testing.assert_allclose(panel.image(), healthy.decoder.decode(z[None])[0], atol=1e-5)
     lat = healthy.latents
@@ -126,7 +128,7 @@ def test_slider_rows_follow_the_latent_size_reusing_their_widgets(qtbot, sprites
     panel = DecoderSlidersPanel()
     qtbot.addWidget(panel)
     panel.set_decoder(healthy.decoder)
-    panel.set_z(np.full(4, 1.5, np.float32))
+    panel.cursor.move_to(np.full(4, 1.5, np.float32))
     sliders = [panel.slider(d) for d in range(4)]
     wider = Trainer(model_config_for(sprites, latent_dim=6, hidden=(16,)),
                     TrainConfig(epochs=1, batch_size=32, device="cpu"), sprites).model
@@ -189,7 +191,7 @@ def test_the_label_selector_sets_the_condition_of_a_conditional_decoder(qtbot):
     import torch
 
     from trainer.config import ModelConfig
-    from trainer.model import VAE
+    from trainer.model.vae import VAE
 
     torch.manual_seed(0)
     snap = DecoderSnapshot.from_model(VAE(ModelConfig(latent_dim=3, num_classes=10)))
@@ -223,7 +225,7 @@ def test_clicking_a_scatter_point_moves_the_sliders_to_its_mu(qtbot, explore, he
     with qtbot.waitSignal(scatter.sig_point_selected, timeout=1000) as blocker:
         qtbot.mouseClick(scatter.plot.viewport(), Qt.LeftButton, pos=pos)
     assert blocker.args[0] == index and scatter.selected("a") == index
-    np.testing.assert_allclose(explore.sliders.z(), mu, atol=1e-6)
+    np.testing.assert_allclose(explore.cursor.z, mu, atol=1e-6)
     expected_ticks = np.round(np.clip(mu, -3, 3) * TICKS_PER_SIGMA).astype(int)
     assert [explore.sliders.slider(d).value() for d in range(4)] == expected_ticks.tolist()
     np.testing.assert_allclose(explore.sliders.image(), healthy.decoder.decode(mu[None])[0], atol=1e-5)
@@ -244,13 +246,13 @@ def test_dragging_the_marker_decodes_live_and_hover_shows_a_thumbnail(qtbot, exp
     scatter.show()
     qtbot.waitExposed(scatter)
     scatter.set_view("dims", (1, 3))
-    explore.sliders.set_z(np.array([0.1, 0.2, 0.3, 0.4], np.float32))
-    scatter.set_marker(explore.sliders.z())
+    explore.cursor.move_to(np.array([0.1, 0.2, 0.3, 0.4], np.float32))
+    scatter.cursor.move_to(explore.cursor.z)
     moved = []
-    scatter.sig_latent_moved.connect(moved.append)
+    scatter.cursor.sig_moved.connect(lambda z, origin: moved.append(z))
     scatter.marker.setPos(1.5, -0.5)  # what a drag does on every mouse move
     np.testing.assert_allclose(moved[-1], [0.1, 1.5, 0.3, -0.5], atol=1e-6)
-    np.testing.assert_allclose(explore.sliders.z(), [0.1, 1.5, 0.3, -0.5], atol=1e-6)
+    np.testing.assert_allclose(explore.cursor.z, [0.1, 1.5, 0.3, -0.5], atol=1e-6)
     np.testing.assert_allclose(explore.sliders.image(), healthy.decoder.decode(moved[-1][None])[0], atol=1e-5)
     # PCA view: the marker moves z within the PCA plane and lands where it was dragged
     scatter.set_view("pca")
@@ -310,7 +312,7 @@ def test_traversal_and_interpolation_grids_have_the_right_shape_and_content(qtbo
     panel.set_decoder(healthy.decoder)
     panel.set_kl(healthy.latents.kl_per_dim)
     z0 = healthy.latents.mu[7]
-    panel.set_center(z0)
+    panel.cursor.move_to(z0)
     panel.cols_spin.setValue(7)
     panel.refresh_now()
     dims = panel.traversal_dims()
@@ -331,8 +333,8 @@ def test_traversal_and_interpolation_grids_have_the_right_shape_and_content(qtbo
     assert image.width() >= 7 * 28 * 2 and image.height() >= 4 * 28 * 2
 
     za, zb = healthy.latents.mu[0], healthy.latents.mu[1]
-    panel.set_endpoint("a", za, "#0")
-    panel.set_endpoint("b", zb, "#1")
+    panel.cursor.set_end("a", za, "#0")
+    panel.cursor.set_end("b", zb, "#1")
     panel.steps_spin.setValue(6)
     panel.refresh_now()
     strip = panel.interp_view.images()
@@ -423,7 +425,7 @@ def test_rd_plane_receives_the_trajectory_and_turns_the_beta_line(qtbot, healthy
         assert (ys[1] - ys[0]) / (xs[1] - xs[0]) == pytest.approx(-beta)
         assert ys[0] + beta * xs[0] == pytest.approx(d0 + beta * r0)  # through the current point
     # compared runs: end points, the frontier through those no mix of others beats, a click selects
-    from explorer.runs import RunRecord
+    from explorer.models.run_catalog import RunRecord
 
     runs = [RunRecord(key=f"k{i}", name=f"run{i}", beta=b, rate=r, distortion=d, colour="#ff7f0e")
             for i, (b, r, d) in enumerate([(0.5, 30.0, 90.0), (1.0, 20.0, 100.0), (4.0, 10.0, 150.0), (2.0, 25.0, 140.0)])]
@@ -506,13 +508,13 @@ def test_publisher_items_reach_every_panel(qtbot, sprites):
         ex.on_explore(item)
     ex.flush()
     ex.traversal.refresh_now()
-    assert ex.sliders.image() is not None and len(ex.sliders.z()) == 3
+    assert ex.sliders.image() is not None and len(ex.cursor.z) == 3
     assert len(ex.scatter.coordinates()) == len(sprites.x_test)
     assert ex.samples.recon_view.images() is not None and ex.samples.samples_view.images() is not None
     assert ex.traversal.traversal_view.images().shape[:2] == (3, 9)
     assert ex.kl.state is not None and ex.gap.button.isEnabled()
     ex.clear()
-    assert ex.sliders.image() is None or len(ex.sliders.z()) == 0
+    assert ex.sliders.image() is None or len(ex.cursor.z) == 0
     ex.shutdown()
 
 
@@ -547,14 +549,14 @@ def test_the_decoded_grid_shows_the_decoder_on_a_grid_of_two_dimensions(qtbot, e
     # the top-left image is z0 = -3, z2 = +3; the other dimensions stay at the sliders' z
     np.testing.assert_allclose(z[0, [0, 2]], [-3, 3])
     np.testing.assert_allclose(z[-1, [0, 2]], [3, -3])
-    np.testing.assert_allclose(z[:, [1, 3]], np.repeat(explore.sliders.z()[None, [1, 3]], len(z), 0), atol=1e-6)
+    np.testing.assert_allclose(z[:, [1, 3]], np.repeat(explore.cursor.z[None, [1, 3]], len(z), 0), atol=1e-6)
     expected = tile(healthy.decoder.decode(z), ncols=GRID_SIDE, pad=0)[::-1]  # drawn upwards: flipped
     np.testing.assert_array_equal(scatter.grid_item.image, expected)
     # a slider of another dimension moves: the grid is decoded again around it
-    moved = explore.sliders.z().copy()
+    moved = explore.cursor.z.copy()
     moved[1] += 1.5
-    explore.sliders.set_z(moved)
-    scatter.set_marker(moved)
+    explore.cursor.move_to(moved)
+    scatter.cursor.move_to(moved)
     assert np.allclose(scatter.grid_z()[:, 1], moved[1])
     scatter.set_view("pca")
     assert not scatter.grid_item.isVisible() and not scatter.grid_check.isVisibleTo(scatter)

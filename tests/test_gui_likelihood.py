@@ -11,9 +11,10 @@ from explorer.panels.elbo_gap import ElboGapPanel
 from explorer.runtime.background import LatestJob
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data.dataset import Dataset
-from trainer.snapshots import DecoderSnapshot, ExplorePublisher, LatentSnapshot
-from trainer.likelihood import data_is_binary
-from trainer.loop import Trainer, model_config_for
+from trainer.analysis.snapshots import DecoderSnapshot, ExplorePublisher, LatentSnapshot
+from trainer.model.likelihood import data_is_binary
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
 
 WAIT_MS = 30_000
 

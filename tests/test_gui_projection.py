@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from test_gui_latent_panels import _isolated_point, explore, healthy, sprites  # noqa: F401  (fixtures)
-from trainer.projection import faithfulness
+from trainer.analysis.projection import faithfulness
 
 WAIT_MS = 120_000  # a first UMAP compiles numba's kernels
 
@@ -42,7 +42,7 @@ def test_a_map_is_computed_off_the_gui_thread_and_a_click_still_sends_the_true_m
     with qtbot.waitSignal(scatter.sig_point_selected, timeout=2000) as blocker:
         qtbot.mouseClick(scatter.plot.viewport(), Qt.LeftButton, pos=scatter.viewport_pos(index).toPoint())
     assert blocker.args[0] == index
-    np.testing.assert_allclose(explore.sliders.z(), healthy.latents.mu[index], atol=1e-6)
+    np.testing.assert_allclose(explore.cursor.z, healthy.latents.mu[index], atol=1e-6)
     assert scatter.marker_position() == pytest.approx(tuple(xy[index]), abs=1e-5)
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from explorer.runs import LIVE
-from explorer.state import RunState
+from explorer.models.run_catalog import LIVE
+from explorer.models.run_state import RunState
 from trainer.cli import main as cli
 
 WAIT_MS = 60_000

@@ -9,7 +9,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from test_gui_latent_panels import explore, healthy, sprites  # noqa: F401  (fixtures)
-from trainer.selection import inside_box, inside_polygon
+from trainer.analysis.selection import inside_box, inside_polygon
 
 
 def drag(qtbot, scatter, path, modifiers=Qt.NoModifier) -> None:
@@ -48,30 +48,30 @@ def test_a_box_drawn_with_the_mouse_selects_the_points_inside_it_and_shift_adds(
     w, h = scatter.plot.viewport().width(), scatter.plot.viewport().height()
     corner, opposite = (0.2 * w, 0.2 * h), (0.55 * w, 0.6 * h)
     scatter.set_tool("box")
-    with qtbot.waitSignal(scatter.sig_selection_changed) as changed:
+    with qtbot.waitSignal(scatter.cursor.sig_selection_changed) as changed:
         drag(qtbot, scatter, [corner, (0.4 * w, 0.4 * h), opposite])
     expected = np.flatnonzero(inside_box(scatter.coordinates(), to_view(scatter, corner), to_view(scatter, opposite)))
     assert 0 < len(expected) < len(scatter.coordinates())
     picked = changed.args[0]
     # the press lands a pixel or so off where it was aimed: compare with a tolerance of a few edge points
     assert len(np.setxor1d(picked, expected)) <= 0.05 * len(expected) + 2
-    np.testing.assert_array_equal(scatter.selection(), picked)
+    np.testing.assert_array_equal(scatter.cursor.selection, picked)
     # Shift adds a second box; Ctrl takes it away again
     second = [(0.6 * w, 0.2 * h), (0.9 * w, 0.9 * h)]
     drag(qtbot, scatter, second, Qt.ShiftModifier)
-    grown = scatter.selection()
+    grown = scatter.cursor.selection
     assert set(picked) <= set(grown) and len(grown) > len(picked)
     drag(qtbot, scatter, second, Qt.ControlModifier)
-    assert set(scatter.selection()) <= set(grown) and len(scatter.selection()) < len(grown)
+    assert set(scatter.cursor.selection) <= set(grown) and len(scatter.cursor.selection) < len(grown)
     # the selection is drawn on top in full colour, the rest faded
-    assert len(scatter.picked_cloud.colours()) == len(scatter.selection())
+    assert len(scatter.picked_cloud.colours()) == len(scatter.cursor.selection)
     # Pan drags pan again
     scatter.set_tool("pan")
     before = scatter.plot.getPlotItem().vb.viewRange()
     drag(qtbot, scatter, [(0.5 * w, 0.5 * h), (0.6 * w, 0.55 * h), (0.7 * w, 0.6 * h)])
     assert scatter.plot.getPlotItem().vb.viewRange() != before
     qtbot.keyClick(scatter, Qt.Key_Escape)
-    assert len(scatter.selection()) == 0 and len(scatter.picked_cloud.colours()) == 0
+    assert len(scatter.cursor.selection) == 0 and len(scatter.picked_cloud.colours()) == 0
 
 
 def test_a_lasso_selects_what_it_encloses(qtbot, scatter):
@@ -79,7 +79,7 @@ def test_a_lasso_selects_what_it_encloses(qtbot, scatter):
     t = np.linspace(0, 2 * np.pi, 40)
     ring = [(w * (0.5 + 0.3 * np.cos(a)), h * (0.5 + 0.3 * np.sin(a))) for a in t]
     scatter.set_tool("lasso")
-    with qtbot.waitSignal(scatter.sig_selection_changed) as changed:
+    with qtbot.waitSignal(scatter.cursor.sig_selection_changed) as changed:
         drag(qtbot, scatter, ring)
     outline = scatter.shapes.outline()
     assert len(outline) > 10
@@ -89,10 +89,9 @@ def test_a_lasso_selects_what_it_encloses(qtbot, scatter):
 
 
 def test_the_selection_survives_a_re_encoding_of_the_same_examples(qtbot, scatter, healthy):
-    scatter.set_selection([3, 5, 8])
-    with qtbot.waitSignal(scatter.sig_selection_changed) as changed:
-        scatter.set_snapshot(healthy.latents)
-    assert changed.args[0].tolist() == [3, 5, 8]
+    scatter.cursor.set_selection([3, 5, 8])
+    scatter.set_snapshot(healthy.latents)
+    assert scatter.cursor.selection.tolist() == [3, 5, 8] and len(scatter.picked_cloud.colours()) == 3
 
 
 def test_the_selection_panel_shows_the_selected_images_counts_and_mean_and_sets_endpoints(qtbot, explore, healthy):
@@ -100,8 +99,8 @@ def test_the_selection_panel_shows_the_selected_images_counts_and_mean_and_sets_
     panel = explore.selection
     # the points with shape 0, selected through the scatter as a shape would
     chosen = np.flatnonzero(lat.factors[:, 0] == 0)[:20]
-    explore.scatter.set_selection(chosen)
-    np.testing.assert_array_equal(panel.selection(), chosen)
+    explore.scatter.cursor.set_selection(chosen)
+    np.testing.assert_array_equal(panel.cursor.selection, chosen)
     assert "20" in panel.heading.text()
     shown = panel.shown_positions()
     assert panel.images.images().shape[0] * panel.images.images().shape[1] >= len(shown)
@@ -114,14 +113,14 @@ def test_the_selection_panel_shows_the_selected_images_counts_and_mean_and_sets_
     qtbot.mouseClick(panel.use_a, Qt.LeftButton)
     np.testing.assert_allclose(explore.traversal.interpolation_latents()[0], lat.mu[chosen].mean(0), rtol=1e-5)
     qtbot.mouseClick(panel.clear_button, Qt.LeftButton)
-    assert len(explore.scatter.selection()) == 0 and not panel.use_a.isEnabled()
+    assert len(explore.scatter.cursor.selection) == 0 and not panel.use_a.isEnabled()
 
 
 @pytest.mark.parametrize("kind", ["csv", "npz"])
 def test_exports_are_written_off_the_gui_thread(qtbot, explore, healthy, tmp_path, kind):
     lat = healthy.latents
     chosen = np.array([2, 7, 11])
-    explore.scatter.set_selection(chosen)
+    explore.scatter.cursor.set_selection(chosen)
     with qtbot.waitSignal(explore.exports.sig_done, timeout=10_000):
         explore.selection.request_export(kind, str(tmp_path / "picked"))
     path = tmp_path / f"picked.{kind}"
@@ -152,8 +151,8 @@ def test_an_attribute_vector_moves_the_current_point_and_the_decoder_follows(qtb
     explore.scatter.select(5)  # the walk starts at this example
     base = lat.mu[5]
     panel.set_alpha(1.5)
-    np.testing.assert_allclose(explore.sliders.z(), base + 1.5 * d, rtol=1e-3, atol=2e-3)  # sliders round to ticks
-    np.testing.assert_allclose(explore.sliders.image(), healthy.decoder.decode(explore.sliders.z()[None])[0],
+    np.testing.assert_allclose(explore.cursor.z, base + 1.5 * d, rtol=1e-3, atol=2e-3)  # sliders round to ticks
+    np.testing.assert_allclose(explore.sliders.image(), healthy.decoder.decode(explore.cursor.z[None])[0],
                                atol=1e-5)
     # the strip shows the walk from α = -2 to +2
     # the strip follows the new start a moment later (one decode per burst of slider moves)
@@ -161,7 +160,7 @@ def test_an_attribute_vector_moves_the_current_point_and_the_decoder_follows(qtb
     qtbot.waitUntil(lambda: np.allclose(panel.strip.images()[0, 4], centre, atol=1e-5), timeout=2000)
     assert panel.strip.images().shape[:2] == (1, 9)
     # a selection mean − mean of all, from the scatter's selection
-    explore.scatter.set_selection(np.flatnonzero(codes == 1))
+    explore.scatter.cursor.set_selection(np.flatnonzero(codes == 1))
     panel.use_selection()
     np.testing.assert_allclose(panel.direction(), lat.mu[codes == 1].mean(0) - lat.mu.mean(0), rtol=1e-4, atol=1e-6)
     explore.scatter.clear_selection()
@@ -210,8 +209,8 @@ def test_the_arithmetic_strip_of_a_conditional_decoder_uses_the_decoder_panel_s_
 
     from explorer.exploration import Exploration
     from trainer.config import ModelConfig
-    from trainer.model import VAE
-    from trainer.snapshots import DecoderSnapshot, LatentSnapshot
+    from trainer.model.vae import VAE
+    from trainer.analysis.snapshots import DecoderSnapshot, LatentSnapshot
 
     torch.manual_seed(0)
     decoder = DecoderSnapshot.from_model(VAE(ModelConfig(latent_dim=3, num_classes=10)))
@@ -232,7 +231,7 @@ def test_the_arithmetic_strip_of_a_conditional_decoder_uses_the_decoder_panel_s_
     panel.set_direction("label", 1, 0)
     ex.sliders.label_combo.setCurrentIndex(7)
     d = latents.mu[labels == 1].mean(0) - latents.mu[labels == 0].mean(0)
-    z = ex.sliders.z()[None] + np.linspace(-2, 2, 9)[:, None].astype(np.float32) * d[None]
+    z = ex.cursor.z[None] + np.linspace(-2, 2, 9)[:, None].astype(np.float32) * d[None]
     np.testing.assert_allclose(panel.strip.images()[0], decoder.decode(z, 7), atol=1e-5)
     assert not np.allclose(panel.strip.images()[0], decoder.decode(z, 0), atol=1e-4)
     ex.shutdown()

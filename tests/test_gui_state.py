@@ -17,7 +17,7 @@ from explorer.panels.controls import beta_to_tick
 from explorer.runtime.messages import CurveBatch
 from explorer.runtime.session import TrainSession
 from explorer.runtime.worker import TrainWorker
-from explorer.state import RunState
+from explorer.models.run_state import RunState
 from window_log import seen
 
 WAIT_MS = 30_000

@@ -16,7 +16,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from explorer.state import RunState
+from explorer.models.run_state import RunState
 from explorer.panels.controls import beta_to_tick
 from explorer.runtime.threads import BACKGROUND_NICE
 from window_log import seen
@@ -178,10 +178,11 @@ def test_divergence_pauses_with_a_message_and_keeps_the_model(qtbot, window):
 
 
 def test_opening_a_checkpoint_shows_its_curves_and_continue_resumes_it(qtbot, window, tmp_path, monkeypatch):
-    from trainer.checkpoint import save_checkpoint
+    from trainer.checkpoints.hdf5 import save_checkpoint
     from trainer.config import DatasetSpec, TrainConfig
     from trainer.data import load_dataset
-    from trainer.loop import Trainer, model_config_for
+    from trainer.model.vae import model_config_for
+    from trainer.training.loop import Trainer
 
     spec = DatasetSpec(n=1200, image_size=28)
     trainer = Trainer(model_config_for(load_dataset(spec), latent_dim=3), TrainConfig(epochs=50, batch_size=64, beta=2.0),

@@ -9,13 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import ContinuousBernoulli
 
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
-from trainer.likelihood import LikelihoodMeaning, binarize_fixed, data_is_binary, heldout_for_likelihood
-from trainer.loop import Trainer, model_config_for
-from trainer.model import LOG_SIGMA_FLOOR, VAE, continuous_bernoulli_log_norm, continuous_bernoulli_mean
+from trainer.model.likelihood import LikelihoodMeaning, binarize_fixed, data_is_binary, heldout_for_likelihood
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.model.vae import LOG_SIGMA_FLOOR, VAE, continuous_bernoulli_log_norm, continuous_bernoulli_mean
 
 
 def grey_dataset(n=300, seed=0) -> Dataset:

@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.data import load_dataset
 from trainer.errors import ConfigError
-from trainer.loop import DivergedReport, EpochReport, StepReport, Trainer, model_config_for
-from trainer.model import VAE
-from trainer.objective import negative_elbo
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.training.reports import DivergedReport, EpochReport, StepReport
+from trainer.model.vae import VAE
+from trainer.model.objective import negative_elbo
 
 
 @pytest.fixture(scope="module")

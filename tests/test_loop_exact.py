@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
-from trainer.loop import DivergedReport, EpochReport, StepReport, Trainer, model_config_for
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.training.reports import DivergedReport, EpochReport, StepReport
 
 # wall-clock columns: two uninterrupted runs differ in them too
 TIMING_COLUMNS = {"steps/samples_per_s", "steps/elapsed_s"}

@@ -12,8 +12,8 @@ import torch
 from torch.distributions import MultivariateNormal
 
 from trainer.config import ModelConfig
-from trainer.metrics import active_units, encode_dataset, evaluate, iwae_log_px, mig
-from trainer.model import VAE
+from trainer.analysis.metrics import active_units, encode_dataset, evaluate, iwae_log_px, mig
+from trainer.model.vae import VAE
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -24,7 +24,7 @@ class LinearGaussianVAE:
     The exact posterior has a full covariance (P^-1 with P = I + W^T W / s^2). The encoder is
     deliberately wrong so the ELBO gap is several nats: diagonal, 3x the mean-field variance
     1/P_jj (overdispersed, so importance sampling still converges), and a mean shifted by 0.2.
-    Duck-typed: only what trainer.metrics uses.
+    Duck-typed: only what trainer.analysis.metrics uses.
     """
 
     def __init__(self, dx=10, dz=3, s=0.5, seed=0):

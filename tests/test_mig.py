@@ -14,7 +14,7 @@ from trainer.cli import main
 from trainer.config import DatasetSpec
 from trainer.data.dataset import Dataset
 from trainer.data.sprites import SPRITE_FACTOR_NAMES, SPRITE_FACTOR_SIZES
-from trainer.metrics import MIG_BINS, MIG_POINTS, dataset_mig, evaluate, mig, mig_indices, mig_per_factor
+from trainer.analysis.metrics import MIG_BINS, MIG_POINTS, dataset_mig, evaluate, mig, mig_indices, mig_per_factor
 
 SIZES = SPRITE_FACTOR_SIZES   # shape 3, scale 6, orientation 40, pos_x 32, pos_y 32
 ORIENTATION = SPRITE_FACTOR_NAMES.index("orientation")

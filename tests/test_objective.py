@@ -10,8 +10,8 @@ from torch.distributions import Normal, kl_divergence
 
 from trainer.config import BetaSchedule, ModelConfig, TrainConfig
 from trainer.errors import ConfigError
-from trainer.model import VAE
-from trainer.objective import kl_per_dim, negative_elbo
+from trainer.model.vae import VAE
+from trainer.model.objective import kl_per_dim, negative_elbo
 
 
 def test_kl_per_dim_matches_torch_distributions():

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from test_cli import last_json, run_cli
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoints.hdf5 import load_checkpoint
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
 from trainer.errors import ConfigError
-from trainer.loop import EpochReport, StepReport, Trainer, model_config_for
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.training.reports import EpochReport, StepReport
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trainer.errors import ConfigError
-from trainer.selection import (ExportFailed, class_direction, combine, inside_box, inside_polygon,
+from trainer.analysis.selection import (ExportFailed, class_direction, combine, inside_box, inside_polygon,
                                selection_direction, write_indices_csv, write_selection_npz)
 
 

@@ -10,13 +10,16 @@ import numpy as np
 import pytest
 
 from test_cli import last_json, run_cli
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoints.hdf5 import load_checkpoint
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
 from trainer.data.dataset import Dataset
 from trainer.data.streaming import BUFFER_CHUNKS, H5Rows, Prefetcher, chunk_order
 from trainer.errors import ConfigError, DataError
-from trainer.loop import StepReport, Trainer, data_fingerprint, model_config_for
+from trainer.data.fingerprint import data_fingerprint
+from trainer.model.vae import model_config_for
+from trainer.training.loop import Trainer
+from trainer.training.reports import StepReport
 
 CHUNK = 64
 

@@ -14,12 +14,12 @@ import h5py
 import numpy as np
 import pytest
 
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoints.hdf5 import load_checkpoint
 from trainer.cli import main
 from trainer.config import TrainConfig
 from trainer.errors import VaeExplorerError
-from trainer.rd import frontier_indices
-from trainer.sweep import plan_runs, read_summary
+from trainer.analysis.rd import frontier_indices
+from trainer.training.sweep import plan_runs, read_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ["--hidden", "48", "--latent-dim", "4", "--batch-size", "48", "--lr", "3e-3", "--device", "cpu"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
 
-from explorer.state import RunState
+from explorer.models.run_state import RunState
 
 
 class WindowLog(QObject):

@@ -8,7 +8,7 @@ Plots go through pyqtgraph's exporters (ImageExporter, SVGExporter) on the live 
 the panels' own export_*_png methods (or ImageGridView.export_png). Both draw with the GUI thread's scene, so
 they run there; they take milliseconds. The history is the exception: it lives in the training thread, so its
 target has no `write` and the caller asks the worker for a copy that the I/O thread writes
-(trainer.export.history_to_csv). Panels are found by looking, not by name, so panels added later join in.
+(trainer.analysis.export.history_to_csv). Panels are found by looking, not by name, so panels added later join in.
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ RUNS_CSV_COLUMNS = ("run", "beta", "seed", "status", "epoch", "epochs", "rate", 
 
 
 def write_runs_csv(records, path: str) -> None:
-    """The Runs panel as a table (explorer.runs.RunRecord each); NaN (not measured) is an empty cell."""
+    """The Runs panel as a table (explorer.models.run_catalog.RunRecord each); NaN (not measured) is an empty cell."""
     import csv
     import io
     import math

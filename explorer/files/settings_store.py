@@ -24,7 +24,7 @@ from pathlib import Path
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
-from explorer.run_settings import RunSettings
+from explorer.models.run_settings import RunSettings
 
 ORGANISATION = "vae-explorer"
 APPLICATION = "vae-explorer"

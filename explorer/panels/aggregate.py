@@ -2,7 +2,7 @@
 
     panel = AggregatePanel()
     panel.sig_compare_requested.connect(...)   # (seed, mixture components): compute off the GUI thread, then
-    panel.set_result(comparison, prior_images, aggregate_images)   # trainer.aggregate.SampleComparison + decodes
+    panel.set_result(comparison, prior_images, aggregate_images)   # trainer.analysis.aggregate.SampleComparison + decodes
     panel.mark_stale()                          # the model or its encodings changed: redo when next shown
 
 The generative model is p(z) p(x|z), so a VAE makes new images by decoding z ~ N(0, I). The decoder only learnt
@@ -137,7 +137,7 @@ class AggregatePanel(QWidget):
 
     # --- what tests may read ----------------------------------------------------------------------
     def result(self):
-        """The trainer.aggregate.SampleComparison shown, or None."""
+        """The trainer.analysis.aggregate.SampleComparison shown, or None."""
         return self._result
 
     # --- workings ---------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """Latent arithmetic: a direction from two groups of posterior means, and a slider that walks the current z along it.
 
-    panel = AttributePanel()
-    panel.set_latents(latents)           # the held-out encodings (trainer.snapshots.LatentSnapshot)
-    panel.set_selection(positions)       # the scatter's box/lasso selection, for "selection − all"
-    panel.set_decoder(decoder)           # the strip's decoder (trainer.snapshots.DecoderSnapshot)
-    panel.set_base(z)                    # where the walk starts: the sliders' z (α returns to 0, nothing emitted)
-    panel.sig_z_changed.connect(...)     # z = base + α·d as the α slider moves: the Decoder panel shows it
+    panel = AttributePanel(cursor)       # an explorer.models.LatentCursor: the walk moves its z
+    panel.set_latents(latents)           # the held-out encodings (trainer.analysis.snapshots.LatentSnapshot)
+    panel.set_decoder(decoder)           # the strip's decoder (trainer.analysis.snapshots.DecoderSnapshot)
+
+The walk starts where the cursor's z was last moved by someone else (a click, the sliders, the marker; α back
+to 0), and the α slider moves the cursor to start + α·d, which the Decoder panel shows. "selection − all" uses the
+cursor's box/lasso selection.
 
 The direction d is the mean μ of one class minus that of another, or the mean μ of a selection minus the mean of
 every held-out point: the "attribute vectors" of White (2016) and of every VAE face-editing demo ("smiling" −
@@ -18,14 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from explorer.models.latent_cursor import LatentCursor
 from explorer.plotting.image_grid import ImageGridView
 from explorer.plotting.seen import in_view
 from explorer.panels.selection import replace_items
 from trainer.errors import ConfigError
-from trainer.selection import categories, category_keys, class_direction, selection_direction
+from trainer.analysis.selection import categories, category_keys, class_direction, selection_direction
 
 TICKS_PER_UNIT = 20
 """The α slider moves in steps of 0.05."""
@@ -40,15 +42,14 @@ STRIP_DELAY_MS = 50
 class AttributePanel(QWidget):
     """A direction in latent space from labelled groups or a selection, and a slider along it."""
 
-    sig_z_changed = Signal(object)
-    """The α slider moved: the new z = base + α·d (numpy (D,)), for the sliders and the decoder."""
-
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.cursor = cursor if cursor is not None else LatentCursor(self)
+        """The z the walk moves, and the selection "selection − all" takes its mean from."""
         self._latents = None
         self._decoder = None
-        self._picked = np.zeros(0, np.int64)
         self._base: np.ndarray | None = None
+        """Where the walk starts: the cursor's z when another panel last moved it."""
         self._label: int | None = None  # a conditional decoder's y, as the Decoder panel sets it
         self._direction: np.ndarray | None = None
         self._problem = ""
@@ -103,6 +104,8 @@ class AttributePanel(QWidget):
         self.toward_combo.currentIndexChanged.connect(self._on_direction_changed)
         self.away_combo.currentIndexChanged.connect(self._on_direction_changed)
         self.alpha_slider.valueChanged.connect(self._on_alpha_moved)
+        self.cursor.sig_moved.connect(self._on_cursor_moved)
+        self.cursor.sig_selection_changed.connect(self._on_selection_changed)
         self._update_controls()
         self._on_direction_changed()
 
@@ -114,8 +117,7 @@ class AttributePanel(QWidget):
         self._update_controls()
         self._on_direction_changed()
 
-    def set_selection(self, positions) -> None:
-        self._picked = np.asarray(positions, np.int64)
+    def _on_selection_changed(self, _positions) -> None:
         if self.source_combo.currentData() == SELECTION:
             self._on_direction_changed()
 
@@ -128,8 +130,10 @@ class AttributePanel(QWidget):
         self._label = label
         self._update_strip()
 
-    def set_base(self, z) -> None:
-        """The walk starts from `z` now (a click, the sliders, the marker): α back to 0, nothing emitted."""
+    def _on_cursor_moved(self, z, origin) -> None:
+        """Another panel moved z (a click, the sliders, the marker): the walk starts there now, α back to 0."""
+        if origin is self:
+            return
         self._base = np.array(z, np.float32).reshape(-1)
         self.alpha_slider.blockSignals(True)
         self.alpha_slider.setValue(0)
@@ -141,7 +145,6 @@ class AttributePanel(QWidget):
 
     def clear(self) -> None:
         self._latents = self._decoder = self._base = self._direction = None
-        self._picked = np.zeros(0, np.int64)
         self.group_combo.clear()
         self._strip_timer.stop()
         self.strip.clear()
@@ -157,7 +160,7 @@ class AttributePanel(QWidget):
         return self.alpha_slider.value() / TICKS_PER_UNIT
 
     def set_alpha(self, alpha: float) -> None:
-        """Move the α slider (emits sig_z_changed, as dragging it does)."""
+        """Move the α slider (moves the cursor, as dragging it does)."""
         self.alpha_slider.setValue(int(round(alpha * TICKS_PER_UNIT)))
 
     def set_direction(self, group: str, toward: int, away: int) -> None:
@@ -199,7 +202,7 @@ class AttributePanel(QWidget):
             if lat is None:
                 self._problem = "Open or train a model to take directions in its latent space."
             elif self.source_combo.currentData() == SELECTION:
-                self._direction = selection_direction(lat.mu, self._picked)
+                self._direction = selection_direction(lat.mu, self.cursor.selection)
             else:
                 grouped = categories(lat, self.group_combo.currentText())
                 if grouped is None:
@@ -222,7 +225,7 @@ class AttributePanel(QWidget):
             self.info.setText(self._problem)
             return
         if self.source_combo.currentData() == SELECTION:
-            what = f"the mean μ of {len(self._picked):,} selected points minus the mean μ of all"
+            what = f"the mean μ of {len(self.cursor.selection):,} selected points minus the mean μ of all"
         else:
             what = f"mean μ of “{self.toward_combo.currentText()}” − mean μ of “{self.away_combo.currentText()}”"
         self.info.setText(f"d = {what}; ‖d‖ = {np.linalg.norm(self._direction):.2f}. The Decoder panel shows "
@@ -232,7 +235,7 @@ class AttributePanel(QWidget):
         self._show_alpha()
         if self._direction is None or self._base is None or len(self._base) != len(self._direction):
             return
-        self.sig_z_changed.emit(self._base + np.float32(self.alpha()) * self._direction)
+        self.cursor.move_to(self._base + np.float32(self.alpha()) * self._direction, origin=self)
 
     def on_shown(self, shown: bool = True) -> None:
         """The panel came into view (QDockWidget.visibilityChanged, e.g. its tab was selected)."""

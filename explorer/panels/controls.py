@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.run_settings import ARCHS, BINARIZE, LIKELIHOODS, RunSettings
+from explorer.models.run_settings import ARCHS, BINARIZE, LIKELIHOODS, RunSettings
 
 BETA_MIN, BETA_MAX = 0.01, 100.0
 BETA_TICKS_PER_DECADE = 100

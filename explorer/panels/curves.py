@@ -330,7 +330,7 @@ class CurvesPanel(QWidget):
         self.refresh_now()
 
     def set_overlays(self, runs) -> None:
-        """Other runs' curves, smoothed like the live one, each in its colour (explorer.runs.RunRecord: key,
+        """Other runs' curves, smoothed like the live one, each in its colour (explorer.models.run_catalog.RunRecord: key,
         colour, history with "steps/step", "steps/recon", "steps/kl", "steps/beta"). Replaces the previous set."""
         wanted = {}
         for run in runs:

@@ -1,11 +1,11 @@
 """Decoder sliders: one slider per latent dimension, decoded live into E[x|z] from a decoder snapshot.
 
-    panel = DecoderSlidersPanel()
-    panel.set_decoder(snapshot)              # trainer.snapshots.DecoderSnapshot, published by the worker
-    panel = DecoderSlidersPanel(activity=activity)   # an explorer.panels.activity.LatentActivity, shared with the KL strip
-    panel.set_kl(kl_per_dim, mu_variance)    # (feeds that model) greys inactive dimensions; "Sort by KL" orders
-    panel.set_z(z)                           # from the scatter (click or marker drag): no signal back
-    panel.sig_z_changed.connect(...)         # the user moved a slider (or pressed Origin / Sample)
+    panel = DecoderSlidersPanel(cursor=cursor, activity=activity)   # explorer.models: LatentCursor, LatentActivity
+    panel.set_decoder(snapshot)              # trainer.analysis.snapshots.DecoderSnapshot, published by the worker
+    panel.set_kl(kl_per_dim, mu_variance)    # (feeds the activity model) greys inactive dimensions; "Sort by KL"
+
+The sliders show the cursor's z and move it (a slider, Origin or Sample); whoever else moves it (a click in the
+scatter, the marker, an arithmetic walk) moves the sliders. The activity model is shared with the KL strip.
 
 Decoding happens on the GUI thread from the snapshot's private CPU copy, never from the weights being
 trained. For the reference MLP decoder one point is a single small numpy GEMV, so each slider event decodes
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -32,9 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.panels.activity import ActivityState, LatentActivity
+from explorer.models.latent_activity import ActivityState, LatentActivity
+from explorer.models.latent_cursor import LatentCursor
 from explorer.plotting.image_grid import ImageGridView
-from trainer.geometry import DEFAULT_SPAN
+from trainer.analysis.geometry import DEFAULT_SPAN
 
 TICKS_PER_SIGMA = 100
 """Slider resolution: 0.01 prior standard deviations."""
@@ -131,15 +132,15 @@ class _SliderRow:
 class DecoderSlidersPanel(QWidget):
     """Sliders over z (±3 prior σ each) and the decoded image, updated on every slider move."""
 
-    sig_z_changed = Signal(object)
-    """The user changed z (numpy float32 (D,)): a slider, Origin or Sample. Not emitted by set_z."""
-
-    def __init__(self, parent: QWidget | None = None, activity: LatentActivity | None = None):
+    def __init__(self, parent: QWidget | None = None, activity: LatentActivity | None = None,
+                 cursor: LatentCursor | None = None):
         super().__init__(parent)
+        self.cursor = cursor if cursor is not None else LatentCursor(self)
+        """The z the sliders show and move."""
         self.activity = activity if activity is not None else LatentActivity(self)
         """Decides which dimensions are active; the KL strip draws the same one, so the two always agree."""
         self._decoder = None
-        self._z = np.zeros(0, np.float32)
+        self._dim = 0  # the latent size the rows are laid out for
         self._rows: list[_SliderRow] = []
         self._spare: list[_SliderRow] = []  # rows left by a smaller model (hidden) or standing by for a larger one
         self._stretch_row = 0  # the grid row below the sliders that takes the spare height
@@ -207,13 +208,14 @@ class DecoderSlidersPanel(QWidget):
         self.origin_button.clicked.connect(self._on_origin_clicked)
         self.sample_button.clicked.connect(self._on_sample_clicked)
         self.activity.sig_changed.connect(self._on_activity_changed)
+        self.cursor.sig_moved.connect(self._on_cursor_moved)
         self._show_label_selector(0)
 
     # --- data in --------------------------------------------------------------------------------
     def set_decoder(self, decoder) -> None:
         """A new DecoderSnapshot: rebuild the sliders if the latent size changed, then decode the current z."""
-        if decoder.latent_dim != len(self._z):
-            self._z = np.zeros(decoder.latent_dim, np.float32)
+        if decoder.latent_dim != self._dim:
+            self._dim = decoder.latent_dim
             self._kl = None
             self._state = None
             self._build_rows(decoder.latent_dim)
@@ -222,7 +224,8 @@ class DecoderSlidersPanel(QWidget):
         if self._decoder is None or decoder.num_classes != self._decoder.num_classes:
             self._show_label_selector(decoder.num_classes)
         self._decoder = decoder
-        self._decode()
+        if not self.cursor.fit(decoder.latent_dim):  # (a new size moves the cursor to 0, which decodes)
+            self._decode()
 
     def set_kl(self, kl_per_dim, mu_variance=None, step: int | None = None) -> None:
         """Per-dimension KL (nats) and optionally Var_x(μ), measured together: to the activity model, which
@@ -236,7 +239,7 @@ class DecoderSlidersPanel(QWidget):
         self._show_activity(activity)
 
     def _show_activity(self, activity: ActivityState | None) -> None:
-        if activity is None or activity.latent_dim != len(self._z):
+        if activity is None or activity.latent_dim != self._dim:
             return  # cleared, or another model's: its rows come with its decoder
         kl = np.asarray(activity.kl, dtype=np.float64)
         self._kl = kl
@@ -247,7 +250,7 @@ class DecoderSlidersPanel(QWidget):
         rate_text = f"{rate:.2f}" if rate >= 0.1 else f"{rate:.2g}"
         at = f" · step {activity.step:,}" if activity.step is not None else ""
         self.summary.setText(f"{self._state.n_active} of {len(kl)} dimensions active · rate {rate_text} nats{at}")
-        if self.sort_check.isChecked() or len(self._z) > MAX_SLIDERS:
+        if self.sort_check.isChecked() or self._dim > MAX_SLIDERS:
             self._arrange_rows()
 
     def set_class_names(self, names) -> None:
@@ -260,19 +263,17 @@ class DecoderSlidersPanel(QWidget):
         self.label_combo.setCurrentIndex(max(current, 0))
         self.label_combo.blockSignals(False)
 
-    def set_z(self, z) -> None:
-        """Move the sliders to z (e.g. a clicked point's μ) and decode; emits nothing (no feedback loops)."""
-        z = np.asarray(z, dtype=np.float32).reshape(-1)
-        if len(z) != len(self._z):
+    def _on_cursor_moved(self, z: np.ndarray, origin) -> None:
+        if len(z) != self._dim:
             return
-        self._z = z.copy()
-        self._sync_sliders()
+        if origin is not self:  # a slider being dragged already shows its value
+            self._sync_sliders()
         self._decode()
 
     def clear(self) -> None:
         self.activity.clear()
         self._decoder = None
-        self._z = np.zeros(0, np.float32)
+        self._dim = 0
         self._kl = None
         self._state = None
         self._build_rows(0)
@@ -281,9 +282,6 @@ class DecoderSlidersPanel(QWidget):
         self._show_label_selector(0)
 
     # --- what tests and the window may read ------------------------------------------------------
-    def z(self) -> np.ndarray:
-        return self._z.copy()
-
     def image(self) -> np.ndarray | None:
         """The last decoded image, float32 (C, H, W) in [0, 1]."""
         return self._last_image
@@ -373,7 +371,7 @@ class DecoderSlidersPanel(QWidget):
         return sorted(self._rows, key=lambda r: -self._kl[r.dim])
 
     def _arrange_rows(self) -> None:
-        if len(self._z) > MAX_SLIDERS and self._kl is not None:
+        if self._dim > MAX_SLIDERS and self._kl is not None:
             # more dimensions than sliders: give the sliders to the most informative ones
             wanted = [int(d) for d in np.argsort(-self._kl)[:MAX_SLIDERS]]
             if sorted(wanted) != sorted(r.dim for r in self._rows):
@@ -397,9 +395,12 @@ class DecoderSlidersPanel(QWidget):
 
     def _sync_sliders(self) -> None:
         self._syncing = True
+        z = self.cursor.z
         try:
             for row in self._rows:
-                value = float(self._z[row.dim])
+                if row.dim >= len(z):
+                    continue  # the cursor follows the new model's size right after the rows do
+                value = float(z[row.dim])
                 row.slider.setValue(int(round(np.clip(value, -DEFAULT_SPAN, DEFAULT_SPAN) * TICKS_PER_SIGMA)))
                 row.show_value(value)  # the true value, also beyond the slider's ±3σ
         finally:
@@ -407,9 +408,10 @@ class DecoderSlidersPanel(QWidget):
 
     # --- decoding ---------------------------------------------------------------------------------
     def _decode(self) -> None:
-        if self._decoder is None or not len(self._z):
+        z = self.cursor.z
+        if self._decoder is None or not len(z) or len(z) != self._decoder.latent_dim:
             return
-        image = self._decoder.decode(self._z[None], self.label())[0]
+        image = self._decoder.decode(z[None], self.label())[0]
         self._last_image = image
         self.image_view.set_images(image[None], ncols=1, pad=0)
 
@@ -417,10 +419,10 @@ class DecoderSlidersPanel(QWidget):
     def _on_slider_moved(self, dim: int, value: int) -> None:
         if self._syncing:
             return
-        self._z[dim] = value / TICKS_PER_SIGMA
-        next(r for r in self._rows if r.dim == dim).show_value(float(self._z[dim]))
-        self._decode()
-        self.sig_z_changed.emit(self._z.copy())
+        z = self.cursor.z
+        z[dim] = value / TICKS_PER_SIGMA
+        next(r for r in self._rows if r.dim == dim).show_value(float(z[dim]))
+        self.cursor.move_to(z, origin=self)
 
     def _on_label_changed(self, _index: int) -> None:
         self._decode()
@@ -429,16 +431,10 @@ class DecoderSlidersPanel(QWidget):
         self._arrange_rows()
 
     def _on_origin_clicked(self) -> None:
-        self._set_z_from_user(np.zeros_like(self._z))
+        self.cursor.move_to(np.zeros(self.cursor.latent_dim, np.float32))
 
     def _on_sample_clicked(self) -> None:
-        self._set_z_from_user(self._rng.standard_normal(len(self._z)).astype(np.float32))
-
-    def _set_z_from_user(self, z: np.ndarray) -> None:
-        if not len(self._z):
-            return
-        self.set_z(z)
-        self.sig_z_changed.emit(self._z.copy())
+        self.cursor.move_to(self._rng.standard_normal(self.cursor.latent_dim).astype(np.float32))
 
     def _show_label_selector(self, num_classes: int) -> None:
         self.label_combo.blockSignals(True)

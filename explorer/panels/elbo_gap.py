@@ -1,7 +1,7 @@
 """The ELBO gap: an importance-weighted estimate of log p(x), computed in the background, against the ELBO.
 
     panel = ElboGapPanel(LatestJob("vae-explorer IWAE"))   # explorer.runtime.background: runs each estimate
-    panel.set_model(decoder_snapshot)   # trainer.snapshots.DecoderSnapshot: a frozen CPU copy of all the weights
+    panel.set_model(decoder_snapshot)   # trainer.analysis.snapshots.DecoderSnapshot: a frozen CPU copy of all the weights
     panel.set_data(x_test, y_test, meaning)  # held-out images as scored, labels (CVAEs), LikelihoodMeaning
     panel.start()                       # what the button does; Cancel (the same button) stops it
     panel.sig_estimated.connect(...)    # dict: elbo, log_px, gap, k, n, step (nats per example)
@@ -9,11 +9,11 @@
 log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)): the gap is how far the encoder's posterior is from the true one. The
 IWAE bound with K samples (Burda et al. 2016) approaches log p(x) from below as K grows, so the gap shown
 is itself a lower bound on that KL. The estimate runs in a background QThread on the snapshot's private copy
-(trainer.diagnostics.estimate_log_px_job on the LatestJob the panel is given), reports progress per batch, and
+(trainer.analysis.diagnostics.estimate_log_px_job on the LatestJob the panel is given), reports progress per batch, and
 is cancelled between batches; the window never waits for it. The panel only draws what the estimate reports.
 
 The panel calls the estimate log p(x) only when the likelihood is a normalized density of the data as scored
-(trainer.likelihood.LikelihoodMeaning): log p(x|y) for a CVAE, and for a Bernoulli decoder on grey levels what
+(trainer.model.likelihood.LikelihoodMeaning): log p(x|y) for a CVAE, and for a Bernoulli decoder on grey levels what
 it is, a cross-entropy bound with no log-likelihood behind it.
 """
 
@@ -118,7 +118,7 @@ class ElboGapPanel(QWidget):
 
     def set_data(self, x: np.ndarray, y: np.ndarray | None = None, meaning=None) -> None:
         """Held-out images (N, C, H, W) as evaluations score them, their labels (for a conditional VAE), and the
-        trainer.likelihood.LikelihoodMeaning that says what to call the estimate (None: log p(x))."""
+        trainer.model.likelihood.LikelihoodMeaning that says what to call the estimate (None: log p(x))."""
         self._x, self._y = x, y
         if meaning != self._meaning:
             self._meaning = meaning
@@ -168,7 +168,7 @@ class ElboGapPanel(QWidget):
         self.progress.setFormat(f"0 / {n:,} examples")
         self.progress.show()
         self.note.setText(f"Estimating with K = {k} on {n:,} examples (model of step {self._snapshot.step:,})…")
-        from trainer.diagnostics import estimate_log_px_job
+        from trainer.analysis.diagnostics import estimate_log_px_job
 
         self._token += 1
         self._jobs.submit(self._token, partial(estimate_log_px_job, self._snapshot, self._x, y, k, n))

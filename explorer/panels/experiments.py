@@ -4,7 +4,7 @@
         experiment.title, experiment.stages   # the sweep(s) it trains: epochs totals, one sweep each
     panel = ExperimentPanel()                 # the explanation, then the measured result and its plot
     panel.show_experiment(experiment)
-    panel.show_result(experiment, rows_by_stage)   # trainer.sweep.SummaryRow lists, one per finished stage
+    panel.show_result(experiment, rows_by_stage)   # trainer.training.sweep.SummaryRow lists, one per finished stage
 
 Every experiment trains on the built-in sprites at 28x28 (no download, seconds per epoch on a laptop CPU) with
 the 400-unit MLP, so each finishes in a few minutes on two cores; the README lists the times measured. The
@@ -22,7 +22,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from explorer.plotting.axes import steady_axes
-from explorer.run_settings import RunSettings
+from explorer.models.run_settings import RunSettings
 
 BASE = RunSettings(dataset="sprites", sprites_n=10_000, sprites_size=28, arch="mlp", hidden=(400,), latent_dim=10,
                    batch_size=128, lr=1e-3, seed=0, device="auto", epochs=10)
@@ -103,7 +103,7 @@ EXPERIMENTS = (
 
 
 def result_points(experiment: Experiment, rows_by_stage: list[list]) -> tuple[list[str], list[float]]:
-    """(x labels, y values) of the experiment's plot, from the summary rows (trainer.sweep.SummaryRow)."""
+    """(x labels, y values) of the experiment's plot, from the summary rows (trainer.training.sweep.SummaryRow)."""
     last = rows_by_stage[-1] if rows_by_stage else []
     if experiment.key == "gap":
         xs = [str(e) for e in experiment.stages[: len(rows_by_stage)]]

@@ -1,6 +1,6 @@
 """The KL strip: per-dimension KL as bars, active units, total rate, and a posterior-collapse warning.
 
-    panel = KlPanel(activity)                                # draws an explorer.panels.activity.LatentActivity
+    panel = KlPanel(activity)                                # draws an explorer.models.latent_activity.LatentActivity
     panel.set_kl(report.kl_per_dim, step=report.step)        # (shortcuts that feed that model)
     panel.set_mu_variance(latents.mu_variance, step=...)
     panel.collapsed                                          # what the banner says
@@ -19,9 +19,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from explorer.panels.activity import ActivityState, LatentActivity
+from explorer.models.latent_activity import ActivityState, LatentActivity
 from explorer.plotting.axes import steady_axes
-from trainer.diagnostics import ACTIVE_KL_NATS
+from trainer.analysis.diagnostics import ACTIVE_KL_NATS
 
 ACTIVE_COLOUR = "#d62728"
 """The rate's colour in the curves panel: these bars split that curve by dimension."""

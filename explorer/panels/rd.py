@@ -5,7 +5,7 @@
     panel.set_beta(beta, beta_target)          # a report: the effective β (target times the schedule factor)
     panel.preview_beta(target)                 # the user set a β target: the line previews it at once
     panel.set_history(checkpoint.history)      # the trajectory of an opened checkpoint
-    panel.set_runs(catalog.compared(), selected="sweep/beta-4_seed-0.h5")   # other runs (explorer.runs.RunRecord)
+    panel.set_runs(catalog.compared(), selected="sweep/beta-4_seed-0.h5")   # other runs (explorer.models.run_catalog.RunRecord)
     panel.sig_run_clicked.connect(catalog.select)                        # a click on a run's end point
 
 Every point of the plane has a loss D + βR; the dashed line through the current point is the set of
@@ -19,7 +19,7 @@ preview, tracking only the factor, until one says the trainer has taken the new 
 
 Compared runs (a sweep's, or any opened checkpoints) are drawn in their colours: each trajectory and its end
 point, the held-out (R, D) after its last epoch. The empirical frontier joins the end points no mix of other
-runs beats: their lower convex envelope (trainer.sweep.frontier_indices). When a compared run is selected,
+runs beats: their lower convex envelope (trainer.training.sweep.frontier_indices). When a compared run is selected,
 the β line goes through its end point with its β. Two regions the theory names are marked: near R = 0 the
 posterior has collapsed onto the prior and the decoder ignores z; at low D and high R the model is close to
 a plain autoencoder, paying many nats of rate for little distortion.
@@ -37,8 +37,8 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from explorer.plotting.axes import steady_axes
 from explorer.plotting.curve_buffer import CurveBuffer
-from trainer.geometry import rd_line
-from trainer.rd import frontier_indices
+from trainer.analysis.geometry import rd_line
+from trainer.analysis.rd import frontier_indices
 
 REDRAW_INTERVAL_MS = 1000
 """Reports arrive up to 30 times a second; the point moves slowly, and the curves are the live view: one
@@ -201,7 +201,7 @@ class RateDistortionPanel(QWidget):
         self._draw_lines()
 
     def set_runs(self, runs, selected: str | None = None) -> None:
-        """The compared runs (explorer.runs.RunRecord: key, name, colour, beta, rate, distortion, history) and
+        """The compared runs (explorer.models.run_catalog.RunRecord: key, name, colour, beta, rate, distortion, history) and
         the key of the selected one, whose end point the β line goes through."""
         self._runs = list(runs)
         chosen = next((r for r in self._runs if r.key == selected and math.isfinite(r.rate)), None)

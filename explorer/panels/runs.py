@@ -1,6 +1,6 @@
 """The Runs panel: every run the window compares, like TensorBoard's run selector.
 
-    panel = RunsPanel(catalog)     # a view of explorer.runs.RunCatalog: it lists what the catalog holds
+    panel = RunsPanel(catalog)     # a view of explorer.models.run_catalog.RunCatalog: it lists what the catalog holds
     # tick a run's box: it shows or hides on the curves and the rate–distortion plane (catalog.set_visible)
     # click a run: it becomes the explored model of the latent panels (catalog.select)
 
@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from explorer.runs import LIVE, RunCatalog, RunRecord
+from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord
 
 COLUMNS = ("", "Run", "β", "Seed", "Status", "R", "D", "ELBO")
 TOOLTIPS = ("Show this run on the curves and the rate–distortion plane", "Checkpoint file (or the live run)",

@@ -1,7 +1,7 @@
 """Reconstructions and prior samples, refreshed as training goes.
 
     panel = SamplesPanel()
-    panel.set_preview(preview)                     # trainer.snapshots.PreviewImages from the worker
+    panel.set_preview(preview)                     # trainer.analysis.snapshots.PreviewImages from the worker
     panel.set_images(inputs, recons, samples, step)  # the same from plain arrays (n, C, H, W) in [0, 1]
 
 Inputs and their reconstructions E[x|z=μ(x)] are interleaved in column pairs (input | reconstruction), so

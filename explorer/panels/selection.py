@@ -1,11 +1,10 @@
 """What a box or lasso selection on the latent scatter holds: its images, its labels or factors, its mean latent.
 
-    panel = SelectionPanel()
-    panel.set_latents(latents)            # trainer.snapshots.LatentSnapshot the scatter shows
-    panel.set_selection(positions)        # sorted positions into it (LatentScatterPanel.sig_selection_changed)
-    panel.sig_use_mean.connect(...)       # ("a" | "b", mean μ (D,)): an interpolation endpoint
+    panel = SelectionPanel(cursor)        # an explorer.models.LatentCursor: it shows the cursor's selection
+    panel.set_latents(latents)            # trainer.analysis.snapshots.LatentSnapshot the scatter shows
     panel.sig_export_requested.connect(...)   # ("csv" | "npz", path): written off the GUI thread by the caller
-    panel.sig_clear_requested.connect(scatter.clear_selection)
+
+"Use mean as A/B" makes the selection's mean μ an interpolation end of the cursor; Clear clears its selection.
 
 The mean of the selected posteriors' means is a latent vector like any other: used as an endpoint it shows what
 the group has in common (Shift adds a second group, so "mean of these" to "mean of those" is one drag each).
@@ -21,9 +20,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
 
+from explorer.models.latent_cursor import LatentCursor
 from explorer.plotting.axes import steady_axes
 from explorer.plotting.image_grid import ImageGridView
-from trainer.selection import categories, category_keys, counts
+from trainer.analysis.selection import categories, category_keys, counts
 
 MAX_IMAGES = 64
 """Images shown; a larger selection shows a fixed random sample of this many."""
@@ -45,17 +45,14 @@ def replace_items(combo: QComboBox, items: list[str]) -> bool:
 class SelectionPanel(QWidget):
     """The scatter's box/lasso selection: images, a class histogram, the mean latent, its uses and exports."""
 
-    sig_use_mean = Signal(str, object)
-    """("a" or "b", the selection's mean μ as numpy (D,)): make it an interpolation endpoint."""
     sig_export_requested = Signal(str, str)
     """("csv" or "npz", path): write the selection there (the caller does it off the GUI thread)."""
-    sig_clear_requested = Signal()
-    """The Clear button: the scatter should drop its selection."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.cursor = cursor if cursor is not None else LatentCursor(self)
+        """Whose selection is shown, and where "Use mean as A/B" puts the mean."""
         self._latents = None
-        self._picked = np.zeros(0, np.int64)
         self.heading = QLabel()
         self.heading.setWordWrap(True)
         self.heading.setMinimumWidth(120)
@@ -128,7 +125,8 @@ class SelectionPanel(QWidget):
         self.use_b.clicked.connect(lambda: self._use_mean("b"))
         self.export_csv.clicked.connect(lambda: self._ask_export("csv"))
         self.export_npz.clicked.connect(lambda: self._ask_export("npz"))
-        self.clear_button.clicked.connect(self.sig_clear_requested)
+        self.clear_button.clicked.connect(self.cursor.clear_selection)
+        self.cursor.sig_selection_changed.connect(self._on_selection_changed)
         self.group_combo.currentIndexChanged.connect(self._draw_histogram)
         self._redraw()
 
@@ -144,14 +142,12 @@ class SelectionPanel(QWidget):
         self.group_combo.setVisible(bool(keys))
         self._redraw()
 
-    def set_selection(self, positions) -> None:
-        self._picked = np.asarray(positions, np.int64)
+    def _on_selection_changed(self, _positions) -> None:
         self.status.clear()
         self._redraw()
 
     def clear(self) -> None:
         self._latents = None
-        self._picked = np.zeros(0, np.int64)
         self.status.clear()
         self._redraw()
 
@@ -160,29 +156,29 @@ class SelectionPanel(QWidget):
         self.status.setText(message)
 
     # --- what tests and the window may read ------------------------------------------------------
-    def selection(self) -> np.ndarray:
-        return self._picked.copy()
-
     def mean_latent(self) -> np.ndarray | None:
         """The selection's mean μ (float32 (D,)), or None when nothing is selected."""
-        if self._latents is None or not len(self._picked):
+        picked = self.cursor.selection
+        if self._latents is None or not len(picked):
             return None
-        return self._latents.mu[self._picked].mean(0, dtype=np.float64).astype(np.float32)
+        return self._latents.mu[picked].mean(0, dtype=np.float64).astype(np.float32)
 
     def shown_positions(self) -> np.ndarray:
         """Positions (into the snapshot) of the images shown, in their order."""
-        if len(self._picked) <= MAX_IMAGES:
-            return self._picked
-        pick = np.random.default_rng(0).choice(len(self._picked), MAX_IMAGES, replace=False)
-        return self._picked[np.sort(pick)]
+        picked = self.cursor.selection
+        if len(picked) <= MAX_IMAGES:
+            return picked
+        pick = np.random.default_rng(0).choice(len(picked), MAX_IMAGES, replace=False)
+        return picked[np.sort(pick)]
 
     def histogram(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(selection's share, all points' share) per category of the chosen grouping, or None."""
         grouped = self._grouping()
-        if grouped is None or not len(self._picked):
+        picked = self.cursor.selection
+        if grouped is None or not len(picked):
             return None
         codes, names = grouped
-        sel = counts(codes[self._picked], len(names))
+        sel = counts(codes[picked], len(names))
         every = counts(codes, len(names))
         return sel / max(sel.sum(), 1), every / max(every.sum(), 1)
 
@@ -193,7 +189,7 @@ class SelectionPanel(QWidget):
         return categories(self._latents, self.group_combo.currentText())
 
     def _redraw(self) -> None:
-        lat, n = self._latents, len(self._picked)
+        lat, n = self._latents, len(self.cursor.selection)
         has = lat is not None and n > 0
         for b in (self.use_a, self.use_b, self.export_csv, self.export_npz, self.clear_button):
             b.setEnabled(has)
@@ -237,7 +233,7 @@ class SelectionPanel(QWidget):
     def _use_mean(self, key: str) -> None:
         mean = self.mean_latent()
         if mean is not None:
-            self.sig_use_mean.emit(key, mean)
+            self.cursor.set_end(key, mean, f"mean of {len(self.cursor.selection):,}")
 
     def _ask_export(self, kind: str) -> None:
         what = "CSV files (*.csv)" if kind == "csv" else "NumPy archives (*.npz)"

@@ -169,7 +169,7 @@ class TrainingStatusBar(QStatusBar):
         self.epoch_label.setText(f"epoch {shown} / {self._epochs}" if self._epochs else f"epoch {shown}")
 
     def show_report(self, report) -> None:
-        """report: trainer.loop.StepReport (duck-typed: numbers only); shown at most 5 times a second."""
+        """report: trainer.training.loop.StepReport (duck-typed: numbers only); shown at most 5 times a second."""
         self._pending = report
         if not self._timer.isActive():
             self._timer.start()

@@ -13,7 +13,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from explorer.run_settings import RunSettings
+from explorer.models.run_settings import RunSettings
 
 DEFAULT_BETAS = "0.1, 0.3, 1, 3, 10"
 

@@ -1,10 +1,8 @@
 """Latent traversals and interpolations, decoded from the latest decoder snapshot.
 
-    panel = TraversalPanel()
-    panel.set_decoder(snapshot)        # trainer.snapshots.DecoderSnapshot
+    panel = TraversalPanel(cursor)     # an explorer.models.LatentCursor: its z is the centre, its ends A and B
+    panel.set_decoder(snapshot)        # trainer.analysis.snapshots.DecoderSnapshot
     panel.set_kl(kl_per_dim)           # rows default to the dimensions with the most KL
-    panel.set_center(z)                # the selected point (sliders / click); "origin" ignores it
-    panel.set_endpoint("a", z, "#12")  # interpolation endpoints (click and Shift+click in the scatter)
     panel.export_traversal_png(path); panel.export_interpolation_png(path)
 
 Traversal: row r is z with z[d_r] swept over −3…+3 prior σ, everything else held at the centre, so a row
@@ -33,9 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.models.latent_cursor import LatentCursor
 from explorer.plotting.seen import in_view
 from explorer.plotting.image_grid import ImageGridView
-from trainer.geometry import DEFAULT_SPAN, interpolate, traversal_latents, traversal_values
+from trainer.analysis.geometry import DEFAULT_SPAN, interpolate, traversal_latents, traversal_values
 
 REDRAW_MS = 120
 """Grids are re-decoded at most this often (slider moves arrive faster)."""
@@ -52,12 +51,12 @@ STRIP_MAX_HEIGHT = 84
 class TraversalPanel(QWidget):
     """Traversal grid (rows = dimensions, columns = −3σ…+3σ) and an A→B interpolation strip, both exportable."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.cursor = cursor if cursor is not None else LatentCursor(self)
+        """The traversal's centre (z, "selected z") and the interpolation's ends A and B."""
         self._decoder = None
         self._kl: np.ndarray | None = None
-        self._center: np.ndarray | None = None
-        self._endpoints: dict[str, tuple[np.ndarray, str]] = {}
         self._label: int | None = None
         self._dims: list[int] = []
 
@@ -143,13 +142,15 @@ class TraversalPanel(QWidget):
             signal.connect(self._on_setting_changed)
         self.traversal_export.clicked.connect(self._on_export_traversal_clicked)
         self.interp_export.clicked.connect(self._on_export_interpolation_clicked)
+        self.cursor.sig_moved.connect(self._on_cursor_moved)
+        self.cursor.sig_end_changed.connect(self._on_end_changed)
         self._update_buttons()
 
     # --- data in --------------------------------------------------------------------------------
     def set_decoder(self, decoder) -> None:
         if self._decoder is not None and decoder.latent_dim != self._decoder.latent_dim:
-            self._kl, self._center, self._endpoints = None, None, {}
-            self._update_endpoint_text()
+            self._kl = None
+        self.cursor.fit(decoder.latent_dim)
         self._decoder = decoder
         self._schedule(SNAPSHOT_REDRAW_MS)
 
@@ -158,8 +159,7 @@ class TraversalPanel(QWidget):
         self._kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
         self._schedule()
 
-    def set_center(self, z) -> None:
-        self._center = np.asarray(z, dtype=np.float32).reshape(-1).copy()
+    def _on_cursor_moved(self, _z, _origin) -> None:
         if self.around_combo.currentData() == "selected":
             self._schedule()
 
@@ -168,14 +168,12 @@ class TraversalPanel(QWidget):
         self._label = label
         self._schedule()
 
-    def set_endpoint(self, which: str, z, name: str = "") -> None:
-        """which: "a" or "b"; z (D,); name shown in the caption (e.g. the example's index)."""
-        self._endpoints[which] = (np.asarray(z, dtype=np.float32).reshape(-1).copy(), name)
+    def _on_end_changed(self, _key: str) -> None:
         self._update_endpoint_text()
         self._schedule()
 
     def clear(self) -> None:
-        self._decoder, self._kl, self._center, self._endpoints = None, None, None, {}
+        self._decoder, self._kl = None, None
         self.traversal_view.clear()
         self.interp_view.clear()
         self._update_endpoint_text()
@@ -192,17 +190,19 @@ class TraversalPanel(QWidget):
 
     def traversal_center(self) -> np.ndarray:
         d = self._decoder.latent_dim
-        if self.around_combo.currentData() == "origin" or self._center is None or len(self._center) != d:
+        z = self.cursor.z
+        if self.around_combo.currentData() == "origin" or len(z) != d:
             return np.zeros(d, np.float32)
-        return self._center
+        return z
 
     def traversal_values(self) -> np.ndarray:
         return traversal_values(self.cols_spin.value(), DEFAULT_SPAN)
 
     def interpolation_latents(self) -> np.ndarray | None:
-        if not {"a", "b"} <= set(self._endpoints) or self._decoder is None:
+        a, b = self.cursor.end("a"), self.cursor.end("b")
+        if a is None or b is None or self._decoder is None:
             return None
-        (za, _), (zb, _) = self._endpoints["a"], self._endpoints["b"]
+        (za, _), (zb, _) = a, b
         if len(za) != self._decoder.latent_dim or len(zb) != self._decoder.latent_dim:
             return None
         return interpolate(za, zb, self.steps_spin.value(), self.mode_combo.currentData())
@@ -263,8 +263,9 @@ class TraversalPanel(QWidget):
             kl = f"  {self._kl[dim]:.2f}" if self._kl is not None and len(self._kl) == d else ""
             row_labels.append(f"z{dim}{kl}")
         col_labels = [f"{v:+.1f}".replace("+0.0", "0").replace("-0.0", "0") for v in values]
-        around = "origin" if self.around_combo.currentData() == "origin" or self._center is None else "selected z"
-        self.traversal_view.title = f"rows: dimension (KL nats) · columns: value in prior σ · around {around} · step {self._decoder.step:,}"
+        around = "origin" if self.around_combo.currentData() == "origin" else "selected z"
+        self.traversal_view.title = (f"rows: dimension (KL nats) · columns: value in prior σ · around {around} · "
+                                     f"step {self._decoder.step:,}")
         self.traversal_view.set_images(images.reshape(rows, cols, *images.shape[1:]), row_labels=row_labels,
                                        col_labels=col_labels)
         path = self.interpolation_latents()
@@ -272,7 +273,7 @@ class TraversalPanel(QWidget):
             strip = self._decoder.decode(path, self._label)
             labels = ["A"] + [""] * (len(path) - 2) + ["B"]
             mode = self.mode_combo.currentText()
-            self.interp_view.title = f"{mode} · {self._endpoints['a'][1]} → {self._endpoints['b'][1]}"
+            self.interp_view.title = f"{mode} · {self.cursor.end('a')[1]} → {self.cursor.end('b')[1]}"
             self.interp_view.set_images(strip, ncols=len(strip), col_labels=labels)
         self._fit_strip()
         self._update_buttons()
@@ -299,7 +300,7 @@ class TraversalPanel(QWidget):
         iv.setMaximumHeight(max(iv.minimumHeight(), iv.height_for_tiles(int(tile))))
 
     def _update_endpoint_text(self) -> None:
-        a, b = self._endpoints.get("a"), self._endpoints.get("b")
+        a, b = self.cursor.end("a"), self.cursor.end("b")
         if a and b:
             self.endpoints_label.setText(f"A = {a[1]}, B = {b[1]}")
         elif a:

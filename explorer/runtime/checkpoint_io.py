@@ -42,7 +42,7 @@ class IoJob:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The copy the training thread made for a job: a trainer.checkpoint.Checkpoint or history arrays."""
+    """The copy the training thread made for a job: a trainer.checkpoints.hdf5.Checkpoint or history arrays."""
 
     job: IoJob
     payload: object = field(repr=False)
@@ -70,7 +70,7 @@ class LoadedCheckpoint:
     request_id: int
     path: str
     checkpoint: object = field(repr=False)
-    """trainer.checkpoint.Checkpoint (numpy arrays, no live tensors)."""
+    """trainer.checkpoints.hdf5.Checkpoint (numpy arrays, no live tensors)."""
 
 
 DRAWN_COLUMNS = {
@@ -130,12 +130,12 @@ class IoWorker(QObject):
             if snapshot.payload is None:
                 raise VaeExplorerError(f"{job.path}: nothing to save yet: train or open a model first")
             if job.kind == "checkpoint":
-                from trainer.checkpoint import save_checkpoint
+                from trainer.checkpoints.hdf5 import save_checkpoint
 
                 save_checkpoint(job.path, snapshot.payload)
                 files = (job.path,)
             elif job.kind == "history":
-                from trainer.export import history_to_csv
+                from trainer.analysis.export import history_to_csv
 
                 files = tuple(str(p) for p in history_to_csv(snapshot.payload, job.path))
             else:
@@ -155,11 +155,11 @@ class IoWorker(QObject):
     def load(self, request: tuple[int, str]) -> None:
         request_id, path = request
         try:
-            from trainer.checkpoint import load_checkpoint
+            from trainer.checkpoints.hdf5 import load_checkpoint
 
             ckpt = load_checkpoint(path)
             # what the window will make of it, checked here too: a refusal must come before the run is touched
-            from explorer.run_settings import RunSettings
+            from explorer.models.run_settings import RunSettings
 
             RunSettings.from_configs(ckpt.model_config, ckpt.train_config, ckpt.dataset, ckpt.progress)
         except VaeExplorerError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from explorer.run_settings import RunSettings
+from explorer.models.run_settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class CurveBatch:
     beta_changes: tuple[tuple[int, float], ...]
     """(step, new β target) for each live β change the trainer applied since the previous batch."""
     latest: Any
-    """The newest trainer.loop.StepReport (frozen: numbers and a numpy kl_per_dim copy)."""
+    """The newest trainer.training.loop.StepReport (frozen: numbers and a numpy kl_per_dim copy)."""
 
 
 @dataclass(frozen=True)

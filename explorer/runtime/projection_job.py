@@ -5,7 +5,7 @@
     projection.request(ProjectionRequest(token, mu, params, previous))   # returns at once
     projection.shutdown()                                      # window close: stop and join
 
-A LatestJob (explorer.runtime.background) running trainer.projection.project and faithfulness: t-SNE stops within
+A LatestJob (explorer.runtime.background) running trainer.analysis.projection.project and faithfulness: t-SNE stops within
 10 iterations of a newer request, UMAP after its current phase.
 """
 
@@ -20,7 +20,7 @@ from explorer.runtime.background import LatestJob
 
 def make_map(req, progress, should_stop) -> tuple:
     """(xy (N, 2) float32, share of 10 latent neighbours kept on the map) for a ProjectionRequest."""
-    from trainer.projection import faithfulness, project
+    from trainer.analysis.projection import faithfulness, project
 
     xy = project(req.mu, req.params, previous=req.previous, progress=progress, should_stop=should_stop)
     return xy, faithfulness(req.mu, xy)

@@ -8,7 +8,7 @@
     runs.explore("sweep/beta-1_seed-0.h5")         # the latent panels show that run; a newer request wins
     runs.shutdown()
 
-Each checkpoint is read and validated in full (trainer.checkpoint.load_checkpoint), so a damaged file is one
+Each checkpoint is read and validated in full (trainer.checkpoints.hdf5.load_checkpoint), so a damaged file is one
 line in the refused list, never a half-drawn run. The datasets runs were trained on are loaded once and kept
 for exploring the next run of the same sweep.
 """
@@ -21,13 +21,13 @@ from pathlib import Path
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from explorer.runs import RunRecord
+from explorer.models.run_catalog import RunRecord
 from explorer.runtime.threads import move_to_new_thread, stop_thread
 from trainer.errors import VaeExplorerError
 
 def record_from_checkpoint(path: str, ckpt, status: str = "", message: str = "") -> RunRecord:
     """What the comparison views need of a checkpoint: settings, progress and history, as one RunRecord."""
-    from trainer.rd import final_rd
+    from trainer.analysis.rd import final_rd
 
     history = {k: v for k, v in ckpt.history.items() if k.startswith(("steps/", "epochs/", "beta_changes/"))}
     rate, distortion, elbo = final_rd(history)
@@ -61,7 +61,7 @@ class RunLoadingWorker(QObject):
 
     @Slot(str)
     def open_folder(self, folder: str) -> None:
-        from trainer.sweep import SUMMARY_NAME, read_summary
+        from trainer.training.sweep import SUMMARY_NAME, read_summary
 
         paths = sorted(Path(folder).glob("*.h5"))
         rows = read_summary(Path(folder) / SUMMARY_NAME)
@@ -76,7 +76,7 @@ class RunLoadingWorker(QObject):
         self.sig_folder_done.emit("", read, refused)
 
     def _read(self, paths: list[Path], rows: dict) -> tuple[int, list[str]]:
-        from trainer.checkpoint import load_checkpoint
+        from trainer.checkpoints.hdf5 import load_checkpoint
 
         read, refused = 0, []
         for path in paths:
@@ -93,8 +93,8 @@ class RunLoadingWorker(QObject):
 
     @Slot(str)
     def explore(self, path: str) -> None:
-        from trainer.checkpoint import load_checkpoint
-        from trainer.snapshots import ExplorePublisher, checkpoint_snapshots
+        from trainer.checkpoints.hdf5 import load_checkpoint
+        from trainer.analysis.snapshots import ExplorePublisher, checkpoint_snapshots
 
         with self._lock:
             if path != self._wanted:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, Signal
 
-from explorer.run_settings import RunSettings
+from explorer.models.run_settings import RunSettings
 from explorer.runtime.messages import TrainRequest
 from explorer.runtime.threads import move_to_new_thread, stop_thread
 from explorer.runtime.worker import TrainWorker
@@ -40,7 +40,7 @@ class TrainSession(QObject):
     sig_progress = Signal(object)
     """CurveBatch: the StepReports since the last batch, at most ~30 a second."""
     sig_epoch = Signal(object)
-    """trainer.loop.EpochReport: held-out distortion, rate and ELBO after an epoch."""
+    """trainer.training.loop.EpochReport: held-out distortion, rate and ELBO after an epoch."""
     sig_diverged = Signal(str)
     """The loss went NaN/Inf: last good weights restored and training paused; the engine's message."""
     sig_failed = Signal(str)

@@ -1,4 +1,4 @@
-"""A β-sweep started from the window (Training ▸ β sweep…), trained in its own thread by trainer.sweep.
+"""A β-sweep started from the window (Training ▸ β sweep…), trained in its own thread by trainer.training.sweep.
 
     job = SweepJob(parent=window)
     job.sig_progress.connect(...)     # [RunProgress, ...] of the runs that reported, at most a few times a second
@@ -22,7 +22,7 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from explorer.run_settings import RunSettings
+from explorer.models.run_settings import RunSettings
 from explorer.runtime.threads import move_to_new_thread, stop_thread
 
 PROGRESS_INTERVAL_S = 0.25
@@ -66,7 +66,7 @@ class RunProgress:
 class SweepFinished:
     folder: str
     rows: list = field(default_factory=list)
-    """trainer.sweep.SummaryRow of every run."""
+    """trainer.training.sweep.SummaryRow of every run."""
     stopped: bool = False
     samples_per_s: float = 0.0
     error: str = ""
@@ -86,8 +86,9 @@ class SweepWorker(QObject):
     @Slot(object)
     def run(self, request: SweepRequest) -> None:
         from trainer.data import load_dataset
-        from trainer.loop import DivergedReport, EpochReport, StepReport, model_config_for
-        from trainer.sweep import Sweep, plan_runs, run_sweep
+        from trainer.model.vae import model_config_for
+        from trainer.training.reports import DivergedReport, EpochReport, StepReport
+        from trainer.training.sweep import Sweep, plan_runs, run_sweep
 
         self._stop.clear()
         try:

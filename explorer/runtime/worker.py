@@ -21,11 +21,11 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Signal, Slot
 
-from explorer.run_settings import RunSettings
+from explorer.models.run_settings import RunSettings
 from explorer.runtime.memory import TRIM_INTERVAL_S, release_free_memory
 from explorer.runtime.messages import CurveBatch, DatasetChanged, OpenedCheckpoint, RunEnded, RunStarted, TrainRequest
 from trainer.errors import VaeExplorerError
-from trainer.snapshots import ExplorePublisher  # numpy only: torch loads inside its functions
+from trainer.analysis.snapshots import ExplorePublisher  # numpy only: torch loads inside its functions
 
 EMIT_INTERVAL_S = 1 / 30
 """At most ~30 progress signals a second reach the GUI; StepReports in between travel in the same batch."""
@@ -90,7 +90,7 @@ class TrainWorker(QObject):
     sig_progress = Signal(object)
     """CurveBatch: the StepReports since the last batch, at most ~30 a second."""
     sig_epoch = Signal(object)
-    """trainer.loop.EpochReport: held-out distortion, rate and ELBO after an epoch."""
+    """trainer.training.loop.EpochReport: held-out distortion, rate and ELBO after an epoch."""
     sig_diverged = Signal(str)
     """The loss went NaN/Inf: last good weights restored and training paused; the engine's message."""
     sig_failed = Signal(str)
@@ -250,7 +250,7 @@ class TrainWorker(QObject):
 
     @property
     def opened_checkpoint(self):
-        """The opened checkpoint waiting for Start (trainer.checkpoint.Checkpoint), or None."""
+        """The opened checkpoint waiting for Start (trainer.checkpoints.hdf5.Checkpoint), or None."""
         return self._checkpoint
 
     @Slot(str)
@@ -272,7 +272,7 @@ class TrainWorker(QObject):
     def _adopt(self, path: str, ckpt) -> None:
         opened = False
         try:
-            from trainer.checkpoint import load_checkpoint
+            from trainer.checkpoints.hdf5 import load_checkpoint
 
             if ckpt is None:
                 ckpt = load_checkpoint(path)
@@ -388,7 +388,8 @@ class TrainWorker(QObject):
     # --- the work ---------------------------------------------------------------------------------
     def _build(self, settings: RunSettings):
         from trainer.config import TrainConfig
-        from trainer.loop import Trainer, model_config_for
+        from trainer.model.vae import model_config_for
+        from trainer.training.loop import Trainer
 
         ckpt = self._checkpoint
         spec = settings.dataset_spec()
@@ -452,7 +453,7 @@ class TrainWorker(QObject):
             raise _Cancelled()
 
     def _run(self, trainer, max_steps: int | None) -> None:
-        from trainer.loop import BetaChanged, DivergedReport, EpochReport, StepReport
+        from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, StepReport
 
         pending: list = []
         changes: list[tuple[int, float]] = []  # BetaChanged events not yet sent; they ride with the next batch
@@ -512,7 +513,7 @@ class TrainWorker(QObject):
         The dataset is loaded (and cached for Start) and encoded here in the worker thread, never in the GUI's.
         Without it the sliders still work; the status line says why the scatter stays empty.
         """
-        from trainer.snapshots import checkpoint_snapshots
+        from trainer.analysis.snapshots import checkpoint_snapshots
 
         pub = self.explore
         try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trainer.snapshots import DecoderSnapshot
+    from trainer.analysis.snapshots import DecoderSnapshot
 
 PCA_FIT_POINTS = 20_000
 """StablePCA fits its axes on at most this many evenly spaced points."""

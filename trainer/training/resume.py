@@ -5,31 +5,57 @@
 
 Everything is copied: weights, Adam's moments and step counts, the noise and binarization generators, the
 history, the half-summed report window and epoch, and the progress numbers (step, epoch, β target, lr, free
-bits, training seconds). These functions are the Trainer's own code kept beside the checkpoint format, so they
-read and write its private state; nothing else should.
+bits, training seconds). They read and write only the Trainer's public state, named by `Resumable`, so this
+module does not import the Trainer (the Trainer imports it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
-
+from typing import Protocol
 import numpy as np
 import torch
 
-from trainer.checkpoint import Checkpoint
+from trainer.checkpoints.hdf5 import Checkpoint
+from trainer.config import ModelConfig, TrainConfig
+from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
-from trainer.history import History, ReportWindow
+from trainer.training.distributed import Group
+from trainer.training.history import History, ReportWindow
 
-if TYPE_CHECKING:  # pragma: no cover
-    from trainer.loop import Trainer
+class Resumable(Protocol):
+    """What capture and restore read and write: the public state of a trainer.training.loop.Trainer."""
+
+    model_config: ModelConfig
+    config: TrainConfig
+    dataset: Dataset
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    group: Group
+    device: torch.device
+    step: int
+    epoch: int
+    batch_in_epoch: int
+    beta_target: float
+    lr: float
+    free_bits: float
+    elapsed_s: float
+    history: History
+    report_window: ReportWindow
+    epoch_sums: ReportWindow
+    noise: torch.Generator
+    binarize_noise: torch.Generator
+    fingerprint: str
+
+    def rank_seed(self, seed: int) -> int: ...
+
 
 IMPLEMENTATION_FLAGS = {"fused", "foreach", "capturable", "differentiable"}
 """How Adam runs on this machine, not what it learned: never taken from a checkpoint."""
 
 
-def capture(trainer: "Trainer") -> Checkpoint:
+def capture(trainer: Resumable) -> Checkpoint:
     """A copy of everything needed to resume, as plain numpy arrays and numbers."""
     optim = trainer.optimizer.state_dict()
     groups = []
@@ -49,8 +75,8 @@ def capture(trainer: "Trainer") -> Checkpoint:
         "world_size": trainer.group.world,
     }
     running: dict[str, np.ndarray] = {}
-    trainer._window.save("window", progress, running)
-    trainer._epoch_sums.save("epoch", progress, running)
+    trainer.report_window.save("window", progress, running)
+    trainer.epoch_sums.save("epoch", progress, running)
     return Checkpoint(
         model_config=trainer.model_config,
         train_config=trainer.config,
@@ -70,17 +96,17 @@ def _rng_name(name: str, rank: int) -> str:
     return name if rank == 0 else f"{name}_rank{rank}"
 
 
-def _generator_states(trainer: "Trainer") -> dict[str, np.ndarray]:
+def _generator_states(trainer: Resumable) -> dict[str, np.ndarray]:
     """Every rank's noise and binarization generator states (a collective when distributed: all ranks call it)."""
     states = {}
-    for name, generator in (("noise", trainer._noise), ("binarize", trainer._binarize)):
+    for name, generator in (("noise", trainer.noise), ("binarize", trainer.binarize_noise)):
         per_rank = trainer.group.all_gather_bytes(generator.get_state().cpu(), trainer.device)
         for rank, state in enumerate(per_rank):
             states[_rng_name(name, rank)] = state.numpy().copy()
     return states
 
 
-def restore(trainer: "Trainer", ckpt: Checkpoint) -> None:
+def restore(trainer: Resumable, ckpt: Checkpoint) -> None:
     """Put a checkpoint's state into a trainer built with the same model config (and, if named, the same data)."""
     if ckpt.model_config != trainer.model_config:
         raise ConfigError("checkpoint model config differs from the requested one")
@@ -106,22 +132,22 @@ def restore(trainer: "Trainer", ckpt: Checkpoint) -> None:
         group["lr"] = trainer.lr
     seed = trainer.config.seed * 1_000_003 + trainer.step
     rank = trainer.group.rank
-    for name, generator, fallback in (("noise", trainer._noise, seed), ("binarize", trainer._binarize, seed + 1)):
+    for name, generator, fallback in (("noise", trainer.noise, seed), ("binarize", trainer.binarize_noise, seed + 1)):
         key = _rng_name(name, rank)
         if key not in ckpt.rng_state:
             if rank > 0:  # a rank the saving run did not have (resumed at a larger world size)
-                generator.manual_seed(trainer._rank_seed(fallback))
+                generator.manual_seed(trainer.rank_seed(fallback))
             continue
         try:
             generator.set_state(torch.from_numpy(np.asarray(ckpt.rng_state[key], dtype=np.uint8)))
         except (RuntimeError, ValueError):
             # a state from another device's generator (a CUDA run resumed on the CPU): training goes
             # on with draws seeded from (seed, step), reproducible but not the uninterrupted run's
-            generator.manual_seed(trainer._rank_seed(fallback))
+            generator.manual_seed(trainer.rank_seed(fallback))
     trainer.history = History(ckpt.history)
     d = trainer.model_config.latent_dim
-    trainer._window = ReportWindow.load("window", p, ckpt.running, d, trainer.device)
-    trainer._epoch_sums = ReportWindow.load("epoch", p, ckpt.running, d, trainer.device)
+    trainer.report_window = ReportWindow.load("window", p, ckpt.running, d, trainer.device)
+    trainer.epoch_sums = ReportWindow.load("epoch", p, ckpt.running, d, trainer.device)
 
 
 def _restore_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:

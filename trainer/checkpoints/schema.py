@@ -4,7 +4,7 @@
     check_progress(progress)                 # the progress numbers a resume needs, all finite
     check_finite(model, optimizer, running)  # after reading: no NaN/Inf weights, Adam moments or running sums
 
-A problem raises `Invalid`, phrased without the file name; trainer.checkpoint adds the name and raises
+A problem raises `Invalid`, phrased without the file name; trainer.checkpoints.hdf5 adds the name and raises
 CheckpointError. The limits are checked against *declared* shapes before anything is read, so a tiny file that
 declares a huge (chunked, storage-less) dataset is refused instead of allocating gigabytes.
 """
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from trainer.config import ModelConfig
-from trainer.model import VAE
+from trainer.model.vae import VAE
 
 MAX_PARAMS = 200_000_000
 MAX_HISTORY_ELEMENTS = 50_000_000
@@ -40,7 +40,7 @@ _HISTORY_KEY = re.compile(r"([a-z0-9_]+)/([a-z0-9_]+)")
 
 
 class Invalid(Exception):
-    """A problem phrased without the file name; the public functions of trainer.checkpoint add it."""
+    """A problem phrased without the file name; the public functions of trainer.checkpoints.hdf5 add it."""
 
 
 def _expected_shapes(config: ModelConfig) -> tuple[dict[str, tuple[int, ...]], list[tuple[int, ...]]]:

@@ -12,8 +12,8 @@ The rule that makes live decoding safe: weights are copied in the training threa
 here ever reads the live model from another thread.
 
 torch is imported inside the functions that need it, so the window can import this module before torch has
-loaded. What the window computes from these (PCA, traversals, contours) is trainer.geometry; what it judges
-(collapse, the ELBO gap) is trainer.diagnostics. Latent values are in units of the prior's standard deviation.
+loaded. What the window computes from these (PCA, traversals, contours) is trainer.analysis.geometry; what it judges
+(collapse, the ELBO gap) is trainer.analysis.diagnostics. Latent values are in units of the prior's standard deviation.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from trainer.config import ModelConfig
-from trainer.likelihood import LikelihoodMeaning
+from trainer.model.likelihood import LikelihoodMeaning
 from trainer.pixels import to_float01
 from trainer.threads import one_torch_thread
 
@@ -114,7 +114,7 @@ class DecoderSnapshot:
         """A new CPU VAE in eval mode with these weights, for a thread of its own (e.g. the IWAE estimate)."""
         import torch
 
-        from trainer.model import VAE
+        from trainer.model.vae import VAE
 
         with torch.device("meta"):  # no storage and no random initialisation: the weights come next
             model = VAE(self.config)
@@ -268,8 +268,8 @@ def encode_heldout(
     `x_test` is the held-out set as evaluations score it (trainer.x_test: binarized when training binarizes);
     dataset.x_test when not given. The images are not copied: `x` is a read-only view (or a subset copy).
     """
-    from trainer.metrics import encode_dataset
-    from trainer.objective import kl_per_dim
+    from trainer.analysis.metrics import encode_dataset
+    from trainer.model.objective import kl_per_dim
 
     import torch
 
@@ -326,7 +326,7 @@ def reconstructions(model, x: np.ndarray, y: np.ndarray | None = None) -> np.nda
         return model.reconstruct(x, y)
     import torch
 
-    from trainer.model import eval_mode
+    from trainer.model.vae import eval_mode
 
     device = next(model.parameters()).device
     with torch.no_grad(), eval_mode(model):
@@ -361,7 +361,7 @@ def preview_images(model, x: np.ndarray, y: np.ndarray | None = None, n_samples:
     else:
         import torch
 
-        from trainer.model import eval_mode
+        from trainer.model.vae import eval_mode
 
         z = torch.from_numpy(prior_latents(n_samples, model.config.latent_dim, seed))
         device = next(model.parameters()).device
@@ -379,7 +379,7 @@ def checkpoint_snapshots(ckpt, step: int, load_dataset, n_preview: int, n_sample
     """What the latent panels show of a checkpoint's model, in order: its DecoderSnapshot at once (the sliders
     work before anything else is ready), then PreviewImages and the held-out LatentSnapshot, which need the data:
     `load_dataset(spec)` gives it (and may raise). A generator, so a caller can hand each item on as it comes."""
-    from trainer.likelihood import LikelihoodMeaning, heldout_for_likelihood
+    from trainer.model.likelihood import LikelihoodMeaning, heldout_for_likelihood
 
     snapshot = DecoderSnapshot.from_state(ckpt.model_config, ckpt.model_state, step)
     yield snapshot

@@ -11,8 +11,8 @@ sweep stops (Ctrl+C, or `should_stop`), atomically, so a killed sweep loses at m
 save. A run that fails (bad setting, divergence, an unreadable or foreign checkpoint in the folder) is a row
 in the summary with its reason; the others go on, and a file that is not ours to overwrite is left alone.
 
-The rate–distortion frontier of the runs' end points is trainer.rd.frontier_indices. Runs at the same point of
-training are stepped together as one batched model (trainer.ensemble); `jobs`
+The rate–distortion frontier of the runs' end points is trainer.analysis.rd.frontier_indices. Runs at the same point of
+training are stepped together as one batched model (trainer.training.ensemble); `jobs`
 worker processes split the runs between them (use it with several GPUs).
 """
 
@@ -33,10 +33,11 @@ from typing import Callable
 import torch
 
 from trainer.atomic import atomic_write
-from trainer.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from trainer.checkpoints.hdf5 import Checkpoint, load_checkpoint, save_checkpoint
 from trainer.config import ModelConfig, TrainConfig
 from trainer.errors import VaeExplorerError
-from trainer.loop import DivergedReport, StepReport, Trainer
+from trainer.training.loop import Trainer
+from trainer.training.reports import DivergedReport, StepReport
 
 SUMMARY_NAME = "summary.csv"
 SAVE_EVERY_S = 300.0
@@ -241,7 +242,7 @@ def train_runs(sweep: Sweep, runs: list[SweepRun], on_report: Callable, should_s
 def _train_group(sweep: Sweep, members: list[tuple[SweepRun, Trainer]], on_report, should_stop,
                  outcomes: dict[str, RunOutcome]) -> None:
     """Runs at one point of training, stepped together as one Ensemble; saved every save_every_s and at the end."""
-    from trainer.ensemble import Ensemble
+    from trainer.training.ensemble import Ensemble
 
     run_of = {id(t): run for run, t in members}
     start_steps = {run.name: t.step for run, t in members}
@@ -271,7 +272,7 @@ def _save(sweep: Sweep, run_of: dict[int, SweepRun], trainers: list[Trainer]) ->
 # --- evaluation --------------------------------------------------------------------------------------------
 def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: SummaryRow | None) -> SummaryRow:
     """The run's summary row from its checkpoint on disk: held-out R, D, ELBO, active units, MIG, IWAE."""
-    from trainer.metrics import dataset_mig
+    from trainer.analysis.metrics import dataset_mig
 
     cfg = run.config
     path = run.checkpoint_path(sweep.folder)

@@ -14,8 +14,8 @@ inputs that arrived at different times: after β was raised mid-run the headline
 encoding 150 steps old while three dimensions' KL had fallen under 0.1 nats.
 
 A dimension is active when Var_x(μ_j) > 0.01 (Burda et al. 2016) if a held-out encoding describes the model
-whose KL is shown, else when its KL is at least 0.01 nats (trainer.diagnostics.collapse_state). An encoding
-describes it when the model was at least half as trained then (trainer.diagnostics.variance_describes) and no
+whose KL is shown, else when its KL is at least 0.01 nats (trainer.analysis.diagnostics.collapse_state). An encoding
+describes it when the model was at least half as trained then (trainer.analysis.diagnostics.variance_describes) and no
 live β change has taken effect since: a changed objective moves the encoder, so an older encoding speaks of
 another model.
 """
@@ -28,7 +28,7 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Signal
 
-from trainer.diagnostics import CollapseState, collapse_state, variance_describes
+from trainer.analysis.diagnostics import CollapseState, collapse_state, variance_describes
 
 
 @dataclass(frozen=True)

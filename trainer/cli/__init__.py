@@ -128,7 +128,7 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
 
 def _new_configs(args, dataset, **overrides):
     """The ModelConfig and TrainConfig a fresh `train` (or each run of a sweep, given `overrides`) starts from."""
-    from trainer.loop import model_config_for
+    from trainer.model.vae import model_config_for
 
     model_cfg = model_config_for(
         dataset, conditional=args.conditional, arch=args.arch, hidden=args.hidden,
@@ -225,7 +225,7 @@ def _terms(d: dict) -> dict:
 
 
 def cmd_train(args) -> int:
-    from trainer.distributed import join, leave
+    from trainer.training.distributed import join, leave
 
     if not (math.isfinite(args.save_every) and args.save_every > 0):
         raise UsageError(f"{PROG} train: --save-every must be positive, got {args.save_every}")
@@ -243,10 +243,11 @@ def cmd_train(args) -> int:
 def _train(args, group) -> int:
     from tqdm import tqdm
 
-    from trainer.checkpoint import load_checkpoint, save_checkpoint
+    from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
     from trainer.data import load_dataset
-    from trainer.distributed import restarted_by_torchrun
-    from trainer.loop import EpochReport, DivergedReport, StepReport, Trainer
+    from trainer.training.distributed import restarted_by_torchrun
+    from trainer.training.loop import Trainer
+    from trainer.training.reports import DivergedReport, EpochReport, StepReport
 
     resume = args.resume
     if restarted_by_torchrun() and Path(args.out).is_file():
@@ -360,8 +361,8 @@ def cmd_sweep(args) -> int:
     from tqdm import tqdm
 
     from trainer.data import load_dataset
-    from trainer.loop import DivergedReport, EpochReport, StepReport
-    from trainer.sweep import SUMMARY_NAME, Sweep, plan_runs, run_sweep
+    from trainer.training.reports import DivergedReport, EpochReport, StepReport
+    from trainer.training.sweep import SUMMARY_NAME, Sweep, plan_runs, run_sweep
 
     for flag, value, ok in (("--jobs", args.jobs, args.jobs >= 1), ("--iwae-samples", args.iwae_samples, args.iwae_samples >= 0),
                             ("--save-every", args.save_every, math.isfinite(args.save_every) and args.save_every > 0)):
@@ -431,7 +432,7 @@ def cmd_sweep(args) -> int:
 
 
 def _train_eval(trainer) -> dict:
-    from trainer.metrics import evaluate
+    from trainer.analysis.metrics import evaluate
 
     import torch
 
@@ -444,12 +445,12 @@ def cmd_eval(args) -> int:
     import torch
     from tqdm import tqdm
 
-    from trainer.checkpoint import load_checkpoint
+    from trainer.checkpoints.hdf5 import load_checkpoint
     from trainer.data import load_dataset
-    from trainer.likelihood import LikelihoodMeaning, heldout_for_likelihood
-    from trainer.loop import pick_device
-    from trainer.metrics import dataset_mig, evaluate
-    from trainer.model import VAE
+    from trainer.model.likelihood import LikelihoodMeaning, heldout_for_likelihood
+    from trainer.training.devices import pick_device
+    from trainer.analysis.metrics import dataset_mig, evaluate
+    from trainer.model.vae import VAE
 
     if args.iwae_samples < 0:
         raise UsageError(f"{PROG} eval: --iwae-samples must be >= 0, got {args.iwae_samples}")
@@ -497,7 +498,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from trainer.checkpoint import read_info
+    from trainer.checkpoints.hdf5 import read_info
 
     info = read_info(args.checkpoint)
     if args.json:

@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainer.config import ModelConfig
+from trainer.data.dataset import Dataset
+from trainer.errors import ConfigError
 
 LOG_2PI = math.log(2 * math.pi)
 LOG_SIGMA_FLOOR = -6.0
@@ -72,7 +74,7 @@ def _conv_channels(side: int) -> list[int]:
 def _bernoulli_nll(logits: torch.Tensor, x: torch.Tensor, reduction: str, vmapped: bool) -> torch.Tensor:
     """-log Bernoulli(x; sigmoid(logits)) per pixel (reduction "none") or summed ("sum").
 
-    Under torch.func.vmap (trainer.ensemble) the fused loss has no batching rule and runs once per run in a
+    Under torch.func.vmap (trainer.training.ensemble) the fused loss has no batching rule and runs once per run in a
     loop; softplus(l) - x*l is the same quantity, stable for any logit, and batches."""
     if not vmapped:
         return F.binary_cross_entropy_with_logits(logits, x, reduction=reduction)
@@ -82,7 +84,7 @@ def _bernoulli_nll(logits: torch.Tensor, x: torch.Tensor, reduction: str, vmappe
 
 class VAE(nn.Module):
     def __init__(self, config: ModelConfig, vmapped: bool = False):
-        """vmapped: this module only runs under torch.func.vmap over stacked weights (trainer.ensemble)."""
+        """vmapped: this module only runs under torch.func.vmap over stacked weights (trainer.training.ensemble)."""
         super().__init__()
         config.validate()
         self.config = config
@@ -223,3 +225,12 @@ def eval_mode(model):
         yield
     finally:
         model.train(was_training)
+
+
+def model_config_for(dataset: Dataset, conditional: bool = False, **kwargs) -> ModelConfig:
+    """A ModelConfig whose input shape (and, for a CVAE, class count) matches the dataset."""
+    if conditional and not dataset.num_classes:
+        raise ConfigError(f"{dataset.spec.describe()} has no labels, so it cannot train a conditional VAE")
+    cfg = ModelConfig(input_shape=tuple(dataset.input_shape), num_classes=dataset.num_classes if conditional else 0, **kwargs)
+    cfg.validate()
+    return cfg

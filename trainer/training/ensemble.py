@@ -26,9 +26,11 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from trainer.errors import ConfigError
-from trainer.loop import BetaChanged, DivergedReport, EpochReport, StepReport, Trainer, precision_context
-from trainer.model import VAE
-from trainer.objective import Terms, negative_elbo
+from trainer.training.devices import precision_context
+from trainer.training.loop import Trainer
+from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, StepReport
+from trainer.model.vae import VAE
+from trainer.model.objective import Terms, negative_elbo
 
 Report = StepReport | EpochReport | DivergedReport | BetaChanged
 

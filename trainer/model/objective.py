@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from trainer.model import VAE
+from trainer.model.vae import VAE
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -51,7 +51,7 @@ def negative_elbo(
     """The beta-VAE loss on a batch, with one reparameterized sample per example.
 
     `forward` runs the model's forward pass in its place: a DistributedDataParallel wrapper of it
-    (trainer.distributed), whose gradient averaging hooks on to that call."""
+    (trainer.training.distributed), whose gradient averaging hooks on to that call."""
     mu, logvar, z, params = (forward or model)(x, y, eps)
     recon = model.recon_nll(x, params)
     kl_dims = kl_per_dim(mu, logvar).mean(0)

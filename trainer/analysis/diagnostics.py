@@ -3,7 +3,7 @@
     state = collapse_state(latents.kl_per_dim, latents.mu_variance)   # active units, posterior collapse
     gap = estimate_log_px(snapshot, x_test, k=100)    # ELBO, IWAE log p(x) and their gap, in any thread
 
-The numbers themselves (per-dimension KL, IWAE, MIG) are computed by trainer.metrics; this module judges them.
+The numbers themselves (per-dimension KL, IWAE, MIG) are computed by trainer.analysis.metrics; this module judges them.
 torch is imported inside estimate_log_px only, so the window can import `collapse_state` before torch has loaded.
 Log-densities are in nats per example.
 """
@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from trainer.errors import Stopped
-from trainer.snapshots import DecoderSnapshot
+from trainer.analysis.snapshots import DecoderSnapshot
 
 ACTIVE_KL_NATS = 0.01
 """A latent dimension whose KL(q(z_j|x) ‖ p(z_j)) is below this many nats carries (almost) no information."""
@@ -116,7 +116,7 @@ def estimate_log_px(model, x: np.ndarray, y: np.ndarray | None = None, k: int = 
     """
     import torch
 
-    from trainer.metrics import evaluate
+    from trainer.analysis.metrics import evaluate
 
     net = model.build_model() if isinstance(model, DecoderSnapshot) else model
     if n is not None:

@@ -2,7 +2,7 @@
 
     settings = controls.settings()              # RunSettings, built on the GUI thread
     spec, train_cfg = settings.dataset_spec(), settings.train_config()
-    model_kwargs = settings.model_kwargs()      # -> trainer.loop.model_config_for(dataset, **kwargs)
+    model_kwargs = settings.model_kwargs()      # -> trainer.training.loop.model_config_for(dataset, **kwargs)
 
 The panel edits one of these, the worker turns it into the engine's configs, and an opened checkpoint turns
 back into one (`from_configs`), so every view speaks the same small vocabulary.

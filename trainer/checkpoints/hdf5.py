@@ -7,8 +7,8 @@
 No pickle and no torch.load anywhere: a checkpoint from a stranger can at worst be refused, never run code.
 The layout is documented in docs/checkpoint-format.md so it can be read with plain h5py.
 
-What a valid checkpoint holds is checked in trainer.checkpoint_schema; capturing a Trainer's state into a
-Checkpoint and restoring it is trainer.resume.
+What a valid checkpoint holds is checked in trainer.checkpoints.schema; capturing a Trainer's state into a
+Checkpoint and restoring it is trainer.training.resume.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 from trainer.atomic import atomic_write
-from trainer.checkpoint_schema import (
+from trainer.checkpoints.schema import (
     MAX_TEXT_BYTES,
     OPTIONAL_SECTIONS,
     SECTIONS,

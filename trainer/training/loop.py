@@ -8,174 +8,44 @@
 
 The dataset lives on the device as one tensor and is sliced per batch, so no per-item loader limits
 throughput. Live settings arrive through thread-safe setters and apply at the next step. What the reports
-leave behind is trainer.history; what a checkpoint captures and restores is trainer.resume.
+leave behind is trainer.history; what a checkpoint captures and restores is trainer.training.resume.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import dataclasses
-import hashlib
 import math
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from trainer.checkpoint import Checkpoint
+from trainer.checkpoints.hdf5 import Checkpoint
 from trainer.config import BetaSchedule, ModelConfig, TrainConfig
 from trainer.data.dataset import Dataset
-from trainer.data.streaming import H5Rows, Prefetcher, chunk_order, sampled_fingerprint
-from trainer.distributed import SINGLE, Group
+from trainer.data.fingerprint import data_fingerprint
+from trainer.data.streaming import H5Rows, Prefetcher, chunk_order
+from trainer.training.distributed import SINGLE, Group
 from trainer.errors import ConfigError
-from trainer.history import NOT_A_COLUMN, History, ReportWindow
-from trainer.likelihood import binarize_fixed, heldout_for_likelihood
-from trainer.metrics import evaluate
-from trainer.model import VAE
-from trainer.objective import Terms, negative_elbo
+from trainer.training.batches import Batch, shard_positions
+from trainer.training.devices import pick_device, precision_context
+from trainer.training.history import History, ReportWindow
+from trainer.training.recovery import LastGoodWeights
+from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, StepReport
+from trainer.model.likelihood import binarize_fixed, heldout_for_likelihood
+from trainer.analysis.metrics import evaluate
+from trainer.model.vae import VAE
+from trainer.model.objective import Terms, negative_elbo
 from trainer.pixels import to_float01
-from trainer.resume import capture, restore
+from trainer.training.resume import capture, restore
 
 PAUSED_POLL_S = 0.05  # while paused, how often queued calls (call_between_steps) are looked at
-SNAPSHOT_EVERY = 100  # steps between copies of the last good weights (divergence recovery)
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """auto picks cuda, then mps, then cpu; an explicit device that is absent is a ConfigError."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda requested but no CUDA GPU is available (use --device cpu or auto)")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("device mps requested but MPS is not available (use --device cpu or auto)")
-    return torch.device(name)
-
-
-def precision_context(device: torch.device, precision: str):
-    """bfloat16 autocast for a bf16 run's forward pass; for fp32, a context that costs nothing on the training step."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def model_config_for(dataset: Dataset, conditional: bool = False, **kwargs) -> ModelConfig:
-    """A ModelConfig whose input shape (and, for a CVAE, class count) matches the dataset."""
-    if conditional and not dataset.num_classes:
-        raise ConfigError(f"{dataset.spec.describe()} has no labels, so it cannot train a conditional VAE")
-    cfg = ModelConfig(input_shape=tuple(dataset.input_shape), num_classes=dataset.num_classes if conditional else 0, **kwargs)
-    cfg.validate()
-    return cfg
-
-
-def data_fingerprint(dataset: Dataset) -> str:
-    """A hash of the exact arrays trained and evaluated on (split and order included): 32 hex digits.
-
-    Rows streamed from disk are hashed by their shape, row numbers and a sample of their chunks."""
-    h = hashlib.blake2b(digest_size=16)
-    for arr in (dataset.x_train, dataset.x_test, dataset.y_train, dataset.y_test):
-        if arr is None:
-            h.update(b"none")
-            continue
-        if isinstance(arr, H5Rows):
-            sampled_fingerprint(arr, h)  # streamed from disk: no pass over a file larger than memory
-            continue
-        arr = np.ascontiguousarray(arr)
-        h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(memoryview(arr.reshape(-1)).cast("B"))
-    return h.hexdigest()
 
 
 def _to_device_tensor(x: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
     return None if x is None else torch.from_numpy(np.ascontiguousarray(x)).to(device)
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One step's input: examples, labels (a CVAE's), reparameterization noise, and the β it is trained with."""
-
-    x: torch.Tensor
-    y: torch.Tensor | None
-    eps: torch.Tensor
-    beta: float
-    n: int
-    idx: torch.Tensor
-    """Which training examples (rows of x_train) the batch holds."""
-    weight: float = 1.0
-    """This rank's share of the global batch times the world size: the loss is scaled by it, so that the
-    gradients DistributedDataParallel averages are the global batch's mean even when shards differ by one.
-    0 for a rank whose shard of a short last batch is empty (it trains on one example with weight 0)."""
-
-
-@dataclass(frozen=True)
-class StepReport:
-    """Training progress averaged over the steps since the previous report; nats per example."""
-
-    step: int
-    """Optimizer steps taken so far."""
-    epoch: int
-    """0-based epoch in progress."""
-    epoch_progress: float = field(metadata=NOT_A_COLUMN)
-    """Fraction of the current epoch done, 0..1."""
-    beta: float
-    """Effective beta of the last step (target times schedule factor)."""
-    beta_target: float = field(metadata=NOT_A_COLUMN)
-    """The β the schedule ramps towards (history keeps its changes, group beta_changes)."""
-    lr: float
-    free_bits: float = field(metadata=NOT_A_COLUMN)
-    recon: float
-    kl: float
-    elbo: float
-    loss: float
-    kl_per_dim: np.ndarray
-    samples_per_s: float
-    elapsed_s: float
-    """Training seconds so far, excluding evaluation and time spent paused."""
-
-
-@dataclass(frozen=True)
-class EpochReport:
-    """End-of-epoch evaluation on the held-out split, nats per example."""
-
-    epoch: int
-    """Epochs completed."""
-    step: int
-    train_recon: float
-    train_kl: float
-    train_elbo: float
-    test_recon: float
-    test_kl: float
-    test_elbo: float
-    test_kl_per_dim: np.ndarray
-    active_units: int
-
-
-@dataclass(frozen=True)
-class DivergedReport:
-    """The loss went NaN/Inf: the last good weights were restored and training paused or stopped."""
-
-    step: int
-    restored_step: int
-    message: str
-
-
-@dataclass(frozen=True)
-class BetaChanged:
-    """A live β change took effect: steps from `step + 1` on train towards `value` (yielded before their report).
-
-    The same row goes to trainer.history, group beta_changes (step, value)."""
-
-    step: int
-    """Optimizer steps taken before the change applied."""
-    value: float
-    """The new β target."""
 
 
 class Trainer:
@@ -203,62 +73,19 @@ class Trainer:
         self.dataset = dataset
         self.on_divergence = on_divergence
         self.group = group
-        """The processes training this model together (trainer.distributed); SINGLE when alone."""
+        """The processes training this model together (trainer.training.distributed); SINGLE when alone."""
         self.device = pick_device(train_config.device)
         if group.active and self.device.type == "cuda":
             self.device = torch.device("cuda", group.local_rank)  # one GPU per local rank
         self.schedule = BetaSchedule.parse(train_config.beta_schedule)
 
-        torch.manual_seed(train_config.seed)
-        self.model = VAE(model_config).to(self.device)
-        # fused Adam: one kernel per parameter instead of ~10 small ops (CPU too since torch 2.4)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr, fused=self.device.type in ("cpu", "cuda"))
-        self._forward = self.model
-        if group.active:
-            from torch.nn.parallel import DistributedDataParallel
+        self._build_model()
+        self.noise = torch.Generator(device=self.device)
+        self.noise.manual_seed(self.rank_seed(train_config.seed))
 
-            # every rank starts from the same weights (same seed; DDP also broadcasts rank 0's)
-            self._forward = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        if train_config.precision == "bf16" and self.device.type not in ("cpu", "cuda"):
-            raise ConfigError(f"bf16 precision runs on the CPU or CUDA, not {self.device.type}")
-        self._compiled = None
-        if train_config.compile:
-            model, forward = self.model, self._forward
-
-            def objective(x, y, eps, beta, free_bits):
-                t = negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward)
-                return t.loss, t.recon, t.kl, t.kl_per_dim
-
-            # on CUDA, reduce-overhead replays CUDA graphs: one launch for the whole forward (and backward)
-            self._compiled = torch.compile(objective, mode="reduce-overhead" if self.device.type == "cuda" else None,
-                                           dynamic=False)
-        self._noise = torch.Generator(device=self.device)
-        self._noise.manual_seed(self._rank_seed(train_config.seed))
-
-        x_train = dataset.x_train
-        self.n_train = len(x_train)
-        """Training examples."""
-        self._stream: Prefetcher | None = None
-        """Reads a streamed training set's batches ahead (trainer.data.streaming); None when it is in memory."""
-        if isinstance(x_train, H5Rows):
-            if train_config.binarize == "static":
-                raise ConfigError(f"{dataset.spec.describe()} is streamed from disk, and static binarization needs "
-                                  "it in memory: use --binarize dynamic, or --in-memory always")
-            self._stream = Prefetcher(x_train, pin=self.device.type == "cuda")
-            self.x_train = x_train
-        else:
-            if train_config.binarize == "static":
-                # one sample drawn from the seed alone, so a resumed run trains on the very same bits
-                x_train = binarize_fixed(x_train, train_config.seed)
-            self.x_train = _to_device_tensor(x_train, self.device)
-        self.x_test = heldout_for_likelihood(dataset, train_config)
-        """The held-out set as evaluations score it (one fixed binarized sample when binarizing)."""
-        self._binarize = torch.Generator(device=self.device)
-        self._binarize.manual_seed(self._rank_seed(train_config.seed + 1))
-        self._fingerprint: str | None = None
-        self.y_train = _to_device_tensor(dataset.y_train, self.device) if model_config.conditional else None
-
+        self._place_data()
+        self.binarize_noise = torch.Generator(device=self.device)
+        self.binarize_noise.manual_seed(self.rank_seed(train_config.seed + 1))
         self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
@@ -268,9 +95,9 @@ class Trainer:
         self.free_bits = float(train_config.free_bits)
         self.history = History()
         self.last_eval: dict | None = None
-        self._window = ReportWindow.empty(model_config.latent_dim, self.device)
+        self.report_window = ReportWindow.empty(model_config.latent_dim, self.device)
         """The open report window: steps since the last StepReport."""
-        self._epoch_sums = ReportWindow.empty(model_config.latent_dim, self.device)
+        self.epoch_sums = ReportWindow.empty(model_config.latent_dim, self.device)
         """The closed windows of the epoch in progress: its train metrics."""
         self._t0 = time.perf_counter()
         """When the training clock last started (see _bank_time)."""
@@ -280,8 +107,8 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
-        self._good: dict | None = None
-        self._good_step = 0
+        self.good_weights = LastGoodWeights()
+        """What a divergence goes back to (trainer.training.recovery)."""
         self._calls: list = []  # callables another thread asked to run here between steps
         self._order: torch.Tensor | None = None  # the epoch's batch order, drawn when its first batch is
         self._order_epoch = -1
@@ -289,7 +116,57 @@ class Trainer:
         if checkpoint is not None:
             restore(self, checkpoint)
 
-    def _rank_seed(self, seed: int) -> int:
+    def _build_model(self) -> None:
+        """The VAE, Adam, the DDP wrapper of a distributed run and the compiled step of a --compile run."""
+        torch.manual_seed(self.config.seed)
+        self.model = VAE(self.model_config).to(self.device)
+        # fused Adam: one kernel per parameter instead of ~10 small ops (CPU too since torch 2.4)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr, fused=self.device.type in ("cpu", "cuda"))
+        self._forward = self.model
+        if self.group.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # every rank starts from the same weights (same seed; DDP also broadcasts rank 0's)
+            self._forward = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if self.config.precision == "bf16" and self.device.type not in ("cpu", "cuda"):
+            raise ConfigError(f"bf16 precision runs on the CPU or CUDA, not {self.device.type}")
+        self._compiled = None
+        if self.config.compile:
+            model, forward = self.model, self._forward
+
+            def objective(x, y, eps, beta, free_bits):
+                t = negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward)
+                return t.loss, t.recon, t.kl, t.kl_per_dim
+
+            # on CUDA, reduce-overhead replays CUDA graphs: one launch for the whole forward (and backward)
+            self._compiled = torch.compile(objective, mode="reduce-overhead" if self.device.type == "cuda" else None,
+                                           dynamic=False)
+
+    def _place_data(self) -> None:
+        """The training set on the device (or streamed from disk), the held-out set as evaluations score it."""
+        x_train = self.dataset.x_train
+        self.n_train = len(x_train)
+        """Training examples."""
+        self._stream: Prefetcher | None = None
+        """Reads a streamed training set's batches ahead (trainer.data.streaming); None when it is in memory."""
+        if isinstance(x_train, H5Rows):
+            if self.config.binarize == "static":
+                raise ConfigError(f"{self.dataset.spec.describe()} is streamed from disk, and static binarization needs "
+                                  "it in memory: use --binarize dynamic, or --in-memory always")
+            self._stream = Prefetcher(x_train, pin=self.device.type == "cuda")
+            self.x_train = x_train
+        else:
+            if self.config.binarize == "static":
+                # one sample drawn from the seed alone, so a resumed run trains on the very same bits
+                x_train = binarize_fixed(x_train, self.config.seed)
+            self.x_train = _to_device_tensor(x_train, self.device)
+        self.x_test = heldout_for_likelihood(self.dataset, self.config)
+        """The held-out set as evaluations score it (one fixed binarized sample when binarizing)."""
+        self._fingerprint: str | None = None
+        self.y_train = _to_device_tensor(self.dataset.y_train, self.device) if self.model_config.conditional else None
+
+    def rank_seed(self, seed: int) -> int:
         """A generator seed of this rank: rank 0 uses `seed` itself, so a single process is unchanged."""
         return seed + (self.group.rank << 32)
 
@@ -435,12 +312,12 @@ class Trainer:
         finally:
             self._bank_time()
 
-    # --- one step, in three parts: what run() does, and what trainer.ensemble does for several trainers at once
+    # --- one step, in three parts: what run() does, and what trainer.training.ensemble does for several trainers at once
     def begin_run(self) -> None:
         """Before the first step of a run: training mode, a first good-weights copy, the clock started."""
         self._stop.clear()
         self.model.train()
-        self._snapshot()
+        self.good_weights.keep(self.model, self.optimizer, self.step)
         self._t0 = time.perf_counter()
 
     def end_run(self) -> None:
@@ -463,9 +340,9 @@ class Trainer:
         else:
             xb = to_float01(self.x_train[idx])
         if self.config.binarize == "dynamic":
-            xb = torch.bernoulli(xb, generator=self._binarize)
+            xb = torch.bernoulli(xb, generator=self.binarize_noise)
         yb = self.y_train[idx.to(self.y_train.device)] if self.y_train is not None else None
-        eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self._noise, device=self.device)
+        eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self.noise, device=self.device)
         return Batch(x=xb, y=yb, eps=eps, beta=self.beta_at(self.step), n=n, idx=idx, weight=weight)
 
     def _terms(self, batch: Batch) -> Terms:
@@ -480,14 +357,7 @@ class Trainer:
 
     def _batch_positions(self, b: int) -> tuple[torch.Tensor, int, float]:
         """(examples of batch b of this epoch's order that this rank trains, how many count, loss weight)."""
-        bs = self.config.batch_size
-        idx = self._order[b * bs : (b + 1) * bs]
-        if not self.group.active:
-            return idx, len(idx), 1.0
-        # rank r takes positions r, r + W, ... of the global batch: disjoint shards of one (seed, epoch) order
-        shard = idx[self.group.rank :: self.group.world]
-        weight = len(shard) * self.group.world / len(idx)
-        return (shard if len(shard) else idx[:1]), len(shard), weight  # an empty shard: one example, weight 0
+        return shard_positions(self._order, b, self.config.batch_size, self.group)
 
     def record_step(self, terms: Terms, batch: Batch) -> StepReport | DivergedReport | None:
         """After the optimizer step on `batch`: count it, and close the report window where one ends.
@@ -495,7 +365,7 @@ class Trainer:
         A DivergedReport has already restored the last good weights and stopped or paused the trainer."""
         self.step += 1
         self.batch_in_epoch += 1
-        self._window.add_step(terms, batch.n)
+        self.report_window.add_step(terms, batch.n)
         # windows end on multiples of report_every, so a resumed run reports at the same steps
         if not (self.step % self.config.report_every == 0 or self.batch_in_epoch == self.steps_per_epoch):
             return None
@@ -515,7 +385,7 @@ class Trainer:
 
     def end_epoch(self) -> EpochReport:
         """Close the epoch: its train metrics, a held-out evaluation, and the next epoch begins."""
-        acc, self._epoch_sums = self._epoch_sums, ReportWindow.empty(self.model_config.latent_dim, self.device)
+        acc, self.epoch_sums = self.epoch_sums, ReportWindow.empty(self.model_config.latent_dim, self.device)
         # an epoch whose every window diverged has no train metrics: NaN says so, 0 would be a number
         train_recon, train_kl, _ = (acc.sums / acc.n).tolist() if acc.n else (math.nan, math.nan, math.nan)
         self.epoch += 1
@@ -550,20 +420,20 @@ class Trainer:
         """Book the training seconds since the clock last started to the open window and to elapsed_s."""
         now = time.perf_counter()
         dt, self._t0 = now - self._t0, now
-        self._window.busy_s += dt
+        self.report_window.busy_s += dt
         self.elapsed_s += dt
 
     def _close_window(self, beta: float) -> StepReport | DivergedReport:
         self._bank_time()
-        win, self._window = self._window, ReportWindow.empty(self.model_config.latent_dim, self.device)
+        win, self.report_window = self.report_window, ReportWindow.empty(self.model_config.latent_dim, self.device)
         if self.group.active:
             win = self._all_ranks(win)
         recon, kl, loss = (win.sums / win.n).tolist()  # the one device sync per report
         if not all(math.isfinite(v) for v in (recon, kl, loss)):
             return self._recover()  # the window's steps never reach the epoch's train metrics
-        self._epoch_sums.add(win)
-        if self.step - self._good_step >= SNAPSHOT_EVERY:
-            self._snapshot()
+        self.epoch_sums.add(win)
+        if self.good_weights.due(self.step):
+            self.good_weights.keep(self.model, self.optimizer, self.step)
         report = StepReport(
             step=self.step,
             epoch=self.epoch,
@@ -600,37 +470,18 @@ class Trainer:
         return self.last_eval
 
     # --- divergence recovery ----------------------------------------------------------------
-    def _snapshot(self) -> None:
-        """Keep a copy of the weights and Adam state to restore on divergence, if every value is finite.
-
-        It runs right after an optimizer step whose result no loss has seen yet: a step can turn finite
-        weights into Inf/NaN, and such a copy would make the restore restore the divergence.
-        """
-        tensors = [*self.model.state_dict().values()]
-        tensors += [t for s in self.optimizer.state.values() for t in s.values() if torch.is_tensor(t) and t.is_floating_point()]
-        if not torch.stack([torch.isfinite(t).all() for t in tensors]).all().item():
-            return
-        self._good = {
-            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-            "optim": copy.deepcopy(self.optimizer.state_dict()),
-        }
-        self._good_step = self.step
-
     def _recover(self) -> DivergedReport:
-        if self._good is None:
-            raise ConfigError("the loss is NaN/Inf and there are no finite weights to go back to")
         bad_step = self.step
-        self.model.load_state_dict(self._good["model"])
-        self.optimizer.load_state_dict(self._good["optim"])
+        restored = self.good_weights.restore(self.model, self.optimizer)
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         action = "stopped" if self.on_divergence == "stop" else "paused"
         msg = (
-            f"loss became NaN/Inf by step {bad_step}: restored the weights of step {self._good_step} and {action}"
+            f"loss became NaN/Inf by step {bad_step}: restored the weights of step {restored} and {action}"
             f" training (lr {self.lr:g}, beta {self.beta_target:g}); lower the learning rate before resuming"
         )
-        self.history.add("divergences", step=bad_step, restored_step=self._good_step)
-        return DivergedReport(step=bad_step, restored_step=self._good_step, message=msg)
+        self.history.add("divergences", step=bad_step, restored_step=restored)
+        return DivergedReport(step=bad_step, restored_step=restored, message=msg)
 
     # --- checkpoints ----------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:

@@ -22,8 +22,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from trainer.model import eval_mode
-from trainer.objective import kl_per_dim
+from trainer.model.vae import eval_mode
+from trainer.model.objective import kl_per_dim
 from trainer.pixels import to_float01
 
 LOG_2PI = math.log(2 * math.pi)

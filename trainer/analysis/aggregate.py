@@ -36,7 +36,7 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from trainer.errors import Stopped
-from trainer.snapshots import prior_latents
+from trainer.analysis.snapshots import prior_latents
 
 CHUNK_BYTES = 32 * 2**20
 """Working memory (bytes) of one chunk of points in marginal_density and of one block in the distance searches:

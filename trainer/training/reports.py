@@ -1,0 +1,76 @@
+"""What a training run yields: StepReport, EpochReport, DivergedReport and BetaChanged, plain frozen numbers.
+
+Each crosses threads as is (numpy copies, no tensors); the history keeps the same rows (trainer.training.history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trainer.training.history import NOT_A_COLUMN
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """Training progress averaged over the steps since the previous report; nats per example."""
+
+    step: int
+    """Optimizer steps taken so far."""
+    epoch: int
+    """0-based epoch in progress."""
+    epoch_progress: float = field(metadata=NOT_A_COLUMN)
+    """Fraction of the current epoch done, 0..1."""
+    beta: float
+    """Effective beta of the last step (target times schedule factor)."""
+    beta_target: float = field(metadata=NOT_A_COLUMN)
+    """The β the schedule ramps towards (history keeps its changes, group beta_changes)."""
+    lr: float
+    free_bits: float = field(metadata=NOT_A_COLUMN)
+    recon: float
+    kl: float
+    elbo: float
+    loss: float
+    kl_per_dim: np.ndarray
+    samples_per_s: float
+    elapsed_s: float
+    """Training seconds so far, excluding evaluation and time spent paused."""
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """End-of-epoch evaluation on the held-out split, nats per example."""
+
+    epoch: int
+    """Epochs completed."""
+    step: int
+    train_recon: float
+    train_kl: float
+    train_elbo: float
+    test_recon: float
+    test_kl: float
+    test_elbo: float
+    test_kl_per_dim: np.ndarray
+    active_units: int
+
+
+@dataclass(frozen=True)
+class DivergedReport:
+    """The loss went NaN/Inf: the last good weights were restored and training paused or stopped."""
+
+    step: int
+    restored_step: int
+    message: str
+
+
+@dataclass(frozen=True)
+class BetaChanged:
+    """A live β change took effect: steps from `step + 1` on train towards `value` (yielded before their report).
+
+    The same row goes to trainer.history, group beta_changes (step, value)."""
+
+    step: int
+    """Optimizer steps taken before the change applied."""
+    value: float
+    """The new β target."""
