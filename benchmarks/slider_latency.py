@@ -65,7 +65,7 @@ def percentiles(ms: list[float]) -> dict:
 
 def slider_moves(app, panel, moves: int, seed: int = 0) -> list[float]:
     rng = np.random.default_rng(seed)
-    d = len(panel.z())
+    d = panel.cursor.latent_dim
     times = []
     for i in range(moves + 20):
         slider = panel.slider(i % d)

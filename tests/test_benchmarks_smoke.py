@@ -94,3 +94,12 @@ def test_projection_short_run_times_the_maps_scores_them_and_measures_the_window
     for name in ("umap", "tsne", "pca"):
         assert 0 <= out[f"knn10_accuracy_{name}"] <= 1 and 0 <= out[f"faithfulness_{name}"] <= 1
     assert out["heartbeats"] > 100 and out["heartbeat_max_gap_ms"] >= out["heartbeat_p99_ms"] > 0
+
+
+def test_slider_latency_runs_the_real_panels_and_reports_each_latency():
+    # the real DecoderSlidersPanel and LatentScatterPanel: an API change of theirs must not leave it broken
+    out = run_json(REPO / "benchmarks" / "slider_latency.py", "--moves", "200", "--json")
+    for key in ("slider_idle", "slider_while_training"):
+        assert 0 < out[key]["p50_ms"] <= out[key]["p95_ms"] <= out[key]["max_ms"], key
+    for key in ("scatter_10k", "scatter_70k"):
+        assert out[key]["set_snapshot_plus_repaint_ms"]["p50_ms"] > 0, key
