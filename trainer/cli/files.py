@@ -1,0 +1,45 @@
+"""`vae-explorer info` (a checkpoint's header, read without torch) and `convert` (an image folder to HDF5)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from trainer.cli.parser import BAR_INTERVAL, UsageError, print_json
+
+def cmd_info(args) -> int:
+    from trainer.checkpoints.hdf5 import read_info
+
+    info = read_info(args.checkpoint)
+    if args.json:
+        print_json(info)
+    else:
+        for key, value in info.items():
+            print(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from tqdm import tqdm
+
+    from trainer.data.image_folder import convert_image_folder
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".h5", ".hdf5"):
+        raise UsageError(f"{out}: the output must be an HDF5 file (.h5 or .hdf5)")
+    with tqdm(total=1.0, unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}", file=sys.stderr,
+              mininterval=BAR_INTERVAL) as bar:
+        def progress(message: str, fraction: float) -> None:
+            bar.n = round(fraction, 4)
+            bar.set_description_str("decoding" if message.startswith("decoding") else "reading sizes", refresh=False)
+            bar.set_postfix_str(message.removeprefix("decoding "), refresh=False)
+            bar.refresh()
+
+        summary = convert_image_folder(args.folder, out, size=args.image_size or None, mode=args.channels,
+                                       strict=args.strict, progress=progress)
+    print(f"{out}: {summary}", file=sys.stderr)
+    if args.json:
+        print_json({"out": str(out), "summary": summary})
+    return 0
+

@@ -1,0 +1,162 @@
+"""`vae-explorer train`: one run, saved every few minutes and at every epoch's end, resumable, torchrun-aware."""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+
+from trainer.cli.evaluate import train_split_terms
+from trainer.cli.parser import PROG, BAR_INTERVAL, UsageError, budget, dataset_spec, new_configs, print_json, terms
+from trainer.config import TrainConfig
+
+def cmd_train(args) -> int:
+    from trainer.training.distributed import join, leave
+
+    if not (math.isfinite(args.save_every) and args.save_every > 0):
+        raise UsageError(f"{PROG} train: --save-every must be positive, got {args.save_every}")
+    out_dir = Path(args.out).resolve().parent
+    if not out_dir.is_dir():
+        # checked before training, so a typo in --out never throws a finished run away
+        raise UsageError(f"{PROG} train: --out {args.out}: folder {out_dir} does not exist")
+    group = join(args.device)  # torchrun's workers join their process group; a plain process stays alone
+    try:
+        return _train(args, group)
+    finally:
+        leave(group)
+
+
+def _train(args, group) -> int:
+    trainer, resume = _open_run(args, group)
+    if group.leader:  # rank 0 prints and writes; every rank trains
+        where = f"{trainer.device}" + (f", {group.world} processes" if group.active else "")
+        print(f"{PROG}: {trainer.dataset.describe()} on {where}" + (f", resumed from {resume}" if resume else ""),
+              file=sys.stderr)
+    start_step, start_elapsed = trainer.step, trainer.elapsed_s
+    diverged = _train_and_save(args, trainer, group)
+    if group.leader:
+        print(f"{PROG}: wrote {args.out} (step {trainer.step}, epoch {trainer.epoch})", file=sys.stderr)
+    return _report(args, trainer, group, start_step, start_elapsed, diverged)
+
+
+def _open_run(args, group):
+    """(the Trainer, the checkpoint path it resumes or None): from --resume, or fresh from the arguments."""
+    from trainer.checkpoints.hdf5 import load_checkpoint
+    from trainer.data import load_dataset
+    from trainer.training.distributed import restarted_by_torchrun
+    from trainer.training.loop import Trainer
+
+    resume = args.resume
+    if restarted_by_torchrun() and Path(args.out).is_file():
+        resume = args.out  # torchrun restarted the group after a failure: go on from the last save
+    ckpt = load_checkpoint(resume) if resume else None
+    spec = dataset_spec(args, ckpt.dataset if ckpt else None, seed=args.seed)
+    dataset = load_dataset(spec, memory_budget=budget(args))
+    if ckpt is not None:
+        model_cfg = ckpt.model_config
+        train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "epochs": args.epochs, "device": args.device,
+                                           "compile": args.compile,
+                                           "precision": args.precision or ckpt.train_config.precision})
+    else:
+        model_cfg, train_cfg = new_configs(args, dataset)
+        train_cfg.validate()
+    return Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="stop", group=group), resume
+
+
+def _train_and_save(args, trainer, group) -> str | None:
+    """Train to the configured epochs (or Ctrl+C), saving on schedule and at the end; the divergence message."""
+    from tqdm import tqdm
+
+    from trainer.checkpoints.hdf5 import save_checkpoint
+    from trainer.training.reports import DivergedReport, EpochReport, StepReport
+
+    leader = group.leader
+
+    def say(text: str) -> None:
+        if leader:
+            bar.write(text, file=sys.stderr)
+
+    def save() -> None:
+        # every rank calls it (the generator states are gathered); whatever went wrong, the file is whole
+        ckpt = trainer.checkpoint()
+        if leader:
+            save_checkpoint(args.out, ckpt)
+
+    total = trainer.config.epochs * trainer.steps_per_epoch
+    diverged = None
+    bar = tqdm(total=total, initial=min(trainer.step, total), unit="step", file=sys.stderr, dynamic_ncols=True,
+               mininterval=BAR_INTERVAL, desc="train", disable=not leader)
+    interrupted = []
+
+    def on_interrupt(signum, frame):
+        # Ctrl+C asks the trainer to stop between two steps, like the window's Stop, so the checkpoint holds a
+        # whole step and its running sums, and resuming it continues the uninterrupted run's history exactly
+        if interrupted:
+            raise KeyboardInterrupt  # a second Ctrl+C: stop now
+        interrupted.append(trainer.step)
+        trainer.stop()
+
+    # under torchrun the ranks cannot agree on a step to stop at: Ctrl+C ends them, and the last save stays
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt) if not group.active else None
+    save_every_s, last_save = args.save_every * 60, time.monotonic()
+    finished = False
+    try:
+        for report in trainer.run():
+            if isinstance(report, StepReport):
+                bar.update(report.step - bar.n)
+                bar.set_postfix(epoch=report.epoch + 1, beta=f"{report.beta:.3g}", recon=f"{report.recon:.1f}",
+                                kl=f"{report.kl:.2f}", refresh=False)
+                # a rank's clock decides, and every rank hears of it in the same report: they save together
+                if group.any(time.monotonic() - last_save >= save_every_s, trainer.device):
+                    save()
+                    last_save = time.monotonic()
+            elif isinstance(report, EpochReport):
+                say(f"epoch {report.epoch}: train elbo {report.train_elbo:.2f}  test elbo {report.test_elbo:.2f}"
+                    f"  (recon {report.test_recon:.2f}, kl {report.test_kl:.2f}, active units {report.active_units})")
+                save()  # every epoch's end is a save: a killed run loses at most the epoch in progress
+                last_save = time.monotonic()
+            elif isinstance(report, DivergedReport):
+                diverged = report.message
+                say(f"{PROG}: {report.message}")
+        finished = True
+    except KeyboardInterrupt:
+        if group.active:
+            raise
+        interrupted.append(trainer.step)
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
+        if interrupted:
+            say(f"{PROG}: interrupted at step {trainer.step}; saving what was trained")
+        bar.close()
+        if finished or not group.active:
+            # whatever happened, the steps already trained are written (atomically) before we leave
+            save()
+    return diverged
+
+
+def _report(args, trainer, group, start_step: int, start_elapsed: float, diverged: str | None) -> int:
+    """The run's held-out and training ELBO and speed: one JSON object (--json) or one line; 1 if it diverged."""
+    seconds = trainer.elapsed_s - start_elapsed
+    test = trainer.evaluate_test()
+    train = train_split_terms(trainer)
+    summary = {
+        "samples_per_s": trainer.samples_since(start_step) / seconds if seconds > 0 else 0.0,
+        "epochs": trainer.epoch,
+        "steps": trainer.step,
+        "train": terms(train),
+        "test": terms(test),
+        "device": str(trainer.device),
+        "world_size": group.world,
+        "out": str(args.out),
+    }
+    if diverged:
+        summary["diverged"] = diverged
+    if group.leader and args.json:
+        print_json(summary)
+    elif group.leader:
+        print(f"test elbo {test['elbo']:.3f} nats (recon {test['recon']:.3f}, kl {test['kl']:.3f}); "
+              f"{summary['samples_per_s']:.0f} samples/s")
+    return 1 if diverged else 0
