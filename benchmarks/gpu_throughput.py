@@ -85,7 +85,8 @@ def main() -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("gpu_throughput: no CUDA GPU here (torch.cuda.is_available() is False); use --device cpu", file=sys.stderr)
+        print("gpu_throughput: no CUDA GPU here (torch.cuda.is_available() is False); use --device cpu",
+              file=sys.stderr)
         return 2
     # cuBLAS needs this for deterministic matrix products (set before the first CUDA call)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -51,7 +51,7 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer, Slot 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from benchmarks.report import emit  # noqa: E402
-from explorer.main_window import MainWindow  # noqa: E402
+from explorer.window.main_window import MainWindow  # noqa: E402
 from explorer.models.run_settings import RunSettings  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "mnist"
@@ -115,7 +115,8 @@ class GuiRun(QObject):
         self.loop = QEventLoop()
         self._clock = QElapsedTimer()
         self._clock.start()
-        self.sched: dict[float, tuple[float, float, float]] = {}  # beat ms -> (GUI thread's on-CPU ms, its run-queue ms, steal ms)
+        # beat ms -> (GUI thread's on-CPU ms, its run-queue ms, steal ms)
+        self.sched: dict[float, tuple[float, float, float]] = {}
         self.collections: list[tuple[float, float]] = []  # (start ms, end ms) of every garbage collection
         self._gc_started = 0.0
         gc.callbacks.append(self._on_gc)
@@ -335,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     # where the worst stalls happened: (slice, ms into the window's training time, gap ms)
     worst = sorted(((i, seg[k], seg[k + 1]) for i, seg in enumerate(gui.segments) for k in range(len(seg) - 1)),
                    key=lambda g: g[1] - g[2])[:5]  # (slice, beat before, beat after), largest gap first
-    gui_rate = (gui.last.step - gui.first.step) * settings.batch_size / max(gui.last.elapsed_s - gui.first.elapsed_s, 1e-9)
+    gui_rate = ((gui.last.step - gui.first.step) * settings.batch_size
+                / max(gui.last.elapsed_s - gui.first.elapsed_s, 1e-9))
     beat_s = sum(seg[-1] - seg[0] for seg in gui.segments if seg) / 1000
     result = {
         "dataset": dataset.describe(),

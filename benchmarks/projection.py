@@ -55,7 +55,7 @@ def window_heartbeat(mu: np.ndarray) -> dict:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from explorer.main_window import MainWindow
+    from explorer.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     window = MainWindow()

@@ -6,7 +6,8 @@ Slider latency: the real DecoderSlidersPanel with a snapshot of the reference ML
 on the CPU, offscreen. One sample is the time from `slider.setValue(v)` (what a drag does) to the end of a
 synchronous `repaint()` of the image widget: valueChanged -> decode E[x|z] from the DecoderSnapshot -> new
 QImage -> paintEvent drawn. The panel decodes inside the valueChanged slot, so no event-loop turn is needed;
-`app.processEvents()` runs after the repaint anyway, so anything the move queued (labels) is in the time too. Measured twice: with the
+`app.processEvents()` runs after the repaint anyway, so anything the move queued (labels) is in the time too.
+Measured twice: with the
 machine otherwise idle, and while a Trainer trains the same architecture in a background thread (what the
 window does while you drag), where the two threads also share Python's GIL.
 
@@ -90,7 +91,8 @@ class BackgroundTraining:
 
     def __init__(self):
         dataset = load_dataset(DatasetSpec(name="sprites", n=4000, image_size=28))
-        self.trainer = Trainer(model_config_for(dataset, latent_dim=20), TrainConfig(epochs=10_000, device="cpu"), dataset)
+        self.trainer = Trainer(model_config_for(dataset, latent_dim=20), TrainConfig(epochs=10_000, device="cpu"),
+                               dataset)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.steps = 0
 

@@ -89,7 +89,7 @@ class Soak(QObject):
         self.saves = 0
         self.saved_ok = 0
         self.step = 0  # the newest report's, as the window's signal gave it
-        window.session.sig_progress.connect(self._on_progress)
+        window.session.worker.sig_progress.connect(self._on_progress)
         window.files.sig_io_done.connect(self._on_io_done)
         self.t0 = 0.0
         self._sample_timer = QTimer(self, interval=int(SAMPLE_S * 1000))
@@ -172,7 +172,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to train (default 10)")
     parser.add_argument("--warmup-minutes", type=float, default=None,
                         help="growth is measured from here (default: 20%% of the run, 30 s to 2 min)")
-    parser.add_argument("--save-every", type=float, default=60.0, metavar="S", help="save the run every S seconds (0: never)")
+    parser.add_argument("--save-every", type=float, default=60.0, metavar="S",
+                        help="save the run every S seconds (0: never)")
     parser.add_argument("--sprites-n", type=int, default=5000, help="training data: sprites of 28x28 (default 5000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
@@ -182,7 +183,7 @@ def main() -> int:
 
     use_settings_folder(os.path.join(SCRATCH, "config"))
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    from explorer.main_window import MainWindow
+    from explorer.window.main_window import MainWindow
 
     window = MainWindow()
     window.controls.set_settings(window.controls.settings().replace(

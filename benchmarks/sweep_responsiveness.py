@@ -30,7 +30,7 @@ from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from explorer.files.settings_store import use_settings_folder  # noqa: E402
-from explorer.main_window import MainWindow  # noqa: E402
+from explorer.window.main_window import MainWindow  # noqa: E402
 from explorer.runtime.sweep_job import SweepRequest  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def wait(app: QApplication, seconds: float) -> None:
 def window_slice(app, window: MainWindow, request: SweepRequest, seconds: float, beats: list) -> float:
     """Run the window's sweep for `seconds` with the heartbeat on; its training samples per second."""
     finished = []
-    window.compare.sweep.sig_finished.connect(finished.append)
+    window.compare.sig_sweep_finished.connect(finished.append)
     heartbeat = QTimer(interval=HEARTBEAT_MS)
     heartbeat.timeout.connect(lambda: beats[-1].append(time.perf_counter()))
     beats.append([time.perf_counter()])
@@ -55,7 +55,7 @@ def window_slice(app, window: MainWindow, request: SweepRequest, seconds: float,
     while not finished and time.monotonic() < deadline:
         app.processEvents(QEventLoop.AllEvents, 50)
     heartbeat.stop()
-    window.compare.sweep.sig_finished.disconnect(finished.append)
+    window.compare.sig_sweep_finished.disconnect(finished.append)
     if not finished or finished[0].error:
         raise RuntimeError(f"the window's sweep failed: {finished[0].error if finished else 'no answer'}")
     return finished[0].samples_per_s
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.resize(1440, 900)
     probed = []
-    window.session.sig_devices.connect(probed.append)
+    window.session.worker.sig_devices.connect(probed.append)
     window.show()
     deadline = time.monotonic() + 120
     while not probed and time.monotonic() < deadline:  # the launch-time torch probe, as a user would wait for

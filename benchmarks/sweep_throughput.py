@@ -1,6 +1,7 @@
 """Sweep throughput: training samples per second of 8 runs trained as one batched ensemble, against one run.
 
-    python benchmarks/sweep_throughput.py [--runs 8] [--steps 300] [--rounds 3] [--data-dir ../shared/datasets/mnist] [--json]
+    python benchmarks/sweep_throughput.py [--runs 8] [--steps 300] [--rounds 3]
+        [--data-dir ../shared/datasets/mnist] [--json]
 
 The reference config of issue 13: the MNIST MLP 784-400-20, Bernoulli likelihood, Adam 1e-3, batch 128, on the
 MNIST test set from ../shared (9,000 train / 1,000 test; 28x28 sprites when it is absent). One Trainer (what

@@ -1,4 +1,4 @@
-"""Starting the window: the QApplication and the command line (explorer.screenshot drives --screenshot).
+"""Starting the window: the QApplication and the command line (explorer.window.screenshot drives --screenshot).
 
     vae-explorer                                   # the window, with the demo model (assets/) to explore
     vae-explorer run.h5                            # the window with a checkpoint opened
@@ -16,18 +16,16 @@ import sys
 from pathlib import Path
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QEvent, QObject, QTimer, Slot
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from explorer.files.settings_store import use_scratch_settings
-from explorer.main_window import MainWindow
-from explorer.screenshot import PANELS, ScreenshotDriver
-from explorer.models.run_state import RunState
+from explorer.window.main_window import MainWindow
+from explorer.window.first_paint import DemoOpener, FirstPaintProbe
+from explorer.window.screenshot import PANELS, ScreenshotDriver
 
 DEMO_CHECKPOINT = "demo_sprites.h5"
 """Shipped in assets/ and opened when the window starts without a checkpoint; assets/README.md says how it was made."""
-DEMO_DELAY_MS = 300
-"""The demo is read in the worker after the first frame has painted, like the device probe."""
 
 
 def demo_checkpoint() -> Path | None:
@@ -43,9 +41,11 @@ def demo_checkpoint() -> Path | None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vae-explorer", description="Open the vae-explorer window.")
-    parser.add_argument("checkpoint", nargs="?", help="a checkpoint (.h5) to open, or a folder of runs (a sweep) to compare")
+    parser.add_argument("checkpoint", nargs="?",
+                        help="a checkpoint (.h5) to open, or a folder of runs (a sweep) to compare")
     parser.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen to OUT.png and exit")
-    parser.add_argument("--train-steps", type=int, default=0, metavar="N", help="with --screenshot: train N steps first")
+    parser.add_argument("--train-steps", type=int, default=0, metavar="N",
+                        help="with --screenshot: train N steps first")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="with --screenshot: a setting for the run, e.g. --set sprites_size=28 (repeatable)")
     parser.add_argument("--panel", choices=sorted(PANELS), help="with --screenshot: capture only this panel")
@@ -153,56 +153,3 @@ def _overrides(pairs: list[str], settings):
         except ValueError:
             raise ValueError(f"--set {pair!r}: {text!r} is not a {kind.__name__}") from None
     return settings.replace(**values)
-
-
-class DemoOpener(QObject):
-    """Opens the demo model once the window has painted its first frame, so it never delays it.
-
-    The checkpoint is read, and its sprites generated and encoded, in the worker thread. A banner says what
-    the model is and how to train one's own; Start (Continue) trains the demo further, Reset discards it.
-    """
-
-    def __init__(self, window: MainWindow, path: str):
-        super().__init__(window)
-        self.window, self.path = window, path
-        window.installEventFilter(self)
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
-        if obj is self.window and event.type() == QEvent.Paint:
-            self.window.removeEventFilter(self)
-            QTimer.singleShot(DEMO_DELAY_MS, self._on_due)
-        return False
-
-    def _on_due(self) -> None:
-        if self.window.state is not RunState.IDLE:
-            return  # the user was quicker: Start or an opened file wins over the demo
-        self.window.session.sig_opened.connect(self._on_opened)
-        # a template, not the user's file: not a recent file, and Save asks for a name instead of overwriting it
-        self.window.files.open_checkpoint(self.path, remember=False)
-
-    @Slot(object)
-    def _on_opened(self, opened) -> None:
-        self.window.session.sig_opened.disconnect(self._on_opened)
-        if opened.path != self.path:
-            return
-        self.window.setWindowTitle("vae-explorer — demo model")
-        self.window.banner.show_message(
-            "Demo model (sprites): drag the Decoder sliders, click points in the latent space. "
-            "Continue trains it further; Reset sets up your own.", "info")
-
-
-class FirstPaintProbe(QObject):
-    """--quit-after-shown: print "shown" once the window has painted its first frame, then close it."""
-
-    def __init__(self, window: MainWindow):
-        super().__init__(window)
-        self.window = window
-        window.installEventFilter(self)
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
-        if obj is self.window and event.type() == QEvent.Paint:
-            self.window.removeEventFilter(self)
-            # torch must not be loaded yet: it takes seconds and belongs to the worker thread
-            print(f"shown torch_loaded={'torch' in sys.modules}", flush=True)
-            QTimer.singleShot(0, self.window.close)
-        return False

@@ -67,7 +67,7 @@ def small_window(qtbot):
     made = []
 
     def make(**settings):
-        from explorer.main_window import MainWindow
+        from explorer.window.main_window import MainWindow
 
         from window_log import WindowLog
 

@@ -14,8 +14,8 @@ from scipy.spatial.distance import cdist
 from scipy.stats import chi2, multivariate_normal, norm
 
 from trainer.analysis import aggregate
-from trainer.analysis.aggregate import (AggregateStopped, HoleMap, compare_prior_and_aggregate, find_holes, fit_aggregate,
-                               holes_in_plane, marginal_density, mean_spacing, nearest_mean_distance,
+from trainer.analysis.aggregate import (AggregateStopped, HoleMap, compare_prior_and_aggregate, find_holes,
+                               fit_aggregate, holes_in_plane, marginal_density, mean_spacing, nearest_mean_distance,
                                prior_density, prior_samples)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -294,7 +294,8 @@ def test_bad_inputs_raise_a_value_error_that_names_the_problem(call, message):
 
 def test_the_module_loads_no_qt_and_no_torch():
     # in a fresh interpreter: pytest-qt has already loaded PySide6 into this one
-    code = ("import sys, numpy as np; from trainer.analysis.aggregate import compare_prior_and_aggregate, holes_in_plane; "
+    code = ("import sys, numpy as np; "
+            "from trainer.analysis.aggregate import compare_prior_and_aggregate, holes_in_plane; "
             "mu = np.random.default_rng(0).normal(size=(50, 3)); holes_in_plane(mu, mu * 0, 0, 1); "
             "compare_prior_and_aggregate(mu, n=4); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'explorer', 'torch')]; "

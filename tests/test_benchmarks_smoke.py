@@ -22,7 +22,8 @@ def run_json(*args, timeout=240) -> dict:
 
 
 def test_soak_short_run_reports_memory_and_bounded_plots():
-    out = run_json(REPO / "benchmarks" / "soak.py", "--minutes", "0.25", "--warmup-minutes", "0.05", "--save-every", "8", "--sprites-n", "1000", "--json")
+    out = run_json(REPO / "benchmarks" / "soak.py", "--minutes", "0.25", "--warmup-minutes", "0.05",
+                   "--save-every", "8", "--sprites-n", "1000", "--json")
     assert out["steps"] > 0 and out["saves"].split("/")[0] == out["saves"].split("/")[1] != "0"
     assert out["rss_end_mb"] > 0 and out["rss_after_warmup_mb"] > 0  # either may be larger: the worker trims
     assert abs(out["rss_growth_after_warmup_mb"] - (out["rss_end_mb"] - out["rss_after_warmup_mb"])) < 0.2
@@ -52,7 +53,8 @@ def test_gui_responsiveness_short_run_reports_heartbeat_and_what_filled_each_sta
 
 
 def test_sweep_throughput_short_run_compares_an_ensemble_with_one_run():
-    out = run_json(REPO / "benchmarks" / "sweep_throughput.py", "--runs", "2", "--steps", "10", "--rounds", "1", "--json")
+    out = run_json(REPO / "benchmarks" / "sweep_throughput.py", "--runs", "2", "--steps", "10", "--rounds", "1",
+                   "--json")
     assert out["runs"] == 2 and len(out["ratio_per_round"]) == 1
     assert out["ratio_per_round"][0] == pytest.approx(out["ensemble_samples_per_s"][0] / out["single_samples_per_s"][0],
                                                       abs=2e-3)
@@ -71,7 +73,8 @@ def test_sweep_responsiveness_short_run_reports_heartbeat_during_a_window_sweep(
 def test_stream_throughput_short_run_compares_streamed_and_in_memory():
     out = run_json(REPO / "benchmarks" / "stream_throughput.py", "--steps", "20", "--rounds", "1", "--json")
     assert out["in_memory_samples_per_s"][0] > 0 and out["streamed_samples_per_s"][0] > 0
-    assert out["ratio_median"] == pytest.approx(out["streamed_samples_per_s"][0] / out["in_memory_samples_per_s"][0], abs=0.002)
+    assert out["ratio_median"] == pytest.approx(out["streamed_samples_per_s"][0] / out["in_memory_samples_per_s"][0],
+                                                abs=0.002)
     assert "page-cached" in out["data"]
 
 

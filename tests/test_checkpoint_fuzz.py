@@ -331,9 +331,11 @@ def _elsewhere(how: str):
         shape = f["model/fc_mu.weight"].shape
         del f["model/fc_mu.weight"]
         if how == "external-passwd":
-            f.create_dataset("model/fc_mu.weight", shape=shape, dtype="f4", external=[("/etc/passwd", 0, h5py.h5f.UNLIMITED)])
+            f.create_dataset("model/fc_mu.weight", shape=shape, dtype="f4",
+                             external=[("/etc/passwd", 0, h5py.h5f.UNLIMITED)])
         elif how == "external-zero":
-            f.create_dataset("model/fc_mu.weight", shape=shape, dtype="f4", external=[("/dev/zero", 0, h5py.h5f.UNLIMITED)])
+            f.create_dataset("model/fc_mu.weight", shape=shape, dtype="f4",
+                             external=[("/dev/zero", 0, h5py.h5f.UNLIMITED)])
         else:
             layout = h5py.VirtualLayout(shape=shape, dtype="f4")
             layout[:] = h5py.VirtualSource("/etc/passwd", "x", shape=shape)
@@ -397,7 +399,8 @@ def _corpus() -> list[Mutation]:
     n_cuts = 32
     for k in range(n_cuts):
         add(f"truncate-{k:02d}", "truncation", _truncate(k, n_cuts))
-    add("append-garbage", "truncation", lambda p, c: (p.write_bytes(c.data + b"\xde\xad" * 500), "1000 bytes appended")[1])
+    add("append-garbage", "truncation", lambda p, c: (p.write_bytes(c.data + b"\xde\xad" * 500),
+                                                      "1000 bytes appended")[1])
     for region, bytes_n, bits_n in (("meta", 30, 24), ("raw", 10, 6)):
         for k in range(bytes_n):
             name = f"flip-byte-{region}-{k:02d}"
@@ -453,7 +456,8 @@ def _corpus() -> list[Mutation]:
         "two 3e7-row history columns (over the total limit together)")[1]))
     add("absurd-hidden-1e9", "absurd", _json_attr("model_config", _with("hidden", [10**9]), "hidden [1e9]"))
     add("absurd-latent-1e9", "absurd", _json_attr("model_config", _with("latent_dim", 10**9), "latent_dim 1e9"))
-    add("absurd-input-shape", "absurd", _json_attr("model_config", _with("input_shape", [4, 10**6, 10**6]), "input 4x1e6x1e6"))
+    add("absurd-input-shape", "absurd", _json_attr("model_config", _with("input_shape", [4, 10**6, 10**6]),
+                                                   "input 4x1e6x1e6"))
     add("absurd-classes-1e9", "absurd", _json_attr("model_config", _with("num_classes", 10**9), "num_classes 1e9"))
     add("absurd-hidden-stack", "absurd", _json_attr("model_config", _with("hidden", [16384] * 8), "hidden 16384x8"))
     add("absurd-hidden-under-limit", "absurd", _json_attr("model_config", _with("hidden", [12000, 6000]),
@@ -502,8 +506,9 @@ def _corpus() -> list[Mutation]:
         ("model_config", "arch", "conv"), ("model_config", "arch", 1), ("model_config", "likelihood", "gaussian"),
         ("model_config", "hidden", []), ("model_config", "hidden", [32.5]), ("model_config", "hidden", "32"),
         ("model_config", "hidden", [[32]]), ("model_config", "hidden", [True]), ("model_config", "latent_dim", 3.0),
-        ("model_config", "latent_dim", "3"), ("model_config", "latent_dim", None), ("model_config", "input_shape", [1, 28]),
-        ("model_config", "input_shape", {"c": 1}), ("model_config", "sigma", -1), ("model_config", "sigma", float("nan")),
+        ("model_config", "latent_dim", "3"), ("model_config", "latent_dim", None),
+        ("model_config", "input_shape", [1, 28]), ("model_config", "input_shape", {"c": 1}),
+        ("model_config", "sigma", -1), ("model_config", "sigma", float("nan")),
         ("model_config", "sigma", float("inf")), ("model_config", "sigma", "0"), ("model_config", "num_classes", 10),
         ("model_config", "num_classes", -1), ("train_config", "lr", float("nan")), ("train_config", "lr", 0),
         ("train_config", "epochs", float("inf")), ("train_config", "epochs", 10**30), ("train_config", "batch_size", 0),
@@ -512,7 +517,8 @@ def _corpus() -> list[Mutation]:
         ("train_config", "seed", 2**64), ("train_config", "seed", 10**14), ("train_config", "seed", -1),
         ("train_config", "free_bits", float("-inf")), ("dataset", "seed", -1), ("dataset", "name", "evil"),
         ("dataset", "limit", -1), ("dataset", "path", "/etc/passwd"), ("dataset", "image_size", 4),
-        ("progress", "step", -1), ("progress", "step", 1.5), ("progress", "step", 10**30), ("progress", "step", 10**400),
+        ("progress", "step", -1), ("progress", "step", 1.5), ("progress", "step", 10**30),
+        ("progress", "step", 10**400),
         ("progress", "beta", float("nan")), ("progress", "lr", "0.1"), ("progress", "zz_extra", [1]),
         ("progress", "zz_extra", 2.5), ("param_groups", "lr", float("nan")), ("param_groups", "lr", -1),
         ("param_groups", "betas", "x"), ("param_groups", "betas", [0.9]), ("param_groups", "eps", None),
@@ -520,8 +526,8 @@ def _corpus() -> list[Mutation]:
         ("param_groups", "params", [0.5] + list(range(1, 10))), ("param_groups", "amsgrad", "yes"),
         ("param_groups", "zz_unknown", {"a": 1}), ("param_groups", "amsgrad", 1), ("param_groups", "amsgrad", True),
         ("param_groups", "differentiable", True), ("param_groups", "capturable", True), ("param_groups", "fused", None),
-        ("param_groups", "maximize", True), ("param_groups", "lr", 10**400), ("param_groups", "betas", [0.9, float("nan")]),
-        ("param_groups", "weight_decay", -1e-4),
+        ("param_groups", "maximize", True), ("param_groups", "lr", 10**400),
+        ("param_groups", "betas", [0.9, float("nan")]), ("param_groups", "weight_decay", -1e-4),
     ]
     for attr, key, value in specific:
         label = f"{key}={value!r}"[:40]
@@ -537,7 +543,8 @@ def _corpus() -> list[Mutation]:
 CORPUS = _corpus()
 CLI_FAMILIES = {"pickle", "absurd", "version", "format"}
 CLI_SUBSET = [mu.name for i, mu in enumerate(CORPUS)
-              if mu.family in CLI_FAMILIES or i % 7 == 0 or mu.name.startswith(("json-train_config-seed", "json-dataset-seed"))]
+              if mu.family in CLI_FAMILIES or i % 7 == 0
+              or mu.name.startswith(("json-train_config-seed", "json-dataset-seed"))]
 
 
 # --- running the corpus ----------------------------------------------------------------------------------
@@ -683,7 +690,8 @@ def test_corpus_is_large_and_covers_every_family(fuzz):
                         "version", "format", "json"}
     outcomes = [r.load.kind for r in fuzz.results.values()]
     # both outcomes occur in quantity: a suite where everything loads (or nothing does) tests little
-    assert outcomes.count("refused") >= 200 and outcomes.count("ok") >= 30, {k: outcomes.count(k) for k in set(outcomes)}
+    assert outcomes.count("refused") >= 200 and outcomes.count("ok") >= 30, \
+        {k: outcomes.count(k) for k in set(outcomes)}
     for mutation in CORPUS:  # each family produced files that really differ from the base
         assert fuzz.results[mutation.name].path.read_bytes() != fuzz.ctx.data, mutation.name
 

@@ -30,7 +30,8 @@ def run(*args, rc=0):
 def history(path):
     with h5py.File(path, "r") as f:
         out = {}
-        f["history"].visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        f["history"].visititems(lambda name, obj: out.__setitem__(name, obj[()])
+                                if isinstance(obj, h5py.Dataset) else None)
     return out
 
 
@@ -79,13 +80,15 @@ def test_resume_refuses_other_data_in_one_line_and_uses_its_own_when_none_is_nam
     out = tmp_path / "s.h5"
     run(*TRAIN, "--epochs", "1", "--out", out)
     # sprites from another seed: other images and another split
-    proc = run("train", "--resume", out, "--dataset", "sprites", "--seed", "3", "--epochs", "2", "--out", tmp_path / "x.h5", rc=2)
+    proc = run("train", "--resume", out, "--dataset", "sprites", "--seed", "3", "--epochs", "2",
+               "--out", tmp_path / "x.h5", rc=2)
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1 and "not the data this checkpoint was trained on" in err, err
     assert "seed 3 here, 2 in the checkpoint" in err
     assert not (tmp_path / "x.h5").exists()
     # the same sprites named again, or none named: the checkpoint's own data, and training goes on
-    run("train", "--resume", out, "--dataset", "sprites", "--limit", "320", "--seed", "2", "--epochs", "2", "--out", out)
+    run("train", "--resume", out, "--dataset", "sprites", "--limit", "320", "--seed", "2", "--epochs", "2",
+        "--out", out)
     proc = run("train", "--resume", out, "--epochs", "3", "--out", out, "--json")
     assert json.loads(proc.stdout.strip().splitlines()[-1])["epochs"] == 3
 

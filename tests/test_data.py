@@ -1,4 +1,5 @@
-"""trainer.data and trainer.pixels: sprites geometry, IDX/npz/HDF5 loading, bad-file messages and the offline download path.
+"""trainer.data and trainer.pixels: sprites geometry, IDX/npz/HDF5 loading, bad-file messages
+and the offline download path.
 
 No test touches the network: the URL opener is replaced. IDX files are written by the tests (synthetic_mnist_dir,
 fake_mnist); only the tests of the published MNIST files read them from ../shared (shared_mnist_dir).

@@ -56,13 +56,15 @@ def test_good_npz_shows_preview_and_counts_and_ok_returns_it(qtbot, dialog, tmp_
     assert dataset is dialog.dataset() and dataset.x_train.shape == (54, 1, 28, 28)
     rows = summary(dialog)
     assert rows["Examples"] == "54 train / 6 test"
-    assert rows["Each example"] == "1 \N{MULTIPLICATION SIGN} 28 \N{MULTIPLICATION SIGN} 28, uint8 0..255 scaled to [0, 1]"
+    assert rows["Each example"] == ("1 \N{MULTIPLICATION SIGN} 28 \N{MULTIPLICATION SIGN} 28, "
+                                    "uint8 0..255 scaled to [0, 1]")
     assert rows["Labels"] == "6 classes: 0, 1, 2, 3, 4, 5"
     assert rows["Memory"] == "46.4 KB"  # 60 images of 784 bytes + 60 int64 labels
     pixmap = dialog.preview_label.pixmap()
     grid = preview_grid(dataset.x_train)
     zoom = int(preview_zoom(grid.shape[1], grid.shape[0]))
-    assert zoom == 2 and not pixmap.isNull() and (pixmap.width(), pixmap.height()) == (2 * grid.shape[1], 2 * grid.shape[0])
+    assert (zoom == 2 and not pixmap.isNull()
+            and (pixmap.width(), pixmap.height()) == (2 * grid.shape[1], 2 * grid.shape[0]))
     assert pixmap.width() <= PREVIEW_WIDTH and pixmap.height() <= PREVIEW_HEIGHT  # all of it shows
     assert dialog.ok_button.isEnabled() and dialog.error_text() == ""
     dialog.ok_button.click()
@@ -142,8 +144,8 @@ def test_hdf5_chooser_lists_every_dataset_and_loads_the_one_picked(qtbot, dialog
     assert first.input_shape == (1, 28, 28)
     items = [dialog.hdf5_combo.itemData(i) for i in range(dialog.hdf5_combo.count())]
     assert items == ["images", "other/small"]
-    assert "other/small    (10 \N{MULTIPLICATION SIGN} 16 \N{MULTIPLICATION SIGN} 16 \N{MULTIPLICATION SIGN} 3, float32)" \
-        == dialog.hdf5_combo.itemText(1)
+    assert ("other/small    (10 \N{MULTIPLICATION SIGN} 16 \N{MULTIPLICATION SIGN} 16 "
+            "\N{MULTIPLICATION SIGN} 3, float32)") == dialog.hdf5_combo.itemText(1)
     with qtbot.waitSignal(dialog.sig_loaded, timeout=WAIT_MS) as blocker:
         dialog.hdf5_combo.setCurrentIndex(1)
         dialog.hdf5_combo.activated.emit(1)  # what a user's pick emits

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from explorer.app import DEMO_CHECKPOINT, DemoOpener, demo_checkpoint
-from explorer.main_window import MainWindow
+from explorer.app import DEMO_CHECKPOINT, demo_checkpoint
+from explorer.window.first_paint import DemoOpener
+from explorer.window.main_window import MainWindow
 from explorer.models.run_state import RunState
 from explorer.panels.controls import beta_to_tick
 from explorer.panels.decoder import TICKS_PER_SIGMA
@@ -110,7 +111,8 @@ def test_traversal_and_interpolation_grids_have_the_right_shape_and_content(qtbo
     assert dims == [int(d) for d in np.argsort(-explore.latents.kl_per_dim, kind="stable")]  # highest KL first
     center = explore.latents.mu[a]  # the clicked point is the traversal's centre
     np.testing.assert_allclose(traversal.traversal_center(), center)
-    np.testing.assert_allclose(grid, traversal_grid(explore.decoder, center, dims, traversal.traversal_values()), atol=1e-5)
+    np.testing.assert_allclose(grid, traversal_grid(explore.decoder, center, dims, traversal.traversal_values()),
+                               atol=1e-5)
     strip = traversal.interp_view.images()
     assert strip.shape == (1, 6, 1, 28, 28)  # one row of 6 steps from A to B
     strip = strip[0]

@@ -19,7 +19,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
-from explorer.main_window import MainWindow
+from explorer.window.main_window import MainWindow
 from explorer.models.run_state import RunState
 from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
 from window_log import WindowLog, seen
@@ -98,8 +98,8 @@ def start(qtbot, win, steps: int = 20):
 
 def continue_training(qtbot, win, from_step: int, more: int = 20):
     win.start_action.trigger()
-    qtbot.waitUntil(lambda: win.session.worker.trainer is not None and win.session.worker.trainer.step >= from_step + more,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.session.worker.trainer is not None
+                    and win.session.worker.trainer.step >= from_step + more, timeout=WAIT_MS)
 
 
 def stop(qtbot, win):
@@ -113,7 +113,7 @@ def wait_io(qtbot, win, job_id: int):
 
 
 def wait_opened(qtbot, win, path):
-    qtbot.waitUntil(lambda: win.files.current_path == str(path) and win.state is RunState.STOPPED, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.run.current_path == str(path) and win.state is RunState.STOPPED, timeout=WAIT_MS)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_save_during_training_then_open_in_a_fresh_window_continues_the_curves(q
     assert result.ok and result.job.path == str(path) and path.is_file()
     assert win.state is RunState.TRAINING, "saving must not stop training"
     assert win.files.saved_label.text() == f"Saved run.h5 at step {result.step:,}"
-    assert win.files.current_path == str(path) and win.files.recent_files()[0] == str(path.resolve())
+    assert win.run.current_path == str(path) and win.files.recent_files()[0] == str(path.resolve())
     assert [a.data() for a in win.files.recent_menu.actions() if a.data()] == [str(path.resolve())]
 
     saved = load_checkpoint(path)
@@ -164,7 +164,8 @@ def test_save_during_training_then_open_in_a_fresh_window_continues_the_curves(q
     fresh.files.open_action.trigger()
     wait_opened(qtbot, fresh, path)
     s = fresh.controls.settings()
-    assert (s.beta, s.schedule, s.schedule_steps, s.free_bits, s.lr, s.latent_dim) == (2.5, "warmup", 300, 0.25, 2e-3, 4)
+    assert ((s.beta, s.schedule, s.schedule_steps, s.free_bits, s.lr, s.latent_dim)
+            == (2.5, "warmup", 300, 0.25, 2e-3, 4))
     steps = fresh.curves.curve("distortion", smoothed=False)[0]
     assert len(steps) == saved_rows and steps[-1] == saved.history["steps/step"][-1]
     assert fresh.start_action.text() == "Continue" and not fresh.controls.latent_spin.isEnabled()
@@ -233,7 +234,7 @@ def test_save_while_paused_does_not_wait_for_resume(qtbot, window, tmp_path):
 
 
 def test_autosave_on_stop_and_every_n_minutes(qtbot, window, isolated_settings):
-    window.files.set_autosave_interval_ms(400)  # minutes in real use
+    window.files.autosave.set_interval_ms(400)  # minutes in real use
     start(qtbot, window, steps=10)
     qtbot.waitUntil(lambda: any(r.job.reason == "autosave" and r.ok for r in seen(window).io), timeout=WAIT_MS)
     assert window.state is RunState.TRAINING  # the periodic autosave happened while training
@@ -243,7 +244,8 @@ def test_autosave_on_stop_and_every_n_minutes(qtbot, window, isolated_settings):
                     timeout=WAIT_MS)
     result = next(r for r in seen(window).io if r.job.reason == "autosave" and r.step == stopped_at)
     path = Path(result.job.path)
-    assert path.parent == isolated_settings / "data" / "vae-explorer" / "autosave" and path.name.endswith(".autosave.h5")
+    assert (path.parent == isolated_settings / "data" / "vae-explorer" / "autosave"
+            and path.name.endswith(".autosave.h5"))
     assert int(load_checkpoint(path).progress["step"]) == stopped_at
     assert window.files.recent_files() == []  # autosaves are not the user's files
     count = len(seen(window).io)
@@ -263,7 +265,7 @@ def test_autosave_on_stop_can_be_turned_off_in_preferences(qtbot, window, monkey
     monkeypatch.setattr(PreferencesDialog, "exec", choose)
     window.files.preferences_action.trigger()
     assert window.files.store.autosave_on_stop is False and window.files.store.autosave_minutes == 7
-    assert window.files.autosave_interval_ms == 7 * 60_000
+    assert window.files.autosave.interval_ms == 7 * 60_000
     start(qtbot, window, steps=10)
     stop(qtbot, window)
     qtbot.wait(300)
@@ -320,7 +322,7 @@ def test_unsaved_run_asks_before_it_is_replaced(qtbot, window, dialogs, trained_
     window.open_checkpoint(str(trained_checkpoint))
     assert len(dialogs.questions) == 1 and "unsaved" in dialogs.questions[0][1]
     qtbot.wait(300)
-    assert window.session.worker.trainer is trainer and window.files.current_path is None  # cancelled: untouched
+    assert window.session.worker.trainer is trainer and window.run.current_path is None  # cancelled: untouched
 
     dialogs.answer = QMessageBox.Save  # save first, then open
     dialogs.save_path = str(tmp_path / "first.h5")
@@ -344,7 +346,7 @@ def test_a_bad_checkpoint_is_a_one_line_dialog_and_training_goes_on(qtbot, windo
         step = trainer.step
         qtbot.waitUntil(lambda: trainer.step > step + 5, timeout=WAIT_MS)
         assert window.state is RunState.TRAINING and window.session.worker.trainer is trainer
-    assert window.files.current_path is None
+    assert window.run.current_path is None
     stop(qtbot, window)
 
 
@@ -450,14 +452,14 @@ def test_space_starts_and_pauses_but_not_while_typing_in_a_spinbox(qtbot, window
     qtbot.keyClick(slider, Qt.Key_Space)
     qtbot.waitUntil(lambda: window.state is RunState.TRAINING, timeout=WAIT_MS)
     qtbot.keyClick(slider, Qt.Key_Space)
-    assert window.state is RunState.PAUSED
+    qtbot.waitUntil(lambda: window.state is RunState.PAUSED, timeout=WAIT_MS)  # once the trainer has paused
     spin = window.controls.beta_spin
     spin.setFocus()
     qtbot.keyClick(spin, Qt.Key_Space)
     assert window.state is RunState.PAUSED, "Space typed into a number box must not resume training"
     window.curves.graphics.setFocus()
     qtbot.keyClick(window.curves.graphics, Qt.Key_Space)
-    assert window.state is RunState.TRAINING
+    qtbot.waitUntil(lambda: window.state is RunState.TRAINING, timeout=WAIT_MS)
     log_y = window.curves.log_y
     was = log_y.isChecked()
     log_y.setFocus()
@@ -474,7 +476,8 @@ def test_shortcuts_are_the_documented_ones(window):
 
 
 def test_every_control_explains_itself(window):
-    from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QMenu, QScrollBar
+    from PySide6.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QMenu,
+                                   QScrollBar)
 
     kinds = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit)
     missing = []
@@ -486,7 +489,8 @@ def test_every_control_explains_itself(window):
                 continue
             if not widget.toolTip().strip():
                 missing.append(f"{type(widget).__name__} {getattr(widget, 'text', lambda: '')()}")
-    menus = [window.files.file_menu] + [m for m in window.menuBar().findChildren(QMenu) if window.start_action in m.actions()]
+    menus = [window.files.file_menu] + [m for m in window.menuBar().findChildren(QMenu)
+                                        if window.start_action in m.actions()]
     for action in [a for m in menus for a in m.actions()] + window.toolbar.actions():
         # Qt's default tooltip is the text itself: each of ours says more than its name
         if action.text() and not action.menu() and action.toolTip().strip() == action.text().replace("&", "").strip():
@@ -520,7 +524,7 @@ def test_divergence_through_the_ui_keeps_good_weights_that_save(qtbot, window, d
     window.start_action.trigger()
     qtbot.waitUntil(lambda: window.banner.level == "warning", timeout=WAIT_MS)
     assert "diverged" in window.banner.text() and "restored the weights" in window.banner.text()
-    assert window.state is RunState.PAUSED
+    qtbot.waitUntil(lambda: window.state is RunState.PAUSED, timeout=WAIT_MS)  # the engine's PauseChanged
     result = wait_io(qtbot, window, window.files.save(str(tmp_path / "after-nan.h5")))
     assert result.ok, result.message  # save_checkpoint refuses NaN weights: these are the restored ones
     ckpt = load_checkpoint(tmp_path / "after-nan.h5")
@@ -543,7 +547,8 @@ def test_open_during_training_repeatedly(qtbot, window, dialogs, trained_checkpo
     for _ in range(3):
         start(qtbot, window, steps=(seen(window).report.step if seen(window).report else 0) + 10)
         window.open_checkpoint(str(trained_checkpoint))  # unsaved: asked, answered Discard
-        qtbot.waitUntil(lambda: window.state is RunState.STOPPED and window.files.current_path == str(trained_checkpoint)
+        qtbot.waitUntil(lambda: window.state is RunState.STOPPED
+                        and window.run.current_path == str(trained_checkpoint)
                         and window.session.worker.trainer is None, timeout=WAIT_MS)
         assert window.controls.latent_spin.value() == 3
         seen(window).report = None  # the opened checkpoint's run counts from its own step
@@ -566,7 +571,7 @@ def test_no_start_slips_in_between_the_replaced_run_and_the_opened_checkpoint(qt
     monkeypatch.undo()
     window.session.adopt_checkpoint(held.pop())
     qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
-    assert window.files.current_path == str(trained_checkpoint) and window.start_action.isEnabled()
+    assert window.run.current_path == str(trained_checkpoint) and window.start_action.isEnabled()
     assert window.controls.latent_spin.value() == 3
 
     # a checkpoint the worker cannot adopt after all: one line, and the window is usable again (Continue)
@@ -640,23 +645,23 @@ def test_window_opens_mutated_checkpoints_or_says_why_in_one_line(qtbot, window,
         path = tmp_path / f"{i:02d}-{mutation.family}.h5"
         change = mutation.apply(path, ctx)
         worker = window.session.worker
-        before = (worker.trainer, worker.opened_checkpoint, window.state, window.files.current_path,
+        before = (worker.trainer, worker.opened_checkpoint, window.state, window.run.current_path,
                   len(window.curves.curve("distortion")[0]), worker.trainer.step if worker.trainer else None)
         errors = len(dialogs.errors)
         dialogs.open_path = str(path)
         window.files.open_action.trigger()
-        qtbot.waitUntil(lambda: len(dialogs.errors) > errors or window.files.current_path == str(path)
+        qtbot.waitUntil(lambda: len(dialogs.errors) > errors or window.run.current_path == str(path)
                         or str(path) in window.banner.text(), timeout=WAIT_MS)
         where = f"{mutation.name} ({change})"
         if len(dialogs.errors) > errors:
             refused += 1
             title, text = dialogs.errors[-1]
             assert "\n" not in text and path.name in text, where
-            after = (worker.trainer, worker.opened_checkpoint, window.state, window.files.current_path,
+            after = (worker.trainer, worker.opened_checkpoint, window.state, window.run.current_path,
                      len(window.curves.curve("distortion")[0]), worker.trainer.step if worker.trainer else None)
             assert after == before, f"{where}: a refused file changed the session"
         else:
-            assert window.files.current_path == str(path), f"{where}: {window.banner.text()}"
+            assert window.run.current_path == str(path), f"{where}: {window.banner.text()}"
             opened += 1
         qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
     assert not ctx.marker.exists(), "a pickle payload ran"
@@ -669,7 +674,7 @@ def test_a_template_checkpoint_is_never_saved_over(qtbot, window, dialogs, train
     before = trained_checkpoint.read_bytes()
     window.files.open_checkpoint(str(trained_checkpoint), remember=False)
     qtbot.waitUntil(lambda: window.state is RunState.STOPPED and window.files.saved_label.isVisible(), timeout=WAIT_MS)
-    assert window.files.current_path is None and window.files.recent_files() == []
+    assert window.run.current_path is None and window.files.recent_files() == []
     continue_training(qtbot, window, 40, more=10)
     stop(qtbot, window)
     dialogs.save_path = str(tmp_path / "mine.h5")

@@ -15,7 +15,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QScreen, QStatusTipEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
-from explorer.main_window import MainWindow
+from explorer.window.main_window import MainWindow
 from explorer.models.run_state import RunState
 from explorer.panels.decoder import DecoderSlidersPanel
 from explorer.panels.samples import SamplesPanel

@@ -1,12 +1,11 @@
 """The latent-space panels, driven offscreen with pytest-qt around real small models trained on sprites.
 
-Each test builds the panels it needs (through `Exploration` where panels talk to each other), feeds them what
+Each test builds the panels it needs (through `LatentPanels` where panels talk to each other), feeds them what
 the worker would publish (trainer.explore snapshots), and checks what is drawn against trainer.explore.
 """
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QSlider
 
-from explorer.exploration import TURN_MS, Exploration
+from explorer.window.latent_panels import LatentPanels
 from explorer.panels.decoder import INACTIVE_GREY, ROWS_PER_TURN, DecoderSlidersPanel, TICKS_PER_SIGMA
 from explorer.panels.elbo_gap import ElboGapPanel
 from explorer.panels.kl import INACTIVE_COLOUR, KlPanel
@@ -64,7 +63,7 @@ def collapsed(sprites):
 
 @pytest.fixture
 def explore(qtbot, healthy):
-    ex = Exploration()
+    ex = LatentPanels()
     for _, panel, _ in ex.docks():
         qtbot.addWidget(panel)
     ex.on_explore(healthy.decoder)
@@ -142,6 +141,12 @@ def test_slider_rows_follow_the_latent_size_reusing_their_widgets(qtbot, sprites
     _assert_rows_packed_at_the_top(qtbot, panel, 4)
 
 
+def next_turn(qtbot, ex: LatentPanels) -> None:
+    """Let the event loop run until the panels' turn timer has applied one queued update."""
+    with qtbot.waitSignal(ex.turn_timer.timeout, timeout=5000):
+        pass
+
+
 def _assert_rows_packed_at_the_top(qtbot, panel: DecoderSlidersPanel, n: int) -> None:
     """The spare height goes below the last row: in a tall panel the n rows keep their pitch at the top."""
     panel.resize(500, 1400)
@@ -158,16 +163,16 @@ def test_a_new_models_slider_rows_are_made_a_few_per_event_loop_turn(qtbot, spri
     """Creating and showing 20 rows at once held the GUI thread ~20 ms; they now stand by a few per turn
     before the decoder arrives, disabled, and the decoder's own turn only relabels them."""
     wide = DecoderSnapshot.from_model(Trainer(model_config_for(sprites, latent_dim=12, hidden=(16,)),
-                                              TrainConfig(epochs=1, batch_size=32, device="cpu"), sprites).model, step=0)
-    ex = Exploration()
+                                              TrainConfig(epochs=1, batch_size=32, device="cpu"), sprites).model,
+                                      step=0)
+    ex = LatentPanels()
     for _, panel, _ in ex.docks():
         qtbot.addWidget(panel)
     ex.sliders.show()
     ex.on_explore(wide)
     counts = []
     while ex.pending and len(counts) < 100:
-        time.sleep(2 * TURN_MS / 1000)
-        QApplication.processEvents()
+        next_turn(qtbot, ex)
         sliders = ex.sliders.findChildren(QSlider)
         counts.append(len(sliders))
         if len(sliders) < 12:  # still standing by: the model's z has no room for them yet
@@ -179,8 +184,7 @@ def test_a_new_models_slider_rows_are_made_a_few_per_event_loop_turn(qtbot, spri
     ex.on_explore(wide)
     shown = []
     while ex.pending and len(shown) < 100:
-        time.sleep(2 * TURN_MS / 1000)
-        QApplication.processEvents()
+        next_turn(qtbot, ex)
         assert len(ex.sliders.findChildren(QSlider)) == 12  # reused, none made
         shown.append(sum(s.isVisible() for s in ex.sliders.findChildren(QSlider)))
     assert shown[:3] == [ROWS_PER_TURN, 2 * ROWS_PER_TURN, 12] and ex.sliders.slider_order() == list(range(12))
@@ -233,7 +237,8 @@ def test_clicking_a_scatter_point_moves_the_sliders_to_its_mu(qtbot, explore, he
     # Shift+click another point: endpoint B of the interpolation
     other = int(np.argsort(((scatter.coordinates() - scatter.coordinates()[index]) ** 2).sum(1))[-1])
     with qtbot.waitSignal(scatter.sig_point_b_selected, timeout=1000):
-        qtbot.mouseClick(scatter.plot.viewport(), Qt.LeftButton, Qt.ShiftModifier, scatter.viewport_pos(other).toPoint())
+        qtbot.mouseClick(scatter.plot.viewport(), Qt.LeftButton, Qt.ShiftModifier,
+                         scatter.viewport_pos(other).toPoint())
     explore.traversal.refresh_now()
     path = explore.traversal.interpolation_latents()
     np.testing.assert_allclose(path[0], mu, atol=1e-6)
@@ -353,7 +358,8 @@ def test_samples_panel_shows_inputs_next_to_their_reconstructions(qtbot, healthy
     qtbot.addWidget(panel)
     panel.resize(800, 300)
     panel.show()
-    preview = preview_images(healthy.decoder, healthy.dataset.x_test[:8], n_samples=12, seed=3, step=healthy.decoder.step)
+    preview = preview_images(healthy.decoder, healthy.dataset.x_test[:8], n_samples=12, seed=3,
+                             step=healthy.decoder.step)
     panel.set_preview(preview)
     pairs = panel.recon_view.images()  # (rows, cols, C, H, 2W+1): input | line | reconstruction
     # as many pairs a row as the view's shape favours (test_gui_first_minute checks that), in reading order
@@ -428,7 +434,8 @@ def test_rd_plane_receives_the_trajectory_and_turns_the_beta_line(qtbot, healthy
     from explorer.models.run_catalog import RunRecord
 
     runs = [RunRecord(key=f"k{i}", name=f"run{i}", beta=b, rate=r, distortion=d, colour="#ff7f0e")
-            for i, (b, r, d) in enumerate([(0.5, 30.0, 90.0), (1.0, 20.0, 100.0), (4.0, 10.0, 150.0), (2.0, 25.0, 140.0)])]
+            for i, (b, r, d) in enumerate([(0.5, 30.0, 90.0), (1.0, 20.0, 100.0), (4.0, 10.0, 150.0),
+                                           (2.0, 25.0, 140.0)])]
     panel.set_runs(runs, selected="k1")
     assert panel.end_points.getData()[0].tolist() == [30.0, 20.0, 10.0, 25.0]
     rate, dist = panel.frontier_points()
@@ -475,7 +482,7 @@ def test_elbo_gap_button_estimates_in_the_background_with_progress(qtbot, health
 def test_a_snapshot_reaches_the_panels_one_event_loop_turn_at_a_time(qtbot, healthy):
     """A new model's first snapshots touch all seven panels. Qt paints every dirty widget of a window together,
     so applied in one turn they froze the window for ~100 ms while training; each panel gets its own turn."""
-    ex = Exploration()
+    ex = LatentPanels()
     for _, panel, _ in ex.docks():
         qtbot.addWidget(panel)
     ex.on_explore(healthy.decoder)
@@ -483,8 +490,7 @@ def test_a_snapshot_reaches_the_panels_one_event_loop_turn_at_a_time(qtbot, heal
     assert ex.pending and ex.decoder is None and ex.sliders.image() is None  # nothing applied in the caller's turn
     passes = 0
     while ex.pending and passes < 100:
-        time.sleep(2 * TURN_MS / 1000)  # the next update is due, and only it: its timer restarts when it has run
-        QApplication.processEvents()
+        next_turn(qtbot, ex)
         passes += 1
     assert passes >= 8  # the decoder's three steps and the latents' five, one per pass of the event loop
     assert ex.decoder is healthy.decoder and ex.latents is healthy.latents  # set once every panel has them
@@ -499,7 +505,7 @@ def test_a_snapshot_reaches_the_panels_one_event_loop_turn_at_a_time(qtbot, heal
 def test_publisher_items_reach_every_panel(qtbot, sprites):
     trainer = Trainer(model_config_for(sprites, latent_dim=3, hidden=(32,)),
                       TrainConfig(epochs=100, batch_size=32, device="cpu"), sprites)
-    ex = Exploration()
+    ex = LatentPanels()
     for _, panel, _ in ex.docks():
         qtbot.addWidget(panel)
     for _ in trainer.run(max_steps=30):

@@ -36,7 +36,8 @@ def test_headless_commands_load_no_qt():
         "        main(argv)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'))))\n"
+        "print(json.dumps(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'))))\n"
     )
     qt_modules, stdout = run_code(code)
     assert qt_modules == []

@@ -25,7 +25,8 @@ def grey():
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:16, 0:16]
     c = rng.uniform(4, 12, size=(240, 2))
-    x = (255 * np.exp(-((yy[None] - c[:, 0, None, None]) ** 2 + (xx[None] - c[:, 1, None, None]) ** 2) / 18)).astype(np.uint8)
+    x = (255 * np.exp(-((yy[None] - c[:, 0, None, None]) ** 2 + (xx[None] - c[:, 1, None, None]) ** 2)
+                      / 18)).astype(np.uint8)
     y = (c[:, 0] > 8).astype(np.int64)
     return Dataset(DatasetSpec(name="path", path="grey.npz"), x[:200, None], x[200:, None], y[:200], y[200:],
                    num_classes=2, class_names=("top", "bottom"))

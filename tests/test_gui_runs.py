@@ -40,7 +40,7 @@ def window(small_window):
 
 
 def open_runs(qtbot, window, folder: Path) -> None:
-    with qtbot.waitSignal(window.compare.loading.sig_folder_done, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.compare.sig_runs_read, timeout=WAIT_MS):
         window.compare.open_folder(str(folder))
     window.compare.redraw_now()
 
@@ -106,10 +106,10 @@ def test_a_sweep_from_the_window_shows_its_runs_as_they_train_and_reads_them_bac
     from explorer.runtime.sweep_job import SweepRequest
 
     progress = []
-    window.compare.sweep.sig_progress.connect(progress.append)
+    window.compare.sweep.worker.sig_progress.connect(progress.append)
     settings = window.controls.settings().replace(epochs=2)
     folder = tmp_path / "sweep"
-    with qtbot.waitSignal(window.compare.sweep.sig_finished, timeout=WAIT_MS) as finished:
+    with qtbot.waitSignal(window.compare.sig_sweep_finished, timeout=WAIT_MS) as finished:
         assert window.compare.start_sweep(SweepRequest(settings, (0.5, 4.0), (0,), str(folder)))
         assert not window.compare.sweep_action.isEnabled() and window.compare.stop_sweep_action.isEnabled()
     result = finished.args[0]
@@ -129,7 +129,7 @@ def test_a_sweep_with_a_folder_that_cannot_be_made_says_why(qtbot, window, tmp_p
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    with qtbot.waitSignal(window.compare.sweep.sig_finished, timeout=WAIT_MS) as finished:
+    with qtbot.waitSignal(window.compare.sig_sweep_finished, timeout=WAIT_MS) as finished:
         window.compare.start_sweep(SweepRequest(window.controls.settings(), (1.0,), (0,), str(blocker / "sweep")))
     assert finished.args[0].error
     assert "did not start" in window.banner.text()
@@ -172,7 +172,7 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
                                 betas=full.betas if key == "gap" else (0.1, 30.0),
                                 stages=(1, 2) if key == "gap" else (2,), iwae_samples=5 if key == "gap" else 0)
     finished = []
-    window.compare.sweep.sig_finished.connect(finished.append)
+    window.compare.sig_sweep_finished.connect(finished.append)
     assert window.compare.start_experiment(small, str(tmp_path / key))
     assert small.title in window.compare.experiment_panel.text.toPlainText()
     qtbot.waitUntil(lambda: len(finished) == len(small.stages), timeout=WAIT_MS)
@@ -200,7 +200,7 @@ def test_the_window_trains_one_thing_at_a_time(qtbot, window, tmp_path):
     assert "stop it before starting a sweep" in window.banner.text()
     window.stop_action.trigger()
     qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
-    with qtbot.waitSignal(window.compare.sweep.sig_finished, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.compare.sig_sweep_finished, timeout=WAIT_MS):
         assert window.compare.start_sweep(SweepRequest(window.controls.settings().replace(epochs=1), (1.0,), (0,),
                                                        str(tmp_path / "s")))
         assert not window.start_training()  # refused while the sweep trains

@@ -207,7 +207,7 @@ def test_thumbnails_mode_draws_the_inputs_at_their_points_and_more_when_zoomed(q
 def test_the_arithmetic_strip_of_a_conditional_decoder_uses_the_decoder_panel_s_label(qtbot):
     import torch
 
-    from explorer.exploration import Exploration
+    from explorer.window.latent_panels import LatentPanels
     from trainer.config import ModelConfig
     from trainer.model.vae import VAE
     from trainer.analysis.snapshots import DecoderSnapshot, LatentSnapshot
@@ -219,7 +219,7 @@ def test_the_arithmetic_strip_of_a_conditional_decoder_uses_the_decoder_panel_s_
     latents = LatentSnapshot(step=1, mu=rng.standard_normal((40, 3)).astype(np.float32),
                              logvar=np.zeros((40, 3), np.float32), x=np.zeros((40, 1, 28, 28), np.uint8),
                              indices=np.arange(40), labels=labels, class_names=tuple(str(i) for i in range(10)))
-    ex = Exploration()
+    ex = LatentPanels()
     for _, panel, _ in ex.docks():
         qtbot.addWidget(panel)
     ex.on_explore(decoder)

@@ -1,6 +1,6 @@
 """Who talks to whom in the window, and which β the rate–distortion plane's line shows.
 
-The window and the file controller listen to the TrainSession's own signals (it relays its worker's), and the
+The window and the file controller listen to the training worker's signals (the session re-exposes it), and the
 controls panel says what the user is doing through its signals; the β line previews a new β target until a report
 shows the trainer applied it, even while a warm-up schedule scales β.
 """
@@ -11,13 +11,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 
 from explorer.panels.controls import beta_to_tick
 from explorer.runtime.messages import CurveBatch
-from explorer.runtime.session import TrainSession
-from explorer.runtime.worker import TrainWorker
 from explorer.models.run_state import RunState
+from trainer.training.reports import PauseChanged
 from window_log import seen
 
 WAIT_MS = 30_000
@@ -50,10 +49,22 @@ def report_batch(report) -> CurveBatch:
                       beta_changes=(), latest=report)
 
 
-def test_the_session_relays_every_worker_signal():
-    worker_signals = {n for n, v in vars(TrainWorker).items() if isinstance(v, Signal) and n.startswith("sig_")}
-    session_signals = {n for n, v in vars(TrainSession).items() if isinstance(v, Signal) and n.startswith("sig_")}
-    assert worker_signals and worker_signals <= session_signals
+def test_pause_and_resume_are_the_engines_word_not_the_buttons(qtbot, window):
+    click(qtbot, window, window.start_action)
+    qtbot.waitUntil(lambda: len(window.curves.curve("distortion")[0]) >= 2, timeout=WAIT_MS)
+    assert window.state is RunState.TRAINING
+    step = seen(window).report.step
+    window.session.worker.sig_paused.emit(PauseChanged(step, paused=True))  # as a divergence pauses: no click
+    assert window.state is RunState.PAUSED and window.pause_action.text() == "Resume"
+    window.session.worker.sig_paused.emit(PauseChanged(step, paused=False))
+    assert window.state is RunState.TRAINING and window.pause_action.text() == "Pause"
+    click(qtbot, window, window.pause_action)  # the click asks; the state follows the trainer's PauseChanged
+    wait_state(qtbot, window, RunState.PAUSED)
+    paused_at = seen(window).report.step
+    qtbot.wait(300)
+    assert seen(window).report.step == paused_at  # no steps once PAUSED shows
+    click(qtbot, window, window.stop_action)
+    wait_state(qtbot, window, RunState.STOPPED)
 
 
 def test_the_window_follows_the_sessions_signals_and_the_controls_previews(qtbot, window):
@@ -62,7 +73,7 @@ def test_the_window_follows_the_sessions_signals_and_the_controls_previews(qtbot
     click(qtbot, window, window.stop_action)
     wait_state(qtbot, window, RunState.STOPPED)
     report = dataclasses.replace(seen(window).report, step=seen(window).report.step + 7)
-    window.session.sig_progress.emit(report_batch(report))  # what the session relays from its worker
+    window.session.worker.sig_progress.emit(report_batch(report))  # what the worker sends
     assert window.curves.curve("distortion", smoothed=False)[0][-1] == report.step
     qtbot.waitUntil(lambda: window.status.step_label.text() == f"step {report.step:,}", timeout=WAIT_MS)
 
@@ -93,7 +104,7 @@ def test_the_beta_line_keeps_a_preview_through_a_warmup_until_the_change_applies
 
     # a report made before the trainer read the new target: still β target 1, a little further into the warm-up
     later = dataclasses.replace(last, step=last.step + 1, beta=(last.step + 1) / WARMUP_STEPS)
-    window.session.sig_progress.emit(report_batch(later))
+    window.session.worker.sig_progress.emit(report_batch(later))
     factor = later.beta / later.beta_target
     assert slope(rd) != pytest.approx(-later.beta)  # not flipped back to the old effective β
     assert rd.beta == pytest.approx(4.0 * factor)  # the preview: the new target times the schedule's factor

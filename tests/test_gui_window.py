@@ -61,7 +61,8 @@ def test_training_fills_the_curves_and_locks_model_settings(qtbot, window, monke
     # an epoch is 17 steps here, so held-out points follow quickly
     qtbot.waitUntil(lambda: len(window.curves.heldout("nelbo")[0]) >= 1, timeout=WAIT_MS)
     assert window.status.step_label.text().startswith("step ")
-    assert "samples/s" in window.status.speed_label.text() and window.status.device_label.text().startswith("device cpu")
+    assert ("samples/s" in window.status.speed_label.text()
+            and window.status.device_label.text().startswith("device cpu"))
     stop(qtbot, window)
     assert not window.controls.latent_spin.isEnabled()  # the model still exists: Continue goes on with it
     asked = []
@@ -115,14 +116,15 @@ def test_beta_slider_and_spinbox_stay_in_sync(qtbot, window):
 def test_pause_resume_and_stop(qtbot, window):
     start(qtbot, window)
     click(qtbot, window, window.pause_action)
-    assert window.state is RunState.PAUSED and window.pause_action.text() == "Resume"
+    qtbot.waitUntil(lambda: window.state is RunState.PAUSED, timeout=WAIT_MS)  # once the trainer has paused
+    assert window.pause_action.text() == "Resume"
     trainer = window.session.worker.trainer
     qtbot.wait(300)  # the step in flight finishes
     paused_at = trainer.step
     qtbot.wait(500)
     assert trainer.step == paused_at and trainer.paused
     click(qtbot, window, window.pause_action)
-    assert window.state is RunState.TRAINING
+    qtbot.waitUntil(lambda: window.state is RunState.TRAINING, timeout=WAIT_MS)  # the trainer went on
     qtbot.waitUntil(lambda: trainer.step > paused_at + 10, timeout=WAIT_MS)
     stop(qtbot, window)
     stopped_at = trainer.step
@@ -166,7 +168,7 @@ def test_divergence_pauses_with_a_message_and_keeps_the_model(qtbot, window):
     click(qtbot, window, window.start_action)
     qtbot.waitUntil(lambda: window.banner.level == "warning", timeout=WAIT_MS)
     assert "diverged" in window.banner.text() and "restored the weights" in window.banner.text()
-    assert window.state is RunState.PAUSED
+    qtbot.waitUntil(lambda: window.state is RunState.PAUSED, timeout=WAIT_MS)  # the engine's PauseChanged
     trainer = window.session.worker.trainer
     assert trainer is not None and trainer.paused
     window.controls.lr_spin.setValue(1e-3)  # the advice in the message, applied live
@@ -185,8 +187,8 @@ def test_opening_a_checkpoint_shows_its_curves_and_continue_resumes_it(qtbot, wi
     from trainer.training.loop import Trainer
 
     spec = DatasetSpec(n=1200, image_size=28)
-    trainer = Trainer(model_config_for(load_dataset(spec), latent_dim=3), TrainConfig(epochs=50, batch_size=64, beta=2.0),
-                      load_dataset(spec))
+    trainer = Trainer(model_config_for(load_dataset(spec), latent_dim=3),
+                      TrainConfig(epochs=50, batch_size=64, beta=2.0), load_dataset(spec))
     for _ in trainer.run(max_steps=40):
         pass
     path = tmp_path / "run.h5"
@@ -223,7 +225,8 @@ def test_a_million_steps_stay_a_bounded_decimated_curve(qtbot):
     distortion = 100.0 + 50.0 * np.exp(-steps / 2e5)
     for chunk in range(0, reports, 30):  # the worker's batches, ~30 reports each at most
         sl = slice(chunk, chunk + 30)
-        panel.add_steps(steps[sl], distortion[sl], np.full(len(steps[sl]), 5.0), -(distortion[sl] + 5.0), np.ones(len(steps[sl])))
+        panel.add_steps(steps[sl], distortion[sl], np.full(len(steps[sl]), 5.0), -(distortion[sl] + 5.0),
+                        np.ones(len(steps[sl])))
     panel.refresh_now()
     x, y = panel.curve("distortion", smoothed=False)
     assert len(x) <= BUFFER_CAPACITY + 1 and x[-1] == 1_000_000 and (np.diff(x) > 0).all()

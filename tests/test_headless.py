@@ -10,7 +10,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import sys
-import trainer, trainer.cli, trainer.training.loop, trainer.data, trainer.analysis.metrics, trainer.checkpoints.hdf5, trainer.model.vae
+import trainer, trainer.cli, trainer.training.loop, trainer.data, trainer.analysis.metrics, \
+trainer.checkpoints.hdf5, trainer.model.vae
 import trainer.analysis.snapshots, trainer.analysis.geometry, trainer.analysis.diagnostics, trainer.training.resume
 bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'explorer', 'shiboken6'))
 print(','.join(bad))

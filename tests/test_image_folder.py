@@ -1,4 +1,5 @@
-"""Image folders through Pillow (files written by QImage): exact pixels, labels from subfolders, resizing, and one-line errors."""
+"""Image folders through Pillow (files written by QImage): exact pixels, labels from subfolders, resizing,
+and one-line errors."""
 
 from __future__ import annotations
 
@@ -201,7 +202,8 @@ def test_dataset_is_split_90_10_with_labels(tmp_path):
     assert dataset.y_test.tolist() == folder.y[test].tolist() and len(dataset.x_test) == 2
     assert dataset.num_classes == 2 and dataset.class_names == ("cat", "dog")
     assert dataset.spec.name == "path" and dataset.spec.path == str(tmp_path) and dataset.spec.seed == 3
-    assert dataset.describe() == f"{tmp_path.name}: 18 train / 2 test, 1x12x12, 2 classes, uint8 0..255 scaled to [0, 1]"
+    assert dataset.describe() == (f"{tmp_path.name}: 18 train / 2 test, 1x12x12, 2 classes, "
+                                  "uint8 0..255 scaled to [0, 1]")
 
 
 def test_loads_in_a_plain_worker_thread(tmp_path):

@@ -44,7 +44,8 @@ def trainer_for(dataset, likelihood="bernoulli", binarize="none", conditional=Fa
 def test_continuous_bernoulli_matches_torch_and_integrates_to_one():
     logits = torch.tensor([-8.0, -2.0, -0.3, -0.004, 0.0, 0.002, 0.05, 1.0, 6.0], dtype=torch.float64)
     x = torch.tensor(0.37, dtype=torch.float64)
-    ours = continuous_bernoulli_log_norm(logits) - F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
+    ours = (continuous_bernoulli_log_norm(logits)
+            - F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none"))
     reference = ContinuousBernoulli(logits=logits)
     torch.testing.assert_close(ours, reference.log_prob(x), atol=1e-8, rtol=0)
     torch.testing.assert_close(continuous_bernoulli_mean(logits), reference.mean, atol=1e-8, rtol=0)
@@ -52,7 +53,8 @@ def test_continuous_bernoulli_matches_torch_and_integrates_to_one():
     grid = torch.linspace(0, 1, 100_001, dtype=torch.float64)
     for eta in (-30.0, -0.001, 0.0, 3.0, 40.0):
         eta_t = torch.full_like(grid, eta)
-        density = torch.exp(continuous_bernoulli_log_norm(eta_t) - F.binary_cross_entropy_with_logits(eta_t, grid, reduction="none"))
+        density = torch.exp(continuous_bernoulli_log_norm(eta_t)
+                            - F.binary_cross_entropy_with_logits(eta_t, grid, reduction="none"))
         assert torch.trapezoid(density, grid).item() == pytest.approx(1.0, abs=1e-4), eta
 
 

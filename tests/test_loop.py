@@ -30,7 +30,8 @@ def mnist(synthetic_mnist_dir):
 
 def small_trainer(dataset, **train_kwargs):
     model_kwargs = train_kwargs.pop("model", {})
-    cfg = model_config_for(dataset, hidden=model_kwargs.pop("hidden", (64,)), latent_dim=model_kwargs.pop("latent_dim", 4), **model_kwargs)
+    cfg = model_config_for(dataset, hidden=model_kwargs.pop("hidden", (64,)),
+                           latent_dim=model_kwargs.pop("latent_dim", 4), **model_kwargs)
     defaults = dict(epochs=2, batch_size=64, lr=1e-3, seed=0, device="cpu", report_every=2)
     defaults.update(train_kwargs)
     return Trainer(cfg, TrainConfig(**defaults), dataset)

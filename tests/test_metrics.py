@@ -53,7 +53,8 @@ class LinearGaussianVAE:
     # --- exact references ---
     def sample_x(self, n):
         z = torch.randn(n, self.W.shape[1], generator=self.generator, dtype=torch.float64)
-        return z @ self.W.T + self.b + self.s * torch.randn(n, len(self.b), generator=self.generator, dtype=torch.float64)
+        return z @ self.W.T + self.b + self.s * torch.randn(n, len(self.b), generator=self.generator,
+                                                            dtype=torch.float64)
 
     def log_px(self, x):
         cov = self.W @ self.W.T + self.s**2 * torch.eye(len(self.b), dtype=torch.float64)
@@ -214,7 +215,8 @@ def test_evaluate_is_deterministic_and_scales_uint8(small_vae):
     assert a == b
     assert run(x, 8)["recon"] != a["recon"]
     # asking for IWAE adds keys but leaves the one-sample terms of the same seed alone
-    with_iwae = evaluate(model, x, None, "cpu", batch_size=100, iwae_samples=5, generator=torch.Generator().manual_seed(7))
+    with_iwae = evaluate(model, x, None, "cpu", batch_size=100, iwae_samples=5,
+                         generator=torch.Generator().manual_seed(7))
     assert {k: with_iwae[k] for k in a} == a
     # a float array already in [0, 1] is the same data as uint8 / 255
     assert run(x.astype(np.float32) / 255.0, 7)["recon"] == pytest.approx(a["recon"], rel=1e-5)

@@ -8,7 +8,8 @@ import pytest
 
 from trainer.analysis import projection
 from trainer.errors import ConfigError
-from trainer.analysis.projection import (ProjectionParams, ProjectionStopped, align, faithfulness, knn_accuracy, project)
+from trainer.analysis.projection import (ProjectionParams, ProjectionStopped, align, faithfulness, knn_accuracy,
+                                         project)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def test_align_undoes_a_rotation_reflection_scale_and_shift():
 @pytest.mark.parametrize("method", ["umap", "tsne", "tsne-fft"])
 def test_a_map_keeps_classes_together_and_a_refresh_glides(clusters, method, monkeypatch):
     mu, labels = clusters
-    if method.startswith("tsne"):  # Barnes-Hut below trainer.analysis.projection.BH_BELOW points (faster there), FFT above
+    # Barnes-Hut below trainer.analysis.projection.BH_BELOW points (faster there), FFT above
+    if method.startswith("tsne"):
         import openTSNE
 
         gradients = []

@@ -68,7 +68,8 @@ def reference_model(latent_dim: int = 20) -> VAE:
 
 # --- the layering ---------------------------------------------------------------------------------
 def test_importing_snapshots_geometry_and_diagnostics_loads_neither_torch_nor_qt():
-    code = "import sys, trainer.analysis.snapshots, trainer.analysis.geometry, trainer.analysis.diagnostics; bad = {'torch', 'PySide6', 'pyqtgraph'} & set(sys.modules); assert not bad, bad"
+    code = ("import sys, trainer.analysis.snapshots, trainer.analysis.geometry, trainer.analysis.diagnostics; "
+            "bad = {'torch', 'PySide6', 'pyqtgraph'} & set(sys.modules); assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
@@ -167,7 +168,8 @@ def test_encode_heldout_covers_the_whole_split_with_its_ground_truth(healthy, sp
     np.testing.assert_array_equal(snap.factors, sprites.factors_test)
     assert snap.factor_names == sprites.factor_names and snap.labels is None
     # per-dim KL against torch.distributions, independently of the engine's closed form
-    q = torch.distributions.Normal(torch.from_numpy(snap.mu).double(), torch.exp(0.5 * torch.from_numpy(snap.logvar).double()))
+    q = torch.distributions.Normal(torch.from_numpy(snap.mu).double(),
+                                   torch.exp(0.5 * torch.from_numpy(snap.logvar).double()))
     kl = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).mean(0).numpy()
     np.testing.assert_allclose(snap.kl_per_dim, kl, rtol=1e-5)
     np.testing.assert_allclose(snap.mu_variance, snap.mu.astype(np.float64).var(0), rtol=1e-6)

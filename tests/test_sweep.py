@@ -70,7 +70,8 @@ def test_frontier_is_the_lower_convex_envelope_down_to_the_least_distortion():
     assert frontier_indices([1, 1, 3], [5, 4, 1]) == [1, 2]
 
 
-def test_sweep_trains_every_run_rate_falls_and_distortion_rises_with_beta_and_a_rerun_trains_nothing(tmp_path, capsys, small_data):
+def test_sweep_trains_every_run_rate_falls_and_distortion_rises_with_beta_and_a_rerun_trains_nothing(tmp_path, capsys,
+                                                                                                     small_data):
     out = tmp_path / "runs"
     code, result = sweep(capsys, out, "--beta", "0.05,1,20", "--epochs", "4", data=small_data)
     assert code == 0
@@ -115,8 +116,8 @@ def test_a_killed_sweep_rerun_completes_with_finished_runs_intact(tmp_path, caps
     finished = files(out)
 
     # a longer sweep with one more β: killed (SIGKILL, no chance to save) after its periodic saves began
-    cmd = [sys.executable, "-m", "trainer", "sweep", *small_data, "--out", str(out), "--beta", "0.5,2,8", "--epochs", "20",
-           "--save-every", "0.002"]
+    cmd = [sys.executable, "-m", "trainer", "sweep", *small_data, "--out", str(out), "--beta", "0.5,2,8",
+           "--epochs", "20", "--save-every", "0.002"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     new = out / "beta-8_seed-0.h5"

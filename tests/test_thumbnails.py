@@ -1,4 +1,5 @@
-"""Thumbnails mode of the latent scatter: `pick_non_overlapping` directly, then a real ThumbnailItem in a real PlotWidget.
+"""Thumbnails mode of the latent scatter: `pick_non_overlapping` directly, then a real ThumbnailItem
+in a real PlotWidget.
 
 The item's tests read the grabbed widget's pixels: every image is painted in colours that name its point, so a
 thumbnail can be found on screen, measured (all of it visible: nothing overlaps it) and checked the right way up.

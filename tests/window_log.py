@@ -13,24 +13,24 @@ from explorer.models.run_state import RunState
 
 
 class WindowLog(QObject):
-    """Listens to session.sig_progress, files.sig_io_done and sig_state_changed: a test reads the window's
+    """Listens to session.worker.sig_progress, files.sig_io_done and run.sig_state_changed: a test reads the window's
     reports and file results from here, not from attributes the window would keep only for tests."""
 
     def __init__(self, win):
         super().__init__(win)
         self.report = None
         self.io: list = []
-        win.session.sig_progress.connect(self._on_progress)
+        win.session.worker.sig_progress.connect(self._on_progress)
         win.files.sig_io_done.connect(self.io.append)
-        win.sig_state_changed.connect(self._on_state)
+        win.run.sig_state_changed.connect(self._on_state)
 
     @Slot(object)
     def _on_progress(self, batch) -> None:
         self.report = batch.latest
 
-    @Slot(str)
-    def _on_state(self, state: str) -> None:
-        if state == RunState.IDLE.value:
+    @Slot(object)
+    def _on_state(self, state: RunState) -> None:
+        if state is RunState.IDLE:
             self.report = None
 
 

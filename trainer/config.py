@@ -255,7 +255,8 @@ class DatasetSpec:
         if not 8 <= int(self.image_size) <= 256:
             raise ConfigError(f"sprites image_size must be in 8..256, got {self.image_size}")
         if not 0 <= int(self.folder_size) <= 1024:
-            raise ConfigError(f"image folder size must be in 0..1024 (0 = the most common size), got {self.folder_size}")
+            raise ConfigError(f"image folder size must be in 0..1024 (0 = the most common size), "
+                              f"got {self.folder_size}")
         if self.in_memory not in ("auto", "always", "never"):
             raise ConfigError(f"in_memory must be auto, always or never, got {self.in_memory!r}")
         if self.channels not in ("auto", "gray", "rgb"):

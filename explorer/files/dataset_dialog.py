@@ -5,7 +5,8 @@
     if dialog.exec() == QDialog.Accepted:
         dataset, spec = dialog.dataset(), dialog.spec()   # trainer.data.Dataset and its DatasetSpec
 
-Loading happens in a QThread (explorer.files.dataset_loading's worker moved there), never on the GUI thread:
+Loading runs on a LatestJob (explorer.runtime.background; the work is explorer.files.dataset_loading's), never
+on the GUI thread:
 a 60 000-image IDX file or a folder of JPEGs takes seconds. The dialog then shows the first 32 images, the
 size summary (train/test counts, C x H x W, dtype, classes, memory) and, for a bad file, the loader's one-line
 DataError (truncated IDX, wrong magic number, NaN in an .npz, mixed image sizes in strict mode, empty folder)
@@ -46,16 +47,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.files.dataset_loading import (
-    KINDS,
-    PREVIEW_COUNT,
-    DatasetLoadWorker,
-    LoadedData,
-    LoadProgress,
-    LoadRequest,
-)
-from explorer.runtime.threads import move_to_new_thread, stop_thread
-from trainer.errors import LoadFailed
+from explorer.files.dataset_loading import KINDS, PREVIEW_COUNT, LoadedData, LoadRequest, load_work
+from explorer.runtime.background import LatestJob
 
 IDX_NAMES = {"mnist": "MNIST (digits 0-9)", "fashion-mnist": "Fashion-MNIST (10 clothing classes)"}
 PREVIEW_WIDTH, PREVIEW_HEIGHT = 520, 264
@@ -99,8 +92,6 @@ class DatasetDialog(QDialog):
     """trainer.data.Dataset: loaded, previewed and ready for OK."""
     sig_failed = Signal(str)
     """One-line error shown in the dialog (the DataError's text)."""
-    _sig_request = Signal(object)
-    """LoadRequest, queued to the worker's thread."""
 
     def __init__(self, parent: QWidget | None = None, seed: int = 0, start_dir: str = ""):
         super().__init__(parent)
@@ -112,13 +103,10 @@ class DatasetDialog(QDialog):
         self._listing_path = ""  # the HDF5 file the chooser currently lists
         self._loading = False
 
-        self._worker = DatasetLoadWorker()
-        self._thread = move_to_new_thread(self._worker, "vae-explorer dataset loading", self)
-        self._sig_request.connect(self._worker.load)
-        # worker -> dialog: queued into the GUI thread, to methods of this GUI-thread object (never lambdas)
-        self._worker.sig_progress.connect(self._on_progress)
-        self._worker.sig_loaded.connect(self._on_loaded)
-        self._worker.sig_failed.connect(self._on_failed)
+        self._jobs = LatestJob("vae-explorer dataset loading", self)  # the newest request wins
+        self._jobs.sig_progress.connect(self._on_progress)
+        self._jobs.sig_done.connect(self._on_loaded)
+        self._jobs.sig_failed.connect(self._on_failed)
 
         self._build_widgets()
         self._on_kind_changed()
@@ -160,15 +148,14 @@ class DatasetDialog(QDialog):
         return self.error_label.text() if not self.error_label.isHidden() else ""
 
     def loader_running(self) -> bool:
-        """The loading thread is alive (it lives from construction to done())."""
-        return self._thread.isRunning()
+        """A loading thread is alive (one per load; none once the load ended or done() joined it)."""
+        return self._jobs.running
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel any load, end the thread and join it; True once it has finished. Called by done()."""
-        self._worker.want(-1)
+        """Cancel any load and join its thread; True once none is left running. Called by done()."""
+        self._request_id += 1  # whatever still arrives answers no request
         self._loading = False
-        # the loop ends once the current load notices it is no longer wanted
-        return stop_thread(self._thread, timeout_ms)
+        return self._jobs.shutdown(timeout_ms)  # the load stops at its next image
 
     def done(self, result: int) -> None:  # accept, reject and close all end here
         self.shutdown()
@@ -176,6 +163,17 @@ class DatasetDialog(QDialog):
 
     # --- widgets ------------------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_source())
+        layout.addWidget(self._build_options())
+        layout.addWidget(self._build_progress_bar())
+        layout.addWidget(self._build_preview(), 1)
+        layout.addWidget(self._build_summary())
+        layout.addWidget(self._build_error_label())
+        layout.addWidget(self._build_buttons())
+
+    def _build_source(self) -> QFormLayout:
+        """What to open and where: the kind, the path, Browse and Load."""
         self.kind_combo = QComboBox()
         self.kind_combo.addItems(list(KINDS.values()))
         self.kind_combo.setToolTip("What to open: MNIST-style IDX files, a NumPy or HDF5 file, or a folder of images")
@@ -196,8 +194,10 @@ class DatasetDialog(QDialog):
         path_row.addWidget(self.browse_button)
         path_row.addWidget(self.load_button)
         source.addRow("Path:", path_row)
+        return source
 
-        # one options page per kind, in KINDS order
+    def _build_options(self) -> QStackedWidget:
+        """One options page per kind, in KINDS order: IDX class names, an HDF5 dataset, image size and colour."""
         self.idx_combo = QComboBox()
         self.idx_combo.addItems(list(IDX_NAMES.values()))
         self.idx_combo.setToolTip("MNIST and Fashion-MNIST share the IDX file names; this picks the class names")
@@ -234,19 +234,26 @@ class DatasetDialog(QDialog):
         row.addStretch(1)
         self.options.addWidget(images)
         self.options.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        return self.options
 
+    def _build_progress_bar(self) -> QProgressBar:
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setTextVisible(True)
         self.progress_bar.hide()
+        return self.progress_bar
 
+    def _build_preview(self) -> QGroupBox:
         self.preview_label = QLabel("No dataset loaded")
         self.preview_label.setAlignment(Qt.AlignCenter)
         self.preview_label.setMinimumSize(PREVIEW_WIDTH, PREVIEW_HEIGHT)
         self.preview_label.setStyleSheet("color: palette(mid);")
         preview_box = QGroupBox(f"First {PREVIEW_COUNT} training images")
         QVBoxLayout(preview_box).addWidget(self.preview_label)
+        return preview_box
 
+    def _build_summary(self) -> QGroupBox:
+        """The size summary: one selectable row per line of describe(), and Notes."""
         self.summary_box = QGroupBox("Summary")
         self.summary_form = QFormLayout(self.summary_box)
         self.summary_labels: dict[str, QLabel] = {}
@@ -256,28 +263,24 @@ class DatasetDialog(QDialog):
             label.setTextInteractionFlags(Qt.TextSelectableByMouse)
             self.summary_labels[name] = label
             self.summary_form.addRow(f"{name}:", label)
+        return self.summary_box
 
+    def _build_error_label(self) -> QLabel:
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.error_label.setStyleSheet("color: #b00020; font-weight: bold;")
         self.error_label.hide()
+        return self.error_label
 
+    def _build_buttons(self) -> QDialogButtonBox:
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         self.ok_button = self.buttons.button(QDialogButtonBox.Ok)
         self.ok_button.setText("Use this dataset")
         self.ok_button.setEnabled(False)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(source)
-        layout.addWidget(self.options)
-        layout.addWidget(self.progress_bar)
-        layout.addWidget(preview_box, 1)
-        layout.addWidget(self.summary_box)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.buttons)
+        return self.buttons
 
     @staticmethod
     def _form_page(*rows) -> QWidget:
@@ -306,11 +309,8 @@ class DatasetDialog(QDialog):
         # thread: a Qt warning at best, a segfault in a race (seen in the test suite). Collect it here, on the
         # GUI thread, first: cheap after worker.py's gc.freeze(), which exempts the long-lived objects.
         gc.collect()
-        self._worker.want(request.request_id)
         self._show_loading(f"Loading {Path(request.path).name or request.path}\N{HORIZONTAL ELLIPSIS}")
-        if not self._thread.isRunning():  # reopened after done(): a finished QThread can start again
-            self._thread.start()
-        self._sig_request.emit(request)
+        self._jobs.submit(request.request_id, load_work(request))
 
     def _show_loading(self, text: str) -> None:
         self._loading = True
@@ -375,17 +375,17 @@ class DatasetDialog(QDialog):
         if chosen:
             self.load_path(chosen, kind)
 
-    @Slot(object)
-    def _on_progress(self, progress: LoadProgress) -> None:
-        if progress.request_id != self._request_id:
+    @Slot(int, str, float)
+    def _on_progress(self, request_id: int, message: str, fraction: float) -> None:
+        if request_id != self._request_id:
             return
-        message = progress.message[:1].upper() + progress.message[1:]
+        message = message[:1].upper() + message[1:]
         self.progress_bar.setFormat(f"{message} \N{EM DASH} %p%")
-        self.progress_bar.setValue(int(1000 * progress.fraction))
+        self.progress_bar.setValue(int(1000 * fraction))
 
-    @Slot(object)
-    def _on_loaded(self, loaded: LoadedData) -> None:
-        if loaded.request_id != self._request_id:
+    @Slot(int, object)
+    def _on_loaded(self, request_id: int, loaded: LoadedData) -> None:
+        if request_id != self._request_id:
             return  # an answer to a request the user has since replaced
         self._loading = False
         self.progress_bar.hide()
@@ -397,18 +397,18 @@ class DatasetDialog(QDialog):
         self.ok_button.setEnabled(True)
         self.sig_loaded.emit(loaded.dataset)
 
-    @Slot(object)
-    def _on_failed(self, failed: LoadFailed) -> None:
-        if failed.request_id != self._request_id:
+    @Slot(int, str)
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if request_id != self._request_id:
             return
         self._loading = False
         self.progress_bar.hide()
         self._loaded = None
         self._clear_preview("Nothing to preview")
-        self.error_label.setText(failed.message)
+        self.error_label.setText(message)
         self.error_label.show()
         self.ok_button.setEnabled(False)
-        self.sig_failed.emit(failed.message)
+        self.sig_failed.emit(message)
 
     # --- helpers --------------------------------------------------------------------------------------------
     def _fill_hdf5_chooser(self, listing, key: str) -> None:

@@ -1,25 +1,19 @@
-"""Loading a dataset for File > Open dataset, in a worker thread: requests, progress, results and the worker.
+"""Loading a dataset for File > Open dataset: the request, what comes back, and the work that loads it.
 
-    worker = DatasetLoadWorker()               # moved to a QThread by DatasetDialog
-    worker.want(7); worker.load(LoadRequest(7, "/data/mnist", "idx"))   # -> sig_progress, sig_loaded | sig_failed
+    jobs = LatestJob("vae-explorer dataset loading", dialog)     # explorer.runtime.background
+    jobs.submit(7, load_work(LoadRequest(7, "/data/mnist", "idx")))   # -> sig_progress, sig_done | sig_failed
 
-A newer request supersedes an older one: `want` names the request that still matters, and the older one is
-cancelled between images. Everything sent back is numpy and plain values (LoadedData), never a Qt object.
+A newer request supersedes an older one (LatestJob asks the running load to stop, and it stops between
+images). Everything sent back is numpy and plain values (LoadedData), never a Qt object.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
 
-import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Signal, Slot
-
-from trainer.errors import LoadFailed, VaeExplorerError
+from trainer.errors import Stopped, VaeExplorerError
 
 KINDS = {
     "idx": "IDX folder (MNIST, Fashion-MNIST)",
@@ -32,9 +26,6 @@ PREVIEW_COUNT = 32
 PREVIEW_COLUMNS = 8
 PREVIEW_TILE = 64
 """Larger images are shown subsampled to at most this many pixels a side; the preview is for recognising data."""
-PROGRESS_INTERVAL_S = 0.1
-
-
 
 
 # --- what crosses the thread boundary --------------------------------------------------------------------
@@ -58,13 +49,6 @@ class LoadRequest:
 
 
 @dataclass(frozen=True)
-class LoadProgress:
-    request_id: int
-    message: str
-    fraction: float
-
-
-@dataclass(frozen=True)
 class LoadedData:
     """A loaded dataset with everything the dialog shows about it (numpy arrays only, no Qt objects)."""
 
@@ -81,65 +65,19 @@ class LoadedData:
     """HDF5: the dataset that was loaded."""
 
 
-class _Superseded(BaseException):
-    """Raised from the progress callback when a newer request came; BaseException so no loader swallows it."""
+def load_work(request: LoadRequest):
+    """What LatestJob runs for `request`: work(progress, should_stop) -> LoadedData, stopping between images
+    once a newer request (or the dialog closing) asks it to."""
 
+    def work(progress, should_stop) -> LoadedData:
+        def checked(message: str, fraction: float) -> None:
+            if should_stop():
+                raise Stopped()
+            progress(message, fraction)
 
-# --- the worker: lives in the loading thread -----------------------------------------------------------
-class DatasetLoadWorker(QObject):
-    """Loads one LoadRequest at a time in its thread; `want` (any thread) says which request still matters."""
+        return _load(request, checked)
 
-    sig_progress = Signal(object)
-    """LoadProgress, at most ~10 a second."""
-    sig_loaded = Signal(object)
-    """LoadedData for a request that was still wanted."""
-    sig_failed = Signal(object)
-    """LoadFailed: the request's one-line error."""
-
-    def __init__(self):
-        super().__init__()  # no parent: moveToThread refuses objects that have one
-        self._wanted = 0
-        self._lock = threading.Lock()
-
-    def want(self, request_id: int) -> None:
-        """Only `request_id` matters from now on (-1: none); thread-safe, checked between images."""
-        with self._lock:
-            self._wanted = request_id
-
-    def _is_wanted(self, request_id: int) -> bool:
-        with self._lock:
-            return self._wanted == request_id
-
-    @Slot(object)
-    def load(self, request: LoadRequest) -> None:
-        if not self._is_wanted(request.request_id):
-            return  # superseded while it waited in the queue
-        last = [0.0]
-
-        def progress(message: str, fraction: float) -> None:
-            if not self._is_wanted(request.request_id):
-                raise _Superseded()
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
-                last[0] = now
-                self.sig_progress.emit(LoadProgress(request.request_id, message, float(fraction)))
-
-        try:
-            result = _load(request, progress)
-        except _Superseded:
-            return
-        except VaeExplorerError as exc:
-            self._fail(request, str(exc))
-        except Exception as exc:  # never let an error vanish with the thread
-            traceback.print_exc()
-            self._fail(request, " ".join(f"{type(exc).__name__}: {exc}".split()))
-        else:
-            if self._is_wanted(request.request_id):
-                self.sig_loaded.emit(result)
-
-    def _fail(self, request: LoadRequest, message: str) -> None:
-        if self._is_wanted(request.request_id):
-            self.sig_failed.emit(LoadFailed(request.request_id, message))
+    return work
 
 
 def _load(request: LoadRequest, progress) -> LoadedData:

@@ -43,7 +43,8 @@ class ExportDialog(QDialog):
         self.browse_button = QToolButton(text="…")
         self.browse_button.setToolTip("Choose the folder")
         self.base_edit = QLineEdit(base)
-        self.base_edit.setToolTip("Each file is named <name>-<what>.<ext>, e.g. run-curves.png; existing files are replaced.")
+        self.base_edit.setToolTip("Each file is named <name>-<what>.<ext>, e.g. run-curves.png; "
+                                  "existing files are replaced.")
         folder_row = QWidget()
         row = QHBoxLayout(folder_row)
         row.setContentsMargins(0, 0, 0, 0)

@@ -2,7 +2,8 @@
 
     panel = AggregatePanel()
     panel.sig_compare_requested.connect(...)   # (seed, mixture components): compute off the GUI thread, then
-    panel.set_result(comparison, prior_images, aggregate_images)   # trainer.analysis.aggregate.SampleComparison + decodes
+    # trainer.analysis.aggregate.SampleComparison + decodes
+    panel.set_result(comparison, prior_images, aggregate_images)
     panel.mark_stale()                          # the model or its encodings changed: redo when next shown
 
 The generative model is p(z) p(x|z), so a VAE makes new images by decoding z ~ N(0, I). The decoder only learnt
@@ -56,9 +57,9 @@ class AggregatePanel(QWidget):
         self.figure = QLabel("Open or train a model to compare its prior with its aggregate posterior.")
         self.figure.setWordWrap(True)
         self.figure.setTextFormat(Qt.RichText)
-        self.figure.setToolTip("Euclidean distance in latent space from each sample's z to the nearest posterior mean μ "
-                               "of a held-out example,\naveraged over the samples; the data's own spacing is the mean "
-                               "distance from a μ to its nearest other μ")
+        self.figure.setToolTip("Euclidean distance in latent space from each sample's z to the nearest posterior "
+                               "mean μ of a held-out example,\naveraged over the samples; the data's own spacing is "
+                               "the mean distance from a μ to its nearest other μ")
         self.prior_view = ImageGridView("z ~ p(z) = N(0, I)", "Samples appear once a model is open.")
         self.prior_view.setToolTip("E[x|z] for z drawn from the prior: what sampling the VAE makes")
         self.aggregate_view = ImageGridView("z ~ q(z) (mixture fit)", "")
@@ -68,7 +69,8 @@ class AggregatePanel(QWidget):
         self.components_spin = QSpinBox(minimum=1, maximum=50, value=10)
         self.components_spin.setPrefix("mixture of ")
         self.components_spin.setSuffix(" Gaussians")
-        self.components_spin.setToolTip("Components of the Gaussian mixture fitted to the encoder means (full covariance)")
+        self.components_spin.setToolTip("Components of the Gaussian mixture fitted to the encoder means "
+                                        "(full covariance)")
         self.components_spin.setKeyboardTracking(False)
         self.again_button = QPushButton("Draw again")
         self.again_button.setToolTip("New samples from both (another seed)")
@@ -121,7 +123,8 @@ class AggregatePanel(QWidget):
         self.aggregate_view.title = f"z ~ q(z) fit · {c.aggregate_mean_distance:.2f} to the nearest μ"
         ratio = c.prior_mean_distance / max(c.aggregate_mean_distance, 1e-12)
         self.figure.setText(
-            f"Average distance from a sample's z to the nearest encoder mean μ: <b>prior {c.prior_mean_distance:.2f}</b>, "
+            f"Average distance from a sample's z to the nearest encoder mean μ: "
+            f"<b>prior {c.prior_mean_distance:.2f}</b>, "
             f"<b>q(z) fit {c.aggregate_mean_distance:.2f}</b> ({ratio:.1f}×); a held-out μ lies "
             f"{c.mean_spacing:.2f} from its nearest other μ. {len(c.prior_z)} samples each, {c.n_points:,} means.")
         self.status.setText(f"seed {c.seed}")

@@ -72,7 +72,8 @@ TIPS = {
              "Larger batches give less noisy gradients but fewer steps per epoch.",
     "lr": "Adam learning rate. Applies live at the next step. If the loss becomes NaN/Inf, training pauses and\n"
           "the last good weights are restored: lower it before resuming.",
-    "seed": "Seeds the weights, the shuffling, the reparameterization noise ε and the sprites: a seed reproduces a run.",
+    "seed": "Seeds the weights, the shuffling, the reparameterization noise ε and the sprites: "
+            "a seed reproduces a run.",
     "device": "Where training runs: auto picks a CUDA GPU when there is one, else the CPU.",
     "epochs": "Training stops by itself after this many passes over the data in all. Continue on a run that has\n"
               "done them all trains this many more (8 of 8 done: to 16); a higher value first sets the total.\n"
@@ -114,8 +115,29 @@ class ControlsPanel(QWidget):
         super().__init__(parent)
         defaults = RunSettings()
         self._unshown: dict = {}  # RunSettings fields the form does not show (hidden sizes, a dataset file...)
+        forms = {
+            "data": self._build_data_form(defaults),
+            "model": self._build_model_form(defaults),
+            "optim": self._build_optim_form(defaults),
+            "beta": self._build_beta_form(defaults),
+        }
+        for spin in (self.lr_spin, self.beta_spin, self.free_bits_spin):
+            spin.setKeyboardTracking(False)  # typing "0.0005" must not send 0.0, 0.00, ... to the trainer
+        self._set_tips()
+        self._build_layout(forms)
+        self._connect_signals()
+        self._model_widgets = [
+            self.dataset_combo, self.folder_edit, self.browse_button, self.sprites_n_spin, self.sprites_size_combo,
+            self.arch_combo, self.latent_spin, self.likelihood_combo, self.binarize_combo, self.conditional_check,
+            self.device_combo,
+            self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin,
+        ]
+        self._model_locked = False
+        self.set_settings(defaults)
 
-        # --- data
+    # --- building the form -------------------------------------------------------------------------
+    def _build_data_form(self, defaults: RunSettings) -> QFormLayout:
+        """What to train on: a dataset, the MNIST folder, the sprites' count and size."""
         self.dataset_combo = QComboBox()
         for name, label in DATASET_LABELS.items():
             self.dataset_combo.addItem(label, name)
@@ -134,8 +156,10 @@ class ControlsPanel(QWidget):
         data.addRow("Folder", folder_row)
         data.addRow("Sprites", sprites_row)
         self._folder_row, self._sprites_row = folder_row, sprites_row
+        return data
 
-        # --- model
+    def _build_model_form(self, defaults: RunSettings) -> QFormLayout:
+        """The networks, the latent size, the likelihood and the device."""
         self.arch_combo = _combo(ARCHS, defaults.arch)
         self.latent_spin = _spin(1, 512, defaults.latent_dim)
         self.likelihood_combo = _combo(LIKELIHOODS, defaults.likelihood)
@@ -150,8 +174,10 @@ class ControlsPanel(QWidget):
         model.addRow("Binarize", self.binarize_combo)
         model.addRow("", self.conditional_check)
         model.addRow("Device", self.device_combo)
+        return model
 
-        # --- optimisation
+    def _build_optim_form(self, defaults: RunSettings) -> QFormLayout:
+        """Batch size, learning rate, seed and the epoch budget."""
         self.batch_spin = _spin(1, 8192, defaults.batch_size, step=32)
         self.lr_spin = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, value=defaults.lr)
         self.lr_spin.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
@@ -162,8 +188,10 @@ class ControlsPanel(QWidget):
         optim.addRow("Learning rate", self.lr_spin)
         optim.addRow("Seed", self.seed_spin)
         optim.addRow("Epochs", self.epochs_spin)
+        return optim
 
-        # --- β: the rate–distortion knob
+    def _build_beta_form(self, defaults: RunSettings) -> QFormLayout:
+        """β, the rate–distortion knob: a log slider with its spinbox, the schedule and free bits."""
         self.beta_slider = QSlider(Qt.Horizontal)
         self.beta_slider.setRange(beta_to_tick(BETA_MIN), beta_to_tick(BETA_MAX))
         self.beta_slider.setPageStep(BETA_TICKS_PER_DECADE // 4)
@@ -180,20 +208,18 @@ class ControlsPanel(QWidget):
         beta.addRow("β", _row(self.beta_slider, self.beta_spin, stretch=(3, 2)))
         beta.addRow("Schedule", _row(self.schedule_combo, self.schedule_steps_spin))
         beta.addRow("Free bits", self.free_bits_spin)
+        return beta
 
-        for spin in (self.lr_spin, self.beta_spin, self.free_bits_spin):
-            spin.setKeyboardTracking(False)  # typing "0.0005" must not send 0.0, 0.00, ... to the trainer
-        self._set_tips()
-
+    def _build_layout(self, forms: dict[str, QFormLayout]) -> None:
+        """The four forms in group boxes, stacked in a scroll area that fills the panel."""
         body = QVBoxLayout()
         body.setContentsMargins(8, 8, 8, 8)
         body.setSpacing(8)
         self._groups = {}
-        for key, title, form in (("data", "Data", data), ("model", "Model", model),
-                                 ("optim", "Optimisation", optim),
-                                 ("beta", "β — rate vs distortion", beta)):
+        titles = {"data": "Data", "model": "Model", "optim": "Optimisation", "beta": "β — rate vs distortion"}
+        for key, title in titles.items():
             box = QGroupBox(title)
-            box.setLayout(form)
+            box.setLayout(forms[key])
             body.addWidget(box)
             self._groups[key] = box
         body.addStretch(1)
@@ -208,6 +234,7 @@ class ControlsPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
 
+    def _connect_signals(self) -> None:
         self._beta_timer = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
         self._beta_timer.timeout.connect(self._on_beta_settled)
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
@@ -217,14 +244,6 @@ class ControlsPanel(QWidget):
         self.beta_spin.valueChanged.connect(self._on_beta_spin_changed)
         self.lr_spin.valueChanged.connect(self._on_lr_changed)
         self.free_bits_spin.valueChanged.connect(self._on_free_bits_changed)
-        self._model_widgets = [
-            self.dataset_combo, self.folder_edit, self.browse_button, self.sprites_n_spin, self.sprites_size_combo,
-            self.arch_combo, self.latent_spin, self.likelihood_combo, self.binarize_combo, self.conditional_check,
-            self.device_combo,
-            self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin,
-        ]
-        self._model_locked = False
-        self.set_settings(defaults)
 
     # --- the model: RunSettings in and out -----------------------------------------------------
     def settings(self) -> RunSettings:

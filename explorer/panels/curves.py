@@ -10,14 +10,14 @@
 Each plot shows the train value per report (faint), its exponential moving average (bold) and the held-out
 value after each epoch (dots). Histories live in a `CurveBuffer` that halves its resolution when full, so a
 run of 10^6 steps draws as fast as one of 10^3; the per-report curve draws each bin's min and max, so a lone
-spike (the kind that comes before a divergence) keeps its height however long the run. Drawing is what costs the GUI thread (and, through the GIL,
-the training), so it is rationed: one plot per timer tick, axes that move in coarse jumps instead of every
-frame, no antialiasing, and ticks that stretch when a paint was slow (see REDRAW_DUTY).
+spike (the kind that comes before a divergence) keeps its height however long the run. Drawing is what costs
+the GUI thread (and, through the GIL, the training), so it is rationed: one plot per timer tick, axes that
+move in coarse jumps instead of every frame (explorer.panels.curve_ranges), no antialiasing, and ticks that
+stretch when a paint was slow (see REDRAW_DUTY).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -29,7 +29,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from explorer.plotting.axes import PlainLogAxis, configure_pyqtgraph, nice_ceiling, steady_axes
+from explorer.panels.curve_ranges import SteadyRanges
+from explorer.plotting.axes import PlainLogAxis, configure_pyqtgraph, steady_axes
 from explorer.plotting.curve_buffer import CurveBuffer
 
 REDRAW_INTERVAL_MS = (50, 1000)
@@ -127,14 +128,7 @@ class CurvesPanel(QWidget):
         self._hovering = False  # the mouse is over a plot and the readout follows it
         self._stale: set[str] = set()  # plots whose data changed since they were last drawn
         self._last_drawn = ""
-        # Axes follow the data in coarse jumps instead of pyqtgraph's continuous auto-range: re-laying out
-        # ticks, labels and grid every frame made up most of a frame's cost. Zooming by hand stops following;
-        # the plot's "A" button resumes it.
-        self._follow_x = True
-        self._x_limit = 0.0
-        self._x_applied: dict[str, float] = {}  # x limit each plot shows while following
-        self._follow_y = {spec.key: True for spec in PLOTS}
-        self._y_limits: dict[str, tuple[float, float] | None] = {spec.key: None for spec in PLOTS}
+        self._ranges = SteadyRanges()  # the plots' views, following the data in coarse jumps
         self._overlays: dict[str, dict[str, np.ndarray]] = {}  # run key -> "step" and each plot's smoothed values
         self._overlay_items: dict[str, dict[str, pg.PlotDataItem]] = {}  # run key -> plot key -> its line
 
@@ -200,10 +194,7 @@ class CurvesPanel(QWidget):
         plot.setToolTip(spec.tooltip)
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
-        # x is kept in step by hand (_follow_ranges, _on_range_changed_by_hand), not by setXLink: a linked
-        # change repaints all four plots in one go, which stalled the GUI thread for the length of four paints
-        plot.vb.disableAutoRange()
-        plot.vb.sigRangeChangedManually.connect(partial(self._on_range_changed_by_hand, spec.key))
+        self._ranges.add_plot(spec.key, plot, empty=EMPTY_Y_RANGES[spec.key])
         color = pg.mkColor(spec.color)
         faint = pg.mkColor(spec.color)
         faint.setAlpha(60)
@@ -214,7 +205,8 @@ class CurvesPanel(QWidget):
             plot.setLogMode(y=True)  # the β control is logarithmic (0.01 to 100), so is its plot
         else:
             self._heldout[spec.key] = plot.plot(
-                pen=None, symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(color.darker(130)), symbolPen=self._epoch_pen,
+                pen=None, symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(color.darker(130)),
+                symbolPen=self._epoch_pen,
             )
         cross = pg.InfiniteLine(angle=90, movable=False, pen=self._cross_pen)
         cross.hide()
@@ -265,10 +257,7 @@ class CurvesPanel(QWidget):
             for line in lines:
                 self.plots[key].removeItem(line)
             lines.clear()
-        self._follow_x, self._x_limit = True, 0.0
-        self._x_applied.clear()
-        for key in self._follow_y:
-            self._follow_y[key], self._y_limits[key] = True, None
+        self._ranges.reset()
         self._redraw()
 
     def add_steps(self, step, recon, kl, elbo, beta) -> None:
@@ -276,7 +265,8 @@ class CurvesPanel(QWidget):
         step = np.asarray(step, dtype=float)
         if not len(step):
             return
-        values = {"distortion": np.asarray(recon, float), "rate": np.asarray(kl, float), "nelbo": -np.asarray(elbo, float)}
+        values = {"distortion": np.asarray(recon, float), "rate": np.asarray(kl, float),
+                  "nelbo": -np.asarray(elbo, float)}
         smoothing = self.smoothing.value()
         rows = np.empty((len(step), len(COLUMNS)))
         rows[:, _COL["step"]] = step
@@ -320,18 +310,20 @@ class CurvesPanel(QWidget):
         self.clear()
         steps = arrays.get("steps/step")
         if steps is not None and len(steps):
-            self.add_steps(steps, arrays["steps/recon"], arrays["steps/kl"], arrays["steps/elbo"], arrays["steps/beta"])
+            self.add_steps(steps, arrays["steps/recon"], arrays["steps/kl"], arrays["steps/elbo"],
+                           arrays["steps/beta"])
         epochs = arrays.get("epochs/step")
         if epochs is not None:
             for i in range(len(epochs)):
-                self.add_epoch(epochs[i], arrays["epochs/test_recon"][i], arrays["epochs/test_kl"][i], arrays["epochs/test_elbo"][i])
+                self.add_epoch(epochs[i], arrays["epochs/test_recon"][i], arrays["epochs/test_kl"][i],
+                               arrays["epochs/test_elbo"][i])
         if "beta_changes/step" in arrays:
             self.add_beta_changes(zip(arrays["beta_changes/step"].tolist(), arrays["beta_changes/value"].tolist()))
         self.refresh_now()
 
     def set_overlays(self, runs) -> None:
-        """Other runs' curves, smoothed like the live one, each in its colour (explorer.models.run_catalog.RunRecord: key,
-        colour, history with "steps/step", "steps/recon", "steps/kl", "steps/beta"). Replaces the previous set."""
+        """Other runs' curves, smoothed like the live one, each in its colour (explorer.models.run_catalog.RunRecord:
+        key, colour, history with "steps/step", "steps/recon", "steps/kl", "steps/beta"). Replaces the previous set."""
         wanted = {}
         for run in runs:
             steps = np.asarray(run.history.get("steps/step", ()), dtype=float)
@@ -344,7 +336,8 @@ class CurvesPanel(QWidget):
             recon = np.asarray(run.history["steps/recon"], dtype=float)[pick]
             kl = np.asarray(run.history["steps/kl"], dtype=float)[pick]
             smoothing = self.smoothing.value()
-            beta = np.asarray(run.history.get("steps/beta", np.full(len(run.history["steps/step"]), np.nan)), dtype=float)
+            beta = np.asarray(run.history.get("steps/beta", np.full(len(run.history["steps/step"]), np.nan)),
+                              dtype=float)
             values = {"step": steps, "distortion": ema(steps, recon, smoothing), "rate": ema(steps, kl, smoothing),
                       "nelbo": ema(steps, recon + kl, smoothing), "beta": beta[pick]}
             wanted[run.key] = (run.colour, values)
@@ -360,10 +353,7 @@ class CurvesPanel(QWidget):
                     items[plot_key].setZValue(-1)  # under the live run's curves
                 items[plot_key].setPen(pg.mkPen(colour, width=1.4))
                 items[plot_key].setData(values["step"], values[plot_key])
-        self._follow_x, self._x_limit = True, 0.0
-        self._x_applied.clear()
-        for key in self._follow_y:
-            self._follow_y[key], self._y_limits[key] = True, None
+        self._ranges.reset()
         self._schedule_redraw()  # one plot per tick, as live updates: a sweep's runs report several times a second
 
     def overlay_keys(self) -> list[str]:
@@ -410,7 +400,8 @@ class CurvesPanel(QWidget):
         # all four plots held it (and the GIL) four times as long.
         order = list(self.plots)
         start = order.index(self._last_drawn) + 1 if self._last_drawn in order else 0
-        key = next(order[(start + i) % len(order)] for i in range(len(order)) if order[(start + i) % len(order)] in self._stale)
+        key = next(order[(start + i) % len(order)] for i in range(len(order))
+                   if order[(start + i) % len(order)] in self._stale)
         started = time.perf_counter()
         self._redraw([key])
         cost = time.perf_counter() - started + self.graphics.last_paint_s
@@ -435,83 +426,27 @@ class CurvesPanel(QWidget):
         if not self._hovering:
             self._show_readout(None)
 
-    def _show_empty_ranges(self) -> None:
-        """Before any data: typical scales (nats per example; β over the slider's range) instead of 0..1."""
-        log = self.log_y.isChecked()
-        for key, plot in self.plots.items():
-            lo, hi = EMPTY_Y_RANGES[key]
-            if key == "beta" or log:
-                lo, hi = math.log10(lo), math.log10(hi)
-            else:
-                lo = 0.0
-            plot.vb.setRange(xRange=(0, 1000), yRange=(lo, hi), padding=0)
-
     def _follow_ranges(self, rows: np.ndarray, keys) -> None:
-        """Keep the plots' views around their data, changing the axes only when the data outgrows them."""
-        for key, plot in self.plots.items():  # the "A" button turns pyqtgraph's auto-range on: take it over
-            x_auto, y_auto = plot.vb.autoRangeEnabled()
-            if x_auto or y_auto:
-                plot.vb.disableAutoRange()
-            if x_auto:
-                self._follow_x, self._x_limit = True, 0.0
-                self._x_applied.clear()
-            if y_auto:
-                self._follow_y[key], self._y_limits[key] = True, None
+        """Keep the plots' views around their data (live rows and other runs' overlays), or typical scales."""
         if not len(rows) and not self._overlays:
-            self._show_empty_ranges()
+            self._ranges.show_empty()
             return
-        if self._follow_x:
-            ends = [float(v["step"][-1]) for v in self._overlays.values()]
-            x_max = max(ends + ([float(rows[-1, 0])] if len(rows) else []))
-            if x_max > self._x_limit or self._x_limit > 6 * x_max:
-                self._x_limit = nice_ceiling(x_max * 1.25)  # headroom, so the axis changes now and then
-        for key in keys:
-            vb = self.plots[key].vb
-            if self._follow_x and self._x_applied.get(key) != self._x_limit:
-                vb.setXRange(0, self._x_limit, padding=0.01)  # each plot on its own tick
-                self._x_applied[key] = self._x_limit
-            if self._follow_y[key]:
-                self._fit_y(key, rows)
+        ends = [float(v["step"][-1]) for v in self._overlays.values()]
+        x_max = max(ends + ([float(rows[-1, 0])] if len(rows) else []))
+        self._ranges.follow(keys, x_max, partial(self._drawn_values, rows))
 
-    def _fit_y(self, key: str, rows: np.ndarray) -> None:
-        columns = [self._buffer.peaks(_COL[key])[1]]  # what the faint curve draws, spikes included
+    def _drawn_values(self, rows: np.ndarray, key: str) -> np.ndarray:
+        """Every value one plot draws: the faint curve (spikes included), the smoothed one, the dots, overlays."""
+        columns = [self._buffer.peaks(_COL[key])[1]]
         if key in SMOOTHED:
             columns += [rows[:, _COL[key + "_ema"]], np.asarray(self._epochs[key])]
         columns += [values[key] for values in self._overlays.values()]
-        values = np.concatenate(columns)
-        log = self.plots[key].vb.state["logMode"][1]
-        if log:  # the view works in log10 units; values <= 0 are not drawn
-            values = np.log10(values[values > 0])
-        values = values[np.isfinite(values)]
-        if not len(values):
-            return
-        lo, hi = float(values.min()), float(values.max())
-        span = hi - lo if hi > lo else (0.3 if log else max(abs(hi) * 0.1, 1e-3))
-        current = self._y_limits[key]
-        if current is not None and current[0] <= lo and hi <= current[1] and current[1] - current[0] < 3 * span + 1e-12:
-            return
-        bottom = lo - 0.25 * span  # losses fall: room below means fewer axis changes
-        if not log and lo >= 0:
-            bottom = max(bottom, -0.02 * span)  # rate and distortion are >= 0: no empty band below zero
-        limits = (bottom, hi + 0.06 * span)
-        self._y_limits[key] = limits
-        self.plots[key].vb.setYRange(*limits, padding=0)
-
-    def _on_range_changed_by_hand(self, key: str, mask) -> None:
-        """The user zoomed or panned: stop following on the axes they moved, and move the others' x along."""
-        if mask[0]:
-            self._follow_x = False
-            lo, hi = self.plots[key].vb.viewRange()[0]
-            for other, plot in self.plots.items():
-                if other != key:
-                    plot.vb.setXRange(lo, hi, padding=0)
-        if mask[1]:
-            self._follow_y[key] = False
+        return np.concatenate(columns)
 
     def _on_log_y_toggled(self, on: bool) -> None:
         for key in SMOOTHED:
             self.plots[key].setLogMode(y=on)
-            self._follow_y[key], self._y_limits[key] = True, None  # new units: fit again
+            self._ranges.reset_y(key)  # new units: fit again
         self._redraw()
 
     def _on_smoothing_changed(self, smoothing: float) -> None:
@@ -545,7 +480,8 @@ class CurvesPanel(QWidget):
     def _show_readout(self, x: float | None) -> None:
         rows = self._buffer.rows()
         if x is None or not len(rows):
-            hint = "Hover a plot to read the values at a step." if len(rows) else "Press Start to train; the curves fill in live."
+            hint = ("Hover a plot to read the values at a step." if len(rows)
+                    else "Press Start to train; the curves fill in live.")
             self.readout.setText(f"<span style='color:#808080'>{hint}</span>")
             return
         i = int(np.clip(np.searchsorted(rows[:, 0], x), 0, len(rows) - 1))

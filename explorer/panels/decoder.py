@@ -112,7 +112,8 @@ class _SliderRow:
             self.kl.setText("")
         elif active:
             self.kl.setText(f"KL {kl:.2f} nats")
-            tip += f"\nKL(q(z{self.dim}|x) ‖ p(z{self.dim})) = {kl:.3f} nats per example: this dimension carries information."
+            tip += (f"\nKL(q(z{self.dim}|x) ‖ p(z{self.dim})) = {kl:.3f} nats per example: "
+                    "this dimension carries information.")
         else:
             self.kl.setText(f"<span style='color:{INACTIVE_GREY}'>inactive: KL {kl:.2f} nats</span>")
             why = "Var_x(μ) ≤ 0.01 (Burda et al.)" if measure == "variance" else "KL < 0.01 nats"

@@ -1,7 +1,8 @@
 """The ELBO gap: an importance-weighted estimate of log p(x), computed in the background, against the ELBO.
 
     panel = ElboGapPanel(LatestJob("vae-explorer IWAE"))   # explorer.runtime.background: runs each estimate
-    panel.set_model(decoder_snapshot)   # trainer.analysis.snapshots.DecoderSnapshot: a frozen CPU copy of all the weights
+    # trainer.analysis.snapshots.DecoderSnapshot: a frozen CPU copy of all the weights
+    panel.set_model(decoder_snapshot)
     panel.set_data(x_test, y_test, meaning)  # held-out images as scored, labels (CVAEs), LikelihoodMeaning
     panel.start()                       # what the button does; Cancel (the same button) stops it
     panel.sig_estimated.connect(...)    # dict: elbo, log_px, gap, k, n, step (nats per example)
@@ -59,7 +60,8 @@ class ElboGapPanel(QWidget):
         self._started_at = 0.0
 
         self.k_spin = QSpinBox(minimum=1, maximum=5000, value=DEFAULT_K, singleStep=50)
-        self.k_spin.setToolTip("Importance samples per example: K = 1 is the ELBO; larger K tightens the bound on log p(x)")
+        self.k_spin.setToolTip("Importance samples per example: K = 1 is the ELBO; "
+                               "larger K tightens the bound on log p(x)")
         self.n_spin = QSpinBox(minimum=1, maximum=1_000_000, value=DEFAULT_EXAMPLES, singleStep=100)
         self.n_spin.setToolTip("How many held-out examples to average over (the first N)")
         self.button = QPushButton()
@@ -89,7 +91,8 @@ class ElboGapPanel(QWidget):
         self.logpx_caption = QLabel("log p(x) ≈")
         form.addRow(self.logpx_caption, self.logpx_label)
         gap_caption = QLabel("gap")
-        gap_caption.setToolTip("log p(x) − ELBO = E_x KL(q(z|x) ‖ p(z|x)); with a finite K this estimate is a lower bound")
+        gap_caption.setToolTip("log p(x) − ELBO = E_x KL(q(z|x) ‖ p(z|x)); "
+                               "with a finite K this estimate is a lower bound")
         form.addRow(gap_caption, self.gap_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -234,7 +237,8 @@ class ElboGapPanel(QWidget):
             return
         normalized = self._meaning is None or self._meaning.normalized
         k = self.k_spin.value()
-        self.button.setText(f"Estimate {self.marginal} (IWAE, K={k})" if normalized else f"Estimate the IWAE bound (K={k})")
+        self.button.setText(f"Estimate {self.marginal} (IWAE, K={k})" if normalized
+                            else f"Estimate the IWAE bound (K={k})")
         ready = self._snapshot is not None and self._x is not None
         self.button.setEnabled(ready)
         self.button.setToolTip("" if ready else "Needs a model and its held-out data: train or open one first")

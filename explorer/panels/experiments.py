@@ -194,6 +194,7 @@ class ExperimentPanel(QWidget):
         self.bars.setData(list(range(len(ys))), [y if math.isfinite(y) else float("nan") for y in ys])
         self.plot.show()
 
+    # --- what tests may read ------------------------------------------------------------------------
     def result_values(self) -> tuple[list, list]:
         """(x, y) of the plot as drawn."""
         x, y = self.bars.getData()

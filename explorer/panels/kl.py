@@ -60,7 +60,8 @@ class KlPanel(QWidget):
 
         self.banner = QFrame()
         self.banner.setObjectName("CollapseBanner")
-        self.banner.setStyleSheet("#CollapseBanner { background: #fdecea; border: 1px solid #e6a5a1; border-radius: 4px; }"
+        self.banner.setStyleSheet("#CollapseBanner { background: #fdecea; border: 1px solid #e6a5a1; "
+                                  "border-radius: 4px; }"
                                   "#CollapseBanner QLabel { color: #b3261e; }")
         self.banner_label = QLabel(wordWrap=True)
         self.banner_label.setTextFormat(Qt.RichText)
@@ -177,7 +178,8 @@ class KlPanel(QWidget):
             f" <span style='color:#808080'>({how}){at}</span>")
         if state.collapsed:
             self.banner_label.setText(
-                f"<b>Posterior collapse</b>: rate {_nats(state.rate)} nats, {state.n_active} of {len(kl)} units active. "
+                f"<b>Posterior collapse</b>: rate {_nats(state.rate)} nats, "
+                f"{state.n_active} of {len(kl)} units active. "
                 "q(z|x) ≈ p(z), so z tells the decoder almost nothing about x. Try a lower β, a β warm-up, "
                 "or free bits.")
             self.banner.show()

@@ -5,7 +5,8 @@
     panel.set_beta(beta, beta_target)          # a report: the effective β (target times the schedule factor)
     panel.preview_beta(target)                 # the user set a β target: the line previews it at once
     panel.set_history(checkpoint.history)      # the trajectory of an opened checkpoint
-    panel.set_runs(catalog.compared(), selected="sweep/beta-4_seed-0.h5")   # other runs (explorer.models.run_catalog.RunRecord)
+    # other runs (explorer.models.run_catalog.RunRecord)
+    panel.set_runs(catalog.compared(), selected="sweep/beta-4_seed-0.h5")
     panel.sig_run_clicked.connect(catalog.select)                        # a click on a run's end point
 
 Every point of the plane has a loss D + βR; the dashed line through the current point is the set of
@@ -83,7 +84,29 @@ class RateDistortionPanel(QWidget):
         self._anchor: tuple[str, float, float, float] | None = None  # a selected run: (name, R, D, β)
         self._trails: dict[str, pg.PlotDataItem] = {}  # compared run key -> its trajectory
         self._by_hand = False
+        self._build_header()
+        self._build_plot()
+        self._build_items()
+        self.end_points.sigClicked.connect(self._on_end_point_clicked)
+        vb = self.plot.getPlotItem().vb
+        vb.sigRangeChanged.connect(self._on_range_changed)
+        vb.sigRangeChangedManually.connect(self._on_range_changed_by_hand)
+        self.follow.toggled.connect(self._on_follow_toggled)
 
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(3)
+        header = QHBoxLayout()
+        header.addWidget(self.readout, 1)
+        header.addWidget(self.follow, 0, Qt.AlignTop)
+        layout.addLayout(header)
+        layout.addWidget(self.plot, 1)
+
+        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_INTERVAL_MS)
+        self._redraw_timer.timeout.connect(self._on_redraw_due)
+
+    def _build_header(self) -> None:
+        """The readout and the Follow check box above the plot."""
         self.readout = QLabel("The trajectory appears once training starts.")
         self.readout.setTextFormat(Qt.RichText)
         self.readout.setWordWrap(True)
@@ -94,6 +117,9 @@ class RateDistortionPanel(QWidget):
         self.follow.setChecked(True)
         self.follow.setToolTip("Frame the recent part of the trajectory, the β line and the reference points.\n"
                                "Zooming or panning by hand turns this off.")
+
+    def _build_plot(self) -> None:
+        """The plane itself: axes, labels and the tooltip that explains the lines."""
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.getPlotItem().hideButtons()
@@ -106,9 +132,14 @@ class RateDistortionPanel(QWidget):
             "Rate R = KL(q(z|x) ‖ p(z)), distortion D = −E log p(x|z), nats per example.\n"
             "The line is the moving average of the training reports' (R, D).\n"
             "Dashed: the β-VAE loss D + βR is constant along it (slope −β). Dotted: the same for β = 1 (−ELBO).")
+
+    def _build_items(self) -> None:
+        """What the plane draws: the trajectory and its ends, the β and ELBO lines, compared runs, the regions."""
         self.trail = self.plot.plot(pen=pg.mkPen(TRAJECTORY_COLOUR, width=2))
-        self.start = pg.ScatterPlotItem(size=8, symbol="s", brush=pg.mkBrush("#ffffff"), pen=pg.mkPen(TRAJECTORY_COLOUR, width=1.5))
-        self.current = pg.ScatterPlotItem(size=13, brush=pg.mkBrush(TRAJECTORY_COLOUR), pen=pg.mkPen("#ffffff", width=1.5))
+        self.start = pg.ScatterPlotItem(size=8, symbol="s", brush=pg.mkBrush("#ffffff"),
+                                        pen=pg.mkPen(TRAJECTORY_COLOUR, width=1.5))
+        self.current = pg.ScatterPlotItem(size=13, brush=pg.mkBrush(TRAJECTORY_COLOUR),
+                                          pen=pg.mkPen("#ffffff", width=1.5))
         self.current.setZValue(10)
         self.beta_line = pg.PlotDataItem(pen=pg.mkPen(BETA_COLOUR, width=2, style=Qt.DashLine))
         self.elbo_line = pg.PlotDataItem(pen=pg.mkPen("#a0a0a0", width=1.2, style=Qt.DotLine))
@@ -116,7 +147,6 @@ class RateDistortionPanel(QWidget):
         self.beta_label = pg.TextItem(color=BETA_COLOUR, anchor=(0, 1.0))
         self.end_points = pg.ScatterPlotItem(size=11, symbol="o", hoverable=True, tip=None)
         self.end_points.setZValue(9)
-        self.end_points.sigClicked.connect(self._on_end_point_clicked)
         self.frontier = pg.PlotDataItem(pen=pg.mkPen(FRONTIER_COLOUR, width=2.2))
         self.frontier.setZValue(8)
         self.collapse_band = pg.LinearRegionItem((0.0, COLLAPSE_RATE), movable=False, brush=pg.mkBrush(200, 60, 60, 28),
@@ -139,22 +169,6 @@ class RateDistortionPanel(QWidget):
         self.plot.addItem(self.beta_line, ignoreBounds=True)
         self.plot.addItem(self.elbo_line, ignoreBounds=True)
         self.plot.addItem(self.beta_label, ignoreBounds=True)
-        vb = self.plot.getPlotItem().vb
-        vb.sigRangeChanged.connect(self._on_range_changed)
-        vb.sigRangeChangedManually.connect(self._on_range_changed_by_hand)
-        self.follow.toggled.connect(self._on_follow_toggled)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(3)
-        header = QHBoxLayout()
-        header.addWidget(self.readout, 1)
-        header.addWidget(self.follow, 0, Qt.AlignTop)
-        layout.addLayout(header)
-        layout.addWidget(self.plot, 1)
-
-        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_INTERVAL_MS)
-        self._redraw_timer.timeout.connect(self._on_redraw_due)
 
     # --- data in --------------------------------------------------------------------------------
     def add_steps(self, step, rate, distortion) -> None:
@@ -201,8 +215,8 @@ class RateDistortionPanel(QWidget):
         self._draw_lines()
 
     def set_runs(self, runs, selected: str | None = None) -> None:
-        """The compared runs (explorer.models.run_catalog.RunRecord: key, name, colour, beta, rate, distortion, history) and
-        the key of the selected one, whose end point the β line goes through."""
+        """The compared runs (explorer.models.run_catalog.RunRecord: key, name, colour, beta, rate, distortion,
+        history) and the key of the selected one, whose end point the β line goes through."""
         self._runs = list(runs)
         chosen = next((r for r in self._runs if r.key == selected and math.isfinite(r.rate)), None)
         self._anchor = None if chosen is None else (chosen.name, chosen.rate, chosen.distortion, chosen.beta)
@@ -401,9 +415,11 @@ class RateDistortionPanel(QWidget):
         self.end_points.setData(
             [r.rate for r in ends], [r.distortion for r in ends], data=[r.key for r in ends],
             brush=[pg.mkBrush(r.colour) for r in ends],
-            pen=[pg.mkPen("#000000", width=2.2) if r.name == selected else pg.mkPen("#ffffff", width=1.2) for r in ends],
+            pen=[pg.mkPen("#000000", width=2.2) if r.name == selected else pg.mkPen("#ffffff", width=1.2)
+                 for r in ends],
             size=[15 if r.name == selected else 11 for r in ends])
-        self.end_points.setToolTip("\n".join(f"{r.name}: β {r.beta:g}, R {r.rate:.2f}, D {r.distortion:.2f}" for r in ends))
+        self.end_points.setToolTip("\n".join(f"{r.name}: β {r.beta:g}, R {r.rate:.2f}, D {r.distortion:.2f}"
+                                             for r in ends))
         on = frontier_indices([r.rate for r in ends], [r.distortion for r in ends])
         self.frontier.setData([ends[i].rate for i in on], [ends[i].distortion for i in on])
         shown = bool(ends)

@@ -124,7 +124,8 @@ class RunsPanel(QWidget):
                  _Item(_number(record.distortion)), _Item(_number(record.elbo))]
         cells[1].setData(KEY_ROLE, key)
         cells[1].setToolTip(record.path or "The run this window trains")
-        for col, value in ((2, record.beta), (3, record.seed), (5, record.rate), (6, record.distortion), (7, record.elbo)):
+        for col, value in ((2, record.beta), (3, record.seed), (5, record.rate), (6, record.distortion),
+                           (7, record.elbo)):
             cells[col].setData(SORT_ROLE, value)
         if record.message:
             cells[4].setToolTip(record.message)

@@ -28,7 +28,8 @@ class SamplesPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.recon_view = ImageGridView("Input │ reconstruction", "Reconstructions appear once training starts.")
-        self.recon_view.setToolTip("Held-out inputs (left of each pair) and E[x|z = μ(x)], the decoder's mean at the encoder's mean")
+        self.recon_view.setToolTip("Held-out inputs (left of each pair) and E[x|z = μ(x)], "
+                                   "the decoder's mean at the encoder's mean")
         self.samples_view = ImageGridView("Samples from the prior", "Samples appear once training starts.")
         self.samples_view.setToolTip("E[x|z] for fixed draws z ~ N(0, I): what the generative model makes of the prior")
         self.step: int | None = None

@@ -53,6 +53,21 @@ class SelectionPanel(QWidget):
         self.cursor = cursor if cursor is not None else LatentCursor(self)
         """Whose selection is shown, and where "Use mean as A/B" puts the mean."""
         self._latents = None
+        self._build_views()
+        self._build_buttons()
+        self._build_layout()
+
+        self.use_a.clicked.connect(lambda: self._use_mean("a"))
+        self.use_b.clicked.connect(lambda: self._use_mean("b"))
+        self.export_csv.clicked.connect(lambda: self._ask_export("csv"))
+        self.export_npz.clicked.connect(lambda: self._ask_export("npz"))
+        self.clear_button.clicked.connect(self.cursor.clear_selection)
+        self.cursor.sig_selection_changed.connect(self._on_selection_changed)
+        self.group_combo.currentIndexChanged.connect(self._draw_histogram)
+        self._redraw()
+
+    def _build_views(self) -> None:
+        """The heading, the selected images, the class histogram and the mean-latent bars."""
         self.heading = QLabel()
         self.heading.setWordWrap(True)
         self.heading.setMinimumWidth(120)
@@ -87,6 +102,8 @@ class SelectionPanel(QWidget):
         self.mean_plot.addItem(self.mean_all)
         self.mean_plot.addLine(y=0, pen=pg.mkPen("#b0b0b0"))
 
+    def _build_buttons(self) -> None:
+        """The selection's uses (interpolation ends), its exports, Clear, and the status line under them."""
         self.use_a = QPushButton("Mean as A")
         self.use_a.setToolTip("Interpolation endpoint A (Traversals panel) at the selection's mean latent")
         self.use_b = QPushButton("Mean as B")
@@ -100,6 +117,8 @@ class SelectionPanel(QWidget):
         self.status = QLabel()
         self.status.setStyleSheet("color: #707070")
 
+    def _build_layout(self) -> None:
+        """The heading row on top, the images and both plots side by side, the buttons and status under them."""
         buttons = QHBoxLayout()
         for b in (self.use_a, self.use_b, self.export_csv, self.export_npz, self.clear_button):
             buttons.addWidget(b)
@@ -120,15 +139,6 @@ class SelectionPanel(QWidget):
         layout.addLayout(body, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
-
-        self.use_a.clicked.connect(lambda: self._use_mean("a"))
-        self.use_b.clicked.connect(lambda: self._use_mean("b"))
-        self.export_csv.clicked.connect(lambda: self._ask_export("csv"))
-        self.export_npz.clicked.connect(lambda: self._ask_export("npz"))
-        self.clear_button.clicked.connect(self.cursor.clear_selection)
-        self.cursor.sig_selection_changed.connect(self._on_selection_changed)
-        self.group_combo.currentIndexChanged.connect(self._draw_histogram)
-        self._redraw()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
         # the plots' own hints (640 px wide) would make the window wider than the screen when it first opens

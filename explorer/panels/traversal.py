@@ -60,7 +60,28 @@ class TraversalPanel(QWidget):
         self._label: int | None = None
         self._dims: list[int] = []
 
-        # --- traversal
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(6)
+        # the traversal's rows take the spare height; the strip is capped (_fit_strip)
+        layout.addWidget(self._build_traversal(), 1)
+        layout.addWidget(self._build_interpolation(), 0)
+
+        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._timer.timeout.connect(self._on_redraw_due)
+        self._last_redraw = -1e9  # time.monotonic() of the last decode
+        self._stale = False  # a redraw came due while hidden (a background tab): done when shown
+        for signal in (self.around_combo.currentIndexChanged, self.rows_spin.valueChanged, self.cols_spin.valueChanged,
+                       self.mode_combo.currentIndexChanged, self.steps_spin.valueChanged):
+            signal.connect(self._on_setting_changed)
+        self.traversal_export.clicked.connect(self._on_export_traversal_clicked)
+        self.interp_export.clicked.connect(self._on_export_interpolation_clicked)
+        self.cursor.sig_moved.connect(self._on_cursor_moved)
+        self.cursor.sig_end_changed.connect(self._on_end_changed)
+        self._update_buttons()
+
+    def _build_traversal(self) -> QWidget:
+        """The traversal's bar (centre, dimensions, steps, export) over its grid."""
         self.around_combo = QComboBox()
         self.around_combo.addItem("selected point", "selected")
         self.around_combo.addItem("origin", "origin")
@@ -72,8 +93,8 @@ class TraversalPanel(QWidget):
         self.traversal_export = QPushButton("Export PNG…")
         self.traversal_view = ImageGridView(placeholder="Train or open a model to traverse its latent dimensions.")
         self.traversal_view.setMinimumHeight(60)  # docked below the curves, it shares their column's height
-        self.traversal_view.setToolTip("Each row sweeps one latent dimension from −3σ to +3σ, the others held fixed;\n"
-                                       "the number after a row's name is that dimension's KL in nats")
+        self.traversal_view.setToolTip("Each row sweeps one latent dimension from −3σ to +3σ, the others held "
+                                       "fixed;\nthe number after a row's name is that dimension's KL in nats")
         bar = QHBoxLayout()
         bar.addWidget(_heading("Traversal"))
         bar.addWidget(QLabel("Around"))
@@ -92,8 +113,10 @@ class TraversalPanel(QWidget):
         box_layout.setSpacing(2)
         box_layout.addLayout(bar)
         box_layout.addWidget(self.traversal_view, 1)
+        return box
 
-        # --- interpolation
+    def _build_interpolation(self) -> QWidget:
+        """The interpolation's bar (mode, steps, the ends A and B, export) over its one-row strip."""
         self.mode_combo = QComboBox()
         self.mode_combo.addItem("linear", "linear")
         self.mode_combo.addItem("spherical (slerp)", "slerp")
@@ -108,7 +131,8 @@ class TraversalPanel(QWidget):
         self.endpoints_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.endpoints_label.setToolTip(self.endpoints_label.text())
         self.interp_export = QPushButton("Export PNG…")
-        self.interp_view = ImageGridView(placeholder="Pick two points: click (A) and Shift+click (B) in the latent scatter.")
+        self.interp_view = ImageGridView(
+            placeholder="Pick two points: click (A) and Shift+click (B) in the latent scatter.")
         self.interp_view.title_on_screen = False  # the bar above says the mode and the endpoints; exports keep it
         # a one-row strip (labels, tiles): capped, so the traversal's rows get the spare height
         self.interp_view.setMinimumHeight(48)
@@ -126,25 +150,7 @@ class TraversalPanel(QWidget):
         ibox_layout.setSpacing(2)
         ibox_layout.addLayout(bar)
         ibox_layout.addWidget(self.interp_view, 1)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(6)
-        layout.addWidget(box, 1)  # the traversal's rows take the spare height; the strip is capped (_fit_strip)
-        layout.addWidget(ibox, 0)
-
-        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
-        self._timer.timeout.connect(self._on_redraw_due)
-        self._last_redraw = -1e9  # time.monotonic() of the last decode
-        self._stale = False  # a redraw came due while hidden (a background tab): done when shown
-        for signal in (self.around_combo.currentIndexChanged, self.rows_spin.valueChanged, self.cols_spin.valueChanged,
-                       self.mode_combo.currentIndexChanged, self.steps_spin.valueChanged):
-            signal.connect(self._on_setting_changed)
-        self.traversal_export.clicked.connect(self._on_export_traversal_clicked)
-        self.interp_export.clicked.connect(self._on_export_interpolation_clicked)
-        self.cursor.sig_moved.connect(self._on_cursor_moved)
-        self.cursor.sig_end_changed.connect(self._on_end_changed)
-        self._update_buttons()
+        return ibox
 
     # --- data in --------------------------------------------------------------------------------
     def set_decoder(self, decoder) -> None:

@@ -62,7 +62,8 @@ def _mixed_with(pen: QPen, background: QColor) -> QPen:
         return pen
     opaque = QPen(pen)
     opaque.setColor(QColor.fromRgbF(*(alpha * c + (1 - alpha) * b for c, b in (
-        (colour.redF(), background.redF()), (colour.greenF(), background.greenF()), (colour.blueF(), background.blueF())))))
+        (colour.redF(), background.redF()), (colour.greenF(), background.greenF()),
+        (colour.blueF(), background.blueF())))))
     return opaque
 
 

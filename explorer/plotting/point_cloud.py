@@ -58,7 +58,8 @@ def draw_buffer(painter: QPainter, buf: np.ndarray, area: QRect, dpr: float) -> 
 
 def _stamp(radius: float) -> list[tuple[int, int]]:
     r = int(np.ceil(radius))
-    return [(dx, dy) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if dx * dx + dy * dy <= radius * radius + 0.5]
+    return [(dx, dy) for dy in range(-r, r + 1) for dx in range(-r, r + 1)
+            if dx * dx + dy * dy <= radius * radius + 0.5]
 
 
 class PointCloudItem(pg.GraphicsObject):

@@ -1,4 +1,5 @@
-"""Background work where only the newest request matters: maps, densities, sample comparisons, exports.
+"""Background work where only the newest request matters: maps, densities, sample comparisons, exports, and
+the dataset dialog's loading.
 
     jobs = LatestJob("vae-explorer projection", parent)         # GUI thread
     jobs.sig_done.connect(on_done)                               # (token, result), in the GUI thread
@@ -23,7 +24,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from explorer.runtime.threads import move_to_new_thread, stop_thread
-from trainer.errors import Stopped
+from trainer.errors import Stopped, VaeExplorerError
 
 PROGRESS_INTERVAL_S = 0.1
 """Progress signals at most 10 a second."""
@@ -65,6 +66,8 @@ class _Job(QObject):
             result = self._work(self._progress, self._stop.is_set)
         except Stopped:
             self.sig_stopped.emit(self._token)
+        except VaeExplorerError as exc:  # the engine's own errors already name the file and the problem
+            self.sig_failed.emit(self._token, " ".join(str(exc).split()))
         except Exception as exc:  # a failure is a line in the panel, never a dead thread
             self.sig_failed.emit(self._token, f"{type(exc).__name__}: {exc}")
         else:

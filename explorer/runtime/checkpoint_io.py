@@ -1,7 +1,7 @@
 """The file I/O thread: checkpoints are read and written here, never on the GUI thread or between training steps.
 
     io = IoThread(parent)                                   # GUI thread: owns the QThread and the IoWorker
-    session.sig_snapshot.connect(io.worker.write)           # training thread -> I/O thread (queued)
+    session.worker.sig_snapshot.connect(io.worker.write)           # training thread -> I/O thread (queued)
     io.worker.sig_done.connect(controller._on_io_done)      # IoResult, queued back to the GUI thread
     io.load(request_id, "run.h5")                           # -> sig_loaded(LoadedCheckpoint) | sig_load_failed
     io.shutdown()                                           # finish queued writes, then join
@@ -167,7 +167,8 @@ class IoWorker(QObject):
             return
         except Exception as exc:  # load_checkpoint promises CheckpointError; anything else is still one line
             traceback.print_exc()
-            self.sig_load_failed.emit(LoadFailed(request_id, f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())}", path))
+            message = f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            self.sig_load_failed.emit(LoadFailed(request_id, message, path))
             return
         self.sig_loaded.emit(LoadedCheckpoint(request_id, path, ckpt))
 

@@ -5,8 +5,8 @@
     projection.request(ProjectionRequest(token, mu, params, previous))   # returns at once
     projection.shutdown()                                      # window close: stop and join
 
-A LatestJob (explorer.runtime.background) running trainer.analysis.projection.project and faithfulness: t-SNE stops within
-10 iterations of a newer request, UMAP after its current phase.
+A LatestJob (explorer.runtime.background) running trainer.analysis.projection.project and faithfulness: t-SNE
+stops within 10 iterations of a newer request, UMAP after its current phase.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Reading runs for the comparison views, and exploring one of them, off the GUI thread.
 
     runs = RunLoading(parent=window)
-    runs.sig_record.connect(catalog.put)           # one RunRecord per checkpoint read
-    runs.sig_folder_done.connect(...)              # (folder, runs read, ["file: why", ...] refused)
-    runs.sig_explore.connect(explore.on_explore)   # DecoderSnapshot, PreviewImages, LatentSnapshot of a run
+    runs.worker.sig_record.connect(catalog.put)          # one RunRecord per checkpoint read
+    runs.worker.sig_folder_done.connect(...)             # (folder, runs read, ["file: why", ...] refused)
+    runs.worker.sig_explore.connect(explore.on_explore)  # DecoderSnapshot, PreviewImages, LatentSnapshot of a run
     runs.open_folder("sweep/")                     # every *.h5 in it (and its summary.csv's statuses)
     runs.explore("sweep/beta-1_seed-0.h5")         # the latent panels show that run; a newer request wins
     runs.shutdown()
@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.models.run_catalog import RunRecord
 from explorer.runtime.threads import move_to_new_thread, stop_thread
@@ -44,8 +44,11 @@ class RunLoadingWorker(QObject):
     """Lives in its own thread; its slots run there, one after another."""
 
     sig_record = Signal(object)
+    """A RunRecord read from a checkpoint."""
     sig_folder_done = Signal(str, int, object)
+    """(folder, or "" for single files; how many runs were read; ["file: why", ...] for those refused)."""
     sig_explore = Signal(object)
+    """A DecoderSnapshot, PreviewImages or LatentSnapshot of the run asked for last."""
     sig_explore_failed = Signal(str, str)
     """(checkpoint path, one-line reason): the run's decoder may be shown, its scatter is not."""
 
@@ -123,16 +126,9 @@ class RunLoadingWorker(QObject):
 
 
 class RunLoading(QObject):
-    """The GUI thread's handle on the run-loading thread; every method returns at once except shutdown()."""
+    """The GUI thread's handle on the run-loading thread; every method returns at once except shutdown().
+    What it reads arrives as its worker's signals (`loading.worker.sig_record`, ...), emitted in that thread."""
 
-    sig_record = Signal(object)
-    """A RunRecord read from a checkpoint."""
-    sig_folder_done = Signal(str, int, object)
-    """(folder, or "" for single files; how many runs were read; ["file: why", ...] for those refused)."""
-    sig_explore = Signal(object)
-    """A DecoderSnapshot, PreviewImages or LatentSnapshot of the run asked for last."""
-    sig_explore_failed = Signal(str, str)
-    """(checkpoint path, one-line reason)."""
     _sig_folder = Signal(str)
     _sig_files = Signal(object)
     _sig_explore = Signal(str)
@@ -140,9 +136,6 @@ class RunLoading(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.worker = RunLoadingWorker()
-        # worker -> handle, direct: re-emitted in the worker's thread, so receivers in the GUI thread get them queued
-        for name in ("sig_record", "sig_folder_done", "sig_explore", "sig_explore_failed"):
-            getattr(self.worker, name).connect(getattr(self, name), Qt.DirectConnection)
         self._thread = move_to_new_thread(self.worker, "vae-explorer runs", self)
         self._sig_folder.connect(self.worker.open_folder)
         self._sig_files.connect(self.worker.open_files)

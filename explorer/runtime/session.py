@@ -1,7 +1,7 @@
 """The GUI thread's handle on the training thread: it owns the QThread and the TrainWorker that runs in it.
 
     session = TrainSession()                          # GUI thread: owns the QThread and the worker
-    session.sig_progress.connect(window._on_progress) # the worker's reports, re-emitted by the session
+    session.worker.sig_progress.connect(window._on_progress)   # the engine's reports: the worker's signals
     session.start(settings)                           # queued into the worker thread; returns at once
     session.set_beta(0.5)                             # thread-safe; the trainer applies it at its next step
     session.shutdown()                                # stop, quit, wait: from closeEvent
@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 
 from explorer.models.run_settings import RunSettings
 from explorer.runtime.messages import TrainRequest
@@ -18,50 +18,17 @@ from explorer.runtime.threads import move_to_new_thread, stop_thread
 from explorer.runtime.worker import TrainWorker
 
 
-# TrainWorker signals the session re-emits under the same names (documented below)
-RELAYED = ("sig_devices", "sig_status", "sig_started", "sig_progress", "sig_epoch", "sig_diverged", "sig_failed",
-           "sig_ended", "sig_opened", "sig_open_refused", "sig_explore", "sig_snapshot", "sig_dataset_changed")
-
-
 class TrainSession(QObject):
     """Owns the training thread and its worker; every method returns at once (GUI thread only).
 
-    Its public `sig_*` signals are the worker's, relayed directly: they are emitted in the training thread, as
-    the worker's were, so a connection to a declared @Slot of a GUI-thread object is queued to the GUI thread
-    and one to an object in another thread (the I/O worker) never passes through the GUI thread.
+    What the engine reports are the worker's own `sig_*` signals (`session.worker.sig_progress`, documented
+    on TrainWorker), emitted in the training thread: a connection to a declared @Slot of a GUI-thread object
+    is queued to the GUI thread, and one to an object in another thread (the I/O worker) never passes through
+    the GUI thread.
     """
-
-    sig_devices = Signal(object)
-    """list[str] of devices this machine can train on ("auto", "cpu", "cuda", ...), once torch has loaded."""
-    sig_status = Signal(str)
-    """One short line about slow preparation (generating sprites, reading MNIST) for the status bar."""
-    sig_started = Signal(object)
-    """RunStarted: the dataset and model are ready and steps are about to run."""
-    sig_progress = Signal(object)
-    """CurveBatch: the StepReports since the last batch, at most ~30 a second."""
-    sig_epoch = Signal(object)
-    """trainer.training.loop.EpochReport: held-out distortion, rate and ELBO after an epoch."""
-    sig_diverged = Signal(str)
-    """The loss went NaN/Inf: last good weights restored and training paused; the engine's message."""
-    sig_failed = Signal(str)
-    """A one-line error (bad dataset folder, bad setting, unreadable checkpoint); the window stays usable."""
-    sig_ended = Signal(object)
-    """RunEnded: the worker is idle again."""
-    sig_opened = Signal(object)
-    """OpenedCheckpoint: a checkpoint was read and will be resumed by the next Start."""
-    sig_open_refused = Signal(str)
-    """Path of a read checkpoint the worker could not make the current run (sig_failed says why)."""
-    sig_explore = Signal(object)
-    """DecoderSnapshot | PreviewImages | LatentSnapshot: copies made between steps, for the latent panels."""
-    sig_snapshot = Signal(object)
-    """checkpoint_io.Snapshot: a copy of the model or its history, made between steps, for the I/O thread."""
-    sig_dataset_changed = Signal(object)
-    """DatasetChanged: a dataset from File > Open dataset is in use; the next Start trains on it."""
 
     _sig_train = Signal(object)
     """TrainRequest, queued to TrainWorker.train."""
-    _sig_open = Signal(str)
-    """Checkpoint path, queued to TrainWorker.open_checkpoint."""
     _sig_reset = Signal()
     """Queued to TrainWorker.reset."""
     _sig_probe = Signal()
@@ -81,16 +48,12 @@ class TrainSession(QObject):
         self._thread = move_to_new_thread(self.worker, "vae-explorer training", self)
         # signal-to-slot across threads: queued, so these run in the worker thread in order
         self._sig_train.connect(self.worker.train)
-        self._sig_open.connect(self.worker.open_checkpoint)
         self._sig_reset.connect(self.worker.reset)
         self._sig_probe.connect(self.worker.probe_devices)
         self._sig_refresh.connect(self.worker.refresh_explore)
         self._sig_drain.connect(self.worker.drain_jobs)
         self._sig_adopt.connect(self.worker.adopt_checkpoint)
         self._sig_use_dataset.connect(self.worker.use_dataset)
-        # worker -> session: direct, so each relayed signal is emitted in the thread the worker emitted it in
-        for name in RELAYED:
-            getattr(self.worker, name).connect(getattr(self, name), Qt.DirectConnection)
 
     def probe_devices(self) -> None:
         self._sig_probe.emit()
@@ -98,10 +61,6 @@ class TrainSession(QObject):
     def start(self, settings: RunSettings, max_steps: int | None = None) -> None:
         self.worker.clear_requests()
         self._sig_train.emit(TrainRequest(settings, max_steps))
-
-    def open_checkpoint(self, path: str) -> None:
-        self.worker.clear_requests()  # an earlier Stop must not cancel loading the checkpoint's data
-        self._sig_open.emit(str(path))
 
     def reset(self) -> None:
         self._sig_reset.emit()

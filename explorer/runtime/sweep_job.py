@@ -1,8 +1,8 @@
 """A β-sweep started from the window (Training ▸ β sweep…), trained in its own thread by trainer.training.sweep.
 
     job = SweepJob(parent=window)
-    job.sig_progress.connect(...)     # [RunProgress, ...] of the runs that reported, at most a few times a second
-    job.sig_finished.connect(...)     # SweepFinished: the folder, the summary rows, whether it was stopped
+    job.worker.sig_progress.connect(...)   # [RunProgress, ...] of the runs that reported, a few times a second
+    job.worker.sig_finished.connect(...)   # SweepFinished: the folder, the summary rows, whether it was stopped
     job.start(SweepRequest(settings, betas=[0.1, 1, 10], seeds=[0], folder="runs/"))
     job.stop()                        # between two steps; every run is saved, a re-run resumes it
     job.shutdown()                    # in closeEvent: stop, then join
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.models.run_settings import RunSettings
 from explorer.runtime.threads import move_to_new_thread, stop_thread
@@ -73,8 +73,12 @@ class SweepFinished:
 
 
 class SweepWorker(QObject):
+    """Lives in the sweep thread and trains one SweepRequest at a time there."""
+
     sig_progress = Signal(object)
+    """[RunProgress, ...]: the runs that reported since the last message."""
     sig_finished = Signal(object)
+    """SweepFinished."""
 
     def __init__(self):
         super().__init__()
@@ -149,23 +153,17 @@ class SweepWorker(QObject):
 
 
 class SweepJob(QObject):
-    """The GUI thread's handle on the sweep thread."""
+    """The GUI thread's handle on the sweep thread; what the sweep reports are its worker's signals."""
 
-    sig_progress = Signal(object)
-    """[RunProgress, ...]: the runs that reported since the last message."""
-    sig_finished = Signal(object)
-    """SweepFinished."""
     _sig_run = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.worker = SweepWorker()
-        for name in ("sig_progress", "sig_finished"):
-            getattr(self.worker, name).connect(getattr(self, name), Qt.DirectConnection)
         self._thread = move_to_new_thread(self.worker, "vae-explorer sweep", self)
         self._sig_run.connect(self.worker.run)
         self._busy = False
-        self.sig_finished.connect(self._on_finished)
+        self.worker.sig_finished.connect(self._on_finished)  # first: `busy` is False for every later receiver
 
     @property
     def busy(self) -> bool:

@@ -12,7 +12,6 @@ has loaded, and everything it emits is a frozen dataclass of plain numbers and n
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 import traceback
@@ -22,6 +21,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.models.run_settings import RunSettings
+from explorer.runtime.devices import freeze_long_lived_objects, probe_devices, torch_threads
 from explorer.runtime.memory import TRIM_INTERVAL_S, release_free_memory
 from explorer.runtime.messages import CurveBatch, DatasetChanged, OpenedCheckpoint, RunEnded, RunStarted, TrainRequest
 from trainer.errors import VaeExplorerError
@@ -48,35 +48,6 @@ class _Cancelled(BaseException):
     """Raised from the loading progress callback when a stop arrives; BaseException so no loader swallows it."""
 
 
-def _torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
-def _warm_optimizer() -> None:
-    """Build a throwaway Adam, so the first Start does not pay for what that imports.
-
-    torch's first optimizer imports torch._dynamo (and sympy with it), a long import that holds the GIL in
-    long stretches, so done at Start it froze the window in bursts and delayed the first report. Done here,
-    in the launch-time probe, it overlaps the user's first look at the window instead: the probe ends later,
-    but its stalls are no longer than those importing torch itself already causes there.
-    """
-    import torch
-
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-
-
-def _freeze_long_lived_objects() -> None:
-    """Exempt everything alive now (torch, Qt wrappers, the model) from future garbage collections.
-
-    A full collection walks every tracked object, and with torch and Qt loaded there are very many, all
-    while holding the GIL, so the window froze whenever training garbage triggered one. Frozen objects are skipped (gc.freeze,
-    CPython >= 3.7); what is created afterwards is still collected as usual.
-    """
-    gc.freeze()
-
-
 # --- the worker ----------------------------------------------------------------------------------
 class TrainWorker(QObject):
     """Lives in the training thread. Its slots run there; its plain methods are the thread-safe live controls."""
@@ -95,6 +66,8 @@ class TrainWorker(QObject):
     """The loss went NaN/Inf: last good weights restored and training paused; the engine's message."""
     sig_failed = Signal(str)
     """A one-line error (bad dataset folder, bad setting, unreadable checkpoint); the window stays usable."""
+    sig_paused = Signal(object)
+    """trainer.training.reports.PauseChanged: the steps stopped (Pause, a divergence) or went on again."""
     sig_ended = Signal(object)
     """RunEnded: the worker is idle again."""
     sig_opened = Signal(object)
@@ -183,17 +156,7 @@ class TrainWorker(QObject):
     def probe_devices(self) -> None:
         """Load torch (slow: seconds) off the GUI thread and list the devices it sees."""
         try:
-            import torch
-
-            _warm_optimizer()
-            _freeze_long_lived_objects()
-            devices = ["auto", "cpu"]
-            if torch.cuda.is_available():
-                devices.append("cuda")
-            mps = getattr(torch.backends, "mps", None)
-            if mps is not None and mps.is_available():
-                devices.append("mps")
-            self.sig_devices.emit(devices)
+            self.sig_devices.emit(probe_devices())
         except Exception as exc:  # a broken torch install must be a message, not a dead thread
             self.sig_failed.emit(f"could not load torch: {type(exc).__name__}: {exc}")
 
@@ -221,7 +184,7 @@ class TrainWorker(QObject):
                     epochs=trainer.config.epochs,
                     step=trainer.step,
                     epoch=trainer.epoch,
-                    threads=_torch_threads(),
+                    threads=torch_threads(),
                     added_epochs=added,
                 )
             )
@@ -253,11 +216,6 @@ class TrainWorker(QObject):
         """The opened checkpoint waiting for Start (trainer.checkpoints.hdf5.Checkpoint), or None."""
         return self._checkpoint
 
-    @Slot(str)
-    def open_checkpoint(self, path: str) -> None:
-        """Read a checkpoint (validated, no pickle); the next Start builds a Trainer that resumes it."""
-        self._adopt(path, None)
-
     @Slot(object)
     def adopt_checkpoint(self, loaded) -> None:
         """A checkpoint_io.LoadedCheckpoint, read and validated in the I/O thread: it replaces the current run.
@@ -272,10 +230,6 @@ class TrainWorker(QObject):
     def _adopt(self, path: str, ckpt) -> None:
         opened = False
         try:
-            from trainer.checkpoints.hdf5 import load_checkpoint
-
-            if ckpt is None:
-                ckpt = load_checkpoint(path)
             settings = RunSettings.from_configs(ckpt.model_config, ckpt.train_config, ckpt.dataset, ckpt.progress)
             from explorer.runtime.checkpoint_io import drawable_history
 
@@ -285,7 +239,8 @@ class TrainWorker(QObject):
             with self._lock:
                 self._trainer = None  # the opened run replaces the current one; only read while idle
             self._checkpoint = ckpt
-            self.sig_opened.emit(OpenedCheckpoint(path=str(path), settings=settings, history=history, step=step, epoch=epoch))
+            self.sig_opened.emit(OpenedCheckpoint(path=str(path), settings=settings, history=history, step=step,
+                                                  epoch=epoch))
             opened = True
             self._publish_opened(ckpt, step)
         except VaeExplorerError as exc:
@@ -407,7 +362,7 @@ class TrainWorker(QObject):
         trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="pause")
         self._checkpoint = None
         self.explore.reset()  # a new model: publish everything at its first report
-        _freeze_long_lived_objects()
+        freeze_long_lived_objects()
         return trainer
 
     def _load(self, spec):
@@ -453,7 +408,7 @@ class TrainWorker(QObject):
             raise _Cancelled()
 
     def _run(self, trainer, max_steps: int | None) -> None:
-        from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, StepReport
+        from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, PauseChanged, StepReport
 
         pending: list = []
         changes: list[tuple[int, float]] = []  # BetaChanged events not yet sent; they ride with the next batch
@@ -495,8 +450,11 @@ class TrainWorker(QObject):
                 flush()
                 self.sig_epoch.emit(report)
             elif isinstance(report, DivergedReport):
-                flush()  # the trainer paused (or stopped) itself: trainer.paused says which
+                flush()  # the trainer paused itself: a PauseChanged follows
                 self.sig_diverged.emit(report.message)
+            elif isinstance(report, PauseChanged):
+                flush()  # the curves show every step taken before the pause
+                self.sig_paused.emit(report)
             self._publish(trainer)  # between steps: the only time the weights hold still
         flush()
         if not self._closing.is_set():  # the final weights, encoded, unless the window is going away

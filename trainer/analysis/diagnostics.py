@@ -64,7 +64,8 @@ def variance_describes(variance_step: int | None, kl_step: int | None) -> bool:
 
 
 def collapse_state(kl_per_dim, mu_variance=None, kl_threshold: float = ACTIVE_KL_NATS,
-                   variance_threshold: float = ACTIVE_VARIANCE, rate_threshold: float = COLLAPSE_RATE_NATS) -> CollapseState:
+                   variance_threshold: float = ACTIVE_VARIANCE,
+                   rate_threshold: float = COLLAPSE_RATE_NATS) -> CollapseState:
     """Active units and posterior collapse.
 
     With `mu_variance` (Var_x of the posterior means, same length) a dimension is active when it exceeds

@@ -2,7 +2,8 @@
 
     from trainer.analysis.export import history_to_csv
     written = history_to_csv(trainer.history.arrays(), "run.csv")   # or load_checkpoint(p).history
-    # run.csv               steps: step, epoch, beta, lr, recon, kl, elbo, loss, samples_per_s, elapsed_s, kl_0..kl_{D-1}
+    # run.csv               steps: step, epoch, beta, lr, recon, kl, elbo, loss, samples_per_s, elapsed_s,
+    #                       kl_0..kl_{D-1}
     # run.epochs.csv        epochs: epoch, step, train_*/test_* terms, active_units, test_kl_0..
     # run.beta_changes.csv  (and any other group, e.g. divergences) when the run has some
 

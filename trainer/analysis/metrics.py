@@ -182,7 +182,8 @@ def mig_per_factor(mu: np.ndarray, factors: np.ndarray, factor_sizes: Sequence[i
     if factors.ndim == 1:
         factors = factors[:, None]
     if mu.ndim != 2 or factors.ndim != 2 or len(mu) != len(factors) or len(mu) == 0:
-        raise ValueError(f"mig needs mu (N, D) and factors (N, K) with the same N > 0, got {mu.shape} and {factors.shape}")
+        raise ValueError(f"mig needs mu (N, D) and factors (N, K) with the same N > 0, "
+                         f"got {mu.shape} and {factors.shape}")
     if factor_sizes is not None:
         if len(factor_sizes) != factors.shape[1]:
             raise ValueError(f"{factors.shape[1]} factors but {len(factor_sizes)} factor sizes")

@@ -3,7 +3,8 @@
     params = ProjectionParams(method="umap", neighbours=15, min_dist=0.1)
     xy = project(mu, params)                          # (N, 2) float32 map of the encoder means
     xy2 = project(mu_later, params, previous=xy)      # starts from xy and is turned onto it: points glide
-    faithfulness(mu, xy)                              # share of 10 nearest latent neighbours still neighbours on the map
+    faithfulness(mu, xy)                              # share of 10 nearest latent neighbours still neighbours
+    #                                                   on the map
     knn_accuracy(xy, labels)                          # 10-NN label accuracy in 2-D (how well a map keeps classes)
 
 A map of a 20-dimensional space is a picture, not coordinates: two points close on a UMAP may be far apart in

@@ -259,8 +259,8 @@ def _read_only(arr: np.ndarray | None) -> np.ndarray | None:
 
 
 def encode_heldout(
-    model, dataset: "Dataset", device, max_points: int | None = None, step: int = 0, batch_size: int = 1024, seed: int = 0,
-    x_test: np.ndarray | None = None, meaning: LikelihoodMeaning | None = None,
+    model, dataset: "Dataset", device, max_points: int | None = None, step: int = 0, batch_size: int = 1024,
+    seed: int = 0, x_test: np.ndarray | None = None, meaning: LikelihoodMeaning | None = None,
 ) -> LatentSnapshot:
     """Encode the held-out split (all of it unless `max_points`) with `model`, in the calling thread.
 

@@ -393,7 +393,8 @@ def _check_stored(dset: h5py.Dataset) -> None:
     # External raw storage and virtual datasets read other files of the writer's choosing (/etc/passwd, a
     # FIFO that blocks forever), the same danger as the external links _children refuses.
     plist = dset.id.get_create_plist()
-    if plist.get_layout() not in (h5py.h5d.COMPACT, h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED) or plist.get_external_count():
+    if (plist.get_layout() not in (h5py.h5d.COMPACT, h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED)
+            or plist.get_external_count()):
         raise Invalid(f"{dset.name} keeps its data outside this file (external storage or a virtual dataset)")
     # HDF5 hands back the fill value for storage never written, so a few-KB file could declare a model of
     # MAX_PARAMS with sane shapes and make load allocate gigabytes of zeros. The bytes must be in the file.

@@ -94,7 +94,8 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     o.add_argument("--beta", type=_list_of(float, "numbers") if sweep else float, default=[1.0] if sweep else 1.0,
                    help="weight of KL (rate) in the loss" + many)
     o.add_argument("--beta-schedule", type=_list_of(str, "schedules") if sweep else str,
-                   default=["constant"] if sweep else "constant", help="constant | warmup:STEPS | cyclical:PERIOD" + many)
+                   default=["constant"] if sweep else "constant",
+                   help="constant | warmup:STEPS | cyclical:PERIOD" + many)
     o.add_argument("--free-bits", type=_list_of(float, "numbers") if sweep else float, default=[0.0] if sweep else 0.0,
                    help="nats per latent dimension not penalised" + many)
     o.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
@@ -131,7 +132,8 @@ def new_configs(args, dataset, **overrides):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Train and explore variational autoencoders. With no command, opens the window: "
+    parser = _Parser(prog=PROG, description="Train and explore variational autoencoders. "
+                     "With no command, opens the window: "
                      "vae-explorer [FILE.h5] [--screenshot OUT.png [--train-steps N] [--panel NAME]] [--no-demo].")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -150,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True, help="folder for the runs' checkpoints and summary.csv (made if missing)")
     w.add_argument("--jobs", type=int, default=1, help="worker processes, each training its share of the runs "
                    "(default 1: all runs in one batched ensemble, the fastest on one CPU or GPU)")
-    w.add_argument("--iwae-samples", type=int, default=0, help="K importance samples for each run's log p(x) (0 = skip)")
+    w.add_argument("--iwae-samples", type=int, default=0,
+                   help="K importance samples for each run's log p(x) (0 = skip)")
     w.add_argument("--save-every", type=float, default=5.0, help="minutes between saves while training (default 5)")
     w.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
 
@@ -186,8 +189,8 @@ def dataset_spec(args, fallback: DatasetSpec | None, seed: int = 0) -> DatasetSp
                                       "limit": args.limit or spec.limit, "download": args.download})
     if args.dataset in ("sprites", "mnist", "fashion-mnist"):
         sprites = {"image_size": args.image_size} if args.dataset == "sprites" and args.image_size else {}
-        spec = DatasetSpec(name=args.dataset, data_dir=args.data_dir, limit=args.limit, seed=seed, download=args.download,
-                           **sprites)
+        spec = DatasetSpec(name=args.dataset, data_dir=args.data_dir, limit=args.limit, seed=seed,
+                           download=args.download, **sprites)
     else:
         spec = DatasetSpec(name="path", path=str(Path(args.dataset)), key=args.key, limit=args.limit, seed=seed,
                            folder_size=args.image_size, channels=args.channels, in_memory=args.in_memory)

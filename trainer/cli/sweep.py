@@ -16,10 +16,12 @@ def cmd_sweep(args) -> int:
     from trainer.training.reports import DivergedReport, EpochReport, StepReport
     from trainer.training.sweep import SUMMARY_NAME, Sweep, plan_runs, run_sweep
 
-    for flag, value, ok in (("--jobs", args.jobs, args.jobs >= 1), ("--iwae-samples", args.iwae_samples, args.iwae_samples >= 0),
+    for flag, value, ok in (("--jobs", args.jobs, args.jobs >= 1),
+                            ("--iwae-samples", args.iwae_samples, args.iwae_samples >= 0),
                             ("--save-every", args.save_every, math.isfinite(args.save_every) and args.save_every > 0)):
         if not ok:
-            raise UsageError(f"{PROG} sweep: {flag} must be {'positive' if flag != '--iwae-samples' else '>= 0'}, got {value}")
+            raise UsageError(f"{PROG} sweep: {flag} must be {'positive' if flag != '--iwae-samples' else '>= 0'}, "
+                             f"got {value}")
     out = Path(args.out)
     if not out.resolve().parent.is_dir():
         raise UsageError(f"{PROG} sweep: --out {args.out}: folder {out.resolve().parent} does not exist")
@@ -46,7 +48,8 @@ def cmd_sweep(args) -> int:
             steps[name] = report.step
             bar.update(sum(steps.values()) - bar.n)
             flying = [n for n, s in steps.items() if s < args.epochs * per_epoch]
-            bar.set_postfix_str(", ".join(flying[:3]) + (f" +{len(flying) - 3}" if len(flying) > 3 else ""), refresh=False)
+            bar.set_postfix_str(", ".join(flying[:3]) + (f" +{len(flying) - 3}" if len(flying) > 3 else ""),
+                                refresh=False)
         elif isinstance(report, EpochReport):
             bar.write(f"{name} epoch {report.epoch}: test elbo {report.test_elbo:.2f} (D {report.test_recon:.2f}, "
                       f"R {report.test_kl:.2f}, active {report.active_units})", file=sys.stderr)

@@ -122,7 +122,8 @@ class H5Rows:
             self._file_shape = tuple(ds.shape[1:])
             self.shape = (len(self.rows), *((1, *ds.shape[1:]) if ds.ndim == 3 else ds.shape[1:]))
             self.dtype = ds.dtype
-            self.chunk_rows = int(ds.chunks[0]) if ds.chunks else max(1, (1 << 20) // max(1, ds.dtype.itemsize * int(np.prod(ds.shape[1:]))))
+            self.chunk_rows = (int(ds.chunks[0]) if ds.chunks
+                               else max(1, (1 << 20) // max(1, ds.dtype.itemsize * int(np.prod(ds.shape[1:])))))
         self._local = threading.local()  # one open file per thread and process (h5py handles do not cross forks)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()  # whole chunks, shared by the threads
         self._lock = threading.Lock()

@@ -231,6 +231,7 @@ def model_config_for(dataset: Dataset, conditional: bool = False, **kwargs) -> M
     """A ModelConfig whose input shape (and, for a CVAE, class count) matches the dataset."""
     if conditional and not dataset.num_classes:
         raise ConfigError(f"{dataset.spec.describe()} has no labels, so it cannot train a conditional VAE")
-    cfg = ModelConfig(input_shape=tuple(dataset.input_shape), num_classes=dataset.num_classes if conditional else 0, **kwargs)
+    cfg = ModelConfig(input_shape=tuple(dataset.input_shape), num_classes=dataset.num_classes if conditional else 0,
+                      **kwargs)
     cfg.validate()
     return cfg

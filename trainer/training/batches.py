@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from trainer.training.distributed import Group
@@ -35,3 +36,8 @@ def shard_positions(order: torch.Tensor, b: int, batch_size: int, group: Group) 
     shard = idx[group.rank :: group.world]
     weight = len(shard) * group.world / len(idx)
     return (shard if len(shard) else idx[:1]), len(shard), weight  # an empty shard: one example, weight 0
+
+
+def to_device_tensor(x: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    """The whole array as one tensor on `device` (None stays None): batches are slices of it."""
+    return None if x is None else torch.from_numpy(np.ascontiguousarray(x)).to(device)

@@ -109,7 +109,8 @@ class Ensemble:
                     p.data = self._in_stack(n, stacked.data[i])
                     state = self.optimizer.state.get(stacked)
                     if state:
-                        t.optimizer.state[p] = {"step": state["step"], "exp_avg": self._in_stack(n, state["exp_avg"][i]),
+                        t.optimizer.state[p] = {"step": state["step"],
+                                                "exp_avg": self._in_stack(n, state["exp_avg"][i]),
                                                 "exp_avg_sq": self._in_stack(n, state["exp_avg_sq"][i])}
                         self._linked = True
 
@@ -177,7 +178,8 @@ class Ensemble:
             self._link()  # Adam made its state in the first step
         out = []
         for i, (t, b) in enumerate(zip(self.trainers, batches)):
-            terms = Terms(loss=loss[i].detach(), recon=recon[i].detach(), kl=kl[i].detach(), kl_per_dim=kl_dims[i].detach())
+            terms = Terms(loss=loss[i].detach(), recon=recon[i].detach(), kl=kl[i].detach(),
+                          kl_per_dim=kl_dims[i].detach())
             report = t.record_step(terms, b)
             if report is not None:
                 out.append((i, report))

@@ -2,7 +2,7 @@
 
     trainer = Trainer(model_config, train_config, dataset)
     for report in trainer.run():          # StepReport every `report_every` steps, EpochReport per epoch,
-                                          # BetaChanged when a live β change takes effect
+                                          # BetaChanged when a live β change takes effect, PauseChanged
         ...                               # another thread may call set_beta / set_lr / pause / stop
     ckpt = trainer.checkpoint()           # plain numpy copies, ready for save_checkpoint
 
@@ -29,11 +29,11 @@ from trainer.data.fingerprint import data_fingerprint
 from trainer.data.streaming import H5Rows, Prefetcher, chunk_order
 from trainer.training.distributed import SINGLE, Group
 from trainer.errors import ConfigError
-from trainer.training.batches import Batch, shard_positions
+from trainer.training.batches import Batch, shard_positions, to_device_tensor
 from trainer.training.devices import pick_device, precision_context
 from trainer.training.history import History, ReportWindow
 from trainer.training.recovery import LastGoodWeights
-from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, StepReport
+from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, PauseChanged, StepReport
 from trainer.model.likelihood import binarize_fixed, heldout_for_likelihood
 from trainer.analysis.metrics import evaluate
 from trainer.model.vae import VAE
@@ -42,10 +42,6 @@ from trainer.pixels import to_float01
 from trainer.training.resume import capture, restore
 
 PAUSED_POLL_S = 0.05  # while paused, how often queued calls (call_between_steps) are looked at
-
-
-def _to_device_tensor(x: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
-    return None if x is None else torch.from_numpy(np.ascontiguousarray(x)).to(device)
 
 
 class Trainer:
@@ -64,7 +60,8 @@ class Trainer:
         train_config.validate()
         if tuple(model_config.input_shape) != tuple(dataset.input_shape):
             raise ConfigError(
-                f"model expects {tuple(model_config.input_shape)} images but {dataset.spec.describe()} has {tuple(dataset.input_shape)}"
+                f"model expects {tuple(model_config.input_shape)} images but {dataset.spec.describe()} "
+                f"has {tuple(dataset.input_shape)}"
             )
         if model_config.conditional and dataset.y_train is None:
             raise ConfigError(f"{dataset.spec.describe()} has no labels for a conditional VAE")
@@ -121,7 +118,8 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         self.model = VAE(self.model_config).to(self.device)
         # fused Adam: one kernel per parameter instead of ~10 small ops (CPU too since torch 2.4)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr, fused=self.device.type in ("cpu", "cuda"))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr,
+                                          fused=self.device.type in ("cpu", "cuda"))
         self._forward = self.model
         if self.group.active:
             from torch.nn.parallel import DistributedDataParallel
@@ -152,19 +150,19 @@ class Trainer:
         """Reads a streamed training set's batches ahead (trainer.data.streaming); None when it is in memory."""
         if isinstance(x_train, H5Rows):
             if self.config.binarize == "static":
-                raise ConfigError(f"{self.dataset.spec.describe()} is streamed from disk, and static binarization needs "
-                                  "it in memory: use --binarize dynamic, or --in-memory always")
+                raise ConfigError(f"{self.dataset.spec.describe()} is streamed from disk, and static binarization "
+                                  "needs it in memory: use --binarize dynamic, or --in-memory always")
             self._stream = Prefetcher(x_train, pin=self.device.type == "cuda")
             self.x_train = x_train
         else:
             if self.config.binarize == "static":
                 # one sample drawn from the seed alone, so a resumed run trains on the very same bits
                 x_train = binarize_fixed(x_train, self.config.seed)
-            self.x_train = _to_device_tensor(x_train, self.device)
+            self.x_train = to_device_tensor(x_train, self.device)
         self.x_test = heldout_for_likelihood(self.dataset, self.config)
         """The held-out set as evaluations score it (one fixed binarized sample when binarizing)."""
         self._fingerprint: str | None = None
-        self.y_train = _to_device_tensor(self.dataset.y_train, self.device) if self.model_config.conditional else None
+        self.y_train = to_device_tensor(self.dataset.y_train, self.device) if self.model_config.conditional else None
 
     def rank_seed(self, seed: int) -> int:
         """A generator seed of this rank: rank 0 uses `seed` itself, so a single process is unchanged."""
@@ -172,22 +170,19 @@ class Trainer:
 
     # --- live controls: any thread; applied before the next step --------------------------
     def set_beta(self, beta: float) -> None:
-        if not (math.isfinite(beta) and beta >= 0):
-            raise ConfigError(f"beta must be >= 0, got {beta}")
-        with self._lock:
-            self._pending["beta"] = float(beta)
+        self._set_pending("beta", beta, beta >= 0, ">= 0")
 
     def set_lr(self, lr: float) -> None:
-        if not (math.isfinite(lr) and lr > 0):
-            raise ConfigError(f"lr must be positive, got {lr}")
-        with self._lock:
-            self._pending["lr"] = float(lr)
+        self._set_pending("lr", lr, lr > 0, "positive")
 
     def set_free_bits(self, free_bits: float) -> None:
-        if not (math.isfinite(free_bits) and free_bits >= 0):
-            raise ConfigError(f"free_bits must be >= 0, got {free_bits}")
+        self._set_pending("free_bits", free_bits, free_bits >= 0, ">= 0")
+
+    def _set_pending(self, name: str, value: float, valid: bool, rule: str) -> None:
+        if not (math.isfinite(value) and valid):
+            raise ConfigError(f"{name} must be {rule}, got {value}")
         with self._lock:
-            self._pending["free_bits"] = float(free_bits)
+            self._pending[name] = float(value)
 
     def set_epochs(self, epochs: int) -> None:
         """Change the total epochs to train; checked between epochs, so a finished run can continue."""
@@ -273,7 +268,9 @@ class Trainer:
         g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
         return torch.randperm(self.n_train, generator=g).to(self.device)
 
-    def run(self, max_steps: int | None = None) -> Iterator[StepReport | EpochReport | DivergedReport | BetaChanged]:
+    def run(
+        self, max_steps: int | None = None
+    ) -> Iterator[StepReport | EpochReport | DivergedReport | BetaChanged | PauseChanged]:
         """Train until the configured epochs are done, `stop()` is called, or `max_steps` more steps ran.
 
         A run that ends inside a report window or an epoch keeps what it has summed so far (and the checkpoint
@@ -284,7 +281,8 @@ class Trainer:
         try:
             while not self.finished and not self._stop.is_set():
                 while self.batch_in_epoch < self.steps_per_epoch:
-                    if not self._wait_while_paused() or (end_step is not None and self.step >= end_step):
+                    yield from self._pauses()
+                    if self._stop.is_set() or (end_step is not None and self.step >= end_step):
                         break
                     changed = self._apply_pending()
                     if changed is not None:
@@ -304,7 +302,9 @@ class Trainer:
                         self._t0 = time.perf_counter()  # the consumer's time is not training time
                 # an epoch ends only in a run that goes on: a stopped run leaves it to the run that resumes it,
                 # and one paused by a divergence in its last window waits for Resume
-                if self.epoch_complete and self._wait_while_paused():
+                if self.epoch_complete:
+                    yield from self._pauses()
+                if self.epoch_complete and not self._stop.is_set():
                     yield self.end_epoch()
                     self._t0 = time.perf_counter()
                 if end_step is not None and self.step >= end_step:
@@ -312,7 +312,8 @@ class Trainer:
         finally:
             self._bank_time()
 
-    # --- one step, in three parts: what run() does, and what trainer.training.ensemble does for several trainers at once
+    # --- one step, in three parts: what run() does, and what trainer.training.ensemble does for several
+    # trainers at once
     def begin_run(self) -> None:
         """Before the first step of a run: training mode, a first good-weights copy, the clock started."""
         self._stop.clear()
@@ -407,14 +408,18 @@ class Trainer:
         self.history.add_report("epochs", report)
         return report
 
-    def _wait_while_paused(self) -> bool:
-        """Block while paused (running queued calls, so a save need not wait for Resume); False once stopped."""
-        if not self._running.is_set():
+    def _pauses(self) -> Iterator[PauseChanged]:
+        """While paused: say so, block (running queued calls, so a save need not wait for Resume), and say when
+        it goes on; a stop ends the wait without a resume. Nothing when not paused."""
+        while not self._running.is_set() and not self._stop.is_set():
             self._bank_time()
+            yield PauseChanged(self.step, paused=True)
+            self._t0 = time.perf_counter()  # the consumer's time is not training time, nor pause time
             while not self._running.wait(PAUSED_POLL_S):
                 self.run_pending_calls()
             self._t0 = time.perf_counter()
-        return not self._stop.is_set()
+            if not self._stop.is_set():
+                yield PauseChanged(self.step, paused=False)
 
     def _bank_time(self) -> None:
         """Book the training seconds since the clock last started to the open window and to elapsed_s."""
@@ -476,10 +481,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         action = "stopped" if self.on_divergence == "stop" else "paused"
-        msg = (
-            f"loss became NaN/Inf by step {bad_step}: restored the weights of step {restored} and {action}"
-            f" training (lr {self.lr:g}, beta {self.beta_target:g}); lower the learning rate before resuming"
-        )
+        msg = (f"loss became NaN/Inf by step {bad_step}: restored the weights of step {restored} and {action}"
+               f" training (lr {self.lr:g}, beta {self.beta_target:g}); lower the learning rate before resuming")
         self.history.add("divergences", step=bad_step, restored_step=restored)
         return DivergedReport(step=bad_step, restored_step=restored, message=msg)
 

@@ -1,4 +1,5 @@
-"""What a training run yields: StepReport, EpochReport, DivergedReport and BetaChanged, plain frozen numbers.
+"""What a training run yields: StepReport, EpochReport, DivergedReport, BetaChanged and PauseChanged, plain
+frozen numbers.
 
 Each crosses threads as is (numpy copies, no tensors); the history keeps the same rows (trainer.training.history).
 """
@@ -74,3 +75,13 @@ class BetaChanged:
     """Optimizer steps taken before the change applied."""
     value: float
     """The new β target."""
+
+
+@dataclass(frozen=True)
+class PauseChanged:
+    """The run paused (after the step in progress, or by a divergence) or went on again: the engine's own word,
+    so a GUI shows "paused" when the steps have stopped, not when a button was pressed."""
+
+    step: int
+    """Optimizer steps taken when the pause took effect (or ended)."""
+    paused: bool

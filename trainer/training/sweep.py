@@ -217,7 +217,8 @@ def _trainer_for(sweep: Sweep, run: SweepRun) -> Trainer:
     return trainer
 
 
-def train_runs(sweep: Sweep, runs: list[SweepRun], on_report: Callable, should_stop: Callable[[], bool]) -> dict[str, RunOutcome]:
+def train_runs(sweep: Sweep, runs: list[SweepRun], on_report: Callable,
+               should_stop: Callable[[], bool]) -> dict[str, RunOutcome]:
     """Train these runs of the sweep to their epochs (or until should_stop), saving each; never raises for a run.
 
     on_report(run name, report) hears every StepReport, EpochReport and DivergedReport, from this thread."""

@@ -86,6 +86,7 @@ class MarkersMixin:
             self._update_marker()
         self._update_grid()
 
+    # --- what tests may read ------------------------------------------------------------------------
     def marker_position(self) -> tuple[float, float]:
         p = self.marker.pos()
         return float(p.x()), float(p.y())

@@ -45,7 +45,7 @@ class WindowHabits(QObject):
         settings = self.store.run_settings()
         if settings is not None:
             window.controls.set_settings(settings)
-        window.sig_state_changed.connect(self._on_state_changed)
+        window.run.sig_state_changed.connect(self._on_state_changed)
         window.installEventFilter(self)
 
     def save(self) -> None:
@@ -53,9 +53,9 @@ class WindowHabits(QObject):
         self.store.save_run_settings(self.window.controls.settings())
         self.store.sync()
 
-    @Slot(str)
-    def _on_state_changed(self, state: str) -> None:
-        if state == "loading":  # Start was pressed: these are the settings worth coming back to
+    @Slot(object)
+    def _on_state_changed(self, state) -> None:
+        if state.value == "loading":  # Start was pressed: these are the settings worth coming back to
             self.store.save_run_settings(self.window.controls.settings())
 
     def _on_start_pause_triggered(self) -> None:

@@ -4,9 +4,11 @@
     window.add_panel("Latent space", LatentPanel(), Qt.RightDockWidgetArea)   # how later panels slot in
     window.start_training(max_steps=200)      # what the Start action does (max_steps for screenshots/tests)
     window.open_checkpoint("run.h5")
+    window.run.state, window.run.unsaved      # the run and its file: explorer.models.run_model
 
-The window only draws and forwards: training, data loading and checkpoint reading happen in the
-`TrainSession`'s worker thread, whose queued signals land in the `_on_*` slots below.
+The window composes and forwards: training, data loading and checkpoint reading happen in the `TrainSession`'s
+worker thread, whose queued signals land in the `_on_*` slots below (or in the RunModel's own slots); the run
+state lives in `self.run`, the actions that follow it in `self.actions` (explorer.window.run_actions).
 """
 
 from __future__ import annotations
@@ -14,20 +16,23 @@ from __future__ import annotations
 from functools import partial
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QStyle, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar, QVBoxLayout, QWidget
 
-from explorer.comparison import Comparison
-from explorer.exploration import Exploration
-from explorer.files.file_actions import FileController
-from explorer.files.habits import WindowHabits
+from explorer.files.exports import export_targets
+from explorer.models.run_model import RunModel, epochs_text
+from explorer.models.run_state import RunState
 from explorer.panels.controls import ControlsPanel
 from explorer.panels.curves import CurvesPanel
 from explorer.panels.experiments import EXPERIMENTS
-from explorer.panels.status import MessageBanner, TrainingStatusBar
 from explorer.runtime.session import TrainSession
-from explorer.models.run_state import RunState
+from explorer.window.file_actions import FileController
+from explorer.window.habits import WindowHabits
+from explorer.window.latent_panels import LatentPanels
+from explorer.window.run_actions import RunActions
+from explorer.window.run_comparison import RunComparison
+from explorer.window.status_bar import MessageBanner, TrainingStatusBar
 
 APP_NAME = "vae-explorer"
 SCREEN_SHARE = 0.9
@@ -41,27 +46,25 @@ DEVICE_PROBE_DELAY_MS = 300
 
 
 class MainWindow(QMainWindow):
-    sig_state_changed = Signal(str)
-    """The run state changed: one of RunState's values."""
-
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(APP_NAME)
         self.session = TrainSession(self)
-        self.state = RunState.IDLE
-        self._continue_text = ""  # what Continue would do, said again after the worker's idle-time messages
-        self._epochs_done = 0  # of the stopped model, as its last RunEnded or OpenedCheckpoint said: for that text
         self._had_selection = False  # the scatter had a box/lasso selection: a new one does not raise its panel
-        self._run_in_flight = False  # a Start was queued and its RunEnded has not arrived yet
-        self._opens_pending = 0  # read checkpoints queued to replace the run, neither opened nor refused yet
-        self._model_before_open = False  # what the window falls back to if the queued checkpoints are refused
-
-        self._create_actions()
+        self.docks: dict[str, QDockWidget] = {}
+        """Every panel's dock by its title (add_panel)."""
         self.curves = CurvesPanel()
         self.controls = ControlsPanel()
         self.banner = MessageBanner()
         self.status = TrainingStatusBar()
         self.setStatusBar(self.status)
+        self.run = RunModel(epochs=self.controls.epochs_spin.value(), parent=self)
+        self.actions = RunActions(self.run, self.session, self.controls, self.banner, self.status,
+                                  sweep_busy=self._sweep_busy, parent=self)
+        self.start_action, self.pause_action = self.actions.start_action, self.actions.pause_action
+        self.stop_action, self.reset_action = self.actions.stop_action, self.actions.reset_action
+        self.quit_action = QAction("Quit", self, shortcut=QKeySequence.Quit)
+        self.about_action = QAction(f"About {APP_NAME}", self)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -75,9 +78,11 @@ class MainWindow(QMainWindow):
 
         self._create_menus_and_toolbar()
         # the latent-space panels join through add_panel like any other (after the menus: View lists them)
-        self.explore = Exploration(self)
+        self.explore = LatentPanels(self)
         self.explore_docks = {title: self.add_panel(title, panel, area) for title, panel, area in self.explore.docks()}
-        self.compare = Comparison(self)  # runs side by side: the Runs panel, overlays, the explored run
+        # runs side by side: the Runs panel, overlays, the explored run
+        self.compare = RunComparison(self, self.session, self.run, self.controls, self.status, self.banner,
+                                     self.curves, self.explore, show_dock=self.show_dock)
         self.runs_dock = self.add_panel("Runs", self.compare.panel, Qt.BottomDockWidgetArea)
         self.experiment_dock = self.add_panel("Experiment", self.compare.experiment_panel, Qt.BottomDockWidgetArea)
         self.train_menu.addSeparator()
@@ -89,26 +94,42 @@ class MainWindow(QMainWindow):
         self._probe_timer = QTimer(self, singleShot=True, interval=DEVICE_PROBE_DELAY_MS)
         self._probe_timer.timeout.connect(self.session.probe_devices)
         self._probe_timer.start()
-        self._set_state(RunState.IDLE)
         self.status.show_device("auto")
         self.curves.graphics.setFocus()  # not the first spinbox: a blinking cursor there invites typos
         self.fit_to_screen()  # the first launch; WindowHabits then restores the size the user left, if any
         # the File menu (open, save, autosave, recent, drop, dataset, export), then what the window remembers
         # (layout, settings) and Space: last, so every dock and menu they touch exists
-        self.files = FileController(self)
+        self.files = FileController(self, self._file_menu, self.session, self.run, self.status, self.banner,
+                                    self.controls, targets=partial(export_targets, self),
+                                    open_runs=self.compare.open_folder, clear_run=self.clear_run)
+        self.files.sig_io_done.connect(self._on_io_done)
         self.habits = WindowHabits(self)
+
+    @property
+    def state(self) -> RunState:
+        """The run state (the RunModel owns it)."""
+        return self.run.state
 
     # --- composition ------------------------------------------------------------------------------
     def add_panel(self, title: str, widget: QWidget, area=Qt.RightDockWidgetArea) -> QDockWidget:
         """Dock a panel; its show/hide toggle joins the View menu. objectName keeps layouts restorable."""
         dock = QDockWidget(title, self)
+        self.docks[title] = dock
         dock.setObjectName(title.replace(" ", "") + "Dock")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable | QDockWidget.DockWidgetClosable)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                         | QDockWidget.DockWidgetClosable)
         self.addDockWidget(area, dock)
         if hasattr(self, "view_menu"):
             self.view_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def show_dock(self, title: str) -> None:
+        """Show the panel of this title, in front of the tabs it shares (one the window does not have: nothing)."""
+        dock = self.docks.get(title)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
 
     def fit_to_screen(self) -> None:
         """Most of the screen's available area (QScreen.availableGeometry), centred: the four curve plots and the
@@ -155,7 +176,8 @@ class MainWindow(QMainWindow):
         w, h = self.width(), self.height()
         d = self.explore_docks
         # the controls' form is ~325 px wide, plus its scroll bar: narrower clips the spin boxes
-        self.resizeDocks([self.controls_dock, d["Latent space"]], [max(340, int(0.24 * w)), int(0.32 * w)], Qt.Horizontal)
+        self.resizeDocks([self.controls_dock, d["Latent space"]], [max(340, int(0.24 * w)), int(0.32 * w)],
+                         Qt.Horizontal)
         self.resizeDocks([self.controls_dock, d["Rate–distortion"]], [int(0.5 * h), int(0.4 * h)], Qt.Vertical)
         self.resizeDocks([d["Latent space"], d["Decoder"]], [int(0.47 * h), int(0.43 * h)], Qt.Vertical)
         self.resizeDocks([d["Traversals"]], [int(0.45 * h)], Qt.Vertical)
@@ -168,25 +190,12 @@ class MainWindow(QMainWindow):
             if habits is None or not habits.restored_layout:  # a layout the user left wins
                 self._size_docks()
 
-    def _create_actions(self) -> None:
-        style = self.style()
-        self.start_action = QAction(style.standardIcon(QStyle.SP_MediaPlay), "Start", self)
-        self.start_action.setToolTip("Start training (or continue the current model)")
-        self.pause_action = QAction(style.standardIcon(QStyle.SP_MediaPause), "Pause", self)
-        self.pause_action.setToolTip("Pause after the current step; Resume goes on from there")
-        self.stop_action = QAction(style.standardIcon(QStyle.SP_MediaStop), "Stop", self)
-        self.stop_action.setToolTip("Stop training; the model is kept and Start continues it")
-        self.reset_action = QAction(style.standardIcon(QStyle.SP_BrowserReload), "Reset", self)
-        self.reset_action.setToolTip("Discard the model and its curves, so the model settings can change")
-        self.quit_action = QAction("Quit", self, shortcut=QKeySequence.Quit)
-        self.about_action = QAction(f"About {APP_NAME}", self)
-
     def _create_menus_and_toolbar(self) -> None:
         menus = self.menuBar()
-        file_menu = menus.addMenu("&File")
-        file_menu.addAction(self.quit_action)
+        self._file_menu = menus.addMenu("&File")
+        self._file_menu.addAction(self.quit_action)
         train_menu = menus.addMenu("&Training")
-        for action in (self.start_action, self.pause_action, self.stop_action, self.reset_action):
+        for action in self.actions.all:
             train_menu.addAction(action)
         self.train_menu = train_menu
         self.view_menu = menus.addMenu("&View")
@@ -199,7 +208,7 @@ class MainWindow(QMainWindow):
         toolbar.setIconSize(QSize(18, 18))
         toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         toolbar.setMovable(False)
-        for action in (self.start_action, self.pause_action, self.stop_action, self.reset_action):
+        for action in self.actions.all:
             toolbar.addAction(action)
         self.addToolBar(Qt.TopToolBarArea, toolbar)
         self.toolbar = toolbar
@@ -222,9 +231,6 @@ class MainWindow(QMainWindow):
         self.compare.start_experiment(experiment)
 
     def _connect(self) -> None:
-        self.start_action.triggered.connect(self._on_start_triggered)
-        self.pause_action.triggered.connect(self._on_pause_triggered)
-        self.stop_action.triggered.connect(self._on_stop_triggered)
         self.reset_action.triggered.connect(self._on_reset_triggered)
         self.quit_action.triggered.connect(self.close)
         self.about_action.triggered.connect(self._on_about_triggered)
@@ -246,61 +252,32 @@ class MainWindow(QMainWindow):
         self.session.set_latent_every(self.explore.scatter.refresh_every())
         # session -> window: queued connections to methods of this GUI-thread object (never lambdas)
         session = self.session
-        session.sig_devices.connect(self._on_devices_found)
-        session.sig_status.connect(self._on_worker_status)
-        session.sig_started.connect(self._on_run_started)
-        session.sig_progress.connect(self._on_progress)
-        session.sig_epoch.connect(self._on_epoch_done)
-        session.sig_diverged.connect(self._on_diverged)
-        session.sig_failed.connect(self._on_failed)
-        session.sig_ended.connect(self._on_run_ended)
-        session.sig_opened.connect(self._on_checkpoint_opened)
-        session.sig_open_refused.connect(self._on_open_refused)
+        session.worker.sig_devices.connect(self._on_devices_found)
+        session.worker.sig_status.connect(self._on_worker_status)
+        session.worker.sig_started.connect(self._on_run_started)
+        session.worker.sig_progress.connect(self._on_progress)
+        session.worker.sig_epoch.connect(self._on_epoch_done)
+        session.worker.sig_diverged.connect(self._on_diverged)
+        session.worker.sig_failed.connect(self._on_failed)
+        session.worker.sig_ended.connect(self._on_run_ended)
+        session.worker.sig_opened.connect(self._on_checkpoint_opened)
+        # the run state follows the engine: a pause when the steps have stopped, a refused open as it is refused
+        session.worker.sig_paused.connect(self.run.on_paused)
+        session.worker.sig_open_refused.connect(self.run.on_open_refused)
         # a @Slot of a GUI-thread QObject: queued; it passes them on while the live run is the explored one
-        session.sig_explore.connect(self.compare.on_live_explore)
+        session.worker.sig_explore.connect(self.compare.on_live_explore)
 
     # --- what the actions do ------------------------------------------------------------------------
     def start_training(self, max_steps: int | None = None) -> bool:
-        """Queue a run with the panel's settings; False (and a message) if the settings are invalid."""
-        if self.state not in (RunState.IDLE, RunState.STOPPED):
-            return False
-        if self.compare.sweep.busy:  # one training at a time: two on the same cores slow each other badly
-            self.banner.show_message("A sweep is training: stop it (Training ▸ Stop sweep) before starting a run.",
-                                     "warning")
-            return False
-        settings = self.controls.settings()
-        try:
-            settings.dataset_spec()  # checked here so a typo is a message at once, not after loading
-            settings.train_config()
-        except Exception as exc:
-            self.banner.show_message(str(exc), "error")
-            return False
-        self.banner.clear()
-        self._run_in_flight = True
-        self.session.start(settings, max_steps)
-        self.status.showMessage("Preparing…")
-        self._set_state(RunState.LOADING)
-        return True
+        """What Start does (explorer.window.run_actions); max_steps for screenshots and tests."""
+        return self.actions.start_training(max_steps)
+
+    def _sweep_busy(self) -> bool:
+        return self.compare.sweep.busy
 
     def open_checkpoint(self, path: str) -> None:
         """File > Open with a path: read and validated off the GUI thread, then it replaces the current run."""
         self.files.open_checkpoint(path)
-
-    def _on_start_triggered(self) -> None:
-        self.start_training()
-
-    def _on_pause_triggered(self) -> None:
-        if self.state is RunState.TRAINING:
-            self.session.pause()
-            self._set_state(RunState.PAUSED)
-        elif self.state is RunState.PAUSED:
-            self.banner.clear()
-            self.session.resume()
-            self._set_state(RunState.TRAINING)
-
-    def _on_stop_triggered(self) -> None:
-        self.session.stop()
-        self.status.showMessage("Stopping…")
 
     def _on_reset_triggered(self) -> None:
         if self.state is RunState.STOPPED:
@@ -315,7 +292,7 @@ class MainWindow(QMainWindow):
         self.status.reset()
         self.banner.clear()
         self.setWindowTitle(APP_NAME)
-        self._set_state(RunState.IDLE)
+        self.run.cleared()
 
     def _on_selection_changed(self, positions) -> None:
         """A first box or lasso selection brings its panel to the front, where its tab was behind another."""
@@ -339,8 +316,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_worker_status(self, text: str) -> None:
-        if self.state is RunState.STOPPED and self._continue_text:  # e.g. "Encoded 2,000 held-out examples."
-            text = f"{text} {self._continue_text}"
+        if self.run.continue_text:  # stopped: e.g. "Encoded 2,000 held-out examples." and what Continue does
+            text = f"{text} {self.run.continue_text}"
         self.status.showMessage(text)
 
     @Slot(object)
@@ -349,13 +326,12 @@ class MainWindow(QMainWindow):
         if info.added_epochs:  # Continue on a finished run: the worker added the Epochs value's worth
             self.controls.show_epochs(info.epochs)
             self.status.showMessage(
-                f"The run had done its {_epochs(info.epoch)}: training {info.added_epochs} more, to epoch"
+                f"The run had done its {epochs_text(info.epoch)}: training {info.added_epochs} more, to epoch"
                 f" {info.epochs} (Continue adds the Epochs value; an Epochs above the epochs done sets the total).",
                 15_000)
         self.status.show_started(info)
         self.setWindowTitle(f"{APP_NAME} — {info.dataset}")
-        if self.state is RunState.LOADING:
-            self._set_state(RunState.TRAINING)
+        self.run.on_started(info)
 
     def _on_collapse_changed(self, collapsed: bool) -> None:
         # the KL strip may sit behind another tab: on a collapse its tab comes to the front (unless the user
@@ -365,10 +341,10 @@ class MainWindow(QMainWindow):
         if collapsed and dock.toggleViewAction().isChecked():
             dock.raise_()
 
-    def _on_epochs_changed(self, _epochs: int) -> None:
-        if self.state is RunState.STOPPED:  # what Continue will do now
-            self._set_continue_text(self._epochs_done)
-            self.status.showMessage(self._continue_text, 10_000)
+    def _on_epochs_changed(self, epochs: int) -> None:
+        self.run.set_epochs(epochs)
+        if self.run.continue_text:  # stopped: what Continue will do now
+            self.status.showMessage(self.run.continue_text, 10_000)
 
     @Slot(object)
     def _on_progress(self, batch) -> None:
@@ -377,7 +353,7 @@ class MainWindow(QMainWindow):
         if batch.beta_changes:
             self.curves.add_beta_changes(batch.beta_changes)
         self.status.show_report(batch.latest)
-        self.files.on_progress(batch)
+        self.run.on_step(batch.latest.step)
 
     @Slot(object)
     def _on_epoch_done(self, report) -> None:
@@ -392,61 +368,23 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_diverged(self, message: str) -> None:
-        self.banner.show_message(f"Training diverged. {message}", "warning")
-        if self.state is RunState.TRAINING:
-            self._set_state(RunState.PAUSED)
+        self.banner.show_message(f"Training diverged. {message}", "warning")  # the pause follows: PauseChanged
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.status.clearMessage()
         self.banner.show_message(message, "error")
 
-    @property
-    def run_in_flight(self) -> bool:
-        """A run was started and has not ended (RunEnded) yet: loading its data, training or paused."""
-        return self._run_in_flight
-
-    @property
-    def awaiting_checkpoint(self) -> bool:
-        """No run in progress: the window is busy only waiting for queued checkpoints to land."""
-        return self._opens_pending > 0 and not self._run_in_flight
-
-    def checkpoint_queued(self) -> None:
-        """A read checkpoint is queued to replace the run (FileController): until it lands (sig_opened) or is
-        refused (sig_open_refused), the window stays busy, so that no Start or Reset slips in between the old
-        run's end and the opened one (a Start there is queued behind the open and trains the opened model with
-        the old run's settings). A run being stopped for it turns the window to LOADING when it ends."""
-        if self._opens_pending == 0:
-            self._model_before_open = self.state is not RunState.IDLE  # a run in flight: its RunEnded says
-        self._opens_pending += 1
-        if not self._run_in_flight:
-            self._set_state(RunState.LOADING)
-
-    @Slot(str)
-    def _on_open_refused(self, _path: str) -> None:
-        """The worker could not adopt a queued checkpoint (the banner says why): the run is as it was."""
-        self._opens_pending = max(0, self._opens_pending - 1)
-        if self._opens_pending or self._run_in_flight or self.state is not RunState.LOADING:
-            return
-        self._set_state(RunState.STOPPED if self._model_before_open else RunState.IDLE)
-        if self._model_before_open:
-            self._set_continue_text(self._epochs_done)
-
     @Slot(object)
     def _on_run_ended(self, info) -> None:
         self.status.show_position(info.step, info.epoch, epoch_progress=info.epoch_progress)
-        self._set_continue_text(info.epoch)
+        stopping = self.status.currentMessage() == "Stopping…"
+        self.run.on_ended(info)
         if info.finished:
-            self.status.showMessage(f"Finished {_epochs(info.epoch)}. {self._continue_text}")
-        elif self.status.currentMessage() == "Stopping…":
+            self.status.showMessage(f"Finished {epochs_text(info.epoch)}. {self.run.continue_text}")
+        elif stopping:
             self.status.showMessage(f"Stopped at step {info.step:,}.", 5000)
-        self._run_in_flight = False
-        if self._opens_pending:  # the run made way for an opened checkpoint, which comes next
-            self._model_before_open = info.has_model
-            self._set_state(RunState.LOADING)
-        else:
-            self._set_state(RunState.STOPPED if info.has_model else RunState.IDLE)
-        self.files.on_run_ended(info)  # autosave on stop: after the state, in this same event
+        self.files.autosave.on_run_ended(info)  # autosave on stop: after the state, in this same event
 
     @Slot(object)
     def _on_checkpoint_opened(self, opened) -> None:
@@ -455,44 +393,15 @@ class MainWindow(QMainWindow):
         self.explore.clear()  # the opened model's decoder and encodings follow from the worker
         self.explore.set_history(opened.history)
         self.status.show_position(opened.step, opened.epoch, opened.settings.epochs)
-        self._set_continue_text(opened.epoch)
-        self.status.showMessage(f"Opened {opened.path} at step {opened.step:,}. {self._continue_text}", 10_000)
         self.setWindowTitle(f"{APP_NAME} — {opened.path}")
-        self._opens_pending = max(0, self._opens_pending - 1)
-        self._model_before_open = True
-        # another checkpoint still queued behind this one: stay busy until the last lands
-        self._set_state(RunState.LOADING if self._opens_pending else RunState.STOPPED)
-        self.files.on_opened(opened)  # what counts as unsaved: in the event that shows the opened curves
+        # what counts as unsaved: in the event that shows the opened curves
+        self.run.on_opened(opened, keep_path=self.files.take_remembered(opened.path))
+        self.status.showMessage(f"Opened {opened.path} at step {opened.step:,}. {self.run.continue_text}", 10_000)
 
-    def _set_continue_text(self, epochs_done: int) -> None:
-        """Say what Continue will do (the worker's rule, TrainWorker.train), in the status line and its tooltip."""
-        self._epochs_done = epochs_done
-        epochs = self.controls.epochs_spin.value()
-        if epochs > epochs_done:
-            text = f"Continue trains on to epoch {epochs} (Epochs)."
-        else:
-            text = (f"All {_epochs(epochs_done)} done; Continue trains {_epochs(epochs)} more (the Epochs value),"
-                    " or set Epochs to a higher total first.")
-        self._continue_text = text
-        self.start_action.setToolTip(text)
-
-    # --- state --------------------------------------------------------------------------------------
-    def _set_state(self, state: RunState) -> None:
-        self.state = state
-        busy = state in (RunState.LOADING, RunState.TRAINING, RunState.PAUSED)
-        self.start_action.setEnabled(state in (RunState.IDLE, RunState.STOPPED))
-        self.start_action.setText("Continue" if state is RunState.STOPPED else "Start")
-        if state is not RunState.STOPPED:
-            self._continue_text = ""
-            self.start_action.setToolTip("Start training (or continue the current model)")
-        self.pause_action.setEnabled(state in (RunState.TRAINING, RunState.PAUSED))
-        paused = state is RunState.PAUSED
-        self.pause_action.setText("Resume" if paused else "Pause")
-        self.pause_action.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay if paused else QStyle.SP_MediaPause))
-        self.stop_action.setEnabled(busy and not self.awaiting_checkpoint)  # waiting for a file: nothing to stop
-        self.reset_action.setEnabled(state is RunState.STOPPED)
-        self.controls.set_lock(model=state is not RunState.IDLE, epochs=busy)
-        self.sig_state_changed.emit(state.value)
+    @Slot(object)
+    def _on_io_done(self, result) -> None:
+        if result.ok and result.job.kind == "checkpoint" and result.job.reason == "save":
+            self.setWindowTitle(f"{APP_NAME} — {result.job.path}")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # stop, quit and join the thread before Qt destroys it: no "QThread destroyed while running"
@@ -507,6 +416,3 @@ class MainWindow(QMainWindow):
         self.files.shutdown()  # writes what is queued, joins the I/O thread
         super().closeEvent(event)
 
-
-def _epochs(n: int) -> str:
-    return f"{n} epoch" if n == 1 else f"{n} epochs"

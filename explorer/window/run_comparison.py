@@ -1,15 +1,15 @@
 """Runs side by side: the run catalog, the Runs panel, the overlays on the curves and the plane, and which run
 the latent panels explore.
 
-    compare = Comparison(window)                          # after window.explore and window.session exist
-    window.add_panel("Runs", compare.panel, ...)         # tabbed with the image grids below the curves
+    compare = RunComparison(window, session, run, controls, status, banner, curves, explore, show_dock)
+    window.add_panel("Runs", compare.panel, ...)          # tabbed with the image grids below the curves
     compare.open_folder("sweep/")                         # File > Open Runs…, `vae-explorer DIR`, a dropped folder
     compare.start_sweep(request)                          # Training > β sweep…: runs appear as they train
-    session.sig_explore.connect(compare.on_live_explore)  # the live run's snapshots pass only while it is explored
+    session.worker.sig_explore.connect(compare.on_live_explore)  # the live run's snapshots: only while explored
     compare.shutdown()                                    # in closeEvent
 
-The catalog (explorer.models.run_catalog.RunCatalog) is the one owner of what is known about each run; the Runs panel, the
-curves' overlays and the rate–distortion plane are views of it. Selecting a run (a click in the panel or on
+The catalog (explorer.models.run_catalog.RunCatalog) is the one owner of what is known about each run; the Runs
+panel, the curves' overlays and the rate–distortion plane are views of it. Selecting a run (a click in the panel or on
 its end point in the plane) makes it the explored model: its checkpoint is read and encoded in the run-loading
 thread and its snapshots go to the latent panels, while the live run's are held back until the live run is
 selected again (then the worker publishes its current model afresh).
@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QWidget
 
 from explorer.panels.experiments import Experiment, ExperimentPanel
 from explorer.panels.runs import RunsPanel
-from explorer.panels.sweep_dialog import SweepDialog
+from explorer.files.sweep_dialog import SweepDialog
 from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord
+from explorer.models.run_model import RunModel
 from explorer.runtime.run_loading import RunLoading
 from explorer.runtime.sweep_job import SweepJob, SweepRequest
 
@@ -39,49 +41,60 @@ SWEEP_REDRAW_MS = 1000
 """While a sweep trains its runs report several times a second: the overlays follow once a second."""
 
 
-class Comparison(QObject):
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+class RunComparison(QObject):
+    """The catalog of runs and its views, the sweep job and the guided experiments of one window (GUI thread)."""
+
+    sig_runs_read = Signal(str, int)
+    """(folder, or "" for single files; how many runs were read): they are in the catalog and shown."""
+    sig_sweep_finished = Signal(object)
+    """SweepFinished, once the window has shown it (the actions are enabled again; its runs are being read)."""
+
+    def __init__(self, host: QWidget, session, run: RunModel, controls, status, banner, curves, explore,
+                 show_dock: Callable[[str], None]):
+        """host: parent of the actions and the sweep dialog; explore: the latent panels (explorer.window.
+        latent_panels), which show the selected run; show_dock(title): show and raise a dock ("Runs", ...)."""
+        super().__init__(host)
+        self.host, self.session, self.run, self.controls = host, session, run, controls
+        self.status, self.banner, self.curves, self.explore = status, banner, curves, explore
+        self._show_dock = show_dock
         self.catalog = RunCatalog(self)
         self.panel = RunsPanel(self.catalog)
         self.loading = RunLoading(self)
         self.sweep = SweepJob(self)
-        self.sweep_action = QAction("β &sweep…", window)
+        self.sweep_action = QAction("β &sweep…", host)
         self.sweep_action.setToolTip("Train the current settings at several β (and seeds) side by side, one checkpoint "
                                      "each, and compare them on the rate–distortion plane")
-        self.stop_sweep_action = QAction("Stop s&weep", window)
+        self.stop_sweep_action = QAction("Stop s&weep", host)
         self.stop_sweep_action.setToolTip("Stop the sweep between two steps; every run is saved and a new sweep on the "
                                           "same folder resumes it")
         self.stop_sweep_action.setEnabled(False)
         self.sweep_action.triggered.connect(self._on_sweep_triggered)
         self.stop_sweep_action.triggered.connect(self.sweep.stop)
-        self.sweep.sig_progress.connect(self._on_sweep_progress)
-        self.sweep.sig_finished.connect(self._on_sweep_finished)
+        self.sweep.worker.sig_progress.connect(self._on_sweep_progress)
+        self.sweep.worker.sig_finished.connect(self._on_sweep_finished)
         self.experiment_panel = ExperimentPanel()
         self._experiment: dict | None = None  # the guided experiment in progress: its stages and results
         self._select_after_load: str | None = None  # a run name to explore once its folder has been read
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_DELAY_MS)
         self._redraw_timer.timeout.connect(self._redraw)
 
-        self.loading.sig_record.connect(self._on_record)
-        self.loading.sig_folder_done.connect(self._on_folder_done)
-        self.loading.sig_explore.connect(self._on_run_explore)
-        self.loading.sig_explore_failed.connect(self._on_explore_failed)
+        self.loading.worker.sig_record.connect(self._on_record)
+        self.loading.worker.sig_folder_done.connect(self._on_folder_done)
+        self.loading.worker.sig_explore.connect(self._on_run_explore)
+        self.loading.worker.sig_explore_failed.connect(self._on_explore_failed)
         self.catalog.sig_changed.connect(self._on_catalog_changed)
         self.catalog.sig_removed.connect(self._on_catalog_changed)
         self.catalog.sig_selected.connect(self._on_selected)
-        window.explore.rd.sig_run_clicked.connect(self.catalog.select)
-        session = window.session
-        session.sig_started.connect(self._on_live_started)
-        session.sig_epoch.connect(self._on_live_epoch)
-        session.sig_ended.connect(self._on_live_ended)
-        session.sig_opened.connect(self._on_live_opened)
+        explore.rd.sig_run_clicked.connect(self.catalog.select)
+        session.worker.sig_started.connect(self._on_live_started)
+        session.worker.sig_epoch.connect(self._on_live_epoch)
+        session.worker.sig_ended.connect(self._on_live_ended)
+        session.worker.sig_opened.connect(self._on_live_opened)
 
     # --- opening runs -----------------------------------------------------------------------------
     def open_folder(self, folder: str) -> None:
         """Every checkpoint in `folder` joins the runs (a sweep's summary.csv gives their status)."""
-        self.window.status.showMessage(f"Reading the runs in {folder}…")
+        self.status.showMessage(f"Reading the runs in {folder}…")
         self.loading.open_folder(folder)
 
     def open_files(self, paths: list[str]) -> None:
@@ -96,18 +109,18 @@ class Comparison(QObject):
         where = f" from {folder}" if folder else ""
         text = f"Read {read} run{'s' if read != 1 else ''}{where}."
         if refused:
-            text += f" Not read: {'; '.join(refused[:3])}" + (f" (and {len(refused) - 3} more)" if len(refused) > 3 else "")
-            self.window.banner.show_message(text, "warning" if read else "error")
-        self.window.status.showMessage(text, 10_000)
+            more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
+            text += f" Not read: {'; '.join(refused[:3])}{more}"
+            self.banner.show_message(text, "warning" if read else "error")
+        self.status.showMessage(text, 10_000)
         if self._select_after_load is not None:
             chosen = next((r for r in self.catalog.compared() if r.name == self._select_after_load), None)
             self._select_after_load = None
             if chosen is not None:
                 self.catalog.select(chosen.key)
-        dock = getattr(self.window, "runs_dock", None)
-        if read and dock is not None:
-            dock.show()
-            dock.raise_()
+        if read:
+            self._show_dock("Runs")
+        self.sig_runs_read.emit(folder, read)
 
     # --- views -------------------------------------------------------------------------------------
     @Slot(str)
@@ -119,8 +132,8 @@ class Comparison(QObject):
 
     def _redraw(self) -> None:
         compared = self.catalog.compared()
-        self.window.curves.set_overlays(compared)
-        self.window.explore.rd.set_runs(compared, selected=self.catalog.selected)
+        self.curves.set_overlays(compared)
+        self.explore.rd.set_runs(compared, selected=self.catalog.selected)
 
     def redraw_now(self) -> None:
         self._redraw_timer.stop()
@@ -129,41 +142,41 @@ class Comparison(QObject):
     # --- the explored run ---------------------------------------------------------------------------
     @Slot(str)
     def _on_selected(self, key: str) -> None:
-        explore = self.window.explore
+        explore = self.explore
         explore.clear(trajectory=False)  # the live trajectory stays on the plane whichever run is explored
         explore.following_live = key == LIVE
         self.redraw_now()
         if key == LIVE:
             self.loading.stop_exploring()
-            self.window.session.republish()
-            self.window.status.showMessage("Exploring the live run.", 5000)
+            self.session.republish()
+            self.status.showMessage("Exploring the live run.", 5000)
             return
         record = self.catalog.get(key)
         if record is None:
             return
         self.loading.explore(key)
         back = "; click the live run to come back" if self.catalog.get(LIVE) is not None else ""
-        self.window.status.showMessage(f"Exploring {record.name} (β {record.beta:g}){back}.")
+        self.status.showMessage(f"Exploring {record.name} (β {record.beta:g}){back}.")
 
     @Slot(object)
     def on_live_explore(self, item) -> None:
         """The worker's snapshots of the live model: shown only while the live run is the explored one."""
         if self.catalog.selected == LIVE:
-            self.window.explore.on_explore(item)
+            self.explore.on_explore(item)
 
     @Slot(object)
     def _on_run_explore(self, item) -> None:
         if self.catalog.selected != LIVE:
-            self.window.explore.on_explore(item)
+            self.explore.on_explore(item)
 
     @Slot(str, str)
     def _on_explore_failed(self, path: str, message: str) -> None:
         if self.catalog.selected == path:
-            self.window.status.showMessage(f"No latent scatter for this run: {message}", 10_000)
+            self.status.showMessage(f"No latent scatter for this run: {message}", 10_000)
 
     # --- the live run --------------------------------------------------------------------------------
     def _live_record(self, **fields) -> None:
-        settings = self.window.controls.settings()
+        settings = self.controls.settings()
         current = self.catalog.get(LIVE)
         name = current.name if current is not None else "live run"
         base = dict(name=name, beta=float(settings.beta), seed=int(settings.seed), epochs=int(settings.epochs))
@@ -178,7 +191,7 @@ class Comparison(QObject):
 
     @Slot(object)
     def _on_live_epoch(self, report) -> None:
-        epochs = self.window.controls.settings().epochs
+        epochs = self.controls.settings().epochs
         self._live_record(status="training", epoch=int(report.epoch), rate=float(report.test_kl),
                           distortion=float(report.test_recon), elbo=float(report.test_elbo),
                           progress=min(1.0, report.epoch / epochs) if epochs else 1.0)
@@ -206,30 +219,29 @@ class Comparison(QObject):
         if self.sweep.busy:
             return
         folder = str(Path.home() / "vae-explorer-runs" / time.strftime("sweep-%Y%m%d-%H%M%S"))
-        dialog = SweepDialog(self.window.controls.settings(), folder, self.window)
+        dialog = SweepDialog(self.controls.settings(), folder, self.host)
         if dialog.exec() != QDialog.Accepted:
             return
-        settings = self.window.controls.settings().replace(epochs=dialog.epochs())
+        settings = self.controls.settings().replace(epochs=dialog.epochs())
         self.start_sweep(SweepRequest(settings, tuple(dialog.betas()), tuple(dialog.seeds()), dialog.folder()))
 
     def start_sweep(self, request: SweepRequest) -> bool:
         """Train the request's runs in the sweep thread; False (and a message) when settings are invalid or the
         window is training: one training at a time, as two on the same cores slow each other far more than twice."""
-        if self.window.state.value in ("loading", "training", "paused"):
-            self.window.banner.show_message("The window is training a run: stop it before starting a sweep.", "warning")
+        if self.run.busy:
+            self.banner.show_message("The window is training a run: stop it before starting a sweep.", "warning")
             return False
         try:
             request.settings.dataset_spec()
             request.settings.train_config()
         except Exception as exc:
-            self.window.banner.show_message(str(exc), "error")
+            self.banner.show_message(str(exc), "error")
             return False
         self.sweep.start(request)
         self.sweep_action.setEnabled(False)
         self.stop_sweep_action.setEnabled(True)
-        self.window.status.showMessage(f"Sweep of {len(request.betas) * len(request.seeds)} runs into {request.folder}…")
-        self.window.runs_dock.show()
-        self.window.runs_dock.raise_()
+        self.status.showMessage(f"Sweep of {len(request.betas) * len(request.seeds)} runs into {request.folder}…")
+        self._show_dock("Runs")
         return True
 
     @Slot(object)
@@ -252,17 +264,23 @@ class Comparison(QObject):
 
     @Slot(object)
     def _on_sweep_finished(self, finished) -> None:
+        try:
+            self._show_sweep_finished(finished)
+        finally:
+            self.sig_sweep_finished.emit(finished)
+
+    def _show_sweep_finished(self, finished) -> None:
         self.sweep_action.setEnabled(True)
         self.stop_sweep_action.setEnabled(False)
         if finished.error:
-            self.window.banner.show_message(f"The sweep did not start: {finished.error}", "error")
+            self.banner.show_message(f"The sweep did not start: {finished.error}", "error")
             self._experiment = None
             return
         if self._experiment is not None and self._next_stage(finished):
             return
         done = sum(r.status == "done" for r in finished.rows)
         how = "stopped; start it again on the same folder to resume" if finished.stopped else "finished"
-        self.window.status.showMessage(
+        self.status.showMessage(
             f"Sweep {how}: {done} of {len(finished.rows)} runs done ({finished.samples_per_s:,.0f} training samples/s"
             f" over all runs). Summary in {Path(finished.folder) / 'summary.csv'}.")
         self.loading.open_folder(finished.folder)  # the runs as saved, with the summary's status and numbers
@@ -272,15 +290,12 @@ class Comparison(QObject):
         """Train the experiment's sweep stage by stage into `folder` (default: a new one under
         ~/vae-explorer-runs), then show what it measured in the Experiment panel and explore the run that shows it."""
         if self.sweep.busy:
-            self.window.status.showMessage("A sweep is running; stop it first (Training ▸ Stop sweep).", 10_000)
+            self.status.showMessage("A sweep is running; stop it first (Training ▸ Stop sweep).", 10_000)
             return False
         folder = folder or str(Path.home() / "vae-explorer-runs" / time.strftime(f"{experiment.key}-%Y%m%d-%H%M%S"))
         self._experiment = {"experiment": experiment, "folder": folder, "rows": []}
         self.experiment_panel.show_experiment(experiment)
-        dock = getattr(self.window, "experiment_dock", None)
-        if dock is not None:
-            dock.show()
-            dock.raise_()
+        self._show_dock("Experiment")
         return self._start_stage(0)
 
     def _start_stage(self, index: int) -> bool:
@@ -290,9 +305,9 @@ class Comparison(QObject):
         self.experiment_panel.show_stage(
             f"Training to epoch {epochs}" + (f" (stage {index + 1} of {len(experiment.stages)})"
                                              if len(experiment.stages) > 1 else "") + f" into {state['folder']}…")
-        request = SweepRequest(experiment.settings.replace(epochs=epochs), experiment.betas, (experiment.settings.seed,),
-                               state["folder"], free_bits=experiment.free_bits, schedules=experiment.schedules,
-                               iwae_samples=experiment.iwae_samples)
+        request = SweepRequest(experiment.settings.replace(epochs=epochs), experiment.betas,
+                               (experiment.settings.seed,), state["folder"], free_bits=experiment.free_bits,
+                               schedules=experiment.schedules, iwae_samples=experiment.iwae_samples)
         if not self.start_sweep(request):
             self._experiment = None
             return False
@@ -312,11 +327,8 @@ class Comparison(QObject):
         if rows:
             self._select_after_load = (rows[-1] if experiment.select == "last" else rows[0]).run
         self.loading.open_folder(finished.folder)
-        dock = self.window.explore_docks.get(experiment.panel)
-        if dock is not None:
-            dock.show()
-            dock.raise_()
-        self.window.status.showMessage(f"{experiment.title}: done. The Experiment panel says what it measured.")
+        self._show_dock(experiment.panel)
+        self.status.showMessage(f"{experiment.title}: done. The Experiment panel says what it measured.")
         return True
 
     def shutdown(self) -> None:

@@ -1,9 +1,9 @@
 """The latent-space panels, wired to each other, with one entry point per kind of worker message.
 
-    explore = Exploration(window)
+    explore = LatentPanels(window)
     for title, panel, area in explore.docks():
         window.add_panel(title, panel, area)
-    session.sig_explore.connect(explore.on_explore)     # DecoderSnapshot | LatentSnapshot | PreviewImages
+    session.worker.sig_explore.connect(explore.on_explore)     # DecoderSnapshot | LatentSnapshot | PreviewImages
     # in _on_progress:        explore.on_progress(batch)      (a runtime.messages.CurveBatch)
     # on a live β change:     explore.set_beta(beta)   (the β line previews it until a batch shows it applied)
     # on an opened checkpoint: explore.set_history(opened.history)
@@ -14,13 +14,14 @@
 One panel per event-loop turn: a snapshot's panel updates are queued and run one per turn, so what each one
 dirties is painted before the next runs. Qt paints every dirty widget of a window in one go, and a new model's
 first snapshot touches every latent panel: painted in one turn, they froze the window noticeably while training
-took the CPU; spread out, each turn paints one panel (benchmarks/gui_responsiveness.py measures the stalls). `decoder` and
-`latents` are set by the last step, once every panel shows the snapshot; `flush()` applies the queue at once.
+took the CPU; spread out, each turn paints one panel (benchmarks/gui_responsiveness.py measures the stalls).
+`decoder` and `latents` are set by the last step, once every panel shows the snapshot; `flush()` applies the
+queue at once.
 A larger model's slider rows get turns of their own before the decoder's (DecoderSlidersPanel.prepare_rows).
 
-Which dimensions are active is decided once, by `activity` (explorer.models.latent_activity.LatentActivity), from the live
-KL, the held-out encodings and the live β changes; the KL strip and the sliders both draw its decision, in the
-same turn, so they never disagree.
+Which dimensions are active is decided once, by `activity` (explorer.models.latent_activity.LatentActivity),
+from the live KL, the held-out encodings and the live β changes; the KL strip and the sliders both draw its
+decision, in the same turn, so they never disagree.
 
 Between panels: one explorer.models.LatentCursor holds z, the interpolation ends A and B and the box/lasso
 selection, and every panel that shows or moves them is given it. A click in the scatter moves z and sets A
@@ -67,7 +68,7 @@ KL_REFRESH_MS = 500
 
 
 
-class Exploration(QObject):
+class LatentPanels(QObject):
     """Owns the latent-space panels, the links between them and their background jobs; GUI thread only."""
 
     def __init__(self, parent: QObject | None = None):
@@ -84,7 +85,8 @@ class Exploration(QObject):
         self.kl = KlPanel(self.activity)
         self.rd = RateDistortionPanel()
         self.following_live = True
-        """False while the latent panels explore another run (explorer.comparison): live KL reports are not theirs."""
+        """False while the latent panels explore another run (explorer.window.run_comparison): live KL reports
+        are not theirs."""
         self.gap = ElboGapPanel(LatestJob("vae-explorer IWAE", self))
         self.selection = SelectionPanel(self.cursor)
         self.attribute = AttributePanel(self.cursor)
@@ -100,8 +102,9 @@ class Exploration(QObject):
         self._kl_timer = QTimer(self, singleShot=True, interval=KL_REFRESH_MS)
         self._kl_timer.timeout.connect(self._on_kl_due)
         self._steps: deque[Callable[[], None]] = deque()  # panel updates waiting for their turn
-        self._turn = QTimer(self, singleShot=True, interval=TURN_MS)
-        self._turn.timeout.connect(self._run_next_step)
+        self.turn_timer = QTimer(self, singleShot=True, interval=TURN_MS)
+        """Runs the next queued panel update, one per event-loop turn (its timeout: one update was applied)."""
+        self.turn_timer.timeout.connect(self._run_next_step)
 
         # UMAP and t-SNE maps: asked for by the scatter, computed in a background thread, drawn by the scatter
         self.projection = LatentProjection(self)
@@ -207,14 +210,14 @@ class Exploration(QObject):
     # --- one panel per turn -----------------------------------------------------------------------
     def _queue(self, *steps: Callable[[], None]) -> None:
         self._steps.extend(steps)
-        if not self._turn.isActive():
-            self._turn.start()
+        if not self.turn_timer.isActive():
+            self.turn_timer.start()
 
     def _run_next_step(self) -> None:
         if self._steps:
             self._steps.popleft()()
         if self._steps:
-            self._turn.start()
+            self.turn_timer.start()
 
     @property
     def pending(self) -> bool:
@@ -223,7 +226,7 @@ class Exploration(QObject):
 
     def flush(self) -> None:
         """Apply every queued panel update now (tests; a caller that needs the panels current)."""
-        self._turn.stop()
+        self.turn_timer.stop()
         while self._steps:
             self._steps.popleft()()
 
@@ -251,7 +254,7 @@ class Exploration(QObject):
     def clear(self, trajectory: bool = True) -> None:
         """Forget the model the panels show; trajectory=False keeps the rate–distortion plane's live trajectory
         (another run becomes the explored one, the live run goes on)."""
-        self._turn.stop()
+        self.turn_timer.stop()
         self._steps.clear()  # what was queued belongs to the model being cleared
         self.decoder = None
         self.latents = None
@@ -266,7 +269,7 @@ class Exploration(QObject):
     def shutdown(self) -> None:
         """Join the background estimate's thread (from the window's closeEvent)."""
         self._kl_timer.stop()
-        self._turn.stop()
+        self.turn_timer.stop()
         self._steps.clear()
         self.gap.shutdown()
         self.projection.shutdown()
@@ -348,7 +351,8 @@ SAMPLES = 32
 
 
 def compare_samples(decoder, mu, seed: int, components: int, progress=None, should_stop=None) -> tuple:
-    """(trainer.analysis.aggregate.SampleComparison, decoded prior samples, decoded q(z)-fit samples), in a worker thread."""
+    """(trainer.analysis.aggregate.SampleComparison, decoded prior samples, decoded q(z)-fit samples), in a worker
+    thread."""
     from trainer.analysis.aggregate import compare_prior_and_aggregate
 
     comparison = compare_prior_and_aggregate(mu, n=SAMPLES, seed=seed, n_components=components,

@@ -16,7 +16,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QWidget
 
-from explorer.main_window import MainWindow
+from explorer.window.main_window import MainWindow
 from explorer.models.run_state import RunState
 
 SCREENSHOT_SIZE = (1440, 900)
@@ -80,15 +80,15 @@ class ScreenshotDriver(QObject):
         self.window.resize(*SCREENSHOT_SIZE)
         self.window.show()
         session = self.window.session
-        session.sig_ended.connect(self._on_run_ended)
-        session.sig_failed.connect(self._on_failed)
+        session.worker.sig_ended.connect(self._on_run_ended)
+        session.worker.sig_failed.connect(self._on_failed)
         self.window.files.error_dialogs = False  # nobody to close a dialog: a bad file shows in the banner
         self.window.files.sig_open_failed.connect(self._on_failed)
         if self.runs:
-            self.window.compare.loading.sig_folder_done.connect(self._on_runs_read)
+            self.window.compare.sig_runs_read.connect(self._on_runs_read)
             self.window.compare.open_folder(self.runs)
         if self.checkpoint:
-            session.sig_opened.connect(self._on_opened)
+            session.worker.sig_opened.connect(self._on_opened)
             self.window.open_checkpoint(self.checkpoint)
         else:
             self._train_or_grab()
@@ -101,8 +101,8 @@ class ScreenshotDriver(QObject):
     def _on_opened(self, _opened) -> None:
         self._train_or_grab()
 
-    @Slot(str, int, object)
-    def _on_runs_read(self, _folder: str, _read: int, _refused: list) -> None:
+    @Slot(str, int)
+    def _on_runs_read(self, _folder: str, _read: int) -> None:
         runs = sorted(self.window.compare.catalog.compared(), key=lambda r: r.beta)
         if runs:
             self.window.compare.catalog.select(runs[len(runs) // 2].key)
