@@ -20,6 +20,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from explorer.files.settings_store import use_scratch_settings
+from explorer.models.run_settings import FIELDS
 from explorer.window.main_window import MainWindow
 from explorer.window.first_paint import DemoOpener, FirstPaintProbe
 from explorer.window.screenshot import PANELS, ScreenshotDriver
@@ -145,7 +146,7 @@ def _overrides(pairs: list[str], settings):
     values = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
-        if not sep or not hasattr(settings, name):
+        if not sep or name not in FIELDS:
             raise ValueError(f"--set {pair!r}: expected NAME=VALUE with a RunSettings field name")
         kind = type(getattr(settings, name))
         try:

@@ -15,7 +15,6 @@ Values are read defensively: a hand-edited or older file yields defaults, never 
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import json
 import shutil
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
-from explorer.models.run_settings import RunSettings
+from explorer.models.run_settings import FIELDS, RunSettings
 
 ORGANISATION = "vae-explorer"
 APPLICATION = "vae-explorer"
@@ -124,7 +123,7 @@ class SettingsStore:
 
     # --- the last run's settings --------------------------------------------------------------------
     def save_run_settings(self, settings: RunSettings) -> None:
-        self.qsettings.setValue("run/settings", json.dumps(dataclasses.asdict(settings)))
+        self.qsettings.setValue("run/settings", json.dumps(settings.to_flat()))
 
     def run_settings(self) -> RunSettings | None:
         """The settings of the last Start, validated; None when absent or no longer valid."""
@@ -133,7 +132,7 @@ class SettingsStore:
             return None
         try:
             data = json.loads(text)
-            fields = {f.name: f for f in dataclasses.fields(RunSettings)}
+            fields = set(FIELDS)
             defaults = RunSettings()
             values = {}
             for name, value in data.items():

@@ -1,17 +1,24 @@
-"""What the controls ask the worker to train: one frozen, plain description of a run (no Qt, no torch).
+"""What the controls ask the worker to train: the engine's own configs, seen through the panel's names.
 
     settings = controls.settings()              # RunSettings, built on the GUI thread
+    settings.data, settings.model, settings.train   # DatasetSpec, ModelConfig, TrainConfig: where the values live
+    settings.beta, settings.sprites_n           # the panel's names: read-only views of fields of those configs
+    settings.replace(beta=4.0, sprites_n=600)   # a new RunSettings whose configs differ in those fields
     spec, train_cfg = settings.dataset_spec(), settings.train_config()
-    model_kwargs = settings.model_kwargs()      # -> trainer.training.loop.model_config_for(dataset, **kwargs)
+    model_kwargs = settings.model_kwargs()      # -> trainer.model.vae.model_config_for(dataset, **kwargs)
 
-The panel edits one of these, the worker turns it into the engine's configs, and an opened checkpoint turns
-back into one (`from_configs`), so every view speaks the same small vocabulary.
+Each value has one home, a field of the engine's configs; VIEWS maps the panel's names onto them (the panel
+says "sprites" where DatasetSpec says n, and shows the β schedule as a kind and a step count where
+TrainConfig has one string). The view itself keeps only what no config holds before a dataset is loaded:
+whether the model is conditional (ModelConfig counts the dataset's classes) and the step count of a schedule
+that is switched off. An opened checkpoint's configs come in whole (`from_configs`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, BetaSchedule, DatasetSpec, ModelConfig, TrainConfig
 
@@ -21,45 +28,126 @@ DATASETS = ("sprites", "mnist", "fashion-mnist")
 SCHEDULES = ("constant", "warmup", "cyclical")
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    dataset: str = "sprites"
-    """sprites (built in, generated from the seed), mnist or fashion-mnist (IDX files in `data_dir`),
-    or path (a file named by `path`, e.g. from an opened checkpoint)."""
-    data_dir: str = ""
-    """MNIST/Fashion-MNIST folder; empty means the user cache."""
-    path: str = ""
-    key: str = ""
-    """dataset == path only: the file (.npz, .h5) and the HDF5 dataset inside it."""
-    sprites_n: int = 20000
-    """Sprites only: images generated (10% held out)."""
-    sprites_size: int = 64
-    """Sprites only: side in pixels; 28 has about a fifth of the pixels of 64, and trains that much faster."""
-    limit: int = 0
-    """Use at most this many training examples (0 = all); not shown, kept so a checkpoint round-trips."""
-    arch: str = "mlp"
-    hidden: tuple[int, ...] = (400,)
-    """Not shown in the panel; 400 is the classic 784-400-20 example and suits 64x64 sprites too."""
-    latent_dim: int = 10
-    likelihood: str = "bernoulli"
-    sigma: float = 0.0
-    binarize: str = "none"
-    """none | dynamic | static: see TrainConfig.binarize."""
-    conditional: bool = False
-    batch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
-    epochs: int = 50
-    """Training stops by itself after this many epochs in all; Continue on a run that has done them all trains
-    this many more (the worker's rule), a higher value continues to that total."""
-    beta: float = 1.0
-    schedule: str = "constant"
-    schedule_steps: int = 2000
-    """warmup: steps to reach β; cyclical: the period in steps."""
-    free_bits: float = 0.0
+DEFAULT_SCHEDULE_STEPS = 2000
+"""warmup: steps to reach β; cyclical: the period in steps (the panel's default)."""
 
+VIEWS: dict[str, tuple[str, str]] = {
+    # sprites (built in, generated from the seed), mnist or fashion-mnist (IDX files in data_dir), or path
+    "dataset": ("data", "name"),
+    "data_dir": ("data", "data_dir"),
+    "path": ("data", "path"),
+    "key": ("data", "key"),
+    "sprites_n": ("data", "n"),
+    "sprites_size": ("data", "image_size"),
+    "limit": ("data", "limit"),
+    "arch": ("model", "arch"),
+    "hidden": ("model", "hidden"),
+    "latent_dim": ("model", "latent_dim"),
+    "likelihood": ("model", "likelihood"),
+    "sigma": ("model", "sigma"),
+    "binarize": ("train", "binarize"),
+    "batch_size": ("train", "batch_size"),
+    "lr": ("train", "lr"),
+    # also the dataset's seed (sprites, the split of a single file): set together, read from the run's
+    "seed": ("train", "seed"),
+    "device": ("train", "device"),
+    "epochs": ("train", "epochs"),
+    "beta": ("train", "beta"),
+    "free_bits": ("train", "free_bits"),
+}
+"""The panel's name of each value -> (config, field) where it lives."""
+FIELDS = (*VIEWS, "conditional", "schedule", "schedule_steps")
+"""Every name the panel, the stored settings and `--set NAME=VALUE` use, in the panel's order."""
+
+WINDOW_DATA = DatasetSpec()
+WINDOW_MODEL = ModelConfig(latent_dim=10)
+WINDOW_TRAIN = TrainConfig(epochs=50)
+"""The window's defaults: a smaller z than the engine's (10, every dimension gets a slider) and more epochs
+(training stops by itself after them; Continue on a finished run trains this many more)."""
+
+
+@dataclass(frozen=True, init=False, eq=False)
+class RunSettings:
+    data: DatasetSpec = field(default=WINDOW_DATA)
+    model: ModelConfig = field(default=WINDOW_MODEL)
+    """The panel's part of the model; the dataset fixes input_shape (and a CVAE's num_classes) at Start."""
+    train: TrainConfig = field(default=WINDOW_TRAIN)
+    conditional: bool = False
+    """A CVAE: ModelConfig.num_classes is the dataset's class count, known once it is loaded."""
+    idle_schedule_steps: int = DEFAULT_SCHEDULE_STEPS
+    """The step count shown for a constant β schedule (whose string has none), kept for when it is switched on."""
+
+    def __init__(self, data: DatasetSpec | None = None, model: ModelConfig | None = None,
+                 train: TrainConfig | None = None, conditional: bool = False,
+                 idle_schedule_steps: int = DEFAULT_SCHEDULE_STEPS, **views: Any):
+        """RunSettings(data, model, train), or RunSettings(beta=2.0, sprites_n=600, ...) in the panel's names
+        over the window's defaults."""
+        object.__setattr__(self, "data", data if data is not None else WINDOW_DATA)
+        object.__setattr__(self, "model", model if model is not None else WINDOW_MODEL)
+        object.__setattr__(self, "train", train if train is not None else WINDOW_TRAIN)
+        object.__setattr__(self, "conditional", bool(conditional))
+        object.__setattr__(self, "idle_schedule_steps", int(idle_schedule_steps))
+        if views:
+            changed = self.replace(**views)
+            for name in ("data", "model", "train", "conditional", "idle_schedule_steps"):
+                object.__setattr__(self, name, getattr(changed, name))
+
+    def __getattr__(self, name: str):
+        # only for names the dataclass does not have: the panel's views of the configs
+        if name in VIEWS:
+            config, attr = VIEWS[name]
+            return getattr(object.__getattribute__(self, config), attr)
+        raise AttributeError(f"RunSettings has no setting {name!r}")
+
+    @property
+    def schedule(self) -> str:
+        """constant | warmup | cyclical: the kind of TrainConfig.beta_schedule."""
+        return BetaSchedule.parse(self.train.beta_schedule).kind
+
+    @property
+    def schedule_steps(self) -> int:
+        return BetaSchedule.parse(self.train.beta_schedule).steps or self.idle_schedule_steps
+
+    def replace(self, **changes) -> "RunSettings":
+        """A copy with some values changed, by the panel's names (or data=, model=, train= whole)."""
+        unknown = set(changes) - set(FIELDS) - {"data", "model", "train", "idle_schedule_steps"}
+        if unknown:
+            raise TypeError(f"RunSettings has no setting(s) {sorted(unknown)}")
+        configs = {name: changes.pop(name, getattr(self, name)) for name in ("data", "model", "train")}
+        per_config: dict[str, dict] = {"data": {}, "model": {}, "train": {}}
+        for name, value in changes.items():
+            if name in VIEWS:
+                config, attr = VIEWS[name]
+                per_config[config][attr] = tuple(value) if attr == "hidden" else value
+        if "seed" in changes:
+            per_config["data"]["seed"] = changes["seed"]
+        steps = int(changes.get("schedule_steps", self.schedule_steps))
+        if "schedule" in changes or "schedule_steps" in changes:
+            kind = changes.get("schedule", self.schedule)
+            per_config["train"]["beta_schedule"] = "constant" if kind == "constant" else f"{kind}:{steps}"
+        for config, fields in per_config.items():
+            if fields:
+                configs[config] = dataclasses.replace(configs[config], **fields)
+        return RunSettings(**configs, conditional=changes.get("conditional", self.conditional),
+                           idle_schedule_steps=changes.get("idle_schedule_steps", steps))
+
+    def to_flat(self) -> dict[str, Any]:
+        """Every setting by the panel's name (JSON-safe but for tuples): what the stored settings keep."""
+        return {name: getattr(self, name) for name in FIELDS}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RunSettings) and self.to_flat() == other.to_flat()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_flat().items()))
+
+    def __repr__(self) -> str:
+        return "RunSettings(" + ", ".join(f"{k}={v!r}" for k, v in self.to_flat().items()) + ")"
+
+    # --- the engine's configs for a Start ------------------------------------------------------------------
     def dataset_spec(self) -> DatasetSpec:
+        """The data to load: the fields the panel sets (a checkpoint's fingerprint and folder options stay with
+        the checkpoint, which the worker resumes on its own data)."""
         spec = DatasetSpec(
             name=self.dataset,
             data_dir=self.data_dir if self.dataset in ("mnist", "fashion-mnist") else "",
@@ -74,66 +162,26 @@ class RunSettings:
         return spec
 
     def schedule_text(self) -> str:
-        return "constant" if self.schedule == "constant" else f"{self.schedule}:{self.schedule_steps}"
+        return self.train.beta_schedule
 
     def train_config(self) -> TrainConfig:
-        cfg = TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            beta=self.beta,
-            beta_schedule=self.schedule_text(),
-            free_bits=self.free_bits,
-            seed=self.seed,
-            device=self.device,
-            binarize=self.binarize,
-        )
-        cfg.validate()
-        return cfg
+        self.train.validate()
+        return self.train
 
     def model_kwargs(self) -> dict:
         """Keyword arguments for `model_config_for(dataset, ...)`; the dataset fixes the input shape."""
-        return dict(
-            conditional=self.conditional,
-            arch=self.arch,
-            hidden=tuple(self.hidden),
-            latent_dim=self.latent_dim,
-            likelihood=self.likelihood,
-            sigma=self.sigma,
-        )
-
-    def replace(self, **changes) -> "RunSettings":
-        return dataclasses.replace(self, **changes)
+        m = self.model
+        return dict(conditional=self.conditional, arch=m.arch, hidden=tuple(m.hidden), latent_dim=m.latent_dim,
+                    likelihood=m.likelihood, sigma=m.sigma)
 
     @classmethod
     def from_configs(
         cls, model: ModelConfig, train: TrainConfig, spec: DatasetSpec, progress: dict | None = None
     ) -> "RunSettings":
         """The settings a checkpoint was trained with; its progress (live β, lr, free bits) wins over the config."""
-        schedule = BetaSchedule.parse(train.beta_schedule)
+        BetaSchedule.parse(train.beta_schedule)  # a checkpoint's schedule the panel cannot show is refused here
         progress = progress or {}
-        return cls(
-            dataset=spec.name,
-            data_dir=spec.data_dir,
-            path=spec.path,
-            key=spec.key,
-            sprites_n=spec.n,
-            sprites_size=spec.image_size,
-            limit=spec.limit,
-            arch=model.arch,
-            hidden=tuple(model.hidden),
-            latent_dim=model.latent_dim,
-            likelihood=model.likelihood,
-            sigma=model.sigma,
-            binarize=train.binarize,
-            conditional=model.conditional,
-            batch_size=train.batch_size,
-            lr=float(progress.get("lr", train.lr)),
-            seed=train.seed,
-            device=train.device,
-            epochs=train.epochs,
-            beta=float(progress.get("beta", train.beta)),
-            schedule=schedule.kind,
-            schedule_steps=schedule.steps or cls.schedule_steps,
-            free_bits=float(progress.get("free_bits", train.free_bits)),
-        )
+        train = dataclasses.replace(train, lr=float(progress.get("lr", train.lr)),
+                                    beta=float(progress.get("beta", train.beta)),
+                                    free_bits=float(progress.get("free_bits", train.free_bits)))
+        return cls(data=spec, model=model, train=train, conditional=model.conditional)
