@@ -1,0 +1,113 @@
+"""The rate split I(X; Z) + KL(q(z) ‖ p(z)) against closed forms: linear-Gaussian posteriors, where the aggregate
+posterior is Gaussian and every part has a formula, and the extreme cases (no information, all information)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer.analysis.rate_split import rate_split
+from trainer.errors import ConfigError, Stopped
+
+
+def linear_gaussian(n: int, seed: int = 0):
+    """x ~ N(0, C) in 2-D, q(z|x) = N(W x + b, S) with diagonal S: z's aggregate is N(b, W C Wᵀ + S)."""
+    rng = np.random.default_rng(seed)
+    c = np.array([[1.0, 0.3], [0.3, 0.8]])
+    w = np.array([[1.2, 0.5], [-0.4, 0.9]])
+    b = np.array([0.3, -0.2])
+    s = np.array([0.5, 0.3])
+    x = rng.multivariate_normal(np.zeros(2), c, size=n)
+    mu = x @ w.T + b
+    logvar = np.tile(np.log(s), (n, 1))
+    cov = w @ c @ w.T + np.diag(s)
+    return mu, logvar, cov, b, s
+
+
+def closed_forms(cov, b, s) -> dict:
+    _, logdet = np.linalg.slogdet(cov)
+    info = 0.5 * logdet - 0.5 * np.log(s).sum()
+    d = len(b)
+    marginal_kl = 0.5 * (np.trace(cov) + b @ b - d - logdet)
+    tc = 0.5 * (np.log(np.diag(cov)).sum() - logdet)
+    return {"mutual_information": info, "marginal_kl": marginal_kl, "total_correlation": tc,
+            "dimwise_kl": marginal_kl - tc}
+
+
+def test_linear_gaussian_information_matches_its_closed_form_within_five_hundredths_of_a_nat():
+    mu, logvar, cov, b, s = linear_gaussian(12_000)
+    split = rate_split(mu, logvar, draws=2, seed=1)
+    exact = closed_forms(cov, b, s)
+    assert split.mutual_information == pytest.approx(exact["mutual_information"], abs=0.05)
+    assert split.total_correlation == pytest.approx(exact["total_correlation"], abs=0.05)
+    assert split.marginal_kl == pytest.approx(exact["marginal_kl"], abs=0.05)
+    assert split.dimwise_kl == pytest.approx(exact["dimwise_kl"], abs=0.05)
+    assert split.n == 12_000 and split.log_n == pytest.approx(np.log(12_000))
+
+
+def test_the_parts_add_up_to_the_rate():
+    mu, logvar, *_ = linear_gaussian(3000, seed=2)
+    split = rate_split(mu, logvar, seed=3)
+    # per draw the parts telescope to log q(z|x) - log p(z): their sum is the Monte Carlo rate, to rounding
+    assert split.mutual_information + split.total_correlation + split.dimwise_kl == pytest.approx(split.rate_mc,
+                                                                                                 abs=1e-9)
+    assert split.mutual_information + split.marginal_kl == pytest.approx(split.rate_mc, abs=1e-9)
+    # and the Monte Carlo rate estimates the closed-form one: a few standard errors of one draw per example
+    kl = 0.5 * (mu**2 + np.exp(logvar) - 1 - logvar).sum(1)
+    assert split.rate == pytest.approx(kl.mean())
+    assert abs(split.rate_mc - split.rate) < 4 * 1.5 / np.sqrt(len(mu))
+
+
+def test_posteriors_equal_to_the_prior_carry_no_information():
+    n = 2000
+    split = rate_split(np.zeros((n, 3)), np.zeros((n, 3)), seed=0)
+    assert split.rate == 0.0
+    for part in (split.mutual_information, split.marginal_kl, split.total_correlation, split.dimwise_kl):
+        assert abs(part) < 1e-9
+
+
+def test_the_information_never_exceeds_log_n_and_reaches_it_for_sharp_separate_codes():
+    rng = np.random.default_rng(0)
+    n = 500
+    mu = rng.normal(scale=3.0, size=(n, 4))
+    sharp = rate_split(mu, np.full((n, 4), np.log(1e-6)), seed=0)
+    assert sharp.mutual_information <= sharp.log_n + 1e-9
+    assert sharp.mutual_information == pytest.approx(np.log(n), abs=0.01)  # each code names its example
+    assert sharp.marginal_kl == pytest.approx(sharp.rate - np.log(n), abs=0.1)  # the rest of the rate: q(z) vs p(z)
+    blurry = rate_split(mu, np.full((n, 4), np.log(4.0)), seed=0)
+    assert 0 < blurry.mutual_information < sharp.mutual_information
+
+
+def test_a_cvae_counts_only_the_information_beyond_the_label():
+    rng = np.random.default_rng(4)
+    n = 3000
+    y = rng.integers(0, 3, size=n)
+    centres = np.array([[-3.0, 0.0], [0.0, 3.0], [3.0, 0.0]])
+    mu = centres[y]  # z says which class, and nothing else about x
+    logvar = np.full((n, 2), np.log(0.2))
+    unconditional = rate_split(mu, logvar, seed=0)
+    given_y = rate_split(mu, logvar, labels=y, seed=0)
+    assert unconditional.mutual_information == pytest.approx(np.log(3), abs=0.05)  # the label's entropy
+    assert abs(given_y.mutual_information) < 1e-9
+    assert given_y.log_n == pytest.approx(np.mean(np.log(np.bincount(y)[y])))
+
+
+def test_small_chunks_give_the_same_numbers(monkeypatch):
+    import trainer.analysis.rate_split as module
+
+    mu, logvar, *_ = linear_gaussian(700, seed=5)
+    whole = rate_split(mu, logvar, draws=2, seed=9)
+    monkeypatch.setattr(module, "CHUNK_ELEMENTS", 64)
+    chunked = rate_split(mu, logvar, draws=2, seed=9)
+    assert chunked.to_dict() == pytest.approx(whole.to_dict())
+
+
+def test_bad_input_and_a_stop_are_clear():
+    with pytest.raises(ConfigError, match="N >= 2"):
+        rate_split(np.zeros((1, 2)), np.zeros((1, 2)))
+    with pytest.raises(ConfigError, match="finite"):
+        rate_split(np.array([[0.0], [np.nan]]), np.zeros((2, 1)))
+    with pytest.raises(ConfigError, match="labels"):
+        rate_split(np.zeros((3, 1)), np.zeros((3, 1)), labels=[0, 1])
+    with pytest.raises(Stopped):
+        rate_split(np.zeros((10, 2)), np.zeros((10, 2)), should_stop=lambda: True)
