@@ -2,6 +2,7 @@
 tests/inprocess.py; `python -m trainer.cli` below and tests/test_headless.py start real processes)."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,14 @@ def test_eval_reports_every_metric(trained):
     assert len(result["kl_per_dim"]) == 8
     assert 0 <= result["active_units"] <= 8
     assert result["iwae_log_px"] >= result["elbo"] - 1.0
+    split = result["rate_split"]  # the rate's information: I(X; Z) + KL(q(z) || p(z)), on every held-out example
+    assert set(split) == {"mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n", "n"}
+    assert split["n"] == 120 and split["log_n"] == pytest.approx(math.log(120))
+    assert 0 <= split["mutual_information"] <= split["log_n"] + 1e-9
+    assert split["marginal_kl"] == pytest.approx(split["total_correlation"] + split["dimwise_kl"])
+    assert split["mutual_information"] + split["marginal_kl"] == pytest.approx(result["rate"], abs=1.0)  # MC error
+    skipped = last_json(run_cli("eval", out, "--rate-split-points", "0", "--json").stdout)
+    assert "rate_split" not in skipped
 
 
 def test_eval_on_sprites_reports_mig(tmp_path):
@@ -65,6 +74,11 @@ def test_eval_on_sprites_reports_mig(tmp_path):
     result = last_json(run_cli("eval", out, "--json").stdout)
     assert 0.0 <= result["mig"] <= 1.0
     assert "iwae_log_px" not in result  # K = 0 skips it
+    assert "dci_disentanglement" not in result  # minutes at the protocol's 15,000 points: only when asked
+    scored = last_json(run_cli("eval", out, "--disentanglement", "--json").stdout)
+    for key in ("dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factorvae_score"):
+        assert 0.0 <= scored[key] <= 1.0, key
+    assert scored["disentanglement_points"] == 2300  # the 2,000 held-out sprites and the 300 training ones
 
 
 def test_info_lists_config_and_history(trained):
@@ -98,6 +112,7 @@ def test_resume_continues_from_the_checkpoint(trained, tmp_path):
         (["eval", "/nonexistent/model.h5"], "model.h5"),
         (["info", "README.md"], "README.md"),
         (["eval", "x.h5", "--iwae-samples", "-1"], "iwae"),
+        (["eval", "x.h5", "--rate-split-points", "1"], "rate-split-points"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, needle):

@@ -61,7 +61,9 @@ def test_steps_table_has_the_columns_a_reader_expects_and_exact_numbers(tmp_path
 def test_other_groups_go_to_sibling_files(tmp_path, history):
     written = history_to_csv(history, tmp_path / "run.csv")
     assert written == csv_paths(tmp_path / "run.csv", {k.split("/")[0] for k in history})
-    assert {p.name for p in written} == {"run.csv", "run.epochs.csv", "run.beta_changes.csv"}
+    assert {p.name for p in written} == {"run.csv", "run.epochs.csv", "run.beta_changes.csv", "run.rate_split.csv"}
+    header, rows = read_csv(tmp_path / "run.rate_split.csv")  # the rate's information, one row per epoch
+    assert column(header, rows, "mutual_information") == history["rate_split/mutual_information"].tolist()
     header, rows = read_csv(tmp_path / "run.epochs.csv")
     assert header[:9] == ["epoch", "step", "train_recon", "train_kl", "train_elbo", "test_recon", "test_kl",
                           "test_elbo", "active_units"]

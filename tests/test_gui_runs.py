@@ -160,7 +160,7 @@ def test_the_runs_export_as_a_summary_csv_and_the_plane_with_its_frontier(qtbot,
     assert svg.count("<polyline") >= empty.count("<polyline") + len(BETAS)  # a trajectory per run, and more
 
 
-@pytest.mark.parametrize("key", ["collapse", "gap"])
+@pytest.mark.parametrize("key", ["collapse", "gap", "bottleneck"])
 def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, window, tmp_path, key):
     import dataclasses
 
@@ -185,6 +185,12 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
     if key == "collapse":
         assert "At β = 30" in text and ys[0] > ys[1]  # more β, less rate
         assert explored.beta == 30.0
+    elif key == "bottleneck":  # I(X; Z) and KL(q(z) || p(z)) by β, from the summary's rate split
+        rows = finished[-1].rows
+        assert ys == [r.mutual_information for r in rows] and ys[0] > ys[1]  # more β, less information
+        _, second = window.compare.experiment_panel.second.getData()
+        assert list(second) == pytest.approx([r.marginal_kl for r in rows])
+        assert "of it information" in text
     else:
         rows = [r for batch in finished for r in batch.rows]
         assert [r.epochs for r in rows] == [1, 2] and all(r.iwae_samples == 5 for r in rows)

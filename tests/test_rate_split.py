@@ -111,3 +111,26 @@ def test_bad_input_and_a_stop_are_clear():
         rate_split(np.zeros((3, 1)), np.zeros((3, 1)), labels=[0, 1])
     with pytest.raises(Stopped):
         rate_split(np.zeros((10, 2)), np.zeros((10, 2)), should_stop=lambda: True)
+
+
+def test_every_epoch_splits_the_held_out_rate_and_the_checkpoint_keeps_it(tmp_path):
+    from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
+    from trainer.config import DatasetSpec, TrainConfig
+    from trainer.data import load_dataset
+    from trainer.model.vae import model_config_for
+    from trainer.training.loop import Trainer
+    from trainer.training.reports import EpochReport
+
+    data = load_dataset(DatasetSpec(name="sprites", n=400, image_size=28, seed=1))
+    trainer = Trainer(model_config_for(data, hidden=(32,), latent_dim=3), TrainConfig(epochs=2, batch_size=64), data)
+    epochs = [r for r in trainer.run() if isinstance(r, EpochReport)]
+    assert len(epochs) == 2
+    for report in epochs:
+        split = report.rate_split
+        assert split["n"] == len(data.x_test) and 0 <= split["mutual_information"] <= split["log_n"] + 1e-9
+        assert split["mutual_information"] + split["marginal_kl"] == pytest.approx(report.test_kl, abs=1.0)
+    save_checkpoint(tmp_path / "run.h5", trainer.checkpoint())
+    history = load_checkpoint(tmp_path / "run.h5").history
+    assert list(history["rate_split/epoch"]) == [1, 2]
+    assert list(history["rate_split/mutual_information"]) == [r.rate_split["mutual_information"] for r in epochs]
+    assert len(history["epochs/epoch"]) == 2  # the epochs group itself is as it was

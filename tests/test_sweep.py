@@ -165,3 +165,8 @@ def test_sweep_summary_has_mig_on_data_with_ground_truth_factors(tmp_path, capsy
     code, result = sweep(capsys, tmp_path / "runs", "--beta", "1,4", "--epochs", "1",
                          data=["--dataset", "sprites", "--limit", "96", *MODEL])
     assert code == 0 and all(0 <= r["mig"] <= 1 for r in result["runs"])
+    for r in result["runs"]:  # and the rate's information, in the summary as in eval --json
+        assert 0 <= r["mutual_information"] <= r["log_n"] + 1e-9
+        assert r["marginal_kl"] == pytest.approx(r["total_correlation"] + r["dimwise_kl"])
+    header = (tmp_path / "runs" / "summary.csv").read_text().splitlines()[0].split(",")
+    assert {"mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n"} <= set(header)

@@ -16,6 +16,8 @@ from trainer.errors import ConfigError
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
 BINARIZE = ("none", "dynamic", "static")
+OBJECTIVES = ("elbo", "tcvae")
+TC_SAMPLING = ("mws", "mss")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
 CONV_MIN_SIDE, CONV_MAX_SIDE = 28, 128  # conv: square images whose side is a multiple of 4 in this range
@@ -137,6 +139,15 @@ class TrainConfig:
     from the seed. Either way the held-out set is one fixed sample, so evaluations compare."""
     precision: str = "fp32"
     """fp32, or bf16: the forward pass under bfloat16 autocast (CPU and CUDA; the loss and Adam stay fp32)."""
+    objective: str = "elbo"
+    """elbo: the β-VAE loss D + β·KL; tcvae: β-TCVAE (Chen et al. 2018), D + α·MI + β·TC + γ·dimension-wise KL,
+    the KL term split on the minibatch, so β weighs only the total correlation (trainer.model.objective)."""
+    tc_alpha: float = 1.0
+    """tcvae: weight of the index-code mutual information."""
+    tc_gamma: float = 1.0
+    """tcvae: weight of the dimension-wise KL."""
+    tc_sampling: str = "mws"
+    """tcvae: how the batch estimates q(z): mws (minibatch-weighted) or mss (minibatch stratified)."""
     compile: bool = False
     """Train with a step compiled by torch.compile (on CUDA mode reduce-overhead, which captures CUDA graphs):
     fewer kernel launches and less Python per step, after a compilation of tens of seconds."""
@@ -164,6 +175,21 @@ class TrainConfig:
         if self.binarize not in BINARIZE:
             raise ConfigError(f"binarize must be one of {BINARIZE}, got {self.binarize!r}")
         BetaSchedule.parse(self.beta_schedule)
+        self._validate_objective()
+
+    def _validate_objective(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.tc_sampling not in TC_SAMPLING:
+            raise ConfigError(f"tc_sampling must be one of {TC_SAMPLING}, got {self.tc_sampling!r}")
+        for name in ("tc_alpha", "tc_gamma"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value)
+                                                                                     and value >= 0):
+                raise ConfigError(f"{name} must be >= 0, got {value!r}")
+        if self.objective == "tcvae" and self.free_bits > 0:
+            raise ConfigError("free_bits applies to the ELBO's KL term; β-TCVAE weighs its parts instead "
+                              "(set free_bits to 0, or objective to elbo)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -46,6 +46,8 @@ class RunRecord:
     rate: float = math.nan
     distortion: float = math.nan
     elbo: float = math.nan
+    information: float = math.nan
+    """I(X; Z) of the held-out posteriors at the last epoch (trainer.analysis.rate_split), when it was measured."""
     """Held-out, after the last epoch (or the last training report before the first epoch ended)."""
     history: dict = field(default_factory=dict, repr=False)
     """trainer.history arrays ("steps/step", "steps/recon", "steps/kl", "steps/beta", "epochs/..."): its curves."""

@@ -54,6 +54,10 @@ VIEWS: dict[str, tuple[str, str]] = {
     "epochs": ("train", "epochs"),
     "beta": ("train", "beta"),
     "free_bits": ("train", "free_bits"),
+    "objective": ("train", "objective"),
+    "tc_alpha": ("train", "tc_alpha"),
+    "tc_gamma": ("train", "tc_gamma"),
+    "tc_sampling": ("train", "tc_sampling"),
 }
 """The panel's name of each value -> (config, field) where it lives."""
 FIELDS = (*VIEWS, "conditional", "schedule", "schedule_steps")

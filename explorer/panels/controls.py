@@ -87,7 +87,12 @@ TIPS = {
     "schedule_steps": "Warm-up: steps to reach the target β. Cyclical: the period in steps.",
     "free_bits": "Free bits λ (Kingma et al. 2016), nats per latent dimension: a dimension's KL below λ is not\n"
                  "penalised, so the optimiser gains nothing by collapsing it. 0 = off. Applies live.",
+    "objective": "What β weighs. ELBO (β-VAE): the whole rate, D + β·KL(q(z|x) ‖ p(z)).\n"
+                 "β-TCVAE (Chen et al. 2018): the KL term split on the batch into index-code mutual information,\n"
+                 "total correlation and dimension-wise KL; β weighs only the total correlation, the dependence\n"
+                 "between latent dimensions, so a high β asks for factorized codes without starving I(X; Z).",
 }
+OBJECTIVE_LABELS = {"elbo": "ELBO (β-VAE)", "tcvae": "β-TCVAE (β on total correlation)"}
 
 
 def beta_to_tick(beta: float) -> int:
@@ -130,7 +135,7 @@ class ControlsPanel(QWidget):
             self.dataset_combo, self.folder_edit, self.browse_button, self.sprites_n_spin, self.sprites_size_combo,
             self.arch_combo, self.latent_spin, self.likelihood_combo, self.binarize_combo, self.conditional_check,
             self.device_combo,
-            self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin,
+            self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin, self.objective_combo,
         ]
         self._model_locked = False
         self.set_settings(defaults)
@@ -204,7 +209,11 @@ class ControlsPanel(QWidget):
             self.schedule_combo.addItem(label, name)
         self.schedule_steps_spin = _spin(1, 10_000_000, defaults.schedule_steps, step=100, suffix=" steps")
         self.free_bits_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=10.0, singleStep=0.1, suffix=" nats")
+        self.objective_combo = QComboBox()
+        for name, label in OBJECTIVE_LABELS.items():
+            self.objective_combo.addItem(label, name)
         beta = QFormLayout()
+        beta.addRow("Objective", self.objective_combo)
         beta.addRow("β", _row(self.beta_slider, self.beta_spin, stretch=(3, 2)))
         beta.addRow("Schedule", _row(self.schedule_combo, self.schedule_steps_spin))
         beta.addRow("Free bits", self.free_bits_spin)
@@ -240,6 +249,7 @@ class ControlsPanel(QWidget):
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
         self.browse_button.clicked.connect(self._on_browse_clicked)
         self.schedule_combo.currentIndexChanged.connect(self._on_schedule_changed)
+        self.objective_combo.currentIndexChanged.connect(self._on_schedule_changed)
         self.beta_slider.valueChanged.connect(self._on_beta_slider_moved)
         self.beta_spin.valueChanged.connect(self._on_beta_spin_changed)
         self.lr_spin.valueChanged.connect(self._on_lr_changed)
@@ -266,6 +276,7 @@ class ControlsPanel(QWidget):
             schedule=self.schedule_combo.currentData(),
             schedule_steps=self.schedule_steps_spin.value(),
             free_bits=self.free_bits_spin.value(),
+            objective=self.objective_combo.currentData(),
             **self._unshown,
         )
 
@@ -273,7 +284,8 @@ class ControlsPanel(QWidget):
         """Show `s` without re-sending its live values (the trainer either has them or will at Start)."""
         self.blockSignals(True)  # our own sig_* stay quiet; the widgets still update each other
         try:
-            self._unshown = {"hidden": tuple(s.hidden), "sigma": s.sigma, "limit": s.limit}
+            self._unshown = {"hidden": tuple(s.hidden), "sigma": s.sigma, "limit": s.limit, "tc_alpha": s.tc_alpha,
+                             "tc_gamma": s.tc_gamma, "tc_sampling": s.tc_sampling}
             if s.dataset == "path":
                 self._unshown.update(path=s.path, key=s.key)
                 name = s.path.rstrip("/").rsplit("/", 1)[-1] + (f" [{s.key}]" if s.key else "")
@@ -305,6 +317,7 @@ class ControlsPanel(QWidget):
             self.beta_spin.setValue(s.beta)
             self._beta_timer.stop()
             self.schedule_combo.setCurrentIndex(self.schedule_combo.findData(s.schedule))
+            self.objective_combo.setCurrentIndex(self.objective_combo.findData(s.objective))
             self.schedule_steps_spin.setValue(s.schedule_steps)
             self.free_bits_spin.setValue(s.free_bits)
         finally:
@@ -346,6 +359,10 @@ class ControlsPanel(QWidget):
         if not labelled:
             self.conditional_check.setChecked(False)
         self.schedule_steps_spin.setEnabled(self.schedule_combo.currentData() != "constant" and not self._model_locked)
+        tcvae = self.objective_combo.currentData() == "tcvae"
+        self.free_bits_spin.setEnabled(not tcvae)  # β-TCVAE weighs the KL term's parts, not a floor under it
+        if tcvae:
+            self.free_bits_spin.setValue(0.0)
 
     def _on_dataset_changed(self, _index: int) -> None:
         self._update_enabled()
@@ -392,6 +409,7 @@ class ControlsPanel(QWidget):
             "seed": [self.seed_spin], "device": [self.device_combo], "epochs": [self.epochs_spin],
             "beta": [self.beta_slider, self.beta_spin], "schedule": [self.schedule_combo],
             "schedule_steps": [self.schedule_steps_spin], "free_bits": [self.free_bits_spin],
+            "objective": [self.objective_combo],
         }.items():
             for widget in widgets:
                 widget.setToolTip(TIPS[key])

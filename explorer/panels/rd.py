@@ -77,6 +77,7 @@ class RateDistortionPanel(QWidget):
         super().__init__(parent)
         self._buffer = CurveBuffer(5)  # step, rate, distortion, and their moving averages
         self._ema: tuple[float, float] | None = None
+        self._information: float | None = None  # the live run's held-out I(X; Z), nats
         self._beta = 1.0  # the β the line uses: the effective one, or the preview's
         self._factor = 1.0  # the schedule's factor in the latest report (effective β / target)
         self._preview: float | None = None  # a β target the user set that no report has shown applied yet
@@ -239,7 +240,13 @@ class RateDistortionPanel(QWidget):
     def clear(self) -> None:
         self._buffer.clear()
         self._ema = None
+        self._information = None
         self.refresh_now()
+
+    def set_information(self, information: float | None) -> None:
+        """The live run's held-out I(X; Z), the part of R that is information about x (InformationPanel)."""
+        self._information = information
+        self._draw_lines()
 
     def refresh_now(self) -> None:
         self._redraw_timer.stop()
@@ -379,8 +386,10 @@ class RateDistortionPanel(QWidget):
         self.beta_label.setPos(x, const - beta * x)
         who = f"<b>{name}</b> (held-out, last epoch): " if name else ""
         source = "its β" if name else self._beta_source()
+        info = self._information
+        inside = f"(held-out I(X;Z) {info:.2f}) " if info is not None and not name else ""
         self.readout.setText(
-            f"{who}<b>R</b> {r:.2f} nats &nbsp; <b>D</b> {d:.2f} nats &nbsp; −ELBO {r + d:.2f} &nbsp; "
+            f"{who}<b>R</b> {r:.2f} nats {inside}&nbsp; <b>D</b> {d:.2f} nats &nbsp; −ELBO {r + d:.2f} &nbsp; "
             f"<span style='color:{BETA_COLOUR}'><b>β = {beta:.3g}</b> ({source}): the loss "
             f"D + βR is constant along the dashed line (slope −β)</span>")
 

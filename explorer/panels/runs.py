@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord
 
-COLUMNS = ("", "Run", "β", "Seed", "Status", "R", "D", "ELBO")
+COLUMNS = ("", "Run", "β", "Seed", "Status", "R", "I(X;Z)", "D", "ELBO")
 TOOLTIPS = ("Show this run on the curves and the rate–distortion plane", "Checkpoint file (or the live run)",
             "Weight of the rate in the loss D + βR", "Seed of weights, batches and noise",
             "Training state; a failed run says why in its tooltip",
             "Rate R = KL(q(z|x) ‖ p(z)), held-out, nats per example",
+            "I(X; Z): the part of the rate that is information about x (the rest is KL(q(z) ‖ p(z)));\n"
+            "the KL term limits the information z carries about x. Held-out, at the last epoch",
             "Distortion D = −E log p(x|z), held-out, nats per example", "ELBO = −(R + D), held-out")
 KEY_ROLE = Qt.UserRole
 SORT_ROLE = Qt.UserRole + 1
@@ -121,11 +123,11 @@ class RunsPanel(QWidget):
             show.setCheckState(Qt.Checked if record.visible else Qt.Unchecked)
         cells = [show, _Item(record.name), _Item(f"{record.beta:g}" if math.isfinite(record.beta) else "–"),
                  _Item(str(record.seed)), _Item(status_text(record)), _Item(_number(record.rate)),
-                 _Item(_number(record.distortion)), _Item(_number(record.elbo))]
+                 _Item(_number(record.information)), _Item(_number(record.distortion)), _Item(_number(record.elbo))]
         cells[1].setData(KEY_ROLE, key)
         cells[1].setToolTip(record.path or "The run this window trains")
-        for col, value in ((2, record.beta), (3, record.seed), (5, record.rate), (6, record.distortion),
-                           (7, record.elbo)):
+        for col, value in ((2, record.beta), (3, record.seed), (5, record.rate), (6, record.information),
+                           (7, record.distortion), (8, record.elbo)):
             cells[col].setData(SORT_ROLE, value)
         if record.message:
             cells[4].setToolTip(record.message)

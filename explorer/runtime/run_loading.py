@@ -15,6 +15,7 @@ for exploring the next run of the same sweep.
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
@@ -29,15 +30,18 @@ def record_from_checkpoint(path: str, ckpt, status: str = "", message: str = "")
     """What the comparison views need of a checkpoint: settings, progress and history, as one RunRecord."""
     from trainer.analysis.rd import final_rd
 
-    history = {k: v for k, v in ckpt.history.items() if k.startswith(("steps/", "epochs/", "beta_changes/"))}
+    history = {k: v for k, v in ckpt.history.items()
+               if k.startswith(("steps/", "epochs/", "beta_changes/", "rate_split/"))}
     rate, distortion, elbo = final_rd(history)
+    information = history.get("rate_split/mutual_information")
     epoch, epochs = int(ckpt.progress["epoch"]), int(ckpt.train_config.epochs)
     if not status:
         status = "done" if epoch >= epochs else "unfinished"
     return RunRecord(key=str(Path(path).resolve()), name=Path(path).stem, beta=float(ckpt.train_config.beta),
                      seed=int(ckpt.train_config.seed), status=status, epoch=epoch, epochs=epochs,
                      progress=min(1.0, epoch / epochs) if epochs else 1.0, rate=rate, distortion=distortion,
-                     elbo=elbo, history=history, message=message)
+                     elbo=elbo, history=history, message=message,
+                     information=float(information[-1]) if information is not None and len(information) else math.nan)
 
 
 class RunLoadingWorker(QObject):

@@ -48,6 +48,7 @@ from explorer.models.latent_activity import LatentActivity
 from explorer.models.latent_cursor import LatentCursor
 from explorer.panels.decoder import ROWS_PER_TURN, DecoderSlidersPanel
 from explorer.panels.elbo_gap import ElboGapPanel
+from explorer.panels.information import InformationPanel
 from explorer.panels.kl import KlPanel
 from explorer.panels.latent import LatentScatterPanel
 from explorer.panels.rd import RateDistortionPanel
@@ -84,6 +85,7 @@ class LatentPanels(QObject):
         self.samples = SamplesPanel()
         self.kl = KlPanel(self.activity)
         self.rd = RateDistortionPanel()
+        self.information = InformationPanel()
         self.following_live = True
         """False while the latent panels explore another run (explorer.window.run_comparison): live KL reports
         are not theirs."""
@@ -139,6 +141,7 @@ class LatentPanels(QObject):
             ("Selection", self.selection, Qt.RightDockWidgetArea),
             ("Latent arithmetic", self.attribute, Qt.BottomDockWidgetArea),
             ("Prior vs q(z)", self.aggregate, Qt.LeftDockWidgetArea),
+            ("Information", self.information, Qt.RightDockWidgetArea),
         ]
 
     # --- from the worker (queued, GUI thread) -------------------------------------------------------
@@ -250,6 +253,14 @@ class LatentPanels(QObject):
 
     def set_history(self, arrays: dict) -> None:
         self.rd.set_history(arrays)
+        self.information.set_history(arrays)
+
+    def on_epoch(self, report) -> None:
+        """A held-out evaluation of the live run (trainer.training.reports.EpochReport)."""
+        self.information.add_epoch(report)
+        split = getattr(report, "rate_split", None)
+        if split is not None:
+            self.rd.set_information(float(split["mutual_information"]))
 
     def clear(self, trajectory: bool = True) -> None:
         """Forget the model the panels show; trajectory=False keeps the rate–distortion plane's live trajectory
@@ -265,6 +276,7 @@ class LatentPanels(QObject):
             panel.clear()
         if trajectory:
             self.rd.clear()
+            self.information.clear()
 
     def shutdown(self) -> None:
         """Join the background estimate's thread (from the window's closeEvent)."""

@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         # the selection under the scatter it is drawn on; prior vs q(z) with the other panels of the objective
         self.tabifyDockWidget(d["Decoder"], d["Selection"])
         self.tabifyDockWidget(d["ELBO gap"], d["Prior vs q(z)"])
+        self.tabifyDockWidget(d["Selection"], d["Information"])  # what z carries, beside the latent panels
         d["Rate–distortion"].raise_()
         d["Traversals"].raise_()
         d["Decoder"].raise_()
@@ -358,6 +359,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_epoch_done(self, report) -> None:
         self.curves.add_epoch(report.step, report.test_recon, report.test_kl, report.test_elbo)
+        self.explore.on_epoch(report)
         # no active-unit count here: the KL strip and the sliders show the one decision about which are active
         # (explorer.models.latent_activity), and a second count from another measurement contradicted it now and then
         self.status.showMessage(

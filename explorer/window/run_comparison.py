@@ -17,6 +17,7 @@ selected again (then the worker publishes its current model afresh).
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -192,8 +193,10 @@ class RunComparison(QObject):
     @Slot(object)
     def _on_live_epoch(self, report) -> None:
         epochs = self.controls.settings().epochs
+        split = report.rate_split or {}
         self._live_record(status="training", epoch=int(report.epoch), rate=float(report.test_kl),
                           distortion=float(report.test_recon), elbo=float(report.test_elbo),
+                          information=float(split.get("mutual_information", math.nan)),
                           progress=min(1.0, report.epoch / epochs) if epochs else 1.0)
 
     @Slot(object)

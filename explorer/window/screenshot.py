@@ -41,6 +41,7 @@ PANELS = {
     "selection": "Selection",
     "arithmetic": "Latent arithmetic",
     "prior": "Prior vs q(z)",
+    "information": "Information",
 }
 """--panel names and the titles of their docks."""
 

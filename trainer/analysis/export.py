@@ -5,6 +5,7 @@
     # run.csv               steps: step, epoch, beta, lr, recon, kl, elbo, loss, samples_per_s, elapsed_s,
     #                       kl_0..kl_{D-1}
     # run.epochs.csv        epochs: epoch, step, train_*/test_* terms, active_units, test_kl_0..
+    # run.rate_split.csv    rate_split: epoch, step, mutual_information, marginal_kl, total_correlation, ...
     # run.beta_changes.csv  (and any other group, e.g. divergences) when the run has some
 
 The file the user names holds the steps table, the curves most people want. Each other group gets its own
@@ -38,6 +39,7 @@ COLUMN_ORDER = {
                "active_units", "test_kl_per_dim"),
     "beta_changes": ("step", "value"),
     "divergences": ("step", "restored_step"),
+    "rate_split": ("epoch", "step", "mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n"),
 }
 """The order a reader expects: position first, then the loss terms; unknown columns follow alphabetically."""
 

@@ -240,6 +240,22 @@ def mig_indices(n_test: int, n_train: int, points: int = MIG_POINTS, seed: int =
 
 
 @torch.no_grad()
+def encode_factor_points(model, dataset, device, points: int, seed: int = 0, batch_size: int = 1024,
+                         what: str = "this metric") -> tuple[np.ndarray, np.ndarray]:
+    """(encoder means, ground-truth factors) of up to `points` examples, the held-out split first (mig_indices):
+    the points every disentanglement metric is computed on."""
+    if dataset.factors_test is None or dataset.factors_train is None:
+        raise ValueError(f"{what} needs a dataset with ground-truth factors (such as sprites)")
+    test, train = mig_indices(len(dataset.x_test), len(dataset.x_train), points, seed)
+    mus, factors = [], []
+    for x, y, f, idx in ((dataset.x_test, dataset.y_test, dataset.factors_test, test),
+                         (dataset.x_train, dataset.y_train, dataset.factors_train, train)):
+        if len(idx):
+            mus.append(encode_dataset(model, x[idx], None if y is None else y[idx], device, batch_size)[0])
+            factors.append(np.asarray(f)[idx])
+    return np.concatenate(mus), np.concatenate(factors)
+
+
 def dataset_mig(model, dataset, device, points: int = MIG_POINTS, seed: int = 0, batch_size: int = 1024) -> dict:
     """MIG by disentanglement_lib's protocol on a dataset with ground-truth factors (trainer.data.dataset.Dataset).
 
@@ -249,16 +265,7 @@ def dataset_mig(model, dataset, device, points: int = MIG_POINTS, seed: int = 0,
       mig_points      the number of examples it was estimated on (10,000 unless the data has fewer)
       mig_per_factor  {factor name: normalised gap, or None for a factor constant in these examples}
     """
-    if dataset.factors_test is None or dataset.factors_train is None:
-        raise ValueError("dataset_mig needs a dataset with ground-truth factors (such as sprites)")
-    test, train = mig_indices(len(dataset.x_test), len(dataset.x_train), points, seed)
-    mus, factors = [], []
-    for x, y, f, idx in ((dataset.x_test, dataset.y_test, dataset.factors_test, test),
-                         (dataset.x_train, dataset.y_train, dataset.factors_train, train)):
-        if len(idx):
-            mus.append(encode_dataset(model, x[idx], None if y is None else y[idx], device, batch_size)[0])
-            factors.append(np.asarray(f)[idx])
-    mu, factors = np.concatenate(mus), np.concatenate(factors)
+    mu, factors = encode_factor_points(model, dataset, device, points, seed, batch_size, "dataset_mig")
     sizes = tuple(dataset.factor_sizes) or None
     gaps = mig_per_factor(mu, factors, sizes)
     names = tuple(dataset.factor_names) or tuple(f"factor {k}" for k in range(len(gaps)))
@@ -282,6 +289,7 @@ def evaluate(
     factors: np.ndarray | None = None,
     factor_sizes: Sequence[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    rate_split_points: int | None = None,
 ) -> dict:
     """Evaluate a model on a whole array; every value is a plain Python number or list.
 
@@ -300,6 +308,9 @@ def evaluate(
       mig          Mutual Information Gap on these examples' posterior means (only if `factors` is
                    given); `dataset_mig` gives the protocol score on 10,000 points
       mig_points   the number of examples MIG was estimated on (= n)
+      rate_split   {mutual_information, marginal_kl, total_correlation, dimwise_kl, log_n, n}: the rate split
+                   into I_q(X; Z) (a CVAE: I(X; Z | Y)) and KL(q(z) ‖ p(z)) on up to `rate_split_points`
+                   examples, evenly spaced (trainer.analysis.rate_split; only if rate_split_points is given)
       n            number of examples
 
     Noise comes from `generator` (a CPU torch.Generator; None means a fresh one seeded 0), so
@@ -314,8 +325,9 @@ def evaluate(
     # IWAE draws from its own stream, seeded from `generator` whether or not it runs, so turning
     # IWAE on does not change the one-sample ELBO of the same seed
     iwae_generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-    recon_sum, kl_dim_sum, iwae_sum, mu_all = _summed_terms(model, x, y, device, batch_size, iwae_samples,
-                                                            generator, iwae_generator, progress)
+    recon_sum, kl_dim_sum, iwae_sum, mu_all, logvar_all = _summed_terms(model, x, y, device, batch_size,
+                                                                        iwae_samples, generator, iwae_generator,
+                                                                        progress)
     recon = recon_sum / n
     kl_dims = (kl_dim_sum / n).tolist()
     kl = float(sum(kl_dims))
@@ -336,18 +348,33 @@ def evaluate(
     if factors is not None:
         result["mig"] = mig(mu_all, factors, factor_sizes)
         result["mig_points"] = n
+    if rate_split_points is not None and n >= 2:
+        result["rate_split"] = split_of(mu_all, logvar_all, y if model.config.conditional else None,
+                                        rate_split_points, seed=int(torch.randint(2**31, (1,), generator=generator)))
     return result
 
 
+def split_of(mu: np.ndarray, logvar: np.ndarray, labels, points: int, seed: int = 0) -> dict:
+    """The rate split of up to `points` posteriors, evenly spaced through the array, as eval --json reports it."""
+    from trainer.analysis.rate_split import rate_split
+
+    n = len(mu)
+    keep = np.unique(np.linspace(0, n - 1, min(n, max(2, int(points)))).round().astype(int))
+    split = rate_split(mu[keep], logvar[keep], None if labels is None else np.asarray(labels)[keep], seed=seed)
+    return {"mutual_information": split.mutual_information, "marginal_kl": split.marginal_kl,
+            "total_correlation": split.total_correlation, "dimwise_kl": split.dimwise_kl, "log_n": split.log_n,
+            "n": split.n}
+
+
 def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae_generator, progress):
-    """(-Σ log p(x|z), Σ per-dimension KL, Σ IWAE log p(x), every μ) over the whole array, batch by batch."""
+    """(-Σ log p(x|z), Σ per-dimension KL, Σ IWAE log p(x), every μ, every log σ²) over the whole array."""
     n = len(x)
     d = int(model.config.latent_dim)
     # float64 sums: 70k examples of ~1e2-nat terms summed in float32 would drift
     recon_sum = 0.0
     iwae_sum = 0.0
     kl_dim_sum = torch.zeros(d, dtype=torch.float64)
-    mus = []
+    mus, logvars = [], []
     with eval_mode(model):
         for start in range(0, n, batch_size):
             sl = slice(start, start + batch_size)
@@ -361,7 +388,8 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
             if iwae_samples > 0:
                 iwae_sum += iwae_log_px(model, xb, yb, iwae_samples, generator=iwae_generator).double().sum().item()
             mus.append(mu.float().cpu().numpy())
+            logvars.append(logvar.float().cpu().numpy())
             if progress is not None:
                 progress(min(start + batch_size, n), n)
 
-    return recon_sum, kl_dim_sum, iwae_sum, np.concatenate(mus)
+    return recon_sum, kl_dim_sum, iwae_sum, np.concatenate(mus), np.concatenate(logvars)

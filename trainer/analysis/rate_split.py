@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from trainer.errors import ConfigError, Stopped
+from trainer.model.objective import gaussian_log_density
 
 LOG_2PI = math.log(2 * math.pi)
 CHUNK_ELEMENTS = 8 * 2**20
@@ -60,11 +61,6 @@ class RateSplit:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, diag exp(logvar)) per dimension, broadcast: z (A, 1, D) against mu (1, B, D) -> (A, B, D)."""
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar))
 
 
 def _check(mu: np.ndarray, logvar: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -109,7 +105,7 @@ def rate_split(mu, logvar, labels=None, draws: int = 1, seed: int = 0, device="c
     group_size = torch.bincount(group).to(torch.float64)
     log_group_n = torch.log(group_size)[group]  # (N,) log N_y of each example's class (log N without labels)
 
-    log_qzx = _gaussian_log_density(z, mu_t[owner], logvar_t[owner]).sum(1)  # log q(z|x) of each draw's own x
+    log_qzx = gaussian_log_density(z, mu_t[owner], logvar_t[owner]).sum(1)  # log q(z|x) of each draw's own x
     log_pz_dims = -0.5 * (LOG_2PI + z.pow(2))
     log_qz, log_qz_dims = _aggregate_log_density(z, group[owner], mu_t, logvar_t, group, progress, should_stop)
     log_qz = log_qz - log_group_n[owner]
@@ -143,7 +139,7 @@ def _aggregate_log_density(z, z_group, mu, logvar, group, progress, should_stop)
         for c0 in range(0, n, cols):
             if should_stop is not None and should_stop():
                 raise Stopped("rate split stopped")
-            per_dim = _gaussian_log_density(zs, mu[None, c0:c0 + cols], logvar[None, c0:c0 + cols])
+            per_dim = gaussian_log_density(zs, mu[None, c0:c0 + cols], logvar[None, c0:c0 + cols])
             other = (gs != group[None, c0:c0 + cols])  # another class's posterior: not in q(z|y)
             per_dim = per_dim.masked_fill(other[:, :, None], -math.inf)
             joint = torch.logaddexp(joint, torch.logsumexp(per_dim.sum(2), dim=1))

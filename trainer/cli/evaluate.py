@@ -29,6 +29,8 @@ def cmd_eval(args) -> int:
 
     if args.iwae_samples < 0:
         raise UsageError(f"{PROG} eval: --iwae-samples must be >= 0, got {args.iwae_samples}")
+    if args.rate_split_points < 0 or args.rate_split_points == 1:
+        raise UsageError(f"{PROG} eval: --rate-split-points must be 0 (skip) or >= 2, got {args.rate_split_points}")
     ckpt = load_checkpoint(args.checkpoint)
     spec = dataset_spec(args, ckpt.dataset, seed=ckpt.dataset.seed)
     dataset = load_dataset(spec, memory_budget=budget(args))
@@ -49,10 +51,18 @@ def cmd_eval(args) -> int:
             iwae_samples=args.iwae_samples,
             generator=torch.Generator().manual_seed(ckpt.train_config.seed + 12345),
             progress=lambda done, total: bar.update(done - bar.n),
+            rate_split_points=args.rate_split_points or None,
         )
     if dataset.factors_test is not None:
         # disentanglement_lib's protocol: 10,000 points (held-out plus training), not just the held-out split
         result.update(dataset_mig(model, dataset, device))
+        if args.disentanglement:
+            from trainer.analysis.disentanglement import dataset_disentanglement
+
+            result.update(dataset_disentanglement(model, dataset, device))
+    elif args.disentanglement:
+        raise UsageError(f"{PROG} eval: --disentanglement needs data with ground-truth factors (sprites); "
+                         f"{spec.describe()} has none")
     # the ELBO bounds, and IWAE estimates, log p(x) (log p(x|y) for a CVAE) only under a normalized likelihood
     result["likelihood_normalized"] = meaning.normalized
     result["marginal"] = meaning.marginal
@@ -62,6 +72,8 @@ def cmd_eval(args) -> int:
         for key, value in result.items():
             if key == "kl_per_dim":
                 value = " ".join(f"{v:.2f}" for v in value)
+            elif key == "rate_split":
+                value = "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items())
             elif key == "mig_per_factor":
                 value = "  ".join(f"{k} {'-' if v is None else f'{v:.4f}'}" for k, v in value.items())
             elif isinstance(value, float):

@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, PRECISIONS, DatasetSpec, TrainConfig
+from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, OBJECTIVES, PRECISIONS, TC_SAMPLING, DatasetSpec, TrainConfig
 from trainer.errors import VaeExplorerError
 
 PROG = "vae-explorer"
@@ -98,6 +98,13 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
                    help="constant | warmup:STEPS | cyclical:PERIOD" + many)
     o.add_argument("--free-bits", type=_list_of(float, "numbers") if sweep else float, default=[0.0] if sweep else 0.0,
                    help="nats per latent dimension not penalised" + many)
+    o.add_argument("--objective", choices=OBJECTIVES, default="elbo",
+                   help="elbo: the β-VAE loss D + β·KL; tcvae: β-TCVAE, D + α·MI + β·TC + γ·dimension-wise KL, "
+                        "so β weighs only the total correlation (Chen et al. 2018)")
+    o.add_argument("--tc-alpha", type=float, default=1.0, help="tcvae: weight of the index-code mutual information")
+    o.add_argument("--tc-gamma", type=float, default=1.0, help="tcvae: weight of the dimension-wise KL")
+    o.add_argument("--tc-sampling", choices=TC_SAMPLING, default="mws",
+                   help="tcvae: how a batch estimates q(z): mws (minibatch-weighted) or mss (stratified)")
     o.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
     o.add_argument("--batch-size", type=int, default=128)
     o.add_argument("--lr", type=float, default=1e-3)
@@ -126,7 +133,9 @@ def new_configs(args, dataset, **overrides):
     )
     settings = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                     beta_schedule=args.beta_schedule, free_bits=args.free_bits, seed=args.seed, device=args.device,
-                    binarize=args.binarize, precision=args.precision or "fp32", compile=args.compile)
+                    binarize=args.binarize, precision=args.precision or "fp32", compile=args.compile,
+                    objective=args.objective, tc_alpha=args.tc_alpha, tc_gamma=args.tc_gamma,
+                    tc_sampling=args.tc_sampling)
     train_cfg = TrainConfig(**{**settings, **overrides})
     return model_cfg, train_cfg
 
@@ -161,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("checkpoint")
     _add_dataset_args(e, default=None)
     e.add_argument("--iwae-samples", type=int, default=0, help="K importance samples for log p(x) (0 = skip)")
+    e.add_argument("--disentanglement", action="store_true",
+                   help="also DCI, SAP and the FactorVAE score, by disentanglement_lib's protocols (sprites; "
+                        "gradient-boosted trees on 10,000 points: minutes)")
+    e.add_argument("--rate-split-points", type=int, default=10_000, metavar="N",
+                   help="held-out examples the rate split I(X;Z) + KL(q(z)||p(z)) sums over; its cost grows as N^2"
+                        " (default 10000, 0 = skip)")
     e.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     e.add_argument("--json", action="store_true")
 

@@ -5,10 +5,21 @@
     elbo   = -(recon + kl)               a lower bound on log p(x) when p(x|z) is a normalized density of
                                          the data (see trainer/likelihood.py); positive is possible
     loss   = recon + beta * kl           (with free bits: KL_j below lambda nats is not penalised)
+
+β-TCVAE (Chen, Li, Grosse & Duvenaud 2018) splits the KL term on the minibatch and weighs its parts:
+
+    loss   = recon + alpha * MI + beta * TC + gamma * dimension-wise KL
+    MI     = E log q(z|x) - log q(z)             index-code mutual information
+    TC     = E log q(z) - Σ_j log q(z_j)          total correlation: what β-TCVAE penalizes
+    dw-KL  = E Σ_j log q(z_j) - log p(z_j)
+
+with q(z) = (1/N) Σ_n q(z|x_n) over the N training examples, estimated from the batch (`minibatch_log_qz`).
+The reported rate stays the closed-form KL, so every model's curves speak of the same quantity.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +50,69 @@ class Terms:
         return -(self.recon + self.kl)
 
 
+@dataclass(frozen=True)
+class TcWeights:
+    """β-TCVAE's weights besides β (which weighs the total correlation) and what its estimator needs."""
+
+    alpha: float = 1.0
+    """Weight of the index-code mutual information."""
+    gamma: float = 1.0
+    """Weight of the dimension-wise KL."""
+    dataset_size: int = 1
+    """N, the training examples q(z) averages over."""
+    sampling: str = "mws"
+    """mws (minibatch-weighted sampling) or mss (minibatch stratified sampling); see minibatch_log_qz."""
+
+    @classmethod
+    def of(cls, config, dataset_size: int) -> "TcWeights | None":
+        """A TrainConfig's β-TCVAE weights for N training examples, or None when it trains the ELBO."""
+        if config.objective != "tcvae":
+            return None
+        return cls(float(config.tc_alpha), float(config.tc_gamma), int(dataset_size), config.tc_sampling)
+
+
+def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, exp(logvar)) elementwise (broadcasting), nats."""
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) * torch.exp(-logvar))
+
+
+def minibatch_log_qz(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dataset_size: int,
+                     sampling: str = "mws") -> tuple[torch.Tensor, torch.Tensor]:
+    """(log q(z_i), log q(z_ij) per dimension) for each z_i of a batch, q the aggregate posterior over N examples.
+
+    The batch's M posteriors stand in for the N: q(z_i) ≈ Σ_m w_im q(z_i | x_m).
+      mws  w = 1/(N M) for every m (Chen et al. 2018, eq. 5). Off from q(z) by a constant, which moves MI, TC
+           and the dimension-wise KL by constants and leaves their gradients as they are.
+      mss  the batch as a stratified sample: z_i's own posterior weighs 1/N, the other M - 1 stand for the other
+           N - 1 examples, (N - 1) / (N (M - 1)) each. An unbiased estimate of q(z_i) for a batch drawn without
+           replacement, and exact when the batch is the whole set (M = N).
+    """
+    m, n = z.shape[0], int(dataset_size)
+    per_dim = gaussian_log_density(z[:, None, :], mu[None, :, :], logvar[None, :, :])  # (M, M, D): z_i under x_m
+    if sampling == "mws":
+        log_w = torch.full((m, m), -math.log(n * m), dtype=z.dtype, device=z.device)
+    elif sampling == "mss":
+        other = math.log((n - 1) / (n * (m - 1))) if m > 1 and n > 1 else -math.inf
+        log_w = torch.full((m, m), other, dtype=z.dtype, device=z.device)
+        log_w.fill_diagonal_(-math.log(n))
+    else:
+        raise ValueError(f"sampling must be mws or mss, got {sampling!r}")
+    log_qz = torch.logsumexp(per_dim.sum(2) + log_w, dim=1)
+    log_qz_dims = torch.logsumexp(per_dim + log_w[:, :, None], dim=1)
+    return log_qz, log_qz_dims
+
+
+def tc_decomposition(z, mu, logvar, dataset_size: int, sampling: str = "mws") -> tuple[torch.Tensor, ...]:
+    """(MI, TC, dimension-wise KL) of a batch, each a scalar in nats: the β-TCVAE split of its KL term."""
+    log_qzx = gaussian_log_density(z, mu, logvar).sum(1)
+    log_pz = gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z))  # (M, D)
+    log_qz, log_qz_dims = minibatch_log_qz(z, mu, logvar, dataset_size, sampling)
+    mi = (log_qzx - log_qz).mean()
+    tc = (log_qz - log_qz_dims.sum(1)).mean()
+    dw_kl = (log_qz_dims - log_pz).sum(1).mean()
+    return mi, tc, dw_kl
+
+
 def negative_elbo(
     model: VAE,
     x: torch.Tensor,
@@ -47,8 +121,9 @@ def negative_elbo(
     free_bits: float | torch.Tensor = 0.0,
     eps: torch.Tensor | None = None,
     forward=None,
+    tc: TcWeights | None = None,
 ) -> Terms:
-    """The beta-VAE loss on a batch, with one reparameterized sample per example.
+    """The beta-VAE loss on a batch, with one reparameterized sample per example; with `tc`, β-TCVAE's.
 
     `forward` runs the model's forward pass in its place: a DistributedDataParallel wrapper of it
     (trainer.training.distributed), whose gradient averaging hooks on to that call."""
@@ -56,6 +131,10 @@ def negative_elbo(
     recon = model.recon_nll(x, params)
     kl_dims = kl_per_dim(mu, logvar).mean(0)
     kl = kl_dims.sum()
+    if tc is not None:
+        mi, total_correlation, dw_kl = tc_decomposition(z, mu, logvar, tc.dataset_size, tc.sampling)
+        loss = recon + tc.alpha * mi + beta * total_correlation + tc.gamma * dw_kl
+        return Terms(loss=loss, recon=recon, kl=kl, kl_per_dim=kl_dims)
     if torch.is_tensor(free_bits) or free_bits > 0:  # a tensor: each run of an ensemble has its own
         # Kingma et al. 2016: each dimension's batch-averaged KL is charged at least lambda nats,
         # so the optimiser gains nothing by pushing a dimension below lambda and collapsing it.

@@ -41,3 +41,15 @@ def shard_positions(order: torch.Tensor, b: int, batch_size: int, group: Group) 
 def to_device_tensor(x: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
     """The whole array as one tensor on `device` (None stays None): batches are slices of it."""
     return None if x is None else torch.from_numpy(np.ascontiguousarray(x)).to(device)
+
+
+def epoch_order(stream, n_train: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
+    """An epoch's permutation of the training examples; it depends only on (seed, epoch), so a resumed run sees
+    the same batches. A streamed set (`stream`, its H5Rows) shuffles its chunks, then within a buffer
+    (chunk_order), and its order stays on the CPU."""
+    if stream is not None:
+        from trainer.data.streaming import chunk_order
+
+        return torch.from_numpy(chunk_order(stream, seed, epoch))
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n_train, generator=g).to(device)

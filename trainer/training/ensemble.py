@@ -38,12 +38,13 @@ Report = StepReport | EpochReport | DivergedReport | BetaChanged
 class _Objective(nn.Module):
     """negative_elbo as a module, so functional_call can run it on one run's slice of the stacked weights."""
 
-    def __init__(self, model: VAE):
+    def __init__(self, model: VAE, tc=None):
         super().__init__()
         self.vae = model
+        self.tc = tc  # trainer.model.objective.TcWeights of a β-TCVAE ensemble, shared by its runs
 
     def forward(self, x, y, eps, beta, free_bits):
-        t = negative_elbo(self.vae, x, y, beta=beta, free_bits=free_bits, eps=eps)
+        t = negative_elbo(self.vae, x, y, beta=beta, free_bits=free_bits, eps=eps, tc=self.tc)
         return t.loss, t.recon, t.kl, t.kl_per_dim
 
 
@@ -64,11 +65,12 @@ class Ensemble:
         _same(trainers, "the learning rate", lambda t: t.lr)
         _same(trainers, "the device", lambda t: str(t.device))
         _same(trainers, "the precision", lambda t: t.config.precision)
+        _same(trainers, "the objective", lambda t: t.tc)
         _same(trainers, "the training data", lambda t: (id(t.dataset), len(t.x_train)))
         _same(trainers, "their progress (step, epoch, batch)", lambda t: (t.step, t.epoch, t.batch_in_epoch))
         self.trainers: list[Trainer] = []
         template = VAE(trainers[0].model_config, vmapped=True)  # its own weights are never used
-        self._objective = _Objective(template)
+        self._objective = _Objective(template, trainers[0].tc)
         # nn.Linear weights are stacked as (runs, in, out): every product, forward and backward, is then one
         # batched matmul on contiguous memory (stacked as (runs, out, in), each weight gradient was a copy)
         self._transposed = {f"{n}.weight" for n, m in template.named_modules() if isinstance(m, nn.Linear)}

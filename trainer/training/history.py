@@ -21,6 +21,8 @@ from trainer.errors import ConfigError
 INT_COLUMNS = {"step", "epoch", "active_units", "restored_step"}
 """History columns stored as int64; the others are float64, per-dimension KL float32."""
 NOT_A_COLUMN = {"history": False}
+RATE_SPLIT_KEYS = ("mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n")
+"""The columns of group rate_split (beside step and epoch), as trainer.analysis.metrics.split_of names them."""
 """Field metadata of a report field that is a live reading only (epoch progress, the β target), not a column."""
 
 
@@ -98,6 +100,14 @@ class History:
         """One row of a report dataclass: each of its fields but those marked NOT_A_COLUMN, as it is (no copy)."""
         self.add(group, **{f.name: getattr(report, f.name) for f in dataclasses.fields(report)
                            if f.metadata.get("history", True)})
+
+    def add_epoch(self, report) -> None:
+        """An EpochReport: its row of group epochs, and one of group rate_split when it carries the split (a group
+        of its own, so the epochs of a checkpoint written before the split existed still line up)."""
+        self.add_report("epochs", report)
+        if report.rate_split is not None:
+            self.add("rate_split", step=report.step, epoch=report.epoch,
+                     **{k: report.rate_split[k] for k in RATE_SPLIT_KEYS})
 
     def column(self, group: str, name: str) -> list:
         return self._cols.get(group, {}).get(name, [])

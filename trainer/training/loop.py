@@ -26,18 +26,19 @@ from trainer.checkpoints.hdf5 import Checkpoint
 from trainer.config import BetaSchedule, ModelConfig, TrainConfig
 from trainer.data.dataset import Dataset
 from trainer.data.fingerprint import data_fingerprint
-from trainer.data.streaming import H5Rows, Prefetcher, chunk_order
+from trainer.data.streaming import H5Rows, Prefetcher
 from trainer.training.distributed import SINGLE, Group
 from trainer.errors import ConfigError
-from trainer.training.batches import Batch, shard_positions, to_device_tensor
+from trainer.training.batches import Batch, epoch_order, shard_positions, to_device_tensor
 from trainer.training.devices import pick_device, precision_context
 from trainer.training.history import History, ReportWindow
 from trainer.training.recovery import LastGoodWeights
-from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, PauseChanged, StepReport
+from trainer.training.reports import (RATE_SPLIT_POINTS, BetaChanged, DivergedReport, EpochReport, PauseChanged,
+                                      StepReport)
 from trainer.model.likelihood import binarize_fixed, heldout_for_likelihood
 from trainer.analysis.metrics import evaluate
 from trainer.model.vae import VAE
-from trainer.model.objective import Terms, negative_elbo
+from trainer.model.objective import TcWeights, Terms, negative_elbo
 from trainer.pixels import to_float01
 from trainer.training.resume import capture, restore
 
@@ -81,6 +82,7 @@ class Trainer:
         self.noise.manual_seed(self.rank_seed(train_config.seed))
 
         self._place_data()
+        self.tc = TcWeights.of(train_config, len(self.dataset.x_train))  # β-TCVAE's weights; None for the ELBO
         self.binarize_noise = torch.Generator(device=self.device)
         self.binarize_noise.manual_seed(self.rank_seed(train_config.seed + 1))
         self.step = 0
@@ -134,7 +136,7 @@ class Trainer:
             model, forward = self.model, self._forward
 
             def objective(x, y, eps, beta, free_bits):
-                t = negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward)
+                t = negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward, tc=self.tc)
                 return t.loss, t.recon, t.kl, t.kl_per_dim
 
             # on CUDA, reduce-overhead replays CUDA graphs: one launch for the whole forward (and backward)
@@ -261,12 +263,9 @@ class Trainer:
 
     # --- the loop ------------------------------------------------------------------------
     def epoch_order(self, epoch: int) -> torch.Tensor:
-        """The epoch's permutation of the training examples; it depends only on (seed, epoch), so a resumed run
-        sees the same batches. A streamed set shuffles its chunks, then within a buffer (chunk_order)."""
-        if self._stream is not None:
-            return torch.from_numpy(chunk_order(self.x_train, self.config.seed, epoch))  # stays on the CPU
-        g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
-        return torch.randperm(self.n_train, generator=g).to(self.device)
+        """The epoch's permutation of the training examples (trainer.training.batches.epoch_order)."""
+        return epoch_order(self.x_train if self._stream is not None else None, self.n_train, self.config.seed,
+                           epoch, self.device)
 
     def run(
         self, max_steps: int | None = None
@@ -354,7 +353,7 @@ class Trainer:
                 beta = torch.tensor(batch.beta, device=self.device)
                 return Terms(*self._compiled(batch.x, batch.y, batch.eps, beta, self.free_bits))
             return negative_elbo(self.model, batch.x, batch.y, beta=batch.beta, free_bits=self.free_bits,
-                                 eps=batch.eps, forward=self._forward)
+                                 eps=batch.eps, forward=self._forward, tc=self.tc)
 
     def _batch_positions(self, b: int) -> tuple[torch.Tensor, int, float]:
         """(examples of batch b of this epoch's order that this rank trains, how many count, loss weight)."""
@@ -391,7 +390,7 @@ class Trainer:
         train_recon, train_kl, _ = (acc.sums / acc.n).tolist() if acc.n else (math.nan, math.nan, math.nan)
         self.epoch += 1
         self.batch_in_epoch = 0
-        result = self.evaluate_test()
+        result = self.evaluate_test(rate_split_points=RATE_SPLIT_POINTS)
         self.model.train()
         report = EpochReport(
             epoch=self.epoch,
@@ -404,8 +403,9 @@ class Trainer:
             test_elbo=result["elbo"],
             test_kl_per_dim=np.asarray(result["kl_per_dim"], dtype=np.float32),
             active_units=int(result["active_units"]),
+            rate_split=result.get("rate_split"),
         )
-        self.history.add_report("epochs", report)
+        self.history.add_epoch(report)
         return report
 
     def _pauses(self) -> Iterator[PauseChanged]:

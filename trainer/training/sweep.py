@@ -40,6 +40,8 @@ from trainer.training.loop import Trainer
 from trainer.training.reports import DivergedReport, StepReport
 
 SUMMARY_NAME = "summary.csv"
+SUMMARY_SPLIT_POINTS = 5000
+"""Held-out examples the summary's rate split sums over (its ceiling: log 5000 = 8.5 nats)."""
 SAVE_EVERY_S = 300.0
 AXES = ("beta", "seed", "free_bits", "beta_schedule")
 """The settings a sweep varies; every other setting is shared by its runs."""
@@ -106,6 +108,14 @@ class SummaryRow:
     """Mutual Information Gap, on data with ground-truth factors (sprites); empty otherwise."""
     iwae_log_px: float = math.nan
     iwae_samples: int = 0
+    mutual_information: float = math.nan
+    """I_q(X; Z) of the held-out posteriors (a CVAE: I(X; Z | Y)): the part of the rate that is information about
+    x; the rest is marginal_kl = total_correlation + dimwise_kl (trainer.analysis.rate_split)."""
+    marginal_kl: float = math.nan
+    total_correlation: float = math.nan
+    dimwise_kl: float = math.nan
+    log_n: float = math.nan
+    """log N of the examples the split summed over: the ceiling of mutual_information."""
     checkpoint: str = ""
     message: str = ""
 
@@ -290,11 +300,15 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
     row.steps, row.epochs = trainer.step, trainer.epoch
     done = outcome.status == "done"
     if (earlier is not None and earlier.status == "done" and done and earlier.steps == trainer.step
-            and earlier.iwae_samples == sweep.iwae_samples):
+            and earlier.iwae_samples == sweep.iwae_samples and math.isfinite(earlier.mutual_information)):
         return dataclasses.replace(earlier, checkpoint=str(path), message=row.message)  # nothing trained since
     full = done and sweep.iwae_samples > 0
-    result = trainer.evaluate_test(iwae_samples=sweep.iwae_samples if full else 0)
+    result = trainer.evaluate_test(iwae_samples=sweep.iwae_samples if full else 0,
+                                   rate_split_points=SUMMARY_SPLIT_POINTS)
     row.rate, row.distortion, row.elbo = result["rate"], result["distortion"], result["elbo"]
+    for key, value in result.get("rate_split", {}).items():
+        if key != "n":
+            setattr(row, key, value)
     row.active_units = int(result["active_units"])
     if full:
         row.iwae_log_px, row.iwae_samples = result["iwae_log_px"], sweep.iwae_samples

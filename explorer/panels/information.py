@@ -1,0 +1,160 @@
+"""The information inside the rate: I(X; Z) and KL(q(z) ‖ p(z)) against the step, per held-out evaluation.
+
+    panel = InformationPanel()
+    panel.add_epoch(epoch_report)       # trainer.training.reports.EpochReport with its rate_split
+    panel.set_history(arrays)           # an opened checkpoint: history groups epochs and rate_split
+    panel.series()                      # {"rate": (steps, values), "mutual_information": ..., ...} as drawn
+
+Seed 001 §5: the KL term limits the information z carries about x, I(X; Z) ≤ KL(q(z|x) ‖ p(z)). The rate of
+the held-out posteriors splits exactly into that information and how far their aggregate q(z) is from the
+prior (trainer.analysis.rate_split): rate = I(X; Z) + KL(q(z) ‖ p(z)), and KL(q(z) ‖ p(z)) = total
+correlation + dimension-wise KL. The estimate of I cannot exceed log N for N examples: the dashed line. The
+engine computes the split at every held-out evaluation, in the training thread; this panel only draws it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from explorer.plotting.axes import steady_axes
+
+SERIES = (
+    ("rate", "rate  E KL(q(z|x) ‖ p(z))", "#d62728", Qt.SolidLine),
+    ("mutual_information", "I(X; Z)", "#1f77b4", Qt.SolidLine),
+    ("marginal_kl", "KL(q(z) ‖ p(z))", "#ff7f0e", Qt.SolidLine),
+    ("total_correlation", "total correlation", "#9467bd", Qt.DashLine),
+    ("dimwise_kl", "dimension-wise KL", "#8c564b", Qt.DashLine),
+)
+"""(key, legend, colour, line style): the rate in the curves' rate colour, its two parts, and the second's two."""
+CEILING_COLOUR = "#909090"
+EXPLANATION = ("The KL term limits the information z carries about x: I(X; Z) ≤ KL(q(z|x) ‖ p(z)).\n"
+               "Held-out rate = I(X; Z) + KL(q(z) ‖ p(z)), with q(z) the average of every posterior q(z|x_n);\n"
+               "KL(q(z) ‖ p(z)) = total correlation KL(q(z) ‖ Π q(z_j)) + Σ_j KL(q(z_j) ‖ p(z_j)).\n"
+               "Dashed grey: log N, the most information N held-out examples can show.\n"
+               "A CVAE shows I(X; Z | Y): what z says about x beyond the label.")
+
+
+class InformationPanel(QWidget):
+    """Per held-out evaluation: the rate, I(X; Z), KL(q(z) ‖ p(z)) and its two parts, with the log N ceiling."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._points: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key, *_ in SERIES}
+        self._log_n: float | None = None
+        self.readout = QLabel()
+        self.readout.setWordWrap(True)
+        self.readout.setTextFormat(Qt.RichText)
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.getPlotItem().hideButtons()
+        steady_axes(self.plot.getPlotItem())
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "nats per example")
+        self.plot.setMinimumSize(260, 180)
+        self._curves = {key: self.plot.plot(pen=pg.mkPen(colour, width=2, style=style), symbol="o",
+                                            symbolSize=5, symbolBrush=colour, symbolPen=None)
+                        for key, name, colour, style in SERIES}
+        self._ceiling = pg.InfiniteLine(angle=0, pen=pg.mkPen(CEILING_COLOUR, width=1, style=Qt.DashLine),
+                                        label="log N", labelOpts={"position": 0.97, "color": CEILING_COLOUR,
+                                                                 "anchors": [(1, 1), (1, 1)]})
+        self._ceiling.hide()
+        self.plot.addItem(self._ceiling)
+        for widget in (self, self.plot, self.readout):
+            widget.setToolTip(EXPLANATION)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.readout)
+        layout.addWidget(self.plot, 1)
+        self._show_readout()
+
+    # --- what the window feeds it ------------------------------------------------------------------------
+    def add_epoch(self, report) -> None:
+        """An EpochReport: its held-out rate and, when the engine split it, the parts."""
+        split = getattr(report, "rate_split", None)
+        if split is None:
+            return
+        self._add(int(report.step), float(report.test_kl), split)
+        self._redraw()
+
+    def set_history(self, arrays: dict) -> None:
+        """A checkpoint's history: group rate_split (step, the parts, log_n) and the epochs' held-out rate."""
+        self.clear()
+        steps = arrays.get("rate_split/step")
+        if steps is None:
+            return  # written before the engine split the rate: nothing to draw
+        rate_at = dict(zip(np.asarray(arrays.get("epochs/step", [])).tolist(),
+                           np.asarray(arrays.get("epochs/test_kl", [])).tolist()))
+        columns = {key: np.asarray(arrays.get(f"rate_split/{key}", [])) for key, *_ in SERIES[1:]}
+        log_n = np.asarray(arrays.get("rate_split/log_n", []))
+        for i, step in enumerate(np.asarray(steps).tolist()):
+            if i >= min(len(c) for c in columns.values()) or i >= len(log_n):
+                break
+            split = {key: float(values[i]) for key, values in columns.items()} | {"log_n": float(log_n[i])}
+            self._add(int(step), rate_at.get(step, float("nan")), split)
+        self._redraw()
+
+    def clear(self) -> None:
+        for xs, ys in self._points.values():
+            xs.clear()
+            ys.clear()
+        self._log_n = None
+        self._redraw()
+
+    # --- what tests may read ------------------------------------------------------------------------
+    def series(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(steps, values) of each drawn series, by key."""
+        return {key: (np.asarray(xs), np.asarray(ys)) for key, (xs, ys) in self._points.items()}
+
+    def ceiling(self) -> float | None:
+        """log N of the newest split, drawn as the dashed line; None before the first."""
+        return self._log_n
+
+    # --- drawing ------------------------------------------------------------------------------------------
+    def _add(self, step: int, rate: float, split: dict) -> None:
+        values = {"rate": rate, **{key: float(split[key]) for key, *_ in SERIES[1:]}}
+        for key, value in values.items():
+            if np.isfinite(value):
+                xs, ys = self._points[key]
+                xs.append(step)
+                ys.append(value)
+        self._log_n = float(split["log_n"])
+
+    def _redraw(self) -> None:
+        for key, curve in self._curves.items():
+            xs, ys = self._points[key]
+            curve.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+        if self._log_n is None:
+            self._ceiling.hide()
+        else:
+            self._ceiling.setValue(self._log_n)
+            self._ceiling.show()
+        self._show_readout()
+
+    def _show_readout(self) -> None:
+        """The newest values as the plot's key, each in its curve's colour, and where I stands against log N."""
+        latest = {key: (ys[-1] if ys else None) for key, (_xs, ys) in self._points.items()}
+        info, rate = latest["mutual_information"], latest["rate"]
+        if info is None:
+            self.readout.setText("The rate's information appears after the first held-out evaluation (an epoch).")
+            return
+
+        def key(name: str, label: str) -> str:
+            colour = next(c for k, _n, c, _s in SERIES if k == name)
+            value = latest[name]
+            shown = "–" if value is None or not np.isfinite(value) else f"{value:.2f}"
+            return f"<span style='color:{colour}'>■</span> {label} <b>{shown}</b>"
+
+        share = f" ({info / rate:.0%} of the rate)" if rate and np.isfinite(rate) and rate > 0 else ""
+        near = self._log_n is not None and info > 0.95 * self._log_n
+        ceiling = (f"near its ceiling log N = {self._log_n:.2f}: more held-out examples would show more"
+                   if near else f"ceiling log N = {self._log_n:.2f}")
+        self.readout.setText(
+            f"{key('rate', 'rate')} = {key('mutual_information', 'I(X; Z)')}{share} + "
+            f"{key('marginal_kl', 'KL(q(z) ‖ p(z))')}, and KL(q(z) ‖ p(z)) ="
+            f" {key('total_correlation', 'total correlation')} + {key('dimwise_kl', 'dimension-wise KL')} nats;"
+            f" {ceiling}.")
