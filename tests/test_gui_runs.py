@@ -160,7 +160,7 @@ def test_the_runs_export_as_a_summary_csv_and_the_plane_with_its_frontier(qtbot,
     assert svg.count("<polyline") >= empty.count("<polyline") + len(BETAS)  # a trajectory per run, and more
 
 
-@pytest.mark.parametrize("key", ["collapse", "gap", "bottleneck"])
+@pytest.mark.parametrize("key", ["collapse", "gap", "bottleneck", "tcvae"])
 def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, window, tmp_path, key):
     import dataclasses
 
@@ -169,7 +169,8 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
     full = next(e for e in EXPERIMENTS if e.key == key)
     # the same experiment on less data: what the menu runs, in seconds
     small = dataclasses.replace(full, settings=full.settings.replace(sprites_n=600, hidden=(64,), batch_size=64),
-                                betas=full.betas if key == "gap" else (0.1, 30.0),
+                                betas=full.betas if key in ("gap", "tcvae") else (0.1, 30.0),
+                                seeds=(0,) if key == "tcvae" else full.seeds,
                                 stages=(1, 2) if key == "gap" else (2,), iwae_samples=5 if key == "gap" else 0)
     finished = []
     window.compare.sig_sweep_finished.connect(finished.append)
@@ -191,6 +192,14 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
         _, second = window.compare.experiment_panel.second.getData()
         assert list(second) == pytest.approx([r.marginal_kl for r in rows])
         assert "of it information" in text
+    elif key == "tcvae":  # one β-VAE and one β-TCVAE run at the same β, MIG of each
+        rows = finished[-1].rows
+        assert [r.objective for r in rows] == ["elbo", "tcvae"] and ys == [r.mig for r in rows]
+        from explorer.panels.experiments import result_points
+
+        assert result_points(small, [rows])[0] == ["β s0", "TC s0"]
+        assert "β-TCVAE: MIG" in text and "β-VAE: MIG" in text
+        assert explored.name == "beta-6_seed-0_obj-tcvae"
     else:
         rows = [r for batch in finished for r in batch.rows]
         assert [r.epochs for r in rows] == [1, 2] and all(r.iwae_samples == 5 for r in rows)

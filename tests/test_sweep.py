@@ -170,3 +170,18 @@ def test_sweep_summary_has_mig_on_data_with_ground_truth_factors(tmp_path, capsy
         assert r["marginal_kl"] == pytest.approx(r["total_correlation"] + r["dimwise_kl"])
     header = (tmp_path / "runs" / "summary.csv").read_text().splitlines()[0].split(",")
     assert {"mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n"} <= set(header)
+
+
+def test_a_sweep_over_the_objective_trains_each_in_its_own_ensemble_and_names_it(tmp_path, capsys, small_data):
+    code, result = sweep(capsys, tmp_path / "runs", "--beta", "4", "--objective", "elbo,tcvae", "--epochs", "1",
+                         *MODEL, data=small_data)
+    assert code == 0
+    rows = {r["run"]: r for r in result["runs"]}
+    assert set(rows) == {"beta-4_seed-0_obj-elbo", "beta-4_seed-0_obj-tcvae"}
+    assert {r["objective"] for r in rows.values()} == {"elbo", "tcvae"} and all(r["status"] == "done"
+                                                                                 for r in rows.values())
+    from trainer.checkpoints.hdf5 import load_checkpoint
+
+    ckpt = load_checkpoint(rows["beta-4_seed-0_obj-tcvae"]["checkpoint"])
+    assert ckpt.train_config.objective == "tcvae"
+    assert rows["beta-4_seed-0_obj-elbo"]["elbo"] != rows["beta-4_seed-0_obj-tcvae"]["elbo"]

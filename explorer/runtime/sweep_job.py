@@ -39,6 +39,8 @@ class SweepRequest:
     free_bits: tuple[float, ...] = ()
     schedules: tuple[str, ...] = ()
     """TrainConfig.beta_schedule strings; empty: the settings' own."""
+    objectives: tuple[str, ...] = ()
+    """TrainConfig.objective values (elbo, tcvae); empty: the settings' own."""
     iwae_samples: int = 0
     """K for each finished run's IWAE log p(x) in the summary (0: none)."""
 
@@ -100,7 +102,8 @@ class SweepWorker(QObject):
             dataset = load_dataset(s.dataset_spec())
             model_cfg = model_config_for(dataset, **s.model_kwargs())
             runs = plan_runs(s.train_config(), betas=list(request.betas), seeds=list(request.seeds),
-                             free_bits=list(request.free_bits) or None, schedules=list(request.schedules) or None)
+                             free_bits=list(request.free_bits) or None, schedules=list(request.schedules) or None,
+                             objectives=list(request.objectives) or None)
             folder = Path(request.folder)
             folder.mkdir(parents=True, exist_ok=True)
             sweep = Sweep(model_cfg, runs, dataset, folder, iwae_samples=request.iwae_samples)

@@ -219,7 +219,8 @@ class MainWindow(QMainWindow):
         menu = QMenu("E&xperiments", self)
         menu.setToolTipsVisible(True)
         for experiment in EXPERIMENTS:
-            runs = len(experiment.betas) * max(1, len(experiment.free_bits)) * max(1, len(experiment.schedules))
+            runs = (len(experiment.betas) * max(1, len(experiment.free_bits)) * max(1, len(experiment.schedules))
+                    * max(1, len(experiment.objectives)) * max(1, len(experiment.seeds)))
             action = menu.addAction(experiment.title)
             action.setToolTip(f"Train a small sweep that shows it ({runs} run{'s' if runs > 1 else ''} on 28×28 "
                               "sprites), then say what it measured")

@@ -309,8 +309,9 @@ class RunComparison(QObject):
             f"Training to epoch {epochs}" + (f" (stage {index + 1} of {len(experiment.stages)})"
                                              if len(experiment.stages) > 1 else "") + f" into {state['folder']}…")
         request = SweepRequest(experiment.settings.replace(epochs=epochs), experiment.betas,
-                               (experiment.settings.seed,), state["folder"], free_bits=experiment.free_bits,
-                               schedules=experiment.schedules, iwae_samples=experiment.iwae_samples)
+                               experiment.seeds or (experiment.settings.seed,), state["folder"],
+                               free_bits=experiment.free_bits, schedules=experiment.schedules,
+                               objectives=experiment.objectives, iwae_samples=experiment.iwae_samples)
         if not self.start_sweep(request):
             self._experiment = None
             return False

@@ -67,6 +67,12 @@ def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
                    help="MB an HDF5 dataset may take in memory before auto streams it (default: a quarter of RAM)")
 
 
+def _objective(text: str) -> str:
+    if text.strip() not in OBJECTIVES:
+        raise ValueError(text)
+    return text.strip()
+
+
 def _list_of(kind, what: str):
     def parse(text: str) -> list:
         try:
@@ -98,9 +104,10 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
                    help="constant | warmup:STEPS | cyclical:PERIOD" + many)
     o.add_argument("--free-bits", type=_list_of(float, "numbers") if sweep else float, default=[0.0] if sweep else 0.0,
                    help="nats per latent dimension not penalised" + many)
-    o.add_argument("--objective", choices=OBJECTIVES, default="elbo",
+    o.add_argument("--objective", **({"type": _list_of(_objective, f"objectives ({', '.join(OBJECTIVES)})"),
+                                      "default": ["elbo"]} if sweep else {"choices": OBJECTIVES, "default": "elbo"}),
                    help="elbo: the β-VAE loss D + β·KL; tcvae: β-TCVAE, D + α·MI + β·TC + γ·dimension-wise KL, "
-                        "so β weighs only the total correlation (Chen et al. 2018)")
+                        "so β weighs only the total correlation (Chen et al. 2018)" + many)
     o.add_argument("--tc-alpha", type=float, default=1.0, help="tcvae: weight of the index-code mutual information")
     o.add_argument("--tc-gamma", type=float, default=1.0, help="tcvae: weight of the dimension-wise KL")
     o.add_argument("--tc-sampling", choices=TC_SAMPLING, default="mws",

@@ -30,8 +30,8 @@ def cmd_sweep(args) -> int:
     # the data is drawn once, with the first seed (it only matters for sprites and single-file splits)
     dataset = load_dataset(dataset_spec(args, None, seed=args.seed[0]), memory_budget=budget(args))
     model_cfg, base = new_configs(args, dataset, beta=args.beta[0], seed=args.seed[0], free_bits=args.free_bits[0],
-                                   beta_schedule=args.beta_schedule[0])
-    runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule)
+                                   beta_schedule=args.beta_schedule[0], objective=args.objective[0])
+    runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule, args.objective)
     out.mkdir(exist_ok=True)
     sweep = Sweep(model_cfg, runs, dataset, out, save_every_s=args.save_every * 60, iwae_samples=args.iwae_samples,
                   jobs=args.jobs)

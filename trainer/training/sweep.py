@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import math
 import multiprocessing
 import os
@@ -43,9 +44,9 @@ SUMMARY_NAME = "summary.csv"
 SUMMARY_SPLIT_POINTS = 5000
 """Held-out examples the summary's rate split sums over (its ceiling: log 5000 = 8.5 nats)."""
 SAVE_EVERY_S = 300.0
-AXES = ("beta", "seed", "free_bits", "beta_schedule")
+AXES = ("beta", "seed", "free_bits", "beta_schedule", "objective")
 """The settings a sweep varies; every other setting is shared by its runs."""
-_SHORT = {"beta": "beta", "seed": "seed", "free_bits": "fb", "beta_schedule": "sched"}
+_SHORT = {"beta": "beta", "seed": "seed", "free_bits": "fb", "beta_schedule": "sched", "objective": "obj"}
 _RESUMABLE = ("epochs", "device")
 """Settings a run may change when it resumes: the total epochs, and where it trains."""
 
@@ -65,24 +66,24 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def plan_runs(base: TrainConfig, betas=None, seeds=None, free_bits=None, schedules=None) -> list[SweepRun]:
+def plan_runs(base: TrainConfig, betas=None, seeds=None, free_bits=None, schedules=None,
+              objectives=None) -> list[SweepRun]:
     """Every combination of the listed values (None: the base config's value), named by what varies."""
     axes = {"beta": betas or [base.beta], "seed": seeds or [base.seed],
-            "free_bits": free_bits or [base.free_bits], "beta_schedule": schedules or [base.beta_schedule]}
+            "free_bits": free_bits or [base.free_bits], "beta_schedule": schedules or [base.beta_schedule],
+            "objective": objectives or [base.objective]}
     for axis, values in axes.items():
         if len(set(values)) != len(values):
             raise VaeExplorerError(f"sweep: {axis} lists a value twice: {', '.join(map(str, values))}")
     shown = [a for a in AXES if a in ("beta", "seed") or len(axes[a]) > 1]
     runs = []
-    for beta in axes["beta"]:
-        for fb in axes["free_bits"]:
-            for schedule in axes["beta_schedule"]:
-                for seed in axes["seed"]:
-                    cfg = dataclasses.replace(base, beta=float(beta), seed=int(seed), free_bits=float(fb),
-                                              beta_schedule=str(schedule))
-                    values = {"beta": _number(cfg.beta), "seed": str(cfg.seed), "free_bits": _number(cfg.free_bits),
-                              "beta_schedule": cfg.beta_schedule.replace(":", "-")}
-                    runs.append(SweepRun("_".join(f"{_SHORT[a]}-{values[a]}" for a in shown), cfg))
+    for objective, beta, fb, schedule, seed in itertools.product(axes["objective"], axes["beta"], axes["free_bits"],
+                                                                  axes["beta_schedule"], axes["seed"]):
+        cfg = dataclasses.replace(base, beta=float(beta), seed=int(seed), free_bits=float(fb),
+                                  beta_schedule=str(schedule), objective=str(objective))
+        values = {"beta": _number(cfg.beta), "seed": str(cfg.seed), "free_bits": _number(cfg.free_bits),
+                  "beta_schedule": cfg.beta_schedule.replace(":", "-"), "objective": cfg.objective}
+        runs.append(SweepRun("_".join(f"{_SHORT[a]}-{values[a]}" for a in shown), cfg))
     return runs
 
 
@@ -98,6 +99,8 @@ class SummaryRow:
     beta_schedule: str
     status: str
     """done | unfinished (stopped before its last epoch; a re-run resumes it) | failed."""
+    objective: str = "elbo"
+    """elbo (β-VAE) or tcvae (β-TCVAE: β weighs the total correlation)."""
     steps: int = 0
     epochs: int = 0
     rate: float = math.nan
@@ -243,7 +246,9 @@ def train_runs(sweep: Sweep, runs: list[SweepRun], on_report: Callable,
         if trainer.finished:
             outcomes[run.name] = RunOutcome("done")
             continue
-        groups.setdefault((trainer.step, trainer.epoch, trainer.batch_in_epoch), []).append((run, trainer))
+        # one ensemble per point of training and objective (a batched step computes one loss for all its runs)
+        key = (trainer.step, trainer.epoch, trainer.batch_in_epoch, trainer.config.objective)
+        groups.setdefault(key, []).append((run, trainer))
 
     for members in groups.values():
         _train_group(sweep, members, on_report, should_stop, outcomes)
@@ -287,7 +292,7 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
 
     cfg = run.config
     path = run.checkpoint_path(sweep.folder)
-    row = SummaryRow(run=run.name, beta=cfg.beta, seed=cfg.seed, free_bits=cfg.free_bits,
+    row = SummaryRow(run=run.name, beta=cfg.beta, seed=cfg.seed, free_bits=cfg.free_bits, objective=cfg.objective,
                      beta_schedule=cfg.beta_schedule, status=outcome.status, message=outcome.message)
     if outcome.status == "failed" and not outcome.trained_samples:
         return row  # nothing of ours to evaluate (a bad setting, or a file that is not this sweep's)
