@@ -160,7 +160,7 @@ def test_the_runs_export_as_a_summary_csv_and_the_plane_with_its_frontier(qtbot,
     assert svg.count("<polyline") >= empty.count("<polyline") + len(BETAS)  # a trajectory per run, and more
 
 
-@pytest.mark.parametrize("key", ["collapse", "gap", "bottleneck", "tcvae"])
+@pytest.mark.parametrize("key", ["collapse", "gap", "bottleneck", "tcvae", "mig"])
 def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, window, tmp_path, key):
     import dataclasses
 
@@ -189,9 +189,16 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
     elif key == "bottleneck":  # I(X; Z) and KL(q(z) || p(z)) by β, from the summary's rate split
         rows = finished[-1].rows
         assert ys == [r.mutual_information for r in rows] and ys[0] > ys[1]  # more β, less information
-        _, second = window.compare.experiment_panel.second.getData()
+        _, second = window.compare.experiment_panel.extras[0].getData()
         assert list(second) == pytest.approx([r.marginal_kl for r in rows])
         assert "of it information" in text
+    elif key == "mig":  # MIG beside DCI, SAP and FactorVAE, each run's from the summary
+        rows = finished[-1].rows
+        panel = window.compare.experiment_panel
+        for item, name in zip(panel.extras, ("dci_disentanglement", "sap", "factorvae_score")):
+            assert list(item.getData()[1]) == pytest.approx([getattr(r, name) for r in rows]), name
+        assert all(0 <= r.dci_disentanglement <= 1 and r.disentanglement_points == 600 for r in rows)
+        assert "Beside MIG" in text and "SAP" in text
     elif key == "tcvae":  # one β-VAE and one β-TCVAE run at the same β, MIG of each
         rows = finished[-1].rows
         assert [r.objective for r in rows] == ["elbo", "tcvae"] and ys == [r.mig for r in rows]

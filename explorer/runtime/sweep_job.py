@@ -43,6 +43,8 @@ class SweepRequest:
     """TrainConfig.objective values (elbo, tcvae); empty: the settings' own."""
     iwae_samples: int = 0
     """K for each finished run's IWAE log p(x) in the summary (0: none)."""
+    disentanglement_points: int = 0
+    """Data with factors: DCI, SAP and FactorVAE on this many points per finished run (0: none)."""
 
 
 @dataclass
@@ -106,7 +108,8 @@ class SweepWorker(QObject):
                              objectives=list(request.objectives) or None)
             folder = Path(request.folder)
             folder.mkdir(parents=True, exist_ok=True)
-            sweep = Sweep(model_cfg, runs, dataset, folder, iwae_samples=request.iwae_samples)
+            sweep = Sweep(model_cfg, runs, dataset, folder, iwae_samples=request.iwae_samples,
+                          disentanglement_points=request.disentanglement_points)
         except Exception as exc:  # a bad folder or setting: one line in the window, nothing started
             self.sig_finished.emit(SweepFinished(str(request.folder), error=str(exc).splitlines()[0]))
             return

@@ -311,7 +311,8 @@ class RunComparison(QObject):
         request = SweepRequest(experiment.settings.replace(epochs=epochs), experiment.betas,
                                experiment.seeds or (experiment.settings.seed,), state["folder"],
                                free_bits=experiment.free_bits, schedules=experiment.schedules,
-                               objectives=experiment.objectives, iwae_samples=experiment.iwae_samples)
+                               objectives=experiment.objectives, iwae_samples=experiment.iwae_samples,
+                               disentanglement_points=experiment.disentanglement_points)
         if not self.start_sweep(request):
             self._experiment = None
             return False

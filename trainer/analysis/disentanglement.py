@@ -36,6 +36,8 @@ import numpy as np
 
 DCI_TRAIN, DCI_TEST = 10_000, 5_000
 SAP_TRAIN, SAP_TEST = 10_000, 5_000
+PROTOCOL_POINTS = DCI_TRAIN + DCI_TEST
+"""Examples the metrics are computed on by disentanglement_lib's protocol."""
 CONTINUOUS_VALUES = 5
 """A factor with at least this many values is continuous for SAP (R² of a regression, not a classifier)."""
 FACTORVAE_BATCH = 64
@@ -197,7 +199,7 @@ def factorvae_score(codes, factors, batch_size: int = FACTORVAE_BATCH, n_train: 
     return {"factorvae_score": accuracy, "active_dims": int(active.sum()), "votes": int(n_train + n_eval)}
 
 
-def dataset_disentanglement(model, dataset, device, points: int = DCI_TRAIN + DCI_TEST, seed: int = 0,
+def dataset_disentanglement(model, dataset, device, points: int = PROTOCOL_POINTS, seed: int = 0,
                             batch_size: int = 1024) -> dict:
     """DCI, SAP and the FactorVAE score of a model's encoder means on a dataset with ground-truth factors.
 

@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 1: all runs in one batched ensemble, the fastest on one CPU or GPU)")
     w.add_argument("--iwae-samples", type=int, default=0,
                    help="K importance samples for each run's log p(x) (0 = skip)")
+    w.add_argument("--disentanglement", action="store_true",
+                   help="also DCI, SAP and the FactorVAE score of each finished run (sprites), on "
+                        "disentanglement_lib's 15,000 points: minutes per run")
     w.add_argument("--save-every", type=float, default=5.0, help="minutes between saves while training (default 5)")
     w.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
 

@@ -33,7 +33,10 @@ def cmd_sweep(args) -> int:
                                    beta_schedule=args.beta_schedule[0], objective=args.objective[0])
     runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule, args.objective)
     out.mkdir(exist_ok=True)
+    from trainer.analysis.disentanglement import PROTOCOL_POINTS
+
     sweep = Sweep(model_cfg, runs, dataset, out, save_every_s=args.save_every * 60, iwae_samples=args.iwae_samples,
+                  disentanglement_points=PROTOCOL_POINTS if args.disentanglement else 0,
                   jobs=args.jobs)
     per_epoch = math.ceil(len(dataset.x_train) / args.batch_size)
     print(f"{PROG}: sweep of {len(runs)} runs on {dataset.describe()} into {out}", file=sys.stderr)

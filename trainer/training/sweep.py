@@ -119,6 +119,13 @@ class SummaryRow:
     dimwise_kl: float = math.nan
     log_n: float = math.nan
     """log N of the examples the split summed over: the ceiling of mutual_information."""
+    dci_disentanglement: float = math.nan
+    """DCI, SAP, FactorVAE (trainer.analysis.disentanglement), when the sweep asked for them."""
+    dci_completeness: float = math.nan
+    dci_informativeness: float = math.nan
+    sap: float = math.nan
+    factorvae_score: float = math.nan
+    disentanglement_points: int = 0
     checkpoint: str = ""
     message: str = ""
 
@@ -180,6 +187,9 @@ class Sweep:
     save_every_s: float = SAVE_EVERY_S
     iwae_samples: int = 0
     jobs: int = 1
+    disentanglement_points: int = 0
+    """Data with factors: DCI, SAP and the FactorVAE score of each finished run on this many points (0: none;
+    disentanglement_lib's protocol uses 15,000, minutes per run on a CPU)."""
 
 
 @dataclass
@@ -305,7 +315,8 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
     row.steps, row.epochs = trainer.step, trainer.epoch
     done = outcome.status == "done"
     if (earlier is not None and earlier.status == "done" and done and earlier.steps == trainer.step
-            and earlier.iwae_samples == sweep.iwae_samples and math.isfinite(earlier.mutual_information)):
+            and earlier.iwae_samples == sweep.iwae_samples and math.isfinite(earlier.mutual_information)
+            and earlier.disentanglement_points == (sweep.disentanglement_points and row_points(sweep))):
         return dataclasses.replace(earlier, checkpoint=str(path), message=row.message)  # nothing trained since
     full = done and sweep.iwae_samples > 0
     result = trainer.evaluate_test(iwae_samples=sweep.iwae_samples if full else 0,
@@ -319,7 +330,19 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
         row.iwae_log_px, row.iwae_samples = result["iwae_log_px"], sweep.iwae_samples
     if done and sweep.dataset.factors_test is not None:
         row.mig = dataset_mig(trainer.model, sweep.dataset, trainer.device)["mig"]
+        if sweep.disentanglement_points > 0:
+            from trainer.analysis.disentanglement import dataset_disentanglement
+
+            for key, value in dataset_disentanglement(trainer.model, sweep.dataset, trainer.device,
+                                                      points=sweep.disentanglement_points).items():
+                setattr(row, key, value)
     return row
+
+
+def row_points(sweep: Sweep) -> int:
+    """The points a row's disentanglement metrics use: the sweep's ask, or all the data when it has fewer."""
+    data = sweep.dataset
+    return min(int(sweep.disentanglement_points), len(data.x_test) + len(data.x_train))
 
 
 # --- the whole sweep ---------------------------------------------------------------------------------------
