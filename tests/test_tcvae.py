@@ -176,3 +176,27 @@ def test_the_controls_choose_the_objective_and_an_opened_run_keeps_its_weights(q
     assert (shown.objective, shown.tc_alpha, shown.tc_gamma, shown.tc_sampling) == ("tcvae", 0.5, 3.0, "mss")
     controls.set_lock(model=True, epochs=False)
     assert not controls.objective_combo.isEnabled()  # the objective defines the run, like the model
+
+
+def test_the_window_trains_a_tcvae_then_opens_and_continues_it(qtbot, small_window, tmp_path):
+    from explorer.models.run_state import RunState
+
+    window = small_window(objective="tcvae", beta=4.0)
+    window.start_training(max_steps=30)
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=60_000)
+    trainer = window.session.worker.trainer
+    assert trainer.config.objective == "tcvae" and trainer.tc is not None and trainer.step == 30
+    path = tmp_path / "tc.h5"
+    with qtbot.waitSignal(window.files.sig_io_done, timeout=60_000):
+        window.files.save(str(path))
+
+    fresh = small_window(objective="elbo")  # (a new window would remember the last Start's β-TCVAE)
+    assert fresh.controls.settings().objective == "elbo"
+    fresh.open_checkpoint(str(path))
+    qtbot.waitUntil(lambda: fresh.run.current_path == str(path) and fresh.state is RunState.STOPPED, timeout=60_000)
+    assert fresh.controls.settings().objective == "tcvae" and not fresh.controls.free_bits_spin.isEnabled()
+    fresh.controls.epochs_spin.setValue(1000)  # a total far ahead: Continue trains on, 10 steps here
+    fresh.start_training(max_steps=10)
+    qtbot.waitUntil(lambda: fresh.state is RunState.STOPPED and fresh.session.worker.trainer is not None
+                    and fresh.session.worker.trainer.step == 40, timeout=60_000)
+    assert fresh.session.worker.trainer.tc == trainer.tc  # resumed as β-TCVAE, with the same weights and N
