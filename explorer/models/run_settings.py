@@ -165,9 +165,6 @@ class RunSettings:
         spec.validate()
         return spec
 
-    def schedule_text(self) -> str:
-        return self.train.beta_schedule
-
     def train_config(self) -> TrainConfig:
         self.train.validate()
         return self.train

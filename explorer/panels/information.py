@@ -75,7 +75,7 @@ class InformationPanel(QWidget):
     # --- what the window feeds it ------------------------------------------------------------------------
     def add_epoch(self, report) -> None:
         """An EpochReport: its held-out rate and, when the engine split it, the parts."""
-        split = getattr(report, "rate_split", None)
+        split = report.rate_split
         if split is None:
             return
         self._add(int(report.step), float(report.test_kl), split)

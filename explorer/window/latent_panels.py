@@ -258,7 +258,7 @@ class LatentPanels(QObject):
     def on_epoch(self, report) -> None:
         """A held-out evaluation of the live run (trainer.training.reports.EpochReport)."""
         self.information.add_epoch(report)
-        split = getattr(report, "rate_split", None)
+        split = report.rate_split
         if split is not None:
             self.rd.set_information(float(split["mutual_information"]))
 
