@@ -150,7 +150,10 @@ def _overrides(pairs: list[str], settings):
             raise ValueError(f"--set {pair!r}: expected NAME=VALUE with a RunSettings field name")
         kind = type(getattr(settings, name))
         try:
-            values[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+            if kind is tuple:  # hidden sizes, per-layer values: comma-separated numbers
+                values[name] = tuple(float(v) if "." in v else int(v) for v in text.split(",") if v.strip())
+            else:
+                values[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
         except ValueError:
             raise ValueError(f"--set {pair!r}: {text!r} is not a {kind.__name__}") from None
     return settings.replace(**values)

@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from trainer.checkpoints import hdf5 as ckpt_mod
-from trainer.checkpoints.hdf5 import FORMAT_NAME, Checkpoint, load_checkpoint, read_info, save_checkpoint
+from trainer.checkpoints.hdf5 import (FORMAT_NAME, FORMAT_VERSION, Checkpoint, load_checkpoint, read_info,
+                                      save_checkpoint)
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.errors import CheckpointError
 from trainer.model.vae import VAE
@@ -182,7 +183,7 @@ def test_read_info_reads_no_arrays(saved, monkeypatch):
 
     monkeypatch.setattr(h5py.Dataset, "__getitem__", no_reading)
     info = read_info(path)
-    assert info["format"] == FORMAT_NAME and info["format_version"] == 1
+    assert info["format"] == FORMAT_NAME and info["format_version"] == FORMAT_VERSION
     assert ModelConfig.from_dict(info["model_config"]) == ckpt.model_config
     assert TrainConfig.from_dict(info["train_config"]) == ckpt.train_config
     assert DatasetSpec.from_dict(info["dataset"]) == ckpt.dataset
@@ -197,7 +198,7 @@ def test_file_is_plain_hdf5(saved):
     """The layout documented in docs/checkpoint-format.md, read with nothing but h5py and json."""
     path, ckpt = saved
     with h5py.File(path, "r") as f:
-        assert f.attrs["format"].decode() == FORMAT_NAME and int(f.attrs["format_version"]) == 1
+        assert f.attrs["format"].decode() == FORMAT_NAME and int(f.attrs["format_version"]) == FORMAT_VERSION
         assert json.loads(f.attrs["model_config"]) == ckpt.model_config.to_dict()
         np.testing.assert_array_equal(f["model/fc_mu.weight"][()], ckpt.model_state["fc_mu.weight"])
         np.testing.assert_array_equal(f["optimizer/state/0/exp_avg"][()], ckpt.optimizer_state["state"][0]["exp_avg"])
@@ -283,8 +284,8 @@ BAD_FILES = [
     *[(f"truncated-{f}", _truncate(f), "truncated or corrupt", True) for f in (0.002, 0.05, 0.3, 0.7, 0.999)],
     ("scribbled-metadata", _scribble(800, 4000), "corrupt", True),
     ("scribbled-superblock", _scribble(0, 64), "not an HDF5 file", True),
-    ("newer-version", _edit(lambda f: f.attrs.__setitem__("format_version", np.int64(2))),
-     "written by a newer vae-explorer (version 2), this one reads 1", True),
+    ("newer-version", _edit(lambda f: f.attrs.__setitem__("format_version", np.int64(FORMAT_VERSION + 1))),
+     f"written by a newer vae-explorer (version {FORMAT_VERSION + 1}), this one reads {FORMAT_VERSION}", True),
     ("version-zero", _edit(lambda f: f.attrs.__setitem__("format_version", np.int64(0))), "format_version 0", True),
     ("wrong-format-name", _edit(lambda f: f.attrs.__setitem__("format", ckpt_mod._text("other-app"))),
      "not a vae-explorer checkpoint", True),

@@ -22,6 +22,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
 CONV_MIN_SIDE, CONV_MAX_SIDE = 28, 128  # conv: square images whose side is a multiple of 4 in this range
 MAX_SEED = 2**31 - 1  # the trainer derives per-epoch seeds as seed * 1_000_003 + epoch; keep that < 2**63
+MAX_LAYERS = 5  # stochastic layers of a hierarchical VAE
 MAX_SPRITES = 200_000  # 64x64 uint8: 820 MB, already more than a laptop wants in memory
 
 
@@ -68,6 +69,9 @@ class ModelConfig:
     """Gaussian likelihood only: the fixed observation std, or 0 to learn one shared log sigma."""
     num_classes: int = 0
     """>0 makes a conditional VAE: encoder and decoder both see a one-hot label of this many classes."""
+    layers: int = 1
+    """Stochastic layers: >1 makes a hierarchical VAE (trainer.model.hierarchy, a Ladder VAE) whose latent_dim
+    dimensions are split among the layers, bottom first (layer_dims); checkpoints before format 2 have one."""
 
     def validate(self) -> None:
         if self.arch not in ARCHS:
@@ -92,10 +96,30 @@ class ModelConfig:
             raise ConfigError(f"sigma must be >= 0 (0 = learned), got {self.sigma}")
         if not 0 <= int(self.num_classes) <= 1000:
             raise ConfigError(f"num_classes must be in 0..1000, got {self.num_classes}")
+        if isinstance(self.layers, bool) or not isinstance(self.layers, int) or not 1 <= self.layers <= MAX_LAYERS:
+            raise ConfigError(f"layers must be an integer in 1..{MAX_LAYERS}, got {self.layers!r}")
+        if self.layers > int(self.latent_dim):
+            raise ConfigError(f"{self.layers} layers need at least one latent dimension each, "
+                              f"but latent_dim is {self.latent_dim}")
 
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0
+
+    @property
+    def layer_dims(self) -> tuple[int, ...]:
+        """Dimensions of each stochastic layer, bottom (z_1) first: latent_dim split evenly, the remainder to the
+        bottom layers. The latent vector the tool shows is these layers concatenated in this order."""
+        base, extra = divmod(int(self.latent_dim), int(self.layers))
+        return tuple(base + (1 if i < extra else 0) for i in range(int(self.layers)))
+
+    def layer_slices(self) -> list[slice]:
+        """Where each layer sits in the latent vector, bottom first."""
+        out, start = [], 0
+        for d in self.layer_dims:
+            out.append(slice(start, start + d))
+            start += d
+        return out
 
     @property
     def input_size(self) -> int:
@@ -148,6 +172,14 @@ class TrainConfig:
     """tcvae: weight of the dimension-wise KL."""
     tc_sampling: str = "mws"
     """tcvae: how the batch estimates q(z): mws (minibatch-weighted) or mss (minibatch stratified)."""
+    layer_beta: tuple[float, ...] = ()
+    """A hierarchical VAE: each layer's weight on β, bottom first (layer l's KL is charged β * layer_beta[l]);
+    () weighs every layer 1. The live β and the schedule scale them all."""
+    layer_warmup: tuple[int, ...] = ()
+    """A hierarchical VAE: steps over which each layer's KL weight ramps from 0 to 1, bottom first (Sønderby et
+    al. 2016 warm up every layer; a longer ramp for the upper layers keeps them from collapsing); () = none."""
+    layer_free_bits: tuple[float, ...] = ()
+    """A hierarchical VAE: free bits (nats per dimension) of each layer, bottom first, in place of free_bits."""
     compile: bool = False
     """Train with a step compiled by torch.compile (on CUDA mode reduce-overhead, which captures CUDA graphs):
     fewer kernel launches and less Python per step, after a compilation of tens of seconds."""
@@ -187,6 +219,17 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value)
                                                                                      and value >= 0):
                 raise ConfigError(f"{name} must be >= 0, got {value!r}")
+        for name in ("layer_beta", "layer_warmup", "layer_free_bits"):
+            values = getattr(self, name)
+            if not isinstance(values, tuple) or len(values) > MAX_LAYERS or any(
+                    isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0)
+                    for v in values):
+                raise ConfigError(f"{name} must be up to {MAX_LAYERS} numbers >= 0 (one per layer), got {values!r}")
+        if any(int(v) != v for v in self.layer_warmup):
+            raise ConfigError(f"layer_warmup counts steps: whole numbers, got {self.layer_warmup!r}")
+        if self.objective == "tcvae" and (self.layer_beta or self.layer_warmup or self.layer_free_bits):
+            raise ConfigError("β-TCVAE weighs the parts of one layer's KL; the per-layer weights are for the ELBO "
+                              "of a hierarchical VAE")
         if self.objective == "tcvae" and self.free_bits > 0:
             raise ConfigError("free_bits applies to the ELBO's KL term; β-TCVAE weighs its parts instead "
                               "(set free_bits to 0, or objective to elbo)")

@@ -140,7 +140,7 @@ class SettingsStore:
                     continue  # a field an older version had
                 default = getattr(defaults, name)
                 if isinstance(default, tuple):
-                    value = tuple(int(v) for v in value)
+                    value = tuple(float(v) if isinstance(v, float) else int(v) for v in value)  # per-layer β
                 elif isinstance(default, bool):
                     if not isinstance(value, bool):
                         raise ValueError(name)

@@ -20,9 +20,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, BetaSchedule, DatasetSpec, ModelConfig, TrainConfig
+from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, BetaSchedule, DatasetSpec, ModelConfig, TrainConfig
 
-__all__ = ["ARCHS", "BINARIZE", "DATASETS", "LIKELIHOODS", "SCHEDULES", "RunSettings"]
+__all__ = ["ARCHS", "BINARIZE", "DATASETS", "LIKELIHOODS", "MAX_LAYERS", "SCHEDULES", "RunSettings"]
 
 DATASETS = ("sprites", "mnist", "fashion-mnist")
 SCHEDULES = ("constant", "warmup", "cyclical")
@@ -45,6 +45,7 @@ VIEWS: dict[str, tuple[str, str]] = {
     "latent_dim": ("model", "latent_dim"),
     "likelihood": ("model", "likelihood"),
     "sigma": ("model", "sigma"),
+    "layers": ("model", "layers"),
     "binarize": ("train", "binarize"),
     "batch_size": ("train", "batch_size"),
     "lr": ("train", "lr"),
@@ -58,6 +59,9 @@ VIEWS: dict[str, tuple[str, str]] = {
     "tc_alpha": ("train", "tc_alpha"),
     "tc_gamma": ("train", "tc_gamma"),
     "tc_sampling": ("train", "tc_sampling"),
+    "layer_beta": ("train", "layer_beta"),
+    "layer_warmup": ("train", "layer_warmup"),
+    "layer_free_bits": ("train", "layer_free_bits"),
 }
 """The panel's name of each value -> (config, field) where it lives."""
 FIELDS = (*VIEWS, "conditional", "schedule", "schedule_steps")
@@ -122,7 +126,7 @@ class RunSettings:
         for name, value in changes.items():
             if name in VIEWS:
                 config, attr = VIEWS[name]
-                per_config[config][attr] = tuple(value) if attr == "hidden" else value
+                per_config[config][attr] = tuple(value) if isinstance(value, list) else value
         if "seed" in changes:
             per_config["data"]["seed"] = changes["seed"]
         steps = int(changes.get("schedule_steps", self.schedule_steps))
@@ -173,7 +177,7 @@ class RunSettings:
         """Keyword arguments for `model_config_for(dataset, ...)`; the dataset fixes the input shape."""
         m = self.model
         return dict(conditional=self.conditional, arch=m.arch, hidden=tuple(m.hidden), latent_dim=m.latent_dim,
-                    likelihood=m.likelihood, sigma=m.sigma)
+                    likelihood=m.likelihood, sigma=m.sigma, layers=m.layers)
 
     @classmethod
     def from_configs(

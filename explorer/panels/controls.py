@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.models.run_settings import ARCHS, BINARIZE, LIKELIHOODS, RunSettings
+from explorer.models.run_settings import ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, RunSettings
 
 BETA_MIN, BETA_MAX = 0.01, 100.0
 BETA_TICKS_PER_DECADE = 100
@@ -57,6 +57,12 @@ TIPS = {
             "A decoder strong enough to model x without z invites posterior collapse (rate → 0).",
     "latent": "Dimensions of z. The prior p(z) is N(0, I); dimensions the model does not need collapse to it.\n"
               "The rate is the sum of the per-dimension KLs; a dimension with KL ≈ 0 is inactive.",
+    "layers": "Stochastic layers. 1: one z. 2 or more: a hierarchical VAE (Ladder VAE, Sønderby et al. 2016),\n"
+              "p(z_L) = N(0, I), p(z_l | z_{l+1}) Gaussian, the latent dimensions split among the layers,\n"
+              "bottom first; the rate is Σ_l KL(q(z_l | ·) ‖ p(z_l | z_{l+1})). Without warm-up the upper layers\n"
+              "tend to collapse: the collapse warning names the layer.",
+    "layer_warmup": "A hierarchy: steps over which each layer's KL weight ramps from 0 to 1, bottom first,\n"
+                    "comma-separated (e.g. 0, 2000). Empty: no ramp of its own (the β schedule still applies).",
     "likelihood": "p(x|z), under which the distortion −E log p(x|z) is measured.\n"
                   "bernoulli: a probability of binary pixels; on grey levels it is a cross-entropy, not a\n"
                   "likelihood, so the ELBO bounds no log p(x) (binarize, or pick continuous-bernoulli).\n"
@@ -133,7 +139,8 @@ class ControlsPanel(QWidget):
         self._connect_signals()
         self._model_widgets = [
             self.dataset_combo, self.folder_edit, self.browse_button, self.sprites_n_spin, self.sprites_size_combo,
-            self.arch_combo, self.latent_spin, self.likelihood_combo, self.binarize_combo, self.conditional_check,
+            self.arch_combo, self.latent_spin, self.layers_spin, self.layer_warmup_edit, self.likelihood_combo,
+            self.binarize_combo, self.conditional_check,
             self.device_combo,
             self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin, self.objective_combo,
         ]
@@ -167,6 +174,8 @@ class ControlsPanel(QWidget):
         """The networks, the latent size, the likelihood and the device."""
         self.arch_combo = _combo(ARCHS, defaults.arch)
         self.latent_spin = _spin(1, 512, defaults.latent_dim)
+        self.layers_spin = _spin(1, MAX_LAYERS, defaults.layers)
+        self.layer_warmup_edit = QLineEdit(placeholderText="steps per layer, bottom first")
         self.likelihood_combo = _combo(LIKELIHOODS, defaults.likelihood)
         self.binarize_combo = _combo(BINARIZE, defaults.binarize)
         self.conditional_check = QCheckBox("condition on the label (CVAE)")
@@ -175,6 +184,7 @@ class ControlsPanel(QWidget):
         model = QFormLayout()
         model.addRow("Architecture", self.arch_combo)
         model.addRow("Latent dim", self.latent_spin)
+        model.addRow("Layers", _row(self.layers_spin, self.layer_warmup_edit, stretch=(1, 3)))
         model.addRow("Likelihood", self.likelihood_combo)
         model.addRow("Binarize", self.binarize_combo)
         model.addRow("", self.conditional_check)
@@ -250,6 +260,7 @@ class ControlsPanel(QWidget):
         self.browse_button.clicked.connect(self._on_browse_clicked)
         self.schedule_combo.currentIndexChanged.connect(self._on_schedule_changed)
         self.objective_combo.currentIndexChanged.connect(self._on_schedule_changed)
+        self.layers_spin.valueChanged.connect(self._on_schedule_changed)
         self.beta_slider.valueChanged.connect(self._on_beta_slider_moved)
         self.beta_spin.valueChanged.connect(self._on_beta_spin_changed)
         self.lr_spin.valueChanged.connect(self._on_lr_changed)
@@ -264,6 +275,8 @@ class ControlsPanel(QWidget):
             sprites_size=self.sprites_size_combo.currentData(),
             arch=self.arch_combo.currentText(),
             latent_dim=self.latent_spin.value(),
+            layers=self.layers_spin.value(),
+            layer_warmup=self._layer_warmup(),
             likelihood=self.likelihood_combo.currentText(),
             binarize=self.binarize_combo.currentText(),
             conditional=self.conditional_check.isChecked(),
@@ -285,7 +298,8 @@ class ControlsPanel(QWidget):
         self.blockSignals(True)  # our own sig_* stay quiet; the widgets still update each other
         try:
             self._unshown = {"hidden": tuple(s.hidden), "sigma": s.sigma, "limit": s.limit, "tc_alpha": s.tc_alpha,
-                             "tc_gamma": s.tc_gamma, "tc_sampling": s.tc_sampling}
+                             "tc_gamma": s.tc_gamma, "tc_sampling": s.tc_sampling, "layer_beta": s.layer_beta,
+                             "layer_free_bits": s.layer_free_bits}
             if s.dataset == "path":
                 self._unshown.update(path=s.path, key=s.key)
                 name = s.path.rstrip("/").rsplit("/", 1)[-1] + (f" [{s.key}]" if s.key else "")
@@ -304,6 +318,8 @@ class ControlsPanel(QWidget):
             self.sprites_size_combo.setCurrentIndex(index)
             self.arch_combo.setCurrentText(s.arch)
             self.latent_spin.setValue(s.latent_dim)
+            self.layers_spin.setValue(s.layers)
+            self.layer_warmup_edit.setText(", ".join(str(v) for v in s.layer_warmup))
             self.likelihood_combo.setCurrentText(s.likelihood)
             self.binarize_combo.setCurrentText(s.binarize)
             self.conditional_check.setChecked(s.conditional)
@@ -323,6 +339,14 @@ class ControlsPanel(QWidget):
         finally:
             self.blockSignals(False)
         self._update_enabled()
+
+    def _layer_warmup(self) -> tuple[int, ...]:
+        """The warm-up field's steps; text that is not whole numbers is kept out (Start then names it)."""
+        parts = [p.strip() for p in self.layer_warmup_edit.text().replace(";", ",").split(",") if p.strip()]
+        try:
+            return tuple(int(p) for p in parts)
+        except ValueError:
+            return tuple(parts)  # strings: TrainConfig.validate refuses them in one line at Start
 
     def set_devices(self, devices: list[str]) -> None:
         """The devices torch found; keeps the current choice when it is still there."""
@@ -360,6 +384,7 @@ class ControlsPanel(QWidget):
             self.conditional_check.setChecked(False)
         self.schedule_steps_spin.setEnabled(self.schedule_combo.currentData() != "constant" and not self._model_locked)
         tcvae = self.objective_combo.currentData() == "tcvae"
+        self.layer_warmup_edit.setEnabled(self.layers_spin.value() > 1 and not self._model_locked)
         self.free_bits_spin.setEnabled(not tcvae)  # β-TCVAE weighs the KL term's parts, not a floor under it
         if tcvae:
             self.free_bits_spin.setValue(0.0)
@@ -403,7 +428,8 @@ class ControlsPanel(QWidget):
         for key, widgets in {
             "dataset": [self.dataset_combo], "folder": [self.folder_edit, self.browse_button],
             "sprites": [self.sprites_n_spin, self.sprites_size_combo], "arch": [self.arch_combo],
-            "latent": [self.latent_spin], "likelihood": [self.likelihood_combo],
+            "latent": [self.latent_spin], "layers": [self.layers_spin], "layer_warmup": [self.layer_warmup_edit],
+            "likelihood": [self.likelihood_combo],
             "binarize": [self.binarize_combo],
             "conditional": [self.conditional_check], "batch": [self.batch_spin], "lr": [self.lr_spin],
             "seed": [self.seed_spin], "device": [self.device_combo], "epochs": [self.epochs_spin],

@@ -86,6 +86,16 @@ def active_units(mu: np.ndarray, threshold: float = 0.01) -> tuple[int, np.ndarr
     return int((variance > threshold).sum()), variance
 
 
+def posterior_samples(model, x: torch.Tensor, y: torch.Tensor | None, eps: torch.Tensor):
+    """(mu, logvar, z), each (K, N, latent_dim), for noise eps of that shape: the model's own sampler
+    (trainer.model.vae / hierarchy), or encode + reparameterize for a duck-typed model that has none."""
+    sampler = getattr(model, "posterior_samples", None)
+    if sampler is not None:
+        return sampler(x, y, eps)
+    mu, logvar = model.encode(x, y)
+    return mu.expand_as(eps), logvar.expand_as(eps), mu + torch.exp(0.5 * logvar) * eps
+
+
 # --- IWAE ---------------------------------------------------------------------------------
 @torch.no_grad()
 def iwae_log_px(
@@ -112,29 +122,27 @@ def iwae_log_px(
     if chunk <= 0:
         per_sample = max(1, n * x[0].numel())
         chunk = max(1, min(k, _IWAE_BUDGET // per_sample))
-    mu, logvar = model.encode(x, y)
-    d = mu.shape[1]
-    std = torch.exp(0.5 * logvar)
-    # log q(z|x) needs only eps: with z = mu + std * eps, log q = log N(eps; 0, I) - sum log std
-    log_std_sum = (0.5 * logvar).sum(1)
+    d = int(model.config.latent_dim)
     total = torch.full((n,), -math.inf, dtype=torch.float64, device=x.device)
     done = 0
     while done < k:
         kc = min(chunk, k - done)
-        eps = torch.randn((kc, n, d), generator=generator).to(device=mu.device, dtype=mu.dtype)
-        z = mu + std * eps  # (kc, n, d)
+        eps = torch.randn((kc, n, d), generator=generator).to(device=x.device, dtype=x.dtype)
+        # a hierarchy's samples each take their own path down, so each has its own q: log q is per sample
+        _, logvar, z = posterior_samples(model, x, y, eps)  # (kc, n, d)
         flat_z = z.reshape(kc * n, d)
         # every example repeated kc times, sample-major, to match flat_z
         flat_x = x.unsqueeze(0).expand(kc, *x.shape).reshape(kc * n, *x.shape[1:])
         flat_y = None if y is None else y.unsqueeze(0).expand(kc, *y.shape).reshape(kc * n, *y.shape[1:])
         log_px_z = model.log_likelihood(flat_x, model.decode(flat_z, flat_y)).view(kc, n)
         log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-        log_qz = -0.5 * (eps.pow(2) + LOG_2PI).sum(-1) - log_std_sum
+        # log q(z|x) needs only eps: with z = mu + std * eps, log q = log N(eps; 0, I) - sum log std
+        log_qz = -0.5 * (eps.pow(2) + LOG_2PI).sum(-1) - 0.5 * logvar.sum(-1)
         log_w = (log_px_z + log_pz - log_qz).double()
         # float64 running logsumexp: K=5000 terms of order -1e3 nats lose nothing
         total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
         done += kc
-    return (total - math.log(k)).to(mu.dtype)
+    return (total - math.log(k)).to(x.dtype)
 
 
 # --- MIG ----------------------------------------------------------------------------------
@@ -310,7 +318,10 @@ def evaluate(
       mig_points   the number of examples MIG was estimated on (= n)
       rate_split   {mutual_information, marginal_kl, total_correlation, dimwise_kl, log_n, n}: the rate split
                    into I_q(X; Z) (a CVAE: I(X; Z | Y)) and KL(q(z) ‖ p(z)) on up to `rate_split_points`
-                   examples, evenly spaced (trainer.analysis.rate_split; only if rate_split_points is given)
+                   examples, evenly spaced (trainer.analysis.rate_split; only if rate_split_points is given);
+                   a hierarchy: the joint split over all layers, total_correlation and dimwise_kl None, and
+                   layers, each layer's {rate, mutual_information, marginal_kl}, bottom first
+      kl_per_layer a hierarchy: KL(q(z_l | ·) ‖ p(z_l | z_{l+1})) of each layer, bottom first, top last
       n            number of examples
 
     Noise comes from `generator` (a CPU torch.Generator; None means a fresh one seeded 0), so
@@ -325,23 +336,17 @@ def evaluate(
     # IWAE draws from its own stream, seeded from `generator` whether or not it runs, so turning
     # IWAE on does not change the one-sample ELBO of the same seed
     iwae_generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-    recon_sum, kl_dim_sum, iwae_sum, mu_all, logvar_all = _summed_terms(model, x, y, device, batch_size,
+    recon_sum, kl_dim_sum, iwae_sum, mu_all, logvar_all, paths = _summed_terms(model, x, y, device, batch_size,
                                                                         iwae_samples, generator, iwae_generator,
                                                                         progress)
     recon = recon_sum / n
     kl_dims = (kl_dim_sum / n).tolist()
     kl = float(sum(kl_dims))
     elbo = -(recon + kl)
-    result = {
-        "elbo": elbo,
-        "recon": recon,
-        "kl": kl,
-        "kl_per_dim": kl_dims,
-        "active_units": active_units(mu_all)[0],
-        "rate": kl,
-        "distortion": recon,
-        "n": n,
-    }
+    result = {"elbo": elbo, "recon": recon, "kl": kl, "kl_per_dim": kl_dims, "active_units": active_units(mu_all)[0],
+              "rate": kl, "distortion": recon, "n": n}
+    if getattr(model.config, "layers", 1) > 1:  # a hierarchy: each layer's KL to its conditional prior, top last
+        result["kl_per_layer"] = [float(sum(kl_dims[s])) for s in model.config.layer_slices()]
     if iwae_samples > 0:
         result["iwae_log_px"] = iwae_sum / n
         result["elbo_gap"] = result["iwae_log_px"] - elbo
@@ -349,21 +354,34 @@ def evaluate(
         result["mig"] = mig(mu_all, factors, factor_sizes)
         result["mig_points"] = n
     if rate_split_points is not None and n >= 2:
-        result["rate_split"] = split_of(mu_all, logvar_all, y if model.config.conditional else None,
-                                        rate_split_points, seed=int(torch.randint(2**31, (1,), generator=generator)))
+        labels = y if model.config.conditional else None
+        seed = int(torch.randint(2**31, (1,), generator=generator))
+        result["rate_split"] = split_of(mu_all, logvar_all, labels, rate_split_points, seed=seed, paths=paths,
+                                        dims=model.config.layer_dims if paths else None)
     return result
 
 
-def split_of(mu: np.ndarray, logvar: np.ndarray, labels, points: int, seed: int = 0) -> dict:
-    """The rate split of up to `points` posteriors, evenly spaced through the array, as eval --json reports it."""
-    from trainer.analysis.rate_split import rate_split
+def split_of(mu: np.ndarray, logvar: np.ndarray, labels, points: int, seed: int = 0, paths: dict | None = None,
+             dims=None) -> dict:
+    """The rate split of up to `points` posteriors, evenly spaced through the array, as eval --json reports it.
+
+    paths: a hierarchy's sampled paths (HierarchicalVAE.path, concatenated), split per layer of `dims`; its
+    total_correlation and dimwise_kl are None, and `layers` lists each layer's parts, bottom first."""
+    from trainer.analysis.rate_split import path_rate_split, rate_split
 
     n = len(mu)
     keep = np.unique(np.linspace(0, n - 1, min(n, max(2, int(points)))).round().astype(int))
-    split = rate_split(mu[keep], logvar[keep], None if labels is None else np.asarray(labels)[keep], seed=seed)
-    return {"mutual_information": split.mutual_information, "marginal_kl": split.marginal_kl,
-            "total_correlation": split.total_correlation, "dimwise_kl": split.dimwise_kl, "log_n": split.log_n,
-            "n": split.n}
+    kept_labels = None if labels is None else np.asarray(labels)[keep]
+    if paths is not None:
+        split = path_rate_split({k: v[keep] for k, v in paths.items()}, dims, kept_labels)
+    else:
+        split = rate_split(mu[keep], logvar[keep], kept_labels, seed=seed)
+    out = {"mutual_information": split.mutual_information, "marginal_kl": split.marginal_kl,
+           "total_correlation": split.total_correlation, "dimwise_kl": split.dimwise_kl, "log_n": split.log_n,
+           "n": split.n}
+    if split.layers:
+        out["layers"] = [dict(layer) for layer in split.layers]
+    return out
 
 
 def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae_generator, progress):
@@ -375,16 +393,25 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
     iwae_sum = 0.0
     kl_dim_sum = torch.zeros(d, dtype=torch.float64)
     mus, logvars = [], []
+    hierarchy = callable(getattr(model, "path", None))
+    paths: dict[str, list[np.ndarray]] = {}  # a hierarchy's sampled paths, for its rate split
     with eval_mode(model):
         for start in range(0, n, batch_size):
             sl = slice(start, start + batch_size)
             xb = _as_input(x[sl], device)
             yb = _labels(model, y, sl, device)
-            mu, logvar = model.encode(xb, yb)
-            eps = torch.randn(mu.shape, generator=generator).to(device=mu.device, dtype=mu.dtype)
-            z = mu + torch.exp(0.5 * logvar) * eps
+            eps = torch.randn((1, len(xb), d), generator=generator).to(device=xb.device, dtype=xb.dtype)
+            if hierarchy:  # each layer's KL to p(z_l | z_{l+1}) on the sampled path, its mean path for the scatter
+                path = model.path(xb, yb, eps[0])
+                mu, logvar, z = path["mu_u"], path["logvar_u"], path["u"]
+                for key, value in path.items():
+                    paths.setdefault(key, []).append(value.double().cpu().numpy())
+            else:
+                mu, logvar, z = (t[0] for t in posterior_samples(model, xb, yb, eps))
             recon_sum -= model.log_likelihood(xb, model.decode(z, yb)).double().sum().item()
             kl_dim_sum += kl_per_dim(mu, logvar).double().sum(0).cpu()
+            if hierarchy:
+                mu, logvar = model.encode(xb, yb)
             if iwae_samples > 0:
                 iwae_sum += iwae_log_px(model, xb, yb, iwae_samples, generator=iwae_generator).double().sum().item()
             mus.append(mu.float().cpu().numpy())
@@ -392,4 +419,5 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
             if progress is not None:
                 progress(min(start + batch_size, n), n)
 
-    return recon_sum, kl_dim_sum, iwae_sum, np.concatenate(mus), np.concatenate(logvars)
+    return (recon_sum, kl_dim_sum, iwae_sum, np.concatenate(mus), np.concatenate(logvars),
+            {k: np.concatenate(v) for k, v in paths.items()} or None)

@@ -49,15 +49,19 @@ class RateSplit:
     """I_q(X; Z) (a CVAE: I(X; Z | Y)): the information z carries about x."""
     marginal_kl: float
     """KL(q(z) ‖ p(z)): how far the aggregate posterior is from the prior (a CVAE: E_y KL(q(z|y) ‖ p(z)))."""
-    total_correlation: float
-    """KL(q(z) ‖ Π_j q(z_j)): dependence between the latent dimensions under q(z)."""
-    dimwise_kl: float
-    """Σ_j KL(q(z_j) ‖ p(z_j)): each dimension's marginal against the prior's."""
+    total_correlation: float | None
+    """KL(q(z) ‖ Π_j q(z_j)): dependence between the latent dimensions under q(z). None for a hierarchy, whose
+    q(z_j | x) is no Gaussian (a lower layer's depends on the sample above), so q(z_j) has no sum to take."""
+    dimwise_kl: float | None
+    """Σ_j KL(q(z_j) ‖ p(z_j)): each dimension's marginal against the prior's. None for a hierarchy."""
     log_n: float
     """log N, the ceiling of the estimate of I (a CVAE: E_y log N_y)."""
     n: int
     draws: int
     """Draws of z per example."""
+    layers: tuple[dict, ...] = ()
+    """A hierarchy: each layer's {rate, mutual_information, marginal_kl}, bottom first. By the chain rule the
+    layers' I(X; U_l | U_{>l}) add up to the joint I(X; U), and their rates and marginal KLs to the joint ones."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +78,16 @@ def _check(mu: np.ndarray, logvar: np.ndarray, labels) -> tuple[np.ndarray, np.n
         if len(labels) != len(mu):
             raise ConfigError(f"rate_split: {len(labels)} labels for {len(mu)} posteriors")
     return mu, logvar, labels
+
+
+def _groups(labels, n: int, dev) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each example's group (its class for a CVAE, else 0) and log N_y of its group (log N without labels)."""
+    if labels is None:
+        group = torch.zeros(n, dtype=torch.long, device=dev)
+    else:
+        _, inverse = np.unique(labels, return_inverse=True)
+        group = torch.from_numpy(inverse.astype(np.int64)).to(dev)
+    return group, torch.log(torch.bincount(group).to(torch.float64))[group]
 
 
 def rate_split(mu, logvar, labels=None, draws: int = 1, seed: int = 0, device="cpu",
@@ -97,18 +111,14 @@ def rate_split(mu, logvar, labels=None, draws: int = 1, seed: int = 0, device="c
     eps = torch.randn(draws, n, d, generator=g, dtype=torch.float64).to(dev)
     z = (mu_t + torch.exp(0.5 * logvar_t) * eps).reshape(draws * n, d)  # draw k of example i at row k * n + i
     owner = torch.arange(n, device=dev).repeat(draws)
-    if labels is None:
-        group = torch.zeros(n, dtype=torch.long, device=dev)
-    else:
-        _, inverse = np.unique(labels, return_inverse=True)
-        group = torch.from_numpy(inverse.astype(np.int64)).to(dev)
-    group_size = torch.bincount(group).to(torch.float64)
-    log_group_n = torch.log(group_size)[group]  # (N,) log N_y of each example's class (log N without labels)
+    group, log_group_n = _groups(labels, n, dev)
 
     log_qzx = gaussian_log_density(z, mu_t[owner], logvar_t[owner]).sum(1)  # log q(z|x) of each draw's own x
     log_pz_dims = -0.5 * (LOG_2PI + z.pow(2))
-    log_qz, log_qz_dims = _aggregate_log_density(z, group[owner], mu_t, logvar_t, group, progress, should_stop)
-    log_qz = log_qz - log_group_n[owner]
+    log_qz, log_qz_dims = _aggregate_log_density(
+        z, group[owner], group, lambda rows, cols: (mu_t[None, cols], logvar_t[None, cols]), (d,), progress,
+        should_stop, per_dim=True)
+    log_qz = log_qz[:, 0] - log_group_n[owner]
     log_qz_dims = log_qz_dims - log_group_n[owner, None]
 
     mutual_information = (log_qzx - log_qz).mean().item()
@@ -121,31 +131,96 @@ def rate_split(mu, logvar, labels=None, draws: int = 1, seed: int = 0, device="c
                      dimwise_kl=dimwise_kl, log_n=float(log_group_n.mean().item()), n=n, draws=draws)
 
 
-def _aggregate_log_density(z, z_group, mu, logvar, group, progress, should_stop):
-    """log Σ_m q(z_i | x_m) and, per dimension, log Σ_m q(z_ij | x_m), over the posteriors m of z_i's group.
+def path_rate_split(path: dict, dims, labels=None, device="cpu",
+                    progress: Callable[[str, float], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> RateSplit:
+    """The rate split of a hierarchical VAE, joint and per layer, from one sampled path per example.
 
-    Chunked over the draws and the posteriors, with a running logsumexp, so memory stays at CHUNK_ELEMENTS."""
+    path: HierarchicalVAE.path's arrays, (N, D) each: the bottom-up Gaussians mu_d, logvar_d of every x_m and,
+    along each example's own path, u and the priors mu_p, logvar_p it met. In prior coordinates p(u) = N(0, I),
+    and q(u_l | u_{>l}, x_m) is x_m's bottom-up Gaussian merged with the prior the path met, so the aggregate
+    q(u_{≥l}) = (1/N) Σ_m Π_{k≥l} q(u_k | u_{>k}, x_m) is a sum over the N posteriors as for one layer. The
+    chain rule then gives each layer's share, I(X; U_l | U_{>l}) = E[log q(u_l | u_{>l}, x) − log q(u_l | u_{>l})],
+    and the rest of its rate, E KL(q(u_l | u_{>l}) ‖ p(u_l)), is its marginal KL. dims: each layer's size, bottom
+    first."""
+    from trainer.model.hierarchy import merge_gaussians, to_prior_coordinates
+
+    dev = torch.device(device)
+    t = {k: torch.as_tensor(np.asarray(v, dtype=np.float64)).to(dev) for k, v in path.items()}
+    n, d = t["u"].shape
+    dims = tuple(int(v) for v in dims)
+    if n < 2 or sum(dims) != d or any(t[k].shape != (n, d) for k in ("mu_d", "logvar_d", "mu_p", "logvar_p")):
+        raise ConfigError(f"path_rate_split needs N >= 2 paths of {sum(dims)} dimensions, got {tuple(t['u'].shape)}")
+    if not all(torch.isfinite(v).all() for v in t.values()):
+        raise ConfigError("path_rate_split: the path must be finite")
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+    group, log_group_n = _groups(labels, n, dev)
+
+    def pair(rows, cols):  # q(u | path of each row, x of each column), in prior coordinates
+        return to_prior_coordinates(*merge_gaussians(t["mu_d"][None, cols], t["logvar_d"][None, cols],
+                                                     t["mu_p"][rows, None], t["logvar_p"][rows, None]),
+                                    t["mu_p"][rows, None], t["logvar_p"][rows, None])
+
+    u = t["u"]
+    own = _layer_sums(gaussian_log_density(u, t["mu_u"], t["logvar_u"]), dims)  # (N, L): log q(u_l | u_{>l}, x)
+    log_pu = _layer_sums(-0.5 * (LOG_2PI + u.pow(2)), dims)
+    kl = _layer_sums(0.5 * (t["mu_u"].pow(2) + t["logvar_u"].exp() - 1.0 - t["logvar_u"]), dims)
+    above, _ = _aggregate_log_density(u, group, group, pair, dims, progress, should_stop, per_dim=False)
+    above = above - log_group_n[:, None]  # (N, L): log q(u_{≥l}), the aggregate of the layers from l up
+    conditional = above - torch.cat([above[:, 1:], torch.zeros_like(above[:, :1])], dim=1)  # log q(u_l | u_{>l})
+    info = (own - conditional).mean(0)
+    rate_mc = (own - log_pu).mean(0)
+    layers = tuple({"rate": float(kl[:, i].mean()), "mutual_information": float(info[i]),
+                    "marginal_kl": float(rate_mc[i] - info[i])} for i in range(len(dims)))
+    mutual_information = float((own.sum(1) - above[:, 0]).mean())
+    return RateSplit(rate=float(kl.sum(1).mean()), rate_mc=float(rate_mc.sum()),
+                     mutual_information=mutual_information, marginal_kl=float(rate_mc.sum()) - mutual_information,
+                     total_correlation=None, dimwise_kl=None, log_n=float(log_group_n.mean()), n=n, draws=1,
+                     layers=layers)
+
+
+def _layer_sums(per_dim: torch.Tensor, dims) -> torch.Tensor:
+    """(..., D) -> (..., L): the sum over each layer's dimensions."""
+    return torch.stack([part.sum(-1) for part in torch.split(per_dim, list(dims), dim=-1)], dim=-1)
+
+
+def _aggregate_log_density(z, z_group, group, pair, dims, progress, should_stop, per_dim: bool):
+    """log Σ_m q(z_{≥l} | x_m) for each layer l (a flat VAE: the one layer, the joint) over the posteriors m of
+    z_i's group, and with per_dim, log Σ_m q(z_ij | x_m) per dimension. pair(rows, cols) gives the (mu, logvar)
+    of q(z_rows | x_cols), broadcastable to (rows, cols, D).
+
+    Chunked over the draws and the posteriors, with a running logsumexp, so memory stays near CHUNK_ELEMENTS."""
     rows, d = z.shape
-    n = mu.shape[0]
-    cols = max(1, min(n, CHUNK_ELEMENTS // max(1, d * min(rows, 1024))))
-    step = max(1, min(rows, CHUNK_ELEMENTS // max(1, d * cols)))
-    log_qz = torch.empty(rows, dtype=torch.float64, device=z.device)
-    log_qz_dims = torch.empty(rows, d, dtype=torch.float64, device=z.device)
+    n = group.shape[0]
+    budget = CHUNK_ELEMENTS if len(dims) == 1 else CHUNK_ELEMENTS // 4  # a merge makes four more such blocks
+    cols = max(1, min(n, budget // max(1, d * min(rows, 1024))))
+    step = max(1, min(rows, budget // max(1, d * cols)))
+    layers = len(dims)
+    log_q = torch.empty(rows, layers, dtype=torch.float64, device=z.device)
+    log_q_dims = torch.empty(rows, d, dtype=torch.float64, device=z.device) if per_dim else None
     done = 0
     for start in range(0, rows, step):
-        zs, gs = z[start:start + step, None, :], z_group[start:start + step, None]
-        joint = torch.full((zs.shape[0],), -math.inf, dtype=torch.float64, device=z.device)
-        dims = torch.full((zs.shape[0], d), -math.inf, dtype=torch.float64, device=z.device)
+        r = slice(start, start + step)
+        zs, gs = z[r, None, :], z_group[r, None]
+        joint = torch.full((zs.shape[0], layers), -math.inf, dtype=torch.float64, device=z.device)
+        dims_acc = torch.full((zs.shape[0], d), -math.inf, dtype=torch.float64, device=z.device)
         for c0 in range(0, n, cols):
             if should_stop is not None and should_stop():
                 raise Stopped("rate split stopped")
-            per_dim = gaussian_log_density(zs, mu[None, c0:c0 + cols], logvar[None, c0:c0 + cols])
-            other = (gs != group[None, c0:c0 + cols])  # another class's posterior: not in q(z|y)
-            per_dim = per_dim.masked_fill(other[:, :, None], -math.inf)
-            joint = torch.logaddexp(joint, torch.logsumexp(per_dim.sum(2), dim=1))
-            dims = torch.logaddexp(dims, torch.logsumexp(per_dim, dim=1))
-            done += zs.shape[0] * per_dim.shape[1]
+            c = slice(c0, c0 + cols)
+            per = gaussian_log_density(zs, *pair(r, c))
+            other = (gs != group[None, c])  # another class's posterior: not in q(z|y)
+            per = per.masked_fill(other[:, :, None], -math.inf)
+            # layers from the top down to l, summed: the density of u_{≥l} under each posterior
+            from_top = _layer_sums(per, dims).flip(-1).cumsum(-1).flip(-1)
+            joint = torch.logaddexp(joint, torch.logsumexp(from_top, dim=1))
+            if per_dim:
+                dims_acc = torch.logaddexp(dims_acc, torch.logsumexp(per, dim=1))
+            done += zs.shape[0] * per.shape[1]
             if progress is not None:
                 progress("splitting the rate", done / (rows * n))
-        log_qz[start:start + step], log_qz_dims[start:start + step] = joint, dims
-    return log_qz, log_qz_dims
+        log_q[r] = joint
+        if per_dim:
+            log_q_dims[r] = dims_acc
+    return log_q, log_q_dims

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from trainer.config import ModelConfig
+from trainer.model.hierarchy_numpy import generate_numpy
 from trainer.model.likelihood import LikelihoodMeaning
 from trainer.pixels import to_float01
 from trainer.threads import one_torch_thread
@@ -114,10 +115,10 @@ class DecoderSnapshot:
         """A new CPU VAE in eval mode with these weights, for a thread of its own (e.g. the IWAE estimate)."""
         import torch
 
-        from trainer.model.vae import VAE
+        from trainer.model.hierarchy import build_model
 
         with torch.device("meta"):  # no storage and no random initialisation: the weights come next
-            model = VAE(self.config)
+            model = build_model(self.config)
         # np.array copies the read-only arrays, so the module owns its storage (assign: no second copy)
         model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.state.items()}, assign=True)
         model.eval()
@@ -177,12 +178,12 @@ class DecoderSnapshot:
             layers = [(np.ascontiguousarray(self.state[f"dec_mlp.{i}.weight"].T), self.state[f"dec_mlp.{i}.bias"])
                       for i in names]
             self._cache["numpy_mlp"] = layers
-        h = z
+        h = z if self.config.layers == 1 else generate_numpy(self.state, self.config.layer_dims, z)  # z_1 of u
         if self.num_classes:
             onehot = np.zeros((len(z), self.num_classes), np.float32)
             labels = np.broadcast_to(np.asarray(0 if y is None else y, dtype=np.int64), (len(z),))
             onehot[np.arange(len(z)), labels] = 1.0
-            h = np.concatenate([z, onehot], axis=1)
+            h = np.concatenate([h, onehot], axis=1)
         for i, (w, b) in enumerate(layers):
             h = h @ w + b
             if i + 1 < len(layers):

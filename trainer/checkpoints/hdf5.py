@@ -37,7 +37,7 @@ from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.errors import CheckpointError, ConfigError
 
 FORMAT_NAME = "vae-explorer-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ModelConfig.layers (hierarchical VAEs); version 1 files read as one layer
 
 # HDF5 type classes named for error messages; only INTEGER and FLOAT are ever accepted for data.
 _TYPE_CLASS_NAMES = {

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from trainer.config import ModelConfig
-from trainer.model.vae import VAE
+from trainer.model.hierarchy import build_model
 
 MAX_PARAMS = 200_000_000
 MAX_HISTORY_ELEMENTS = 50_000_000
@@ -47,7 +47,7 @@ def _expected_shapes(config: ModelConfig) -> tuple[dict[str, tuple[int, ...]], l
     """state_dict and parameter shapes for `config`, from a model on the meta device: no memory allocated."""
     try:
         with torch.device("meta"):
-            model = VAE(config)
+            model = build_model(config)
     except Exception as exc:  # a config that validates but cannot build (e.g. a float where an int belongs)
         raise Invalid(f"model_config does not build a model: {exc}") from None
     state = {k: tuple(v.shape) for k, v in model.state_dict().items()}

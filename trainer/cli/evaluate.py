@@ -25,7 +25,7 @@ def cmd_eval(args) -> int:
     from trainer.model.likelihood import LikelihoodMeaning, heldout_for_likelihood
     from trainer.training.devices import pick_device
     from trainer.analysis.metrics import dataset_mig, evaluate
-    from trainer.model.vae import VAE
+    from trainer.model.hierarchy import build_model
 
     if args.iwae_samples < 0:
         raise UsageError(f"{PROG} eval: --iwae-samples must be >= 0, got {args.iwae_samples}")
@@ -39,7 +39,7 @@ def cmd_eval(args) -> int:
         raise UsageError(f"{PROG} eval: {args.checkpoint} expects {tuple(cfg.input_shape)} images, "
                          f"{spec.describe()} has {tuple(dataset.input_shape)}")
     device = pick_device(args.device)
-    model = VAE(cfg)
+    model = build_model(cfg)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in ckpt.model_state.items()})
     model.to(device).eval()
     y = dataset.y_test if cfg.conditional else None
@@ -73,7 +73,10 @@ def cmd_eval(args) -> int:
             if key == "kl_per_dim":
                 value = " ".join(f"{v:.2f}" for v in value)
             elif key == "rate_split":
-                value = "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items())
+                value = "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()
+                                  if k != "layers")
+            elif key == "kl_per_layer":
+                value = " ".join(f"{v:.2f}" for v in value) + "  (bottom first)"
             elif key == "mig_per_factor":
                 value = "  ".join(f"{k} {'-' if v is None else f'{v:.4f}'}" for k, v in value.items())
             elif isinstance(value, float):

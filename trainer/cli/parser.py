@@ -95,6 +95,16 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     m.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
     m.add_argument("--sigma", type=_sigma, default=0.0, help="gaussian likelihood: fixed std, or 'learned' (default)")
     m.add_argument("--conditional", action="store_true", help="condition encoder and decoder on the label (CVAE)")
+    m.add_argument("--layers", type=int, default=1,
+                   help="stochastic layers: 2 or more train a hierarchical VAE (Ladder VAE), the latent dimensions "
+                        "split among the layers, bottom first")
+    m.add_argument("--layer-beta", type=_list_of(float, "numbers"), default=(),
+                   help="a hierarchy: each layer's weight on β, bottom first, e.g. 1,2")
+    m.add_argument("--layer-warmup", type=_list_of(int, "whole numbers"), default=(),
+                   help="a hierarchy: steps over which each layer's KL weight ramps up from 0, bottom first, "
+                        "e.g. 0,2000 (without it the upper layers tend to collapse)")
+    m.add_argument("--layer-free-bits", type=_list_of(float, "numbers"), default=(),
+                   help="a hierarchy: free bits (nats per dimension) of each layer, bottom first")
     o = p.add_argument_group("objective and optimisation")
     many = " (a sweep: comma-separated values, one run each)" if sweep else ""
     o.add_argument("--beta", type=_list_of(float, "numbers") if sweep else float, default=[1.0] if sweep else 1.0,
@@ -136,13 +146,14 @@ def new_configs(args, dataset, **overrides):
 
     model_cfg = model_config_for(
         dataset, conditional=args.conditional, arch=args.arch, hidden=args.hidden,
-        latent_dim=args.latent_dim, likelihood=args.likelihood, sigma=args.sigma,
+        latent_dim=args.latent_dim, likelihood=args.likelihood, sigma=args.sigma, layers=args.layers,
     )
     settings = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
                     beta_schedule=args.beta_schedule, free_bits=args.free_bits, seed=args.seed, device=args.device,
                     binarize=args.binarize, precision=args.precision or "fp32", compile=args.compile,
                     objective=args.objective, tc_alpha=args.tc_alpha, tc_gamma=args.tc_gamma,
-                    tc_sampling=args.tc_sampling)
+                    tc_sampling=args.tc_sampling, layer_beta=tuple(args.layer_beta),
+                    layer_warmup=tuple(args.layer_warmup), layer_free_bits=tuple(args.layer_free_bits))
     train_cfg = TrainConfig(**{**settings, **overrides})
     return model_cfg, train_cfg
 

@@ -32,6 +32,16 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
+def gaussian_kl(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
+                ) -> torch.Tensor:
+    """KL(N(mu_q, e^logvar_q) ‖ N(mu_p, e^logvar_p)) per element, nats:
+
+        1/2 (logvar_p - logvar_q + (e^logvar_q + (mu_q - mu_p)^2) / e^logvar_p - 1)
+
+    With mu_p = 0 and logvar_p = 0 it is kl_per_dim, the seeds' 1/2 (mu^2 + sigma^2 - 1 - log sigma^2)."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) * torch.exp(-logvar_p) - 1.0)
+
+
 @dataclass
 class Terms:
     """One batch's objective; tensors stay on the device so a step never waits for a sync."""
@@ -117,13 +127,16 @@ def negative_elbo(
     model: VAE,
     x: torch.Tensor,
     y: torch.Tensor | None = None,
-    beta: float = 1.0,
+    beta: float | torch.Tensor = 1.0,
     free_bits: float | torch.Tensor = 0.0,
     eps: torch.Tensor | None = None,
     forward=None,
     tc: TcWeights | None = None,
 ) -> Terms:
     """The beta-VAE loss on a batch, with one reparameterized sample per example; with `tc`, β-TCVAE's.
+
+    beta and free_bits are numbers, or tensors of one value per latent dimension: a hierarchical VAE's weights
+    per layer (trainer.training.layer_weights), or under an ensemble's vmap one value per run.
 
     `forward` runs the model's forward pass in its place: a DistributedDataParallel wrapper of it
     (trainer.training.distributed), whose gradient averaging hooks on to that call."""
@@ -138,7 +151,9 @@ def negative_elbo(
     if torch.is_tensor(free_bits) or free_bits > 0:  # a tensor: each run of an ensemble has its own
         # Kingma et al. 2016: each dimension's batch-averaged KL is charged at least lambda nats,
         # so the optimiser gains nothing by pushing a dimension below lambda and collapsing it.
-        kl_charged = torch.clamp(kl_dims, min=free_bits).sum()
+        kl_charged = torch.clamp(kl_dims, min=free_bits)
     else:
-        kl_charged = kl
-    return Terms(loss=recon + beta * kl_charged, recon=recon, kl=kl, kl_per_dim=kl_dims)
+        kl_charged = kl_dims
+    if torch.is_tensor(beta) and beta.dim() > 0:
+        return Terms(loss=recon + (beta * kl_charged).sum(), recon=recon, kl=kl, kl_per_dim=kl_dims)
+    return Terms(loss=recon + beta * kl_charged.sum(), recon=recon, kl=kl, kl_per_dim=kl_dims)

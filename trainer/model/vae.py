@@ -202,6 +202,12 @@ class VAE(nn.Module):
         z = self.reparameterize(mu, logvar, eps)
         return mu, logvar, z, self.decode(z, y)
 
+    def posterior_samples(self, x: torch.Tensor, y: torch.Tensor | None, eps: torch.Tensor):
+        """(mu, logvar, z), each (K, N, latent_dim): K samples of q(z|x) for standard normal noise eps of that
+        shape. The interface of IWAE and the evaluations, shared with trainer.model.hierarchy."""
+        mu, logvar = self.encode(x, y)
+        return mu.expand_as(eps), logvar.expand_as(eps), self.reparameterize(mu, logvar, eps)
+
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """n images decoded from z ~ N(0, I), as E[x|z]."""
@@ -225,6 +231,16 @@ def eval_mode(model):
         yield
     finally:
         model.train(was_training)
+
+
+def check_model_fits(config: ModelConfig, dataset: Dataset) -> None:
+    """A ConfigError unless a model of `config` can train on `dataset` (its image shape, its labels)."""
+    config.validate()
+    if tuple(config.input_shape) != tuple(dataset.input_shape):
+        raise ConfigError(f"model expects {tuple(config.input_shape)} images but {dataset.spec.describe()} "
+                          f"has {tuple(dataset.input_shape)}")
+    if config.conditional and dataset.y_train is None:
+        raise ConfigError(f"{dataset.spec.describe()} has no labels for a conditional VAE")
 
 
 def model_config_for(dataset: Dataset, conditional: bool = False, **kwargs) -> ModelConfig:

@@ -29,7 +29,7 @@ from trainer.errors import ConfigError
 from trainer.training.devices import precision_context
 from trainer.training.loop import Trainer
 from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, StepReport
-from trainer.model.vae import VAE
+from trainer.model.hierarchy import build_model
 from trainer.model.objective import Terms, negative_elbo
 
 Report = StepReport | EpochReport | DivergedReport | BetaChanged
@@ -38,7 +38,7 @@ Report = StepReport | EpochReport | DivergedReport | BetaChanged
 class _Objective(nn.Module):
     """negative_elbo as a module, so functional_call can run it on one run's slice of the stacked weights."""
 
-    def __init__(self, model: VAE, tc=None):
+    def __init__(self, model: nn.Module, tc=None):
         super().__init__()
         self.vae = model
         self.tc = tc  # trainer.model.objective.TcWeights of a β-TCVAE ensemble, shared by its runs
@@ -69,7 +69,7 @@ class Ensemble:
         _same(trainers, "the training data", lambda t: (id(t.dataset), len(t.x_train)))
         _same(trainers, "their progress (step, epoch, batch)", lambda t: (t.step, t.epoch, t.batch_in_epoch))
         self.trainers: list[Trainer] = []
-        template = VAE(trainers[0].model_config, vmapped=True)  # its own weights are never used
+        template = build_model(trainers[0].model_config, vmapped=True)  # its own weights are never used
         self._objective = _Objective(template, trainers[0].tc)
         # nn.Linear weights are stacked as (runs, in, out): every product, forward and backward, is then one
         # batched matmul on contiguous memory (stacked as (runs, out, in), each weight gradient was a copy)
@@ -156,7 +156,14 @@ class Ensemble:
         device = x.device
         beta = torch.tensor([b.beta for b in batches], dtype=x.dtype, device=device)
         free = {t.free_bits for t in self.trainers}
-        if len(free) == 1:  # the common case: a plain number, as a single Trainer uses it
+        if any(t.layer_weights.active for t in self.trainers):  # a hierarchy's weights: one per dimension and run
+            def per_dim(values):
+                return torch.stack([torch.as_tensor(v, dtype=x.dtype, device=device).expand(eps.shape[-1])
+                                    for v in values])
+
+            beta = per_dim(t.layer_weights.beta(b.beta, t.step) for t, b in zip(self.trainers, batches))
+            fb, fb_dim = per_dim(t.layer_weights.free_bits(t.free_bits) for t in self.trainers), 0
+        elif len(free) == 1:  # the common case: a plain number, as a single Trainer uses it
             fb, fb_dim = free.pop(), None
         else:
             fb, fb_dim = torch.tensor([t.free_bits for t in self.trainers], dtype=x.dtype, device=device), 0

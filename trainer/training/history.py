@@ -11,6 +11,7 @@ the same columns and reports the same rows as an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,11 +19,15 @@ import torch
 
 from trainer.errors import ConfigError
 
-INT_COLUMNS = {"step", "epoch", "active_units", "restored_step"}
+INT_COLUMNS = {"step", "epoch", "active_units", "restored_step", "layer"}
 """History columns stored as int64; the others are float64, per-dimension KL float32."""
 NOT_A_COLUMN = {"history": False}
 RATE_SPLIT_KEYS = ("mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n")
-"""The columns of group rate_split (beside step and epoch), as trainer.analysis.metrics.split_of names them."""
+"""The columns of group rate_split (beside step and epoch), as trainer.analysis.metrics.split_of names them;
+a hierarchy's total_correlation and dimwise_kl (None in the split) are NaN."""
+LAYER_SPLIT_KEYS = ("rate", "mutual_information", "marginal_kl")
+"""The columns of group rate_split_layers (beside step, epoch and layer, 0 at the bottom): a hierarchy's split
+per layer, one row per layer per evaluation."""
 """Field metadata of a report field that is a live reading only (epoch progress, the β target), not a column."""
 
 
@@ -106,8 +111,12 @@ class History:
         of its own, so the epochs of a checkpoint written before the split existed still line up)."""
         self.add_report("epochs", report)
         if report.rate_split is not None:
+            split = report.rate_split
             self.add("rate_split", step=report.step, epoch=report.epoch,
-                     **{k: report.rate_split[k] for k in RATE_SPLIT_KEYS})
+                     **{k: math.nan if split[k] is None else split[k] for k in RATE_SPLIT_KEYS})
+            for layer, parts in enumerate(split.get("layers", ())):
+                self.add("rate_split_layers", step=report.step, epoch=report.epoch, layer=layer,
+                         **{k: parts[k] for k in LAYER_SPLIT_KEYS})
 
     def column(self, group: str, name: str) -> list:
         return self._cols.get(group, {}).get(name, [])

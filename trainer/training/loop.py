@@ -37,9 +37,11 @@ from trainer.training.reports import (RATE_SPLIT_POINTS, BetaChanged, DivergedRe
                                       StepReport)
 from trainer.model.likelihood import binarize_fixed, heldout_for_likelihood
 from trainer.analysis.metrics import evaluate
-from trainer.model.vae import VAE
+from trainer.model.hierarchy import build_model
+from trainer.model.vae import check_model_fits
 from trainer.model.objective import TcWeights, Terms, negative_elbo
 from trainer.pixels import to_float01
+from trainer.training.layer_weights import LayerWeights
 from trainer.training.resume import capture, restore
 
 PAUSED_POLL_S = 0.05  # while paused, how often queued calls (call_between_steps) are looked at
@@ -57,15 +59,8 @@ class Trainer:
         on_divergence: str = "stop",
         group: Group = SINGLE,
     ):
-        model_config.validate()
         train_config.validate()
-        if tuple(model_config.input_shape) != tuple(dataset.input_shape):
-            raise ConfigError(
-                f"model expects {tuple(model_config.input_shape)} images but {dataset.spec.describe()} "
-                f"has {tuple(dataset.input_shape)}"
-            )
-        if model_config.conditional and dataset.y_train is None:
-            raise ConfigError(f"{dataset.spec.describe()} has no labels for a conditional VAE")
+        check_model_fits(model_config, dataset)
         self.model_config = model_config
         self.config = train_config
         self.dataset = dataset
@@ -83,6 +78,7 @@ class Trainer:
 
         self._place_data()
         self.tc = TcWeights.of(train_config, len(self.dataset.x_train))  # β-TCVAE's weights; None for the ELBO
+        self.layer_weights = LayerWeights.of(model_config, train_config, self.device)  # a hierarchy's, per layer
         self.binarize_noise = torch.Generator(device=self.device)
         self.binarize_noise.manual_seed(self.rank_seed(train_config.seed + 1))
         self.step = 0
@@ -118,7 +114,7 @@ class Trainer:
     def _build_model(self) -> None:
         """The VAE, Adam, the DDP wrapper of a distributed run and the compiled step of a --compile run."""
         torch.manual_seed(self.config.seed)
-        self.model = VAE(self.model_config).to(self.device)
+        self.model = build_model(self.model_config).to(self.device)
         # fused Adam: one kernel per parameter instead of ~10 small ops (CPU too since torch 2.4)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr,
                                           fused=self.device.type in ("cpu", "cuda"))
@@ -348,12 +344,14 @@ class Trainer:
     def _terms(self, batch: Batch) -> Terms:
         """The negative ELBO of a batch: under bf16 autocast when asked, through the compiled step when asked."""
         with precision_context(self.device, self.config.precision):
+            beta = self.layer_weights.beta(batch.beta, self.step)
+            free_bits = self.layer_weights.free_bits(self.free_bits)
             if self._compiled is not None:
                 # β as a tensor: a Python float would be a constant of the compiled graph, recompiled per value
-                beta = torch.tensor(batch.beta, device=self.device)
-                return Terms(*self._compiled(batch.x, batch.y, batch.eps, beta, self.free_bits))
-            return negative_elbo(self.model, batch.x, batch.y, beta=batch.beta, free_bits=self.free_bits,
-                                 eps=batch.eps, forward=self._forward, tc=self.tc)
+                return Terms(*self._compiled(batch.x, batch.y, batch.eps, torch.as_tensor(beta, device=self.device),
+                                             free_bits))
+            return negative_elbo(self.model, batch.x, batch.y, beta=beta, free_bits=free_bits, eps=batch.eps,
+                                 forward=self._forward, tc=self.tc)
 
     def _batch_positions(self, b: int) -> tuple[torch.Tensor, int, float]:
         """(examples of batch b of this epoch's order that this rank trains, how many count, loss weight)."""

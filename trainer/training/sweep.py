@@ -323,8 +323,8 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
                                    rate_split_points=SUMMARY_SPLIT_POINTS)
     row.rate, row.distortion, row.elbo = result["rate"], result["distortion"], result["elbo"]
     for key, value in result.get("rate_split", {}).items():
-        if key != "n":
-            setattr(row, key, value)
+        if key not in ("n", "layers"):  # a hierarchy's per layer parts stay in its checkpoint's history
+            setattr(row, key, math.nan if value is None else value)
     row.active_units = int(result["active_units"])
     if full:
         row.iwae_log_px, row.iwae_samples = result["iwae_log_px"], sweep.iwae_samples
