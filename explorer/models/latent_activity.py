@@ -28,7 +28,7 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Signal
 
-from trainer.analysis.diagnostics import CollapseState, collapse_state, variance_describes
+from trainer.analysis.diagnostics import CollapseState, collapse_state, layer_collapse, variance_describes
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,14 @@ class ActivityState:
     """Step of the held-out encoding whose Var_x(μ) decided (measure "variance"), else None."""
     stale_reason: str = ""
     """Why a held-out encoding that exists did not decide ("" when it did, or when there is none)."""
+    layers: tuple[CollapseState, ...] = ()
+    """A hierarchical VAE: the same decision per layer, bottom first (trainer.analysis.diagnostics.layer_collapse);
+    () for one layer."""
+
+    @property
+    def collapsed_layers(self) -> list[int]:
+        """Layers (0 = bottom) whose posterior collapsed onto their conditional prior."""
+        return [i for i, state in enumerate(self.layers) if state.collapsed]
 
     @property
     def active(self) -> np.ndarray:
@@ -72,6 +80,7 @@ class LatentActivity(QObject):
         self._variance: np.ndarray | None = None
         self._variance_step: int | None = None
         self._changed_at: int | None = None  # step at which the newest live β change took effect
+        self._layer_dims: tuple[int, ...] = ()  # a hierarchy's layer sizes, bottom first
         self.state: ActivityState | None = None
 
     # --- inputs ------------------------------------------------------------------------------------
@@ -111,6 +120,14 @@ class LatentActivity(QObject):
             self._step = int(latents.step)
         self._decide()
 
+    def set_layer_dims(self, dims) -> None:
+        """The model's stochastic layers (ModelConfig.layer_dims): a hierarchy is also judged layer by layer."""
+        dims = tuple(int(d) for d in dims)
+        if dims != self._layer_dims:
+            self._layer_dims = dims
+            if self._kl is not None:
+                self._decide()
+
     def setting_changed(self, step: int) -> None:
         """A live change of the objective (β) took effect at `step`: encodings made before it stop deciding
         as soon as the KL shown is from that step or later."""
@@ -147,5 +164,5 @@ class LatentActivity(QObject):
         kl.setflags(write=False)
         self.state = ActivityState(kl=kl, step=self._step, collapse=collapse_state(kl, variance),
                                    variance_step=self._variance_step if variance is not None else None,
-                                   stale_reason=why)
+                                   stale_reason=why, layers=layer_collapse(kl, self._layer_dims, variance))
         self.sig_changed.emit(self.state)

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from explorer.models.latent_activity import ActivityState, LatentActivity
 from explorer.models.latent_cursor import LatentCursor
+from explorer.models.latent_layers import LatentLayers
 from explorer.plotting.image_grid import ImageGridView
 from trainer.analysis.geometry import DEFAULT_SPAN
 
@@ -96,10 +97,10 @@ class _SliderRow:
             grid.addWidget(widget, row, col)
         self.placed_at = row
 
-    def assign(self, dim: int) -> None:
+    def assign(self, dim: int, name: str = "") -> None:
         """Show latent dimension `dim` from now on (a reused row): its name, no KL yet, value 0."""
         self.dim = dim
-        self.name.setText(f"z{dim}")
+        self.name.setText(name or f"z{dim}")
         self.show_kl(None, True, "")
         self.show_value(0.0)
 
@@ -134,8 +135,9 @@ class DecoderSlidersPanel(QWidget):
     """Sliders over z (±3 prior σ each) and the decoded image, updated on every slider move."""
 
     def __init__(self, parent: QWidget | None = None, activity: LatentActivity | None = None,
-                 cursor: LatentCursor | None = None):
+                 cursor: LatentCursor | None = None, layers: LatentLayers | None = None):
         super().__init__(parent)
+        self.layers = layers if layers is not None else LatentLayers(self)  # names each row for its layer: z2·3
         self.cursor = cursor if cursor is not None else LatentCursor(self)
         """The z the sliders show and move."""
         self.activity = activity if activity is not None else LatentActivity(self)
@@ -210,6 +212,7 @@ class DecoderSlidersPanel(QWidget):
         self.sample_button.clicked.connect(self._on_sample_clicked)
         self.activity.sig_changed.connect(self._on_activity_changed)
         self.cursor.sig_moved.connect(self._on_cursor_moved)
+        self.layers.sig_changed.connect(self._on_layers_changed)
         self._show_label_selector(0)
 
     # --- data in --------------------------------------------------------------------------------
@@ -357,7 +360,7 @@ class DecoderSlidersPanel(QWidget):
             if row.placed_at is not None:  # stood by for a model that did not come
                 row.set_aside(self._grid)
         for dim, row in enumerate(self._rows):
-            row.assign(dim)
+            row.assign(dim, self.layers.name(dim))
         self._place_rows(self._rows)
         self._sync_sliders()
         if d > MAX_SLIDERS:
@@ -377,7 +380,7 @@ class DecoderSlidersPanel(QWidget):
             wanted = [int(d) for d in np.argsort(-self._kl)[:MAX_SLIDERS]]
             if sorted(wanted) != sorted(r.dim for r in self._rows):
                 for row, dim in zip(sorted(self._rows, key=lambda r: r.dim), sorted(wanted)):
-                    row.assign(dim)
+                    row.assign(dim, self.layers.name(dim))
                     row.show_kl(float(self._kl[dim]), bool(self._state.active[dim]), self._state.measure)
                 self._sync_sliders()
         self._place_rows(self._ordered_rows())
@@ -424,6 +427,10 @@ class DecoderSlidersPanel(QWidget):
         z[dim] = value / TICKS_PER_SIGMA
         next(r for r in self._rows if r.dim == dim).show_value(float(z[dim]))
         self.cursor.move_to(z, origin=self)
+
+    def _on_layers_changed(self) -> None:
+        for row in self._rows:
+            row.name.setText(self.layers.name(row.dim))
 
     def _on_label_changed(self, _index: int) -> None:
         self._decode()

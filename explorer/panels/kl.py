@@ -53,6 +53,8 @@ class KlPanel(QWidget):
         self.activity = activity if activity is not None else LatentActivity(self)
         self._kl = np.zeros(0)
         self.state = None  # CollapseState drawn now
+        self._collapsed_layers: list[int] = []  # a hierarchy's layers (0 = bottom) drawn as collapsed
+        self._separators: list[pg.InfiniteLine] = []  # between a hierarchy's layers
         self._axes: tuple[int, float] | None = None  # (dimensions, y top) the axes show
         self._active_brush = pg.mkBrush(ACTIVE_COLOUR)
         self._inactive_brush = pg.mkBrush(INACTIVE_COLOUR)
@@ -123,7 +125,8 @@ class KlPanel(QWidget):
     # --- what tests and the window may read ------------------------------------------------------
     @property
     def collapsed(self) -> bool:
-        return bool(self.state is not None and self.state.collapsed)
+        """The posterior collapsed: the whole code, or (a hierarchy) one of its layers."""
+        return bool(self.state is not None and self.state.collapsed) or bool(self._collapsed_layers)
 
     def warning_text(self) -> str:
         return "" if self.banner.isHidden() else self.banner_label.text()
@@ -144,6 +147,8 @@ class KlPanel(QWidget):
         if activity is None:
             self._kl = np.zeros(0)
             self.state = None
+            self._collapsed_layers = []
+            self._show_layer_separators(())
             if was_collapsed:
                 self.sig_collapse_changed.emit(False)
             self.bars.setOpts(x=[], height=[], brushes=[])
@@ -155,6 +160,8 @@ class KlPanel(QWidget):
         self._kl = kl
         state = activity.collapse
         self.state = state
+        self._collapsed_layers = activity.collapsed_layers
+        self._show_layer_separators(tuple(len(layer.active) for layer in activity.layers))
         brushes = [self._active_brush if a else self._inactive_brush for a in state.active]
         self.bars.setOpts(x=np.arange(len(kl)), height=np.maximum(kl, 0.0), brushes=brushes)
         # axes change only when they must: re-laying out ticks and labels is most of a repaint's cost, and live
@@ -173,9 +180,12 @@ class KlPanel(QWidget):
             "Active: Var_x(μ_j) > 0.01 over a held-out encoding (Burda et al. 2016) when one describes this model,"
             " else KL_j ≥ 0.01 nats." + (f"\nNow the KL decides: {activity.stale_reason}." if activity.stale_reason
                                           else ""))
+        per_layer = "".join(
+            f" &nbsp;·&nbsp; <b>z<sub>{i + 1}</sub></b> {_nats(layer.rate)} nats, {layer.n_active}/{len(layer.active)}"
+            for i, layer in enumerate(activity.layers))
         self.summary.setText(
             f"<b>rate</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {state.n_active} / {len(kl)}"
-            f" <span style='color:#808080'>({how}){at}</span>")
+            f"{per_layer} <span style='color:#808080'>({how}){at}</span>")
         if state.collapsed:
             self.banner_label.setText(
                 f"<b>Posterior collapse</b>: rate {_nats(state.rate)} nats, "
@@ -183,7 +193,36 @@ class KlPanel(QWidget):
                 "q(z|x) ≈ p(z), so z tells the decoder almost nothing about x. Try a lower β, a β warm-up, "
                 "or free bits.")
             self.banner.show()
+        elif self._collapsed_layers:
+            top = len(activity.layers) - 1
+            names = ", ".join(f"z<sub>{i + 1}</sub>" + (" (top)" if i == top else " (bottom)" if i == 0 else "")
+                              for i in self._collapsed_layers)
+            rates = ", ".join(f"{_nats(activity.layers[i].rate)} nats" for i in self._collapsed_layers)
+            self.banner_label.setText(
+                f"<b>Layer collapse</b>: {names} — KL to its conditional prior {rates}, "
+                f"{sum(activity.layers[i].n_active for i in self._collapsed_layers)} units active. "
+                "q(z_l | ·) ≈ p(z_l | z_{l+1}): the lower layers and the decoder model x without it. "
+                "Warm that layer's KL up (Layers: warm-up steps per layer), or give it free bits.")
+            self.banner.show()
         else:
             self.banner.hide()
-        if state.collapsed != was_collapsed:
-            self.sig_collapse_changed.emit(state.collapsed)
+        if self.collapsed != was_collapsed:
+            self.sig_collapse_changed.emit(self.collapsed)
+
+    def _show_layer_separators(self, dims: tuple[int, ...]) -> None:
+        """Dashed lines between a hierarchy's layers (bottom first), and the axis title that says so."""
+        bounds = np.cumsum(dims)[:-1] if len(dims) > 1 else []
+        if len(self._separators) == len(bounds) and all(
+                line.value() == b - 0.5 for line, b in zip(self._separators, bounds)):
+            return
+        for line in self._separators:
+            self.plot.removeItem(line)
+        self._separators = []
+        for b in bounds:
+            line = pg.InfiniteLine(pos=b - 0.5, angle=90, movable=False,
+                                   pen=pg.mkPen("#606060", width=1, style=Qt.DashLine))
+            self.plot.addItem(line)
+            self._separators.append(line)
+        title = ("latent dimension: " + " | ".join(f"z{i + 1}" for i in range(len(dims))) + " (bottom first)"
+                 if len(dims) > 1 else "latent dimension")
+        self.plot.setLabel("bottom", title)

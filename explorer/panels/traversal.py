@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.models.latent_cursor import LatentCursor
+from explorer.models.latent_layers import LatentLayers
 from explorer.plotting.seen import in_view
 from explorer.plotting.image_grid import ImageGridView
 from trainer.analysis.geometry import DEFAULT_SPAN, interpolate, traversal_latents, traversal_values
@@ -51,10 +52,13 @@ STRIP_MAX_HEIGHT = 84
 class TraversalPanel(QWidget):
     """Traversal grid (rows = dimensions, columns = −3σ…+3σ) and an A→B interpolation strip, both exportable."""
 
-    def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None):
+    def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None,
+                 layers: LatentLayers | None = None):
         super().__init__(parent)
         self.cursor = cursor if cursor is not None else LatentCursor(self)
         """The traversal's centre (z, "selected z") and the interpolation's ends A and B."""
+        self.layers = layers if layers is not None else LatentLayers(self)
+        """A hierarchy's layers and the one traversed (shared with the other latent panels)."""
         self._decoder = None
         self._kl: np.ndarray | None = None
         self._label: int | None = None
@@ -78,6 +82,9 @@ class TraversalPanel(QWidget):
         self.interp_export.clicked.connect(self._on_export_interpolation_clicked)
         self.cursor.sig_moved.connect(self._on_cursor_moved)
         self.cursor.sig_end_changed.connect(self._on_end_changed)
+        self.layer_combo.currentIndexChanged.connect(self._on_layer_picked)
+        self.layers.sig_changed.connect(self._on_layers_changed)
+        self._on_layers_changed()
         self._update_buttons()
 
     def _build_traversal(self) -> QWidget:
@@ -90,6 +97,13 @@ class TraversalPanel(QWidget):
         self.rows_spin.setToolTip("How many dimensions to show, highest KL first")
         self.cols_spin = QSpinBox(minimum=3, maximum=21, value=DEFAULT_COLUMNS, singleStep=2)
         self.cols_spin.setToolTip(f"Values from −{DEFAULT_SPAN:g}σ to +{DEFAULT_SPAN:g}σ")
+        self.layer_combo = QComboBox()
+        self.layer_combo.setToolTip(
+            "A hierarchical VAE: the layer whose dimensions the rows sweep. The layers above stay at the\n"
+            "selected point; the layers below sit at u = 0, their conditional means under p(z_l | z_{l+1}),\n"
+            "so a row shows what that layer alone tells the generative model. The latent scatter's PCA and\n"
+            "UMAP/t-SNE views show the same layer.")
+        self.layer_caption = QLabel("Layer")
         self.traversal_export = QPushButton("Export PNG…")
         self.traversal_view = ImageGridView(placeholder="Train or open a model to traverse its latent dimensions.")
         self.traversal_view.setMinimumHeight(60)  # docked below the curves, it shares their column's height
@@ -99,6 +113,8 @@ class TraversalPanel(QWidget):
         bar.addWidget(_heading("Traversal"))
         bar.addWidget(QLabel("Around"))
         bar.addWidget(self.around_combo)
+        bar.addWidget(self.layer_caption)
+        bar.addWidget(self.layer_combo)
         bar.addWidget(QLabel("Dims"))
         bar.addWidget(self.rows_spin)
         bar.addWidget(QLabel("Steps"))
@@ -199,6 +215,9 @@ class TraversalPanel(QWidget):
         z = self.cursor.z
         if self.around_combo.currentData() == "origin" or len(z) != d:
             return np.zeros(d, np.float32)
+        if self.layers.chosen is not None:  # the layers below the traversed one at their conditional means
+            z = z.copy()
+            z[:self.layers.slice().start] = 0.0
         return z
 
     def traversal_values(self) -> np.ndarray:
@@ -231,6 +250,26 @@ class TraversalPanel(QWidget):
     def _on_setting_changed(self, *_args) -> None:
         self._schedule()
 
+    def _on_layers_changed(self) -> None:
+        """The model's layers or the chosen one changed (here or in another panel): show them."""
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        if self.layers.count > 1:
+            self.layer_combo.addItem("every layer", -1)
+            for layer in reversed(range(self.layers.count)):
+                self.layer_combo.addItem(self.layers.label(layer), layer)
+            self.layer_combo.setCurrentIndex(max(self.layer_combo.findData(
+                -1 if self.layers.chosen is None else self.layers.chosen), 0))
+        self.layer_combo.blockSignals(False)
+        self.layer_combo.setVisible(self.layers.count > 1)
+        self.layer_caption.setVisible(self.layers.count > 1)
+        if self._decoder is not None:
+            self._schedule()
+
+    def _on_layer_picked(self, index: int) -> None:
+        layer = self.layer_combo.itemData(index)
+        self.layers.choose(None if layer is None or layer < 0 else layer)
+
     def _on_redraw_due(self) -> None:
         # closed, or behind another tab (Qt moves those off-screen rather than hiding them): decode when seen
         if not in_view(self):
@@ -249,10 +288,12 @@ class TraversalPanel(QWidget):
 
     def _pick_dims(self) -> list[int]:
         d = self._decoder.latent_dim
-        n = min(self.rows_spin.value(), d)
+        shown = self.layers.slice() if sum(self.layers.dims) == d else slice(0, d)
+        candidates = np.arange(d)[shown]
+        n = min(self.rows_spin.value(), len(candidates))
         if self._kl is not None and len(self._kl) == d:
-            return [int(i) for i in np.argsort(-self._kl, kind="stable")[:n]]
-        return list(range(n))
+            return [int(i) for i in candidates[np.argsort(-self._kl[shown], kind="stable")[:n]]]
+        return [int(i) for i in candidates[:n]]
 
     def _redraw(self) -> None:
         self._stale = False
@@ -267,9 +308,11 @@ class TraversalPanel(QWidget):
         row_labels = []
         for dim in self._dims:
             kl = f"  {self._kl[dim]:.2f}" if self._kl is not None and len(self._kl) == d else ""
-            row_labels.append(f"z{dim}{kl}")
+            row_labels.append(f"{self.layers.name(dim)}{kl}")
         col_labels = [f"{v:+.1f}".replace("+0.0", "0").replace("-0.0", "0") for v in values]
         around = "origin" if self.around_combo.currentData() == "origin" else "selected z"
+        if self.layers.chosen is not None:
+            around += f" · layer {self.layers.label(self.layers.chosen)}, those below at their conditional means"
         self.traversal_view.title = (f"rows: dimension (KL nats) · columns: value in prior σ · around {around} · "
                                      f"step {self._decoder.step:,}")
         self.traversal_view.set_images(images.reshape(rows, cols, *images.shape[1:]), row_labels=row_labels,

@@ -46,6 +46,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
 from explorer.models.latent_activity import LatentActivity
 from explorer.models.latent_cursor import LatentCursor
+from explorer.models.latent_layers import LatentLayers
 from explorer.panels.decoder import ROWS_PER_TURN, DecoderSlidersPanel
 from explorer.panels.elbo_gap import ElboGapPanel
 from explorer.panels.information import InformationPanel
@@ -79,9 +80,11 @@ class LatentPanels(QObject):
         self.activity = LatentActivity(self)
         self.cursor = LatentCursor(self)
         """z, the ends A and B and the selection: one copy, for every latent panel."""
-        self.scatter = LatentScatterPanel(self.cursor)
-        self.sliders = DecoderSlidersPanel(activity=self.activity, cursor=self.cursor)
-        self.traversal = TraversalPanel(self.cursor)
+        self.layers = LatentLayers(self)
+        """A hierarchy's layers and the one the traversal shows; the sliders name their rows by it."""
+        self.scatter = LatentScatterPanel(self.cursor, layers=self.layers)
+        self.sliders = DecoderSlidersPanel(activity=self.activity, cursor=self.cursor, layers=self.layers)
+        self.traversal = TraversalPanel(self.cursor, layers=self.layers)
         self.samples = SamplesPanel()
         self.kl = KlPanel(self.activity)
         self.rd = RateDistortionPanel()
@@ -157,6 +160,10 @@ class LatentPanels(QObject):
             self._queue(partial(self.samples.set_preview, item))
 
     def on_decoder(self, snapshot: DecoderSnapshot) -> None:
+        # a hierarchy's layers: the KL strip and its collapse warning judge each one
+        self.activity.set_layer_dims(snapshot.config.layer_dims)
+        self.layers.set_dims(snapshot.config.layer_dims)
+
         def sliders() -> None:
             self.sliders.set_decoder(snapshot)
             self.scatter.set_decoder(snapshot)

@@ -90,6 +90,20 @@ def collapse_state(kl_per_dim, mu_variance=None, kl_threshold: float = ACTIVE_KL
 
 
 
+def layer_collapse(kl_per_dim, dims, mu_variance=None) -> tuple[CollapseState, ...]:
+    """collapse_state of each layer of a hierarchical VAE (dims: each layer's size, bottom first); () for one layer
+    or when the sizes do not cover kl_per_dim. An upper layer can collapse while the rate of the whole is healthy:
+    the known failure of a hierarchy trained without warm-up (Sønderby et al. 2016)."""
+    kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
+    dims = tuple(int(d) for d in dims or ())
+    if len(dims) < 2 or sum(dims) != len(kl):
+        return ()
+    variance = None if mu_variance is None else np.asarray(mu_variance, dtype=np.float64).reshape(-1)
+    bounds = np.cumsum((0, *dims))
+    return tuple(collapse_state(kl[a:b], None if variance is None or len(variance) != len(kl) else variance[a:b])
+                 for a, b in zip(bounds[:-1], bounds[1:]))
+
+
 # --- the ELBO gap --------------------------------------------------------------------------------
 class Cancelled(Stopped):
     """estimate_log_px stopped because should_stop() returned True."""

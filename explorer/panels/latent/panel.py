@@ -20,6 +20,7 @@ from explorer.panels.latent.overlays import OverlaysMixin
 from explorer.panels.latent.selection_tool import SelectionToolMixin
 from explorer.panels.latent.views import ViewsMixin
 from explorer.models.latent_cursor import LatentCursor
+from explorer.models.latent_layers import LatentLayers
 from explorer.plotting.axes import steady_axes
 from explorer.plotting.point_cloud import PointCloudItem
 from explorer.plotting.shape_select import ShapeViewBox
@@ -45,10 +46,13 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
     sig_density_requested = Signal(object)
     """A trainer.analysis.aggregate.HolesRequest: the aggregate posterior's density in the plane of two dimensions."""
 
-    def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None):
+    def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None,
+                 layers: LatentLayers | None = None):
         super().__init__(parent)
         self.cursor = cursor if cursor is not None else LatentCursor(self)
         """z (the marker), the interpolation ends a click sets, and the box/lasso selection drawn here."""
+        self.layers = layers if layers is not None else LatentLayers(self)
+        """A hierarchy's layers: PCA, UMAP and t-SNE use the chosen layer's dimensions only."""
         self._latents = None  # LatentSnapshot
         self._decoder = None  # DecoderSnapshot
         self._build_colour_controls()
@@ -146,6 +150,7 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
         self.view_combo.currentIndexChanged.connect(self._on_view_changed)
         self.x_combo.currentIndexChanged.connect(self._on_view_changed)
         self.y_combo.currentIndexChanged.connect(self._on_view_changed)
+        self.layers.sig_changed.connect(self._on_layers_changed)
         for spin in (self.neighbours_spin, self.min_dist_spin, self.perplexity_spin):
             spin.valueChanged.connect(self._on_view_changed)
         self.grid_check.toggled.connect(self._on_background_toggled)

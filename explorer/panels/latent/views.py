@@ -115,7 +115,7 @@ class ViewsMixin:
         for combo, default in ((self.x_combo, 0), (self.y_combo, min(1, d - 1))):
             combo.blockSignals(True)
             combo.clear()
-            combo.addItems([f"z{i}" for i in range(d)])
+            combo.addItems([self.layers.name(i) for i in range(d)])
             combo.setCurrentIndex(default)
             combo.blockSignals(False)
         self._update_view_controls()
@@ -144,9 +144,26 @@ class ViewsMixin:
         return ProjectionParams(method=self.mode, neighbours=self.neighbours_spin.value(),
                                 min_dist=round(self.min_dist_spin.value(), 2), perplexity=self.perplexity_spin.value())
 
+    def _shown_mu(self) -> np.ndarray:
+        """μ as the views use it: a hierarchy's chosen layer alone (the other layers' columns at 0, so PCA's axes
+        and UMAP's neighbours are that layer's), else every dimension."""
+        mu = self._latents.mu
+        layers = self.layers
+        if layers.chosen is None or sum(layers.dims) != mu.shape[1]:
+            return mu
+        shown = np.zeros_like(mu)
+        shown[:, layers.slice()] = mu[:, layers.slice()]
+        return shown
+
+    def _on_layers_changed(self) -> None:
+        if self._latents is not None:
+            self._fill_dim_combos(self._latents.latent_dim)
+            self._pca.reset()
+            self._on_view_changed()
+
     def _request_map(self) -> None:
         """Ask for a UMAP/t-SNE map of the current points; show the last one (or PCA) until it comes."""
-        mu = self._latents.mu
+        mu = self._shown_mu()
         params = self._params()
         key = (params, len(mu))
         previous = self._map if self._map is not None and self._map_key == key else None
@@ -191,7 +208,7 @@ class ViewsMixin:
 
     # --- latent space <-> the plane ------------------------------------------------------------------
     def _refresh_projection(self) -> None:
-        mu = self._latents.mu
+        mu = self._shown_mu()
         if self.mode in MAPS:
             self._request_map()
         elif self.mode == "pca":
@@ -200,13 +217,15 @@ class ViewsMixin:
             # the shares change with every refresh: in the line above the plot, since a changed axis label
             # re-lays out the whole plot
             self._projection_note = f"PC1, PC2 explain {100 * ex[0]:.0f}%, {100 * ex[1]:.0f}% of Var μ"
+            if self.layers.chosen is not None:
+                self._projection_note += f" of layer {self.layers.label(self.layers.chosen)}"
             self._set_axis_labels("PC1", "PC2")
         else:
             i, j = self._dims()
             y = mu[:, j] if mu.shape[1] > 1 else np.zeros(len(mu), np.float32)
             self._xy = np.stack([mu[:, i], y], axis=1).astype(np.float32)
             self._projection_note = ""
-            self._set_axis_labels(f"z{i}", f"z{j}" if mu.shape[1] > 1 else "")
+            self._set_axis_labels(self.layers.name(i), self.layers.name(j) if mu.shape[1] > 1 else "")
 
     def _project(self, z: np.ndarray) -> tuple[float, float]:
         if self.mode in MAPS:

@@ -1,0 +1,107 @@
+"""A hierarchical VAE in the window: the KL strip judges each layer and names a collapsed one, the traversal
+sweeps a chosen layer with the layers below at their conditional means, and the controls set the layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from trainer.analysis.snapshots import DecoderSnapshot
+from trainer.config import ModelConfig
+from trainer.model.hierarchy import build_model
+
+
+def panels(qtbot, layers=2):
+    from explorer.window.latent_panels import LatentPanels
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(input_shape=(1, 28, 28), hidden=(32,), latent_dim=6, layers=layers))
+    explore = LatentPanels()
+    for _title, panel, _area in explore.docks():
+        qtbot.addWidget(panel)
+    explore.on_decoder(DecoderSnapshot.from_model(model, step=5))
+    explore.flush()
+    return explore
+
+
+def test_the_kl_strip_names_a_collapsed_top_layer_while_the_whole_rate_is_healthy(qtbot):
+    explore = panels(qtbot)
+    with qtbot.waitSignal(explore.kl.sig_collapse_changed) as caught:
+        explore.activity.set_kl(np.array([1.0, 2.0, 0.5, 0.001, 0.002, 0.0]), step=5)
+    assert caught.args == [True] and explore.kl.collapsed
+    assert not explore.activity.state.collapse.collapsed  # the whole code is fine: 3.5 nats
+    assert explore.activity.state.collapsed_layers == [1]
+    text = explore.kl.warning_text()
+    assert "Layer collapse" in text and "z<sub>2</sub> (top)" in text
+    assert "z<sub>2</sub></b> 0.003 nats, 0/3" in explore.kl.summary.text()
+    with qtbot.waitSignal(explore.kl.sig_collapse_changed) as caught:
+        explore.activity.set_kl(np.array([1.0, 2.0, 0.5, 0.4, 0.6, 0.2]), step=6)
+    assert caught.args == [False] and explore.kl.warning_text() == ""
+
+
+def test_the_traversal_sweeps_the_chosen_layer_with_the_layers_below_at_their_conditional_means(qtbot):
+    explore = panels(qtbot)
+    traversal = explore.traversal
+    traversal.show()
+    assert traversal.layer_combo.isVisibleTo(traversal) and explore.layers.chosen == 1  # opens on the top layer
+    explore.cursor.move_to(np.arange(1, 7, dtype=np.float32))
+    traversal.refresh_now()
+    assert traversal.traversal_dims() == [3, 4, 5]
+    np.testing.assert_array_equal(traversal.traversal_center(), [0, 0, 0, 4, 5, 6])
+    assert traversal.traversal_view.title.count("conditional means") == 1
+    traversal.layer_combo.setCurrentIndex(traversal.layer_combo.findData(0))
+    traversal.refresh_now()
+    assert explore.layers.chosen == 0 and traversal.traversal_dims() == [0, 1, 2]
+    np.testing.assert_array_equal(traversal.traversal_center(), np.arange(1, 7))
+    traversal.layer_combo.setCurrentIndex(traversal.layer_combo.findData(-1))
+    traversal.refresh_now()
+    assert explore.layers.chosen is None and len(traversal.traversal_dims()) == 6
+    assert explore.layers.name(4) == "z2·1"
+
+
+def test_a_one_layer_model_shows_no_layer_chooser(qtbot):
+    explore = panels(qtbot, layers=1)
+    explore.traversal.show()
+    assert not explore.traversal.layer_combo.isVisibleTo(explore.traversal)
+    assert explore.layers.name(3) == "z3" and explore.layers.chosen is None
+    explore.activity.set_kl(np.array([1.0, 2.0, 0.5, 0.001, 0.002, 0.0]), step=5)
+    assert explore.activity.state.layers == () and not explore.kl.collapsed
+
+
+def test_the_controls_set_the_layers_and_their_warm_up(qtbot):
+    from explorer.panels.controls import ControlsPanel
+
+    controls = ControlsPanel()
+    qtbot.addWidget(controls)
+    assert not controls.layer_warmup_edit.isEnabled()
+    controls.layers_spin.setValue(2)
+    controls.layer_warmup_edit.setText("0, 500")
+    settings = controls.settings()
+    assert settings.model_kwargs()["layers"] == 2 and settings.train_config().layer_warmup == (0, 500)
+    assert controls.layer_warmup_edit.isEnabled()
+    controls.set_settings(settings.replace(layers=3, layer_warmup=(0, 10, 20)))
+    assert controls.layers_spin.value() == 3 and controls.layer_warmup_edit.text() == "0, 10, 20"
+
+
+def test_the_sliders_name_each_row_for_its_layer(qtbot):
+    explore = panels(qtbot)
+    assert [explore.sliders.row_name(d).text() for d in range(6)] == ["z1·0", "z1·1", "z1·2", "z2·0", "z2·1", "z2·2"]
+
+
+def test_the_scatter_projects_the_chosen_layer_only(qtbot):
+    from trainer.analysis.snapshots import LatentSnapshot
+
+    explore = panels(qtbot)
+    rng = np.random.default_rng(0)
+    mu = rng.standard_normal((200, 6)).astype(np.float32) * np.array([1, 1, 1, 3, 2, 1], np.float32)
+    latents = LatentSnapshot(step=5, mu=mu, logvar=np.zeros_like(mu), x=np.zeros((200, 1, 28, 28), np.uint8),
+                             indices=np.arange(200))
+    explore.scatter.set_snapshot(latents)
+    explore.layers.choose(0)  # the bottom layer: moving the top layer's dimensions moves no point
+    z = np.ones(6, np.float32)
+    moved = z.copy()
+    moved[3:] = -5
+    assert explore.scatter.project(z) == pytest.approx(explore.scatter.project(moved))
+    explore.layers.choose(1)
+    assert explore.scatter.project(z) != pytest.approx(explore.scatter.project(moved))
