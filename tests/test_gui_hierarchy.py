@@ -105,3 +105,56 @@ def test_the_scatter_projects_the_chosen_layer_only(qtbot):
     assert explore.scatter.project(z) == pytest.approx(explore.scatter.project(moved))
     explore.layers.choose(1)
     assert explore.scatter.project(z) != pytest.approx(explore.scatter.project(moved))
+
+
+def test_the_information_panel_draws_each_layers_rate_and_information(qtbot):
+    from types import SimpleNamespace
+
+    from explorer.panels.information import InformationPanel
+
+    panel = InformationPanel()
+    qtbot.addWidget(panel)
+    layers = [{"rate": 3.0, "mutual_information": 2.0, "marginal_kl": 1.0},
+              {"rate": 7.0, "mutual_information": 4.0, "marginal_kl": 3.0}]
+    split = {"mutual_information": 6.0, "marginal_kl": 4.0, "total_correlation": None, "dimwise_kl": None,
+             "log_n": 6.9, "n": 1000, "layers": layers}
+    panel.add_epoch(SimpleNamespace(step=100, test_kl=10.0, rate_split=split))
+    series = panel.series()
+    assert series["z2_mutual_information"][1].tolist() == [4.0] and series["z1_rate"][1].tolist() == [3.0]
+    assert len(series["total_correlation"][0]) == 0  # no fake number for a hierarchy's TC
+    assert "z<sub>2</sub> rate <b>7.00</b>, I <b>4.00</b>" in panel.readout.text()
+    panel.set_history({"rate_split/step": np.array([5, 9]), "rate_split/mutual_information": np.array([1.0, 2.0]),
+                       "rate_split/marginal_kl": np.array([1.0, 1.0]),
+                       "rate_split/total_correlation": np.array([np.nan, np.nan]),
+                       "rate_split/dimwise_kl": np.array([np.nan, np.nan]), "rate_split/log_n": np.array([6.9, 6.9]),
+                       "rate_split_layers/step": np.array([5, 5, 9, 9]),
+                       "rate_split_layers/layer": np.array([0, 1, 0, 1]),
+                       "rate_split_layers/rate": np.array([1.0, 1.5, 1.2, 1.8]),
+                       "rate_split_layers/mutual_information": np.array([0.5, 0.5, 0.7, 1.3])})
+    assert panel.series()["z2_mutual_information"][1].tolist() == [0.5, 1.3]
+    assert "z1_rate" in panel.series() and panel.series()["z1_rate"][0].tolist() == [5, 9]
+
+
+def test_the_window_trains_a_hierarchy_shows_its_layers_and_reopens_it(qtbot, small_window, tmp_path):
+    from explorer.models.run_state import RunState
+
+    window = small_window(latent_dim=4, layers=2, layer_warmup=(0, 20))
+    window.start_training(max_steps=40)  # two epochs of 17 steps: two held-out splits
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=120_000)
+    trainer = window.session.worker.trainer
+    assert trainer.model_config.layers == 2 and trainer.config.layer_warmup == (0, 20)
+    qtbot.waitUntil(lambda: len(window.explore.information.series().get("z2_rate", ([], []))[0]) == 2,
+                    timeout=30_000)
+    window.explore.flush()
+    assert window.explore.layers.dims == (2, 2)
+    assert "z<sub>2</sub></b>" in window.explore.kl.summary.text()
+    path = tmp_path / "h.h5"
+    with qtbot.waitSignal(window.files.sig_io_done, timeout=60_000):
+        window.files.save(str(path))
+    fresh = small_window()
+    fresh.open_checkpoint(str(path))
+    qtbot.waitUntil(lambda: fresh.run.current_path == str(path) and fresh.state is RunState.STOPPED, timeout=60_000)
+    shown = fresh.controls.settings()
+    assert shown.layers == 2 and shown.layer_warmup == (0, 20) and not fresh.controls.layers_spin.isEnabled()
+    qtbot.waitUntil(lambda: len(fresh.explore.information.series().get("z1_rate", ([], []))[0]) == 2,
+                    timeout=30_000)

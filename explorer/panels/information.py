@@ -31,11 +31,16 @@ SERIES = (
 )
 """(key, legend, colour, line style): the rate in the curves' rate colour, its two parts, and the second's two."""
 CEILING_COLOUR = "#909090"
+LAYER_COLOURS = ("#2ca02c", "#17becf", "#bcbd22", "#e377c2", "#7f7f7f")
+"""A hierarchy's layers, bottom first: each layer's rate (dotted) and I(X; Z_l | Z_{>l}) (solid) in its colour."""
 EXPLANATION = ("The KL term limits the information z carries about x: I(X; Z) ≤ KL(q(z|x) ‖ p(z)).\n"
                "Held-out rate = I(X; Z) + KL(q(z) ‖ p(z)), with q(z) the average of every posterior q(z|x_n);\n"
                "KL(q(z) ‖ p(z)) = total correlation KL(q(z) ‖ Π q(z_j)) + Σ_j KL(q(z_j) ‖ p(z_j)).\n"
                "Dashed grey: log N, the most information N held-out examples can show.\n"
-               "A CVAE shows I(X; Z | Y): what z says about x beyond the label.")
+               "A CVAE shows I(X; Z | Y): what z says about x beyond the label.\n"
+               "A hierarchy: joint over its layers, and per layer (thin, in the layer's colour) its rate\n"
+               "KL(q(z_l | ·) ‖ p(z_l | z_{l+1})) dotted and I(X; Z_l | Z_{>l}) solid; by the chain rule the\n"
+               "layers' information adds up to the joint I(X; Z).")
 
 
 class InformationPanel(QWidget):
@@ -45,6 +50,8 @@ class InformationPanel(QWidget):
         super().__init__(parent)
         self._points: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key, *_ in SERIES}
         self._log_n: float | None = None
+        self._layer_points: dict[str, tuple[list[float], list[float]]] = {}  # "z2_rate": a hierarchy's layer 2
+        self._layer_curves: dict[str, pg.PlotDataItem] = {}
         self.readout = QLabel()
         self.readout.setWordWrap(True)
         self.readout.setTextFormat(Qt.RichText)
@@ -79,6 +86,8 @@ class InformationPanel(QWidget):
         if split is None:
             return
         self._add(int(report.step), float(report.test_kl), split)
+        for layer, parts in enumerate(split.get("layers", ())):
+            self._add_layer(int(report.step), layer, parts)
         self._redraw()
 
     def set_history(self, arrays: dict) -> None:
@@ -96,6 +105,10 @@ class InformationPanel(QWidget):
                 break
             split = {key: float(values[i]) for key, values in columns.items()} | {"log_n": float(log_n[i])}
             self._add(int(step), rate_at.get(step, float("nan")), split)
+        layer_columns = [np.asarray(arrays.get(f"rate_split_layers/{k}", []))
+                         for k in ("step", "layer", "rate", "mutual_information")]
+        for step, layer, rate, info in zip(*layer_columns):
+            self._add_layer(int(step), int(layer), {"rate": float(rate), "mutual_information": float(info)})
         self._redraw()
 
     def clear(self) -> None:
@@ -103,12 +116,15 @@ class InformationPanel(QWidget):
             xs.clear()
             ys.clear()
         self._log_n = None
+        for curve in self._layer_curves.values():
+            self.plot.removeItem(curve)
+        self._layer_points, self._layer_curves = {}, {}
         self._redraw()
 
     # --- what tests may read ------------------------------------------------------------------------
     def series(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """(steps, values) of each drawn series, by key."""
-        return {key: (np.asarray(xs), np.asarray(ys)) for key, (xs, ys) in self._points.items()}
+        return {key: (np.asarray(xs), np.asarray(ys)) for key, (xs, ys) in (self._points | self._layer_points).items()}
 
     def ceiling(self) -> float | None:
         """log N of the newest split, drawn as the dashed line; None before the first."""
@@ -116,7 +132,9 @@ class InformationPanel(QWidget):
 
     # --- drawing ------------------------------------------------------------------------------------------
     def _add(self, step: int, rate: float, split: dict) -> None:
-        values = {"rate": rate, **{key: float(split[key]) for key, *_ in SERIES[1:]}}
+        # a hierarchy's total correlation and dimension-wise KL are None: no point, never a made-up one
+        parts = {key: np.nan if split[key] is None else float(split[key]) for key, *_ in SERIES[1:]}
+        values = {"rate": rate, **parts}
         for key, value in values.items():
             if np.isfinite(value):
                 xs, ys = self._points[key]
@@ -124,10 +142,27 @@ class InformationPanel(QWidget):
                 ys.append(value)
         self._log_n = float(split["log_n"])
 
+    def _add_layer(self, step: int, layer: int, parts: dict) -> None:
+        for part in ("rate", "mutual_information"):
+            xs, ys = self._layer_points.setdefault(f"z{layer + 1}_{part}", ([], []))
+            xs.append(step)
+            ys.append(float(parts[part]))
+
+    def _layer_curve(self, key: str) -> pg.PlotDataItem:
+        curve = self._layer_curves.get(key)
+        if curve is None:
+            layer = int(key[1:key.index("_")]) - 1
+            colour = LAYER_COLOURS[layer % len(LAYER_COLOURS)]
+            style = Qt.DotLine if key.endswith("_rate") else Qt.SolidLine
+            curve = self._layer_curves[key] = self.plot.plot(pen=pg.mkPen(colour, width=1.5, style=style))
+        return curve
+
     def _redraw(self) -> None:
         for key, curve in self._curves.items():
             xs, ys = self._points[key]
             curve.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+        for key, (xs, ys) in self._layer_points.items():
+            self._layer_curve(key).setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
         if self._log_n is None:
             self._ceiling.hide()
         else:
@@ -157,4 +192,17 @@ class InformationPanel(QWidget):
             f"{key('rate', 'rate')} = {key('mutual_information', 'I(X; Z)')}{share} + "
             f"{key('marginal_kl', 'KL(q(z) ‖ p(z))')}, and KL(q(z) ‖ p(z)) ="
             f" {key('total_correlation', 'total correlation')} + {key('dimwise_kl', 'dimension-wise KL')} nats;"
-            f" {ceiling}.")
+            f" {ceiling}.{self._layers_text()}")
+
+    def _layers_text(self) -> str:
+        """A hierarchy's newest split per layer, top first, each in its colour."""
+        count = len(self._layer_points) // 2
+        parts = []
+        for layer in reversed(range(count)):
+            rate, info = (self._layer_points.get(f"z{layer + 1}_{k}", ([], []))[1]
+                          for k in ("rate", "mutual_information"))
+            if rate and info:
+                colour = LAYER_COLOURS[layer % len(LAYER_COLOURS)]
+                parts.append(f"<span style='color:{colour}'>■</span> z<sub>{layer + 1}</sub> rate "
+                             f"<b>{rate[-1]:.2f}</b>, I <b>{info[-1]:.2f}</b>")
+        return "<br>Per layer (top first): " + " · ".join(parts) + " nats." if parts else ""
