@@ -106,3 +106,14 @@ def test_slider_latency_runs_the_real_panels_and_reports_each_latency():
         assert 0 < out[key]["p50_ms"] <= out[key]["p95_ms"] <= out[key]["max_ms"], key
     for key in ("scatter_10k", "scatter_70k"):
         assert out[key]["set_snapshot_plus_repaint_ms"]["p50_ms"] > 0, key
+
+
+def test_hierarchy_benchmark_compares_a_ladder_with_a_flat_vae_of_the_same_size(synthetic_mnist_dir):
+    out = run_json(REPO / "benchmarks" / "hierarchy.py", "--data-dir", synthetic_mnist_dir, "--epochs", "1",
+                   "--limit", "300", "--iwae-samples", "5", "--hidden", "64", "--latent-dim", "8", "--json")
+    flat, ladder = out["flat"], out["hierarchy"]
+    assert ladder["layer_dims"] == [4, 4] and flat["layer_dims"] == [8]
+    assert abs(flat["parameters"] - ladder["parameters"]) <= 0.02 * ladder["parameters"]  # widths in steps of 4
+    assert out["iwae_gain_nats"] == pytest.approx(ladder["iwae_log_px"] - flat["iwae_log_px"], abs=2e-3)
+    assert len(ladder["kl_per_layer"]) == 2 and len(ladder["information_per_layer"]) == 2
+    assert sum(ladder["kl_per_layer"]) == pytest.approx(ladder["rate"], abs=0.01)

@@ -149,7 +149,9 @@ def test_the_window_trains_a_hierarchy_shows_its_layers_and_reopens_it(qtbot, sm
     assert window.explore.layers.dims == (2, 2)
     assert "z<sub>2</sub></b>" in window.explore.kl.summary.text()
     path = tmp_path / "h.h5"
-    with qtbot.waitSignal(window.files.sig_io_done, timeout=60_000):
+    # (an autosave of the stopped run may finish first: wait for this save's own result)
+    with qtbot.waitSignal(window.files.sig_io_done, timeout=60_000,
+                          check_params_cb=lambda result: result.job.path == str(path) and result.ok):
         window.files.save(str(path))
     fresh = small_window()
     fresh.open_checkpoint(str(path))

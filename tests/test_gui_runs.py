@@ -160,7 +160,7 @@ def test_the_runs_export_as_a_summary_csv_and_the_plane_with_its_frontier(qtbot,
     assert svg.count("<polyline") >= empty.count("<polyline") + len(BETAS)  # a trajectory per run, and more
 
 
-@pytest.mark.parametrize("key", ["collapse", "gap", "bottleneck", "tcvae", "mig"])
+@pytest.mark.parametrize("key", ["collapse", "gap", "bottleneck", "tcvae", "mig", "layers"])
 def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, window, tmp_path, key):
     import dataclasses
 
@@ -169,7 +169,7 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
     full = next(e for e in EXPERIMENTS if e.key == key)
     # the same experiment on less data: what the menu runs, in seconds
     small = dataclasses.replace(full, settings=full.settings.replace(sprites_n=600, hidden=(64,), batch_size=64),
-                                betas=full.betas if key in ("gap", "tcvae") else (0.1, 30.0),
+                                betas=full.betas if key in ("gap", "tcvae", "layers") else (0.1, 30.0),
                                 seeds=(0,) if key == "tcvae" else full.seeds,
                                 stages=(1, 2) if key == "gap" else (2,), iwae_samples=5 if key == "gap" else 0)
     finished = []
@@ -207,6 +207,13 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
         assert result_points(small, [rows])[0] == ["β s0", "TC s0"]
         assert "β-TCVAE: MIG" in text and "β-VAE: MIG" in text
         assert explored.name == "beta-6_seed-0_obj-tcvae"
+    elif key == "layers":  # a 2-layer hierarchy with and without warm-up: each layer's rate from the summary
+        rows = finished[-1].rows
+        assert [r.beta_schedule for r in rows] == ["constant", "warmup:2000"]
+        assert ys == [r.rate_top_layer for r in rows]
+        _, bottom = window.compare.experiment_panel.extras[0].getData()
+        assert list(bottom) == pytest.approx([r.rate_bottom_layer for r in rows]) and all(np.isfinite(bottom))
+        assert "top layer" in text and "warmup" in explored.name
     else:
         rows = [r for batch in finished for r in batch.rows]
         assert [r.epochs for r in rows] == [1, 2] and all(r.iwae_samples == 5 for r in rows)

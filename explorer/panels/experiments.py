@@ -128,6 +128,18 @@ EXPERIMENTS = (
         "β-VAE and β-TCVAE, three seeds each. MIG by run, and their distortion, below.</p>",
         BASE.replace(latent_dim=6), betas=(6.0,), objectives=("elbo", "tcvae"), seeds=(0, 1, 2), stages=(20,),
         panel="Rate–distortion", x_label="run", y_label="MIG", select="last"),
+    Experiment(
+        "layers", "What each layer of a hierarchy encodes",
+        "<p>A hierarchical VAE (Ladder VAE, Sønderby et al. 2016) has p(z<sub>2</sub>) = N(0, I) on top, "
+        "p(z<sub>1</sub> | z<sub>2</sub>) below it, and the rate Σ<sub>l</sub> KL(q(z<sub>l</sub> | ·) ‖ "
+        "p(z<sub>l</sub> | z<sub>l+1</sub>)). Early in training the bottom layer is the cheaper place for "
+        "information, and without <b>warm-up</b> the top layer tends to stay thin or collapse.</p>"
+        "<p>Two runs of a 2-layer hierarchy (5 + 5 dimensions) at β = 1: a constant β, and β warmed up over "
+        "2,000 steps. The rate of the top layer (blue) and of the bottom layer (orange) for each; the Traversals "
+        "panel's Layer choice then shows what each layer of the explored (warmed-up) run encodes, the KL strip "
+        "each layer's units.</p>",
+        BASE.replace(layers=2), betas=(1.0,), schedules=("constant", "warmup:2000"), panel="Traversals",
+        x_label="schedule", y_label="rate of the top layer (nats)"),
 )
 
 
@@ -148,6 +160,8 @@ def result_points(experiment: Experiment, rows_by_stage: list[list]) -> tuple[li
         return [f"{r.beta:g}" for r in last], [r.mutual_information for r in last]
     if experiment.key == "tcvae":
         return [f"{'TC' if r.objective == 'tcvae' else 'β'} s{r.seed}" for r in last], [r.mig for r in last]
+    if experiment.key == "layers":
+        return [r.beta_schedule for r in last], [r.rate_top_layer for r in last]
     return [f"{r.beta:g}" for r in last], [r.rate for r in last]
 
 
@@ -159,6 +173,8 @@ def extra_series(experiment: Experiment, rows_by_stage: list[list]) -> list[tupl
     last = rows_by_stage[-1] if rows_by_stage else []
     if experiment.key == "bottleneck" and last:
         return [("KL(q(z) ‖ p(z))", [r.marginal_kl for r in last])]
+    if experiment.key == "layers" and last:
+        return [("rate of the bottom layer", [r.rate_bottom_layer for r in last])]
     if experiment.key == "mig" and last and experiment.disentanglement_points:
         return [("DCI disentanglement", [r.dci_disentanglement for r in last]), ("SAP", [r.sap for r in last]),
                 ("FactorVAE score", [r.factorvae_score for r in last])]
@@ -242,6 +258,10 @@ def conclusion(experiment: Experiment, rows_by_stage: list[list]) -> str:
         text += _bottleneck_text(last)
     elif experiment.key == "tcvae":
         text += _tcvae_text(last)
+    elif experiment.key == "layers":
+        text += "<p>" + "; ".join(
+            f"{r.beta_schedule}: top layer {r.rate_top_layer:.2f} nats, bottom {r.rate_bottom_layer:.2f}, "
+            f"{r.active_units} of {BASE.latent_dim} units active" for r in last) + ".</p>"
     elif experiment.key == "mig":
         best = max(last, key=lambda r: r.mig if math.isfinite(r.mig) else -1)
         text += (f"<p>The highest MIG, {best.mig:.3f}, is at β = {best.beta:g}; distortion went from "

@@ -119,6 +119,10 @@ class SummaryRow:
     dimwise_kl: float = math.nan
     log_n: float = math.nan
     """log N of the examples the split summed over: the ceiling of mutual_information."""
+    rate_bottom_layer: float = math.nan
+    """A hierarchical VAE: held-out KL of its bottom layer, KL(q(z_1 | ·) ‖ p(z_1 | z_2)), nats."""
+    rate_top_layer: float = math.nan
+    """A hierarchical VAE: held-out KL of its top layer, KL(q(z_L | x) ‖ N(0, I)), nats."""
     dci_disentanglement: float = math.nan
     """DCI, SAP, FactorVAE (trainer.analysis.disentanglement), when the sweep asked for them."""
     dci_completeness: float = math.nan
@@ -326,6 +330,8 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
         if key not in ("n", "layers"):  # a hierarchy's per layer parts stay in its checkpoint's history
             setattr(row, key, math.nan if value is None else value)
     row.active_units = int(result["active_units"])
+    if "kl_per_layer" in result:
+        row.rate_bottom_layer, row.rate_top_layer = result["kl_per_layer"][0], result["kl_per_layer"][-1]
     if full:
         row.iwae_log_px, row.iwae_samples = result["iwae_log_px"], sweep.iwae_samples
     if done and sweep.dataset.factors_test is not None:
