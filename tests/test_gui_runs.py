@@ -209,7 +209,7 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
         assert explored.name == "beta-6_seed-0_obj-tcvae"
     elif key == "layers":  # a 2-layer hierarchy with and without warm-up: each layer's rate from the summary
         rows = finished[-1].rows
-        assert [r.beta_schedule for r in rows] == ["constant", "warmup:2000"]
+        assert [r.beta_schedule for r in rows] == ["constant", "warmup:500"]
         assert ys == [r.rate_top_layer for r in rows]
         _, bottom = window.compare.experiment_panel.extras[0].getData()
         assert list(bottom) == pytest.approx([r.rate_bottom_layer for r in rows]) and all(np.isfinite(bottom))

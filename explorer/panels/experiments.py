@@ -134,11 +134,12 @@ EXPERIMENTS = (
         "p(z<sub>1</sub> | z<sub>2</sub>) below it, and the rate Σ<sub>l</sub> KL(q(z<sub>l</sub> | ·) ‖ "
         "p(z<sub>l</sub> | z<sub>l+1</sub>)). Early in training the bottom layer is the cheaper place for "
         "information, and without <b>warm-up</b> the top layer tends to stay thin or collapse.</p>"
-        "<p>Two runs of a 2-layer hierarchy (5 + 5 dimensions) at β = 1: a constant β, and β warmed up over "
-        "2,000 steps. The rate of the top layer (blue) and of the bottom layer (orange) for each; the Traversals "
+        "<p>Two runs of a 2-layer hierarchy (5 + 5 dimensions) at β = 1, 10 epochs (710 steps): a constant β, "
+        "and β warmed up over the first 500. The rate of the top layer (blue) and of the bottom layer (orange) "
+        "for each; the Traversals "
         "panel's Layer choice then shows what each layer of the explored (warmed-up) run encodes, the KL strip "
         "each layer's units.</p>",
-        BASE.replace(layers=2), betas=(1.0,), schedules=("constant", "warmup:2000"), panel="Traversals",
+        BASE.replace(layers=2), betas=(1.0,), schedules=("constant", "warmup:500"), panel="Traversals",
         x_label="schedule", y_label="rate of the top layer (nats)"),
 )
 
