@@ -160,3 +160,16 @@ def test_the_window_trains_a_hierarchy_shows_its_layers_and_reopens_it(qtbot, sm
     assert shown.layers == 2 and shown.layer_warmup == (0, 20) and not fresh.controls.layers_spin.isEnabled()
     qtbot.waitUntil(lambda: len(fresh.explore.information.series().get("z1_rate", ([], []))[0]) == 2,
                     timeout=30_000)
+
+
+def test_the_sliders_show_the_chosen_layer_and_every_chooser_agrees(qtbot):
+    explore = panels(qtbot)
+    sliders, traversal = explore.sliders, explore.traversal
+    sliders.show()
+    assert explore.layers.chosen == 1  # the top layer first
+    assert [sliders.slider(d).isVisibleTo(sliders) for d in range(6)] == [False] * 3 + [True] * 3
+    sliders.layer_combo.setCurrentIndex(sliders.layer_combo.findData(0))
+    assert explore.layers.chosen == 0 and traversal.layer_combo.currentData() == 0
+    assert [sliders.slider(d).isVisibleTo(sliders) for d in range(6)] == [True] * 3 + [False] * 3
+    traversal.layer_combo.setCurrentIndex(traversal.layer_combo.findData(-1))
+    assert sliders.layer_combo.currentData() == -1 and all(sliders.slider(d).isVisibleTo(sliders) for d in range(6))

@@ -285,3 +285,18 @@ def test_the_cli_trains_a_hierarchy_and_eval_reports_its_layers(tmp_path):
                     "--layers", "2", "--layer-beta", "1,2,3", "--device", "cpu", "--out", str(tmp_path / "bad.h5")])
     assert bad.returncode != 0 and "layer_beta gives 3 values" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.h5").exists()
+
+
+@pytest.mark.parametrize("arch,likelihood,classes", [("conv", "bernoulli", 0), ("conv", "gaussian", 0),
+                                                      ("mlp", "continuous-bernoulli", 0), ("mlp", "bernoulli", 10)])
+def test_every_architecture_likelihood_and_a_cvae_train_as_a_hierarchy(arch, likelihood, classes):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch=arch, input_shape=(1, 28, 28), hidden=(64,), latent_dim=6, layers=3,
+                                    likelihood=likelihood, num_classes=classes))
+    x = torch.rand(4, 1, 28, 28)
+    y = torch.tensor([1, 2, 3, 4]) if classes else None
+    terms = negative_elbo(model, x, y)
+    terms.loss.backward()
+    assert torch.isfinite(terms.loss) and model.up_mu[-1].weight.grad.abs().sum() > 0  # the top layer learns
+    assert model.down_mu[0].weight.grad.abs().sum() > 0  # and the generative step above the bottom layer
+    assert torch.isfinite(iwae_log_px(model, x, y, 4)).all()

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from explorer.models.latent_activity import ActivityState, LatentActivity
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.latent_layers import LatentLayers
+from explorer.panels.layer_chooser import LayerChooser
 from explorer.plotting.image_grid import ImageGridView
 from trainer.analysis.geometry import DEFAULT_SPAN
 
@@ -154,28 +155,7 @@ class DecoderSlidersPanel(QWidget):
         self._rng = np.random.default_rng()
         self._last_image: np.ndarray | None = None
 
-        self.image_view = ImageGridView(placeholder="Train or open a model to decode z here.")
-        self.image_view.setMinimumSize(140, 140)
-        self.image_view.setToolTip("E[x|z]: the decoder's mean image at the sliders' z")
-        self.label_combo = QComboBox()
-        self.label_combo.setToolTip("Conditional VAE: the label y the decoder p(x|z, y) is given")
-        self.label_caption = QLabel("Label")
-        self.sort_check = QCheckBox("Sort by KL")
-        self.sort_check.setToolTip("Order the sliders by per-dimension KL, most informative first")
-        self.origin_button = QPushButton("Origin")
-        self.origin_button.setToolTip("z = 0, the prior's mean")
-        self.sample_button = QPushButton("Sample")
-        self.sample_button.setToolTip("z drawn from the prior N(0, I)")
-        self.summary = QLabel("")
-        self.summary.setStyleSheet("color: #707070")
-
-        controls = QHBoxLayout()
-        controls.addWidget(self.label_caption)
-        controls.addWidget(self.label_combo)
-        controls.addWidget(self.sort_check)
-        controls.addStretch(1)
-        controls.addWidget(self.origin_button)
-        controls.addWidget(self.sample_button)
+        controls = self._build_controls()
 
         self._grid_host = QWidget()
         self._grid = QGridLayout(self._grid_host)
@@ -215,6 +195,38 @@ class DecoderSlidersPanel(QWidget):
         self.layers.sig_changed.connect(self._on_layers_changed)
         self._show_label_selector(0)
 
+    def _build_controls(self) -> QHBoxLayout:
+        """The image, and the bar under it: label, layer, sort, Origin and Sample."""
+        self.image_view = ImageGridView(placeholder="Train or open a model to decode z here.")
+        self.image_view.setMinimumSize(140, 140)
+        self.image_view.setToolTip("E[x|z]: the decoder's mean image at the sliders' z")
+        self.label_combo = QComboBox()
+        self.label_combo.setToolTip("Conditional VAE: the label y the decoder p(x|z, y) is given")
+        self.label_caption = QLabel("Label")
+        self.layer_combo = LayerChooser(self.layers, tooltip=(
+            "A hierarchical VAE: the layer whose sliders are shown (the others keep their values); every "
+            "layer's u = 0\nis its conditional mean given the layers above. The traversal and the scatter show "
+            "the same layer."))
+        self.sort_check = QCheckBox("Sort by KL")
+        self.sort_check.setToolTip("Order the sliders by per-dimension KL, most informative first")
+        self.origin_button = QPushButton("Origin")
+        self.origin_button.setToolTip("z = 0, the prior's mean")
+        self.sample_button = QPushButton("Sample")
+        self.sample_button.setToolTip("z drawn from the prior N(0, I)")
+        self.summary = QLabel("")
+        self.summary.setStyleSheet("color: #707070")
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.label_caption)
+        controls.addWidget(self.label_combo)
+        controls.addWidget(self.layer_combo.caption)
+        controls.addWidget(self.layer_combo)
+        controls.addWidget(self.sort_check)
+        controls.addStretch(1)
+        controls.addWidget(self.origin_button)
+        controls.addWidget(self.sample_button)
+        return controls
+
     # --- data in --------------------------------------------------------------------------------
     def set_decoder(self, decoder) -> None:
         """A new DecoderSnapshot: rebuild the sliders if the latent size changed, then decode the current z."""
@@ -223,6 +235,7 @@ class DecoderSlidersPanel(QWidget):
             self._kl = None
             self._state = None
             self._build_rows(decoder.latent_dim)
+            self._on_layers_changed()  # a hierarchy shows its chosen layer's rows
             if self.activity.state is not None:  # the model's KL may have arrived first
                 self._show_activity(self.activity.state)
         if self._decoder is None or decoder.num_classes != self._decoder.num_classes:
@@ -383,6 +396,7 @@ class DecoderSlidersPanel(QWidget):
                     row.assign(dim, self.layers.name(dim))
                     row.show_kl(float(self._kl[dim]), bool(self._state.active[dim]), self._state.measure)
                 self._sync_sliders()
+                self._on_layers_changed()
         self._place_rows(self._ordered_rows())
 
     def _place_rows(self, order: list[_SliderRow]) -> None:
@@ -429,8 +443,11 @@ class DecoderSlidersPanel(QWidget):
         self.cursor.move_to(z, origin=self)
 
     def _on_layers_changed(self) -> None:
+        shown = self.layers.slice() if sum(self.layers.dims) == self._dim else slice(0, self._dim)
         for row in self._rows:
             row.name.setText(self.layers.name(row.dim))
+            for widget in row.widgets():  # the chosen layer's rows only; the others keep their values
+                widget.setVisible(shown.start <= row.dim < shown.stop)
 
     def _on_label_changed(self, _index: int) -> None:
         self._decode()

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.latent_layers import LatentLayers
+from explorer.panels.layer_chooser import LayerChooser
 from explorer.plotting.seen import in_view
 from explorer.plotting.image_grid import ImageGridView
 from trainer.analysis.geometry import DEFAULT_SPAN, interpolate, traversal_latents, traversal_values
@@ -82,9 +83,7 @@ class TraversalPanel(QWidget):
         self.interp_export.clicked.connect(self._on_export_interpolation_clicked)
         self.cursor.sig_moved.connect(self._on_cursor_moved)
         self.cursor.sig_end_changed.connect(self._on_end_changed)
-        self.layer_combo.currentIndexChanged.connect(self._on_layer_picked)
         self.layers.sig_changed.connect(self._on_layers_changed)
-        self._on_layers_changed()
         self._update_buttons()
 
     def _build_traversal(self) -> QWidget:
@@ -97,13 +96,11 @@ class TraversalPanel(QWidget):
         self.rows_spin.setToolTip("How many dimensions to show, highest KL first")
         self.cols_spin = QSpinBox(minimum=3, maximum=21, value=DEFAULT_COLUMNS, singleStep=2)
         self.cols_spin.setToolTip(f"Values from −{DEFAULT_SPAN:g}σ to +{DEFAULT_SPAN:g}σ")
-        self.layer_combo = QComboBox()
-        self.layer_combo.setToolTip(
+        self.layer_combo = LayerChooser(self.layers, tooltip=(
             "A hierarchical VAE: the layer whose dimensions the rows sweep. The layers above stay at the\n"
             "selected point; the layers below sit at u = 0, their conditional means under p(z_l | z_{l+1}),\n"
             "so a row shows what that layer alone tells the generative model. The latent scatter's PCA and\n"
-            "UMAP/t-SNE views show the same layer.")
-        self.layer_caption = QLabel("Layer")
+            "UMAP/t-SNE views and the decoder's sliders show the same layer."))
         self.traversal_export = QPushButton("Export PNG…")
         self.traversal_view = ImageGridView(placeholder="Train or open a model to traverse its latent dimensions.")
         self.traversal_view.setMinimumHeight(60)  # docked below the curves, it shares their column's height
@@ -113,7 +110,7 @@ class TraversalPanel(QWidget):
         bar.addWidget(_heading("Traversal"))
         bar.addWidget(QLabel("Around"))
         bar.addWidget(self.around_combo)
-        bar.addWidget(self.layer_caption)
+        bar.addWidget(self.layer_combo.caption)
         bar.addWidget(self.layer_combo)
         bar.addWidget(QLabel("Dims"))
         bar.addWidget(self.rows_spin)
@@ -251,24 +248,9 @@ class TraversalPanel(QWidget):
         self._schedule()
 
     def _on_layers_changed(self) -> None:
-        """The model's layers or the chosen one changed (here or in another panel): show them."""
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        if self.layers.count > 1:
-            self.layer_combo.addItem("every layer", -1)
-            for layer in reversed(range(self.layers.count)):
-                self.layer_combo.addItem(self.layers.label(layer), layer)
-            self.layer_combo.setCurrentIndex(max(self.layer_combo.findData(
-                -1 if self.layers.chosen is None else self.layers.chosen), 0))
-        self.layer_combo.blockSignals(False)
-        self.layer_combo.setVisible(self.layers.count > 1)
-        self.layer_caption.setVisible(self.layers.count > 1)
+        """The model's layers or the chosen one changed (here or in another panel): redraw."""
         if self._decoder is not None:
             self._schedule()
-
-    def _on_layer_picked(self, index: int) -> None:
-        layer = self.layer_combo.itemData(index)
-        self.layers.choose(None if layer is None or layer < 0 else layer)
 
     def _on_redraw_due(self) -> None:
         # closed, or behind another tab (Qt moves those off-screen rather than hiding them): decode when seen
