@@ -187,7 +187,9 @@ def test_the_window_trains_a_tcvae_then_opens_and_continues_it(qtbot, small_wind
     trainer = window.session.worker.trainer
     assert trainer.config.objective == "tcvae" and trainer.tc is not None and trainer.step == 30
     path = tmp_path / "tc.h5"
-    with qtbot.waitSignal(window.files.sig_io_done, timeout=60_000):
+    # (an autosave of the stopped run may finish first: wait for this save's own result)
+    with qtbot.waitSignal(window.files.sig_io_done, timeout=60_000,
+                          check_params_cb=lambda result: result.job.path == str(path) and result.ok):
         window.files.save(str(path))
 
     fresh = small_window(objective="elbo")  # (a new window would remember the last Start's β-TCVAE)
