@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from ensemble_check import alone_and_together
 from torch.distributions import Normal, kl_divergence
 
 from trainer.analysis.metrics import evaluate, iwae_log_px
@@ -24,7 +25,6 @@ from trainer.errors import ConfigError
 from trainer.model.hierarchy import HierarchicalVAE, build_model, merge_gaussians
 from trainer.model.objective import gaussian_kl, kl_per_dim, negative_elbo
 from trainer.model.vae import VAE, model_config_for
-from trainer.training.ensemble import Ensemble
 from trainer.training.layer_weights import LayerWeights
 from trainer.training.loop import Trainer
 from trainer.training.reports import EpochReport
@@ -223,13 +223,7 @@ def test_a_sweep_of_hierarchies_trains_as_an_ensemble_as_each_would_alone(data):
     cfg = model_config_for(data, hidden=(32,), latent_dim=4, layers=2)
     base = TrainConfig(epochs=1, batch_size=50, report_every=4, layer_warmup=(0, 10), device="cpu")
     configs = [dataclasses.replace(base, beta=b) for b in (1.0, 4.0)]
-    alone = []
-    for c in configs:
-        t = Trainer(cfg, c, data)
-        list(t.run())
-        alone.append(t)
-    together = [Trainer(cfg, c, data) for c in configs]
-    list(Ensemble(together).run())
+    alone, together = alone_and_together(cfg, configs, data)
     for a, b in zip(alone, together):
         np.testing.assert_allclose(a.history.arrays()["epochs/test_elbo"], b.history.arrays()["epochs/test_elbo"],
                                    rtol=1e-5)

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from ensemble_check import alone_and_together
 
 from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
 from trainer.config import DatasetSpec, TrainConfig
@@ -130,13 +131,7 @@ def test_a_tcvae_sweep_trains_as_an_ensemble_as_it_would_alone(data):
     cfg = model_config_for(data, hidden=(32,), latent_dim=3)
     base = TrainConfig(epochs=1, batch_size=50, report_every=4, objective="tcvae", device="cpu")
     configs = [dataclasses.replace(base, beta=b) for b in (1.0, 8.0)]
-    alone = []
-    for c in configs:
-        t = Trainer(cfg, c, data)
-        list(t.run())
-        alone.append(t)
-    together = [Trainer(cfg, c, data) for c in configs]
-    list(Ensemble(together).run())
+    alone, together = alone_and_together(cfg, configs, data)
     for a, b in zip(alone, together):
         np.testing.assert_allclose(a.history.arrays()["epochs/test_elbo"], b.history.arrays()["epochs/test_elbo"],
                                    rtol=1e-4)
