@@ -404,6 +404,7 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
             if hierarchy:  # each layer's KL to p(z_l | z_{l+1}) on the sampled path, its mean path for the scatter
                 path = model.path(xb, yb, eps[0])
                 mu, logvar, z = path["mu_u"], path["logvar_u"], path["u"]
+                mean_path = path.pop("mean_mu"), path.pop("mean_logvar")
                 for key, value in path.items():
                     paths.setdefault(key, []).append(value.double().cpu().numpy())
             else:
@@ -411,7 +412,7 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
             recon_sum -= model.log_likelihood(xb, model.decode(z, yb)).double().sum().item()
             kl_dim_sum += kl_per_dim(mu, logvar).double().sum(0).cpu()
             if hierarchy:
-                mu, logvar = model.encode(xb, yb)
+                mu, logvar = mean_path
             if iwae_samples > 0:
                 iwae_sum += iwae_log_px(model, xb, yb, iwae_samples, generator=iwae_generator).double().sum().item()
             mus.append(mu.float().cpu().numpy())

@@ -119,11 +119,14 @@ class HierarchicalVAE(VAE):
     def path(self, x: torch.Tensor, y: torch.Tensor | None, eps: torch.Tensor) -> dict[str, torch.Tensor]:
         """What the rate split of a hierarchy needs of one sampled path per example, each (N, latent_dim):
         the bottom-up Gaussians of x (mu_d, logvar_d) and, along the path eps takes, u with the priors it met
-        (mu_p, logvar_p). q(u_l | u_{>l}, x_m) for any other x_m is then merge(x_m's bottom-up, this prior)."""
+        (mu_p, logvar_p), its own q (mu_u, logvar_u), and encode's mean path (mean_mu, mean_logvar).
+        q(u_l | u_{>l}, x_m) for any other x_m is then merge(x_m's bottom-up, this prior)."""
         up = self.bottom_up(x, y)
         mu_u, logvar_u, u, mu_p, logvar_p, _ = self._descend(up, eps)
+        mean_mu, mean_logvar, _, _ = self.top_down(up, None)  # encode's mean path, from the same bottom-up pass
         return {"mu_d": torch.cat([m for m, _ in up], dim=-1), "logvar_d": torch.cat([lv for _, lv in up], dim=-1),
-                "u": u, "mu_p": mu_p, "logvar_p": logvar_p, "mu_u": mu_u, "logvar_u": logvar_u}
+                "u": u, "mu_p": mu_p, "logvar_p": logvar_p, "mu_u": mu_u, "logvar_u": logvar_u,
+                "mean_mu": mean_mu, "mean_logvar": mean_logvar}
 
     def generate(self, u: torch.Tensor) -> torch.Tensor:
         """z_1 of the path u (prior coordinates, bottom first): z_L = u_L, z_l = mu_p + sigma_p * u_l."""

@@ -10,7 +10,7 @@ plain numbers back, so its step is the one it always was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -32,6 +32,8 @@ class LayerWeights:
     layer_warmup: tuple[int, ...]
     layer_free_bits: tuple[float, ...]
     device: torch.device
+    _beta_values: list = field(default_factory=list, repr=False)
+    _beta_tensor: torch.Tensor | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, model: ModelConfig, train: TrainConfig, device) -> "LayerWeights":
@@ -63,7 +65,10 @@ class LayerWeights:
     def beta(self, beta: float, step: int) -> float | torch.Tensor:
         if not (self.layer_beta or self.layer_warmup):
             return beta
-        return self._per_dim([beta * f for f in self.factors(step)])
+        values = [beta * f for f in self.factors(step)]
+        if values != self._beta_values:  # past the warm-ups the same tensor serves every step: no copy per step
+            self._beta_values, self._beta_tensor = values, self._per_dim(values)
+        return self._beta_tensor
 
     def free_bits(self, free_bits: float) -> float | torch.Tensor:
         if not self.layer_free_bits:
