@@ -67,6 +67,23 @@ def test_eval_reports_every_metric(trained):
     assert "rate_split" not in skipped
 
 
+def test_eval_gaps_splits_the_elbo_gap(trained):
+    out, _, _ = trained
+    result = last_json(run_cli("eval", out, "--gaps", "--limit", "12", "--svi-steps", "200", "--iwae-samples", "300",
+                               "--json").stdout)
+    assert result["n"] == 12 and result["k"] == 300 and result["svi_max_steps"] == 200
+    assert 0 < result["svi_steps"] <= 200
+    for key in ("elbo_encoder", "elbo_optimized", "log_px", "amortization_gap", "approximation_gap"):
+        assert math.isfinite(result[key]) and result[f"{key}_se"] >= 0, key
+    assert result["elbo_encoder"] < result["elbo_optimized"] <= result["log_px"]
+    assert result["amortization_gap"] == pytest.approx(result["elbo_optimized"] - result["elbo_encoder"])
+    assert result["approximation_gap"] == pytest.approx(result["log_px"] - result["elbo_optimized"])
+    assert result["seconds_per_example_classical"] > result["seconds_per_example_amortized"] > 0
+    text = run_cli("eval", out, "--gaps", "--limit", "4", "--svi-steps", "50", "--iwae-samples", "50").stdout
+    assert "amortization gap" in text and "approximation gap" in text and "4 held-out examples" in text
+    assert "--svi-steps must be >= 0" in run_cli("eval", out, "--gaps", "--svi-steps", "-1", check_rc=2).stderr
+
+
 def test_eval_on_sprites_reports_mig(tmp_path):
     out = tmp_path / "sprites.h5"
     run_cli("train", "--dataset", "sprites", "--limit", "300", "--epochs", "1", "--hidden", "64", "--latent-dim", "4",

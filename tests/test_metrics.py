@@ -4,71 +4,18 @@ latents with chosen variances, latents built to copy (or ignore) the ground-trut
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from torch.distributions import MultivariateNormal
 
 from trainer.config import ModelConfig
 from trainer.analysis.metrics import active_units, encode_dataset, evaluate, iwae_log_px, mig
 from trainer.model.vae import VAE
 
+from linear_gaussian import LinearGaussianVAE
+
 LOG_2PI = math.log(2 * math.pi)
-
-
-class LinearGaussianVAE:
-    """p(z) = N(0, I_d), p(x|z) = N(Wz + b, s^2 I), so p(x) = N(b, W W^T + s^2 I) exactly.
-
-    The exact posterior has a full covariance (P^-1 with P = I + W^T W / s^2). The encoder is
-    deliberately wrong so the ELBO gap is several nats: diagonal, 3x the mean-field variance
-    1/P_jj (overdispersed, so importance sampling still converges), and a mean shifted by 0.2.
-    Duck-typed: only what trainer.analysis.metrics uses.
-    """
-
-    def __init__(self, dx=10, dz=3, s=0.5, seed=0):
-        g = torch.Generator().manual_seed(seed)
-        self.config = SimpleNamespace(latent_dim=dz, conditional=False)
-        self.W = torch.randn(dx, dz, generator=g, dtype=torch.float64)
-        self.b = torch.randn(dx, generator=g, dtype=torch.float64)
-        self.s = s
-        precision = torch.eye(dz, dtype=torch.float64) + self.W.T @ self.W / s**2
-        self.A = torch.linalg.solve(precision, self.W.T) / s**2  # exact posterior mean = A (x - b)
-        self.var = 3.0 / torch.diagonal(precision)
-        self.shift = 0.2
-        self.generator = g
-
-    def encode(self, x, y=None):
-        x = x.double()
-        mu = (x - self.b) @ self.A.T + self.shift
-        return mu.float(), torch.log(self.var).float().expand(x.shape[0], -1)
-
-    def decode(self, z, y=None):
-        return (z.double() @ self.W.T + self.b).float()
-
-    def log_likelihood(self, x, mean):
-        return (-0.5 * ((x.double() - mean.double()) ** 2 / self.s**2 + LOG_2PI) - math.log(self.s)).sum(-1).float()
-
-    # --- exact references ---
-    def sample_x(self, n):
-        z = torch.randn(n, self.W.shape[1], generator=self.generator, dtype=torch.float64)
-        return z @ self.W.T + self.b + self.s * torch.randn(n, len(self.b), generator=self.generator,
-                                                            dtype=torch.float64)
-
-    def log_px(self, x):
-        cov = self.W @ self.W.T + self.s**2 * torch.eye(len(self.b), dtype=torch.float64)
-        return MultivariateNormal(self.b, cov).log_prob(x.double())
-
-    def elbo(self, x):
-        """Analytic per-example ELBO: E_q log p(x|z) in closed form minus the closed-form KL."""
-        x = x.double()
-        mu = (x - self.b) @ self.A.T + self.shift
-        dx = len(self.b)
-        expected_sq = ((x - mu @ self.W.T - self.b) ** 2).sum(-1) + (self.W**2 @ self.var).sum()
-        expected_ll = -0.5 * expected_sq / self.s**2 - dx * (0.5 * LOG_2PI + math.log(self.s))
-        kl = 0.5 * (mu**2 + self.var - 1 - torch.log(self.var)).sum(-1)
-        return expected_ll - kl
 
 
 @pytest.fixture(scope="module")

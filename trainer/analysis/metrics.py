@@ -16,7 +16,6 @@ to float) or floating point already in the model's input range.
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Sequence
 
 import numpy as np
@@ -24,13 +23,9 @@ import torch
 
 from trainer.model.vae import eval_mode
 from trainer.model.objective import kl_per_dim
+from trainer.analysis.variational import importance_bounds
 from trainer.pixels import to_float01
 
-LOG_2PI = math.log(2 * math.pi)
-
-# Pixel values per decoder pass in iwae_log_px when `chunk` is left at 0: about 64 MB per
-# float32 tensor, so K=5000 on a batch of 64x64 RGB images stays bounded.
-_IWAE_BUDGET = 1 << 24
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -97,7 +92,6 @@ def posterior_samples(model, x: torch.Tensor, y: torch.Tensor | None, eps: torch
 
 
 # --- IWAE ---------------------------------------------------------------------------------
-@torch.no_grad()
 def iwae_log_px(
     model,
     x: torch.Tensor,
@@ -110,39 +104,11 @@ def iwae_log_px(
 
         log p(x) ~= logsumexp_k log w_k - log K,   log w = log p(x|z) + log p(z) - log q(z|x)
 
-    with z_k ~ q(z|x). It is a lower bound in expectation that tightens as K grows (K=1 is the
-    ELBO). `x` is one batch already on the model's device and in its input range. The K samples
-    go through the decoder `chunk` at a time (0 = as many as keep one pass near 16M pixel values)
-    and are folded into a running logsumexp, so memory does not grow with K.
-    Noise is drawn on the CPU from `generator`, so a seed gives the same estimate on any device.
+    with z_k ~ q(z|x), the encoder's q. It is a lower bound in expectation that tightens as K grows (K=1 is
+    the ELBO). trainer.analysis.variational.importance_bounds does the work (chunks of the K samples, a running
+    logsumexp, noise drawn on the CPU from `generator`), and takes other proposals than the encoder's.
     """
-    if k < 1:
-        raise ValueError(f"IWAE needs k >= 1 samples, got {k}")
-    n = x.shape[0]
-    if chunk <= 0:
-        per_sample = max(1, n * x[0].numel())
-        chunk = max(1, min(k, _IWAE_BUDGET // per_sample))
-    d = int(model.config.latent_dim)
-    total = torch.full((n,), -math.inf, dtype=torch.float64, device=x.device)
-    done = 0
-    while done < k:
-        kc = min(chunk, k - done)
-        eps = torch.randn((kc, n, d), generator=generator).to(device=x.device, dtype=x.dtype)
-        # a hierarchy's samples each take their own path down, so each has its own q: log q is per sample
-        _, logvar, z = posterior_samples(model, x, y, eps)  # (kc, n, d)
-        flat_z = z.reshape(kc * n, d)
-        # every example repeated kc times, sample-major, to match flat_z
-        flat_x = x.unsqueeze(0).expand(kc, *x.shape).reshape(kc * n, *x.shape[1:])
-        flat_y = None if y is None else y.unsqueeze(0).expand(kc, *y.shape).reshape(kc * n, *y.shape[1:])
-        log_px_z = model.log_likelihood(flat_x, model.decode(flat_z, flat_y)).view(kc, n)
-        log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-        # log q(z|x) needs only eps: with z = mu + std * eps, log q = log N(eps; 0, I) - sum log std
-        log_qz = -0.5 * (eps.pow(2) + LOG_2PI).sum(-1) - 0.5 * logvar.sum(-1)
-        log_w = (log_px_z + log_pz - log_qz).double()
-        # float64 running logsumexp: K=5000 terms of order -1e3 nats lose nothing
-        total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
-        done += kc
-    return (total - math.log(k)).to(x.dtype)
+    return importance_bounds(model, x, y, k, chunk=chunk, generator=generator)[1]
 
 
 # --- MIG ----------------------------------------------------------------------------------

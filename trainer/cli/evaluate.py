@@ -6,6 +6,7 @@ import sys
 
 from trainer.cli.parser import PROG, BAR_INTERVAL, UsageError, budget, dataset_spec, print_json
 
+
 def train_split_terms(trainer) -> dict:
     from trainer.analysis.metrics import evaluate
 
@@ -16,21 +17,17 @@ def train_split_terms(trainer) -> dict:
     return evaluate(trainer.model, trainer.dataset.x_train, y, trainer.device, generator=g)
 
 
-def cmd_eval(args) -> int:
+def _loaded(args):
+    """(checkpoint, dataset, model on its device in eval mode, device, held-out x as scored, its
+    LikelihoodMeaning) for a command line naming a checkpoint."""
     import torch
-    from tqdm import tqdm
 
     from trainer.checkpoints.hdf5 import load_checkpoint
     from trainer.data import load_dataset
+    from trainer.model.hierarchy import build_model
     from trainer.model.likelihood import LikelihoodMeaning, heldout_for_likelihood
     from trainer.training.devices import pick_device
-    from trainer.analysis.metrics import dataset_mig, evaluate
-    from trainer.model.hierarchy import build_model
 
-    if args.iwae_samples < 0:
-        raise UsageError(f"{PROG} eval: --iwae-samples must be >= 0, got {args.iwae_samples}")
-    if args.rate_split_points < 0 or args.rate_split_points == 1:
-        raise UsageError(f"{PROG} eval: --rate-split-points must be 0 (skip) or >= 2, got {args.rate_split_points}")
     ckpt = load_checkpoint(args.checkpoint)
     spec = dataset_spec(args, ckpt.dataset, seed=ckpt.dataset.seed)
     dataset = load_dataset(spec, memory_budget=budget(args))
@@ -42,9 +39,67 @@ def cmd_eval(args) -> int:
     model = build_model(cfg)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in ckpt.model_state.items()})
     model.to(device).eval()
-    y = dataset.y_test if cfg.conditional else None
     x_test = heldout_for_likelihood(dataset, ckpt.train_config)
-    meaning = LikelihoodMeaning.of(cfg, ckpt.train_config, x_test)
+    return ckpt, dataset, spec, model, device, x_test, LikelihoodMeaning.of(cfg, ckpt.train_config, x_test)
+
+
+GAP_EXAMPLES = 100
+"""Held-out examples `eval --gaps` optimizes when --limit does not say: classical VI costs hundreds of decoder
+passes per example, so the whole set would take hours on a CPU."""
+
+
+def cmd_gaps(args) -> int:
+    """`eval --gaps`: the ELBO gap of the first --limit held-out examples, split by classical VI."""
+    from tqdm import tqdm
+
+    from trainer.analysis.inference_gaps import SviSettings, inference_gaps
+
+    if args.svi_steps < 0:
+        raise UsageError(f"{PROG} eval: --svi-steps must be >= 0, got {args.svi_steps}")
+    ckpt, dataset, _, model, device, x_test, meaning = _loaded(args)
+    n = min(len(x_test), args.limit or GAP_EXAMPLES)
+    y = dataset.y_test[:n] if ckpt.model_config.conditional else None
+    k = args.iwae_samples or 1000
+    with tqdm(total=1000, unit="‰", file=sys.stderr, mininterval=BAR_INTERVAL, desc="gaps") as bar:
+        def progress(message: str, fraction: float) -> None:
+            bar.set_postfix_str(message, refresh=False)
+            bar.update(int(1000 * fraction) - bar.n)
+
+        result = inference_gaps(model, x_test[:n], y, device, SviSettings(max_steps=args.svi_steps), k=k,
+                                seed=ckpt.train_config.seed + 12345, progress=progress).summary()
+    result["likelihood_normalized"] = meaning.normalized
+    result["marginal"] = meaning.marginal
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{result['n']} held-out examples, IWAE K={k}, classical VI: {result['svi_steps']:.0f} Adam steps "
+          f"of {result['svi_samples']} samples (at most {result['svi_max_steps']})")
+    rows = (("ELBO, encoder's q", "elbo_encoder"), ("ELBO, optimized q*", "elbo_optimized"),
+            (f"{meaning.marginal} (IWAE)", "log_px"), ("amortization gap", "amortization_gap"),
+            ("approximation gap", "approximation_gap"))
+    for label, key in rows:
+        print(f"{label:>22}: {result[key]:10.3f} ± {result[key + '_se']:.3f} nats")
+    print(f"{'per example':>22}: amortized {1e3 * result['seconds_per_example_amortized']:.3f} ms, "
+          f"classical {1e3 * result['seconds_per_example_classical']:.1f} ms")
+    if meaning.note:
+        print(f"note: {meaning.note}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from trainer.analysis.metrics import dataset_mig, evaluate
+
+    if args.iwae_samples < 0:
+        raise UsageError(f"{PROG} eval: --iwae-samples must be >= 0, got {args.iwae_samples}")
+    if args.gaps:
+        return cmd_gaps(args)
+    if args.rate_split_points < 0 or args.rate_split_points == 1:
+        raise UsageError(f"{PROG} eval: --rate-split-points must be 0 (skip) or >= 2, got {args.rate_split_points}")
+    ckpt, dataset, spec, model, device, x_test, meaning = _loaded(args)
+    y = dataset.y_test if ckpt.model_config.conditional else None
     with tqdm(total=len(x_test), unit="ex", file=sys.stderr, mininterval=BAR_INTERVAL, desc="eval") as bar:
         result = evaluate(
             model, x_test, y, device,

@@ -197,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--rate-split-points", type=int, default=10_000, metavar="N",
                    help="held-out examples the rate split I(X;Z) + KL(q(z)||p(z)) sums over; its cost grows as N^2"
                         " (default 10000, 0 = skip)")
+    e.add_argument("--gaps", action="store_true",
+                   help="instead, split the ELBO gap (Cremer et al. 2018): optimize each example's q by classical VI "
+                        "from the encoder's guess, and report the approximation gap log p(x) - ELBO(q*) and the "
+                        "amortization gap ELBO(q*) - ELBO(encoder) on the first --limit held-out examples (default "
+                        "100), with log p(x) by IWAE (--iwae-samples, default 1000) of both proposals")
+    e.add_argument("--svi-steps", type=int, default=500, metavar="N",
+                   help="with --gaps: at most N Adam steps of classical VI per example (default 500)")
     e.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     e.add_argument("--json", action="store_true")
 
