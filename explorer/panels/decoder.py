@@ -35,7 +35,9 @@ from PySide6.QtWidgets import (
 from explorer.models.latent_activity import ActivityState, LatentActivity
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.latent_layers import LatentLayers
+from explorer.models.point_inference import PointInference
 from explorer.panels.layer_chooser import LayerChooser
+from explorer.panels.q_switch import QSwitch
 from explorer.plotting.image_grid import ImageGridView
 from trainer.analysis.geometry import DEFAULT_SPAN
 
@@ -136,8 +138,10 @@ class DecoderSlidersPanel(QWidget):
     """Sliders over z (±3 prior σ each) and the decoded image, updated on every slider move."""
 
     def __init__(self, parent: QWidget | None = None, activity: LatentActivity | None = None,
-                 cursor: LatentCursor | None = None, layers: LatentLayers | None = None):
+                 cursor: LatentCursor | None = None, layers: LatentLayers | None = None,
+                 point: PointInference | None = None):
         super().__init__(parent)
+        self.point = point if point is not None else PointInference(self)  # the q* the switch can show
         self.layers = layers if layers is not None else LatentLayers(self)  # names each row for its layer: z2·3
         self.cursor = cursor if cursor is not None else LatentCursor(self)
         """The z the sliders show and move."""
@@ -222,6 +226,8 @@ class DecoderSlidersPanel(QWidget):
         controls.addWidget(self.layer_combo.caption)
         controls.addWidget(self.layer_combo)
         controls.addWidget(self.sort_check)
+        self.q_switch = QSwitch(self.cursor, self.point)
+        controls.addWidget(self.q_switch)
         controls.addStretch(1)
         controls.addWidget(self.origin_button)
         controls.addWidget(self.sample_button)

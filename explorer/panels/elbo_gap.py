@@ -6,6 +6,8 @@
     panel.set_data(x_test, y_test, meaning)  # held-out images as scored, labels (CVAEs), LikelihoodMeaning
     panel.start()                       # what the button does; Cancel (the same button) stops it
     panel.sig_estimated.connect(...)    # dict: elbo, log_px, gap, k, n, step (nats per example)
+    panel.split                         # explorer.panels.gap_split.GapSplitView: approximation + amortization
+    panel.point_vi                      # explorer.panels.point_vi.PointViView: optimize q for this point
 
 log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)): the gap is how far the encoder's posterior is from the true one. The
 IWAE bound with K samples (Burda et al. 2016) approaches log p(x) from below as K grows, so the gap shown
@@ -28,14 +30,20 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
+
+from explorer.models.latent_cursor import LatentCursor
+from explorer.models.point_inference import PointInference
+from explorer.panels.gap_split import GapSplitView
+from explorer.panels.job_button import JobButton
+from explorer.panels.point_vi import PointViView
 
 DEFAULT_K = 100
 DEFAULT_EXAMPLES = 1000
@@ -47,11 +55,18 @@ class ElboGapPanel(QWidget):
     sig_estimated = Signal(object)
     """A finished estimate: dict with elbo, log_px, gap (nats per example), k, n, step."""
 
-    def __init__(self, jobs, parent: QWidget | None = None):
-        """`jobs`: the explorer.runtime.background.LatestJob that runs the estimates this panel shows."""
+    def __init__(self, jobs, parent: QWidget | None = None, cursor: LatentCursor | None = None,
+                 point: PointInference | None = None, split_jobs=None, point_jobs=None):
+        """`jobs`: the explorer.runtime.background.LatestJob that runs the IWAE estimates; `split_jobs` and
+        `point_jobs` the ones for the gap's split and a point's classical VI (None: another of jobs' kind, owned
+        here); `cursor`: the latent panels' (its selection, its z); `point`: where a point's classical VI goes."""
         super().__init__(parent)
-        self._jobs = jobs
-        self._token = 0
+        cursor = cursor if cursor is not None else LatentCursor(self)
+        self.point = point if point is not None else PointInference(self)
+        self.split = GapSplitView(split_jobs or type(jobs)("vae-explorer gap split", self), cursor)
+        self.point_vi = PointViView(point_jobs or type(jobs)("vae-explorer point VI", self), cursor, self.point)
+        self._run = JobButton(jobs, self)
+        self.button, self.progress = self._run.button, self._run.progress
         self._snapshot = None
         self._x: np.ndarray | None = None
         self._y: np.ndarray | None = None
@@ -64,11 +79,6 @@ class ElboGapPanel(QWidget):
                                "larger K tightens the bound on log p(x)")
         self.n_spin = QSpinBox(minimum=1, maximum=1_000_000, value=DEFAULT_EXAMPLES, singleStep=100)
         self.n_spin.setToolTip("How many held-out examples to average over (the first N)")
-        self.button = QPushButton()
-        self.progress = QProgressBar(textVisible=True)
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.hide()
         self.elbo_label = QLabel("—")
         self.logpx_label = QLabel("—")
         self.gap_label = QLabel("—")
@@ -77,7 +87,17 @@ class ElboGapPanel(QWidget):
         self.note.setStyleSheet("color: #707070")
         for label in (self.elbo_label, self.logpx_label, self.gap_label):
             label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self._lay_out()
 
+        self._run.sig_clicked_idle.connect(self.start)
+        self._run.sig_done.connect(self._on_done)
+        self._run.sig_failed.connect(self._on_failed)
+        self._run.sig_cancelled.connect(self._on_cancelled)
+        self._run.sig_finished.connect(self._update_button)
+        self.k_spin.valueChanged.connect(self._update_button)
+        self._update_button()
+
+    def _lay_out(self) -> None:
         settings = QHBoxLayout()
         settings.addWidget(QLabel("K"))
         settings.addWidget(self.k_spin)
@@ -94,29 +114,39 @@ class ElboGapPanel(QWidget):
         gap_caption.setToolTip("log p(x) − ELBO = E_x KL(q(z|x) ‖ p(z|x)); "
                                "with a finite K this estimate is a lower bound")
         form.addRow(gap_caption, self.gap_label)
-        layout = QVBoxLayout(self)
+        # three sections taller than a tabbed dock: they scroll rather than squeeze their wrapped text into the plots
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(settings)
         layout.addWidget(self.button)
         layout.addWidget(self.progress)
         layout.addLayout(form)
         layout.addWidget(self.note)
+        for title, tip, view in (
+                ("Approximation and amortization",
+                 "Cremer, Li & Duvenaud (2018): the gap log p(x) − ELBO split by classical VI beside the encoder",
+                 self.split),
+                ("This point", "Classical VI on the one example the Decoder's sliders show", self.point_vi)):
+            header = QLabel(f"<b>{title}</b>")
+            header.setToolTip(tip)
+            layout.addWidget(QFrame(frameShape=QFrame.HLine, frameShadow=QFrame.Sunken))
+            layout.addWidget(header)
+            layout.addWidget(view)
         layout.addStretch(1)
-
-        self.button.clicked.connect(self._on_button_clicked)
-        # the job's signals arrive in the GUI thread (LatestJob re-emits its thread's there)
-        self._jobs.sig_progress.connect(self._on_progress)
-        self._jobs.sig_done.connect(self._on_done)
-        self._jobs.sig_failed.connect(self._on_failed)
-        self._jobs.sig_stopped.connect(self._on_cancelled)
-        self._jobs.sig_finished.connect(self._on_finished)
-        self.k_spin.valueChanged.connect(self._update_button)
-        self._update_button()
+        self.scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # wrapped text wraps at the dock's width
+        self.scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
 
     # --- data in --------------------------------------------------------------------------------
     def set_model(self, snapshot) -> None:
         """The DecoderSnapshot the next estimate will use (a running one keeps its own)."""
         self._snapshot = snapshot
+        self.split.set_model(snapshot)
+        self.point_vi.set_model(snapshot)
         self._update_button()
 
     def set_data(self, x: np.ndarray, y: np.ndarray | None = None, meaning=None) -> None:
@@ -127,7 +157,15 @@ class ElboGapPanel(QWidget):
             self._meaning = meaning
             self._describe_meaning()
         self.n_spin.setMaximum(max(1, len(x)))
+        self.split.set_data(x, y, meaning)
+        self.point_vi.set_data(x, y)
         self._update_button()
+
+    def set_latents(self, latents) -> None:
+        """A LatentSnapshot: its images, labels and meaning (set_data) and the μ the point's classical VI starts
+        from (the scatter's points)."""
+        self.set_data(latents.x, latents.labels, latents.meaning)
+        self.point_vi.set_encodings(latents.mu, latents.indices)
 
     @property
     def marginal(self) -> str:
@@ -144,18 +182,21 @@ class ElboGapPanel(QWidget):
                           else f"<span style='color:#9a5b00'>{self._meaning.note}</span>")
 
     def clear(self) -> None:
-        self.cancel()
-        self._token += 1  # what the cancelled estimate still sends is about the old model: dropped
+        self._run.drop()  # what the cancelled estimate still sends is about the old model
         self._snapshot = self._x = self._y = None
         self._result = None
         for label in (self.elbo_label, self.logpx_label, self.gap_label):
             label.setText("—")
+        self.split.clear()
+        self.point_vi.clear()
+        self.point.clear()
         self._update_button()
 
     # --- running --------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._jobs.running
+        """The IWAE estimate runs (the split and the point's VI have their own `running`)."""
+        return self._run.running
 
     def result(self) -> dict | None:
         return self._result
@@ -167,42 +208,22 @@ class ElboGapPanel(QWidget):
         k, n = self.k_spin.value(), min(self.n_spin.value(), len(self._x))
         y = self._y if self._snapshot.num_classes else None
         self._started_at = time.monotonic()
-        self.progress.setValue(0)
-        self.progress.setFormat(f"0 / {n:,} examples")
-        self.progress.show()
         self.note.setText(f"Estimating with K = {k} on {n:,} examples (model of step {self._snapshot.step:,})…")
         from trainer.analysis.diagnostics import estimate_log_px_job
 
-        self._token += 1
-        self._jobs.submit(self._token, partial(estimate_log_px_job, self._snapshot, self._x, y, k, n))
-        self._update_button()
+        self._run.submit(partial(estimate_log_px_job, self._snapshot, self._x, y, k, n), f"0 / {n:,} examples")
         return True
 
     def cancel(self) -> None:
-        self._jobs.cancel()
+        self._run.cancel()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel and join the estimate's thread (window close); True when no thread is left running."""
-        return self._jobs.shutdown(timeout_ms)
+        """Cancel and join the estimates' threads (window close); True when no thread is left running."""
+        joined = [job.shutdown(timeout_ms) for job in (self._run, self.split, self.point_vi)]
+        return all(joined)
 
     # --- events -----------------------------------------------------------------------------------
-    def _on_button_clicked(self) -> None:
-        if self.running:
-            self.cancel()
-            self.button.setEnabled(False)  # until the job notices, between batches
-            self.button.setText("Cancelling…")
-        else:
-            self.start()
-
-    def _on_progress(self, token: int, message: str, fraction: float) -> None:
-        if token != self._token:
-            return
-        self.progress.setValue(int(100 * fraction))
-        self.progress.setFormat(message)
-
-    def _on_done(self, token: int, result: dict) -> None:
-        if token != self._token:
-            return
+    def _on_done(self, result: dict) -> None:
         self._result = result
         self.elbo_label.setText(f"{result['elbo']:.2f} nats")
         normalized = self._meaning is None or self._meaning.normalized
@@ -216,19 +237,11 @@ class ElboGapPanel(QWidget):
         self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. {tail}")
         self.sig_estimated.emit(result)
 
-    def _on_failed(self, token: int, message: str) -> None:
-        if token != self._token:
-            return
+    def _on_failed(self, message: str) -> None:
         self.note.setText(f"<span style='color:#b3261e'>Estimate failed: {message}</span>")
 
-    def _on_cancelled(self, token: int) -> None:
-        if token != self._token:
-            return
+    def _on_cancelled(self) -> None:
         self.note.setText("Cancelled.")
-
-    def _on_finished(self) -> None:
-        self.progress.hide()
-        self._update_button()
 
     def _update_button(self, *_args) -> None:
         if self.running:

@@ -30,7 +30,9 @@ panel draws what changed from the cursor's signals, and the one that moved it (i
 
 Background work, each a newest-wins LatestJob: UMAP/t-SNE maps, the aggregate posterior's density in a plane (the
 scatter's q(z) vs prior view), prior vs q(z)-fit samples, selection exports, and the ELBO gap's IWAE estimates
-(one at a time: its button cancels a running one).
+(one at a time: its button cancels a running one), its split into approximation and amortization gaps, and
+the classical VI of one point, whose trace `point` (explorer.models.PointInference) holds for the scatter to
+draw and the Decoder to show.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from explorer.models.latent_activity import LatentActivity
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.latent_layers import LatentLayers
+from explorer.models.point_inference import PointInference
 from explorer.panels.decoder import ROWS_PER_TURN, DecoderSlidersPanel
 from explorer.panels.elbo_gap import ElboGapPanel
 from explorer.panels.information import InformationPanel
@@ -82,8 +85,11 @@ class LatentPanels(QObject):
         """z, the ends A and B and the selection: one copy, for every latent panel."""
         self.layers = LatentLayers(self)
         """A hierarchy's layers and the one the traversal shows; the sliders name their rows by it."""
-        self.scatter = LatentScatterPanel(self.cursor, layers=self.layers)
-        self.sliders = DecoderSlidersPanel(activity=self.activity, cursor=self.cursor, layers=self.layers)
+        self.point = PointInference(self)
+        """One example's classical VI: computed by the ELBO gap panel, drawn by the scatter, shown by the Decoder."""
+        self.scatter = LatentScatterPanel(self.cursor, layers=self.layers, point=self.point)
+        self.sliders = DecoderSlidersPanel(activity=self.activity, cursor=self.cursor, layers=self.layers,
+                                           point=self.point)
         self.traversal = TraversalPanel(self.cursor, layers=self.layers)
         self.samples = SamplesPanel()
         self.kl = KlPanel(self.activity)
@@ -92,7 +98,9 @@ class LatentPanels(QObject):
         self.following_live = True
         """False while the latent panels explore another run (explorer.window.run_comparison): live KL reports
         are not theirs."""
-        self.gap = ElboGapPanel(LatestJob("vae-explorer IWAE", self))
+        self.gap = ElboGapPanel(LatestJob("vae-explorer IWAE", self), cursor=self.cursor, point=self.point,
+                                split_jobs=LatestJob("vae-explorer gap split", self),
+                                point_jobs=LatestJob("vae-explorer point VI", self))
         self.selection = SelectionPanel(self.cursor)
         self.attribute = AttributePanel(self.cursor)
         self.exports = LatestJob("vae-explorer selection export", self)
@@ -193,7 +201,8 @@ class LatentPanels(QObject):
 
         def done() -> None:
             first = self.latents is None or self.latents.latent_dim != latents.latent_dim
-            self.gap.set_data(latents.x, latents.labels, latents.meaning)
+            self.gap.set_latents(latents)
+            self.point.clear()  # its path started from the old encodings
             self.latents = latents
             self.aggregate.mark_stale()
             if first and len(latents) >= 2:

@@ -27,41 +27,18 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
 import numpy as np
 import torch
 
+from trainer.analysis.svi_settings import DEFAULT_SVI, SviSettings
 from trainer.analysis.variational import importance_bounds, mean_latent, sample_terms, variational_parameters
 from trainer.errors import Stopped
 from trainer.model.vae import eval_mode
 from trainer.pixels import to_float01
-
-
-@dataclass(frozen=True)
-class SviSettings:
-    """How classical VI optimizes each example's q."""
-
-    max_steps: int = 500
-    """Cap on Adam steps per batch of examples (the CLI's --svi-steps)."""
-    samples: int = 16
-    """Reparameterized samples of q per example per step: the gradient's noise falls as 1/sqrt of this."""
-    lr: float = 0.02
-    """Adam's first step size on (μ, log σ²); per-coordinate, so every example moves at its own pace."""
-    window: int = 25
-    """Steps whose mean ELBO is compared with the previous window's to judge whether it still improves."""
-    tol: float = 0.005
-    """Nats per example: a window that improves on the last by less than this is a stall (the step size halves)."""
-    halvings: int = 3
-    """Stalls after which the optimization has converged and stops."""
-
-    def validate(self) -> None:
-        if self.max_steps < 0 or self.samples < 1 or self.window < 1 or self.halvings < 0:
-            raise ValueError("SVI needs max_steps >= 0, samples >= 1, window >= 1 and halvings >= 0")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"SVI needs a positive step size, got {self.lr}")
 
 
 class GapsCancelled(Stopped):
@@ -83,7 +60,7 @@ def _frozen(model):
 
 
 def optimize_q(model, x: torch.Tensor, y: torch.Tensor | None, mu0: torch.Tensor, logvar0: torch.Tensor,
-               settings: SviSettings = SviSettings(), generator: torch.Generator | None = None,
+               settings: SviSettings = DEFAULT_SVI, generator: torch.Generator | None = None,
                on_window: Callable[[int], None] | None = None,
                on_step: Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None
                ) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -145,7 +122,7 @@ class GapResult:
     steps: float
     """Mean Adam steps the examples took."""
     k: int
-    settings: SviSettings = field(default_factory=SviSettings)
+    settings: SviSettings = DEFAULT_SVI
     mean_encoder: np.ndarray | None = None
     """(N, latent_dim) the point the latent panels show for the encoder's q (a hierarchy: its mean path)."""
     mean_optimized: np.ndarray | None = None
@@ -190,7 +167,7 @@ def _batch(x: np.ndarray, y: np.ndarray | None, model, sl: slice, device):
     return xb, torch.as_tensor(np.asarray(y[sl]), dtype=torch.long, device=device)
 
 
-def inference_gaps(model, x: np.ndarray, y: np.ndarray | None, device="cpu", settings: SviSettings = SviSettings(),
+def inference_gaps(model, x: np.ndarray, y: np.ndarray | None, device="cpu", settings: SviSettings = DEFAULT_SVI,
                    k: int = 1000, batch_size: int = 100, seed: int = 0,
                    progress: Callable[[str, float], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> GapResult:
@@ -262,7 +239,7 @@ class PointTrace:
         return len(self.elbo) - 1
 
 
-def optimize_point(model, x: np.ndarray, y: np.ndarray | None, device="cpu", settings: SviSettings = SviSettings(),
+def optimize_point(model, x: np.ndarray, y: np.ndarray | None, device="cpu", settings: SviSettings = DEFAULT_SVI,
                    k: int = 1000, seed: int = 0, progress: Callable[[str, float], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> PointTrace:
     """Classical VI for one example x (1, C, H, W), from the encoder's q: its path to q* (optimize_q)."""
@@ -293,3 +270,26 @@ def optimize_point(model, x: np.ndarray, y: np.ndarray | None, device="cpu", set
         elbos[-1] = float(importance_bounds(model, xb, yb, k, generator=score, proposal=(mu, logvar))[0][0])
     return PointTrace(means=np.stack(means), elbo=np.asarray(elbos), mu=mu[0].float().cpu().numpy(),
                       logvar=logvar[0].float().cpu().numpy())
+
+
+# --- background work (explorer.runtime.background.LatestJob) -------------------------------------------------
+def _private(model):
+    """A model this thread may use alone: a DecoderSnapshot's own new CPU copy, or the model itself."""
+    from trainer.analysis.snapshots import DecoderSnapshot
+
+    return model.build_model() if isinstance(model, DecoderSnapshot) else model
+
+
+def gaps_job(model, x: np.ndarray, y: np.ndarray | None, settings: SviSettings, k: int, seed: int,
+             progress: Callable[[str, float], None], should_stop: Callable[[], bool]) -> GapResult:
+    """inference_gaps on a DecoderSnapshot (or model) as background work; GapsCancelled when asked to stop."""
+    # the slice is copied: snapshot arrays are read-only views, which torch.from_numpy warns about
+    return inference_gaps(_private(model), np.array(x), None if y is None else np.array(y), "cpu", settings, k=k,
+                          seed=seed, progress=progress, should_stop=should_stop)
+
+
+def point_job(model, x: np.ndarray, y: np.ndarray | None, settings: SviSettings, k: int, seed: int,
+              progress: Callable[[str, float], None], should_stop: Callable[[], bool]) -> PointTrace:
+    """optimize_point on a DecoderSnapshot (or model) as background work; GapsCancelled when asked to stop."""
+    return optimize_point(_private(model), np.array(x), None if y is None else np.array(y), "cpu", settings, k=k,
+                          seed=seed, progress=progress, should_stop=should_stop)

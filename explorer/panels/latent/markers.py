@@ -1,4 +1,5 @@
-"""The scatter's markers: the A/B rings on clicked points and the draggable z marker of the decoder sliders.
+"""The scatter's markers: the A/B rings on clicked points, the draggable z marker of the decoder sliders, and the
+path of one point's q from the encoder's guess to q* (classical VI, explorer.models.PointInference).
 
 `MarkersMixin` turns a click on a point into the cursor's z and interpolation end A (Shift+click: end B), rings
 the picked points, and keeps the marker on the cursor's z: dragging it moves the cursor to the z it now stands
@@ -12,6 +13,10 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+
+VI_PATH_RGB = "#2ca02c"
+VI_PATH_POINTS = 300
+"""At most this many steps of a classical-VI path are drawn (evenly spaced, both ends kept)."""
 
 
 class MarkersMixin:
@@ -40,6 +45,42 @@ class MarkersMixin:
         self.marker.setZValue(20)
         self.marker.hide()
         self.plot.addItem(self.marker)
+
+    def _build_vi_path(self) -> None:
+        self.vi_path = pg.PlotDataItem([], [], pen=pg.mkPen(VI_PATH_RGB, width=3))
+        self.vi_path.setToolTip("Classical VI: the path of this point's q from the encoder's guess to q*")
+        self.vi_end = pg.ScatterPlotItem(size=15, symbol="star", brush=pg.mkBrush(VI_PATH_RGB),
+                                         pen=pg.mkPen("#111111", width=1))
+        self.vi_end.setToolTip("q*: the Gaussian classical VI fitted to this example alone")
+        for item in (self.vi_path, self.vi_end):
+            item.setZValue(25)  # over the z marker, which stands on one of its ends
+            item.hide()
+            self.plot.addItem(item)
+        self.point.sig_changed.connect(self._update_vi_path)
+
+    def vi_path_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of the classical-VI path as drawn (empty when none is)."""
+        if not self.vi_path.isVisible():
+            return np.zeros(0), np.zeros(0)
+        x, y = self.vi_path.getData()
+        return np.asarray(x), np.asarray(y)
+
+    def _update_vi_path(self) -> None:
+        """Draw the held trace's path in the current view; not in UMAP/t-SNE, whose maps place no new points."""
+        from explorer.panels.latent.views import MAPS
+
+        trace = self.point.trace
+        if trace is None or self._latents is None or trace.means.shape[1] != self._latents.latent_dim \
+                or self.mode in MAPS:
+            self.vi_path.hide()
+            self.vi_end.hide()
+            return
+        keep = np.unique(np.linspace(0, len(trace.means) - 1, VI_PATH_POINTS).round().astype(int))
+        xy = np.array([self._project(z) for z in trace.means[keep]], dtype=np.float64)
+        self.vi_path.setData(xy[:, 0], xy[:, 1])
+        self.vi_end.setData([xy[-1, 0]], [xy[-1, 1]])
+        self.vi_path.show()
+        self.vi_end.show()
 
     # --- points picked by a click ---------------------------------------------------------------------
     def selected(self, key: str = "a") -> int | None:
@@ -79,6 +120,7 @@ class MarkersMixin:
             text.setPos(x, y)
             ring.show()
             text.show()
+        self._update_vi_path()  # every view change comes through here
 
     # --- the decoder sliders' z -----------------------------------------------------------------------
     def _on_cursor_moved(self, _z, origin) -> None:

@@ -21,6 +21,7 @@ from explorer.panels.latent.selection_tool import SelectionToolMixin
 from explorer.panels.latent.views import ViewsMixin
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.latent_layers import LatentLayers
+from explorer.models.point_inference import PointInference
 from explorer.plotting.axes import steady_axes
 from explorer.plotting.point_cloud import PointCloudItem
 from explorer.plotting.shape_select import ShapeViewBox
@@ -47,8 +48,10 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
     """A trainer.analysis.aggregate.HolesRequest: the aggregate posterior's density in the plane of two dimensions."""
 
     def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None,
-                 layers: LatentLayers | None = None):
+                 layers: LatentLayers | None = None, point: PointInference | None = None):
         super().__init__(parent)
+        self.point = point if point is not None else PointInference(self)
+        """One example's classical-VI trace, whose path from the encoder's guess to q* is drawn here."""
         self.cursor = cursor if cursor is not None else LatentCursor(self)
         """z (the marker), the interpolation ends a click sets, and the box/lasso selection drawn here."""
         self.layers = layers if layers is not None else LatentLayers(self)
@@ -102,6 +105,7 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
         self._build_prior_rings()
         self._build_pick_rings()
         self._build_marker()
+        self._build_vi_path()
         self._build_hover()
 
     def _control_rows(self, tool_row: list[QToolButton]) -> list[QHBoxLayout]:
@@ -223,6 +227,8 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
         self._density, self._density_note = None, ""
         self.density_item.hide()
         self.marker.hide()
+        self.vi_path.hide()
+        self.vi_end.hide()
         for ring, text in self._selection_items.values():
             ring.hide()
             text.hide()
