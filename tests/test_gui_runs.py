@@ -160,7 +160,7 @@ def test_the_runs_export_as_a_summary_csv_and_the_plane_with_its_frontier(qtbot,
     assert svg.count("<polyline") >= empty.count("<polyline") + len(BETAS)  # a trajectory per run, and more
 
 
-@pytest.mark.parametrize("key", ["collapse", "gap", "bottleneck", "tcvae", "mig", "layers"])
+@pytest.mark.parametrize("key", ["collapse", "gap", "bottleneck", "tcvae", "mig", "layers", "inference"])
 def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, window, tmp_path, key):
     import dataclasses
 
@@ -171,12 +171,13 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
     small = dataclasses.replace(full, settings=full.settings.replace(sprites_n=600, hidden=(64,), batch_size=64),
                                 betas=full.betas if key in ("gap", "tcvae", "layers") else (0.1, 30.0),
                                 seeds=(0,) if key == "tcvae" else full.seeds,
-                                stages=(1, 2) if key == "gap" else (2,), iwae_samples=5 if key == "gap" else 0)
+                                stages=(1, 2) if key in ("gap", "inference") else (2,),
+                                iwae_samples=5 if key == "gap" else 0, gap_examples=6 if full.gap_examples else 0)
     finished = []
     window.compare.sig_sweep_finished.connect(finished.append)
     assert window.compare.start_experiment(small, str(tmp_path / key))
     assert small.title in window.compare.experiment_panel.text.toPlainText()
-    qtbot.waitUntil(lambda: len(finished) == len(small.stages), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(finished) == len(small.plan()), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.compare.catalog.selected != LIVE, timeout=WAIT_MS)
     text = window.compare.experiment_panel.text.toPlainText()
     assert "Measured" in text
@@ -214,6 +215,18 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
         _, bottom = window.compare.experiment_panel.extras[0].getData()
         assert list(bottom) == pytest.approx([r.rate_bottom_layer for r in rows]) and all(np.isfinite(bottom))
         assert "top layer" in text and "warmup" in explored.name
+    elif key == "inference":  # a small and a large encoder, each after 1 and 2 epochs: their gaps from the summary
+        rows = [batch.rows[0] for batch in finished]
+        assert [r.epochs for r in rows] == [1, 2, 1, 2] and all(r.gap_examples == 6 for r in rows)
+        assert [Path(batch.folder).name for batch in finished] == ["small-encoder"] * 2 + ["large-encoder"] * 2
+        assert ys == [r.amortization_gap for r in rows[:2]] and all(r.amortization_gap > 0 for r in rows)
+        extras = [list(item.getData()[1]) for item in window.compare.experiment_panel.extras]
+        assert extras[0] == pytest.approx([r.amortization_gap for r in rows[2:]])
+        assert extras[1] == pytest.approx([r.approximation_gap for r in rows[:2]])
+        assert extras[2] == pytest.approx([r.approximation_gap for r in rows[2:]])
+        assert all(r.classical_ms > r.amortized_ms > 0 for r in rows)
+        assert "small encoder" in text and "large encoder" in text and "classical VI" in text
+        assert Path(explored.path).parent.name == "large-encoder"
     else:
         rows = [r for batch in finished for r in batch.rows]
         assert [r.epochs for r in rows] == [1, 2] and all(r.iwae_samples == 5 for r in rows)

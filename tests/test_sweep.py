@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from trainer.checkpoints.hdf5 import load_checkpoint
 from trainer.cli import main
@@ -185,3 +187,31 @@ def test_a_sweep_over_the_objective_trains_each_in_its_own_ensemble_and_names_it
     ckpt = load_checkpoint(rows["beta-4_seed-0_obj-tcvae"]["checkpoint"])
     assert ckpt.train_config.objective == "tcvae"
     assert rows["beta-4_seed-0_obj-elbo"]["elbo"] != rows["beta-4_seed-0_obj-tcvae"]["elbo"]
+
+
+def test_sweep_gap_examples_split_each_runs_gap_into_the_summary(tmp_path, capsys, small_data):
+    from trainer.analysis.inference_gaps import inference_gaps
+    from trainer.data import load_dataset
+    from trainer.model.hierarchy import build_model
+    from trainer.model.likelihood import heldout_for_likelihood
+
+    out = tmp_path / "gaps"
+    code, summary = sweep(capsys, out, "--beta", "1,4", "--epochs", "1", "--gap-examples", "5",
+                          "--encoder-hidden", "16", data=small_data)
+    assert code == 0
+    rows = {r["run"]: r for r in summary["runs"]}
+    csv_rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert {r["run"] for r in csv_rows} == set(rows) and all(float(r["amortization_gap"]) > 0 for r in csv_rows)
+    # the row's numbers are the engine's on that checkpoint's first 5 held-out examples
+    ckpt = load_checkpoint(out / "beta-1_seed-0.h5")
+    assert ckpt.model_config.encoder_hidden == (16,) and ckpt.model_config.hidden == (48,)
+    model = build_model(ckpt.model_config)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in ckpt.model_state.items()})
+    assert model.fc_mu.in_features == 16 and model.dec_mlp[0].out_features == 48  # the encoder alone is narrower
+    x = heldout_for_likelihood(load_dataset(ckpt.dataset), ckpt.train_config)[:5]
+    engine = inference_gaps(model, x, None, seed=ckpt.train_config.seed + 12345).summary()
+    row = rows["beta-1_seed-0"]
+    assert row["gap_examples"] == 5 and row["classical_ms"] > row["amortized_ms"] > 0
+    assert row["amortization_gap"] == pytest.approx(engine["amortization_gap"], rel=1e-4, abs=1e-4)
+    assert row["approximation_gap"] == pytest.approx(engine["approximation_gap"], rel=1e-4, abs=1e-4)
+    assert main(["sweep", *small_data, "--gap-examples", "-1", "--out", str(tmp_path)]) == 2

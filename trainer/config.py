@@ -69,6 +69,9 @@ class ModelConfig:
     """Gaussian likelihood only: the fixed observation std, or 0 to learn one shared log sigma."""
     num_classes: int = 0
     """>0 makes a conditional VAE: encoder and decoder both see a one-hot label of this many classes."""
+    encoder_hidden: tuple[int, ...] = ()
+    """The encoder's MLP widths (conv: its dense layer's) when they differ from the decoder's; empty: `hidden`,
+    mirrored. Cremer et al. (2018) widen the encoder alone to show the amortization gap close."""
     layers: int = 1
     """Stochastic layers: >1 makes a hierarchical VAE (trainer.model.hierarchy, a Ladder VAE) whose latent_dim
     dimensions are split among the layers, bottom first (layer_dims); checkpoints before format 2 have one."""
@@ -90,6 +93,8 @@ class ModelConfig:
                                   f"{CONV_MIN_SIDE}..{CONV_MAX_SIDE}, got {w}x{h}")
         if not self.hidden or len(self.hidden) > 8 or any(not 1 <= int(h) <= 16384 for h in self.hidden):
             raise ConfigError(f"hidden must be 1 to 8 sizes in 1..16384, got {self.hidden}")
+        if len(self.encoder_hidden) > 8 or any(not 1 <= int(h) <= 16384 for h in self.encoder_hidden):
+            raise ConfigError(f"encoder_hidden must be at most 8 sizes in 1..16384, got {self.encoder_hidden}")
         if not 1 <= int(self.latent_dim) <= 512:
             raise ConfigError(f"latent_dim must be in 1..512, got {self.latent_dim}")
         if not (math.isfinite(self.sigma) and self.sigma >= 0):
@@ -130,7 +135,13 @@ class ModelConfig:
         d = dataclasses.asdict(self)
         d["input_shape"] = list(self.input_shape)
         d["hidden"] = list(self.hidden)
+        d["encoder_hidden"] = list(self.encoder_hidden)
         return d
+
+    @property
+    def encoder_widths(self) -> tuple[int, ...]:
+        """The encoder's hidden widths: encoder_hidden, or hidden when that is empty."""
+        return tuple(int(h) for h in (self.encoder_hidden or self.hidden))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":

@@ -42,6 +42,7 @@ VIEWS: dict[str, tuple[str, str]] = {
     "limit": ("data", "limit"),
     "arch": ("model", "arch"),
     "hidden": ("model", "hidden"),
+    "encoder_hidden": ("model", "encoder_hidden"),
     "latent_dim": ("model", "latent_dim"),
     "likelihood": ("model", "likelihood"),
     "sigma": ("model", "sigma"),
@@ -176,7 +177,8 @@ class RunSettings:
     def model_kwargs(self) -> dict:
         """Keyword arguments for `model_config_for(dataset, ...)`; the dataset fixes the input shape."""
         m = self.model
-        return dict(conditional=self.conditional, arch=m.arch, hidden=tuple(m.hidden), latent_dim=m.latent_dim,
+        return dict(conditional=self.conditional, arch=m.arch, hidden=tuple(m.hidden),
+                    encoder_hidden=tuple(m.encoder_hidden), latent_dim=m.latent_dim,
                     likelihood=m.likelihood, sigma=m.sigma, layers=m.layers)
 
     @classmethod

@@ -297,8 +297,9 @@ class ControlsPanel(QWidget):
         """Show `s` without re-sending its live values (the trainer either has them or will at Start)."""
         self.blockSignals(True)  # our own sig_* stay quiet; the widgets still update each other
         try:
-            self._unshown = {"hidden": tuple(s.hidden), "sigma": s.sigma, "limit": s.limit, "tc_alpha": s.tc_alpha,
-                             "tc_gamma": s.tc_gamma, "tc_sampling": s.tc_sampling, "layer_beta": s.layer_beta,
+            self._unshown = {"hidden": tuple(s.hidden), "encoder_hidden": tuple(s.encoder_hidden), "sigma": s.sigma,
+                             "limit": s.limit, "tc_alpha": s.tc_alpha, "tc_gamma": s.tc_gamma,
+                             "tc_sampling": s.tc_sampling, "layer_beta": s.layer_beta,
                              "layer_free_bits": s.layer_free_bits}
             if s.dataset == "path":
                 self._unshown.update(path=s.path, key=s.key)

@@ -45,6 +45,8 @@ class SweepRequest:
     """K for each finished run's IWAE log p(x) in the summary (0: none)."""
     disentanglement_points: int = 0
     """Data with factors: DCI, SAP and FactorVAE on this many points per finished run (0: none)."""
+    gap_examples: int = 0
+    """The amortization and approximation gaps of each finished run on this many held-out examples (0: none)."""
 
 
 @dataclass
@@ -109,7 +111,8 @@ class SweepWorker(QObject):
             folder = Path(request.folder)
             folder.mkdir(parents=True, exist_ok=True)
             sweep = Sweep(model_cfg, runs, dataset, folder, iwae_samples=request.iwae_samples,
-                          disentanglement_points=request.disentanglement_points)
+                          disentanglement_points=request.disentanglement_points,
+                          gap_examples=request.gap_examples)
         except Exception as exc:  # a bad folder or setting: one line in the window, nothing started
             self.sig_finished.emit(SweepFinished(str(request.folder), error=str(exc).splitlines()[0]))
             return

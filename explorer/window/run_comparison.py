@@ -75,7 +75,7 @@ class RunComparison(QObject):
         self.sweep.worker.sig_finished.connect(self._on_sweep_finished)
         self.experiment_panel = ExperimentPanel()
         self._experiment: dict | None = None  # the guided experiment in progress: its stages and results
-        self._select_after_load: str | None = None  # a run name to explore once its folder has been read
+        self._select_after_load: str | None = None  # a run's checkpoint to explore once its folder has been read
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_DELAY_MS)
         self._redraw_timer.timeout.connect(self._redraw)
 
@@ -115,7 +115,8 @@ class RunComparison(QObject):
             self.banner.show_message(text, "warning" if read else "error")
         self.status.showMessage(text, 10_000)
         if self._select_after_load is not None:
-            chosen = next((r for r in self.catalog.compared() if r.name == self._select_after_load), None)
+            wanted = Path(self._select_after_load).resolve()
+            chosen = next((r for r in self.catalog.compared() if r.path and Path(r.path).resolve() == wanted), None)
             self._select_after_load = None
             if chosen is not None:
                 self.catalog.select(chosen.key)
@@ -304,15 +305,17 @@ class RunComparison(QObject):
     def _start_stage(self, index: int) -> bool:
         state = self._experiment
         experiment = state["experiment"]
-        epochs = experiment.stages[index]
+        plan = experiment.plan()
+        label, settings = plan[index]
+        folder = str(Path(state["folder"]) / label) if label else state["folder"]
         self.experiment_panel.show_stage(
-            f"Training to epoch {epochs}" + (f" (stage {index + 1} of {len(experiment.stages)})"
-                                             if len(experiment.stages) > 1 else "") + f" into {state['folder']}…")
-        request = SweepRequest(experiment.settings.replace(epochs=epochs), experiment.betas,
-                               experiment.seeds or (experiment.settings.seed,), state["folder"],
+            f"Training {label.replace('-', ' ') + ' ' if label else ''}to epoch {settings.epochs}"
+            + (f" (stage {index + 1} of {len(plan)})" if len(plan) > 1 else "") + f" into {folder}…")
+        request = SweepRequest(settings, experiment.betas, experiment.seeds or (experiment.settings.seed,), folder,
                                free_bits=experiment.free_bits, schedules=experiment.schedules,
                                objectives=experiment.objectives, iwae_samples=experiment.iwae_samples,
-                               disentanglement_points=experiment.disentanglement_points)
+                               disentanglement_points=experiment.disentanglement_points,
+                               gap_examples=experiment.gap_examples)
         if not self.start_sweep(request):
             self._experiment = None
             return False
@@ -323,14 +326,15 @@ class RunComparison(QObject):
         state = self._experiment
         experiment = state["experiment"]
         state["rows"].append(list(finished.rows))
-        if not finished.stopped and len(state["rows"]) < len(experiment.stages):
+        if not finished.stopped and len(state["rows"]) < len(experiment.plan()):
             self._start_stage(len(state["rows"]))
             return True
         self._experiment = None
         self.experiment_panel.show_result(experiment, state["rows"])
         rows = state["rows"][-1]
         if rows:
-            self._select_after_load = (rows[-1] if experiment.select == "last" else rows[0]).run
+            # by its file: the runs of two variants of one experiment share their names
+            self._select_after_load = (rows[-1] if experiment.select == "last" else rows[0]).checkpoint
         self.loading.open_folder(finished.folder)
         self._show_dock(experiment.panel)
         self.status.showMessage(f"{experiment.title}: done. The Experiment panel says what it measured.")

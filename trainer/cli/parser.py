@@ -91,6 +91,8 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--arch", choices=ARCHS, default="mlp")
     m.add_argument("--hidden", type=_hidden, default=(400,), help="hidden sizes, e.g. 400 or 512,256")
+    m.add_argument("--encoder-hidden", type=_hidden, default=(), metavar="SIZES",
+                   help="the encoder's own hidden sizes when they differ from the decoder's (default: --hidden)")
     m.add_argument("--latent-dim", type=int, default=20)
     m.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
     m.add_argument("--sigma", type=_sigma, default=0.0, help="gaussian likelihood: fixed std, or 'learned' (default)")
@@ -146,6 +148,7 @@ def new_configs(args, dataset, **overrides):
 
     model_cfg = model_config_for(
         dataset, conditional=args.conditional, arch=args.arch, hidden=args.hidden,
+        encoder_hidden=args.encoder_hidden,
         latent_dim=args.latent_dim, likelihood=args.likelihood, sigma=args.sigma, layers=args.layers,
     )
     settings = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
@@ -184,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--disentanglement", action="store_true",
                    help="also DCI, SAP and the FactorVAE score of each finished run (sprites), on "
                         "disentanglement_lib's 15,000 points: minutes per run")
+    w.add_argument("--gap-examples", type=int, default=0, metavar="N",
+                   help="also split each finished run's ELBO gap into its amortization and approximation parts by "
+                        "classical VI on the first N held-out examples (summary.csv; seconds per run for N=100)")
     w.add_argument("--save-every", type=float, default=5.0, help="minutes between saves while training (default 5)")
     w.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
 

@@ -22,6 +22,8 @@ def cmd_sweep(args) -> int:
         if not ok:
             raise UsageError(f"{PROG} sweep: {flag} must be {'positive' if flag != '--iwae-samples' else '>= 0'}, "
                              f"got {value}")
+    if args.gap_examples < 0:
+        raise UsageError(f"{PROG} sweep: --gap-examples must be >= 0, got {args.gap_examples}")
     out = Path(args.out)
     if not out.resolve().parent.is_dir():
         raise UsageError(f"{PROG} sweep: --out {args.out}: folder {out.resolve().parent} does not exist")
@@ -37,7 +39,7 @@ def cmd_sweep(args) -> int:
 
     sweep = Sweep(model_cfg, runs, dataset, out, save_every_s=args.save_every * 60, iwae_samples=args.iwae_samples,
                   disentanglement_points=PROTOCOL_POINTS if args.disentanglement else 0,
-                  jobs=args.jobs)
+                  jobs=args.jobs, gap_examples=args.gap_examples)
     per_epoch = math.ceil(len(dataset.x_train) / args.batch_size)
     print(f"{PROG}: sweep of {len(runs)} runs on {dataset.describe()} into {out}", file=sys.stderr)
 

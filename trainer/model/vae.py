@@ -92,11 +92,12 @@ class VAE(nn.Module):
         c, h, w = config.input_shape
         nc, d = config.num_classes, config.latent_dim
         hidden = [int(s) for s in config.hidden]
+        encoder = list(config.encoder_widths)
 
         if config.arch == "mlp":
             self.enc_body = nn.Flatten()
-            self.enc_mlp = nn.Sequential(_mlp([config.input_size + nc, *hidden]), nn.ReLU())
-            feat = hidden[-1]
+            self.enc_mlp = nn.Sequential(_mlp([config.input_size + nc, *encoder]), nn.ReLU())
+            feat = encoder[-1]
             self.dec_mlp = _mlp([d + nc, *reversed(hidden), config.input_size])
             self.dec_conv = None
         else:
@@ -110,8 +111,8 @@ class VAE(nn.Module):
             self.enc_body = nn.Sequential(*enc)
             self._bottom = (chans[-1], h >> len(chans), w >> len(chans))
             flat = chans[-1] * self._bottom[1] * self._bottom[2]
-            self.enc_mlp = nn.Sequential(nn.Linear(flat + nc, hidden[0]), nn.ReLU())
-            feat = hidden[0]
+            self.enc_mlp = nn.Sequential(nn.Linear(flat + nc, encoder[0]), nn.ReLU())
+            feat = encoder[0]
             self.dec_mlp = nn.Sequential(nn.Linear(d + nc, hidden[0]), nn.ReLU(), nn.Linear(hidden[0], flat), nn.ReLU())
             dec: list[nn.Module] = []
             rev = list(reversed(chans))

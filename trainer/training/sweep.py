@@ -130,6 +130,16 @@ class SummaryRow:
     sap: float = math.nan
     factorvae_score: float = math.nan
     disentanglement_points: int = 0
+    amortization_gap: float = math.nan
+    """ELBO(q*) − ELBO(q_φ) of the first gap_examples held-out examples, q* found by classical VI
+    (trainer.analysis.inference_gaps), when the sweep asked for it."""
+    approximation_gap: float = math.nan
+    """log p(x) − ELBO(q*) of the same examples."""
+    gap_examples: int = 0
+    amortized_ms: float = math.nan
+    """Time per example of the encoder's one forward pass (amortized inference), ms."""
+    classical_ms: float = math.nan
+    """Time per example of classical VI's optimization, ms."""
     checkpoint: str = ""
     message: str = ""
 
@@ -194,6 +204,8 @@ class Sweep:
     disentanglement_points: int = 0
     """Data with factors: DCI, SAP and the FactorVAE score of each finished run on this many points (0: none;
     disentanglement_lib's protocol uses 15,000, minutes per run on a CPU)."""
+    gap_examples: int = 0
+    """The amortization and approximation gaps of each finished run on this many held-out examples (0: none)."""
 
 
 @dataclass
@@ -320,7 +332,8 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
     done = outcome.status == "done"
     if (earlier is not None and earlier.status == "done" and done and earlier.steps == trainer.step
             and earlier.iwae_samples == sweep.iwae_samples and math.isfinite(earlier.mutual_information)
-            and earlier.disentanglement_points == (sweep.disentanglement_points and row_points(sweep))):
+            and earlier.disentanglement_points == (sweep.disentanglement_points and row_points(sweep))
+            and earlier.gap_examples == (sweep.gap_examples and min(sweep.gap_examples, len(sweep.dataset.x_test)))):
         return dataclasses.replace(earlier, checkpoint=str(path), message=row.message)  # nothing trained since
     full = done and sweep.iwae_samples > 0
     result = trainer.evaluate_test(iwae_samples=sweep.iwae_samples if full else 0,
@@ -334,6 +347,8 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
         row.rate_bottom_layer, row.rate_top_layer = result["kl_per_layer"][0], result["kl_per_layer"][-1]
     if full:
         row.iwae_log_px, row.iwae_samples = result["iwae_log_px"], sweep.iwae_samples
+    if done and sweep.gap_examples > 0:
+        _measure_gaps(sweep, trainer, row)
     if done and sweep.dataset.factors_test is not None:
         row.mig = dataset_mig(trainer.model, sweep.dataset, trainer.device)["mig"]
         if sweep.disentanglement_points > 0:
@@ -343,6 +358,21 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
                                                       points=sweep.disentanglement_points).items():
                 setattr(row, key, value)
     return row
+
+
+def _measure_gaps(sweep: Sweep, trainer: Trainer, row: SummaryRow) -> None:
+    """The row's amortization and approximation gaps, by classical VI on the first held-out examples."""
+    from trainer.analysis.inference_gaps import inference_gaps
+    from trainer.model.likelihood import heldout_for_likelihood
+
+    n = min(int(sweep.gap_examples), len(sweep.dataset.x_test))
+    x = heldout_for_likelihood(sweep.dataset, trainer.config)[:n]
+    y = sweep.dataset.y_test[:n] if trainer.model_config.conditional else None
+    gaps = inference_gaps(trainer.model, x, y, trainer.device, seed=trainer.config.seed + 12345).summary()
+    row.amortization_gap, row.approximation_gap = gaps["amortization_gap"], gaps["approximation_gap"]
+    row.gap_examples = gaps["n"]
+    row.amortized_ms = 1e3 * gaps["seconds_per_example_amortized"]
+    row.classical_ms = 1e3 * gaps["seconds_per_example_classical"]
 
 
 def row_points(sweep: Sweep) -> int:
