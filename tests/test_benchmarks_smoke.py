@@ -117,3 +117,16 @@ def test_hierarchy_benchmark_compares_a_ladder_with_a_flat_vae_of_the_same_size(
     assert out["iwae_gain_nats"] == pytest.approx(ladder["iwae_log_px"] - flat["iwae_log_px"], abs=2e-3)
     assert len(ladder["kl_per_layer"]) == 2 and len(ladder["information_per_layer"]) == 2
     assert sum(ladder["kl_per_layer"]) == pytest.approx(ladder["rate"], abs=0.01)
+
+
+def test_inference_gaps_benchmark_splits_each_encoders_gap(synthetic_mnist_dir):
+    out = run_json(REPO / "benchmarks" / "inference_gaps.py", "--data-dir", synthetic_mnist_dir, "--epochs", "1",
+                   "--limit", "300", "--examples", "6", "--svi-steps", "60", "--iwae-samples", "20",
+                   "--encoders", "16,64", "--json")
+    assert out["examples"] == 6 and set(out) >= {"encoder_16", "encoder_64", "machine"}
+    for name in ("encoder_16", "encoder_64"):
+        row = out[name]["epoch_1"]
+        assert row["elbo_encoder"] < row["elbo_optimized"]
+        assert row["amortization_gap"] == pytest.approx(row["elbo_optimized"] - row["elbo_encoder"], abs=2e-3)
+        assert row["approximation_gap"] == pytest.approx(row["log_px"] - row["elbo_optimized"], abs=2e-3)
+        assert row["classical_ms"] > row["amortized_ms"] > 0

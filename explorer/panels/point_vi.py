@@ -28,6 +28,7 @@ from trainer.analysis.svi_settings import SviSettings
 POINT_SETTINGS = SviSettings(max_steps=1000, samples=32)
 """One example: more samples a step and a higher cap than a set's, since it is cheap."""
 POINT_K = 2000
+SMOOTH_STEPS = 10
 
 
 class PointViView(QWidget):
@@ -53,7 +54,10 @@ class PointViView(QWidget):
         steady_axes(self.plot.getPlotItem())
         self.plot.setLabel("left", "ELBO (nats)")
         self.plot.setLabel("bottom", "classical VI step")
-        self.curve = self.plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2))
+        self.curve = self.plot.plot([], [], pen=pg.mkPen("#b7dfb7", width=1))
+        """Each step's own ELBO estimate (noisy: a few samples of q); the first and last are from POINT_K."""
+        self.smoothed = self.plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2))
+        """Its running mean over SMOOTH_STEPS steps."""
         self.readout = QLabel("Click a held-out example in the latent scatter, then optimize its q alone.")
         self.readout.setWordWrap(True)
         self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -91,6 +95,7 @@ class PointViView(QWidget):
         self._run.drop()
         self._snapshot = self._x = self._y = self._mu = self._indices = None
         self.curve.setData([], [])
+        self.smoothed.setData([], [])
         self._update_button()
 
     # --- which example ----------------------------------------------------------------------------------
@@ -139,8 +144,14 @@ class PointViView(QWidget):
         trace = self.point.trace
         if trace is None:
             self.curve.setData([], [])
+            self.smoothed.setData([], [])
             return
-        self.curve.setData(np.arange(len(trace.elbo)), trace.elbo)
+        steps = np.arange(len(trace.elbo))
+        self.curve.setData(steps, trace.elbo)
+        width = min(SMOOTH_STEPS, len(trace.elbo))
+        if width > 1:
+            mean = np.convolve(trace.elbo, np.ones(width) / width, mode="valid")
+            self.smoothed.setData(steps[width - 1:], mean)
         moved = float(np.linalg.norm(trace.means[-1] - trace.means[0]))
         self.readout.setText(f"{self.point.caption}: ELBO {trace.elbo[0]:.2f} → {trace.elbo[-1]:.2f} nats in "
                              f"{trace.steps:,} steps (the encoder's q → q*); its mean moved {moved:.2f} in z. "
