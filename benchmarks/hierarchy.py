@@ -24,14 +24,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import emit  # noqa: E402
+from benchmarks.report import add_mnist_args, emit  # noqa: E402
 from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
 from trainer.model.hierarchy import build_model  # noqa: E402
 from trainer.model.vae import model_config_for  # noqa: E402
 from trainer.training.loop import Trainer  # noqa: E402
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 
 
 def parameters(config) -> int:
@@ -59,10 +58,7 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=512, help="the hierarchy's hidden width")
     ap.add_argument("--latent-dim", type=int, default=32, help="latent dimensions, split over the hierarchy's layers")
     ap.add_argument("--warmup", type=int, default=2000, help="steps of β warm-up, for both models")
-    ap.add_argument("--limit", type=int, default=0, help="training examples (0 = all 9,000)")
-    ap.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", action="store_true")
+    add_mnist_args(ap)
     args = ap.parse_args()
 
     data = load_dataset(DatasetSpec(name="mnist", data_dir=args.data_dir, limit=args.limit))

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import emit  # noqa: E402
+from benchmarks.report import add_mnist_args, emit  # noqa: E402
 from trainer.analysis.inference_gaps import inference_gaps  # noqa: E402
 from trainer.analysis.svi_settings import SviSettings  # noqa: E402
 from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
@@ -34,7 +34,6 @@ from trainer.model.likelihood import heldout_for_likelihood  # noqa: E402
 from trainer.model.vae import model_config_for  # noqa: E402
 from trainer.training.loop import Trainer  # noqa: E402
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 KEYS = ("elbo_encoder", "elbo_optimized", "log_px", "amortization_gap", "approximation_gap")
 
 
@@ -45,10 +44,7 @@ def main() -> None:
     ap.add_argument("--svi-steps", type=int, default=500, help="at most this many classical-VI steps per example")
     ap.add_argument("--iwae-samples", type=int, default=1000)
     ap.add_argument("--encoders", default="64,1024", help="the small and the large encoder's width")
-    ap.add_argument("--limit", type=int, default=0, help="training examples (0 = all 9,000)")
-    ap.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", action="store_true")
+    add_mnist_args(ap)
     args = ap.parse_args()
 
     data = load_dataset(DatasetSpec(name="mnist", data_dir=args.data_dir, limit=args.limit))

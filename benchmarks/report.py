@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+from pathlib import Path
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
+"""The published MNIST t10k pair beside the repository (never copied into it)."""
+
+
+def add_mnist_args(ap: argparse.ArgumentParser) -> None:
+    """--limit, --data-dir, --seed and --json: the options of a benchmark that trains on the MNIST t10k split."""
+    ap.add_argument("--limit", type=int, default=0, help="training examples (0 = all 9,000)")
+    ap.add_argument("--data-dir", default=str(SHARED_MNIST))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
 
 
 def emit(result: dict, as_json: bool, skip: tuple[str, ...] = ()) -> None:
