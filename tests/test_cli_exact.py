@@ -79,12 +79,12 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_history(grey_npz, tmp_path):
 def test_resume_refuses_other_data_in_one_line_and_uses_its_own_when_none_is_named(tmp_path):
     out = tmp_path / "s.h5"
     run(*TRAIN, "--epochs", "1", "--out", out)
-    # sprites from another seed: other images and another split
-    proc = run("train", "--resume", out, "--dataset", "sprites", "--seed", "3", "--epochs", "2",
+    # sprites from another split seed: other images and another split
+    proc = run("train", "--resume", out, "--dataset", "sprites", "--split-seed", "3", "--epochs", "2",
                "--out", tmp_path / "x.h5", rc=2)
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1 and "not the data this checkpoint was trained on" in err, err
-    assert "seed 3 here, 2 in the checkpoint" in err
+    assert "seed 3 here, 0 in the checkpoint" in err
     assert not (tmp_path / "x.h5").exists()
     # the same sprites named again, or none named: the checkpoint's own data, and training goes on
     run("train", "--resume", out, "--dataset", "sprites", "--limit", "320", "--seed", "2", "--epochs", "2",

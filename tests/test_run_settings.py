@@ -18,9 +18,11 @@ def test_the_panels_names_read_the_configs_fields():
         assert getattr(s, name) == getattr(getattr(s, config), field)
 
 
-def test_replace_changes_the_configs_and_the_seed_is_the_runs_and_the_datas():
+def test_replace_changes_the_configs_and_the_seed_is_the_runs_not_the_datas():
     s = RunSettings().replace(seed=7, schedule="warmup", schedule_steps=500, epochs=3)
-    assert s.train.seed == s.data.seed == 7 and s.seed == 7
+    # runs of other seeds train on the same data: the split has a seed of its own
+    assert s.train.seed == s.seed == 7 and s.data.seed == s.split_seed == 0 == s.dataset_spec().seed
+    assert s.replace(split_seed=3).dataset_spec().seed == 3 and s.replace(split_seed=3).train.seed == 7
     assert s.train.beta_schedule == "warmup:500" and (s.schedule, s.schedule_steps) == ("warmup", 500)
     assert s.train_config() is s.train and s.train.epochs == 3
     off = s.replace(schedule="constant")

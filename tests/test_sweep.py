@@ -215,3 +215,31 @@ def test_sweep_gap_examples_split_each_runs_gap_into_the_summary(tmp_path, capsy
     assert row["amortization_gap"] == pytest.approx(engine["amortization_gap"], rel=1e-4, abs=1e-4)
     assert row["approximation_gap"] == pytest.approx(engine["approximation_gap"], rel=1e-4, abs=1e-4)
     assert main(["sweep", *small_data, "--gap-examples", "-1", "--out", str(tmp_path)]) == 2
+
+
+def _history(path: Path) -> dict[str, np.ndarray]:
+    with h5py.File(path, "r") as f:
+        out = {}
+        f["history"].visititems(lambda name, obj: out.__setitem__(name, obj[()])
+                                if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def test_every_run_of_a_sweep_is_the_experiment_train_runs_with_its_seed(tmp_path, capsys, small_data):
+    """The split has a seed of its own (--split-seed), so a sweep's seed-1 run sees the data `train --seed 1`
+    sees: before, the sweep drew the split of this single-file dataset with its first seed for every run."""
+    code, _ = sweep(capsys, tmp_path / "runs", "--beta", "1", "--seed", "0,1", "--epochs", "1", data=small_data)
+    assert code == 0
+    for seed in (0, 1):
+        alone = tmp_path / f"train-{seed}.h5"
+        assert main(["train", *small_data, "--beta", "1", "--seed", str(seed), "--epochs", "1",
+                     "--out", str(alone)]) == 0
+        swept, trained = _history(tmp_path / "runs" / f"beta-1_seed-{seed}.h5"), _history(alone)
+        assert set(swept) == set(trained) and len(swept) > 5
+        clocks = {c for c in trained if c.endswith("elapsed_s") or c.endswith("per_s")}  # wall time: never shared
+        assert len(clocks) < len(trained) - 5
+        for column, values in trained.items():
+            if column not in clocks:
+                np.testing.assert_allclose(swept[column], values, rtol=2e-5, atol=2e-5,
+                                           err_msg=f"seed {seed}: {column}")
+        assert load_checkpoint(alone).dataset.seed == 0  # the split seed, not the training seed

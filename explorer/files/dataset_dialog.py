@@ -1,6 +1,6 @@
 """File > Open dataset: choose an IDX folder, an .npz, an HDF5 file or an image folder, see it, then train on it.
 
-    dialog = DatasetDialog(parent, seed=settings.seed, start_dir=last_folder)
+    dialog = DatasetDialog(parent, seed=settings.split_seed, start_dir=last_folder)
     dialog.load_path("/data/mnist", "idx")        # or let the user browse; loading runs in a worker thread
     if dialog.exec() == QDialog.Accepted:
         dataset, spec = dialog.dataset(), dialog.spec()   # trainer.data.Dataset and its DatasetSpec

@@ -50,8 +50,10 @@ VIEWS: dict[str, tuple[str, str]] = {
     "binarize": ("train", "binarize"),
     "batch_size": ("train", "batch_size"),
     "lr": ("train", "lr"),
-    # also the dataset's seed (sprites, the split of a single file): set together, read from the run's
     "seed": ("train", "seed"),
+    # the dataset's own seed (sprite sampling, the split of a single file or of MNIST's t10k), apart from the
+    # training seed so that runs of other seeds train on the same data, as `--split-seed` on the command line
+    "split_seed": ("data", "seed"),
     "device": ("train", "device"),
     "epochs": ("train", "epochs"),
     "beta": ("train", "beta"),
@@ -128,8 +130,6 @@ class RunSettings:
             if name in VIEWS:
                 config, attr = VIEWS[name]
                 per_config[config][attr] = tuple(value) if isinstance(value, list) else value
-        if "seed" in changes:
-            per_config["data"]["seed"] = changes["seed"]
         steps = int(changes.get("schedule_steps", self.schedule_steps))
         if "schedule" in changes or "schedule_steps" in changes:
             kind = changes.get("schedule", self.schedule)
@@ -165,7 +165,7 @@ class RunSettings:
             limit=self.limit,
             n=self.sprites_n,
             image_size=self.sprites_size,
-            seed=self.seed,
+            seed=self.split_seed,
         )
         spec.validate()
         return spec

@@ -46,7 +46,8 @@ DATASET_LABELS = {"sprites": "Sprites (built in)", "mnist": "MNIST", "fashion-mn
 SCHEDULE_LABELS = {"constant": "Constant", "warmup": "Warm-up", "cyclical": "Cyclical"}
 
 TIPS = {
-    "dataset": "Sprites are generated from the seed (shape, scale, rotation, x, y: known generative factors).\n"
+    "dataset": "Sprites are generated from their own seed, 0 unless a checkpoint says otherwise (shape, scale, "
+               "rotation, x, y: known generative factors).\n"
                "MNIST and Fashion-MNIST are read from IDX files in the folder below.\n"
                "File > Open Dataset (Ctrl+Shift+O) adds an .npz, an HDF5 dataset or a folder of images.",
     "folder": "Folder holding train-images-idx3-ubyte(.gz) and/or t10k-images-idx3-ubyte(.gz) with their labels.\n"
@@ -78,8 +79,9 @@ TIPS = {
              "Larger batches give less noisy gradients but fewer steps per epoch.",
     "lr": "Adam learning rate. Applies live at the next step. If the loss becomes NaN/Inf, training pauses and\n"
           "the last good weights are restored: lower it before resuming.",
-    "seed": "Seeds the weights, the shuffling, the reparameterization noise ε and the sprites: "
-            "a seed reproduces a run.",
+    "seed": "Seeds the weights, the shuffling and the reparameterization noise ε: a seed reproduces a run. "
+            "The data (the sprites, the train/held-out split) has a seed of its own, so runs of other seeds "
+            "train on the same data.",
     "device": "Where training runs: auto picks a CUDA GPU when there is one, else the CPU.",
     "epochs": "Training stops by itself after this many passes over the data in all. Continue on a run that has\n"
               "done them all trains this many more (8 of 8 done: to 16); a higher value first sets the total.\n"
@@ -300,7 +302,7 @@ class ControlsPanel(QWidget):
             self._unshown = {"hidden": tuple(s.hidden), "encoder_hidden": tuple(s.encoder_hidden), "sigma": s.sigma,
                              "limit": s.limit, "tc_alpha": s.tc_alpha, "tc_gamma": s.tc_gamma,
                              "tc_sampling": s.tc_sampling, "layer_beta": s.layer_beta,
-                             "layer_free_bits": s.layer_free_bits}
+                             "layer_free_bits": s.layer_free_bits, "split_seed": s.split_seed}
             if s.dataset == "path":
                 self._unshown.update(path=s.path, key=s.key)
                 name = s.path.rstrip("/").rsplit("/", 1)[-1] + (f" [{s.key}]" if s.key else "")

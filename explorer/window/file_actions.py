@@ -283,7 +283,7 @@ class FileController(QObject):
         from explorer.runtime.worker import same_source
 
         settings = self.controls.settings()
-        dialog = DatasetDialog(self.host, seed=settings.seed, start_dir=self.store.last_folder("dataset"))
+        dialog = DatasetDialog(self.host, seed=settings.split_seed, start_dir=self.store.last_folder("dataset"))
         try:
             if path is not None:
                 dialog.load_path(path, kind or DATASET_SUFFIXES.get(Path(path).suffix.lower(), "npz"))

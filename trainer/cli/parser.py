@@ -54,6 +54,10 @@ def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
     g.add_argument("--data-dir", default="", help="folder holding the MNIST/Fashion-MNIST IDX files")
     g.add_argument("--key", default="", help="HDF5 dataset name inside --dataset PATH")
     g.add_argument("--limit", type=int, default=0, help="use at most N training examples (0 = all)")
+    g.add_argument("--split-seed", type=int, default=0, metavar="S",
+                   help="seeds the train/held-out split of a single file or of MNIST's t10k, and sprite sampling, "
+                        "apart from the training --seed, so runs of other seeds train on the same data (default 0; "
+                        "a checkpoint keeps its own)")
     g.add_argument("--download", action="store_true", help="download missing MNIST files into the user cache")
     g.add_argument("--image-size", type=int, default=0,
                    help="image folder: resize every image to this square side (center-crop, then scale; 0 = the "

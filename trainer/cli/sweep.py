@@ -29,8 +29,8 @@ def cmd_sweep(args) -> int:
         raise UsageError(f"{PROG} sweep: --out {args.out}: folder {out.resolve().parent} does not exist")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{PROG} sweep: --out {args.out} is a file, not a folder")
-    # the data is drawn once, with the first seed (it only matters for sprites and single-file splits)
-    dataset = load_dataset(dataset_spec(args, None, seed=args.seed[0]), memory_budget=budget(args))
+    # the data is drawn once, from the split seed: every run sees the data `train` with its seed would see
+    dataset = load_dataset(dataset_spec(args, None, seed=args.split_seed), memory_budget=budget(args))
     model_cfg, base = new_configs(args, dataset, beta=args.beta[0], seed=args.seed[0], free_bits=args.free_bits[0],
                                    beta_schedule=args.beta_schedule[0], objective=args.objective[0])
     runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule, args.objective)

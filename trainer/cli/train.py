@@ -52,7 +52,7 @@ def _open_run(args, group):
     if restarted_by_torchrun() and Path(args.out).is_file():
         resume = args.out  # torchrun restarted the group after a failure: go on from the last save
     ckpt = load_checkpoint(resume) if resume else None
-    spec = dataset_spec(args, ckpt.dataset if ckpt else None, seed=args.seed)
+    spec = dataset_spec(args, ckpt.dataset if ckpt else None, seed=args.split_seed)
     dataset = load_dataset(spec, memory_budget=budget(args))
     if ckpt is not None:
         model_cfg = ckpt.model_config
