@@ -190,3 +190,67 @@ def test_a_killed_rank_restarts_the_group_from_the_last_save_and_the_run_complet
     final = load_checkpoint(out)
     assert final.progress["epoch"] == 30 and final.progress["step"] == 30 * 16 > saved  # 1,000 / 64
     assert last_json(stdout)["epochs"] == 30
+
+
+def _free_bits_case():
+    """A small fresh model, a global batch of 64 and its noise, and λ between the two shards' KL of a dimension."""
+    from trainer.config import ModelConfig
+    from trainer.model.objective import kl_per_dim
+    from trainer.model.vae import VAE
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(input_shape=(1, 8, 8), hidden=(32,), latent_dim=4))
+    g = torch.Generator().manual_seed(1)
+    x = (torch.rand(64, 1, 8, 8, generator=g) < 0.3).float()
+    eps = torch.randn(64, 4, generator=g)
+    with torch.no_grad():
+        shard_kl = [kl_per_dim(*model.encode(x[r::2])).mean(0) for r in range(2)]  # rank r: r, r + 2, ...
+    j = int(torch.argmax((shard_kl[0] - shard_kl[1]).abs()))
+    low, high = sorted((float(shard_kl[0][j]), float(shard_kl[1][j])))
+    whole = (low + high) / 2
+    free_bits = (low + whole) / 2  # only the higher shard's KL is above λ; the global batch's is too
+    return model, x, eps, free_bits
+
+
+def _free_bits_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    """One backward pass of the free-bits objective on this rank's shard, through DDP as the Trainer wires it:
+    the gradients DDP averages, with the clamp decided on the global batch (kl_reduce) and on the shard alone."""
+    from functools import partial
+
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from trainer.model.objective import negative_elbo
+    from trainer.training.distributed import Group
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    model, x, eps, free_bits = _free_bits_case()
+    group = Group(rank=rank, world=world)
+    ddp = DistributedDataParallel(model)
+    out = {}
+    for name, reduce in (("global", partial(group.mean_over_ranks, weight=1.0)), ("shard", None)):
+        model.zero_grad(set_to_none=True)
+        negative_elbo(model, x[rank::world], eps=eps[rank::world], free_bits=free_bits, forward=ddp,
+                      kl_reduce=reduce).loss.backward()
+        out[name] = [p.grad.clone() for p in model.parameters()]
+    if rank == 0:
+        torch.save(out, Path(out_dir) / "grads.pt")
+    dist.destroy_process_group()
+
+
+def test_free_bits_under_two_processes_take_the_one_process_step(tmp_path):
+    """The clamp max(KL_j, λ) is decided on the global batch's per-dimension KL, not on each rank's shard: with λ
+    between the two shards' KL of a dimension, deciding it per shard made the 2-process gradient differ."""
+    from trainer.model.objective import negative_elbo
+
+    model, x, eps, free_bits = _free_bits_case()
+    negative_elbo(model, x, eps=eps, free_bits=free_bits).loss.backward()
+    alone = [p.grad for p in model.parameters()]
+    mp.spawn(_free_bits_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    grads = torch.load(tmp_path / "grads.pt")
+    for g, a in zip(grads["global"], alone):
+        torch.testing.assert_close(g, a, rtol=1e-5, atol=1e-7)
+    # the clamp of each shard alone: the step that was taken before, and it is not the 1-process one
+    off = max(float((g - a).norm() / a.norm()) for g, a in zip(grads["shard"], alone) if a.norm() > 0)
+    assert off > 0.01, off

@@ -132,6 +132,7 @@ def negative_elbo(
     eps: torch.Tensor | None = None,
     forward=None,
     tc: TcWeights | None = None,
+    kl_reduce=None,
 ) -> Terms:
     """The beta-VAE loss on a batch, with one reparameterized sample per example; with `tc`, β-TCVAE's.
 
@@ -139,7 +140,9 @@ def negative_elbo(
     per layer (trainer.training.layer_weights), or under an ensemble's vmap one value per run.
 
     `forward` runs the model's forward pass in its place: a DistributedDataParallel wrapper of it
-    (trainer.training.distributed), whose gradient averaging hooks on to that call."""
+    (trainer.training.distributed), whose gradient averaging hooks on to that call. `kl_reduce` maps this shard's
+    per-dimension mean KL to the whole global batch's (an all-reduce): free bits decide their clamp on that, so
+    a step of W processes charges, and differentiates, what one process's step over the same batch would."""
     mu, logvar, z, params = (forward or model)(x, y, eps)
     recon = model.recon_nll(x, params)
     kl_dims = kl_per_dim(mu, logvar).mean(0)
@@ -151,7 +154,11 @@ def negative_elbo(
     if torch.is_tensor(free_bits) or free_bits > 0:  # a tensor: each run of an ensemble has its own
         # Kingma et al. 2016: each dimension's batch-averaged KL is charged at least lambda nats,
         # so the optimiser gains nothing by pushing a dimension below lambda and collapsing it.
-        kl_charged = torch.clamp(kl_dims, min=free_bits)
+        if kl_reduce is None:
+            kl_charged = torch.clamp(kl_dims, min=free_bits)
+        else:  # the shard's own KL where the global batch's exceeds λ (its gradient), λ where it does not
+            kl_charged = torch.where(kl_reduce(kl_dims.detach()) > free_bits, kl_dims,
+                                     torch.as_tensor(free_bits, dtype=kl_dims.dtype, device=kl_dims.device))
     else:
         kl_charged = kl_dims
     if torch.is_tensor(beta) and beta.dim() > 0:

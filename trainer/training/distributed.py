@@ -13,6 +13,8 @@ What the Trainer does with a `Group` (trainer/loop.py):
 - every epoch's permutation still depends only on (seed, epoch); each global batch of `--batch-size` examples
   is split across the ranks, rank r taking positions r, r + W, r + 2W, ... of it: disjoint, nothing repeated,
   and a 2-process run and a 1-process run with the same settings train on the same global batches;
+- free bits decide their clamp max(KL_j, λ) on the global batch's per-dimension KL (one all-reduce of
+  latent_dim numbers a step), so a W-process step charges and differentiates what a 1-process step would;
 - report windows all-reduce their sums (one small all-reduce every `report_every` steps), so the StepReports
   and the epoch's train metrics are over every rank's examples;
 - the held-out evaluation runs whole on every rank with the same weights and noise: the figures are exactly a
@@ -60,6 +62,13 @@ class Group:
         if self.active:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor
+
+    def mean_over_ranks(self, values: torch.Tensor, weight: float) -> torch.Tensor:
+        """The global batch's mean of a per-shard mean `values`, from this rank's loss weight (its share of the
+        batch times the world, trainer.training.batches.shard_positions): Σ_r weight_r · values_r / W."""
+        if not self.active:
+            return values
+        return self.all_reduce_sum(values * weight) / self.world
 
     def any(self, flag: bool, device: torch.device) -> bool:
         """Whether `flag` is true on any rank: how the ranks agree on a decision one of them made (a save due)."""

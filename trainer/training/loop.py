@@ -17,6 +17,7 @@ import dataclasses
 import math
 import threading
 import time
+from functools import partial
 from typing import Iterator
 
 import numpy as np
@@ -131,8 +132,9 @@ class Trainer:
         if self.config.compile:
             model, forward = self.model, self._forward
 
-            def objective(x, y, eps, beta, free_bits):
-                t = negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward, tc=self.tc)
+            def objective(x, y, eps, beta, free_bits, kl_reduce):
+                t = negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward, tc=self.tc,
+                                  kl_reduce=kl_reduce)
                 return t.loss, t.recon, t.kl, t.kl_per_dim
 
             # on CUDA, reduce-overhead replays CUDA graphs: one launch for the whole forward (and backward)
@@ -346,12 +348,13 @@ class Trainer:
         with precision_context(self.device, self.config.precision):
             beta = self.layer_weights.beta(batch.beta, self.step)
             free_bits = self.layer_weights.free_bits(self.free_bits)
+            kl_reduce = partial(self.group.mean_over_ranks, weight=batch.weight) if self.group.active else None
             if self._compiled is not None:
                 # β as a tensor: a Python float would be a constant of the compiled graph, recompiled per value
                 return Terms(*self._compiled(batch.x, batch.y, batch.eps, torch.as_tensor(beta, device=self.device),
-                                             free_bits))
+                                             free_bits, kl_reduce))
             return negative_elbo(self.model, batch.x, batch.y, beta=beta, free_bits=free_bits, eps=batch.eps,
-                                 forward=self._forward, tc=self.tc)
+                                 forward=self._forward, tc=self.tc, kl_reduce=kl_reduce)
 
     def _batch_positions(self, b: int) -> tuple[torch.Tensor, int, float]:
         """(examples of batch b of this epoch's order that this rank trains, how many count, loss weight)."""
