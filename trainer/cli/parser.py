@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 
 from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, OBJECTIVES, PRECISIONS, TC_SAMPLING, DatasetSpec, TrainConfig
 from trainer.errors import VaeExplorerError
@@ -240,15 +239,11 @@ def dataset_spec(args, fallback: DatasetSpec | None, seed: int = 0) -> DatasetSp
         # a checkpoint never makes us touch the network: only this command line's --download does
         return DatasetSpec.from_dict({**spec.to_dict(), "data_dir": args.data_dir or spec.data_dir,
                                       "limit": args.limit or spec.limit, "download": args.download})
-    if args.dataset in ("sprites", "mnist", "fashion-mnist"):
-        sprites = {"image_size": args.image_size} if args.dataset == "sprites" and args.image_size else {}
-        spec = DatasetSpec(name=args.dataset, data_dir=args.data_dir, limit=args.limit, seed=seed,
-                           download=args.download, **sprites)
-    else:
-        spec = DatasetSpec(name="path", path=str(Path(args.dataset)), key=args.key, limit=args.limit, seed=seed,
-                           folder_size=args.image_size, channels=args.channels, in_memory=args.in_memory)
-    spec.validate()
-    return spec
+    from trainer.data import spec_for
+
+    return spec_for(args.dataset, data_dir=args.data_dir, key=args.key, limit=args.limit, seed=seed,
+                    image_size=args.image_size, channels=args.channels, in_memory=args.in_memory,
+                    download=args.download)
 
 
 def budget(args) -> int | None:

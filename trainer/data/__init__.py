@@ -32,6 +32,30 @@ from trainer.data.sprites import load_sprites
 from trainer.data.streaming import H5Rows
 
 
+NAMED = ("sprites", "mnist", "fashion-mnist")
+"""Datasets named by name; anything else is a path (.npz, .h5, or a folder of images)."""
+
+
+def spec_for(source: str, *, data_dir: str = "", key: str = "", limit: int = 0, seed: int = 0, image_size: int = 0,
+             channels: str = "auto", in_memory: str = "auto", download: bool = False, n: int = 0) -> DatasetSpec:
+    """The DatasetSpec a name or path and the command line's data options describe (validated).
+
+    image_size: the sprites' side, or the side an image folder is resized to (0: their defaults); n: how many
+    sprites (0: the default); seed: the split seed (`--split-seed`)."""
+    from pathlib import Path
+
+    if source in NAMED:
+        sprites = {"image_size": image_size} if source == "sprites" and image_size else {}
+        if source == "sprites" and n:
+            sprites["n"] = n
+        spec = DatasetSpec(name=source, data_dir=data_dir, limit=limit, seed=seed, download=download, **sprites)
+    else:
+        spec = DatasetSpec(name="path", path=str(Path(source)), key=key, limit=limit, seed=seed,
+                           folder_size=image_size, channels=channels, in_memory=in_memory)
+    spec.validate()
+    return spec
+
+
 def load_dataset(spec: DatasetSpec, progress: Progress = None, memory_budget: int | None = None) -> Dataset:
     """Load the dataset a spec names; `spec.limit` > 0 keeps only the first `limit` training examples.
 
