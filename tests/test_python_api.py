@@ -91,3 +91,15 @@ def test_a_conditional_model_decodes_the_label_it_is_given(tmp_path):
         top0 = model.sample(64, y=0, seed=1)[:, :, :4].mean()
         top1 = model.sample(64, y=1, seed=1)[:, :, :4].mean()
     assert float(top0) > float(top1) + 0.3
+
+
+def test_a_run_can_write_tensorboard_events_like_train(tmp_path, data):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = trainer.Run(data, out=tmp_path / "tb-run.h5", epochs=2, latent_dim=3, hidden=(32,),
+                      tensorboard=tmp_path / "tb")
+    run.train()
+    ea = EventAccumulator(str(tmp_path / "tb" / "tb-run"), size_guidance={"scalars": 0})
+    ea.Reload()
+    assert [s.value for s in ea.Scalars("heldout/elbo")] == pytest.approx(list(run.history["epochs/test_elbo"]))

@@ -169,13 +169,19 @@ class Run:
 
     def __init__(self, data=None, out: str | Path | None = None, *, resume: str | Path | None = None,
                  model: ModelConfig | None = None, train: TrainConfig | None = None,
-                 save_every_minutes: float = 5.0, **options):
+                 save_every_minutes: float = 5.0, tensorboard: str | Path | None = None, **options):
         if not (math.isfinite(save_every_minutes) and save_every_minutes > 0):
             raise ConfigError(f"save_every_minutes must be positive, got {save_every_minutes}")
         self.out = None if out is None else Path(out)
         if self.out is not None and not self.out.resolve().parent.is_dir():
             raise ConfigError(f"{self.out}: folder {self.out.resolve().parent} does not exist")
         self.save_every_s = save_every_minutes * 60
+        self.tensorboard = None if tensorboard is None else Path(tensorboard)
+        """A folder for TensorBoard event files (one TensorBoard run, named like `out`), as train --tensorboard."""
+        if self.tensorboard is not None:
+            from trainer.training.tensorboard import require_tensorboard
+
+            require_tensorboard()
         ckpt = load_checkpoint(resume) if resume else None
         if ckpt is not None:
             dataset = _as_dataset(data) if data is not None else load_dataset(ckpt.dataset)
@@ -197,8 +203,15 @@ class Run:
 
     def _reports(self) -> Iterator:
         last_save = time.monotonic()
+        log = None
+        if self.tensorboard is not None:
+            from trainer.training.tensorboard import TensorBoardLog
+
+            log = TensorBoardLog(self.tensorboard, self.out.stem if self.out else "run", self.trainer)
         try:
             for report in self.trainer.run():
+                if log is not None:
+                    log.add(report)
                 yield report
                 if isinstance(report, EpochReport):
                     self.save()  # every epoch's end is a save: a killed script loses at most that epoch
@@ -208,6 +221,8 @@ class Run:
                     last_save = time.monotonic()
         finally:
             self.save()  # however the iteration ended, the steps trained are on disk
+            if log is not None:
+                log.close(finished=self.trainer.finished)
 
     def train(self, callback: Callable[[object], bool | None] | None = None) -> dict:
         """Train to the configured epochs (or until callback(report) returns False, or stop()); then the held-out
@@ -268,11 +283,13 @@ def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0, 
 
 
 def sweep(data, out: str | Path, *, betas=(1.0,), seeds=(0,), free_bits=None, schedules=None, objectives=None,
-          iwae_samples: int = 0, gap_examples: int = 0, on_report: Callable | None = None,
+          iwae_samples: int = 0, gap_examples: int = 0, tensorboard: str | Path | None = None,
+          on_report: Callable | None = None,
           should_stop: Callable[[], bool] | None = None, **options) -> list[dict]:
     """`vae-explorer sweep` from Python: every combination of the values listed trained into the folder `out`
     (one checkpoint a run, resumed and never repeated as the CLI does), and summary.csv's rows as dicts (the
-    same keys, None where not measured). on_report(run name, report) hears every report."""
+    same keys, None where not measured). on_report(run name, report) hears every report; with `tensorboard`,
+    each run also writes its TensorBoard events there, as `sweep --tensorboard` does."""
     from trainer.training.sweep import Sweep, plan_runs, run_sweep
 
     dataset = _as_dataset(data)
@@ -280,7 +297,12 @@ def sweep(data, out: str | Path, *, betas=(1.0,), seeds=(0,), free_bits=None, sc
     runs = plan_runs(base, list(betas), list(seeds), free_bits, schedules, objectives)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    result = run_sweep(Sweep(model_cfg, runs, dataset, folder, iwae_samples=iwae_samples, gap_examples=gap_examples),
+    if tensorboard:
+        from trainer.training.tensorboard import require_tensorboard
+
+        require_tensorboard()
+    result = run_sweep(Sweep(model_cfg, runs, dataset, folder, iwae_samples=iwae_samples, gap_examples=gap_examples,
+                             tensorboard=str(tensorboard or "")),
                        on_report=on_report or (lambda name, report: None),
                        should_stop=should_stop or (lambda: False))
     return [row.as_dict() for row in result.rows]

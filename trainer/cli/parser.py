@@ -130,6 +130,9 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     o.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
     o.add_argument("--batch-size", type=int, default=128)
     o.add_argument("--lr", type=float, default=1e-3)
+    o.add_argument("--tensorboard", default="", metavar="DIR",
+                   help="also write TensorBoard event files into DIR (one TensorBoard run per run, named like its "
+                        "checkpoint; needs the optional extra: pip install -e \".[tensorboard]\")")
     o.add_argument("--seed", type=_list_of(int, "whole numbers") if sweep else int, default=[0] if sweep else 0,
                    help="seeds weights, batches and noise" + many)
     o.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
@@ -244,6 +247,19 @@ def dataset_spec(args, fallback: DatasetSpec | None, seed: int = 0) -> DatasetSp
     return spec_for(args.dataset, data_dir=args.data_dir, key=args.key, limit=args.limit, seed=seed,
                     image_size=args.image_size, channels=args.channels, in_memory=args.in_memory,
                     download=args.download)
+
+
+def check_tensorboard(args, command: str) -> None:
+    """--tensorboard needs an optional package: a UsageError at once, in one line, before any data is read."""
+    if not getattr(args, "tensorboard", ""):
+        return
+    from trainer.errors import ConfigError
+    from trainer.training.tensorboard import require_tensorboard
+
+    try:
+        require_tensorboard()
+    except ConfigError as exc:
+        raise UsageError(f"{PROG} {command}: {exc}") from None
 
 
 def budget(args) -> int | None:

@@ -7,7 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
-from trainer.cli.parser import PROG, BAR_INTERVAL, UsageError, budget, dataset_spec, new_configs, print_json
+from trainer.cli.parser import (PROG, BAR_INTERVAL, UsageError, budget, check_tensorboard, dataset_spec, new_configs,
+                                print_json)
 
 def cmd_sweep(args) -> int:
     from tqdm import tqdm
@@ -22,6 +23,7 @@ def cmd_sweep(args) -> int:
         if not ok:
             raise UsageError(f"{PROG} sweep: {flag} must be {'positive' if flag != '--iwae-samples' else '>= 0'}, "
                              f"got {value}")
+    check_tensorboard(args, "sweep")  # at once: not after the data is read and the model built
     if args.gap_examples < 0:
         raise UsageError(f"{PROG} sweep: --gap-examples must be >= 0, got {args.gap_examples}")
     out = Path(args.out)
@@ -39,7 +41,7 @@ def cmd_sweep(args) -> int:
 
     sweep = Sweep(model_cfg, runs, dataset, out, save_every_s=args.save_every * 60, iwae_samples=args.iwae_samples,
                   disentanglement_points=PROTOCOL_POINTS if args.disentanglement else 0,
-                  jobs=args.jobs, gap_examples=args.gap_examples)
+                  jobs=args.jobs, gap_examples=args.gap_examples, tensorboard=args.tensorboard)
     per_epoch = math.ceil(len(dataset.x_train) / args.batch_size)
     print(f"{PROG}: sweep of {len(runs)} runs on {dataset.describe()} into {out}", file=sys.stderr)
 

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from trainer.cli.evaluate import train_split_terms
-from trainer.cli.parser import PROG, BAR_INTERVAL, UsageError, budget, dataset_spec, new_configs, print_json, terms
+from trainer.cli.parser import (PROG, BAR_INTERVAL, UsageError, budget, check_tensorboard, dataset_spec, new_configs,
+                                print_json, terms)
 from trainer.config import TrainConfig
 
 def cmd_train(args) -> int:
@@ -21,6 +22,7 @@ def cmd_train(args) -> int:
     if not out_dir.is_dir():
         # checked before training, so a typo in --out never throws a finished run away
         raise UsageError(f"{PROG} train: --out {args.out}: folder {out_dir} does not exist")
+    check_tensorboard(args, "train")  # at once: not after the data is read and the model built
     group = join(args.device)  # torchrun's workers join their process group; a plain process stays alone
     try:
         return _train(args, group)
@@ -102,8 +104,15 @@ def _train_and_save(args, trainer, group) -> str | None:
     previous_handler = signal.signal(signal.SIGINT, on_interrupt) if not group.active else None
     save_every_s, last_save = args.save_every * 60, time.monotonic()
     finished = False
+    log = None
+    if args.tensorboard and leader:
+        from trainer.training.tensorboard import TensorBoardLog
+
+        log = TensorBoardLog(args.tensorboard, Path(args.out).stem, trainer)
     try:
         for report in trainer.run():
+            if log is not None:
+                log.add(report)
             if isinstance(report, StepReport):
                 bar.update(report.step - bar.n)
                 bar.set_postfix(epoch=report.epoch + 1, beta=f"{report.beta:.3g}", recon=f"{report.recon:.1f}",
@@ -131,6 +140,8 @@ def _train_and_save(args, trainer, group) -> str | None:
         if interrupted:
             say(f"{PROG}: interrupted at step {trainer.step}; saving what was trained")
         bar.close()
+        if log is not None:
+            log.close(finished=trainer.finished)
         if finished or not group.active:
             # whatever happened, the steps already trained are written (atomically) before we leave
             save()

@@ -206,6 +206,8 @@ class Sweep:
     disentanglement_lib's protocol uses 15,000, minutes per run on a CPU)."""
     gap_examples: int = 0
     """The amortization and approximation gaps of each finished run on this many held-out examples (0: none)."""
+    tensorboard: str = ""
+    """A folder for TensorBoard event files, one TensorBoard run per sweep run, named like its checkpoint."""
 
 
 @dataclass
@@ -290,10 +292,17 @@ def _train_group(sweep: Sweep, members: list[tuple[SweepRun, Trainer]], on_repor
     start_steps = {run.name: t.step for run, t in members}
     ensemble = Ensemble([t for _, t in members])
     last_save = time.monotonic()
+    logs = {}
+    if sweep.tensorboard:
+        from trainer.training.tensorboard import TensorBoardLog
+
+        logs = {run.name: TensorBoardLog(sweep.tensorboard, run.name, t) for run, t in members}
     try:
         for trainer, report in ensemble.run(should_stop=should_stop):
             run = run_of[id(trainer)]
             on_report(run.name, report)
+            if logs:
+                logs[run.name].add(report)
             if isinstance(report, DivergedReport):
                 outcomes[run.name] = RunOutcome("failed", report.message)
             if isinstance(report, StepReport) and time.monotonic() - last_save >= sweep.save_every_s:
@@ -301,6 +310,9 @@ def _train_group(sweep: Sweep, members: list[tuple[SweepRun, Trainer]], on_repor
                 last_save = time.monotonic()
     finally:
         _save(sweep, run_of, [t for _, t in members])  # whatever happened: every step trained is on disk
+        for run, t in members:
+            if run.name in logs:
+                logs[run.name].close(finished=t.finished)
     for run, t in members:
         outcome = outcomes.setdefault(run.name, RunOutcome("done" if t.finished else "unfinished"))
         outcome.trained_samples = t.samples_since(start_steps[run.name])
