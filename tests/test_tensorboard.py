@@ -28,14 +28,17 @@ def events(folder: Path) -> EventAccumulator:
     return ea
 
 
-def hparams_of(ea: EventAccumulator) -> tuple[dict, int]:
-    """(the run's hyperparameters as TensorBoard's HParams view reads them, its session end status)."""
+def hparams_of(ea: EventAccumulator) -> tuple[dict, int | None]:
+    """(the run's hyperparameters as TensorBoard's HParams view reads them, its session end status: None while
+    the session has not ended)."""
     content = ea.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     values = {}
     for name, value in start.session_start_info.hparams.items():
         kind = value.WhichOneof("kind")
         values[name] = getattr(value, kind)
+    if "_hparams_/session_end_info" not in content:
+        return values, None
     end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"])
     return values, end.session_end_info.status
 
@@ -92,3 +95,34 @@ def test_without_tensorboard_the_flag_fails_at_once_in_one_line(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and 'pip install -e ".[tensorboard]"' in lines[0], proc.stderr
         assert not out.exists() and not (tmp_path / "tb").exists()
+
+
+def test_the_window_writes_tensorboard_events_when_preferences_name_a_folder(qtbot, small_window, tmp_path):
+    from explorer.files.preferences import PreferencesDialog
+    from explorer.files.settings_store import SettingsStore
+    from explorer.models.run_state import RunState
+
+    tb = tmp_path / "tb"
+    dialog = PreferencesDialog(None, SettingsStore())
+    qtbot.addWidget(dialog)
+    assert dialog.tensorboard_check.isEnabled()  # the package is installed
+    dialog.tensorboard_check.setChecked(True)
+    dialog.tensorboard_edit.setText(str(tb))
+    dialog.apply()
+    assert SettingsStore().tensorboard_folder == str(tb)
+    window = small_window()  # a window reads the preference when it opens
+    assert window.session.tensorboard == str(tb)
+    window.start_training(max_steps=40)  # more than two epochs of 17 steps
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=120_000)
+    history = window.session.worker.trainer.history.arrays()
+    (run,) = tb.iterdir()
+    assert run.name.startswith("run-")
+    ea = events(run)
+    np.testing.assert_allclose([s.value for s in ea.Scalars("train/distortion")], history["steps/recon"], rtol=1e-6)
+    np.testing.assert_allclose([s.value for s in ea.Scalars("heldout/elbo")], history["epochs/test_elbo"], rtol=1e-6)
+    assert len(ea.Images("prior_samples")) == len(history["epochs/step"]) == 2
+    assert hparams_of(ea)[1] is None  # stopped before its epochs: its session goes on when Continue trains more
+    # the preference switched off: the next window writes nothing
+    dialog.tensorboard_check.setChecked(False)
+    dialog.apply()
+    assert SettingsStore().tensorboard_folder == "" and small_window().session.tensorboard == ""

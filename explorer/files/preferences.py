@@ -1,4 +1,4 @@
-"""File > Preferences: when and where the window autosaves, and the recent-files list.
+"""File > Preferences: when and where the window autosaves, where runs write TensorBoard events, recent files.
 
     dialog = PreferencesDialog(window, store)      # a settings_store.SettingsStore
     if dialog.exec() == QDialog.Accepted:
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.files.settings_store import SettingsStore, default_autosave_folder
+from explorer.files.settings_store import SettingsStore, default_autosave_folder, default_tensorboard_folder
 
 
 class PreferencesDialog(QDialog):
@@ -60,10 +60,12 @@ class PreferencesDialog(QDialog):
         self.clear_recent_button.setToolTip("Forget the files listed under File > Open Recent (the files stay).")
         self.clear_recent_button.setEnabled(bool(store.recent_files()))
 
+        self._build_tensorboard_row(store)
         form = QFormLayout()
         form.addRow("Autosave", self.on_stop_check)
         form.addRow("Autosave every", self.minutes_spin)
         form.addRow("Autosave folder", folder_row)
+        form.addRow("TensorBoard", self.tensorboard_row)
         form.addRow("", self.clear_recent_button)
         note = QLabel("Settings, window layout and recent files are kept in "
                       f"<code>{store.qsettings.fileName()}</code>.")
@@ -74,7 +76,7 @@ class PreferencesDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(note)
         layout.addWidget(buttons)
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(640)
 
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -83,10 +85,39 @@ class PreferencesDialog(QDialog):
         self.clear_recent_button.clicked.connect(self._on_clear_recent_clicked)
         self._clear_recent = False
 
+    def _build_tensorboard_row(self, store: SettingsStore) -> None:
+        import importlib.util
+
+        available = importlib.util.find_spec("tensorboard") is not None
+        self.tensorboard_check = QCheckBox("write each run's events to")
+        self.tensorboard_check.setChecked(available and bool(store.tensorboard_folder))
+        self.tensorboard_edit = QLineEdit(store.tensorboard_folder or default_tensorboard_folder())
+        tip = ("Distortion, rate, −ELBO and β per report, the held-out figures and images per epoch, and the run's\n"
+               "hyperparameters for the HParams view, as `train --tensorboard DIR` writes them: one TensorBoard run\n"
+               "per run, named for its checkpoint file or its start. Then: tensorboard --logdir FOLDER")
+        if not available:
+            tip = 'Needs the tensorboard package, which is not installed: pip install -e ".[tensorboard]"'
+        self.tensorboard_browse = QToolButton(text="…")
+        self.tensorboard_row = QWidget()
+        row = QHBoxLayout(self.tensorboard_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.tensorboard_check, self.tensorboard_edit, self.tensorboard_browse):
+            widget.setToolTip(tip)
+            widget.setEnabled(available)
+            row.addWidget(widget, 1 if widget is self.tensorboard_edit else 0)
+        self.tensorboard_browse.clicked.connect(self._on_tensorboard_browse_clicked)
+
+    def _on_tensorboard_browse_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "TensorBoard folder", self.tensorboard_edit.text())
+        if folder:
+            self.tensorboard_edit.setText(folder)
+
     def apply(self) -> None:
         self.store.autosave_on_stop = self.on_stop_check.isChecked()
         self.store.autosave_minutes = self.minutes_spin.value()
         self.store.set_autosave_folder(self.folder_edit.text().strip() or default_autosave_folder())
+        on = self.tensorboard_check.isChecked() and bool(self.tensorboard_edit.text().strip())
+        self.store.tensorboard_folder = self.tensorboard_edit.text().strip() if on else ""
         if self._clear_recent:
             self.store.clear_recent()
 

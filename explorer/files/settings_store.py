@@ -55,6 +55,11 @@ def default_autosave_folder() -> str:
     return str(Path(base) / APPLICATION / "autosave")
 
 
+def default_tensorboard_folder() -> str:
+    """~/vae-explorer-runs/tensorboard: beside the guided experiments' runs."""
+    return str(Path.home() / "vae-explorer-runs" / "tensorboard")
+
+
 class SettingsStore:
     """Typed access to the settings file; every getter falls back to a default on a missing or odd value."""
 
@@ -120,6 +125,17 @@ class SettingsStore:
 
     def set_autosave_folder(self, folder: str) -> None:
         self.qsettings.setValue("autosave/folder", str(folder))
+
+    # --- TensorBoard ---------------------------------------------------------------------------------
+    @property
+    def tensorboard_folder(self) -> str:
+        """Where each run of the window writes TensorBoard event files; empty: nowhere."""
+        value = self.qsettings.value("tensorboard/folder", "")
+        return value if isinstance(value, str) else ""
+
+    @tensorboard_folder.setter
+    def tensorboard_folder(self, folder: str) -> None:
+        self.qsettings.setValue("tensorboard/folder", str(folder))
 
     # --- the last run's settings --------------------------------------------------------------------
     def save_run_settings(self, settings: RunSettings) -> None:

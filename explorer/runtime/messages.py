@@ -90,3 +90,5 @@ class TrainRequest:
     settings: RunSettings
     max_steps: int | None = None
     """Train at most this many more steps (screenshots, tests, benchmarks); None: until the epochs are done."""
+    tensorboard: str = ""
+    """A folder to write TensorBoard event files into (File ▸ Preferences); empty: none."""

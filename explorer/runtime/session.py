@@ -44,6 +44,8 @@ class TrainSession(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
+        self.tensorboard = ""
+        """The folder each run writes TensorBoard event files into (File ▸ Preferences); empty: none."""
         self.worker = TrainWorker()
         self._thread = move_to_new_thread(self.worker, "vae-explorer training", self)
         # signal-to-slot across threads: queued, so these run in the worker thread in order
@@ -60,7 +62,7 @@ class TrainSession(QObject):
 
     def start(self, settings: RunSettings, max_steps: int | None = None) -> None:
         self.worker.clear_requests()
-        self._sig_train.emit(TrainRequest(settings, max_steps))
+        self._sig_train.emit(TrainRequest(settings, max_steps, tensorboard=self.tensorboard))
 
     def reset(self) -> None:
         self._sig_reset.emit()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from pathlib import Path
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
@@ -23,6 +24,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from explorer.models.run_settings import RunSettings
 from explorer.runtime.devices import freeze_long_lived_objects, probe_devices, torch_threads
 from explorer.runtime.memory import TRIM_INTERVAL_S, release_free_memory
+from explorer.runtime.tensorboard_log import run_log
 from explorer.runtime.messages import CurveBatch, DatasetChanged, OpenedCheckpoint, RunEnded, RunStarted, TrainRequest
 from trainer.errors import VaeExplorerError
 from trainer.analysis.snapshots import ExplorePublisher  # numpy only: torch loads inside its functions
@@ -96,6 +98,7 @@ class TrainWorker(QObject):
         self._jobs: list = []  # checkpoint_io.IoJob waiting for a copy of the model (under the lock)
         self._in_run = False  # train() is running: copies are made between steps, by the trainer's thread
         self._pinned = None  # a Dataset from File > Open dataset, used whenever a spec names its source
+        self._run_name: str | None = None  # the run's TensorBoard name: its checkpoint's, or when it began
 
     # --- live controls: any thread, return at once ------------------------------------------------
     def set_beta(self, beta: float) -> None:
@@ -188,7 +191,7 @@ class TrainWorker(QObject):
                     added_epochs=added,
                 )
             )
-            self._run(trainer, request.max_steps)
+            self._run(trainer, request.max_steps, request.tensorboard)
         except _Cancelled:
             pass
         except VaeExplorerError as exc:
@@ -239,6 +242,7 @@ class TrainWorker(QObject):
             with self._lock:
                 self._trainer = None  # the opened run replaces the current one; only read while idle
             self._checkpoint = ckpt
+            self._run_name = Path(path).stem
             self.sig_opened.emit(OpenedCheckpoint(path=str(path), settings=settings, history=history, step=step,
                                                   epoch=epoch))
             opened = True
@@ -257,6 +261,7 @@ class TrainWorker(QObject):
         with self._lock:
             self._trainer = None
         self._checkpoint = None
+        self._run_name = None
         self.explore.reset()
 
     @Slot(object)
@@ -407,7 +412,13 @@ class TrainWorker(QObject):
         if self._cancel.is_set():
             raise _Cancelled()
 
-    def _run(self, trainer, max_steps: int | None) -> None:
+    def _run(self, trainer, max_steps: int | None, tensorboard: str = "") -> None:
+        if self._run_name is None:  # what the run's TensorBoard events are filed under: its file, or its start
+            self._run_name = time.strftime("run-%Y%m%d-%H%M%S")
+        with run_log(tensorboard, self._run_name, trainer) as log:  # TensorBoard events, when asked for
+            self._train_steps(trainer, max_steps, log)
+
+    def _train_steps(self, trainer, max_steps: int | None, log) -> None:
         from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, PauseChanged, StepReport
 
         pending: list = []
@@ -433,6 +444,7 @@ class TrainWorker(QObject):
 
         last_trim = time.monotonic()
         for report in trainer.run(max_steps=max_steps):
+            log.add(report)
             if self._cancel.is_set():
                 trainer.stop()  # a stop that arrived before run() began (run() clears the engine's flag)
             if isinstance(report, BetaChanged):

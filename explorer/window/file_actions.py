@@ -63,6 +63,7 @@ class FileController(QObject):
         self._remember: dict[str, bool] = {}  # path being opened -> join recent files and become Save's target
         self._closing = False
         self.autosave = Autosave(run, session, self.store, banner, partial(next, self._job_ids), self)
+        session.tensorboard = self.store.tensorboard_folder  # each Start writes its events there (Preferences)
 
         self._create_actions()
         self._install_menu(file_menu)
@@ -441,6 +442,7 @@ class FileController(QObject):
             if dialog.exec() == QDialog.Accepted:
                 dialog.apply()
                 self.autosave.apply_interval()
+                self.session.tensorboard = self.store.tensorboard_folder
                 self._rebuild_recent_menu()
         finally:
             dialog.setParent(None)

@@ -10,6 +10,16 @@ from pathlib import Path
 from trainer.cli.parser import (PROG, BAR_INTERVAL, UsageError, budget, check_tensorboard, dataset_spec, new_configs,
                                 print_json)
 
+def _check_numbers(args) -> None:
+    for flag, value, ok, need in (
+            ("--jobs", args.jobs, args.jobs >= 1, "positive"),
+            ("--iwae-samples", args.iwae_samples, args.iwae_samples >= 0, ">= 0"),
+            ("--gap-examples", args.gap_examples, args.gap_examples >= 0, ">= 0"),
+            ("--save-every", args.save_every, math.isfinite(args.save_every) and args.save_every > 0, "positive")):
+        if not ok:
+            raise UsageError(f"{PROG} sweep: {flag} must be {need}, got {value}")
+
+
 def cmd_sweep(args) -> int:
     from tqdm import tqdm
 
@@ -17,15 +27,8 @@ def cmd_sweep(args) -> int:
     from trainer.training.reports import DivergedReport, EpochReport, StepReport
     from trainer.training.sweep import SUMMARY_NAME, Sweep, plan_runs, run_sweep
 
-    for flag, value, ok in (("--jobs", args.jobs, args.jobs >= 1),
-                            ("--iwae-samples", args.iwae_samples, args.iwae_samples >= 0),
-                            ("--save-every", args.save_every, math.isfinite(args.save_every) and args.save_every > 0)):
-        if not ok:
-            raise UsageError(f"{PROG} sweep: {flag} must be {'positive' if flag != '--iwae-samples' else '>= 0'}, "
-                             f"got {value}")
+    _check_numbers(args)
     check_tensorboard(args, "sweep")  # at once: not after the data is read and the model built
-    if args.gap_examples < 0:
-        raise UsageError(f"{PROG} sweep: --gap-examples must be >= 0, got {args.gap_examples}")
     out = Path(args.out)
     if not out.resolve().parent.is_dir():
         raise UsageError(f"{PROG} sweep: --out {args.out}: folder {out.resolve().parent} does not exist")

@@ -106,7 +106,8 @@ class TensorBoardLog:
         self.writer.add_images("prior_samples", np.clip(images.samples, 0, 1), step, dataformats="NCHW")
 
     def close(self, finished: bool = True) -> None:
-        """End the run's HParams session (success, or aborted when it stopped short) and close the files."""
+        """Close the files; a finished run also ends its HParams session (success). One stopped short leaves it
+        open: a resumed run, or the window's Continue, writes on into the same TensorBoard run."""
         if finished:
             self.writer.file_writer.add_summary(self._end)
         self.writer.close()
