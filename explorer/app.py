@@ -22,23 +22,8 @@ from PySide6.QtWidgets import QApplication
 from explorer.files.settings_store import use_scratch_settings
 from explorer.models.run_settings import FIELDS
 from explorer.window.main_window import MainWindow
-from explorer.window.first_paint import DemoOpener, FirstPaintProbe
+from explorer.window.first_paint import DemoOpener, FirstPaintProbe, demo_checkpoint
 from explorer.window.screenshot import PANELS, ScreenshotDriver
-
-DEMO_CHECKPOINT = "demo_sprites.h5"
-"""Shipped in assets/ and opened when the window starts without a checkpoint; assets/README.md says how it was made."""
-
-
-def demo_checkpoint() -> Path | None:
-    """The demo model, from the installed wheel (vae_explorer_assets) or a source checkout (assets/); None if absent."""
-    try:
-        from vae_explorer_assets import asset_path
-    except ImportError:
-        path = Path(__file__).resolve().parents[1] / "assets" / DEMO_CHECKPOINT
-    else:
-        path = asset_path(DEMO_CHECKPOINT)
-    return path if path.is_file() else None
-
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vae-explorer", description="Open the vae-explorer window.")

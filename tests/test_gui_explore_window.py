@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from explorer.app import DEMO_CHECKPOINT, demo_checkpoint
+from explorer.window.first_paint import DEMO_CHECKPOINT, demo_checkpoint
 from explorer.window.first_paint import DemoOpener
 from explorer.window.main_window import MainWindow
 from explorer.models.run_state import RunState

@@ -7,12 +7,28 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QEvent, QObject, QTimer, Slot
 
 from explorer.models.run_state import RunState
 from explorer.window.main_window import MainWindow
+
+DEMO_CHECKPOINT = "demo_sprites.h5"
+"""Shipped in assets/ and opened when the window starts without a checkpoint; assets/README.md says how it was made."""
+
+
+def demo_checkpoint() -> Path | None:
+    """The demo model, from the installed wheel (vae_explorer_assets) or a source checkout (assets/); None if absent."""
+    try:
+        from vae_explorer_assets import asset_path
+    except ImportError:
+        path = Path(__file__).resolve().parents[2] / "assets" / DEMO_CHECKPOINT
+    else:
+        path = asset_path(DEMO_CHECKPOINT)
+    return path if path.is_file() else None
+
 
 DEMO_DELAY_MS = 300
 """The demo is read in the worker after the first frame has painted, like the device probe."""

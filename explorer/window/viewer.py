@@ -1,0 +1,112 @@
+"""The window from Python, as napari.Viewer opens it: from a script, or beside a Jupyter/IPython session.
+
+    import explorer
+    explorer.show("run.h5")          # a script: the window with that checkpoint; returns once it is closed
+
+    %gui qt                          # IPython or Jupyter: Qt's event loop runs between cells
+    viewer = explorer.show("runs/")  # returns at once with a handle; the window lives beside the kernel
+    viewer.open("other.h5")          # a checkpoint, or a folder of runs to compare
+    viewer.start(max_steps=500)      # train (Start / Continue); viewer.stop() stops between two steps
+    viewer.state, viewer.history()   # "training", "stopped", ...; every report so far as numpy columns
+    viewer.close()
+
+Whether to block is decided as napari decides it: when IPython's Qt event loop integration is on
+(`%gui qt`, or Jupyter's qt kernel loop), `show` returns at once; otherwise it runs the event loop until the
+window closes. `block=` overrides that. All of it runs on the thread that imported Qt (the notebook's).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+QT_LOOPS = ("qt", "qt5", "qt6")
+"""IPython's names for the Qt event loop integration."""
+
+
+def qt_loop_integrated() -> bool:
+    """IPython (a terminal or a Jupyter kernel) runs Qt's event loop between cells: `%gui qt` is on."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "active_eventloop", None) in QT_LOOPS
+
+
+class Viewer:
+    """A handle on one explorer window opened from Python; every call runs on the GUI thread that made it."""
+
+    def __init__(self, window):
+        self.window = window
+        """The explorer.window.main_window.MainWindow, for anything this handle does not offer."""
+
+    def open(self, path: str | Path) -> None:
+        """Open a checkpoint (read and validated in the background) or a folder of runs to compare."""
+        path = Path(path)
+        if path.is_dir():
+            self.window.compare.open_folder(str(path))
+        elif path.is_file():
+            self.window.open_checkpoint(str(path))
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+
+    def start(self, max_steps: int | None = None) -> bool:
+        """Start (or Continue) training with the window's settings; False when it cannot start now."""
+        return self.window.start_training(max_steps)
+
+    def stop(self) -> None:
+        """Stop training between two steps; the model stays, and start() continues it."""
+        self.window.stop_action.trigger()
+
+    @property
+    def state(self) -> str:
+        """"idle", "loading", "training", "paused" or "stopped"."""
+        return self.window.state.name.lower()
+
+    @property
+    def visible(self) -> bool:
+        return self.window.isVisible()
+
+    def history(self) -> dict[str, np.ndarray]:
+        """Every report of the window's run so far as {"group/column": numpy array} (empty before any). Read while
+        training: a copy of what the curves have received."""
+        trainer = self.window.session.worker.trainer
+        if trainer is not None:
+            return {k: np.array(v) for k, v in trainer.history.arrays().items()}
+        opened = self.window.session.worker.opened_checkpoint
+        return {k: np.array(v) for k, v in (opened.history if opened is not None else {}).items()}
+
+    def close(self) -> None:
+        """Close the window the normal way: stop training, join its threads, autosave."""
+        self.window.close()
+
+
+def show(source: str | Path | None = None, *, block: bool | None = None, demo: bool = True) -> Viewer:
+    """Open the explorer window, with a checkpoint or a folder of runs, or the demo model (`demo`).
+
+    block: run Qt's event loop until the window closes (a script); None decides by qt_loop_integrated()."""
+    import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.window.first_paint import DemoOpener, demo_checkpoint
+    from explorer.window.main_window import MainWindow
+
+    if source is not None and not Path(source).exists():
+        raise FileNotFoundError(f"{source}: no such file or folder")
+    app = QApplication.instance() or QApplication(["vae-explorer"])
+    app.setApplicationName("vae-explorer")
+    app.setOrganizationName("vae-explorer")
+    window = MainWindow()
+    viewer = Viewer(window)
+    if source is None and demo:
+        checkpoint = demo_checkpoint()
+        if checkpoint is not None:
+            DemoOpener(window, str(checkpoint))
+    window.show()
+    if source is not None:
+        viewer.open(source)
+    if block if block is not None else not qt_loop_integrated():
+        app.exec()
+    return viewer
