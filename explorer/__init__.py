@@ -5,13 +5,14 @@ Importing this package loads no Qt; `explorer.launch` decides between the CLI an
 """
 
 
-def show(source=None, *, block=None, demo=True):
-    """Open the window with a checkpoint, a folder of runs, or the demo model; returns an explorer.window.viewer.Viewer.
+def show(source=None, **options):
+    """Open the window with a checkpoint, a folder of runs, the demo model, or your own model (model=, data=,
+    labels=, likelihood=); returns an explorer.window.viewer.Viewer (see explorer.window.viewer.show).
 
     From a script it returns once the window is closed; under IPython's Qt event loop (`%gui qt`) at once."""
     from explorer.window.viewer import show as _show
 
-    return _show(source, block=block, demo=demo)
+    return _show(source, **options)
 
 
 __all__ = ["show"]

@@ -78,13 +78,61 @@ class Viewer:
         opened = self.window.session.worker.opened_checkpoint
         return {k: np.array(v) for k, v in (opened.history if opened is not None else {}).items()}
 
+    def explore_model(self, model, data, labels=None, likelihood: str | None = None, sigma: float = 1.0,
+                      class_names=()) -> None:
+        """Show your own model (see show) in every latent panel: encoded in the background, then drawn."""
+        self._explore(*wrap_model(model, data, likelihood, sigma), labels, class_names)
+
+    def _explore(self, wrapped, x, labels, class_names) -> None:
+        from functools import partial
+
+        from explorer.runtime.background import LatestJob
+        from trainer.analysis.foreign import explore_module
+
+        self._jobs = LatestJob("vae-explorer your model", self.window)
+        self._jobs.sig_done.connect(self._on_explored)
+        self._jobs.sig_failed.connect(self._on_explore_failed)
+        self._model_name = wrapped.name
+        self.window.banner.show_message(
+            f"Exploring {wrapped.describe()} on {len(x):,} examples. Training it stays your business: Start trains "
+            "a new model of the Controls' settings instead.", "info")
+        self._jobs.submit(1, partial(explore_module, wrapped, x, labels, tuple(class_names)))
+
+    def _on_explore_failed(self, _token: int, message: str) -> None:
+        self.window.banner.show_message(f"Could not explore {self._model_name}: {message}", "error")
+
+    def _on_explored(self, _token: int, items) -> None:
+        for item in items:
+            self.window.explore.on_explore(item)
+
     def close(self) -> None:
         """Close the window the normal way: stop training, join its threads, autosave."""
         self.window.close()
 
 
-def show(source: str | Path | None = None, *, block: bool | None = None, demo: bool = True) -> Viewer:
-    """Open the explorer window, with a checkpoint or a folder of runs, or the demo model (`demo`).
+def wrap_model(model, data, likelihood: str | None = None, sigma: float = 1.0):
+    """(trainer.model.foreign.ForeignVAE around `model`, the data as numpy images): checked before any window
+    opens; bad input is a ValueError or trainer.ConfigError in one line."""
+    import torch
+
+    from trainer.analysis.foreign import as_images
+    from trainer.model.foreign import ForeignVAE
+
+    x = as_images(data)
+    if not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
+        raise ValueError(f"{type(model).__name__}: a model needs encode(x) -> (mu, logvar) and decode(z)")
+    probe = torch.from_numpy(np.asarray(x[:1], dtype=np.float32) / (255.0 if x.dtype == np.uint8 else 1.0))
+    with torch.no_grad():  # one example says how many latent dimensions the model has
+        mu, _ = model.encode(probe)
+    return ForeignVAE(model, x.shape[1:], int(mu.shape[-1]), likelihood, sigma), x
+
+
+def show(source: str | Path | None = None, *, model=None, data=None, labels=None, likelihood: str | None = None,
+         sigma: float = 1.0, class_names=(), block: bool | None = None, demo: bool = True) -> Viewer:
+    """Open the explorer window, with a checkpoint or a folder of runs, or the demo model (`demo`); or your own
+    `model` (encode(x) -> (mu, logvar), decode(z); trainer.model.foreign says what decode returns for each
+    `likelihood`) on `data` (images (N, C, H, W), a numpy array or tensor, uint8 or floats in [0, 1]) with
+    optional `labels` (and their `class_names`).
 
     block: run Qt's event loop until the window closes (a script); None decides by qt_loop_integrated()."""
     import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
@@ -95,12 +143,17 @@ def show(source: str | Path | None = None, *, block: bool | None = None, demo: b
 
     if source is not None and not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such file or folder")
+    if model is not None and (source is not None or data is None):
+        raise ValueError("show(model=...) explores your model on its `data` (and no checkpoint beside it)")
+    prepared = wrap_model(model, data, likelihood, sigma) if model is not None else None
     app = QApplication.instance() or QApplication(["vae-explorer"])
     app.setApplicationName("vae-explorer")
     app.setOrganizationName("vae-explorer")
     window = MainWindow()
     viewer = Viewer(window)
-    if source is None and demo:
+    if prepared is not None:
+        viewer._explore(*prepared, labels, class_names)
+    elif source is None and demo:
         checkpoint = demo_checkpoint()
         if checkpoint is not None:
             DemoOpener(window, str(checkpoint))
