@@ -69,9 +69,14 @@ def test_your_own_model_is_explored_in_every_latent_panel(qtbot, data):
         expected = torch.sigmoid(model.decode(mu[5:6])).numpy()[0]
     np.testing.assert_allclose(ex.sliders.image(), expected[0] if ex.sliders.image().ndim == 2 else expected,
                                atol=1e-5)
+    ex.scatter.select(9, second=True)  # an interpolation end B
     ex.traversal.refresh_now()
     assert ex.traversal.traversal_view.images().shape[:2] == (3, 9)
+    assert ex.traversal.interp_view.images() is not None
     assert ex.samples.samples_view.images() is not None
+    # the aggregate posterior against the prior: prior samples and samples of a fit of q(z), decoded by the module
+    ex.aggregate.on_shown()
+    qtbot.waitUntil(lambda: ex.aggregate.result() is not None, timeout=WAIT_MS)
     # the ELBO gap's split, classical VI on copies of the module: the engine's numbers
     split = ex.gap.split
     split.n_spin.setValue(6)

@@ -37,6 +37,7 @@ draw and the Decoder to show.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Callable
@@ -386,5 +387,5 @@ def compare_samples(decoder, mu, seed: int, components: int, progress=None, shou
     comparison = compare_prior_and_aggregate(mu, n=SAMPLES, seed=seed, n_components=components,
                                              should_stop=should_stop, progress=progress)
     # a snapshot of its own: the GUI thread decodes with the shared one's module (one thread at a time)
-    own = DecoderSnapshot(config=decoder.config, state=decoder.state, step=decoder.step)
+    own = dataclasses.replace(decoder, _cache={})  # of the same kind: a ModuleSnapshot keeps its module
     return comparison, own.decode_torch(comparison.prior_z), own.decode_torch(comparison.aggregate_z)
