@@ -117,3 +117,23 @@ def test_bad_models_and_data_are_one_line_errors(qtbot, data):
         explorer.show(model=TinyVAE(), data=np.full((4, 1, 8, 8), 3.0), block=False)
     with pytest.raises(ValueError, match="data"):
         explorer.show(model=TinyVAE(), block=False)
+
+
+def test_a_model_with_batch_norm_in_train_mode_is_shown_and_left_as_it_was(qtbot, data):
+    x, y = data
+
+    class WithNorm(TinyVAE):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.BatchNorm1d(32)
+
+        def encode(self, x):
+            h = self.norm(self.enc(x))
+            return self.mu(h), self.logvar(h)
+
+    model = WithNorm()  # in train mode: a one-example batch would fail there, and update its statistics
+    before = model.norm.running_mean.clone()
+    viewer = _explored(qtbot, model, x, y, likelihood="bernoulli")
+    assert len(viewer.window.explore.scatter.coordinates()) == len(x)
+    assert model.training and torch.equal(model.norm.running_mean, before)
+    viewer.close()

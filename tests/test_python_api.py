@@ -103,3 +103,12 @@ def test_a_run_can_write_tensorboard_events_like_train(tmp_path, data):
     ea = EventAccumulator(str(tmp_path / "tb" / "tb-run"), size_guidance={"scalars": 0})
     ea.Reload()
     assert [s.value for s in ea.Scalars("heldout/elbo")] == pytest.approx(list(run.history["epochs/test_elbo"]))
+
+
+def test_a_sweep_takes_a_single_beta_and_evaluate_takes_a_models_own_weights(tmp_path, data):
+    rows = trainer.sweep(data, tmp_path / "one", beta=4.0, seed=2, epochs=1, latent_dim=3, hidden=(32,))
+    assert [(r["run"], r["beta"], r["seed"]) for r in rows] == [("beta-4_seed-2", 4.0, 2)]
+    run = trainer.Run(data, epochs=1, latent_dim=3, hidden=(32,))  # no file: evaluate sees the weights themselves
+    run.train()
+    result = trainer.evaluate(run.model(), data)
+    assert result["elbo"] == pytest.approx(run.trainer.evaluate_test()["elbo"], abs=1e-3)

@@ -126,3 +126,12 @@ def test_the_window_writes_tensorboard_events_when_preferences_name_a_folder(qtb
     dialog.tensorboard_check.setChecked(False)
     dialog.apply()
     assert SettingsStore().tensorboard_folder == "" and small_window().session.tensorboard == ""
+
+
+def test_a_folder_that_cannot_be_written_is_refused_at_once(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = run_main(["train", *SMALL, "--out", str(tmp_path / "r.h5"), "--tensorboard", str(blocker / "tb")])
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "cannot write TensorBoard events" in lines[0], proc.stderr
+    assert not (tmp_path / "r.h5").exists()

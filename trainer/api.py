@@ -20,6 +20,7 @@ import dataclasses
 import math
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable, Iterator
 
 import numpy as np
@@ -181,7 +182,7 @@ class Run:
         if self.tensorboard is not None:
             from trainer.training.tensorboard import require_tensorboard
 
-            require_tensorboard()
+            require_tensorboard(self.tensorboard)
         ckpt = load_checkpoint(resume) if resume else None
         if ckpt is not None:
             dataset = _as_dataset(data) if data is not None else load_dataset(ckpt.dataset)
@@ -259,11 +260,18 @@ class Run:
 
 
 # --- evaluation and sweeps -------------------------------------------------------------------------------
-def _checkpoint_and_data(model, data) -> tuple[Checkpoint, Dataset]:
-    ckpt = load_checkpoint(model.path if isinstance(model, VAEModel) else model)
-    dataset = _as_dataset(data) if data is not None else load_dataset(ckpt.dataset)
-    check_data_fits(ckpt, dataset, str(model.path if isinstance(model, VAEModel) else model))
-    return ckpt, dataset
+def _checkpoint_and_data(model, data, device: str):
+    """(what was trained: its model_config and train_config, the network on `device`, the data to score): a
+    VAEModel's own weights as they are now, or a checkpoint file's."""
+    if isinstance(model, VAEModel):
+        trained = SimpleNamespace(model_config=model.model_config, train_config=model.train_config)
+        net, spec, where = model.net.to(device).eval(), model.dataset, model.path or type(model).__name__
+    else:
+        trained = load_checkpoint(model)
+        net, spec, where = model_from_checkpoint(trained, device), trained.dataset, str(model)
+    dataset = _as_dataset(data) if data is not None else load_dataset(spec)
+    check_data_fits(trained, dataset, where)
+    return trained, net, dataset
 
 
 def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0, rate_split_points: int = 10_000,
@@ -273,8 +281,7 @@ def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0, 
     own held-out data or `data`: elbo, recon, kl, kl_per_dim, active_units, rate, distortion, iwae_log_px and
     elbo_gap (iwae_samples > 0), rate_split, mig on sprites, DCI/SAP/FactorVAE with `disentanglement`. With
     `gaps`, `eval --gaps --json`'s split of the ELBO gap on the first gap_examples held-out examples instead."""
-    ckpt, dataset = _checkpoint_and_data(model, data)
-    net = model_from_checkpoint(ckpt, device)
+    ckpt, net, dataset = _checkpoint_and_data(model, data, device)
     if gaps:
         return checkpoint_gaps(ckpt, dataset, net, device, examples=gap_examples, svi_steps=svi_steps,
                                iwae_samples=iwae_samples or 1000)
@@ -282,7 +289,7 @@ def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0, 
                                rate_split_points=rate_split_points, disentanglement=disentanglement)
 
 
-def sweep(data, out: str | Path, *, betas=(1.0,), seeds=(0,), free_bits=None, schedules=None, objectives=None,
+def sweep(data, out: str | Path, *, betas=None, seeds=None, free_bits=None, schedules=None, objectives=None,
           iwae_samples: int = 0, gap_examples: int = 0, tensorboard: str | Path | None = None,
           on_report: Callable | None = None,
           should_stop: Callable[[], bool] | None = None, **options) -> list[dict]:
@@ -294,13 +301,14 @@ def sweep(data, out: str | Path, *, betas=(1.0,), seeds=(0,), free_bits=None, sc
 
     dataset = _as_dataset(data)
     model_cfg, base = configs_for(dataset, **options)
-    runs = plan_runs(base, list(betas), list(seeds), free_bits, schedules, objectives)
+    # a list not given sweeps nothing: the run's own beta= / seed= (or their defaults) then hold
+    runs = plan_runs(base, betas and list(betas), seeds and list(seeds), free_bits, schedules, objectives)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     if tensorboard:
         from trainer.training.tensorboard import require_tensorboard
 
-        require_tensorboard()
+        require_tensorboard(tensorboard)
     result = run_sweep(Sweep(model_cfg, runs, dataset, folder, iwae_samples=iwae_samples, gap_examples=gap_examples,
                              tensorboard=str(tensorboard or "")),
                        on_report=on_report or (lambda name, report: None),

@@ -28,10 +28,17 @@ class _NoLog:
 def run_log(folder: str, name: str, trainer):
     """A log whose add(report) writes the run's events into folder/name; closed (its HParams session ended as
     finished or not) when the block ends. A folder that cannot be written is a VaeExplorerError in one line."""
+    from trainer.errors import ConfigError
+    from trainer.training.tensorboard import TensorBoardLog, require_tensorboard
+
+    try:
+        if folder:
+            require_tensorboard()
+    except ConfigError:  # a folder kept from an install that had the package: Preferences shows it greyed out
+        folder = ""
     if not folder:
         yield _NoLog()
         return
-    from trainer.training.tensorboard import TensorBoardLog
 
     try:
         log = TensorBoardLog(folder, name, trainer)

@@ -17,12 +17,18 @@ window closes. `block=` overrides that. All of it runs on the thread that import
 
 from __future__ import annotations
 
+import copy
+import threading
 from pathlib import Path
 
 import numpy as np
 
 QT_LOOPS = ("qt", "qt5", "qt6")
 """IPython's names for the Qt event loop integration."""
+HISTORY_WAIT_S = 10.0
+"""How long history() waits for the training thread to copy the reports between two steps."""
+OPEN: list = []
+"""Every Viewer not yet closed: Qt would abort if a window were deleted while its training thread runs."""
 
 
 def qt_loop_integrated() -> bool:
@@ -41,6 +47,10 @@ class Viewer:
     def __init__(self, window):
         self.window = window
         """The explorer.window.main_window.MainWindow, for anything this handle does not offer."""
+        self._jobs = None  # the LatestJob that encodes your own model's data, made on first use
+        self._token = 0
+        self._model_name = ""
+        OPEN.append(self)  # a window whose threads run must outlive a dropped handle (`explorer.show(...);`)
 
     def open(self, path: str | Path) -> None:
         """Open a checkpoint (read and validated in the background) or a folder of runs to compare."""
@@ -73,6 +83,12 @@ class Viewer:
         """Every report of the window's run so far as {"group/column": numpy array} (empty before any). Read while
         training: a copy of what the curves have received."""
         trainer = self.window.session.worker.trainer
+        if trainer is not None and self.state in ("training", "paused"):
+            # the training thread appends to it: the copy is made there, between two steps
+            done, box = threading.Event(), {}
+            trainer.call_between_steps(lambda: (box.update(trainer.history.arrays()), done.set()))
+            if done.wait(HISTORY_WAIT_S):
+                return box
         if trainer is not None:
             return {k: np.array(v) for k, v in trainer.history.arrays().items()}
         opened = self.window.session.worker.opened_checkpoint
@@ -87,27 +103,38 @@ class Viewer:
         from functools import partial
 
         from explorer.runtime.background import LatestJob
-        from trainer.analysis.foreign import explore_module
+        from trainer.analysis.foreign import ModuleSnapshot, explore_module
 
-        self._jobs = LatestJob("vae-explorer your model", self.window)
-        self._jobs.sig_done.connect(self._on_explored)
-        self._jobs.sig_failed.connect(self._on_explore_failed)
+        if self._jobs is None:
+            self._jobs = LatestJob("vae-explorer your model", self.window)
+            self._jobs.sig_done.connect(self._on_explored)
+            self._jobs.sig_failed.connect(self._on_explore_failed)
         self._model_name = wrapped.name
+        # copied here, on the caller's thread: the notebook may go on changing the module while the data encodes
+        decoder = ModuleSnapshot.of(wrapped)
         self.window.banner.show_message(
             f"Exploring {wrapped.describe()} on {len(x):,} examples. Training it stays your business: Start trains "
             "a new model of the Controls' settings instead.", "info")
-        self._jobs.submit(1, partial(explore_module, wrapped, x, labels, tuple(class_names)))
+        self._token += 1  # a newer model replaces one still being encoded: the older result is dropped
+        self._jobs.submit(self._token, partial(explore_module, decoder, x, labels, tuple(class_names)))
 
-    def _on_explore_failed(self, _token: int, message: str) -> None:
-        self.window.banner.show_message(f"Could not explore {self._model_name}: {message}", "error")
+    def _on_explore_failed(self, token: int, message: str) -> None:
+        if token == self._token:
+            self.window.banner.show_message(f"Could not explore {self._model_name}: {message}", "error")
 
-    def _on_explored(self, _token: int, items) -> None:
+    def _on_explored(self, token: int, items) -> None:
+        if token != self._token:
+            return
         for item in items:
             self.window.explore.on_explore(item)
 
     def close(self) -> None:
         """Close the window the normal way: stop training, join its threads, autosave."""
+        if self._jobs is not None:
+            self._jobs.shutdown()
         self.window.close()
+        if self in OPEN:
+            OPEN.remove(self)
 
 
 def wrap_model(model, data, likelihood: str | None = None, sigma: float = 1.0):
@@ -122,8 +149,9 @@ def wrap_model(model, data, likelihood: str | None = None, sigma: float = 1.0):
     if not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
         raise ValueError(f"{type(model).__name__}: a model needs encode(x) -> (mu, logvar) and decode(z)")
     probe = torch.from_numpy(np.asarray(x[:1], dtype=np.float32) / (255.0 if x.dtype == np.uint8 else 1.0))
-    with torch.no_grad():  # one example says how many latent dimensions the model has
-        mu, _ = model.encode(probe)
+    with torch.no_grad():  # one example says how many latent dimensions the model has: asked of a CPU copy in
+        # eval mode, so a model on a GPU or with batch norm in train mode is neither refused nor changed
+        mu, _ = copy.deepcopy(model).cpu().eval().encode(probe)
     return ForeignVAE(model, x.shape[1:], int(mu.shape[-1]), likelihood, sigma), x
 
 
@@ -162,4 +190,6 @@ def show(source: str | Path | None = None, *, model=None, data=None, labels=None
         viewer.open(source)
     if block if block is not None else not qt_loop_integrated():
         app.exec()
+        if viewer._jobs is not None:  # the window is closed: nothing may still run when the script ends
+            viewer._jobs.shutdown()
     return viewer

@@ -62,19 +62,27 @@ def as_images(data) -> np.ndarray:
     return x
 
 
-def explore_module(wrapped, x: np.ndarray, labels: np.ndarray | None = None, class_names=(), progress=None,
-                   should_stop=None, n_preview: int = 16):
-    """(ModuleSnapshot, LatentSnapshot of all of x, PreviewImages): what the window's latent panels take, as
-    background work (explorer.runtime.background.LatestJob's progress(message, fraction) and should_stop)."""
+def explore_module(decoder: ModuleSnapshot, x: np.ndarray, labels: np.ndarray | None = None, class_names=(),
+                   progress=None, should_stop=None, n_preview: int = 16):
+    """(the ModuleSnapshot, a LatentSnapshot of all of x, PreviewImages): what the window's latent panels take, as
+    background work (explorer.runtime.background.LatestJob's progress(message, fraction) and should_stop, which
+    raises trainer.errors.Stopped between the phases)."""
+    from trainer.errors import Stopped
+
+    def phase(message: str, fraction: float) -> None:
+        if should_stop is not None and should_stop():
+            raise Stopped()
+        if progress is not None:
+            progress(message, fraction)
+
+    wrapped = decoder.module_copy
     labels = None if labels is None else np.asarray(labels, dtype=np.int64).reshape(-1)
     if labels is not None and len(labels) != len(x):
         raise ValueError(f"{len(x)} images but {len(labels)} labels")
     names = tuple(class_names) or (tuple(str(c) for c in range(int(labels.max()) + 1)) if labels is not None else ())
     dataset = Dataset(DatasetSpec(name="path", path=f"<{wrapped.name} data>"), x, x, labels, labels,
                       num_classes=len(names), class_names=names)
-    if progress is not None:
-        progress(f"encoding {len(x):,} examples with {wrapped.name}", 0.1)
-    decoder = ModuleSnapshot.of(wrapped)
+    phase(f"encoding {len(x):,} examples with {wrapped.name}", 0.1)
     model = decoder.build_model()
     meaning = None
     if wrapped.likelihood is not None:
@@ -82,5 +90,6 @@ def explore_module(wrapped, x: np.ndarray, labels: np.ndarray | None = None, cla
 
         meaning = LikelihoodMeaning.of(wrapped.config, TrainConfig(), x)
     latents = encode_heldout(model, dataset, "cpu", meaning=meaning)
+    phase("decoding reconstructions and prior samples", 0.9)
     previews = preview_images(model, x[:n_preview], None, n_samples=32)
     return decoder, latents, previews

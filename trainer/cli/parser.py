@@ -257,7 +257,7 @@ def check_tensorboard(args, command: str) -> None:
     from trainer.training.tensorboard import require_tensorboard
 
     try:
-        require_tensorboard()
+        require_tensorboard(args.tensorboard)
     except ConfigError as exc:
         raise UsageError(f"{PROG} {command}: {exc}") from None
 

@@ -105,11 +105,11 @@ def _train_and_save(args, trainer, group) -> str | None:
     save_every_s, last_save = args.save_every * 60, time.monotonic()
     finished = False
     log = None
-    if args.tensorboard and leader:
-        from trainer.training.tensorboard import TensorBoardLog
-
-        log = TensorBoardLog(args.tensorboard, Path(args.out).stem, trainer)
     try:
+        if args.tensorboard and leader:
+            from trainer.training.tensorboard import TensorBoardLog
+
+            log = TensorBoardLog(args.tensorboard, Path(args.out).stem, trainer)
         for report in trainer.run():
             if log is not None:
                 log.add(report)

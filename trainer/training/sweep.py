@@ -293,11 +293,12 @@ def _train_group(sweep: Sweep, members: list[tuple[SweepRun, Trainer]], on_repor
     ensemble = Ensemble([t for _, t in members])
     last_save = time.monotonic()
     logs = {}
-    if sweep.tensorboard:
-        from trainer.training.tensorboard import TensorBoardLog
-
-        logs = {run.name: TensorBoardLog(sweep.tensorboard, run.name, t) for run, t in members}
     try:
+        if sweep.tensorboard:
+            from trainer.training.tensorboard import TensorBoardLog
+
+            for run, t in members:
+                logs[run.name] = TensorBoardLog(sweep.tensorboard, run.name, t)
         for trainer, report in ensemble.run(should_stop=should_stop):
             run = run_of[id(trainer)]
             on_report(run.name, report)

@@ -19,6 +19,7 @@ What is written, in nats per example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +34,22 @@ METRICS = ("heldout/elbo", "heldout/rate", "heldout/distortion")
 """The HParams view's metrics: the last value of each of these scalars in a run."""
 
 
-def require_tensorboard() -> None:
-    """A ConfigError in one line unless TensorBoard's writer can be imported (checked before anything trains)."""
+def require_tensorboard(folder: str | Path | None = None) -> None:
+    """A ConfigError in one line unless TensorBoard's writer can be imported and `folder` (if given) can be
+    written: checked before anything trains."""
     try:
         import tensorboard  # noqa: F401
         from torch.utils.tensorboard import SummaryWriter  # noqa: F401
     except ImportError:
         raise ConfigError(f"--tensorboard needs the tensorboard package, which is not installed: {INSTALL}") \
             from None
+    if folder is not None:
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{folder}: cannot write TensorBoard events there: {exc.strerror or exc}") from None
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(f"{folder}: cannot write TensorBoard events there: permission denied")
 
 
 def hyperparameters(model_config, train_config) -> dict:
@@ -66,7 +75,9 @@ class TensorBoardLog:
 
         self.path = Path(folder) / name
         self._trainer = trainer
-        self.writer = SummaryWriter(log_dir=str(self.path))
+        # what an earlier process logged past this run's step (a kill after the last save, a run started over in
+        # the same folder) is dropped when TensorBoard reads the folder, so curves never zig-zag
+        self.writer = SummaryWriter(log_dir=str(self.path), purge_step=int(trainer.step))
         experiment, start, self._end = hparams(hyperparameters(trainer.model_config, trainer.config),
                                                dict.fromkeys(METRICS, 0.0))
         for summary in (experiment, start):
