@@ -26,6 +26,11 @@ MAX_LAYERS = 5  # stochastic layers of a hierarchical VAE
 MAX_SPRITES = 200_000  # 64x64 uint8: 820 MB, already more than a laptop wants in memory
 
 
+MAX_CLASSES = 1000
+"""The most classes a dataset's labels (0 .. MAX_CLASSES - 1) and a conditional VAE may have: labels are checked
+against it before anything is sized by them (a label of 10^9 once made a loader allocate tens of GB)."""
+
+
 def _from_dict(cls, data: dict[str, Any]):
     """Build a dataclass from a dict, rejecting unknown keys so a typo never passes silently."""
     if not isinstance(data, dict):
@@ -99,8 +104,8 @@ class ModelConfig:
             raise ConfigError(f"latent_dim must be in 1..512, got {self.latent_dim}")
         if not (math.isfinite(self.sigma) and self.sigma >= 0):
             raise ConfigError(f"sigma must be >= 0 (0 = learned), got {self.sigma}")
-        if not 0 <= int(self.num_classes) <= 1000:
-            raise ConfigError(f"num_classes must be in 0..1000, got {self.num_classes}")
+        if not 0 <= int(self.num_classes) <= MAX_CLASSES:
+            raise ConfigError(f"num_classes must be in 0..{MAX_CLASSES}, got {self.num_classes}")
         if isinstance(self.layers, bool) or not isinstance(self.layers, int) or not 1 <= self.layers <= MAX_LAYERS:
             raise ConfigError(f"layers must be an integer in 1..{MAX_LAYERS}, got {self.layers!r}")
         if self.layers > int(self.latent_dim):

@@ -34,13 +34,35 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 0
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, so that a reader gone away shows up as BrokenPipeError below
+        return code
+    except BrokenPipeError:
+        return _output_closed()
     except VaeExplorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+SIGPIPE_STATUS = 128 + 13
+"""What a shell reports for a Unix tool that SIGPIPE ended, e.g. `yes | head -1`."""
+
+
+def _output_closed() -> int:
+    """The reader of our stdout went away (`vae-explorer info run.h5 | head -1`): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so that the interpreter's last flush at exit has nowhere to fail."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return SIGPIPE_STATUS
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def load_dataset(spec: DatasetSpec, progress: Progress = None, memory_budget: in
     if spec.name == "sprites":
         ds = load_sprites(spec, progress)
     elif spec.name in IDX_SOURCES:
-        ds = load_idx_dataset(spec, progress)
+        ds = load_idx_dataset(spec, progress, memory_budget)
     else:
         ds = load_path(spec, progress, memory_budget)
     if spec.limit and spec.limit < len(ds.x_train):

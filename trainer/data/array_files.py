@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from trainer.config import DatasetSpec
+from trainer.config import MAX_CLASSES, DatasetSpec
 from trainer.data.dataset import Dataset, Progress, as_pixels, split_dataset
 from trainer.data.streaming import DEFAULT_BUDGET, stream_hdf5, streamable
 from trainer.errors import DataError
@@ -248,4 +248,7 @@ def _labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
         raise DataError(f"{where}: labels must be integers, got dtype {y.dtype}")
     if y.min() < 0:
         raise DataError(f"{where}: negative label {y.min():g}")
+    if y.max() >= MAX_CLASSES:
+        raise DataError(f"{where}: label {y.max():g} is out of range: a dataset may have at most {MAX_CLASSES} "
+                        f"classes, labelled 0..{MAX_CLASSES - 1}")
     return y.astype(np.int64)

@@ -23,6 +23,7 @@ import numpy as np
 from trainer.atomic import atomic_write
 from trainer.config import DatasetSpec
 from trainer.data.dataset import Dataset, Progress, split_indices
+from trainer.data.streaming import DEFAULT_BUDGET
 from trainer.errors import DataError
 
 _IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
@@ -30,11 +31,12 @@ _IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2")
 _READ_CHUNK = 1 << 22
 
 
-def read_idx(path, ndim: int | None = None) -> np.ndarray:
+def read_idx(path, ndim: int | None = None, memory_budget: int | None = None) -> np.ndarray:
     """One IDX file, gzip-compressed or raw (told apart by content, not by name).
 
     `ndim`, if given, is the number of dimensions expected (3 for images, 1 for labels). The declared
-    size is checked against the data actually there before anything that large is allocated.
+    size is checked against the memory budget (bytes; default a quarter of RAM) and against the data actually
+    there before anything that large is allocated: a sparse file as long as its header claims costs nothing.
     """
     path = Path(path)
     if not path.is_file():
@@ -44,16 +46,17 @@ def read_idx(path, ndim: int | None = None) -> np.ndarray:
             if raw.read(2) == b"\x1f\x8b":
                 raw.seek(0)
                 with gzip.GzipFile(fileobj=raw) as stream:
-                    return _read_idx_stream(path, stream, None, ndim)
+                    return _read_idx_stream(path, stream, None, ndim, memory_budget)
             raw.seek(0)
-            return _read_idx_stream(path, raw, path.stat().st_size, ndim)
+            return _read_idx_stream(path, raw, path.stat().st_size, ndim, memory_budget)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: truncated or corrupt gzip data ({exc})") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _read_idx_stream(path: Path, stream, file_size: int | None, ndim: int | None) -> np.ndarray:
+def _read_idx_stream(path: Path, stream, file_size: int | None, ndim: int | None,
+                     memory_budget: int | None = None) -> np.ndarray:
     header = stream.read(4)
     if len(header) < 4:
         raise DataError(f"{path}: truncated: {len(header)} bytes, shorter than an IDX header")
@@ -72,12 +75,17 @@ def _read_idx_stream(path: Path, stream, file_size: int | None, ndim: int | None
     dtype = _IDX_DTYPES[code]
     nbytes = math.prod(dims) * dtype.itemsize
     declared = f"header declares {'x'.join(map(str, dims))} {dtype.name} ({nbytes} bytes)"
+    budget = DEFAULT_BUDGET if memory_budget is None else int(memory_budget)
+    over_budget = DataError(f"{path}: {declared}, more than the memory budget of {budget / 2**20:,.0f} MB "
+                            "(--memory-budget; IDX files are read whole)")
     if file_size is not None:
         # Raw file: its size alone says whether the header is honest.
         payload = file_size - 4 - 4 * dims_count
         if payload != nbytes:
             problem = "truncated" if payload < nbytes else "trailing data"
             raise DataError(f"{path}: {problem}: {declared} but {payload} bytes follow")
+        if nbytes > budget:  # an honest header on a (perhaps sparse) file that large: refused before allocating
+            raise over_budget
         # A bytearray, not bytes, so the array is writable (torch.from_numpy warns on read-only memory).
         buf = bytearray(nbytes)
         if stream.readinto(buf) != nbytes:
@@ -91,6 +99,8 @@ def _read_idx_stream(path: Path, stream, file_size: int | None, ndim: int | None
             if not piece:
                 break
             buf += piece
+            if len(buf) > budget:
+                raise over_budget
         if len(buf) != nbytes:
             problem = "truncated" if len(buf) < nbytes else "trailing data"
             raise DataError(f"{path}: {problem}: {declared} but the data "
@@ -163,7 +173,7 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def load_idx_dataset(spec: DatasetSpec, progress: Progress) -> Dataset:
+def load_idx_dataset(spec: DatasetSpec, progress: Progress, memory_budget: int | None = None) -> Dataset:
     source = IDX_SOURCES[spec.name]
     folder = idx_folder(spec)
     found = {stem: _find_idx(folder, stem) for stem in IDX_FILES}
@@ -183,13 +193,13 @@ def load_idx_dataset(spec: DatasetSpec, progress: Progress) -> Dataset:
         images_stem, labels_stem = IDX_SPLITS[split]
         if progress is not None:
             progress(f"reading {found[images_stem].name}", i / len(splits))
-        x = read_idx(found[images_stem], ndim=3)
+        x = read_idx(found[images_stem], ndim=3, memory_budget=memory_budget)
         if x.dtype != np.uint8:
             raise DataError(f"{found[images_stem]}: images must be uint8, got {x.dtype}")
         y = None
         if with_labels:
             labels_path = found[labels_stem]
-            y = read_idx(labels_path, ndim=1)
+            y = read_idx(labels_path, ndim=1, memory_budget=memory_budget)
             if len(y) != len(x):
                 raise DataError(f"{labels_path}: {len(y)} labels for {len(x)} images in {found[images_stem].name}")
             if y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= len(source.class_names))):

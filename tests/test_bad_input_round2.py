@@ -1,0 +1,89 @@
+"""Bad input, second round (issue 25): inputs that ended in a traceback or ate all memory, each now one line on
+stderr and exit status 2 (a closed output pipe: a quiet exit, as Unix tools make), with peak memory measured."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PEAK_MB = 1024
+# the CLI in a fresh process that reports its own peak resident memory (kB on Linux) on stdout's last line
+MEASURED = ("import resource, sys\nfrom trainer.cli import main\ncode = main(sys.argv[1:])\n"
+            "print('peak_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
+
+
+def cli(*args, timeout=120) -> tuple[int, str, float]:
+    """(exit status, stderr, peak memory in MB) of one CLI command in its own process."""
+    proc = subprocess.run([sys.executable, "-c", MEASURED, *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+    peak = [line for line in proc.stdout.splitlines() if line.startswith("peak_kb")]
+    return proc.returncode, proc.stderr, int(peak[-1].split()[1]) / 1024 if peak else float("nan")
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_labels_of_a_billion_are_one_line_before_anything_is_sized_by_them(tmp_path, conditional):
+    path = tmp_path / "big-labels.npz"
+    np.savez(path, x=np.zeros((200, 1, 8, 8), np.uint8), y=np.full(200, 10**9))
+    rc, err, peak = cli("train", "--dataset", path, "--epochs", "1", "--out", tmp_path / "r.h5",
+                        *(["--conditional"] if conditional else []))
+    line = one_line(err)
+    assert rc == 2 and str(path) in line and "at most 1000 classes" in line and peak < PEAK_MB
+    assert not (tmp_path / "r.h5").exists()
+
+
+def test_an_idx_header_as_long_as_a_sparse_file_is_checked_against_the_budget_first(tmp_path):
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    n = 15_000_000  # 15M 28x28 images: 11.8 GB declared, and the sparse file really is that long
+    images = folder / "t10k-images-idx3-ubyte"
+    with open(images, "wb") as f:
+        f.write((0x803).to_bytes(4, "big") + n.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2)
+        f.truncate(16 + n * 28 * 28)
+    labels = folder / "t10k-labels-idx1-ubyte"
+    with open(labels, "wb") as f:
+        f.write((0x801).to_bytes(4, "big") + n.to_bytes(4, "big"))
+        f.truncate(8 + n)
+    rc, err, peak = cli("train", "--dataset", "mnist", "--data-dir", folder, "--memory-budget", "512",
+                        "--epochs", "1", "--out", tmp_path / "r.h5")
+    line = one_line(err)
+    assert rc == 2 and str(images) in line and "memory budget of 512 MB" in line and peak < PEAK_MB
+
+
+def test_every_command_exits_quietly_when_its_output_pipe_closes(tmp_path):
+    from inprocess import run_main
+
+    out = tmp_path / "r.h5"
+    assert run_main(["train", "--dataset", "sprites", "--image-size", "28", "--limit", "200", "--hidden", "16",
+                     "--latent-dim", "2", "--epochs", "1", "--out", str(out)]).returncode == 0
+    for args in (["info", out], ["info", out, "--json"], ["eval", out, "--rate-split-points", "0"]):
+        proc = subprocess.Popen([sys.executable, "-m", "trainer", *map(str, args)], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.close()  # the reader went away, as `| head -1` does once it has its line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 141 and "Traceback" not in err and "BrokenPipe" not in err, (args, err)
+
+
+def test_a_gzipped_idx_larger_than_the_budget_stops_growing_at_the_budget(tmp_path):
+    import gzip
+
+    from trainer.data.idx import read_idx
+    from trainer.errors import DataError
+
+    n = 4000  # 4000 28x28 images: 3.1 MB once decompressed, a few kB compressed
+    path = tmp_path / "images.gz"
+    path.write_bytes(gzip.compress((0x803).to_bytes(4, "big") + n.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+                                   + bytes(n * 28 * 28)))
+    assert read_idx(path, ndim=3).shape == (n, 28, 28)
+    with pytest.raises(DataError, match=r"images.gz: .*more than the memory budget of 1 MB"):
+        read_idx(path, ndim=3, memory_budget=2**20)
