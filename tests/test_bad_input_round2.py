@@ -26,7 +26,9 @@ def cli(*args, timeout=120) -> tuple[int, str, float]:
 
 
 def one_line(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    """The one error line (progress bars may come before it on stderr), and no traceback."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.replace("\r", "\n").splitlines() if line.startswith("error:")]
     assert len(lines) == 1, stderr
     return lines[0]
 
@@ -87,3 +89,59 @@ def test_a_gzipped_idx_larger_than_the_budget_stops_growing_at_the_budget(tmp_pa
     assert read_idx(path, ndim=3).shape == (n, 28, 28)
     with pytest.raises(DataError, match=r"images.gz: .*more than the memory budget of 1 MB"):
         read_idx(path, ndim=3, memory_budget=2**20)
+
+
+def _png(path: Path, width: int, height: int) -> None:
+    """A PNG whose header declares width x height (its data is a token: Pillow refuses it from the header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+def _small_pngs(folder: Path, n: int = 6) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / f"img{i}.png")
+
+
+def test_a_decompression_bomb_is_skipped_and_said_or_refused_in_strict_mode(tmp_path):
+    folder = tmp_path / "images"
+    _small_pngs(folder)
+    _png(folder / "bomb.png", 100_000, 100_000)
+    rc, err, peak = cli("convert", folder, "--out", tmp_path / "strict.h5", "--strict")
+    line = one_line(err)
+    assert rc == 2 and "bomb.png" in line and "decompression-bomb limit" in line and peak < PEAK_MB
+    assert not (tmp_path / "strict.h5").exists()
+    proc = subprocess.run([sys.executable, "-m", "trainer", "convert", str(folder), "--out", str(tmp_path / "ok.h5")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 image over Pillow's decompression-bomb limit" in proc.stdout + proc.stderr and "bomb.png" in \
+        proc.stdout + proc.stderr
+    import h5py
+
+    with h5py.File(tmp_path / "ok.h5") as f:
+        assert f["x"].shape[0] == 6  # the six readable images, the bomb left out
+
+
+def test_a_class_folder_whose_name_is_not_utf8_is_refused_in_one_line_by_convert(tmp_path):
+    import os
+
+    folder = tmp_path / "classes"
+    _small_pngs(folder / "good")
+    bad = os.path.join(os.fsencode(str(folder)), b"caf\xe9")  # Latin-1, not UTF-8
+    try:
+        os.mkdir(bad)
+    except OSError:
+        pytest.skip("this filesystem refuses names that are not UTF-8")
+    _small_pngs(Path(os.fsdecode(bad)))
+    rc, err, _ = cli("convert", folder, "--out", tmp_path / "c.h5")
+    line = one_line(err)
+    assert rc == 2 and "caf\\xe9" in line and "not valid UTF-8" in line
+    assert not (tmp_path / "c.h5").exists()

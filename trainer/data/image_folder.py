@@ -23,6 +23,7 @@ naming the file.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -70,14 +71,17 @@ class ImageFolder:
     """Images that were not grayscale (0 means an all-gray folder)."""
     empty_classes: tuple[str, ...] = ()
     """Subfolders that held no image and so became no class."""
+    skipped: tuple[str, ...] = ()
+    """Images left out for declaring more pixels than Pillow's decompression-bomb limit (not in strict mode)."""
 
     def summary(self) -> str:
         """One line, e.g. '412 images, 3 classes, 1x28x28 grayscale; 37 resized from 2 other sizes (...)'."""
         n, c, h, w = self.x.shape
-        return _summary(n, c, h, w, self.class_names, self.resized, self.other_sizes, self.empty_classes)
+        return _summary(n, c, h, w, self.class_names, self.resized, self.other_sizes, self.empty_classes,
+                        self.skipped)
 
 
-def _summary(n, c, h, w, class_names, resized, other_sizes, empty_classes) -> str:
+def _summary(n, c, h, w, class_names, resized, other_sizes, empty_classes, skipped=()) -> str:
     text = f"{n} images"
     if class_names:
         text += f", {len(class_names)} classes"
@@ -87,6 +91,10 @@ def _summary(n, c, h, w, class_names, resized, other_sizes, empty_classes) -> st
                  f" (center-cropped, then scaled)")
     if empty_classes:
         text += f"; empty subfolder{'s' * (len(empty_classes) > 1)} skipped: {', '.join(empty_classes)}"
+    if skipped:
+        text += (f"; {len(skipped)} image{'s' * (len(skipped) > 1)} over Pillow's decompression-bomb limit of "
+                 f"{Image.MAX_IMAGE_PIXELS:,} pixels skipped: {', '.join(skipped[:3])}"
+                 + (", ..." if len(skipped) > 3 else ""))
     return text
 
 
@@ -101,6 +109,7 @@ class _Plan:
     empty: tuple[str, ...]
     sizes: list[tuple[int, int]]
     target: tuple[int, int]
+    skipped: tuple[str, ...] = ()
 
     @property
     def other_sizes(self) -> int:
@@ -115,14 +124,27 @@ def _plan(folder, size, mode: str, strict: bool, progress: Progress) -> _Plan:
     files, labels, class_names, empty = _scan(folder)
     if progress is not None:
         progress(f"reading the sizes of {len(files)} images", 0.0)
-    sizes = [_header_size(folder / rel) for rel in files]  # (height, width)
+    sizes, kept, skipped = [], [], []
+    for rel, label in zip(files, labels):
+        try:
+            sizes.append(_header_size(folder / rel))  # (height, width)
+            kept.append((rel, label))
+        except ImageTooLarge:
+            if strict:
+                raise
+            skipped.append(rel)  # a decompression bomb is left out, and the summary says so
+    if not kept:
+        raise DataError(f"{folder}: every image is over Pillow's decompression-bomb limit "
+                        f"({Image.MAX_IMAGE_PIXELS:,} pixels)")
+    files, labels = [rel for rel, _ in kept], [label for _, label in kept]
     counts = Counter(sizes)
     if strict and len(counts) > 1:
         first = files[0]
         i = next(i for i, s in enumerate(sizes) if s != sizes[0])
         raise DataError(f"{folder}: mixed image sizes: {first} is {_wxh(sizes[0])} but {files[i]} is "
                         f"{_wxh(sizes[i])} (strict mode; without it they are resized to one size)")
-    return _Plan(folder, files, labels, class_names, empty, sizes, _target_size(size, counts, folder))
+    return _Plan(folder, files, labels, class_names, empty, sizes, _target_size(size, counts, folder),
+                 tuple(skipped))
 
 
 def _decoded(plan: _Plan, channels: int, progress: Progress) -> Iterator[tuple[int, np.ndarray, bool, bool]]:
@@ -156,7 +178,8 @@ def load_image_folder(folder, size: int | tuple[int, int] | None = None, mode: s
             x = rgb
         x[i] = pixels[:1] if x.shape[1] == 1 else pixels
     y = np.asarray(plan.labels, np.int64) if plan.class_names else None
-    return ImageFolder(x, y, plan.class_names, tuple(plan.files), resized, plan.other_sizes, colour, plan.empty)
+    return ImageFolder(x, y, plan.class_names, tuple(plan.files), resized, plan.other_sizes, colour, plan.empty,
+                       plan.skipped)
 
 
 def image_folder_dataset(folder, size: int | tuple[int, int] | None = None, mode: str = "auto",
@@ -194,6 +217,13 @@ def convert_image_folder(folder, out, size: int | tuple[int, int] | None = None,
     images are written as RGB and, when every one was gray, copied once more into one channel.
     """
     plan = _plan(folder, size, mode, strict, progress)
+    for name in plan.class_names:  # they are stored as text: refused here, before anything is written
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = os.fsencode(name).decode("ascii", "backslashreplace")
+            raise DataError(f"{plan.folder / raw}: a class folder whose name is not valid UTF-8; rename it "
+                            "(class names are stored as text)") from None
     n, (h, w) = len(plan.files), plan.target
     out = Path(out).expanduser()
     colour = resized = 0
@@ -224,7 +254,7 @@ def convert_image_folder(folder, out, size: int | tuple[int, int] | None = None,
             f.attrs["files"] = len(plan.files)
         if mode == "auto" and colour == 0:
             _repack(tmp)  # h5py never shrinks a file: the deleted RGB copy would stay as dead space
-    return _summary(n, channels, h, w, plan.class_names, resized, plan.other_sizes, plan.empty)
+    return _summary(n, channels, h, w, plan.class_names, resized, plan.other_sizes, plan.empty, plan.skipped)
 
 
 def _image_dataset(f: h5py.File, name: str, shape: tuple[int, int, int, int]) -> h5py.Dataset:
@@ -303,10 +333,19 @@ def _scan(folder: Path) -> tuple[list[str], list[int], tuple[str, ...], tuple[st
 # --- decoding ---------------------------------------------------------------------------------------------
 
 
+class ImageTooLarge(DataError):
+    """An image declares more pixels than Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS)."""
+
+
 def _open(path: Path) -> Image.Image:
     """The image with its header read (Pillow decides the format from the content, not the suffix)."""
     try:
-        image = Image.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over the limit: never decoded
+            image = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"{path}: too large to decode safely, over Pillow's decompression-bomb limit of "
+                            f"{Image.MAX_IMAGE_PIXELS:,} pixels ({exc})") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: not a readable PNG or JPEG image ({type(exc).__name__}: {exc})") from None
     if image.format not in ("PNG", "JPEG"):
