@@ -145,3 +145,16 @@ def test_a_class_folder_whose_name_is_not_utf8_is_refused_in_one_line_by_convert
     line = one_line(err)
     assert rc == 2 and "caf\\xe9" in line and "not valid UTF-8" in line
     assert not (tmp_path / "c.h5").exists()
+
+
+def test_an_hdf5_declaring_terabytes_is_refused_from_its_shape_with_the_budget_named(tmp_path):
+    import h5py
+
+    path = tmp_path / "huge.h5"
+    with h5py.File(path, "w") as f:  # 10^7 images of 1000x1000 declared, none written: a small file
+        f.create_dataset("x", shape=(10**7, 1000, 1000), dtype=np.uint8, chunks=(1, 1000, 1000))
+    rc, err, peak = cli("train", "--dataset", path, "--memory-budget", "512", "--epochs", "1",
+                        "--out", tmp_path / "r.h5")
+    line = one_line(err)
+    assert rc == 2 and str(path) in line and "held-out split" in line and "a quarter of RAM" in line
+    assert peak < PEAK_MB

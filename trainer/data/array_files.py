@@ -44,7 +44,7 @@ def load_path(spec: DatasetSpec, progress: Progress, memory_budget: int | None =
         streamed = _choose_streaming(spec, path, key, memory_budget)
         spec = dataclasses.replace(spec, in_memory="never" if streamed else "always")  # what auto chose
         if streamed:
-            dataset = stream_hdf5(spec, path, key, _read_labels(path, key, label_key))
+            dataset = stream_hdf5(spec, path, key, _read_labels(path, key, label_key), memory_budget)
             dataset.class_names = _class_names(path, dataset.num_classes) or dataset.class_names
             if progress is not None:
                 progress(f"streaming {path.name}", 1.0)

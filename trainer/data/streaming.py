@@ -65,12 +65,21 @@ def streamable(shape: tuple[int, ...], dtype: np.dtype) -> str:
             f"`vae-explorer convert` writes that layout")
 
 
-def stream_hdf5(spec: DatasetSpec, path, key: str, y: np.ndarray | None) -> Dataset:
-    """A Dataset whose training rows stay in the file (H5Rows) and whose held-out rows are read into memory."""
+def stream_hdf5(spec: DatasetSpec, path, key: str, y: np.ndarray | None, memory_budget: int | None = None) -> Dataset:
+    """A Dataset whose training rows stay in the file (H5Rows) and whose held-out rows are read into memory:
+    refused in one line when those alone would take more than max(memory_budget, DEFAULT_BUDGET) bytes."""
     with h5py.File(path, "r") as f:
         n = len(f[key])
     everything = H5Rows(path, key, np.arange(n))
     train, test = split_chunks(n, everything.chunk_rows, spec.seed, where=str(path))
+    # the budget says when to stream (0 streams everything); the held-out rows are read in any case, so they
+    # may take the larger of it and the default, a quarter of RAM
+    limit = max(DEFAULT_BUDGET, 0 if memory_budget is None else int(memory_budget))
+    held = len(test) * int(np.prod(everything.shape[1:])) * everything.dtype.itemsize
+    if held > limit:  # checked from the declared shape: nothing that large is allocated first
+        raise DataError(f"{path}[{key}]: its held-out split ({len(test):,} rows, {held / 2**20:,.0f} MB) is read "
+                        f"into memory, more than the {limit / 2**20:,.0f} MB it may take (the larger of "
+                        "--memory-budget and a quarter of RAM)")
     x_train = everything.with_rows(train)
     x_test = everything.with_rows(test)[:]
     if x_test.dtype == np.uint8 and x_test.size and x_test.max() <= 1:
