@@ -158,3 +158,37 @@ def test_an_hdf5_declaring_terabytes_is_refused_from_its_shape_with_the_budget_n
     line = one_line(err)
     assert rc == 2 and str(path) in line and "held-out split" in line and "a quarter of RAM" in line
     assert peak < PEAK_MB
+
+
+def _corrupt_chunked(tmp_path: Path, chunk: int) -> Path:
+    """4,000 binary 28x28 images in gzip chunks of 100 rows, chunk `chunk` overwritten in its middle."""
+    import h5py
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / f"bad-chunk-{chunk}.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=(rng.random((4000, 1, 28, 28)) < 0.3).astype(np.uint8) * 255,
+                         chunks=(100, 1, 28, 28), compression="gzip")
+    with h5py.File(path, "r") as f:
+        info = f["x"].id.get_chunk_info(chunk)
+    data = bytearray(path.read_bytes())
+    middle = info.byte_offset + info.size // 2
+    data[middle:middle + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("chunk, trained", [(30, False), (12, True)])
+def test_a_corrupt_chunk_in_a_streamed_file_is_one_line_and_what_was_trained_is_kept(tmp_path, chunk, trained):
+    """Chunk 30 is in the held-out split (seed 0), read when the file is opened: nothing has trained, so no
+    checkpoint. Chunk 12 is a training chunk first read mid-epoch: the steps before it are saved."""
+    from trainer.checkpoints.hdf5 import load_checkpoint
+
+    path, out = _corrupt_chunked(tmp_path, chunk), tmp_path / "r.h5"
+    rc, err, _ = cli("train", "--dataset", path, "--in-memory", "never", "--epochs", "2", "--hidden", "32",
+                     "--latent-dim", "2", "--out", out)
+    line = one_line(err)
+    assert rc == 2 and str(path) in line and f"rows {chunk * 100}..{chunk * 100 + 99}" in line
+    assert out.exists() == trained
+    if trained:
+        assert load_checkpoint(out).progress["step"] > 0
