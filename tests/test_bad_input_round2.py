@@ -192,3 +192,13 @@ def test_a_corrupt_chunk_in_a_streamed_file_is_one_line_and_what_was_trained_is_
     assert out.exists() == trained
     if trained:
         assert load_checkpoint(out).progress["step"] > 0
+
+
+def test_an_image_folder_larger_than_the_budget_is_refused_from_its_headers(tmp_path):
+    folder = tmp_path / "images"
+    _small_pngs(folder, 3)
+    rc, err, peak = cli("train", "--dataset", folder, "--image-size", "1000", "--memory-budget", "1", "--epochs", "1",
+                        "--out", tmp_path / "r.h5")
+    line = one_line(err)
+    assert rc == 2 and str(folder) in line and "memory budget of 1 MB" in line and "vae-explorer convert" in line
+    assert peak < PEAK_MB

@@ -192,3 +192,26 @@ def test_preview_grid_layout():
     assert grid[1, 1] == 0 and grid[1, 1 + 6] == 1 and grid[1 + 4, 1] == 4
     rgb = preview_grid(np.random.default_rng(0).random((2, 3, 200, 100)))  # float, big: subsampled to <= 64
     assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[0] <= 64 + 4
+
+
+def test_the_second_rounds_bad_inputs_are_one_line_in_the_dialog(qtbot, dialog, tmp_path):
+    """Issue 25's inputs through File > Open Dataset: each a line in the dialog, never a crash or a huge allocation."""
+    import h5py
+    from PIL import Image
+
+    np.savez(tmp_path / "labels.npz", x=np.zeros((40, 8, 8), np.uint8), y=np.full(40, 10**9))
+    message = load(qtbot, dialog, tmp_path / "labels.npz", "npz", ok=False)
+    assert "labels.npz" in message and "at most 1000 classes" in message and "\n" not in message
+    with h5py.File(tmp_path / "huge.h5", "w") as f:
+        f.create_dataset("x", shape=(10**7, 1000, 1000), dtype=np.uint8, chunks=(1, 1000, 1000))
+    message = load(qtbot, dialog, tmp_path / "huge.h5", "hdf5", key="x", ok=False)
+    assert "huge.h5" in message and "held-out split" in message and "\n" not in message
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((8, 8), 50 * i, np.uint8)).save(folder / f"ok{i}.png")
+    Image.new("L", (20000, 20000)).save(folder / "bomb.png")  # 4e8 pixels: over Pillow's limit
+    dataset = load(qtbot, dialog, folder, "images")  # not strict: loaded, the bomb left out and said
+    assert len(dataset.x_train) + len(dataset.x_test) == 4
+    notes = summary(dialog)["Notes"]
+    assert "bomb.png" in notes and "decompression-bomb limit" in notes and dialog.ok_button.isEnabled()

@@ -31,7 +31,7 @@ def load_path(spec: DatasetSpec, progress: Progress, memory_budget: int | None =
         from trainer.data.image_folder import image_folder_dataset  # Pillow only when a folder is read
 
         return image_folder_dataset(path, size=spec.folder_size or None, mode=spec.channels, seed=spec.seed,
-                                    progress=progress)[0]
+                                    progress=progress, memory_budget=memory_budget)[0]
     if not path.exists():
         raise DataError(f"{path}: no such file")
     suffix = path.suffix.lower()

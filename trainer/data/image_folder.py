@@ -37,6 +37,7 @@ from PIL import Image, UnidentifiedImageError
 from trainer.atomic import atomic_write
 from trainer.config import DatasetSpec
 from trainer.data.dataset import Dataset, split_indices
+from trainer.data.streaming import DEFAULT_BUDGET
 from trainer.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -162,10 +163,19 @@ def _decoded(plan: _Plan, channels: int, progress: Progress) -> Iterator[tuple[i
 
 
 def load_image_folder(folder, size: int | tuple[int, int] | None = None, mode: str = "auto", strict: bool = False,
-                      progress: Progress = None) -> ImageFolder:
-    """Decode every PNG/JPEG under `folder` to one size; `size` is a side or (height, width), None = most common."""
+                      progress: Progress = None, memory_budget: int | None = None) -> ImageFolder:
+    """Decode every PNG/JPEG under `folder` to one size; `size` is a side or (height, width), None = most common.
+
+    The decoded array is checked against the memory budget (bytes; default a quarter of RAM) from the file
+    headers, before it is allocated: `convert` writes a folder larger than that to HDF5, which streams."""
     plan = _plan(folder, size, mode, strict, progress)
     n, (h, w) = len(plan.files), plan.target
+    budget = DEFAULT_BUDGET if memory_budget is None else int(memory_budget)
+    need = n * (1 if mode == "gray" else 3) * h * w
+    if need > budget:
+        raise DataError(f"{plan.folder}: {n:,} images of {_wxh((h, w))} take {need / 2**20:,.0f} MB, more than the "
+                        f"memory budget of {budget / 2**20:,.0f} MB (--memory-budget); convert them to HDF5 with "
+                        "`vae-explorer convert`, which streams")
     x = np.empty((n, 3 if mode == "rgb" else 1, h, w), np.uint8)
     colour = resized = 0
     for i, pixels, gray, was_resized in _decoded(plan, 1 if mode == "gray" else 3, progress):
@@ -183,10 +193,10 @@ def load_image_folder(folder, size: int | tuple[int, int] | None = None, mode: s
 
 
 def image_folder_dataset(folder, size: int | tuple[int, int] | None = None, mode: str = "auto",
-                         strict: bool = False, seed: int = 0, progress: Progress = None
-                         ) -> tuple[Dataset, ImageFolder]:
+                         strict: bool = False, seed: int = 0, progress: Progress = None,
+                         memory_budget: int | None = None) -> tuple[Dataset, ImageFolder]:
     """The folder as a trainer Dataset (seeded 90/10 split, like a single .npz) plus the decoding report."""
-    loaded = load_image_folder(folder, size, mode, strict, progress)
+    loaded = load_image_folder(folder, size, mode, strict, progress, memory_budget)
     spec = DatasetSpec(name="path", path=str(Path(folder).expanduser()), seed=seed,
                        folder_size=_side_of(size), channels=mode)
     train, test = split_indices(len(loaded.x), seed, where=str(folder))
