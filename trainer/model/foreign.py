@@ -72,9 +72,10 @@ class ForeignVAE(nn.Module):
             raise ConfigError(f"{self.name}: no likelihood was named, so there is no log p(x|z) (and no ELBO)")
         return VAE.log_likelihood(self, x, params)
 
+    reparameterize = staticmethod(VAE.reparameterize)
+
     def posterior_samples(self, x, y, eps):
-        mu, logvar = self.encode(x, y)
-        return mu.expand_as(eps), logvar.expand_as(eps), mu + torch.exp(0.5 * logvar) * eps
+        return VAE.posterior_samples(self, x, y, eps)
 
     def describe(self) -> str:
         return (f"{self.name} (your own model: {self.config.latent_dim} latent dimensions, "
