@@ -20,10 +20,11 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from explorer.files.settings_store import use_scratch_settings
-from explorer.models.run_settings import FIELDS
+from explorer.models.run_settings import FIELDS, rule_of
 from explorer.window.main_window import MainWindow
 from explorer.window.first_paint import DemoOpener, FirstPaintProbe, demo_checkpoint
 from explorer.window.screenshot import PANELS, ScreenshotDriver
+from trainer.errors import ConfigError
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vae-explorer", description="Open the vae-explorer window.")
@@ -125,7 +126,8 @@ def _do_nothing() -> None:
 
 
 def _overrides(pairs: list[str], settings):
-    """Apply NAME=VALUE pairs to RunSettings (typed like the field's default); None when there are none."""
+    """Apply NAME=VALUE pairs to RunSettings, each parsed and checked by its setting's rule (run_settings.rule_of,
+    the CLI's own); None when there are none. A bad pair is a ValueError in one line."""
     if not pairs:
         return None
     values = {}
@@ -133,12 +135,11 @@ def _overrides(pairs: list[str], settings):
         name, sep, text = pair.partition("=")
         if not sep or name not in FIELDS:
             raise ValueError(f"--set {pair!r}: expected NAME=VALUE with a RunSettings field name")
-        kind = type(getattr(settings, name))
         try:
-            if kind is tuple:  # hidden sizes, per-layer values: comma-separated numbers
-                values[name] = tuple(float(v) if "." in v else int(v) for v in text.split(",") if v.strip())
-            else:
-                values[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
-        except ValueError:
-            raise ValueError(f"--set {pair!r}: {text!r} is not a {kind.__name__}") from None
-    return settings.replace(**values)
+            values[name] = rule_of(name).parse(name, text)
+        except ConfigError as exc:
+            raise ValueError(f"--set {pair!r}: {exc}") from None
+    try:
+        return settings.replace(**values)
+    except ConfigError as exc:
+        raise ValueError(f"--set: {exc}") from None

@@ -183,7 +183,7 @@ def test_bad_hierarchy_settings_are_one_clear_line():
         ModelConfig(latent_dim=2, layers=3).validate()
     with pytest.raises(ConfigError, match="layers must be"):
         ModelConfig(layers=9).validate()
-    with pytest.raises(ConfigError, match="whole numbers"):
+    with pytest.raises(ConfigError, match="layer_warmup must be 0 to 5 step counts"):
         TrainConfig(layer_warmup=(10.5,)).validate()
     with pytest.raises(ConfigError, match="β-TCVAE"):
         TrainConfig(objective="tcvae", layer_beta=(1.0, 2.0)).validate()

@@ -11,6 +11,7 @@ from torch import nn
 
 import explorer
 from trainer.analysis.inference_gaps import SviSettings, inference_gaps
+from trainer.errors import ConfigError, DataError
 from trainer.model.foreign import ForeignVAE
 
 WAIT_MS = 60_000
@@ -113,9 +114,9 @@ def test_bad_models_and_data_are_one_line_errors(qtbot, data):
     x, _ = data
     with pytest.raises(Exception, match="encode"):
         ForeignVAE(nn.Linear(2, 2), (1, 8, 8), 3)
-    with pytest.raises(ValueError, match="data must be"):
+    with pytest.raises(DataError, match="data must be"):
         explorer.show(model=TinyVAE(), data=np.full((4, 1, 8, 8), 3.0), block=False)
-    with pytest.raises(ValueError, match="data"):
+    with pytest.raises(ConfigError, match="data"):
         explorer.show(model=TinyVAE(), block=False)
 
 

@@ -99,15 +99,18 @@ def test_sweep_trains_every_run_rate_falls_and_distortion_rises_with_beta_and_a_
 def test_a_bad_run_or_a_foreign_file_is_a_row_and_the_others_train(tmp_path, capsys, small_data):
     out = tmp_path / "runs"
     out.mkdir()
-    (out / "beta-2_seed-0.h5").write_bytes(b"not a checkpoint")
-    code, result = sweep(capsys, out, "--beta=-1,0.5,2", "--epochs", "1", data=small_data)
+    (out / "beta-2_seed-0_obj-elbo.h5").write_bytes(b"not a checkpoint")
+    # each value is fine alone (a bad one is refused when parsed); β-TCVAE with free bits is not a run
+    code, result = sweep(capsys, out, "--beta=0.5,2", "--objective", "elbo,tcvae", "--free-bits", "0.5",
+                         "--epochs", "1", data=small_data)
     assert code == 1
     by_run = {r["run"]: r for r in result["runs"]}
-    assert by_run["beta-0.5_seed-0"]["status"] == "done"
-    assert by_run["beta--1_seed-0"]["status"] == "failed" and "beta" in by_run["beta--1_seed-0"]["message"]
-    foreign = by_run["beta-2_seed-0"]
-    assert foreign["status"] == "failed" and "beta-2_seed-0.h5" in foreign["message"]
-    assert (out / "beta-2_seed-0.h5").read_bytes() == b"not a checkpoint"  # not ours to overwrite
+    assert by_run["beta-0.5_seed-0_obj-elbo"]["status"] == "done"
+    bad = by_run["beta-0.5_seed-0_obj-tcvae"]
+    assert bad["status"] == "failed" and "free_bits" in bad["message"]
+    foreign = by_run["beta-2_seed-0_obj-elbo"]
+    assert foreign["status"] == "failed" and "beta-2_seed-0_obj-elbo.h5" in foreign["message"]
+    assert (out / "beta-2_seed-0_obj-elbo.h5").read_bytes() == b"not a checkpoint"  # not ours to overwrite
     assert "\n" not in foreign["message"]
 
 
@@ -151,7 +154,7 @@ def test_sweep_refuses_bad_options_in_one_line(tmp_path, capsys, small_data):
     assert main(["sweep", *small_data, "--beta", "1", "--out", str(tmp_path / "no" / "such")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("error: ") for line in err)
-    assert "1,x" in err[0] and "--jobs" in err[1] and "does not exist" in err[2]
+    assert "--beta: must be a number >= 0, got 'x'" in err[0] and "--jobs" in err[1] and "does not exist" in err[2]
 
 
 def test_sweep_in_two_worker_processes_writes_every_run(tmp_path, capsys, small_data):

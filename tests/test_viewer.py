@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 import explorer
 from explorer.window.viewer import qt_loop_integrated
+from trainer.errors import CheckpointError
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_MS = 120_000
@@ -45,7 +46,7 @@ def test_show_returns_a_handle_that_opens_trains_stops_and_reads_the_history(qtb
     qtbot.waitUntil(lambda: viewer.state == "training", timeout=WAIT_MS)
     viewer.stop()
     qtbot.waitUntil(lambda: viewer.state == "stopped", timeout=WAIT_MS)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(CheckpointError):
         viewer.open(tmp_path / "missing.h5")
     viewer.close()
     qtbot.waitUntil(lambda: not viewer.visible and not viewer.window.session.running, timeout=WAIT_MS)

@@ -7,11 +7,12 @@ checkpoint stores it and how the CLI and the window build it.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from trainer.errors import ConfigError
+from trainer.rules import MAX_STEPS, Rule, choice, flag, number, text, whole, wholes
+from trainer.rules import numbers as number_list
 
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
@@ -31,6 +32,41 @@ MAX_CLASSES = 1000
 against it before anything is sized by them (a label of 10^9 once made a loader allocate tens of GB)."""
 
 
+MAX_EPOCHS = 1_000_000
+MAX_BATCH = 1 << 20
+MAX_LATENT = 512
+MAX_WIDTH = 16384
+MAX_EXAMPLES = 1 << 40  # a limit on examples: far past any dataset, exact in float64
+
+
+def setting(default, rule: Rule):
+    """A config field with the rule that checks it (trainer.rules): kept in the field's metadata."""
+    return dataclasses.field(default=default, metadata={"rule": rule})
+
+
+class Checked:
+    """A frozen config whose fields carry rules: constructing it coerces every field to its type (a list becomes a
+    tuple, a numpy integer an int; text where a number belongs is a ConfigError), and `check_fields` checks every
+    range. The config's own `validate()` adds what relates fields to each other."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            rule = f.metadata.get("rule")
+            if rule is not None:
+                object.__setattr__(self, f.name, rule.coerce(f.name, getattr(self, f.name)))
+
+    def check_fields(self) -> None:
+        for f in dataclasses.fields(self):
+            rule = f.metadata.get("rule")
+            if rule is not None:
+                rule.check(f.name, getattr(self, f.name))
+
+    @classmethod
+    def rule(cls, name: str) -> Rule:
+        """The rule of field `name`: what the CLI's option and the API's keyword of that name are checked by."""
+        return {f.name: f.metadata["rule"] for f in dataclasses.fields(cls)}[name]
+
+
 def _from_dict(cls, data: dict[str, Any]):
     """Build a dataclass from a dict, rejecting unknown keys so a typo never passes silently."""
     if not isinstance(data, dict):
@@ -42,73 +78,53 @@ def _from_dict(cls, data: dict[str, Any]):
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name in data:
-            value = data[f.name]
-            if isinstance(value, list):
-                value = tuple(value)
-            kwargs[f.name] = value
+            kwargs[f.name] = data[f.name]
     obj = cls(**kwargs)
     obj.validate()
     return obj
 
 
+SEED = whole(0, MAX_SEED)
+
+
 def _check_seed(seed) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
+    SEED.check("seed", seed)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    arch: str = "mlp"
+class ModelConfig(Checked):
+    arch: str = setting("mlp", choice(ARCHS))
     """mlp (fully connected) or conv (strided convolutions; square images, side a multiple of 4 in 28..128)."""
-    input_shape: tuple[int, int, int] = (1, 28, 28)
+    input_shape: tuple[int, int, int] = setting((1, 28, 28), wholes(1, 1024, 3, 3, what="sizes (C, H, W)"))
     """(channels, height, width) of one example; fixed by the dataset."""
-    hidden: tuple[int, ...] = (400,)
+    hidden: tuple[int, ...] = setting((400,), wholes(1, MAX_WIDTH, 1, 8, single=True, what="sizes"))
     """MLP hidden widths, mirrored in the decoder; 784-400-20 is the classic PyTorch example.
     For conv, the width of the dense layer between the conv stack and (mu, logvar)."""
-    latent_dim: int = 20
+    latent_dim: int = setting(20, whole(1, MAX_LATENT))
     """Dimensions of z; the prior is N(0, I) over them."""
-    likelihood: str = "bernoulli"
+    likelihood: str = setting("bernoulli", choice(LIKELIHOODS))
     """p(x|z): bernoulli (decoder gives logits; a probability of binary pixels), continuous-bernoulli (logits;
     a density on [0, 1], Loaiza-Ganem & Cunningham 2019) or gaussian (decoder gives the mean)."""
-    sigma: float = 0.0
+    sigma: float = setting(0.0, number(0.0))
     """Gaussian likelihood only: the fixed observation std, or 0 to learn one shared log sigma."""
-    num_classes: int = 0
+    num_classes: int = setting(0, whole(0, MAX_CLASSES))
     """>0 makes a conditional VAE: encoder and decoder both see a one-hot label of this many classes."""
-    encoder_hidden: tuple[int, ...] = ()
+    encoder_hidden: tuple[int, ...] = setting((), wholes(1, MAX_WIDTH, 0, 8, single=True, what="sizes"))
     """The encoder's MLP widths (conv: its dense layer's) when they differ from the decoder's; empty: `hidden`,
     mirrored. Cremer et al. (2018) widen the encoder alone to show the amortization gap close."""
-    layers: int = 1
+    layers: int = setting(1, whole(1, MAX_LAYERS))
     """Stochastic layers: >1 makes a hierarchical VAE (trainer.model.hierarchy, a Ladder VAE) whose latent_dim
     dimensions are split among the layers, bottom first (layer_dims); checkpoints before format 2 have one."""
 
     def validate(self) -> None:
-        if self.arch not in ARCHS:
-            raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
-        if self.likelihood not in LIKELIHOODS:
-            raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
-        if len(self.input_shape) != 3 or any(int(s) < 1 for s in self.input_shape):
-            raise ConfigError(f"input_shape must be (C, H, W) of positive ints, got {self.input_shape}")
+        self.check_fields()
         c, h, w = self.input_shape
-        if c > 4 or h > 1024 or w > 1024:
-            raise ConfigError(f"input_shape must be at most (4, 1024, 1024), got {self.input_shape}")
-        if self.arch == "conv":
-            c, h, w = self.input_shape
-            if h != w or h % 4 or not CONV_MIN_SIDE <= h <= CONV_MAX_SIDE:
-                raise ConfigError(f"conv needs square images whose side is a multiple of 4 in "
-                                  f"{CONV_MIN_SIDE}..{CONV_MAX_SIDE}, got {w}x{h}")
-        if not self.hidden or len(self.hidden) > 8 or any(not 1 <= int(h) <= 16384 for h in self.hidden):
-            raise ConfigError(f"hidden must be 1 to 8 sizes in 1..16384, got {self.hidden}")
-        if len(self.encoder_hidden) > 8 or any(not 1 <= int(h) <= 16384 for h in self.encoder_hidden):
-            raise ConfigError(f"encoder_hidden must be at most 8 sizes in 1..16384, got {self.encoder_hidden}")
-        if not 1 <= int(self.latent_dim) <= 512:
-            raise ConfigError(f"latent_dim must be in 1..512, got {self.latent_dim}")
-        if not (math.isfinite(self.sigma) and self.sigma >= 0):
-            raise ConfigError(f"sigma must be >= 0 (0 = learned), got {self.sigma}")
-        if not 0 <= int(self.num_classes) <= MAX_CLASSES:
-            raise ConfigError(f"num_classes must be in 0..{MAX_CLASSES}, got {self.num_classes}")
-        if isinstance(self.layers, bool) or not isinstance(self.layers, int) or not 1 <= self.layers <= MAX_LAYERS:
-            raise ConfigError(f"layers must be an integer in 1..{MAX_LAYERS}, got {self.layers!r}")
-        if self.layers > int(self.latent_dim):
+        if c > 4:
+            raise ConfigError(f"input_shape must have 1 to 4 channels, got {self.input_shape}")
+        if self.arch == "conv" and (h != w or h % 4 or not CONV_MIN_SIDE <= h <= CONV_MAX_SIDE):
+            raise ConfigError(f"conv needs square images whose side is a multiple of 4 in "
+                              f"{CONV_MIN_SIDE}..{CONV_MAX_SIDE}, got {w}x{h}")
+        if self.layers > self.latent_dim:
             raise ConfigError(f"{self.layers} layers need at least one latent dimension each, "
                               f"but latent_dim is {self.latent_dim}")
 
@@ -154,95 +170,55 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10
+class TrainConfig(Checked):
+    epochs: int = setting(10, whole(0, MAX_EPOCHS))
     """Passes over the training split."""
-    batch_size: int = 128
+    batch_size: int = setting(128, whole(1, MAX_BATCH))
     """Examples per step; 128 matches the classic PyTorch VAE example."""
-    lr: float = 1e-3
+    lr: float = setting(1e-3, number(0.0, low_open=True))
     """Adam learning rate; changeable live."""
-    beta: float = 1.0
+    beta: float = setting(1.0, number(0.0))
     """Weight of KL in the loss (beta-VAE); the schedule scales it, and it is changeable live."""
-    beta_schedule: str = "constant"
+    beta_schedule: str = setting("constant", text(64, need="a schedule"))
     """constant | warmup:STEPS (Bowman et al. 2016) | cyclical:PERIOD (Fu et al. 2019)."""
-    free_bits: float = 0.0
+    free_bits: float = setting(0.0, number(0.0))
     """Nats per latent dimension below which KL is not penalised (Kingma et al. 2016); 0 = off."""
-    seed: int = 0
+    seed: int = setting(0, SEED)
     """Seeds weights, shuffling and the reparameterization noise: a seed reproduces a run."""
-    device: str = "auto"
+    device: str = setting("auto", choice(DEVICES))
     """auto picks cuda, then mps, then cpu."""
-    report_every: int = 10
+    report_every: int = setting(10, whole(1, 1_000_000))
     """Steps averaged into one StepReport; keeps device syncs and GUI traffic low."""
-    binarize: str = "none"
+    binarize: str = setting("none", choice(BINARIZE))
     """none: train on the pixel values as given; dynamic: a fresh Bernoulli(x) sample of every batch (Burda et
     al. 2016, the setting of most published MNIST likelihoods); static: one sample of the training set drawn
     from the seed. Either way the held-out set is one fixed sample, so evaluations compare."""
-    precision: str = "fp32"
+    precision: str = setting("fp32", choice(PRECISIONS))
     """fp32, or bf16: the forward pass under bfloat16 autocast (CPU and CUDA; the loss and Adam stay fp32)."""
-    objective: str = "elbo"
+    objective: str = setting("elbo", choice(OBJECTIVES))
     """elbo: the β-VAE loss D + β·KL; tcvae: β-TCVAE (Chen et al. 2018), D + α·MI + β·TC + γ·dimension-wise KL,
     the KL term split on the minibatch, so β weighs only the total correlation (trainer.model.objective)."""
-    tc_alpha: float = 1.0
+    tc_alpha: float = setting(1.0, number(0.0))
     """tcvae: weight of the index-code mutual information."""
-    tc_gamma: float = 1.0
+    tc_gamma: float = setting(1.0, number(0.0))
     """tcvae: weight of the dimension-wise KL."""
-    tc_sampling: str = "mws"
+    tc_sampling: str = setting("mws", choice(TC_SAMPLING))
     """tcvae: how the batch estimates q(z): mws (minibatch-weighted) or mss (minibatch stratified)."""
-    layer_beta: tuple[float, ...] = ()
+    layer_beta: tuple[float, ...] = setting((), number_list(0.0, max_len=MAX_LAYERS))
     """A hierarchical VAE: each layer's weight on β, bottom first (layer l's KL is charged β * layer_beta[l]);
     () weighs every layer 1. The live β and the schedule scale them all."""
-    layer_warmup: tuple[int, ...] = ()
+    layer_warmup: tuple[int, ...] = setting((), wholes(0, MAX_STEPS, 0, MAX_LAYERS, what="step counts"))
     """A hierarchical VAE: steps over which each layer's KL weight ramps from 0 to 1, bottom first (Sønderby et
     al. 2016 warm up every layer; a longer ramp for the upper layers keeps them from collapsing); () = none."""
-    layer_free_bits: tuple[float, ...] = ()
+    layer_free_bits: tuple[float, ...] = setting((), number_list(0.0, max_len=MAX_LAYERS))
     """A hierarchical VAE: free bits (nats per dimension) of each layer, bottom first, in place of free_bits."""
-    compile: bool = False
+    compile: bool = setting(False, flag())
     """Train with a step compiled by torch.compile (on CUDA mode reduce-overhead, which captures CUDA graphs):
     fewer kernel launches and less Python per step, after a compilation of tens of seconds."""
 
     def validate(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if not isinstance(self.compile, bool):
-            raise ConfigError(f"compile must be true or false, got {self.compile!r}")
-        if int(self.epochs) < 0:
-            raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
-        if int(self.batch_size) < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"lr must be a positive number, got {self.lr}")
-        if not (math.isfinite(self.beta) and self.beta >= 0):
-            raise ConfigError(f"beta must be >= 0, got {self.beta}")
-        if not (math.isfinite(self.free_bits) and self.free_bits >= 0):
-            raise ConfigError(f"free_bits must be >= 0, got {self.free_bits}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
-        _check_seed(self.seed)
-        if int(self.report_every) < 1:
-            raise ConfigError(f"report_every must be >= 1, got {self.report_every}")
-        if self.binarize not in BINARIZE:
-            raise ConfigError(f"binarize must be one of {BINARIZE}, got {self.binarize!r}")
+        self.check_fields()
         BetaSchedule.parse(self.beta_schedule)
-        self._validate_objective()
-
-    def _validate_objective(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.tc_sampling not in TC_SAMPLING:
-            raise ConfigError(f"tc_sampling must be one of {TC_SAMPLING}, got {self.tc_sampling!r}")
-        for name in ("tc_alpha", "tc_gamma"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value)
-                                                                                     and value >= 0):
-                raise ConfigError(f"{name} must be >= 0, got {value!r}")
-        for name in ("layer_beta", "layer_warmup", "layer_free_bits"):
-            values = getattr(self, name)
-            if not isinstance(values, tuple) or len(values) > MAX_LAYERS or any(
-                    isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0)
-                    for v in values):
-                raise ConfigError(f"{name} must be up to {MAX_LAYERS} numbers >= 0 (one per layer), got {values!r}")
-        if any(int(v) != v for v in self.layer_warmup):
-            raise ConfigError(f"layer_warmup counts steps: whole numbers, got {self.layer_warmup!r}")
         if self.objective == "tcvae" and (self.layer_beta or self.layer_warmup or self.layer_free_bits):
             raise ConfigError("β-TCVAE weighs the parts of one layer's KL; the per-layer weights are for the ELBO "
                               "of a hierarchical VAE")
@@ -256,6 +232,42 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         return _from_dict(cls, data)
+
+
+SAVE_EVERY = number(0.0, low_open=True)
+"""Minutes between saves while training (train/sweep --save-every, Run(save_every_minutes=))."""
+MAX_IWAE_SAMPLES = 100_000
+"""K of an IWAE estimate: each example costs K decoder passes (K = 10^6 took 69 s for one MNIST example on a
+CPU), and past 10^5 the bound tightens by less than its own Monte Carlo error on the models this tool trains."""
+MAX_RATE_SPLIT_POINTS = 100_000
+"""Examples the rate split sums over: its cost grows as N^2 (10^5 points are 10^10 pairs)."""
+
+
+@dataclass(frozen=True)
+class EvalOptions(Checked):
+    """What an evaluation computes besides the ELBO terms: `vae-explorer eval`'s options, trainer.evaluate's
+    keyword arguments."""
+
+    iwae_samples: int = setting(0, whole(0, MAX_IWAE_SAMPLES))
+    """K importance samples for log p(x) (0: skip; with gaps, 0 means 1000)."""
+    rate_split_points: int = setting(10_000, whole(0, MAX_RATE_SPLIT_POINTS))
+    """Held-out examples the rate split I(X;Z) + KL(q(z)||p(z)) sums over (0: skip; it needs at least 2)."""
+    disentanglement: bool = setting(False, flag())
+    """Also DCI, SAP and the FactorVAE score (data with ground-truth factors)."""
+    gaps: bool = setting(False, flag())
+    """Instead, split the ELBO gap by classical VI (eval --gaps)."""
+    gap_examples: int = setting(100, whole(1, MAX_EXAMPLES))
+    """gaps: the held-out examples whose q is optimized (the first ones)."""
+    svi_steps: int = setting(500, whole(0, 1_000_000))
+    """gaps: at most this many Adam steps of classical VI per example."""
+    device: str = setting("cpu", choice(DEVICES))
+    """Where the network runs."""
+
+    def validate(self) -> None:
+        self.check_fields()
+        if self.rate_split_points == 1:
+            raise ConfigError("rate_split_points must be 0 (skip) or at least 2: the rate split compares each "
+                              "example's q(z|x) with the others'")
 
 
 @dataclass(frozen=True)
@@ -276,8 +288,9 @@ class BetaSchedule:
                 steps = int(arg)
             except ValueError:
                 steps = 0
-            if steps < 1:
-                raise ConfigError(f"beta schedule {text!r}: {kind} needs a positive step count, e.g. {kind}:1000")
+            if not 1 <= steps <= MAX_STEPS:
+                raise ConfigError(f"beta schedule {text!r}: {kind} needs a step count in 1..{MAX_STEPS}, "
+                                  f"e.g. {kind}:1000")
             return BetaSchedule(kind, steps)
         raise ConfigError(f"beta schedule {text!r}: expected constant, warmup:STEPS or cyclical:PERIOD")
 
@@ -296,60 +309,42 @@ class BetaSchedule:
 
 
 @dataclass(frozen=True)
-class DatasetSpec:
+class DatasetSpec(Checked):
     """Names a dataset so that a checkpoint can reload exactly the data it was trained on."""
 
-    name: str = "sprites"
+    name: str = setting("sprites", choice(("sprites", "mnist", "fashion-mnist", "path")))
     """sprites | mnist | fashion-mnist | path (an .npz, .h5/.hdf5 file or image folder)."""
-    path: str = ""
+    path: str = setting("", text(4096, need="a path"))
     """For name == path: the file or folder."""
-    data_dir: str = ""
+    data_dir: str = setting("", text(4096, need="a folder"))
     """For mnist/fashion-mnist: the folder holding the IDX files (empty: the user cache)."""
-    key: str = ""
+    key: str = setting("", text(1024, need="an HDF5 dataset name"))
     """For HDF5 files: the dataset inside the file holding x."""
-    limit: int = 0
+    limit: int = setting(0, whole(0, MAX_EXAMPLES))
     """Use at most this many training examples (0 = all)."""
-    n: int = 20000
+    n: int = setting(20000, whole(2, MAX_SPRITES))
     """sprites only: how many images to sample."""
-    image_size: int = 64
+    image_size: int = setting(64, whole(8, 256))
     """sprites only: side in pixels."""
-    folder_size: int = 0
+    folder_size: int = setting(0, whole(0, 1024))
     """Image folders: the side every image is resized to (center-cropped, then scaled); 0 = the most common size."""
-    channels: str = "auto"
+    channels: str = setting("auto", choice(("auto", "gray", "rgb")))
     """Image folders: auto (gray when every image is gray, else RGB), gray or rgb."""
-    in_memory: str = "auto"
+    in_memory: str = setting("auto", choice(("auto", "always", "never")))
     """HDF5 files: always (read into memory), never (stream the training rows from disk in chunks), or auto
     (stream when they exceed the memory budget). A checkpoint stores what auto chose."""
-    seed: int = 0
+    seed: int = setting(0, SEED)
     """Seeds sprite sampling and the train/test split of a single-file dataset."""
-    download: bool = False
+    download: bool = setting(False, flag())
     """mnist/fashion-mnist: fetch missing files into the user cache, verifying checksums."""
-    fingerprint: str = ""
+    fingerprint: str = setting("", text(64, lambda v: all(c in "0123456789abcdef" for c in v), "hex digits"))
     """In a checkpoint: a hash of the exact data trained on (split included), so a resume with other data is
     refused; empty in a spec that names data not yet loaded."""
 
     def validate(self) -> None:
-        if self.name not in ("sprites", "mnist", "fashion-mnist", "path"):
-            raise ConfigError(f"dataset name must be sprites, mnist, fashion-mnist or path, got {self.name!r}")
+        self.check_fields()
         if self.name == "path" and not self.path:
             raise ConfigError("dataset 'path' needs a file or folder")
-        if int(self.limit) < 0:
-            raise ConfigError(f"dataset limit must be >= 0, got {self.limit}")
-        if not 2 <= int(self.n) <= MAX_SPRITES:
-            raise ConfigError(f"sprites n must be in 2..{MAX_SPRITES}, got {self.n}")
-        if not 8 <= int(self.image_size) <= 256:
-            raise ConfigError(f"sprites image_size must be in 8..256, got {self.image_size}")
-        if not 0 <= int(self.folder_size) <= 1024:
-            raise ConfigError(f"image folder size must be in 0..1024 (0 = the most common size), "
-                              f"got {self.folder_size}")
-        if self.in_memory not in ("auto", "always", "never"):
-            raise ConfigError(f"in_memory must be auto, always or never, got {self.in_memory!r}")
-        if self.channels not in ("auto", "gray", "rgb"):
-            raise ConfigError(f"image folder channels must be auto, gray or rgb, got {self.channels!r}")
-        _check_seed(self.seed)
-        if not (isinstance(self.fingerprint, str) and len(self.fingerprint) <= 64
-                and all(c in "0123456789abcdef" for c in self.fingerprint)):
-            raise ConfigError(f"dataset fingerprint must be up to 64 hex digits, got {self.fingerprint!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

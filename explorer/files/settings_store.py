@@ -148,23 +148,9 @@ class SettingsStore:
             return None
         try:
             data = json.loads(text)
-            fields = set(FIELDS)
-            defaults = RunSettings()
-            values = {}
-            for name, value in data.items():
-                if name not in fields:
-                    continue  # a field an older version had
-                default = getattr(defaults, name)
-                if isinstance(default, tuple):
-                    value = tuple(float(v) if isinstance(v, float) else int(v) for v in value)  # per-layer β
-                elif isinstance(default, bool):
-                    if not isinstance(value, bool):
-                        raise ValueError(name)
-                elif isinstance(default, (int, float)):
-                    value = type(default)(value)
-                elif not isinstance(value, str):
-                    raise ValueError(name)
-                values[name] = value
+            # a field an older version had is dropped; every other value goes through its setting's rule
+            # (explorer.models.run_settings.rule_of), the one the CLI and the Python API check it by
+            values = {name: value for name, value in data.items() if name in FIELDS}
             settings = RunSettings(**values)
             settings.train_config()  # refuses out-of-range values the panel could not show
             if settings.dataset != "path":

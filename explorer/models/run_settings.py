@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, BetaSchedule, DatasetSpec, ModelConfig, TrainConfig
+from trainer.errors import ConfigError
+from trainer.rules import MAX_STEPS, Rule, choice, flag, whole
 
-__all__ = ["ARCHS", "BINARIZE", "DATASETS", "LIKELIHOODS", "MAX_LAYERS", "SCHEDULES", "RunSettings"]
+__all__ = ["ARCHS", "BINARIZE", "DATASETS", "LIKELIHOODS", "MAX_LAYERS", "SCHEDULES", "RunSettings", "rule_of"]
 
 DATASETS = ("sprites", "mnist", "fashion-mnist")
 SCHEDULES = ("constant", "warmup", "cyclical")
@@ -69,6 +71,19 @@ VIEWS: dict[str, tuple[str, str]] = {
 """The panel's name of each value -> (config, field) where it lives."""
 FIELDS = (*VIEWS, "conditional", "schedule", "schedule_steps")
 """Every name the panel, the stored settings and `--set NAME=VALUE` use, in the panel's order."""
+_OWN_RULES = {"conditional": flag(), "schedule": choice(SCHEDULES), "schedule_steps": whole(1, MAX_STEPS)}
+"""The rules of the names no config field holds."""
+
+
+def rule_of(name: str) -> Rule:
+    """The rule (trainer.rules) that checks the setting the panel calls `name`: its config field's, so the
+    window, the stored settings and `--set` refuse what the CLI and the Python API refuse."""
+    if name in VIEWS:
+        config, attr = VIEWS[name]
+        return {"data": DatasetSpec, "model": ModelConfig, "train": TrainConfig}[config].rule(attr)
+    if name in _OWN_RULES:
+        return _OWN_RULES[name]
+    raise ConfigError(f"RunSettings has no setting {name!r}; it has {', '.join(FIELDS)}")
 
 WINDOW_DATA = DatasetSpec()
 WINDOW_MODEL = ModelConfig(latent_dim=10)
@@ -96,8 +111,9 @@ class RunSettings:
         object.__setattr__(self, "data", data if data is not None else WINDOW_DATA)
         object.__setattr__(self, "model", model if model is not None else WINDOW_MODEL)
         object.__setattr__(self, "train", train if train is not None else WINDOW_TRAIN)
-        object.__setattr__(self, "conditional", bool(conditional))
-        object.__setattr__(self, "idle_schedule_steps", int(idle_schedule_steps))
+        object.__setattr__(self, "conditional", rule_of("conditional").coerce("conditional", conditional))
+        object.__setattr__(self, "idle_schedule_steps",
+                           rule_of("schedule_steps").check("schedule_steps", idle_schedule_steps))
         if views:
             changed = self.replace(**views)
             for name in ("data", "model", "train", "conditional", "idle_schedule_steps"):
@@ -129,15 +145,16 @@ class RunSettings:
         for name, value in changes.items():
             if name in VIEWS:
                 config, attr = VIEWS[name]
-                per_config[config][attr] = tuple(value) if isinstance(value, list) else value
-        steps = int(changes.get("schedule_steps", self.schedule_steps))
+                per_config[config][attr] = rule_of(name).coerce(name, value)
+        steps = rule_of("schedule_steps").check("schedule_steps", changes.get("schedule_steps", self.schedule_steps))
         if "schedule" in changes or "schedule_steps" in changes:
-            kind = changes.get("schedule", self.schedule)
+            kind = rule_of("schedule").check("schedule", changes.get("schedule", self.schedule))
             per_config["train"]["beta_schedule"] = "constant" if kind == "constant" else f"{kind}:{steps}"
         for config, fields in per_config.items():
             if fields:
                 configs[config] = dataclasses.replace(configs[config], **fields)
-        return RunSettings(**configs, conditional=changes.get("conditional", self.conditional),
+        conditional = rule_of("conditional").coerce("conditional", changes.get("conditional", self.conditional))
+        return RunSettings(**configs, conditional=conditional,
                            idle_schedule_steps=changes.get("idle_schedule_steps", steps))
 
     def to_flat(self) -> dict[str, Any]:

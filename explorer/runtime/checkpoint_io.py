@@ -157,11 +157,14 @@ class IoWorker(QObject):
         try:
             from trainer.checkpoints.hdf5 import load_checkpoint
 
+            from trainer.training.evaluation import model_from_checkpoint
+
             ckpt = load_checkpoint(path)
             # what the window will make of it, checked here too: a refusal must come before the run is touched
             from explorer.models.run_settings import RunSettings
 
             RunSettings.from_configs(ckpt.model_config, ckpt.train_config, ckpt.dataset, ckpt.progress)
+            model_from_checkpoint(ckpt, "cpu", where=str(path))  # weights that load but give NaN are refused
         except VaeExplorerError as exc:
             self.sig_load_failed.emit(LoadFailed(request_id, " ".join(str(exc).split()), path))
             return

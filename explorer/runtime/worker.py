@@ -22,6 +22,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.models.run_settings import RunSettings
+from explorer.runtime.data_cache import DataCache, same_source
 from explorer.runtime.devices import freeze_long_lived_objects, probe_devices, torch_threads
 from explorer.runtime.memory import TRIM_INTERVAL_S, release_free_memory
 from explorer.runtime.tensorboard_log import run_log
@@ -33,17 +34,6 @@ EMIT_INTERVAL_S = 1 / 30
 """At most ~30 progress signals a second reach the GUI; StepReports in between travel in the same batch."""
 STATUS_INTERVAL_S = 0.1
 """Loading progress ("rendering sprites 40%") is a status-bar nicety: 10 updates a second are plenty."""
-
-
-def same_source(a, b) -> bool:
-    """Two DatasetSpecs read the same examples, whatever their sprite fields say (the split seed aside)."""
-    if a.name != b.name or int(a.limit) != int(b.limit):
-        return False
-    if a.name == "path":  # an image folder read at another size or in other channels is other data
-        return (str(a.path), a.key, a.folder_size, a.channels) == (str(b.path), b.key, b.folder_size, b.channels)
-    if a.name == "sprites":
-        return a == b
-    return a.data_dir == b.data_dir
 
 
 class _Cancelled(BaseException):
@@ -83,6 +73,8 @@ class TrainWorker(QObject):
     """checkpoint_io.Snapshot: a copy of the model or its history, made between steps, for the I/O thread."""
     sig_dataset_changed = Signal(object)
     """DatasetChanged: a dataset from File > Open dataset is in use; the next Start trains on it."""
+    sig_data_notes = Signal(str)
+    """Dataset.notes of data it read (what a loader left out: an image folder's decompression bombs), for the banner."""
 
     def __init__(self):
         super().__init__()  # no parent: moveToThread refuses objects that have one
@@ -92,12 +84,11 @@ class TrainWorker(QObject):
         self._pause_request = False  # Pause pressed before a trainer exists; the trainer owns its pause state
         self._cancel = threading.Event()
         self._closing = threading.Event()  # the window is closing: skip the final (slow) encoding
-        self._dataset = None  # kept so Reset + Start does not generate the sprites again
+        self._data = DataCache()  # the last dataset read (Reset + Start reads nothing again) and the pinned one
         self._checkpoint = None  # an opened checkpoint waiting for Start
         self.explore = ExplorePublisher()  # its knobs (refresh interval, "refresh now") are thread-safe
         self._jobs: list = []  # checkpoint_io.IoJob waiting for a copy of the model (under the lock)
         self._in_run = False  # train() is running: copies are made between steps, by the trainer's thread
-        self._pinned = None  # a Dataset from File > Open dataset, used whenever a spec names its source
         self._run_name: str | None = None  # the run's TensorBoard name: its checkpoint's, or when it began
 
     # --- live controls: any thread, return at once ------------------------------------------------
@@ -270,8 +261,7 @@ class TrainWorker(QObject):
         A model or opened checkpoint of the same source and image shape is kept; any other is dropped."""
         if not self._closing.is_set():
             self._cancel.clear()
-        self._pinned = dataset
-        self._dataset = dataset
+        self._data.pin(dataset)
         trainer, ckpt = self._trainer, self._checkpoint
         if trainer is not None:
             current, shape = trainer.dataset.spec, tuple(trainer.model_config.input_shape)
@@ -347,9 +337,7 @@ class TrainWorker(QObject):
 
     # --- the work ---------------------------------------------------------------------------------
     def _build(self, settings: RunSettings):
-        from trainer.config import TrainConfig
-        from trainer.model.vae import model_config_for
-        from trainer.training.loop import Trainer
+        from trainer.training.opening import open_trainer
 
         ckpt = self._checkpoint
         spec = settings.dataset_spec()
@@ -357,26 +345,23 @@ class TrainWorker(QObject):
             spec = ckpt.dataset  # the checkpoint's model only fits its own data
         dataset = self._load(spec)
         self.sig_status.emit("Building the model…")
+        # one front door with the CLI and the API (trainer.training.opening): a checkpoint resumes where the
+        # Controls say (its settings are its own: the panel shows them); on divergence the engine restores the
+        # last good weights and pauses, so nothing trained is lost
         if ckpt is not None:
-            model_cfg = ckpt.model_config
-            train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "device": settings.device})
+            trainer = open_trainer(dataset, checkpoint=ckpt, device=settings.device, on_divergence="pause")
         else:
-            model_cfg = model_config_for(dataset, **settings.model_kwargs())
-            train_cfg = settings.train_config()
-        # on divergence the engine restores the last good weights and pauses, so nothing trained is lost
-        trainer = Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="pause")
+            trainer = open_trainer(dataset, on_divergence="pause", train=settings.train_config(),
+                                   **settings.model_kwargs())
         self._checkpoint = None
         self.explore.reset()  # a new model: publish everything at its first report
         freeze_long_lived_objects()
         return trainer
 
     def _load(self, spec):
-        from trainer.data import load_dataset
-
-        if self._pinned is not None and same_source(self._pinned.spec, spec):
-            return self._pinned
-        if self._dataset is not None and self._dataset.spec == spec:
-            return self._dataset
+        cached = self._data.cached(spec)
+        if cached is not None:
+            return cached
         last = [0.0]
 
         def progress(message: str, fraction: float) -> None:
@@ -388,11 +373,11 @@ class TrainWorker(QObject):
                 self.sig_status.emit(f"{message[:1].upper()}{message[1:]}… {fraction:.0%}")
 
         self.sig_status.emit(f"Loading {spec.describe()}…")
-        self._dataset = None  # free the old arrays before the new ones arrive
-        dataset = load_dataset(spec, progress)
+        dataset = self._data.load(spec, progress)
         if self._cancel.is_set():
             raise _Cancelled()
-        self._dataset = dataset
+        if dataset.notes:  # said once, when read: a kept or pinned dataset was said when it was read
+            self.sig_data_notes.emit("\n".join(dataset.notes))
         return dataset
 
     def _install(self, trainer, settings: RunSettings) -> None:

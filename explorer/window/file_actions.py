@@ -281,7 +281,7 @@ class FileController(QObject):
     def open_dataset(self, path: str | None = None, kind: str | None = None) -> None:
         """The dataset dialog (preview, size, errors); on OK the worker trains on its Dataset from now on."""
         from explorer.files.dataset_dialog import DatasetDialog
-        from explorer.runtime.worker import same_source
+        from explorer.runtime.data_cache import same_source
 
         settings = self.controls.settings()
         dialog = DatasetDialog(self.host, seed=settings.split_seed, start_dir=self.store.last_folder("dataset"))

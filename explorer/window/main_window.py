@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
         session.worker.sig_epoch.connect(self._on_epoch_done)
         session.worker.sig_diverged.connect(self._on_diverged)
         session.worker.sig_failed.connect(self._on_failed)
+        session.worker.sig_data_notes.connect(self._on_data_notes)
         session.worker.sig_ended.connect(self._on_run_ended)
         session.worker.sig_opened.connect(self._on_checkpoint_opened)
         # the run state follows the engine: a pause when the steps have stopped, a refused open as it is refused
@@ -377,6 +378,10 @@ class MainWindow(QMainWindow):
     def _on_failed(self, message: str) -> None:
         self.status.clearMessage()
         self.banner.show_message(message, "error")
+
+    @Slot(str)
+    def _on_data_notes(self, notes: str) -> None:
+        self.banner.show_message(notes, "warning")
 
     @Slot(object)
     def _on_run_ended(self, info) -> None:

@@ -17,11 +17,12 @@ window closes. `block=` overrides that. All of it runs on the thread that import
 
 from __future__ import annotations
 
-import copy
 import threading
 from pathlib import Path
 
 import numpy as np
+
+from trainer.errors import CheckpointError, ConfigError
 
 QT_LOOPS = ("qt", "qt5", "qt6")
 """IPython's names for the Qt event loop integration."""
@@ -29,6 +30,9 @@ HISTORY_WAIT_S = 10.0
 """How long history() waits for the training thread to copy the reports between two steps."""
 OPEN: list = []
 """Every Viewer not yet closed: Qt would abort if a window were deleted while its training thread runs."""
+PROBE_EXAMPLES = 2
+"""Examples your model encodes and decodes before the window opens: its latent size, shapes and NaN show there (two,
+so that a lost batch axis shows too)."""
 
 
 def qt_loop_integrated() -> bool:
@@ -53,14 +57,13 @@ class Viewer:
         OPEN.append(self)  # a window whose threads run must outlive a dropped handle (`explorer.show(...);`)
 
     def open(self, path: str | Path) -> None:
-        """Open a checkpoint (read and validated in the background) or a folder of runs to compare."""
-        path = Path(path)
+        """Open a checkpoint (read and validated in the background) or a folder of runs to compare; a path that is
+        neither is a trainer.CheckpointError."""
+        path = _existing(path)
         if path.is_dir():
             self.window.compare.open_folder(str(path))
-        elif path.is_file():
-            self.window.open_checkpoint(str(path))
         else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
+            self.window.open_checkpoint(str(path))
 
     def start(self, max_steps: int | None = None) -> bool:
         """Start (or Continue) training with the window's settings; False when it cannot start now."""
@@ -96,8 +99,9 @@ class Viewer:
 
     def explore_model(self, model, data, labels=None, likelihood: str | None = None, sigma: float = 1.0,
                       class_names=()) -> None:
-        """Show your own model (see show) in every latent panel: encoded in the background, then drawn."""
-        self._explore(*wrap_model(model, data, likelihood, sigma), labels, class_names)
+        """Show your own model (see show) in every latent panel: encoded in the background, then drawn. Bad input
+        is a trainer.VaeExplorerError of one line, raised here; a failure while encoding is a line in the banner."""
+        self._explore(*wrap_model(model, data, likelihood, sigma, labels, class_names))
 
     def _explore(self, wrapped, x, labels, class_names) -> None:
         from functools import partial
@@ -137,22 +141,26 @@ class Viewer:
             OPEN.remove(self)
 
 
-def wrap_model(model, data, likelihood: str | None = None, sigma: float = 1.0):
-    """(trainer.model.foreign.ForeignVAE around `model`, the data as numpy images): checked before any window
-    opens; bad input is a ValueError or trainer.ConfigError in one line."""
-    import torch
-
-    from trainer.analysis.foreign import as_images
+def wrap_model(model, data, likelihood: str | None = None, sigma: float = 1.0, labels=None, class_names=()):
+    """(trainer.model.foreign.ForeignVAE around `model`, the data as numpy images, the labels, the class names):
+    checked before any window opens (the data, the labels before anything is sized by them, then encode and decode
+    on the first examples); bad input is a trainer.DataError or trainer.ConfigError of one line."""
+    from trainer.analysis.foreign import as_images, as_labels
     from trainer.model.foreign import ForeignVAE
 
     x = as_images(data)
-    if not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
-        raise ValueError(f"{type(model).__name__}: a model needs encode(x) -> (mu, logvar) and decode(z)")
-    probe = torch.from_numpy(np.asarray(x[:1], dtype=np.float32) / (255.0 if x.dtype == np.uint8 else 1.0))
-    with torch.no_grad():  # one example says how many latent dimensions the model has: asked of a CPU copy in
-        # eval mode, so a model on a GPU or with batch norm in train mode is neither refused nor changed
-        mu, _ = copy.deepcopy(model).cpu().eval().encode(probe)
-    return ForeignVAE(model, x.shape[1:], int(mu.shape[-1]), likelihood, sigma), x
+    y, names = as_labels(labels, len(x), class_names)
+    return ForeignVAE.probed(model, x[:PROBE_EXAMPLES], likelihood, sigma), x, y, names
+
+
+def _existing(source: str | Path) -> Path:
+    try:
+        path = Path(source)
+    except TypeError:
+        raise ConfigError(f"a checkpoint or a folder of runs is a path, got {type(source).__name__}") from None
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or folder")
+    return path
 
 
 def show(source: str | Path | None = None, *, model=None, data=None, labels=None, likelihood: str | None = None,
@@ -160,7 +168,10 @@ def show(source: str | Path | None = None, *, model=None, data=None, labels=None
     """Open the explorer window, with a checkpoint or a folder of runs, or the demo model (`demo`); or your own
     `model` (encode(x) -> (mu, logvar), decode(z); trainer.model.foreign says what decode returns for each
     `likelihood`) on `data` (images (N, C, H, W), a numpy array or tensor, uint8 or floats in [0, 1]) with
-    optional `labels` (and their `class_names`).
+    optional `labels` (integers 0..999, one per image, and their `class_names`).
+
+    Bad arguments are a trainer.VaeExplorerError of one line (ConfigError, DataError, CheckpointError), raised
+    before any window opens; a model that fails while its data is encoded says so in the window's banner.
 
     block: run Qt's event loop until the window closes (a script); None decides by qt_loop_integrated()."""
     import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
@@ -169,18 +180,20 @@ def show(source: str | Path | None = None, *, model=None, data=None, labels=None
     from explorer.window.first_paint import DemoOpener, demo_checkpoint
     from explorer.window.main_window import MainWindow
 
-    if source is not None and not Path(source).exists():
-        raise FileNotFoundError(f"{source}: no such file or folder")
+    if source is not None:
+        _existing(source)
     if model is not None and (source is not None or data is None):
-        raise ValueError("show(model=...) explores your model on its `data` (and no checkpoint beside it)")
-    prepared = wrap_model(model, data, likelihood, sigma) if model is not None else None
+        raise ConfigError("show(model=...) explores your model on its `data` (and no checkpoint beside it)")
+    if model is None and data is not None:
+        raise ConfigError("show(data=...) is the data your own model is explored on: pass model= too")
+    prepared = wrap_model(model, data, likelihood, sigma, labels, class_names) if model is not None else None
     app = QApplication.instance() or QApplication(["vae-explorer"])
     app.setApplicationName("vae-explorer")
     app.setOrganizationName("vae-explorer")
     window = MainWindow()
     viewer = Viewer(window)
     if prepared is not None:
-        viewer._explore(*prepared, labels, class_names)
+        viewer._explore(*prepared)
     elif source is None and demo:
         checkpoint = demo_checkpoint()
         if checkpoint is not None:

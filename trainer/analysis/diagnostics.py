@@ -114,7 +114,7 @@ def estimate_log_px_job(model, x: np.ndarray, y: np.ndarray | None, k: int, n: i
     """estimate_log_px as background work (explorer.runtime.background.LatestJob): progress(message, fraction)
     with "done / total examples" after each batch, and Cancelled (a trainer.errors.Stopped) when asked to stop."""
     def batches(done: int, total: int) -> None:
-        progress(f"{done:,} / {total:,} examples", done / max(total, 1))
+        progress(f"{int(done):,} / {total:,} examples", done / max(total, 1))  # done: fractional within IWAE
 
     return estimate_log_px(model, x, y, k=k, n=n, progress=batches, should_stop=should_stop)
 

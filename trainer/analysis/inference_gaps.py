@@ -173,8 +173,9 @@ def inference_gaps(model, x: np.ndarray, y: np.ndarray | None, device="cpu", set
                    should_stop: Callable[[], bool] | None = None) -> GapResult:
     """The approximation and amortization gaps of `model` on x (uint8 0..255 or float in the model's range).
 
-    progress(message, fraction) after each window of SVI steps and each scored batch; should_stop() is checked
-    there and raises GapsCancelled. Noise comes from CPU generators seeded by `seed`."""
+    progress(message, fraction) after each window of SVI steps and each chunk of IWAE samples scored (so a large
+    K moves the bar too); should_stop() is checked there and raises GapsCancelled. Noise comes from CPU
+    generators seeded by `seed`."""
     if len(x) == 0:
         raise ValueError("cannot split the ELBO gap of an empty set")
     if k < 1:
@@ -186,6 +187,11 @@ def inference_gaps(model, x: np.ndarray, y: np.ndarray | None, device="cpu", set
     amortized = classical = 0.0
     steps = 0.0
 
+    # each batch's share of the bar split by decoder passes per example: SVI's steps x samples, then K for each
+    # of the two proposals scored
+    svi_cost = settings.max_steps * settings.samples
+    svi_share = svi_cost / max(svi_cost + 2 * k, 1)
+
     def check(done: float, phase: str) -> None:
         if should_stop is not None and should_stop():
             raise GapsCancelled()
@@ -193,7 +199,12 @@ def inference_gaps(model, x: np.ndarray, y: np.ndarray | None, device="cpu", set
             progress(f"{phase}: {int(done):,} / {n:,} examples", min(done / n, 1.0))
 
     def optimizing(start: int, rows: int, steps: int) -> None:  # the batch's share of the bar, by steps taken
-        check(start + 0.9 * rows * steps / max(settings.max_steps, 1), "optimizing q")
+        check(start + svi_share * rows * steps / max(settings.max_steps, 1), "optimizing q")
+
+    def scoring(start: int, rows: int, which: int, name: str, drawn: int, total: int) -> None:
+        scored = (which + drawn / total) / 2  # of the batch's two proposals
+        check(start + rows * (svi_share + (1 - svi_share) * scored),
+              f"IWAE of the {name} q ({drawn:,} / {total:,} samples)")
 
     for start in range(0, n, batch_size):
         sl = slice(start, min(start + batch_size, n))
@@ -209,8 +220,9 @@ def inference_gaps(model, x: np.ndarray, y: np.ndarray | None, device="cpu", set
         classical += time.perf_counter() - t0
         steps += used * rows
         with eval_mode(model):
-            for name, proposal in (("encoder", (mu0, logvar0)), ("optimized", (mu, logvar))):
-                elbo, iwae = importance_bounds(model, xb, yb, k, generator=score_noise, proposal=proposal)
+            for which, (name, proposal) in enumerate((("encoder", (mu0, logvar0)), ("optimized", (mu, logvar)))):
+                elbo, iwae = importance_bounds(model, xb, yb, k, generator=score_noise, proposal=proposal,
+                                               progress=partial(scoring, start, rows, which, name))
                 columns.setdefault(f"elbo_{name}", []).append(elbo.double().cpu().numpy())
                 columns.setdefault(f"iwae_{name}", []).append(iwae.double().cpu().numpy())
                 with torch.no_grad():

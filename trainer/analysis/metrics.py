@@ -16,6 +16,7 @@ to float) or floating point already in the model's input range.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Sequence
 
 import numpy as np
@@ -99,6 +100,7 @@ def iwae_log_px(
     k: int,
     chunk: int = 0,
     generator: torch.Generator | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Importance-weighted estimate of log p(x) (Burda et al. 2016), in nats: shape (N,).
 
@@ -107,8 +109,9 @@ def iwae_log_px(
     with z_k ~ q(z|x), the encoder's q. It is a lower bound in expectation that tightens as K grows (K=1 is
     the ELBO). trainer.analysis.variational.importance_bounds does the work (chunks of the K samples, a running
     logsumexp, noise drawn on the CPU from `generator`), and takes other proposals than the encoder's.
+    progress(done, k) is called after each chunk with the samples drawn so far.
     """
-    return importance_bounds(model, x, y, k, chunk=chunk, generator=generator)[1]
+    return importance_bounds(model, x, y, k, chunk=chunk, generator=generator, progress=progress)[1]
 
 
 # --- MIG ----------------------------------------------------------------------------------
@@ -262,7 +265,7 @@ def evaluate(
     generator: torch.Generator | None = None,
     factors: np.ndarray | None = None,
     factor_sizes: Sequence[int] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[float, int], None] | None = None,
     rate_split_points: int | None = None,
 ) -> dict:
     """Evaluate a model on a whole array; every value is a plain Python number or list.
@@ -292,7 +295,9 @@ def evaluate(
 
     Noise comes from `generator` (a CPU torch.Generator; None means a fresh one seeded 0), so
     the same generator state gives the same numbers. `progress(done, total)` is called after
-    each batch with counts of examples, from the calling thread.
+    each batch with counts of examples, from the calling thread, and while a batch's IWAE samples
+    are drawn after each chunk of them, with a fractional `done` (so a large K moves the bar; it
+    may raise to stop).
     """
     n = _check_x(x, y)
     if factors is not None and len(factors) != n:
@@ -350,6 +355,12 @@ def split_of(mu: np.ndarray, logvar: np.ndarray, labels, points: int, seed: int 
     return out
 
 
+def _iwae_progress(progress: Callable[[float, int], None], start: int, rows: int, n: int, done: int, k: int) -> None:
+    """A batch's share of the examples, by the IWAE samples drawn: the end of the batch is reported after it."""
+    if done < k:
+        progress(start + rows * done / k, n)
+
+
 def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae_generator, progress):
     """(-Σ log p(x|z), Σ per-dimension KL, Σ IWAE log p(x), every μ, every log σ²) over the whole array."""
     n = len(x)
@@ -380,7 +391,9 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
             if hierarchy:
                 mu, logvar = mean_path
             if iwae_samples > 0:
-                iwae_sum += iwae_log_px(model, xb, yb, iwae_samples, generator=iwae_generator).double().sum().item()
+                within = None if progress is None else partial(_iwae_progress, progress, start, len(xb), n)
+                iwae_sum += iwae_log_px(model, xb, yb, iwae_samples, generator=iwae_generator,
+                                        progress=within).double().sum().item()
             mus.append(mu.float().cpu().numpy())
             logvars.append(logvar.float().cpu().numpy())
             if progress is not None:

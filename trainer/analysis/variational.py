@@ -14,6 +14,7 @@ model (encode, decode, log_likelihood, config.latent_dim) is treated as a VAE.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -117,7 +118,8 @@ def log_q_at(model, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> 
 
 @torch.no_grad()
 def importance_bounds(model, x: torch.Tensor, y: torch.Tensor | None, k: int, chunk: int = 0,
-                      generator: torch.Generator | None = None, proposal=None) -> tuple[torch.Tensor, torch.Tensor]:
+                      generator: torch.Generator | None = None, proposal=None,
+                      progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(elbo, iwae), each (N,) nats: K samples of a proposal q, averaged two ways (Burda et al. 2016):
 
         elbo ≈ mean_k [log p(x|z_k) - KL(q ‖ p(z))]      iwae = logsumexp_k log w_k - log K
@@ -127,7 +129,8 @@ def importance_bounds(model, x: torch.Tensor, y: torch.Tensor | None, k: int, ch
     is to p(z|x). `x` is one batch on the model's device in its input range. The K samples go through the
     decoder `chunk` at a time (0 = as many as keep one pass near 16M pixel values), folded into a running
     logsumexp, so memory does not grow with K. Noise is drawn on the CPU from `generator`, so a seed gives the
-    same estimate on any device."""
+    same estimate on any device. progress(done, k) is called after each chunk with the samples drawn so far (it
+    may raise to stop), so a large K reports as it goes instead of only when it ends."""
     if k < 1:
         raise ValueError(f"IWAE needs k >= 1 samples, got {k}")
     n = x.shape[0]
@@ -146,4 +149,6 @@ def importance_bounds(model, x: torch.Tensor, y: torch.Tensor | None, k: int, ch
         total = torch.logaddexp(total, torch.logsumexp(log_w.double(), dim=0))
         elbo_sum += elbo.double().sum(0)
         done += kc
+        if progress is not None:
+            progress(done, k)
     return (elbo_sum / k).to(x.dtype), (total - math.log(k)).to(x.dtype)

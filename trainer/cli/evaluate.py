@@ -28,12 +28,14 @@ def _loaded(args):
     ckpt = load_checkpoint(args.checkpoint)
     spec = dataset_spec(args, ckpt.dataset, seed=ckpt.dataset.seed)
     dataset = load_dataset(spec, memory_budget=budget(args))
+    from trainer.cli.files import print_notes  # what the loader left out (an image folder's bombs)
+    print_notes(dataset)
     try:
         check_data_fits(ckpt, dataset, args.checkpoint)
     except ConfigError as exc:
         raise UsageError(f"{PROG} eval: {exc}") from None
     device = pick_device(args.device)
-    return ckpt, dataset, model_from_checkpoint(ckpt, device), device
+    return ckpt, dataset, model_from_checkpoint(ckpt, device, where=args.checkpoint), device
 
 
 GAP_EXAMPLES = 100
@@ -57,7 +59,8 @@ def cmd_gaps(args) -> int:
             bar.update(int(1000 * fraction) - bar.n)
 
         result = checkpoint_gaps(ckpt, dataset, model, device, examples=args.limit or GAP_EXAMPLES,
-                                 svi_steps=args.svi_steps, iwae_samples=k, progress=progress)
+                                 svi_steps=args.svi_steps, iwae_samples=k, progress=progress,
+                                 where=args.checkpoint)
     if args.json:
         print_json(result)
         return 0
@@ -96,12 +99,17 @@ def cmd_eval(args) -> int:
     if args.rate_split_points < 0 or args.rate_split_points == 1:
         raise UsageError(f"{PROG} eval: --rate-split-points must be 0 (skip) or >= 2, got {args.rate_split_points}")
     ckpt, dataset, model, device = _loaded(args)
-    with tqdm(total=len(dataset.x_test), unit="ex", file=sys.stderr, mininterval=BAR_INTERVAL, desc="eval") as bar:
+    # per mille, not examples: with many IWAE samples the bar moves within an example too
+    with tqdm(total=1000, unit="‰", file=sys.stderr, mininterval=BAR_INTERVAL, desc="eval") as bar:
+        def progress(done: float, total: int) -> None:
+            bar.set_postfix_str(f"{int(done):,} / {total:,} examples", refresh=False)
+            bar.update(int(1000 * done / max(total, 1)) - bar.n)
+
         try:
             result = evaluate_checkpoint(ckpt, dataset, model, device, iwae_samples=args.iwae_samples,
                                          rate_split_points=args.rate_split_points,
-                                         disentanglement=args.disentanglement,
-                                         progress=lambda done, total: bar.update(done - bar.n))
+                                         disentanglement=args.disentanglement, progress=progress,
+                                         where=args.checkpoint)
         except ConfigError as exc:
             raise UsageError(f"{PROG} eval: {exc}") from None
     if args.json:

@@ -1,4 +1,5 @@
-"""`vae-explorer info` (a checkpoint's header, read without torch) and `convert` (an image folder to HDF5)."""
+"""`vae-explorer info` (a checkpoint's header, read without torch) and `convert` (an image folder to HDF5); what
+every command that reads a dataset says about it (`print_notes`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ import sys
 from pathlib import Path
 
 from trainer.cli.parser import BAR_INTERVAL, UsageError, print_json
+
+
+def print_notes(dataset) -> None:
+    """One line on stderr for each thing the loader left out (trainer.data.Dataset.notes: an image folder's
+    decompression bombs), as `convert` says it: train, sweep and eval call it once the data is read."""
+    for note in dataset.notes:
+        print(f"warning: {note}", file=sys.stderr)
+
 
 def cmd_info(args) -> int:
     from trainer.checkpoints.hdf5 import read_info

@@ -7,8 +7,10 @@ import json
 import math
 import sys
 
-from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, OBJECTIVES, PRECISIONS, TC_SAMPLING, DatasetSpec, TrainConfig
-from trainer.errors import VaeExplorerError
+from trainer.config import (ARCHS, BINARIZE, DEVICES, LIKELIHOODS, MAX_EXAMPLES, OBJECTIVES, PRECISIONS, SAVE_EVERY,
+                            TC_SAMPLING, DatasetSpec, EvalOptions, ModelConfig, TrainConfig)
+from trainer.errors import ConfigError, VaeExplorerError
+from trainer.rules import Rule, number, whole
 
 PROG = "vae-explorer"
 # bars always show (stderr is for humans, stdout for --json); redirected to a log they redraw less often
@@ -24,25 +26,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.split(",") if s.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 400 or 512,256, got {text!r}") from None
-    if not sizes:
-        raise argparse.ArgumentTypeError("expected at least one hidden size")
-    return sizes
+def checked(rule: Rule, name: str):
+    """An argparse type that parses and checks the text by `rule` (trainer.rules), so the command line refuses
+    exactly what a config, the Python API and a checkpoint refuse, in the same words."""
+    def parse(text: str):
+        try:
+            return rule.parse(name, text)
+        except ConfigError as exc:  # argparse names the flag itself: "argument --lr: must be a number > 0, ..."
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{name} ")) from None
+    parse.__name__ = name  # argparse names the type in its own messages
+    return parse
+
+
+def option(cls, name: str, flag: str = ""):
+    """An argparse type for the config field `name` of `cls`, checked by that field's rule."""
+    return checked(cls.rule(name), flag or name)
 
 
 def _sigma(text: str) -> float:
     if text == "learned":
         return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'learned', got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"sigma must be positive, got {text!r}")
+    value = option(ModelConfig, "sigma")(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"sigma must be positive (or 'learned'), got {text!r}")
     return value
 
 
@@ -52,13 +58,14 @@ def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
                    help="sprites | mnist | fashion-mnist | PATH (.npz, .h5, or a folder of PNG/JPEG images)")
     g.add_argument("--data-dir", default="", help="folder holding the MNIST/Fashion-MNIST IDX files")
     g.add_argument("--key", default="", help="HDF5 dataset name inside --dataset PATH")
-    g.add_argument("--limit", type=int, default=0, help="use at most N training examples (0 = all)")
-    g.add_argument("--split-seed", type=int, default=0, metavar="S",
+    g.add_argument("--limit", type=option(DatasetSpec, "limit", "--limit"), default=0,
+                   help="use at most N training examples (0 = all)")
+    g.add_argument("--split-seed", type=option(DatasetSpec, "seed", "--split-seed"), default=0, metavar="S",
                    help="seeds the train/held-out split of a single file or of MNIST's t10k, and sprite sampling, "
                         "apart from the training --seed, so runs of other seeds train on the same data (default 0; "
                         "a checkpoint keeps its own)")
     g.add_argument("--download", action="store_true", help="download missing MNIST files into the user cache")
-    g.add_argument("--image-size", type=int, default=0,
+    g.add_argument("--image-size", type=checked(whole(0, 1024), "--image-size"), default=0,
                    help="image folder: resize every image to this square side (center-crop, then scale; 0 = the "
                         "most common size); sprites: their side (default 64)")
     g.add_argument("--channels", choices=("auto", "gray", "rgb"), default="auto",
@@ -66,105 +73,122 @@ def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
     g.add_argument("--in-memory", choices=("auto", "always", "never"), default="auto",
                    help="HDF5: read into memory (always), stream the training rows from disk in chunks (never), or "
                         "stream only when larger than --memory-budget (auto)")
-    g.add_argument("--memory-budget", type=float, default=None,
+    g.add_argument("--memory-budget", type=checked(number(0.0), "--memory-budget"), default=None,
                    help="MB an HDF5 dataset may take in memory before auto streams it (default: a quarter of RAM)")
 
 
-def _objective(text: str) -> str:
-    if text.strip() not in OBJECTIVES:
-        raise ValueError(text)
-    return text.strip()
-
-
-def _list_of(kind, what: str):
+def _list_of(parse_one, what: str):
+    """A sweep's comma-separated list, each value parsed (and checked) by `parse_one`."""
     def parse(text: str) -> list:
-        try:
-            values = [kind(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what} separated by commas, got {text!r}") from None
+        values = [parse_one(v.strip()) for v in text.split(",") if v.strip()]
         if not values:
             raise argparse.ArgumentTypeError(f"expected at least one {what}")
         return values
     return parse
 
 
+TRAINED_WITH = {
+    # the flag's dest -> (the config, its field): settings a resumed run keeps (trainer.training.opening), so
+    # their defaults are None here, to tell a flag given from one left out; the configs hold the defaults
+    "arch": (ModelConfig, "arch"), "hidden": (ModelConfig, "hidden"),
+    "encoder_hidden": (ModelConfig, "encoder_hidden"), "latent_dim": (ModelConfig, "latent_dim"),
+    "likelihood": (ModelConfig, "likelihood"), "sigma": (ModelConfig, "sigma"), "layers": (ModelConfig, "layers"),
+    "layer_beta": (TrainConfig, "layer_beta"), "layer_warmup": (TrainConfig, "layer_warmup"),
+    "layer_free_bits": (TrainConfig, "layer_free_bits"), "beta": (TrainConfig, "beta"),
+    "beta_schedule": (TrainConfig, "beta_schedule"), "free_bits": (TrainConfig, "free_bits"),
+    "objective": (TrainConfig, "objective"), "tc_alpha": (TrainConfig, "tc_alpha"),
+    "tc_gamma": (TrainConfig, "tc_gamma"), "tc_sampling": (TrainConfig, "tc_sampling"),
+    "batch_size": (TrainConfig, "batch_size"), "lr": (TrainConfig, "lr"), "seed": (TrainConfig, "seed"),
+    "binarize": (TrainConfig, "binarize"),
+}
+SWEPT = ("beta", "seed", "free_bits", "beta_schedule", "objective")
+"""The settings a sweep takes lists of (trainer.training.sweep.AXES)."""
+
+
+def _setting(group, flag: str, sweep: bool, help: str = "", **kwargs) -> None:
+    """A flag for a config field that a resume keeps: parsed and checked by the field's rule, default None."""
+    dest = flag[2:].replace("-", "_")
+    cls, name = TRAINED_WITH[dest]
+    default = getattr(cls(), name)
+    shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+    if "choices" not in kwargs:
+        kwargs["type"] = kwargs.get("type") or option(cls, name, flag)
+    if sweep and dest in SWEPT:
+        kwargs["type"] = _list_of(kwargs.pop("type", None) or option(cls, name, flag), f"value for {flag}")
+        kwargs.pop("choices", None)
+        help += " (a sweep: comma-separated values, one run each)"
+    group.add_argument(flag, default=None, help=f"{help} (default {shown})".lstrip(), **kwargs)
+
+
 def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     """The options of `train`; a sweep takes lists (comma-separated) for the settings it varies."""
     _add_dataset_args(p, default=None)
     m = p.add_argument_group("model")
-    m.add_argument("--arch", choices=ARCHS, default="mlp")
-    m.add_argument("--hidden", type=_hidden, default=(400,), help="hidden sizes, e.g. 400 or 512,256")
-    m.add_argument("--encoder-hidden", type=_hidden, default=(), metavar="SIZES",
-                   help="the encoder's own hidden sizes when they differ from the decoder's (default: --hidden)")
-    m.add_argument("--latent-dim", type=int, default=20)
-    m.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
-    m.add_argument("--sigma", type=_sigma, default=0.0, help="gaussian likelihood: fixed std, or 'learned' (default)")
-    m.add_argument("--conditional", action="store_true", help="condition encoder and decoder on the label (CVAE)")
-    m.add_argument("--layers", type=int, default=1,
-                   help="stochastic layers: 2 or more train a hierarchical VAE (Ladder VAE), the latent dimensions "
-                        "split among the layers, bottom first")
-    m.add_argument("--layer-beta", type=_list_of(float, "numbers"), default=(),
-                   help="a hierarchy: each layer's weight on β, bottom first, e.g. 1,2")
-    m.add_argument("--layer-warmup", type=_list_of(int, "whole numbers"), default=(),
-                   help="a hierarchy: steps over which each layer's KL weight ramps up from 0, bottom first, "
-                        "e.g. 0,2000 (without it the upper layers tend to collapse)")
-    m.add_argument("--layer-free-bits", type=_list_of(float, "numbers"), default=(),
-                   help="a hierarchy: free bits (nats per dimension) of each layer, bottom first")
+    _setting(m, "--arch", sweep, choices=ARCHS)
+    _setting(m, "--hidden", sweep, "hidden sizes, e.g. 400 or 512,256")
+    _setting(m, "--encoder-hidden", sweep, "the encoder's own hidden sizes when they differ from the decoder's "
+             "(empty: --hidden)", metavar="SIZES")
+    _setting(m, "--latent-dim", sweep)
+    _setting(m, "--likelihood", sweep, choices=LIKELIHOODS)
+    _setting(m, "--sigma", sweep, "gaussian likelihood: fixed std, or 'learned' (0)", type=_sigma)
+    m.add_argument("--conditional", action="store_true", default=None,
+                   help="condition encoder and decoder on the label (CVAE)")
+    _setting(m, "--layers", sweep, "stochastic layers: 2 or more train a hierarchical VAE (Ladder VAE), the latent "
+             "dimensions split among the layers, bottom first")
+    _setting(m, "--layer-beta", sweep, "a hierarchy: each layer's weight on β, bottom first, e.g. 1,2")
+    _setting(m, "--layer-warmup", sweep, "a hierarchy: steps over which each layer's KL weight ramps up from 0, "
+             "bottom first, e.g. 0,2000 (without it the upper layers tend to collapse)")
+    _setting(m, "--layer-free-bits", sweep, "a hierarchy: free bits (nats per dimension) of each layer, bottom first")
     o = p.add_argument_group("objective and optimisation")
-    many = " (a sweep: comma-separated values, one run each)" if sweep else ""
-    o.add_argument("--beta", type=_list_of(float, "numbers") if sweep else float, default=[1.0] if sweep else 1.0,
-                   help="weight of KL (rate) in the loss" + many)
-    o.add_argument("--beta-schedule", type=_list_of(str, "schedules") if sweep else str,
-                   default=["constant"] if sweep else "constant",
-                   help="constant | warmup:STEPS | cyclical:PERIOD" + many)
-    o.add_argument("--free-bits", type=_list_of(float, "numbers") if sweep else float, default=[0.0] if sweep else 0.0,
-                   help="nats per latent dimension not penalised" + many)
-    o.add_argument("--objective", **({"type": _list_of(_objective, f"objectives ({', '.join(OBJECTIVES)})"),
-                                      "default": ["elbo"]} if sweep else {"choices": OBJECTIVES, "default": "elbo"}),
-                   help="elbo: the β-VAE loss D + β·KL; tcvae: β-TCVAE, D + α·MI + β·TC + γ·dimension-wise KL, "
-                        "so β weighs only the total correlation (Chen et al. 2018)" + many)
-    o.add_argument("--tc-alpha", type=float, default=1.0, help="tcvae: weight of the index-code mutual information")
-    o.add_argument("--tc-gamma", type=float, default=1.0, help="tcvae: weight of the dimension-wise KL")
-    o.add_argument("--tc-sampling", choices=TC_SAMPLING, default="mws",
-                   help="tcvae: how a batch estimates q(z): mws (minibatch-weighted) or mss (stratified)")
-    o.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
-    o.add_argument("--batch-size", type=int, default=128)
-    o.add_argument("--lr", type=float, default=1e-3)
+    _setting(o, "--beta", sweep, "weight of KL (rate) in the loss")
+    _setting(o, "--beta-schedule", sweep, "constant | warmup:STEPS | cyclical:PERIOD")
+    _setting(o, "--free-bits", sweep, "nats per latent dimension not penalised")
+    _setting(o, "--objective", sweep, "elbo: the β-VAE loss D + β·KL; tcvae: β-TCVAE, D + α·MI + β·TC + γ·dimension-"
+             "wise KL, so β weighs only the total correlation (Chen et al. 2018)", choices=OBJECTIVES)
+    _setting(o, "--tc-alpha", sweep, "tcvae: weight of the index-code mutual information")
+    _setting(o, "--tc-gamma", sweep, "tcvae: weight of the dimension-wise KL")
+    _setting(o, "--tc-sampling", sweep, "tcvae: how a batch estimates q(z): mws (minibatch-weighted) or mss "
+             "(stratified)", choices=TC_SAMPLING)
+    o.add_argument("--epochs", type=option(TrainConfig, "epochs", "--epochs"), default=10,
+                   help="total epochs (with --resume: the new total)")
+    _setting(o, "--batch-size", sweep)
+    _setting(o, "--lr", sweep)
     o.add_argument("--tensorboard", default="", metavar="DIR",
                    help="also write TensorBoard event files into DIR (one TensorBoard run per run, named like its "
                         "checkpoint; needs the optional extra: pip install -e \".[tensorboard]\")")
-    o.add_argument("--seed", type=_list_of(int, "whole numbers") if sweep else int, default=[0] if sweep else 0,
-                   help="seeds weights, batches and noise" + many)
-    o.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    _setting(o, "--seed", sweep, "seeds weights, batches and noise")
+    o.add_argument("--device", choices=DEVICES, default="auto")
     o.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32 (default), or bf16: the forward pass under bfloat16 autocast (CPU, CUDA); with --resume, "
                         "the checkpoint's unless given")
     o.add_argument("--compile", action="store_true",
                    help="compile the training step with torch.compile (on CUDA: CUDA graphs, mode reduce-overhead); "
                         "costs tens of seconds of compilation first")
-    o.add_argument("--binarize", choices=BINARIZE, default="none",
-                   help="none: pixel values as given; dynamic: a fresh Bernoulli(x) sample per batch (Burda et al. "
-                        "2016); static: one sample drawn from the seed. Makes a Bernoulli likelihood a real one on "
-                        "grey-level images")
+    _setting(o, "--binarize", sweep, "none: pixel values as given; dynamic: a fresh Bernoulli(x) sample per batch "
+             "(Burda et al. 2016); static: one sample drawn from the seed. Makes a Bernoulli likelihood a real one on "
+             "grey-level images", choices=BINARIZE)
 
 
-def new_configs(args, dataset, **overrides):
-    """The ModelConfig and TrainConfig a fresh `train` (or each run of a sweep, given `overrides`) starts from."""
-    from trainer.model.vae import model_config_for
+def given_settings(args) -> dict:
+    """The settings a command line names, by their config fields' names: what a resume compares with the
+    checkpoint's, and what a fresh run takes over the configs' defaults."""
+    given = {name: getattr(args, dest) for dest, (cls, name) in TRAINED_WITH.items()
+             if getattr(args, dest, None) is not None}
+    if args.conditional:
+        given["conditional"] = True
+    return given
 
-    model_cfg = model_config_for(
-        dataset, conditional=args.conditional, arch=args.arch, hidden=args.hidden,
-        encoder_hidden=args.encoder_hidden,
-        latent_dim=args.latent_dim, likelihood=args.likelihood, sigma=args.sigma, layers=args.layers,
-    )
-    settings = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
-                    beta_schedule=args.beta_schedule, free_bits=args.free_bits, seed=args.seed, device=args.device,
-                    binarize=args.binarize, precision=args.precision or "fp32", compile=args.compile,
-                    objective=args.objective, tc_alpha=args.tc_alpha, tc_gamma=args.tc_gamma,
-                    tc_sampling=args.tc_sampling, layer_beta=tuple(args.layer_beta),
-                    layer_warmup=tuple(args.layer_warmup), layer_free_bits=tuple(args.layer_free_bits))
-    train_cfg = TrainConfig(**{**settings, **overrides})
-    return model_cfg, train_cfg
+
+def new_configs(args, dataset, sweep: bool = False):
+    """The ModelConfig and TrainConfig a fresh `train` starts from; for a sweep, its base (the settings it lists
+    values of, SWEPT, are left at their defaults for trainer.training.sweep.plan_runs to vary)."""
+    from trainer.training.opening import configs_for
+
+    settings = {**given_settings(args), "epochs": args.epochs, "device": args.device,
+                "precision": args.precision or "fp32", "compile": args.compile}
+    if sweep:
+        settings = {k: v for k, v in settings.items() if k not in SWEPT}
+    return configs_for(dataset, **settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_args(t, sweep=False)
     t.add_argument("--out", required=True, help="checkpoint to write (HDF5)")
     t.add_argument("--resume", help="checkpoint to continue from")
-    t.add_argument("--save-every", type=float, default=5.0,
+    t.add_argument("--save-every", type=checked(SAVE_EVERY, "--save-every"), default=5.0,
                    help="minutes between saves while training (default 5); every epoch's end is saved too")
     t.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
 
@@ -186,27 +210,31 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the same command skips finished runs and resumes unfinished ones.")
     _add_training_args(w, sweep=True)
     w.add_argument("--out", required=True, help="folder for the runs' checkpoints and summary.csv (made if missing)")
-    w.add_argument("--jobs", type=int, default=1, help="worker processes, each training its share of the runs "
+    w.add_argument("--jobs", type=checked(whole(1, 256), "--jobs"), default=1,
+                   help="worker processes, each training its share of the runs "
                    "(default 1: all runs in one batched ensemble, the fastest on one CPU or GPU)")
-    w.add_argument("--iwae-samples", type=int, default=0,
+    w.add_argument("--iwae-samples", type=option(EvalOptions, "iwae_samples", "--iwae-samples"), default=0,
                    help="K importance samples for each run's log p(x) (0 = skip)")
     w.add_argument("--disentanglement", action="store_true",
                    help="also DCI, SAP and the FactorVAE score of each finished run (sprites), on "
                         "disentanglement_lib's 15,000 points: minutes per run")
-    w.add_argument("--gap-examples", type=int, default=0, metavar="N",
+    w.add_argument("--gap-examples", type=checked(whole(0, MAX_EXAMPLES), "--gap-examples"), default=0, metavar="N",
                    help="also split each finished run's ELBO gap into its amortization and approximation parts by "
                         "classical VI on the first N held-out examples (summary.csv; seconds per run for N=100)")
-    w.add_argument("--save-every", type=float, default=5.0, help="minutes between saves while training (default 5)")
+    w.add_argument("--save-every", type=checked(SAVE_EVERY, "--save-every"), default=5.0,
+                   help="minutes between saves while training (default 5)")
     w.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
 
     e = sub.add_parser("eval", help="evaluate a checkpoint: ELBO, rate, distortion, active units, IWAE, MIG")
     e.add_argument("checkpoint")
     _add_dataset_args(e, default=None)
-    e.add_argument("--iwae-samples", type=int, default=0, help="K importance samples for log p(x) (0 = skip)")
+    e.add_argument("--iwae-samples", type=option(EvalOptions, "iwae_samples", "--iwae-samples"), default=0,
+                   help="K importance samples for log p(x) (0 = skip)")
     e.add_argument("--disentanglement", action="store_true",
                    help="also DCI, SAP and the FactorVAE score, by disentanglement_lib's protocols (sprites; "
                         "gradient-boosted trees on 10,000 points: minutes)")
-    e.add_argument("--rate-split-points", type=int, default=10_000, metavar="N",
+    e.add_argument("--rate-split-points", type=option(EvalOptions, "rate_split_points", "--rate-split-points"),
+                   default=10_000, metavar="N",
                    help="held-out examples the rate split I(X;Z) + KL(q(z)||p(z)) sums over; its cost grows as N^2"
                         " (default 10000, 0 = skip)")
     e.add_argument("--gaps", action="store_true",
@@ -214,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "from the encoder's guess, and report the approximation gap log p(x) - ELBO(q*) and the "
                         "amortization gap ELBO(q*) - ELBO(encoder) on the first --limit held-out examples (default "
                         "100), with log p(x) by IWAE (--iwae-samples, default 1000) of both proposals")
-    e.add_argument("--svi-steps", type=int, default=500, metavar="N",
+    e.add_argument("--svi-steps", type=option(EvalOptions, "svi_steps", "--svi-steps"), default=500, metavar="N",
                    help="with --gaps: at most N Adam steps of classical VI per example (default 500)")
     e.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     e.add_argument("--json", action="store_true")
@@ -224,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(N, C, H, W) in chunks of about 1 MB, for training with --dataset OUT.")
     c.add_argument("folder")
     c.add_argument("--out", required=True, help="HDF5 file to write (.h5)")
-    c.add_argument("--image-size", type=int, default=0, help="square side to resize to; 0 = the most common size")
+    c.add_argument("--image-size", type=checked(whole(0, 1024), "--image-size"), default=0,
+                   help="square side to resize to; 0 = the most common size")
     c.add_argument("--channels", choices=("auto", "gray", "rgb"), default="auto")
     c.add_argument("--strict", action="store_true", help="refuse images of mixed sizes instead of resizing them")
     c.add_argument("--json", action="store_true")
@@ -266,13 +295,20 @@ def budget(args) -> int | None:
     """--memory-budget in bytes (None: the default, a quarter of RAM)."""
     if args.memory_budget is None:
         return None
-    if not (math.isfinite(args.memory_budget) and args.memory_budget >= 0):
-        raise UsageError(f"{PROG}: --memory-budget must be a number of MB >= 0, got {args.memory_budget}")
-    return int(args.memory_budget * 2**20)
+    return int(args.memory_budget * 2**20)  # checked when parsed
 
 
 def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
+    """One line of strict JSON on stdout: a NaN or infinite figure (which JSON cannot hold) is an error naming it,
+    and nothing is printed."""
+    try:
+        text = json.dumps(obj, allow_nan=False)
+    except ValueError:
+        from trainer.training.evaluation import first_non_finite
+
+        key, value = first_non_finite(obj) or ("a figure", math.nan)
+        raise VaeExplorerError(f"{PROG}: cannot print JSON: {key} is {value}, not a finite number") from None
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

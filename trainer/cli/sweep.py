@@ -10,16 +10,6 @@ from pathlib import Path
 from trainer.cli.parser import (PROG, BAR_INTERVAL, UsageError, budget, check_tensorboard, dataset_spec, new_configs,
                                 print_json)
 
-def _check_numbers(args) -> None:
-    for flag, value, ok, need in (
-            ("--jobs", args.jobs, args.jobs >= 1, "positive"),
-            ("--iwae-samples", args.iwae_samples, args.iwae_samples >= 0, ">= 0"),
-            ("--gap-examples", args.gap_examples, args.gap_examples >= 0, ">= 0"),
-            ("--save-every", args.save_every, math.isfinite(args.save_every) and args.save_every > 0, "positive")):
-        if not ok:
-            raise UsageError(f"{PROG} sweep: {flag} must be {need}, got {value}")
-
-
 def cmd_sweep(args) -> int:
     from tqdm import tqdm
 
@@ -27,7 +17,6 @@ def cmd_sweep(args) -> int:
     from trainer.training.reports import DivergedReport, EpochReport, StepReport
     from trainer.training.sweep import SUMMARY_NAME, Sweep, plan_runs, run_sweep
 
-    _check_numbers(args)
     check_tensorboard(args, "sweep")  # at once: not after the data is read and the model built
     out = Path(args.out)
     if not out.resolve().parent.is_dir():
@@ -36,8 +25,9 @@ def cmd_sweep(args) -> int:
         raise UsageError(f"{PROG} sweep: --out {args.out} is a file, not a folder")
     # the data is drawn once, from the split seed: every run sees the data `train` with its seed would see
     dataset = load_dataset(dataset_spec(args, None, seed=args.split_seed), memory_budget=budget(args))
-    model_cfg, base = new_configs(args, dataset, beta=args.beta[0], seed=args.seed[0], free_bits=args.free_bits[0],
-                                   beta_schedule=args.beta_schedule[0], objective=args.objective[0])
+    from trainer.cli.files import print_notes  # what the loader left out (an image folder's bombs)
+    print_notes(dataset)
+    model_cfg, base = new_configs(args, dataset, sweep=True)
     runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule, args.objective)
     out.mkdir(exist_ok=True)
     from trainer.analysis.disentanglement import PROTOCOL_POINTS
@@ -45,7 +35,7 @@ def cmd_sweep(args) -> int:
     sweep = Sweep(model_cfg, runs, dataset, out, save_every_s=args.save_every * 60, iwae_samples=args.iwae_samples,
                   disentanglement_points=PROTOCOL_POINTS if args.disentanglement else 0,
                   jobs=args.jobs, gap_examples=args.gap_examples, tensorboard=args.tensorboard)
-    per_epoch = math.ceil(len(dataset.x_train) / args.batch_size)
+    per_epoch = math.ceil(len(dataset.x_train) / base.batch_size)
     print(f"{PROG}: sweep of {len(runs)} runs on {dataset.describe()} into {out}", file=sys.stderr)
 
     bar = tqdm(total=len(runs) * args.epochs * per_epoch, unit="step", file=sys.stderr, dynamic_ncols=True,

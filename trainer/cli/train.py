@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import signal
 import sys
 import time
 from pathlib import Path
 
 from trainer.cli.evaluate import train_split_terms
-from trainer.cli.parser import (PROG, BAR_INTERVAL, UsageError, budget, check_tensorboard, dataset_spec, new_configs,
-                                print_json, terms)
-from trainer.config import TrainConfig
+from trainer.cli.parser import (PROG, BAR_INTERVAL, UsageError, budget, check_tensorboard, dataset_spec, given_settings,
+                                new_configs, print_json, terms)
 
 def cmd_train(args) -> int:
     from trainer.training.distributed import join, leave
 
-    if not (math.isfinite(args.save_every) and args.save_every > 0):
-        raise UsageError(f"{PROG} train: --save-every must be positive, got {args.save_every}")
     out_dir = Path(args.out).resolve().parent
     if not out_dir.is_dir():
         # checked before training, so a typo in --out never throws a finished run away
@@ -33,6 +29,8 @@ def cmd_train(args) -> int:
 def _train(args, group) -> int:
     trainer, resume = _open_run(args, group)
     if group.leader:  # rank 0 prints and writes; every rank trains
+        from trainer.cli.files import print_notes  # what the loader left out (an image folder's bombs)
+        print_notes(trainer.dataset)
         where = f"{trainer.device}" + (f", {group.world} processes" if group.active else "")
         print(f"{PROG}: {trainer.dataset.describe()} on {where}" + (f", resumed from {resume}" if resume else ""),
               file=sys.stderr)
@@ -44,11 +42,12 @@ def _train(args, group) -> int:
 
 
 def _open_run(args, group):
-    """(the Trainer, the checkpoint path it resumes or None): from --resume, or fresh from the arguments."""
+    """(the Trainer, the checkpoint path it resumes or None): from --resume, or fresh from the arguments; either
+    way through trainer.training.opening, whose rule says what a resume may change."""
     from trainer.checkpoints.hdf5 import load_checkpoint
     from trainer.data import load_dataset
     from trainer.training.distributed import restarted_by_torchrun
-    from trainer.training.loop import Trainer
+    from trainer.training.opening import open_trainer
 
     resume = args.resume
     if restarted_by_torchrun() and Path(args.out).is_file():
@@ -56,15 +55,16 @@ def _open_run(args, group):
     ckpt = load_checkpoint(resume) if resume else None
     spec = dataset_spec(args, ckpt.dataset if ckpt else None, seed=args.split_seed)
     dataset = load_dataset(spec, memory_budget=budget(args))
-    if ckpt is not None:
-        model_cfg = ckpt.model_config
-        train_cfg = TrainConfig.from_dict({**ckpt.train_config.to_dict(), "epochs": args.epochs, "device": args.device,
-                                           "compile": args.compile,
-                                           "precision": args.precision or ckpt.train_config.precision})
-    else:
+    if ckpt is None:
         model_cfg, train_cfg = new_configs(args, dataset)
-        train_cfg.validate()
-    return Trainer(model_cfg, train_cfg, dataset, checkpoint=ckpt, on_divergence="stop", group=group), resume
+        trainer = open_trainer(dataset, model=model_cfg, train=train_cfg, on_divergence="stop", group=group)
+    else:
+        named = {**given_settings(args), "epochs": args.epochs, "device": args.device, "compile": args.compile}
+        if args.precision:
+            named["precision"] = args.precision
+        trainer = open_trainer(dataset, checkpoint=ckpt, where=str(resume), on_divergence="stop", group=group,
+                               **named)
+    return trainer, resume
 
 
 def _train_and_save(args, trainer, group) -> str | None:

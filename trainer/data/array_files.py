@@ -89,7 +89,7 @@ def _read_npz(path) -> tuple[np.ndarray, np.ndarray | None, str]:
                 raise DataError(f"{path}: no array named x (found {sorted(keys) or 'none'})")
             x, values = _images(loaded["x"], f"{path}[x]")
             label_key = next((k for k in _LABEL_KEYS if k in keys), None)
-            y = _labels(loaded[label_key], len(x), f"{path}[{label_key}]") if label_key else None
+            y = check_labels(loaded[label_key], len(x), f"{path}[{label_key}]") if label_key else None
             return x, y, values
     except DataError:
         raise
@@ -130,7 +130,7 @@ def _read_hdf5(path, key: str = "") -> tuple[np.ndarray, np.ndarray | None, str]
     try:
         with h5py.File(path, "r") as f:
             x, values = _images(f[key][()], f"{path}[{key}]")
-            y = _labels(f[label_key][()], len(x), f"{path}[{label_key}]") if label_key else None
+            y = check_labels(f[label_key][()], len(x), f"{path}[{label_key}]") if label_key else None
     except DataError:
         raise
     except Exception as exc:
@@ -144,7 +144,7 @@ def _read_labels(path: Path, key: str, label_key: str | None) -> np.ndarray | No
         return None
     try:
         with h5py.File(path, "r") as f:
-            return _labels(f[label_key][()], len(f[key]), f"{path}[{label_key}]")
+            return check_labels(f[label_key][()], len(f[key]), f"{path}[{label_key}]")
     except DataError:
         raise
     except Exception as exc:
@@ -234,7 +234,7 @@ def _images(x: np.ndarray, where: str) -> tuple[np.ndarray, str]:
 
 
 
-def _labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
+def check_labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
     """Class labels as int64 (N,): non-negative integers, one per image."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:

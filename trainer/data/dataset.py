@@ -45,6 +45,9 @@ class Dataset:
     factor_sizes: tuple[int, ...] = ()
     values: str = ""
     """How the source's pixel values were read, e.g. 'int64 0/1 read as binary'; filled in when empty."""
+    notes: tuple[str, ...] = ()
+    """What the loader left out that the user should hear of, one line each naming the source (an image folder's
+    decompression bombs): every front end (train, sweep, eval, the window) shows them."""
 
     def __post_init__(self) -> None:
         # Checked once here so every consumer (loop, metrics, GUI) can trust the layout.

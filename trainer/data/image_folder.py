@@ -93,10 +93,15 @@ def _summary(n, c, h, w, class_names, resized, other_sizes, empty_classes, skipp
     if empty_classes:
         text += f"; empty subfolder{'s' * (len(empty_classes) > 1)} skipped: {', '.join(empty_classes)}"
     if skipped:
-        text += (f"; {len(skipped)} image{'s' * (len(skipped) > 1)} over Pillow's decompression-bomb limit of "
-                 f"{Image.MAX_IMAGE_PIXELS:,} pixels skipped: {', '.join(skipped[:3])}"
-                 + (", ..." if len(skipped) > 3 else ""))
+        text += f"; {skipped_text(skipped)}"
     return text
+
+
+def skipped_text(skipped: tuple[str, ...]) -> str:
+    """'2 images over Pillow's decompression-bomb limit of 89,478,485 pixels skipped: a.png, b.png'."""
+    return (f"{len(skipped)} image{'s' * (len(skipped) > 1)} over Pillow's decompression-bomb limit of "
+            f"{Image.MAX_IMAGE_PIXELS:,} pixels skipped: {', '.join(skipped[:3])}"
+            + (", ..." if len(skipped) > 3 else ""))
 
 
 @dataclass(frozen=True)
@@ -204,7 +209,8 @@ def image_folder_dataset(folder, size: int | tuple[int, int] | None = None, mode
     dataset = Dataset(spec, loaded.x[train], loaded.x[test],
                       None if y is None else y[train], None if y is None else y[test],
                       num_classes=len(loaded.class_names), class_names=loaded.class_names,
-                      values="uint8 0..255 scaled to [0, 1]")
+                      values="uint8 0..255 scaled to [0, 1]",
+                      notes=(f"{spec.path}: {skipped_text(loaded.skipped)}",) if loaded.skipped else ())
     return dataset, loaded
 
 

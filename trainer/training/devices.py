@@ -6,11 +6,13 @@ import contextlib
 
 import torch
 
+from trainer.config import TrainConfig
 from trainer.errors import ConfigError
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """auto picks cuda, then mps, then cpu; an explicit device that is absent is a ConfigError."""
+    """auto picks cuda, then mps, then cpu; an explicit device that is absent, or another name, is a ConfigError."""
+    name = TrainConfig.rule("device").check("device", name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -34,10 +34,11 @@ from typing import Callable
 import torch
 
 from trainer.atomic import atomic_write
-from trainer.checkpoints.hdf5 import Checkpoint, load_checkpoint, save_checkpoint
-from trainer.config import ModelConfig, TrainConfig
-from trainer.errors import VaeExplorerError
+from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
+from trainer.config import BetaSchedule, ModelConfig, TrainConfig
+from trainer.errors import ConfigError, VaeExplorerError
 from trainer.training.loop import Trainer
+from trainer.training.opening import open_trainer
 from trainer.training.reports import DivergedReport, StepReport
 
 SUMMARY_NAME = "summary.csv"
@@ -47,8 +48,6 @@ SAVE_EVERY_S = 300.0
 AXES = ("beta", "seed", "free_bits", "beta_schedule", "objective")
 """The settings a sweep varies; every other setting is shared by its runs."""
 _SHORT = {"beta": "beta", "seed": "seed", "free_bits": "fb", "beta_schedule": "sched", "objective": "obj"}
-_RESUMABLE = ("epochs", "device")
-"""Settings a run may change when it resumes: the total epochs, and where it trains."""
 
 
 @dataclass(frozen=True)
@@ -66,12 +65,28 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def _axis_values(axis: str, values) -> list | None:
+    """The values a sweep lists for one setting, each checked by that setting's rule; None or [] lists none."""
+    if values is None:
+        return None
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, range)) and not hasattr(values,
+                                                                                                  "tolist"):
+        raise ConfigError(f"sweep: {axis} takes a list of values, got {type(values).__name__} {values!r:.60}")
+    listed = values.tolist() if hasattr(values, "tolist") else list(values)
+    rule = TrainConfig.rule(axis)
+    checked = [rule.check(axis, v) for v in listed]
+    if axis == "beta_schedule":
+        for schedule in checked:
+            BetaSchedule.parse(schedule)
+    return checked
+
+
 def plan_runs(base: TrainConfig, betas=None, seeds=None, free_bits=None, schedules=None,
               objectives=None) -> list[SweepRun]:
     """Every combination of the listed values (None: the base config's value), named by what varies."""
-    axes = {"beta": betas or [base.beta], "seed": seeds or [base.seed],
-            "free_bits": free_bits or [base.free_bits], "beta_schedule": schedules or [base.beta_schedule],
-            "objective": objectives or [base.objective]}
+    given = {"beta": betas, "seed": seeds, "free_bits": free_bits, "beta_schedule": schedules,
+             "objective": objectives}
+    axes = {axis: _axis_values(axis, values) or [getattr(base, axis)] for axis, values in given.items()}
     for axis, values in axes.items():
         if len(set(values)) != len(values):
             raise VaeExplorerError(f"sweep: {axis} lists a value twice: {', '.join(map(str, values))}")
@@ -79,8 +94,8 @@ def plan_runs(base: TrainConfig, betas=None, seeds=None, free_bits=None, schedul
     runs = []
     for objective, beta, fb, schedule, seed in itertools.product(axes["objective"], axes["beta"], axes["free_bits"],
                                                                   axes["beta_schedule"], axes["seed"]):
-        cfg = dataclasses.replace(base, beta=float(beta), seed=int(seed), free_bits=float(fb),
-                                  beta_schedule=str(schedule), objective=str(objective))
+        cfg = dataclasses.replace(base, beta=beta, seed=seed, free_bits=fb, beta_schedule=schedule,
+                                  objective=objective)
         values = {"beta": _number(cfg.beta), "seed": str(cfg.seed), "free_bits": _number(cfg.free_bits),
                   "beta_schedule": cfg.beta_schedule.replace(":", "-"), "objective": cfg.objective}
         runs.append(SweepRun("_".join(f"{_SHORT[a]}-{values[a]}" for a in shown), cfg))
@@ -235,27 +250,18 @@ class SweepResult:
         return self.trained_samples / self.train_s if self.train_s > 0 else 0.0
 
 
-def _resumable_from(run: SweepRun, path: Path, model_config: ModelConfig) -> Checkpoint | None:
-    """The run's checkpoint if it has one that this sweep may continue; raises with the reason if not ours."""
-    if not path.exists():
-        return None
-    ckpt = load_checkpoint(path)
-    for what, theirs, ours, free in (("model", ckpt.model_config, model_config, ()),
-                                     ("settings", ckpt.train_config, run.config, _RESUMABLE)):
-        a, b = theirs.to_dict(), ours.to_dict()
-        differ = [f"{k} {a.get(k)!r} there, {b[k]!r} here" for k in b if k not in free and a.get(k) != b[k]]
-        if differ:
-            raise VaeExplorerError(f"{path}: trained with another {what} ({'; '.join(differ)}); "
-                                   "use another --out folder")
-    return ckpt
-
-
 def _trainer_for(sweep: Sweep, run: SweepRun) -> Trainer:
-    ckpt = _resumable_from(run, run.checkpoint_path(sweep.folder), sweep.model_config)
-    trainer = Trainer(sweep.model_config, run.config, sweep.dataset, checkpoint=ckpt, on_divergence="stop")
-    if ckpt is not None:
-        trainer.set_epochs(run.config.epochs)  # the total this command asks for
-    return trainer
+    """The run's Trainer: resumed from its checkpoint when the folder has one (under the one rule of
+    trainer.training.opening: the settings must be this run's, the epochs may grow), else fresh."""
+    path = run.checkpoint_path(sweep.folder)
+    ckpt = load_checkpoint(path) if path.exists() else None
+    if ckpt is None:
+        return open_trainer(sweep.dataset, model=sweep.model_config, train=run.config, on_divergence="stop")
+    try:
+        return open_trainer(sweep.dataset, checkpoint=ckpt, where=str(path), model=sweep.model_config,
+                            train=run.config, on_divergence="stop")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; use another --out folder") from None
 
 
 def train_runs(sweep: Sweep, runs: list[SweepRun], on_report: Callable,

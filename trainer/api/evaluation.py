@@ -1,0 +1,79 @@
+"""trainer.evaluate and trainer.sweep: eval --json and sweep from Python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+from trainer.api.data import as_dataset, load_dataset
+from trainer.api.model import VAEModel, checkpoint_path, device_of
+from trainer.api.run import configs_for
+from trainer.checkpoints.hdf5 import load_checkpoint
+from trainer.config import EvalOptions
+from trainer.training.evaluation import (check_data_fits, checkpoint_gaps, evaluate_checkpoint,
+                                         model_from_checkpoint)
+
+
+def _checkpoint_and_data(model, data, device):
+    """(what was trained: its model_config and train_config, the network on `device`, the data to score, where it
+    came from): a VAEModel's own weights as they are now, or a checkpoint file's."""
+    if isinstance(model, VAEModel):
+        trained = SimpleNamespace(model_config=model.model_config, train_config=model.train_config)
+        net, spec, where = model.net.to(device).eval(), model.dataset, model.path or type(model).__name__
+    else:
+        path = checkpoint_path(model, "evaluate")  # a checkpoint's path, or a VAEModel
+        trained = load_checkpoint(path)
+        net, spec, where = model_from_checkpoint(trained, device, where=str(path)), trained.dataset, str(path)
+    dataset = as_dataset(data) if data is not None else load_dataset(spec)
+    check_data_fits(trained, dataset, where)
+    return trained, net, dataset, where
+
+
+def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0, rate_split_points: int = 10_000,
+             disentanglement: bool = False, gaps: bool = False, gap_examples: int = 100, svi_steps: int = 500,
+             device: str = "cpu") -> dict:
+    """What `vae-explorer eval --json` prints for a checkpoint (a path, or a VAEModel loaded from one), on its
+    own held-out data or `data`: elbo, recon, kl, kl_per_dim, active_units, rate, distortion, iwae_log_px and
+    elbo_gap (iwae_samples > 0), rate_split, mig on sprites, DCI/SAP/FactorVAE with `disentanglement`. With
+    `gaps`, `eval --gaps --json`'s split of the ELBO gap on the first gap_examples held-out examples instead.
+    Every option is checked as `eval` checks it (trainer.config.EvalOptions), before anything is loaded."""
+    options = EvalOptions(iwae_samples=iwae_samples, rate_split_points=rate_split_points,
+                          disentanglement=disentanglement, gaps=gaps, gap_examples=gap_examples, svi_steps=svi_steps,
+                          device=device)
+    options.validate()
+    target = device_of(options.device, "evaluate")
+    ckpt, net, dataset, where = _checkpoint_and_data(model, data, target)
+    if options.gaps:
+        return checkpoint_gaps(ckpt, dataset, net, target, examples=options.gap_examples,
+                               svi_steps=options.svi_steps, iwae_samples=options.iwae_samples or 1000, where=where)
+    return evaluate_checkpoint(ckpt, dataset, net, target, iwae_samples=options.iwae_samples,
+                               rate_split_points=options.rate_split_points, disentanglement=options.disentanglement,
+                               where=where)
+
+
+def sweep(data, out: str | Path, *, betas=None, seeds=None, free_bits=None, schedules=None, objectives=None,
+          iwae_samples: int = 0, gap_examples: int = 0, tensorboard: str | Path | None = None,
+          on_report: Callable | None = None,
+          should_stop: Callable[[], bool] | None = None, **options) -> list[dict]:
+    """`vae-explorer sweep` from Python: every combination of the values listed trained into the folder `out`
+    (one checkpoint a run, resumed and never repeated as the CLI does), and summary.csv's rows as dicts (the
+    same keys, None where not measured). on_report(run name, report) hears every report; with `tensorboard`,
+    each run also writes its TensorBoard events there, as `sweep --tensorboard` does."""
+    from trainer.training.sweep import Sweep, plan_runs, run_sweep
+
+    dataset = as_dataset(data)
+    model_cfg, base = configs_for(dataset, **options)
+    # a list not given sweeps nothing: the run's own beta= / seed= (or their defaults) then hold
+    runs = plan_runs(base, betas, seeds, free_bits, schedules, objectives)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    if tensorboard:
+        from trainer.training.tensorboard import require_tensorboard
+
+        require_tensorboard(tensorboard)
+    result = run_sweep(Sweep(model_cfg, runs, dataset, folder, iwae_samples=iwae_samples, gap_examples=gap_examples,
+                             tensorboard=str(tensorboard or "")),
+                       on_report=on_report or (lambda name, report: None),
+                       should_stop=should_stop or (lambda: False))
+    return [row.as_dict() for row in result.rows]
