@@ -111,3 +111,9 @@ def pytest_runtest_teardown(item):
         from PySide6.QtCore import QEvent
 
         widgets.QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    # once a window's thread has started, Python collects garbage only in the GUI thread, on a timer
+    # (explorer.runtime.memory): a test that runs no event loop gets its collection here, between tests
+    memory = sys.modules.get("explorer.runtime.memory")
+    collector = memory.gui_thread_collector() if memory is not None else None
+    if collector is not None:
+        collector.check()

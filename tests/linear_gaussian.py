@@ -47,6 +47,11 @@ class LinearGaussianVAE:
     def log_likelihood(self, x, mean):
         return (-0.5 * ((x.double() - mean.double()) ** 2 / self.s**2 + LOG_2PI) - math.log(self.s)).sum(-1).float()
 
+    def sample_observation(self, mean, generator=None):
+        """x ~ p(x|z) for the decoder's output (what BDMC simulates data with)."""
+        noise = torch.randn(mean.shape, generator=generator, dtype=torch.float64)
+        return (mean.double() + self.s * noise).float()
+
     # --- exact references ---
     def sample_x(self, n):
         z = torch.randn(n, self.W.shape[1], generator=self.generator, dtype=torch.float64)

@@ -58,7 +58,10 @@ def test_eval_reports_every_metric(trained):
     assert 0 <= result["active_units"] <= 8
     assert result["iwae_log_px"] >= result["elbo"] - 1.0
     split = result["rate_split"]  # the rate's information: I(X; Z) + KL(q(z) || p(z)), on every held-out example
-    assert set(split) == {"mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n", "n"}
+    assert set(split) == {"mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n", "n",
+                          "mutual_information_se", "mutual_information_at_half_n", "marginal_kl_se",
+                          "total_correlation_se", "dimwise_kl_se", "near_ceiling"}
+    assert result["elbo_se"] > 0 and result["iwae_log_px_se"] > 0
     assert split["n"] == 120 and split["log_n"] == pytest.approx(math.log(120))
     assert 0 <= split["mutual_information"] <= split["log_n"] + 1e-9
     assert split["marginal_kl"] == pytest.approx(split["total_correlation"] + split["dimwise_kl"])

@@ -64,15 +64,25 @@ def test_the_split_runs_in_the_background_and_shows_the_engines_numbers(qtbot, e
     for key in ("elbo_encoder", "elbo_optimized", "log_px", "amortization_gap", "approximation_gap"):
         assert result[key] == pytest.approx(engine[key], rel=1e-5, abs=1e-4), key
     assert result["amortization_gap"] > 0
-    # drawn stacked: approximation from 0, amortization on top of it
+    # drawn stacked: approximation from 0 (below it when negative: never clamped), amortization on top of it
     approx = view.approximation_bars.opts
     amort = view.amortization_bars.opts
-    assert list(approx["height"]) == pytest.approx([max(result["approximation_gap"], 0)])
-    assert list(amort["y0"]) == pytest.approx(list(approx["height"]))
+    assert list(approx["height"]) == pytest.approx([result["approximation_gap"]])
+    assert list(amort["y0"]) == pytest.approx([max(result["approximation_gap"], 0)])
     assert list(amort["height"]) == pytest.approx([result["amortization_gap"]])
     text = view.readout.text()
     assert f"{result['amortization_gap']:.2f}" in text and f"{result['approximation_gap']:.2f}" in text
     assert "amortization" in text and "approximation" in text
+    assert result["log_px_estimator"] == engine["log_px_estimator"] == "ais" and "AIS from q*" in text
+    # each example on the strip, negatives where they fall, counted and explained
+    per = view.per_example()
+    assert per["source"] == "held-out" and len(per["approximation"]) == 12
+    assert np.mean(per["approximation"]) == pytest.approx(result["approximation_gap"], abs=1e-4)
+    xs, _ = view.strip_points["approximation"].getData()
+    assert sorted(xs) == pytest.approx(sorted(per["approximation"]))
+    negatives = int(np.sum(per["approximation"] < 0)) + int(np.sum(per["amortization"] < 0))
+    caption = view.strip_caption.text()
+    assert ("estimator noise" in caption) == (negatives > 0) and ("every gap is ≥ 0" in caption) == (negatives == 0)
 
 
 def test_the_split_cancels_and_keeps_the_last_result(qtbot, explore):
@@ -139,3 +149,29 @@ def test_optimize_q_for_this_point_draws_its_path_and_the_decoder_switches(qtbot
     explore.flush()
     assert explore.point.trace is None and not len(scatter.vi_path_points()[0])
     assert not sliders.q_switch.isVisibleTo(sliders)
+
+
+def test_negative_gaps_are_drawn_where_they_fall_counted_and_explained(qtbot):
+    from explorer.panels.gap_split import GapSplitView
+    from explorer.runtime.background import LatestJob
+    from trainer.analysis.inference_gaps import GapResult
+
+    from PySide6.QtWidgets import QWidget
+
+    host = QWidget()  # owns the job, as a window does: both go when the test's widgets are closed
+    qtbot.addWidget(host)
+    view = GapSplitView(LatestJob("test gap split", host), parent=host)
+    encoder = np.array([-100.0, -100.0, -100.0, -100.0, -100.0])
+    optimized = encoder + np.array([0.5, 0.4, 0.6, 0.5, -0.1])  # one example's VI ended a little worse
+    log_px = optimized + np.array([-0.03, -0.02, 0.01, -0.05, 0.02])  # q* near exact: noise around 0
+    result = GapResult(elbo_encoder=encoder, elbo_optimized=optimized, iwae_encoder=log_px - 1,
+                       iwae_optimized=log_px, seconds_amortized=0.01, seconds_classical=1.0, steps=50.0, k=100)
+    view._run.sig_done.emit(result)
+    assert list(view.approximation_bars.opts["height"]) == pytest.approx([np.mean(log_px - optimized)])
+    assert view.approximation_bars.opts["height"][0] < 0  # a negative mean is drawn below 0, not clamped
+    caption = view.strip_caption.text()
+    assert "3 of 5 approximation gaps and 1 amortization gaps are below 0: estimator noise" in caption
+    assert "A mean below 0 is estimator noise" in view.readout.text()
+    xs, _ = view.strip_points["approximation"].getData()
+    assert min(xs) == pytest.approx(-0.05)
+    view.shutdown()

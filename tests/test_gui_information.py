@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from explorer.panels.information import InformationPanel
 from explorer.panels.rd import RateDistortionPanel
+from trainer.analysis.information_ceiling import ceiling_note
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data import load_dataset
 from trainer.model.vae import model_config_for
@@ -63,3 +66,40 @@ def test_the_rate_distortion_readout_names_the_information_inside_the_rate(qtbot
     assert "I(X;Z)" not in rd.readout.text()
     rd.set_information(4.25)
     assert "held-out I(X;Z) 4.25" in rd.readout.text()
+
+
+def test_the_readout_gives_each_part_its_error_n_and_warns_when_i_is_short(qtbot, trained):
+    trainer, epochs = trained
+    panel = InformationPanel()
+    qtbot.addWidget(panel)
+    panel.add_epoch(epochs[-1])
+    split = epochs[-1].rate_split
+    text = panel.readout.text()
+    assert f"{split['mutual_information']:.2f} ± {split['mutual_information_se']:.2f}" in text
+    assert f"N = {split['n']:,} held-out examples" in text
+    short = dict(split, mutual_information=7.0, mutual_information_se=0.02, mutual_information_at_half_n=6.6,
+                 log_n=7.6, n=2000, near_ceiling=True)
+    panel.add_epoch(dataclasses.replace(epochs[-1], step=epochs[-1].step + 1, rate_split=short))
+    assert "⚠ I = 7.00 nats is within 2 of its ceiling log N = 7.60" in panel.readout.text()
+    assert "absorb what it misses" in panel.warning()
+    # an opened checkpoint says the same from its history's columns
+    history = trainer.history.arrays()
+    panel.set_history(history)
+    last = {k.split("/")[1]: float(v[-1]) for k, v in history.items() if k.startswith("rate_split/")}
+    assert panel.warning() == ceiling_note(last)  # from the history's newest row, not kept from before
+    assert f"± {split['mutual_information_se']:.2f}" in panel.readout.text()
+
+
+def test_a_tcvae_run_shows_its_batch_tc_beside_the_held_out_tc(qtbot):
+    data = load_dataset(DatasetSpec(name="sprites", n=400, image_size=28, seed=2))
+    trainer = Trainer(model_config_for(data, hidden=(32,), latent_dim=3),
+                      TrainConfig(epochs=1, batch_size=64, objective="tcvae", report_every=2), data)
+    list(trainer.run())
+    history = trainer.history.arrays()
+    panel = InformationPanel()
+    qtbot.addWidget(panel)
+    panel.set_history(history)
+    steps, values = panel.series()["batch_tc"]
+    assert list(steps) == list(history["batch_tc/step"]) and np.isfinite(values).all() and len(values) > 1
+    assert f"what β weighs): <b>{values[-1]:.2f}</b>" in panel.readout.text()
+    assert "total correlation" in panel.readout.text()

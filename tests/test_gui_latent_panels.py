@@ -467,7 +467,9 @@ def test_elbo_gap_button_estimates_in_the_background_with_progress(qtbot, health
     result = panel.result()
     assert result is not None and result["k"] == 32 and result["n"] == 60 and seen and seen[-1] == 100
     assert result["gap"] >= -0.5 and result["log_px"] == pytest.approx(result["elbo"] + result["gap"])
-    assert f"{result['gap']:.2f} nats" in panel.gap_label.text()
+    assert f"{result['gap']:.2f} ± {result['gap_se']:.2f} nats" in panel.gap_label.text()
+    assert f"{result['log_px']:.2f} ± {result['log_px_se']:.2f} nats" in panel.logpx_label.text()
+    assert 0 < result["log_px_se"] < 5 and "standard error" in panel.logpx_label.toolTip()
 
     panel.k_spin.setValue(5000)  # slow enough to cancel
     panel.n_spin.setValue(150)

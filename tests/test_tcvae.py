@@ -96,13 +96,13 @@ def data():
 def test_the_loss_weighs_mutual_information_total_correlation_and_dimensionwise_kl(data):
     cfg = model_config_for(data, hidden=(32,), latent_dim=3)
     trainer = Trainer(cfg, TrainConfig(objective="tcvae", tc_alpha=0.5, tc_gamma=2.0, beta=6.0, device="cpu"), data)
-    assert trainer.tc == TcWeights(0.5, 2.0, len(data.x_train), "mws")
+    assert trainer.tc == TcWeights(0.5, 2.0, len(data.x_train), "mss")  # the unbiased estimator by default
     x = torch.from_numpy(data.x_train[:64]).float() / 255
     eps = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
     model = trainer.model
     terms = negative_elbo(model, x, beta=6.0, eps=eps, tc=trainer.tc)
     mu, logvar, z, params = model(x, None, eps)
-    mi, tc, dw = tc_decomposition(z, mu, logvar, len(data.x_train), "mws")
+    mi, tc, dw = tc_decomposition(z, mu, logvar, len(data.x_train), "mss")
     expected = model.recon_nll(x, params) + 0.5 * mi + 6.0 * tc + 2.0 * dw
     assert terms.loss.item() == pytest.approx(expected.item(), rel=1e-6)
     elbo = negative_elbo(model, x, beta=6.0, eps=eps)
@@ -123,8 +123,10 @@ def test_a_tcvae_run_trains_checkpoints_and_resumes_as_one(data, tmp_path):
     assert ckpt.train_config.objective == "tcvae" and ckpt.train_config.tc_sampling == "mss"
     resumed = Trainer(cfg, ckpt.train_config, data, checkpoint=ckpt)
     list(resumed.run())
-    for key in ("epochs/test_elbo", "epochs/test_kl"):
+    for key in ("epochs/test_elbo", "epochs/test_kl", "batch_tc/total_correlation", "batch_tc/step"):
         np.testing.assert_allclose(resumed.history.arrays()[key], whole.history.arrays()[key], rtol=1e-5)
+    # the batch's TC estimate is kept beside the held-out TC, report by report
+    assert len(whole.history.arrays()["batch_tc/step"]) == len(whole.history.arrays()["steps/step"])
 
 
 def test_a_tcvae_sweep_trains_as_an_ensemble_as_it_would_alone(data):
@@ -133,8 +135,8 @@ def test_a_tcvae_sweep_trains_as_an_ensemble_as_it_would_alone(data):
     configs = [dataclasses.replace(base, beta=b) for b in (1.0, 8.0)]
     alone, together = alone_and_together(cfg, configs, data)
     for a, b in zip(alone, together):
-        np.testing.assert_allclose(a.history.arrays()["epochs/test_elbo"], b.history.arrays()["epochs/test_elbo"],
-                                   rtol=1e-4)
+        for key in ("epochs/test_elbo", "batch_tc/total_correlation"):
+            np.testing.assert_allclose(a.history.arrays()[key], b.history.arrays()[key], rtol=1e-4, atol=1e-4)
     mixed = [Trainer(cfg, configs[0], data), Trainer(cfg, dataclasses.replace(configs[0], objective="elbo"), data)]
     with pytest.raises(ConfigError, match="objective"):
         Ensemble(mixed)

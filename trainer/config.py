@@ -18,7 +18,7 @@ ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
 BINARIZE = ("none", "dynamic", "static")
 OBJECTIVES = ("elbo", "tcvae")
-TC_SAMPLING = ("mws", "mss")
+TC_SAMPLING = ("mss", "mws")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
 CONV_MIN_SIDE, CONV_MAX_SIDE = 28, 128  # conv: square images whose side is a multiple of 4 in this range
@@ -202,8 +202,9 @@ class TrainConfig(Checked):
     """tcvae: weight of the index-code mutual information."""
     tc_gamma: float = setting(1.0, number(0.0))
     """tcvae: weight of the dimension-wise KL."""
-    tc_sampling: str = setting("mws", choice(TC_SAMPLING))
-    """tcvae: how the batch estimates q(z): mws (minibatch-weighted) or mss (minibatch stratified)."""
+    tc_sampling: str = setting("mss", choice(TC_SAMPLING))
+    """tcvae: how the batch estimates q(z): mss (minibatch stratified, unbiased: the default) or mws
+    (minibatch-weighted, Chen et al.'s eq. 5, biased by an offset that moves with the posteriors' overlap)."""
     layer_beta: tuple[float, ...] = setting((), number_list(0.0, max_len=MAX_LAYERS))
     """A hierarchical VAE: each layer's weight on β, bottom first (layer l's KL is charged β * layer_beta[l]);
     () weighs every layer 1. The live β and the schedule scale them all."""
@@ -240,6 +241,10 @@ MAX_IWAE_SAMPLES = 100_000
 """K of an IWAE estimate: each example costs K decoder passes (K = 10^6 took 69 s for one MNIST example on a
 CPU), and past 10^5 the bound tightens by less than its own Monte Carlo error on the models this tool trains."""
 MAX_RATE_SPLIT_POINTS = 100_000
+RATE_SPLIT_POINTS = 2000
+"""The N held-out posteriors every rate split sums over unless told otherwise (epoch reports, a sweep's summary,
+eval): one N, so their I(X; Z) compare; its estimate is exact for N points, short of the population's I, and
+capped at log N = 7.6 nats (eval --rate-split-points reads more)."""
 """Examples the rate split sums over: its cost grows as N^2 (10^5 points are 10^10 pairs)."""
 
 
@@ -250,7 +255,7 @@ class EvalOptions(Checked):
 
     iwae_samples: int = setting(0, whole(0, MAX_IWAE_SAMPLES))
     """K importance samples for log p(x) (0: skip; with gaps, 0 means 1000)."""
-    rate_split_points: int = setting(10_000, whole(0, MAX_RATE_SPLIT_POINTS))
+    rate_split_points: int = setting(RATE_SPLIT_POINTS, whole(0, MAX_RATE_SPLIT_POINTS))
     """Held-out examples the rate split I(X;Z) + KL(q(z)||p(z)) sums over (0: skip; it needs at least 2)."""
     disentanglement: bool = setting(False, flag())
     """Also DCI, SAP and the FactorVAE score (data with ground-truth factors)."""
@@ -260,6 +265,21 @@ class EvalOptions(Checked):
     """gaps: the held-out examples whose q is optimized (the first ones)."""
     svi_steps: int = setting(500, whole(0, 1_000_000))
     """gaps: at most this many Adam steps of classical VI per example."""
+    ais: bool = setting(False, flag())
+    """Also log p(x) by annealed importance sampling from the prior (eval --ais; --gaps runs AIS from q* anyway)."""
+    ais_examples: int = setting(100, whole(1, MAX_EXAMPLES))
+    """ais: the held-out examples it runs on (the first ones): each costs ais_steps x ais_chains x ais_leapfrog
+    decoder passes."""
+    bdmc: bool = setting(False, flag())
+    """Also the BDMC sandwich of log p(x) on data simulated from the model (eval --bdmc)."""
+    bdmc_examples: int = setting(50, whole(1, 100_000))
+    """bdmc: how many (z, x) pairs it simulates; each costs two AIS runs."""
+    ais_steps: int = setting(1000, whole(1, 100_000))
+    """ais, bdmc: annealing steps from the prior to the posterior (their shortfall shrinks about as 1/steps)."""
+    ais_chains: int = setting(8, whole(2, 10_000))
+    """ais, bdmc: independent chains per example (their spread gives the standard error)."""
+    ais_leapfrog: int = setting(2, whole(1, 1_000))
+    """ais, bdmc: leapfrog steps per HMC transition."""
     device: str = setting("cpu", choice(DEVICES))
     """Where the network runs."""
 

@@ -225,12 +225,22 @@ class ElboGapPanel(QWidget):
     # --- events -----------------------------------------------------------------------------------
     def _on_done(self, result: dict) -> None:
         self._result = result
-        self.elbo_label.setText(f"{result['elbo']:.2f} nats")
+
+        def pm(key: str) -> str:  # "± SE" of a figure, where the examples give one
+            se = result.get(f"{key}_se")
+            return f" ± {se:.2f}" if se is not None else ""
+
+        self.elbo_label.setText(f"{result['elbo']:.2f}{pm('elbo')} nats")
         normalized = self._meaning is None or self._meaning.normalized
         self.logpx_caption.setText(f"{self.marginal} ≈ (IWAE, K={result['k']})" if normalized
                                    else f"IWAE, K={result['k']} (not a log-likelihood)")
-        self.logpx_label.setText(f"{result['log_px']:.2f} nats")
-        self.gap_label.setText(f"<b>{result['gap']:.2f} nats</b> = KL(q(z|x) ‖ p(z|x))")
+        self.logpx_label.setText(f"{result['log_px']:.2f}{pm('log_px')} nats")
+        self.gap_label.setText(f"<b>{result['gap']:.2f}{pm('gap')} nats</b> = KL(q(z|x) ‖ p(z|x))")
+        for label in (self.elbo_label, self.logpx_label, self.gap_label):
+            label.setToolTip("± the standard error over the examples. IWAE is a lower bound on log p(x) in "
+                             "expectation, short of it by roughly the variance of its log-weights over 2K: so the "
+                             "gap shown is a lower bound on KL(q(z|x) ‖ p(z|x)); the ELBO gap tab's split can use "
+                             "annealed importance sampling, which is tighter")
         took = time.monotonic() - self._started_at
         tail = (f"A larger K tightens {self.marginal} (and the gap) from below." if normalized
                 else "On grey levels a Bernoulli decoder has no log-likelihood: these are cross-entropy bounds.")

@@ -214,7 +214,8 @@ def extra_series(experiment: Experiment, rows_by_stage: list[list]) -> list[tupl
         return [(f"amortization, {names[-1]}", amortization[-1]),
                 *((f"approximation, {name}", values) for name, values in zip(names, approximation))]
     if experiment.key == "mig" and last and experiment.disentanglement_points:
-        return [("DCI disentanglement", [r.dci_disentanglement for r in last]), ("SAP", [r.sap for r in last]),
+        return [("DCI disentanglement", [r.dci_disentanglement for r in last]),
+                ("SAP (disentanglement_lib's discrete protocol)", [r.sap for r in last]),
                 ("FactorVAE score", [r.factorvae_score for r in last])]
     return []
 
@@ -357,8 +358,11 @@ def conclusion(experiment: Experiment, rows_by_stage: list[list]) -> str:
         if scored:
             text += "<p>Beside MIG: " + "; ".join(
                 f"β = {r.beta:g}: DCI {r.dci_disentanglement:.2f} (completeness {r.dci_completeness:.2f}), "
-                f"SAP {r.sap:.2f}, FactorVAE {r.factorvae_score:.2f}" for r in scored
-            ) + f" (on {scored[0].disentanglement_points:,} encoded sprites).</p>"
+                f"SAP {r.sap:.2f} ± {r.sap_se:.2f}, FactorVAE {r.factorvae_score:.2f} ± {r.factorvae_score_se:.2f} "
+                f"({r.factorvae_active_dims} active dimensions)" for r in scored
+            ) + (f" (on {scored[0].disentanglement_points:,} encoded sprites; SAP by {scored[0].sap_protocol}, "
+                 "where a perfectly disentangled code scores about 0.25, not 1; each ± is the sampling error of "
+                 "the test points or votes, not the spread over seeds).</p>")
     if failed:
         text += f"<p>{len(failed)} run(s) did not finish: {', '.join(r.run for r in failed)}.</p>"
     return text

@@ -12,7 +12,10 @@ log p(x) − ELBO(q_φ) = KL(q_φ(z|x) ‖ p(z|x)) (seed 001 §6) is the sum of
 
 with q* the Gaussian that classical variational inference (seed 001 §9) fits to each x alone, started from the
 encoder's guess (trainer.analysis.inference_gaps). Each column of the chart is one set, the held-out examples or
-the scatter's selection: approximation below, amortization above, so its height is the whole gap.
+the scatter's selection: approximation below, amortization above, so its height is the whole gap. Below it, a
+strip shows each example's two gaps, the set last split: log p(x) is a stochastic lower bound (AIS from q*, or
+IWAE, whichever is the larger on the set), so an example's approximation gap can come out below 0, which is
+estimator noise; it is drawn where it falls and counted, never clamped.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ DEFAULT_EXAMPLES = 100
 """Held-out examples a split runs on: classical VI costs hundreds of decoder passes each."""
 IWAE_K = 1000
 """Importance samples of each proposal for log p(x)."""
+ESTIMATOR_NAMES = {"ais": "AIS from q*", "iwae-optimized": "IWAE, proposal q*", "iwae-encoder": "IWAE, proposal q_φ"}
+"""What each of GapResult.estimator's names means, as the readout says it."""
 APPROXIMATION_RGB = (31, 119, 180)
 AMORTIZATION_RGB = (255, 127, 14)
 SOURCES = ("held-out", "selection")
@@ -78,21 +83,8 @@ class GapSplitView(QWidget):
         self.steps_spin = QSpinBox(minimum=1, maximum=100_000, value=SviSettings().max_steps, singleStep=100)
         self.steps_spin.setToolTip("At most this many Adam steps of classical VI per example; it stops sooner "
                                    "once the ELBO stops improving")
-        self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(150)
-        self.plot.setMaximumHeight(240)
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        steady_axes(self.plot.getPlotItem())
-        self.plot.setLabel("left", "nats per example")
-        self.plot.getAxis("bottom").setTicks([[(i, s) for i, s in enumerate(SOURCES)]])
-        self.plot.setXRange(-0.6, 1.6, padding=0)
-        self.approximation_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=pg.mkBrush(*APPROXIMATION_RGB),
-                                                  pen=None)
-        self.amortization_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=pg.mkBrush(*AMORTIZATION_RGB),
-                                                 pen=None)
-        self.plot.addItem(self.approximation_bars)
-        self.plot.addItem(self.amortization_bars)
+        self._build_chart()
+        self._build_strip()
         self.legend = QLabel(f"<span style='color:rgb{AMORTIZATION_RGB}'>■</span> amortization &nbsp; "
                              f"<span style='color:rgb{APPROXIMATION_RGB}'>■</span> approximation")
         self.legend.setWordWrap(True)
@@ -117,6 +109,8 @@ class GapSplitView(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.strip_caption)
         layout.addWidget(self.readout)
         layout.addWidget(self.note)
 
@@ -128,6 +122,50 @@ class GapSplitView(QWidget):
         self.source_combo.currentIndexChanged.connect(self._update_button)
         self.cursor.sig_selection_changed.connect(self._update_button)
         self._update_button()
+
+    def _build_chart(self) -> None:
+        """The stacked bars: one column per set, approximation from 0 (below it when negative), amortization on top."""
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(150)
+        self.plot.setMaximumHeight(240)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        steady_axes(self.plot.getPlotItem())
+        self.plot.setLabel("left", "nats per example")
+        self.plot.getAxis("bottom").setTicks([[(i, s) for i, s in enumerate(SOURCES)]])
+        self.plot.setXRange(-0.6, 1.6, padding=0)
+        self.approximation_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=pg.mkBrush(*APPROXIMATION_RGB),
+                                                  pen=None)
+        self.amortization_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=pg.mkBrush(*AMORTIZATION_RGB),
+                                                 pen=None)
+        self.plot.addItem(self.approximation_bars)
+        self.plot.addItem(self.amortization_bars)
+        self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#808080", width=1)))
+
+    def _build_strip(self) -> None:
+        """Each example of the last split as a point on its gap's row, a dashed line at 0."""
+        self.strip = pg.PlotWidget()
+        self.strip.setMinimumHeight(90)
+        self.strip.setMaximumHeight(150)
+        self.strip.setMenuEnabled(False)
+        self.strip.setMouseEnabled(False, False)
+        steady_axes(self.strip.getPlotItem())
+        self.strip.setLabel("bottom", "each example's gap, nats")
+        self.strip.getAxis("left").setTicks([[(0, "approx."), (1, "amort.")]])
+        self.strip.setYRange(-0.6, 1.6, padding=0)
+        self.strip.addItem(pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#808080", width=1, style=Qt.DashLine)))
+        self.strip_points = {name: pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(*rgb, 150))
+                             for name, rgb in (("approximation", APPROXIMATION_RGB),
+                                               ("amortization", AMORTIZATION_RGB))}
+        for item in self.strip_points.values():
+            self.strip.addItem(item)
+        self.strip.setToolTip("Each point is one example's gap (approximation below, amortization above), for the "
+                              "set split last. Points left of the dashed zero are estimator noise: log p(x) is a "
+                              "stochastic lower bound, so an example whose q* is nearly exact can read below 0.")
+        self._per_example: dict[str, np.ndarray] = {}
+        self.strip_caption = QLabel("")
+        self.strip_caption.setWordWrap(True)
+        self.strip_caption.setStyleSheet("color: #707070")
 
     # --- data in --------------------------------------------------------------------------------------
     def set_model(self, snapshot) -> None:
@@ -143,6 +181,7 @@ class GapSplitView(QWidget):
         self._run.drop()
         self._snapshot = self._x = self._y = None
         self._results.clear()
+        self._per_example = {}
         self._draw()
         self._update_button()
 
@@ -199,6 +238,9 @@ class GapSplitView(QWidget):
         summary = dict(result.summary(), source=self._running_source, step=self._step,
                        seconds=time.monotonic() - self._started_at)
         self._results[self._running_source] = summary
+        self._per_example = {"source": self._running_source,
+                             "approximation": np.asarray(result.log_px - result.elbo_optimized, dtype=float),
+                             "amortization": np.asarray(result.elbo_optimized - result.elbo_encoder, dtype=float)}
         self._draw()
         self.sig_split.emit(summary)
 
@@ -209,18 +251,47 @@ class GapSplitView(QWidget):
         self.note.setText("Cancelled.")
 
     # --- drawing --------------------------------------------------------------------------------------
+    def per_example(self) -> dict:
+        """The last split's per-example gaps: {"source", "approximation": (N,), "amortization": (N,)}, or {}."""
+        return dict(self._per_example)
+
     def _draw(self) -> None:
-        xs = [SOURCES.index(s) for s in SOURCES if s in self._results]
-        approx = [max(self._results[s]["approximation_gap"], 0.0) for s in SOURCES if s in self._results]
-        amort = [max(self._results[s]["amortization_gap"], 0.0) for s in SOURCES if s in self._results]
+        shown = [s for s in SOURCES if s in self._results]
+        xs = [SOURCES.index(s) for s in shown]
+        approx = [self._results[s]["approximation_gap"] for s in shown]
+        amort = [self._results[s]["amortization_gap"] for s in shown]
+        # stacked from 0 when both are positive; a negative mean is drawn below 0, never clamped away
         self.approximation_bars.setOpts(x=xs, y0=[0.0] * len(xs), height=approx)
-        self.amortization_bars.setOpts(x=xs, y0=approx, height=amort)
+        self.amortization_bars.setOpts(x=xs, y0=[max(a, 0.0) for a in approx], height=amort)
         if xs:
-            self.plot.setYRange(0, max(a + b for a, b in zip(approx, amort)) * 1.15 or 1.0, padding=0)
-        text = "<br>".join(self._describe(s) for s in SOURCES if s in self._results)
+            top = max(max(a, 0.0) + max(b, 0.0) for a, b in zip(approx, amort))
+            bottom = min(min(a, 0.0) + min(b, 0.0) for a, b in zip(approx, amort))
+            self.plot.setYRange(bottom * 1.15, top * 1.15 or 1.0, padding=0)
+        self._draw_strip()
+        text = "<br>".join(self._describe(s) for s in shown)
         if text and self._meaning is not None and not self._meaning.normalized:
             text += f"<br><span style='color:#9a5b00'>{self._meaning.note}</span>"
         self.readout.setText(text)
+
+    def _draw_strip(self) -> None:
+        """Each example of the last split as a point on its gap's row, jittered so that they do not hide each
+        other; the caption counts the ones below 0 and says why they are there."""
+        if not self._per_example:
+            for item in self.strip_points.values():
+                item.setData([], [])
+            self.strip_caption.setText("")
+            return
+        jitter = np.random.default_rng(0)
+        counts = []
+        for row, name in enumerate(("approximation", "amortization")):
+            values = self._per_example[name]
+            self.strip_points[name].setData(values, row + jitter.uniform(-0.25, 0.25, len(values)))
+            counts.append(int(np.sum(values < 0)))
+        n = len(self._per_example["approximation"])
+        below = (f"{counts[0]} of {n:,} approximation gaps and {counts[1]} amortization gaps are below 0: estimator "
+                 "noise (log p(x) is a stochastic lower bound, classical VI a stochastic optimizer), not a "
+                 "q* better than the exact posterior" if any(counts) else "every gap is ≥ 0")
+        self.strip_caption.setText(f"Per example ({self._per_example['source']}): {below}.")
 
     def _describe(self, source: str) -> str:
         r = self._results[source]
@@ -229,16 +300,24 @@ class GapSplitView(QWidget):
         larger = ("mostly <b>amortization</b>: a better encoder would close most of it" if amort > approx else
                   "mostly <b>approximation</b>: the diagonal Gaussian itself is the limit")
         slower = r["seconds_per_example_classical"] / max(r["seconds_per_example_amortized"], 1e-12)
-        proposal = "q*" if r["log_px_proposal"] == "optimized" else "q_φ"
+        estimator = r.get("log_px_estimator") or ("iwae-optimized" if r["log_px_proposal"] == "optimized"
+                                                  else "iwae-encoder")
+        how = ESTIMATOR_NAMES.get(estimator, estimator)
+        if estimator == "ais" and "ais_steps" in r:
+            how += f", {r['ais_steps']:,} steps × {r['ais_chains']} chains"
+        else:
+            how += f", K={r['k']:,}"
         return "<br>".join((
             f"<b>{source}</b> · {r['n']:,} examples · model of step {r['step']:,}",
             f"<span style='color:rgb{AMORTIZATION_RGB}'>■</span> amortization <b>{amort:.2f}</b> ± "
             f"{r['amortization_gap_se']:.2f} nats = ELBO(q*) − ELBO(q_φ)",
             f"<span style='color:rgb{APPROXIMATION_RGB}'>■</span> approximation <b>{approx:.2f}</b> ± "
             f"{r['approximation_gap_se']:.2f} nats = {marginal} − ELBO(q*)",
-            f"→ {larger}.",
+            f"→ {larger}." + (" A mean below 0 is estimator noise: the gap is within it of 0." if min(amort, approx)
+                              < 0 else ""),
             f"ELBO(q_φ) {r['elbo_encoder']:.2f} · ELBO(q*) {r['elbo_optimized']:.2f} · {marginal} ≈ "
-            f"{r['log_px']:.2f} (IWAE, K={r['k']:,}, proposal {proposal})",
+            f"{r['log_px']:.2f} ± {r['log_px_se']:.2f} ({how}: the largest of the split's estimates on this set; each "
+            "is a lower bound in expectation, so the approximation gap may read short, not long)",
             f"per example: encoder {1e3 * r['seconds_per_example_amortized']:.3f} ms · classical VI "
             f"{1e3 * r['seconds_per_example_classical']:.1f} ms ({slower:,.0f}× slower, {r['svi_steps']:.0f} steps)"))
 

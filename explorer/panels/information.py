@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer.plotting.axes import steady_axes
+from trainer.analysis.information_ceiling import ceiling_note
 
 SERIES = (
     ("rate", "rate  E KL(q(z|x) ‖ p(z))", "#d62728", Qt.SolidLine),
@@ -30,6 +31,8 @@ SERIES = (
     ("dimwise_kl", "dimension-wise KL", "#8c564b", Qt.DashLine),
 )
 """(key, legend, colour, line style): the rate in the curves' rate colour, its two parts, and the second's two."""
+BATCH_TC = ("batch_tc", "total correlation, the training batch's estimate", "#9467bd", Qt.DotLine)
+"""β-TCVAE: what the objective weighs by β each step, estimated on the batch (MSS or MWS), beside the held-out TC."""
 CEILING_COLOUR = "#909090"
 LAYER_COLOURS = ("#2ca02c", "#17becf", "#bcbd22", "#e377c2", "#7f7f7f")
 """A hierarchy's layers, bottom first: each layer's rate (dotted) and I(X; Z_l | Z_{>l}) (solid) in its colour."""
@@ -37,6 +40,12 @@ EXPLANATION = ("The KL term limits the information z carries about x: I(X; Z) �
                "Held-out rate = I(X; Z) + KL(q(z) ‖ p(z)), with q(z) the average of every posterior q(z|x_n);\n"
                "KL(q(z) ‖ p(z)) = total correlation KL(q(z) ‖ Π q(z_j)) + Σ_j KL(q(z_j) ‖ p(z_j)).\n"
                "Dashed grey: log N, the most information N held-out examples can show.\n"
+               "Each is a Monte Carlo estimate over the N held-out posteriors (one draw of z each), shown ± its\n"
+               "standard error over the examples. I(X; Z) is exact for those N points but short of the true value\n"
+               "well before log N; the panel warns when it is near log N or still climbing from N/2 to N, and then\n"
+               "the total correlation and dimension-wise KL absorb what I misses (the parts still add up).\n"
+               "β-TCVAE: the dotted purple line is the training batch's estimate of the total correlation, the\n"
+               "one β weighs; the dashed one is the held-out set's (MSS, the default, keeps the two close).\n"
                "A CVAE shows I(X; Z | Y): what z says about x beyond the label.\n"
                "A hierarchy: joint over its layers, and per layer (thin, in the layer's colour) its rate\n"
                "KL(q(z_l | ·) ‖ p(z_l | z_{l+1})) dotted and I(X; Z_l | Z_{>l}) solid; by the chain rule the\n"
@@ -48,8 +57,9 @@ class InformationPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._points: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key, *_ in SERIES}
+        self._points: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key, *_ in (*SERIES, BATCH_TC)}
         self._log_n: float | None = None
+        self._split: dict = {}  # the newest split whole: its standard errors, N, the N/2 estimate
         self._layer_points: dict[str, tuple[list[float], list[float]]] = {}  # "z2_rate": a hierarchy's layer 2
         self._layer_curves: dict[str, pg.PlotDataItem] = {}
         self.readout = QLabel()
@@ -66,6 +76,8 @@ class InformationPanel(QWidget):
         self._curves = {key: self.plot.plot(pen=pg.mkPen(colour, width=2, style=style), symbol="o",
                                             symbolSize=5, symbolBrush=colour, symbolPen=None)
                         for key, name, colour, style in SERIES}
+        key, _name, colour, style = BATCH_TC
+        self._curves[key] = self.plot.plot(pen=pg.mkPen(colour, width=1, style=style))
         self._ceiling = pg.InfiniteLine(angle=0, pen=pg.mkPen(CEILING_COLOUR, width=1, style=Qt.DashLine),
                                         label="log N", labelOpts={"position": 0.97, "color": CEILING_COLOUR,
                                                                  "anchors": [(1, 1), (1, 1)]})
@@ -90,21 +102,36 @@ class InformationPanel(QWidget):
             self._add_layer(int(report.step), layer, parts)
         self._redraw()
 
+    def add_batch_tc(self, steps, values) -> None:
+        """β-TCVAE: the training batches' TC estimates of a batch of step reports (NaN for the ELBO: skipped)."""
+        values = np.asarray(values, dtype=float)
+        keep = np.isfinite(values)
+        if not keep.any():
+            return
+        xs, ys = self._points["batch_tc"]
+        xs.extend(np.asarray(steps)[keep].tolist())
+        ys.extend(values[keep].tolist())
+        self._redraw()
+
     def set_history(self, arrays: dict) -> None:
-        """A checkpoint's history: group rate_split (step, the parts, log_n) and the epochs' held-out rate."""
+        """A checkpoint's history: group rate_split (step, the parts and their standard errors, log_n, n), the
+        epochs' held-out rate, and a β-TCVAE's batch_tc."""
         self.clear()
+        tc_steps = arrays.get("batch_tc/step")
+        if tc_steps is not None:
+            self.add_batch_tc(tc_steps, arrays.get("batch_tc/total_correlation", []))
         steps = arrays.get("rate_split/step")
         if steps is None:
             return  # written before the engine split the rate: nothing to draw
         rate_at = dict(zip(np.asarray(arrays.get("epochs/step", [])).tolist(),
                            np.asarray(arrays.get("epochs/test_kl", [])).tolist()))
-        columns = {key: np.asarray(arrays.get(f"rate_split/{key}", [])) for key, *_ in SERIES[1:]}
-        log_n = np.asarray(arrays.get("rate_split/log_n", []))
-        for i, step in enumerate(np.asarray(steps).tolist()):
-            if i >= min(len(c) for c in columns.values()) or i >= len(log_n):
-                break
-            split = {key: float(values[i]) for key, values in columns.items()} | {"log_n": float(log_n[i])}
-            self._add(int(step), rate_at.get(step, float("nan")), split)
+        names = {name.split("/", 1)[1] for name in arrays if name.startswith("rate_split/")} - {"step", "epoch"}
+        columns = {key: np.asarray(arrays[f"rate_split/{key}"]) for key in names}
+        rows = min((len(c) for c in columns.values()), default=0)
+        for i, step in enumerate(np.asarray(steps).tolist()[:rows]):
+            split = {key: float(values[i]) for key, values in columns.items()}
+            if "log_n" in split and all(key in split for key, *_ in SERIES[1:]):
+                self._add(int(step), rate_at.get(step, float("nan")), split)
         layer_columns = [np.asarray(arrays.get(f"rate_split_layers/{k}", []))
                          for k in ("step", "layer", "rate", "mutual_information")]
         for step, layer, rate, info in zip(*layer_columns):
@@ -116,6 +143,7 @@ class InformationPanel(QWidget):
             xs.clear()
             ys.clear()
         self._log_n = None
+        self._split = {}
         for curve in self._layer_curves.values():
             self.plot.removeItem(curve)
         self._layer_points, self._layer_curves = {}, {}
@@ -130,6 +158,10 @@ class InformationPanel(QWidget):
         """log N of the newest split, drawn as the dashed line; None before the first."""
         return self._log_n
 
+    def warning(self) -> str:
+        """The newest split's sentence on why I(X; Z) is short of the truth, or '' (information_ceiling)."""
+        return ceiling_note(self._split)
+
     # --- drawing ------------------------------------------------------------------------------------------
     def _add(self, step: int, rate: float, split: dict) -> None:
         # a hierarchy's total correlation and dimension-wise KL are None: no point, never a made-up one
@@ -141,6 +173,7 @@ class InformationPanel(QWidget):
                 xs.append(step)
                 ys.append(value)
         self._log_n = float(split["log_n"])
+        self._split = {k: v for k, v in split.items() if k != "layers"}
 
     def _add_layer(self, step: int, layer: int, parts: dict) -> None:
         for part in ("rate", "mutual_information"):
@@ -171,7 +204,8 @@ class InformationPanel(QWidget):
         self._show_readout()
 
     def _show_readout(self) -> None:
-        """The newest values as the plot's key, each in its curve's colour, and where I stands against log N."""
+        """The newest values as the plot's key, each in its curve's colour and ± its standard error, N and the
+        ceiling, and the warning when I is short of the truth."""
         latest = {key: (ys[-1] if ys else None) for key, (_xs, ys) in self._points.items()}
         info, rate = latest["mutual_information"], latest["rate"]
         if info is None:
@@ -180,19 +214,33 @@ class InformationPanel(QWidget):
 
         def key(name: str, label: str) -> str:
             colour = next(c for k, _n, c, _s in SERIES if k == name)
-            value = latest[name]
+            value, se = latest[name], self._split.get(f"{name}_se")
             shown = "–" if value is None or not np.isfinite(value) else f"{value:.2f}"
+            if shown != "–" and se is not None and np.isfinite(se):
+                shown += f" ± {se:.2f}"
             return f"<span style='color:{colour}'>■</span> {label} <b>{shown}</b>"
 
         share = f" ({info / rate:.0%} of the rate)" if rate and np.isfinite(rate) and rate > 0 else ""
-        near = self._log_n is not None and info > 0.95 * self._log_n
-        ceiling = (f"near its ceiling log N = {self._log_n:.2f}: more held-out examples would show more"
-                   if near else f"ceiling log N = {self._log_n:.2f}")
+        n = self._split.get("n")
+        points = f"N = {int(n):,} held-out examples, " if n is not None and np.isfinite(n) else ""
+        ceiling = f"{points}ceiling log N = {self._log_n:.2f}"
+        note = ceiling_note(self._split)
+        warning = f"<br><span style='color:#b35900'>⚠ {note}.</span>" if note else ""
         self.readout.setText(
             f"{key('rate', 'rate')} = {key('mutual_information', 'I(X; Z)')}{share} + "
             f"{key('marginal_kl', 'KL(q(z) ‖ p(z))')}, and KL(q(z) ‖ p(z)) ="
-            f" {key('total_correlation', 'total correlation')} + {key('dimwise_kl', 'dimension-wise KL')} nats;"
-            f" {ceiling}.{self._layers_text()}")
+            f" {key('total_correlation', 'total correlation')} + {key('dimwise_kl', 'dimension-wise KL')} nats"
+            f" ({ceiling}).{self._batch_tc_text(latest)}{warning}{self._layers_text()}")
+
+    @staticmethod
+    def _batch_tc_text(latest: dict) -> str:
+        """β-TCVAE: the training batch's TC estimate, beside the held-out one."""
+        value = latest.get("batch_tc")
+        if value is None:
+            return ""
+        colour = BATCH_TC[2]
+        return (f"<br><span style='color:{colour}'>┈</span> The training batch's estimate of the total "
+                f"correlation (what β weighs): <b>{value:.2f}</b> nats.")
 
     def _layers_text(self) -> str:
         """A hierarchy's newest split per layer, top first, each in its colour."""

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord
+from trainer.config import RATE_SPLIT_POINTS
 
 COLUMNS = ("", "Run", "β", "Seed", "Status", "R", "I(X;Z)", "D", "ELBO")
 TOOLTIPS = ("Show this run on the curves and the rate–distortion plane", "Checkpoint file (or the live run)",
@@ -27,8 +28,12 @@ TOOLTIPS = ("Show this run on the curves and the rate–distortion plane", "Chec
             "Training state; a failed run says why in its tooltip",
             "Rate R = KL(q(z|x) ‖ p(z)), held-out, nats per example",
             "I(X; Z): the part of the rate that is information about x (the rest is KL(q(z) ‖ p(z)));\n"
-            "the KL term limits the information z carries about x. Held-out, at the last epoch",
-            "Distortion D = −E log p(x|z), held-out, nats per example", "ELBO = −(R + D), held-out")
+            "the KL term limits the information z carries about x. Held-out, at the last epoch, summed over\n"
+            f"the same N = {RATE_SPLIT_POINTS:,} examples as the epoch reports, sweep summaries and eval (so they\n"
+            f"compare); an estimate short of the true value near log N = {math.log(RATE_SPLIT_POINTS):.1f}: the "
+            "Information panel says when",
+            "Distortion D = −E log p(x|z), held-out, nats per example (one draw of z per example)",
+            "ELBO = −(R + D), held-out; the rate is exact (closed form), the distortion a one-draw estimate")
 KEY_ROLE = Qt.UserRole
 SORT_ROLE = Qt.UserRole + 1
 

@@ -33,3 +33,27 @@ def release_free_memory() -> bool:
         return False
     _trim(0)
     return True
+
+
+_collector = None
+"""The process's GUI-thread garbage collector, once a window made one (collect_garbage_in_the_gui_thread)."""
+
+
+def collect_garbage_in_the_gui_thread():
+    """From now on, Python's cyclic garbage collector runs only in the GUI thread: automatic collection is turned
+    off and a one-second timer collects instead (pyqtgraph's GarbageCollector, the generations as the thresholds
+    say). Without it a collection triggered by an allocation in a worker thread (training, a background job) can
+    free a Qt object there: its destructor then waits for the GIL while the GUI thread waits on that worker, and
+    the window hangs (seen in CI: the training thread stuck in ~QObject inside gc during Module.__init__).
+    Idempotent; returns the collector, whose check() collects at once if due (the tests call it between tests)."""
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=1.0)
+    return _collector
+
+
+def gui_thread_collector():
+    """The collector if a window installed one, else None."""
+    return _collector

@@ -30,6 +30,8 @@ class CurveBatch:
     """(step, new β target) for each live β change the trainer applied since the previous batch."""
     latest: Any
     """The newest trainer.training.loop.StepReport (frozen: numbers and a numpy kl_per_dim copy)."""
+    batch_tc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """β-TCVAE: the training batches' total-correlation estimate of each report (NaN for the ELBO)."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ import threading
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, QThread
 
+from explorer.runtime.memory import collect_garbage_in_the_gui_thread
+
 BACKGROUND_NICE = 10
 """How much nicer (Linux) the worker threads are than the GUI thread.
 
@@ -33,7 +35,9 @@ actually uses."""
 
 def move_to_new_thread(worker: QObject, name: str, parent: QObject, start: bool = True) -> QThread:
     """A QThread named `name` (debuggers and py-spy show it) that runs `worker`'s slots at background priority;
-    started unless `start` is False (connect its `started` signal first, then start it)."""
+    started unless `start` is False (connect its `started` signal first, then start it). Called on the GUI
+    thread, it also makes sure Python's garbage collector runs only there from now on (memory module)."""
+    collect_garbage_in_the_gui_thread()
     thread = QThread(parent)
     thread.setObjectName(name)
     # direct: runs in the new thread as it starts, before any of the worker's slots

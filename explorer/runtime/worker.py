@@ -423,6 +423,7 @@ class TrainWorker(QObject):
                     beta=np.array([r.beta for r in pending]),
                     beta_changes=tuple(changes),
                     latest=pending[-1],
+                    batch_tc=np.array([r.batch_tc for r in pending]),
                 )
             )
             pending, changes = [], []

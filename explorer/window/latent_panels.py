@@ -253,6 +253,7 @@ class LatentPanels(QObject):
     def on_progress(self, batch) -> None:
         """A runtime.messages.CurveBatch: trajectory, β, and (throttled) the live per-dimension KL."""
         self.rd.add_steps(batch.step, batch.kl, batch.recon)
+        self.information.add_batch_tc(batch.step, batch.batch_tc)
         if len(batch.beta):
             self.rd.set_beta(float(batch.beta[-1]), float(batch.latest.beta_target))
         if not self.following_live:

@@ -122,7 +122,8 @@ def estimate_log_px_job(model, x: np.ndarray, y: np.ndarray | None, k: int, n: i
 def estimate_log_px(model, x: np.ndarray, y: np.ndarray | None = None, k: int = 100, n: int | None = None,
                     progress: Callable[[int, int], None] | None = None, should_stop: Callable[[], bool] | None = None,
                     seed: int = 0) -> dict:
-    """ELBO, IWAE log p(x) with k samples, and their gap, averaged over the first n examples of x (nats).
+    """ELBO, IWAE log p(x) with k samples, and their gap, averaged over the first n examples of x (nats), each
+    with its standard error over those examples (`_se`; None for one example).
 
     `model` is a DecoderSnapshot (a private CPU copy is built, so this may run in any thread) or a VAE.
     The gap log p(x) − ELBO = E_x KL(q(z|x) ‖ p(z|x)); since the IWAE estimate is itself a lower bound on
@@ -155,8 +156,11 @@ def estimate_log_px(model, x: np.ndarray, y: np.ndarray | None = None, k: int = 
                       generator=torch.Generator().manual_seed(int(seed)), progress=report)
     return {
         "elbo": result["elbo"],
+        "elbo_se": result["elbo_se"],
         "log_px": result["iwae_log_px"],
+        "log_px_se": result["iwae_log_px_se"],
         "gap": result["elbo_gap"],
+        "gap_se": result["elbo_gap_se"],
         "rate": result["rate"],
         "distortion": result["distortion"],
         "k": int(k),

@@ -1,30 +1,49 @@
 """Disentanglement beside MIG: DCI, SAP and the FactorVAE score, on codes of data with ground-truth factors.
 
-    dci(codes, factors)              # {"disentanglement", "completeness", "informativeness"} in [0, 1]
-    sap(codes, factors)              # Separated Attribute Predictability in [0, 1]
-    factorvae_score(codes, factors)  # majority-vote accuracy in [0, 1]
+    dci(codes, factors)              # {"disentanglement", "completeness", "informativeness" (+ _se)} in [0, 1]
+    sap(codes, factors)              # Separated Attribute Predictability in [0, 1], with its protocol and SE
+    factorvae_score(codes, factors)  # majority-vote accuracy in [0, 1], with its SE and the active dimensions
     dataset_disentanglement(model, dataset, device)   # all three on a Dataset's encoder means, with the counts
 
-Each follows disentanglement_lib's protocol (Locatello et al. 2019), points and learners included:
+By default each follows disentanglement_lib's protocol (Locatello et al. 2019, the study's gin configs), points and
+learners included; a variant is a named option:
 - DCI (Eastwood & Williams 2018): one gradient-boosted classifier per factor predicts it from the codes; the
   importance matrix R (codes x factors) is their feature importances. Disentanglement is 1 − the entropy (base
   K) of each code's importance over the factors, weighted by the code's share of all importance; completeness
   is 1 − the entropy (base D) of each factor's importance over the codes, averaged; informativeness is the
   classifiers' mean test accuracy. 10,000 training and 5,000 test points.
-- SAP (Kumar et al. 2018): for every code and factor, how well that one code predicts the factor: for a
-  continuous factor the R² of a linear regression, for a categorical one the test accuracy of a linear SVM
-  (C = 0.01, balanced classes; disentanglement_lib's discrete mode). SAP is the mean over factors of the gap
-  between the best and second-best code's score. 10,000 training and 5,000 test points. A factor with at least
-  CONTINUOUS_VALUES values counts as continuous (the sprites' scale, orientation and position; their shape is
-  categorical): a one-code linear classifier cannot tell apart the middle values of an ordered factor, which
-  held SAP near 0.15 even for codes that copy the factors.
-- FactorVAE score (Kim & Mnih 2018): codes are divided by their standard deviation over 10,000 points and
-  dimensions with variance below 0.05 are dropped; each vote fixes one factor, takes a batch of 64 codes whose
-  examples share that factor's value, and names the dimension of least variance; a majority-vote classifier
-  from dimension to factor is fitted on 10,000 votes and scored on 5,000 others. disentanglement_lib renders the
-  batch from the factors; here it is drawn from the encoded examples that share the value (sprites are
-  sampled uniformly over their factors, so each value has hundreds of examples).
+- SAP (Kumar et al. 2018): a score for every code and factor, how well that one code predicts the factor; SAP is
+  the mean over factors of the gap between the best and second-best code's score. `protocol` names the score:
+    "discrete" (the default; disentanglement_lib's study, sap_score.continuous_factors = False): every factor,
+      whatever its number of values, is a class label; the score is the test accuracy of a linear SVM (C = 0.01,
+      balanced classes) fitted on that one code. 10,000 training and 5,000 test points. A one-code linear
+      classifier cannot tell apart the middle values of an ordered factor, so even a code that copies the
+      factors scores far below 1 (0.25 for unit-variance copies of dSprites' factors; with C fixed, the score
+      depends on the codes' scale): that is the published number.
+    "continuous" (disentanglement_lib's continuous_factors = True): the squared correlation cov² / (var_code ·
+      var_factor) of the code with the factor's value index, on the 10,000 training points (the R² of a
+      least-squares line); a code that varies by less than 1e-12 scores 0.
+    "mixed" (this tool's variant, not in a paper): "continuous" for factors with at least CONTINUOUS_VALUES values
+      (the sprites' scale, orientation and position), "discrete" for the others (their shape).
+  Every result names its protocol ("sap_protocol"), so a number is never put beside a paper's by mistake.
+- FactorVAE score (Kim & Mnih 2018): each dimension's variance over 10,000 points (ddof 1); dimensions whose
+  standard deviation is below 0.05 (in the code's own units, prune_dims.threshold) are dropped as collapsed.
+  Each vote fixes one factor, takes a batch of 64 codes whose examples share that factor's value, and names the
+  active dimension of least variance (ddof 1) relative to its variance over the data; a majority-vote classifier
+  from dimension to factor is fitted on 10,000 votes and scored on 5,000 others (a dimension never voted for
+  names the first factor, as disentanglement_lib's argmax over a column of zeros does). disentanglement_lib
+  renders the batch from the factors; here it is drawn from the encoded examples that share the value (sprites
+  are sampled uniformly over their factors, so each value has hundreds of examples). `active_dims` counts the
+  dimensions kept (disentanglement_lib's num_active_dims reports the number of all dimensions instead).
 Fewer points than these are used when the data has fewer; every result says how many it used.
+
+Standard errors cover the sampling of the points a score is measured on, with the fitted learners held fixed;
+none covers the variation over training seeds (a sweep's spread over seeds does):
+- factorvae_score_se: binomial, sqrt(p (1 − p) / n_eval), over the evaluation votes;
+- sap_se: a bootstrap (SAP_BOOTSTRAP replicates) over the test points (discrete factors) and the training points
+  (continuous ones), the best and second-best codes chosen again in each replicate;
+- informativeness_se (DCI): the standard error of the mean over test points of each point's share of factors
+  predicted correctly.
 """
 
 from __future__ import annotations
@@ -39,11 +58,21 @@ SAP_TRAIN, SAP_TEST = 10_000, 5_000
 PROTOCOL_POINTS = DCI_TRAIN + DCI_TEST
 """Examples the metrics are computed on by disentanglement_lib's protocol."""
 CONTINUOUS_VALUES = 5
-"""A factor with at least this many values is continuous for SAP (R² of a regression, not a classifier)."""
+"""SAP's "mixed" protocol: a factor with at least this many values is scored as continuous."""
+SAP_PROTOCOLS = {
+    "discrete": "discrete (disentanglement_lib)",
+    "continuous": "continuous (disentanglement_lib)",
+    "mixed": f"mixed (this tool's: continuous for factors of >= {CONTINUOUS_VALUES} values, else discrete)",
+}
+"""SAP's protocols by name (see the module docstring), and how a result names the one that produced it."""
+SAP_PROTOCOL = "discrete"
+"""The published protocol: disentanglement_lib's study scores every factor with its discrete classifier."""
+SAP_BOOTSTRAP = 200
+"""Bootstrap replicates behind sap_se."""
 FACTORVAE_BATCH = 64
 FACTORVAE_TRAIN, FACTORVAE_EVAL, FACTORVAE_VARIANCE = 10_000, 5_000, 10_000
 FACTORVAE_PRUNE = 0.05
-"""Dimensions whose variance (in units of their own std over the data) is below this are inactive."""
+"""A dimension whose standard deviation over the data (in the code's own units) is below this is collapsed."""
 
 
 def _check(codes, factors) -> tuple[np.ndarray, np.ndarray]:
@@ -76,14 +105,14 @@ def _entropy_normalised(p: np.ndarray, axis: int) -> np.ndarray:
 
 def dci(codes, factors, n_train: int = DCI_TRAIN, n_test: int = DCI_TEST, seed: int = 0,
         should_stop: Callable[[], bool] | None = None) -> dict:
-    """DCI disentanglement, completeness and informativeness (see the module docstring)."""
+    """DCI disentanglement, completeness and informativeness, with informativeness_se (see the module docstring)."""
     from sklearn.ensemble import GradientBoostingClassifier
 
     codes, factors = _check(codes, factors)
     train, test = _split(len(codes), n_train, n_test, seed)
     d, k = codes.shape[1], factors.shape[1]
     importance = np.zeros((d, k))
-    accuracy = []
+    correct = []  # per scored factor, which test points its classifier got right
     for j in range(k):
         if should_stop is not None and should_stop():
             from trainer.errors import Stopped
@@ -95,9 +124,15 @@ def dci(codes, factors, n_train: int = DCI_TRAIN, n_test: int = DCI_TEST, seed: 
         model = GradientBoostingClassifier(random_state=seed)
         model.fit(codes[train], y_train)
         importance[:, j] = np.abs(model.feature_importances_)
-        accuracy.append(float(np.mean(model.predict(codes[test]) == y_test)))
-    return {**dci_from_importance(importance), "informativeness": float(np.mean(accuracy)) if accuracy else math.nan,
-            "points": int(len(train) + len(test))}
+        correct.append(model.predict(codes[test]) == y_test)
+    # the informativeness is a mean over test points of each point's share of factors right: its SE is theirs
+    share = np.mean(correct, axis=0) if correct else np.zeros(0)
+    return {**dci_from_importance(importance), "informativeness": float(share.mean()) if correct else math.nan,
+            "informativeness_se": _standard_error(share), "points": int(len(train) + len(test))}
+
+
+def _standard_error(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
 
 
 def dci_from_importance(importance: np.ndarray) -> dict:
@@ -118,61 +153,79 @@ def dci_from_importance(importance: np.ndarray) -> dict:
 
 
 def sap(codes, factors, n_train: int = SAP_TRAIN, n_test: int = SAP_TEST, seed: int = 0,
-        continuous=None) -> dict:
+        protocol: str = SAP_PROTOCOL, bootstrap: int = SAP_BOOTSTRAP) -> dict:
     """SAP: the mean gap between the two single codes that predict each factor best (see the module docstring).
 
-    continuous: a bool per factor (or one for all); None decides by the number of values (CONTINUOUS_VALUES)."""
+    protocol: "discrete" (disentanglement_lib's study, the default), "continuous" (its other mode) or "mixed".
+    Returns sap, sap_se (bootstrap, `bootstrap` replicates), sap_protocol (SAP_PROTOCOLS' name) and points."""
+    if protocol not in SAP_PROTOCOLS:
+        raise ValueError(f"sap: protocol must be one of {', '.join(SAP_PROTOCOLS)}, got {protocol!r}")
     codes, factors = _check(codes, factors)
     train, test = _split(len(codes), n_train, n_test, seed)
-    d, k = codes.shape[1], factors.shape[1]
-    if continuous is None:
-        continuous = [len(np.unique(factors[:, j])) >= CONTINUOUS_VALUES for j in range(k)]
-    elif isinstance(continuous, bool):
-        continuous = [continuous] * k
-    scores = np.full((d, k), math.nan)
-    for j in range(k):
-        if len(np.unique(factors[train, j])) < 2:
-            continue  # constant in these points: nothing to predict
-        for i in range(d):
-            scores[i, j] = _one_code_score(codes[train, i], factors[train, j], codes[test, i], factors[test, j],
-                                           bool(continuous[j]))
-    gaps = []
-    for j in range(k):
-        column = np.sort(scores[:, j])[::-1]
-        if np.isfinite(column).all():
-            gaps.append(column[0] - (column[1] if d > 1 else 0.0))
-    return {"sap": float(np.mean(gaps)) if gaps else math.nan, "points": int(len(train) + len(test))}
+    k = factors.shape[1]
+    scored = [j for j in range(k) if len(np.unique(factors[train, j])) > 1]  # a constant factor: nothing to predict
+    continuous = {j: protocol == "continuous"
+                  or (protocol == "mixed" and len(np.unique(factors[:, j])) >= CONTINUOUS_VALUES) for j in scored}
+    # discrete factors: which test points each one-code classifier gets right, (codes, test points) per factor
+    correct = {j: np.stack([_svm_correct(codes[train, i], factors[train, j], codes[test, i], factors[test, j])
+                            for i in range(codes.shape[1])]) for j in scored if not continuous[j]}
+
+    def score(w_train: np.ndarray, w_test: np.ndarray) -> np.ndarray:
+        """SAP under rows of weights on the training and test points (ones: the estimate; counts: a replicate)."""
+        columns = [_squared_correlation(codes[train], factors[train, j], w_train) if continuous[j]
+                   else (w_test @ correct[j].T) / w_test.sum(1, keepdims=True) for j in scored]
+        ranked = -np.sort(-np.stack(columns, axis=2), axis=1)  # (replicates, codes best first, factors)
+        gaps = ranked[:, 0] - (ranked[:, 1] if ranked.shape[1] > 1 else 0.0)
+        return gaps.mean(1)
+
+    out = {"sap": math.nan, "sap_se": math.nan, "sap_protocol": SAP_PROTOCOLS[protocol],
+           "points": int(len(train) + len(test))}
+    if scored:
+        rng = np.random.default_rng(seed)
+        resample = [rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=bootstrap).astype(np.float64)
+                    for idx in (train, test)]
+        out["sap"] = float(score(np.ones((1, len(train))), np.ones((1, len(test))))[0])
+        out["sap_se"] = float(np.std(score(*resample), ddof=1)) if bootstrap > 1 else math.nan
+    return out
 
 
-def _one_code_score(x_train, y_train, x_test, y_test, continuous: bool) -> float:
-    """How well one code predicts a factor: R² of a least-squares line (continuous), or a linear SVM's test
-    accuracy (categorical)."""
-    if continuous:
-        a = np.stack([x_train, np.ones_like(x_train)], 1)
-        coef, *_ = np.linalg.lstsq(a, y_train.astype(np.float64), rcond=None)
-        residual = y_test - (coef[0] * x_test + coef[1])
-        spread = np.var(y_test)
-        return float(max(0.0, 1 - np.mean(residual**2) / spread)) if spread > 0 else 0.0
+def _svm_correct(x_train, y_train, x_test, y_test) -> np.ndarray:
+    """Which test points a linear SVM on one code (C = 0.01, balanced classes) classifies right."""
     from sklearn.svm import LinearSVC
 
     svm = LinearSVC(C=0.01, class_weight="balanced")
     svm.fit(x_train[:, None], y_train)
-    return float(np.mean(svm.predict(x_test[:, None]) == y_test))
+    return svm.predict(x_test[:, None]) == y_test
+
+
+def _squared_correlation(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(rows of weights, codes): cov(x_i, y)² / (var x_i · var y) with the points weighted by each row; 0 for a
+    code (or a factor) that does not vary."""
+    x, y = x - x.mean(0), (y - y.mean()).astype(np.float64)
+    total = weights.sum(1, keepdims=True)
+    mean_x, mean_y = weights @ x / total, weights @ y[:, None] / total
+    var_x = weights @ x**2 / total - mean_x**2
+    var_y = weights @ y[:, None] ** 2 / total - mean_y**2
+    cov = weights @ (x * y[:, None]) / total - mean_x * mean_y
+    ok = (var_x > 1e-12) & (var_y > 0)
+    return np.where(ok, cov**2 / np.where(ok, var_x * var_y, 1.0), 0.0)
 
 
 def factorvae_score(codes, factors, batch_size: int = FACTORVAE_BATCH, n_train: int = FACTORVAE_TRAIN,
-                    n_eval: int = FACTORVAE_EVAL, n_variance: int = FACTORVAE_VARIANCE, seed: int = 0) -> dict:
-    """The FactorVAE majority-vote accuracy (see the module docstring); `votes` says how many it used."""
+                    n_eval: int = FACTORVAE_EVAL, n_variance: int = FACTORVAE_VARIANCE, seed: int = 0,
+                    prune: float = FACTORVAE_PRUNE) -> dict:
+    """The FactorVAE majority-vote accuracy and its binomial SE over the n_eval votes (see the module docstring);
+    `active_dims` counts the dimensions whose standard deviation is at least `prune`, `votes` the votes cast."""
+    if batch_size < 2 or n_train < 1 or n_eval < 1:
+        raise ValueError(f"factorvae_score: needs batch_size >= 2 and a vote or more, got {batch_size}, "
+                         f"{n_train}, {n_eval}")
     codes, factors = _check(codes, factors)
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(codes), size=min(len(codes), n_variance), replace=False)
-    scale = codes[sample].std(0)
-    active = scale > 0
-    scale = np.where(active, scale, 1.0)
-    normalised = codes / scale
-    active &= normalised[sample].var(0) >= FACTORVAE_PRUNE
+    global_var = codes[sample].var(0, ddof=1)
+    active = (global_var > 0) & (np.sqrt(global_var) >= prune)  # raw scale: a collapsed dimension is dropped
     if not active.any():
-        return {"factorvae_score": 0.0, "active_dims": 0, "votes": 0}
+        return {"factorvae_score": 0.0, "factorvae_score_se": 0.0, "active_dims": 0, "votes": 0}
     # examples by (factor, value): a vote draws its batch from those sharing the fixed factor's value
     pools = [{v: np.flatnonzero(factors[:, j] == v) for v in np.unique(factors[:, j])} for j in range(factors.shape[1])]
     varying = [j for j, pool in enumerate(pools) if len(pool) > 1]
@@ -184,34 +237,42 @@ def factorvae_score(codes, factors, batch_size: int = FACTORVAE_BATCH, n_train: 
         out = np.empty((n, 2), dtype=np.int64)
         for t in range(n):
             j = varying[rng.integers(len(varying))]
-            anchor = factors[rng.integers(len(factors)), j]
-            pool = pools[j][anchor]
+            pool = pools[j][factors[rng.integers(len(factors)), j]]
             batch = rng.choice(pool, size=batch_size, replace=len(pool) < batch_size)
-            var = normalised[batch][:, dims].var(0)
-            out[t] = (dims[np.argmin(var)], j)
+            local_var = codes[batch][:, dims].var(0, ddof=1)
+            out[t] = (dims[np.argmin(local_var / global_var[dims])], j)
         return out
 
     train, test = votes(n_train), votes(n_eval)
     counts = np.zeros((codes.shape[1], factors.shape[1]), dtype=np.int64)
     np.add.at(counts, (train[:, 0], train[:, 1]), 1)
-    predicted = counts.argmax(1)  # each dimension's majority factor
+    predicted = counts.argmax(1)  # each dimension's majority factor; the first factor for one never voted for
     accuracy = float(np.mean(predicted[test[:, 0]] == test[:, 1]))
-    return {"factorvae_score": accuracy, "active_dims": int(active.sum()), "votes": int(n_train + n_eval)}
+    return {"factorvae_score": accuracy, "factorvae_score_se": math.sqrt(accuracy * (1 - accuracy) / n_eval),
+            "active_dims": int(active.sum()), "votes": int(n_train + n_eval)}
 
 
 def dataset_disentanglement(model, dataset, device, points: int = PROTOCOL_POINTS, seed: int = 0,
-                            batch_size: int = 1024) -> dict:
+                            batch_size: int = 1024, sap_protocol: str = SAP_PROTOCOL) -> dict:
     """DCI, SAP and the FactorVAE score of a model's encoder means on a dataset with ground-truth factors.
 
     Encodes up to `points` examples, held-out first (as MIG does, trainer.analysis.metrics.mig_indices), and
-    returns plain numbers: dci_disentanglement, dci_completeness, dci_informativeness, sap, factorvae_score,
-    disentanglement_points (the examples encoded)."""
+    returns plain numbers: dci_disentanglement, dci_completeness, dci_informativeness (+ _se), sap (+ _se),
+    sap_protocol (its name in SAP_PROTOCOLS), factorvae_score (+ _se), factorvae_active_dims,
+    disentanglement_points (the examples encoded). Each _se covers the sampling of the points or votes a score
+    is measured on, not the variation over training seeds (see the module docstring)."""
     from trainer.analysis.metrics import encode_factor_points
 
+    if sap_protocol not in SAP_PROTOCOLS:
+        raise ValueError(f"sap: protocol must be one of {', '.join(SAP_PROTOCOLS)}, got {sap_protocol!r}")
     codes, factors = encode_factor_points(model, dataset, device, points, seed, batch_size,
                                           "disentanglement metrics")
     scores = dci(codes, factors, seed=seed)
+    separated = sap(codes, factors, seed=seed, protocol=sap_protocol)
+    votes = factorvae_score(codes, factors, seed=seed)
     return {"dci_disentanglement": scores["disentanglement"], "dci_completeness": scores["completeness"],
-            "dci_informativeness": scores["informativeness"], "sap": sap(codes, factors, seed=seed)["sap"],
-            "factorvae_score": factorvae_score(codes, factors, seed=seed)["factorvae_score"],
-            "disentanglement_points": int(len(codes))}
+            "dci_informativeness": scores["informativeness"],
+            "dci_informativeness_se": scores["informativeness_se"],
+            "sap": separated["sap"], "sap_se": separated["sap_se"], "sap_protocol": separated["sap_protocol"],
+            "factorvae_score": votes["factorvae_score"], "factorvae_score_se": votes["factorvae_score_se"],
+            "factorvae_active_dims": votes["active_dims"], "disentanglement_points": int(len(codes))}

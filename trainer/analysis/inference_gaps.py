@@ -1,7 +1,9 @@
 """Classical VI beside the encoder: the ELBO gap split into its approximation and amortization parts.
 
-    result = inference_gaps(model, x, y, device, SviSettings(max_steps=500), k=1000)
-    result.summary()       # elbo_encoder, elbo_optimized, log_px, amortization_gap, approximation_gap (+ _se), ...
+    result = inference_gaps(model, x, y, device, SviSettings(max_steps=500), k=1000)   # ais=GAPS_AIS
+    result.summary()       # elbo_encoder, elbo_optimized, log_px, amortization_gap, approximation_gap (+ _se),
+                           # log_px_estimator ("ais", "iwae-optimized" or "iwae-encoder"), log_px_ais, ...
+    result.log_px, result.largest    # (N,) each example's log p(x), and which estimate was largest for it
     trace = optimize_point(model, x[:1], None, device)   # one example: μ and the ELBO at every step
 
 Seed 001 §6: log p(x) = ELBO(q) + KL(q(z|x) ‖ p(z|x)). Cremer, Li & Duvenaud (2018, "Inference Suboptimality
@@ -16,8 +18,15 @@ guess and improved by Adam on that x's ELBO (β = 1, the likelihood bound: never
 improving (each time it stalls the step size halves; after `halvings` stalls, or `max_steps`, it stops).
 What is optimized is trainer.analysis.variational's parameters: a VAE's (μ, log σ²); a hierarchy's per-layer
 bottom-up Gaussians, so that q* stays in the ladder's family and its ELBO runs over all layers; a CVAE's
-conditional on y. log p(x) is IWAE with K samples of each proposal, the encoder's q and q*; both are lower
-bounds in expectation, and the tighter (larger, on the set's mean) is the one reported.
+conditional on y.
+
+log p(x) has up to three estimates per example, each a stochastic lower bound (below log p(x) in expectation, and
+above it by c nats with probability at most e^-c): IWAE with K samples of the encoder's q ("iwae-encoder") and of
+q* ("iwae-optimized"), and AIS from q* to p(z|x) ("ais", trainer.analysis.ais). The set takes the one with the
+largest mean (GapResult.estimator; per example, which was largest is kept too). IWAE with a diagonal q* on a
+correlated posterior converges slowly in K (on a linear-Gaussian model with a 1.25-nat approximation gap, K = 1000
+fell 0.4-0.5 nats short), AIS from q* converges in its path's length (0.01 short there at GAPS_AIS), so AIS runs by
+default; `ais=None` leaves it out.
 
 The decoder's weights are frozen while q is optimized: this measures inference, it trains nothing.
 """
@@ -34,6 +43,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from trainer.analysis.ais import estimate as ais_estimate
+from trainer.analysis.ais import set_stats
+from trainer.analysis.ais_settings import GAPS_AIS, AisSettings
 from trainer.analysis.svi_settings import DEFAULT_SVI, SviSettings
 from trainer.analysis.variational import importance_bounds, mean_latent, sample_terms, variational_parameters
 from trainer.errors import Stopped
@@ -103,6 +115,10 @@ def optimize_q(model, x: torch.Tensor, y: torch.Tensor | None, mu0: torch.Tensor
     return mu.detach(), logvar.detach(), step
 
 
+ESTIMATORS = ("iwae-encoder", "iwae-optimized", "ais")
+"""The estimates of log p(x) a split may take each example's from, in GapResult.estimator's codes."""
+
+
 @dataclass(frozen=True)
 class GapResult:
     """Per-example bounds of amortized and classical inference on one set, nats; what summary() averages."""
@@ -127,6 +143,13 @@ class GapResult:
     """(N, latent_dim) the point the latent panels show for the encoder's q (a hierarchy: its mean path)."""
     mean_optimized: np.ndarray | None = None
     """(N, latent_dim) the same for q*."""
+    ais: np.ndarray | None = None
+    """(N,) AIS from q* (None: not run)."""
+    ais_se: np.ndarray | None = None
+    """(N,) its Monte Carlo standard error over the chains."""
+    ais_acceptance: np.ndarray | None = None
+    """(N,) the HMC acceptance rate of each example's chains."""
+    ais_settings: AisSettings | None = None
 
     @property
     def n(self) -> int:
@@ -137,9 +160,32 @@ class GapResult:
         """Which IWAE estimate is the tighter on this set: "optimized" (q*) or "encoder"."""
         return "optimized" if self.iwae_optimized.mean() >= self.iwae_encoder.mean() else "encoder"
 
+    def estimates(self) -> dict[str, np.ndarray]:
+        """Every estimate of log p(x) this split made, (N,) each, by estimator name (ESTIMATORS)."""
+        out = {"iwae-encoder": self.iwae_encoder, "iwae-optimized": self.iwae_optimized}
+        if self.ais is not None:
+            out["ais"] = self.ais
+        return out
+
+    @property
+    def estimator(self) -> str:
+        """The estimate log_px takes: the one whose mean over the set is the largest (ESTIMATORS' names).
+
+        Per set, not per example: each example's largest of three noisy estimates overshoots log p(x) (IWAE's
+        rare large weights), which biased the linear-Gaussian approximation gap up by 0.1-0.16 nats."""
+        means = {name: float(np.mean(values)) for name, values in self.estimates().items()}
+        return max(means, key=means.get)
+
     @property
     def log_px(self) -> np.ndarray:
-        return self.iwae_optimized if self.proposal == "optimized" else self.iwae_encoder
+        """(N,) each example's log p(x) by `estimator`, nats: a stochastic lower bound."""
+        return self.estimates()[self.estimator]
+
+    @property
+    def largest(self) -> np.ndarray:
+        """(N,) str: which estimate was the largest for each example (what the set's choice is made of)."""
+        names = list(self.estimates())
+        return np.asarray(names)[np.argmax(np.stack(list(self.estimates().values())), axis=0)]
 
     def summary(self) -> dict:
         """Plain numbers, JSON-safe: every quantity as a mean over the examples and its standard error."""
@@ -148,15 +194,22 @@ class GapResult:
                  "amortization_gap": self.elbo_optimized - self.elbo_encoder,
                  "approximation_gap": self.log_px - self.elbo_optimized,
                  "elbo_gap": self.log_px - self.elbo_encoder}
+        if self.ais is not None:
+            parts["log_px_ais"] = self.ais
         out: dict = {}
         for name, values in parts.items():
-            values = np.asarray(values, dtype=np.float64)
-            out[name] = float(values.mean())
-            out[f"{name}_se"] = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
-        out.update(n=self.n, k=self.k, log_px_proposal=self.proposal, svi_steps=self.steps,
-                   svi_max_steps=self.settings.max_steps, svi_samples=self.settings.samples,
+            out[name], out[f"{name}_se"] = set_stats(values)
+        largest = self.largest
+        out.update(n=self.n, k=self.k, log_px_proposal=self.proposal, log_px_estimator=self.estimator,
+                   log_px_largest={name: int(np.sum(largest == name)) for name in self.estimates()},
+                   svi_steps=self.steps, svi_max_steps=self.settings.max_steps, svi_samples=self.settings.samples,
                    seconds_per_example_amortized=self.seconds_amortized / self.n,
                    seconds_per_example_classical=self.seconds_classical / self.n)
+        if self.ais is not None and self.ais_settings is not None:
+            out.update(log_px_ais_mc_se=float(np.sqrt(np.sum(np.square(self.ais_se))) / self.n),
+                       ais_steps=self.ais_settings.steps, ais_chains=self.ais_settings.chains,
+                       ais_leapfrog=self.ais_settings.leapfrog, ais_start="optimized",
+                       ais_acceptance=float(np.mean(self.ais_acceptance)) if self.ais_settings.steps > 1 else None)
         return out
 
 
@@ -170,27 +223,31 @@ def _batch(x: np.ndarray, y: np.ndarray | None, model, sl: slice, device):
 def inference_gaps(model, x: np.ndarray, y: np.ndarray | None, device="cpu", settings: SviSettings = DEFAULT_SVI,
                    k: int = 1000, batch_size: int = 100, seed: int = 0,
                    progress: Callable[[str, float], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> GapResult:
+                   should_stop: Callable[[], bool] | None = None, ais: AisSettings | None = GAPS_AIS) -> GapResult:
     """The approximation and amortization gaps of `model` on x (uint8 0..255 or float in the model's range).
 
-    progress(message, fraction) after each window of SVI steps and each chunk of IWAE samples scored (so a large
-    K moves the bar too); should_stop() is checked there and raises GapsCancelled. Noise comes from CPU
-    generators seeded by `seed`."""
+    log p(x) per example is the largest of IWAE with K samples of each proposal and, unless `ais` is None, AIS from
+    q* with those settings. progress(message, fraction) after each window of SVI steps, each chunk of IWAE samples
+    scored and each stretch of AIS steps (so a large K or a long path moves the bar too); should_stop() is checked
+    there and raises GapsCancelled. Noise comes from CPU generators seeded by `seed`."""
     if len(x) == 0:
         raise ValueError("cannot split the ELBO gap of an empty set")
     if k < 1:
         raise ValueError(f"IWAE needs k >= 1 samples, got {k}")
+    if ais is not None:
+        ais.validate()
     n = len(x)
     svi_noise = torch.Generator().manual_seed(int(seed))
     score_noise = torch.Generator().manual_seed(int(seed) + 1)
+    ais_noise = torch.Generator().manual_seed(int(seed) + 2)
     columns: dict[str, list[np.ndarray]] = {}
     amortized = classical = 0.0
     steps = 0.0
 
-    # each batch's share of the bar split by decoder passes per example: SVI's steps x samples, then K for each
-    # of the two proposals scored
-    svi_cost = settings.max_steps * settings.samples
-    svi_share = svi_cost / max(svi_cost + 2 * k, 1)
+    # each batch's share of the bar split by decoder passes per example: SVI's steps x samples, K for each of the
+    # two proposals scored, then AIS's passes
+    costs = np.array([settings.max_steps * settings.samples, 2 * k, 0 if ais is None else ais.passes], float)
+    svi_share, iwae_share, _ = costs / max(costs.sum(), 1.0)
 
     def check(done: float, phase: str) -> None:
         if should_stop is not None and should_stop():
@@ -203,8 +260,18 @@ def inference_gaps(model, x: np.ndarray, y: np.ndarray | None, device="cpu", set
 
     def scoring(start: int, rows: int, which: int, name: str, drawn: int, total: int) -> None:
         scored = (which + drawn / total) / 2  # of the batch's two proposals
-        check(start + rows * (svi_share + (1 - svi_share) * scored),
-              f"IWAE of the {name} q ({drawn:,} / {total:,} samples)")
+        check(start + rows * (svi_share + iwae_share * scored), f"IWAE of the {name} q ({drawn:,} / {total:,} samples)")
+
+    reported = [-1.0]
+
+    def annealing(start: int, rows: int, fraction: float) -> None:  # asked every step, reported every 1%
+        if fraction - reported[0] < 0.01 and fraction < 1.0:
+            if should_stop is not None and should_stop():
+                raise GapsCancelled()
+            return
+        reported[0] = fraction if fraction < 1.0 else -1.0
+        check(start + rows * (svi_share + iwae_share + (1 - svi_share - iwae_share) * fraction),
+              f"AIS from q* ({ais.steps:,} steps)")
 
     for start in range(0, n, batch_size):
         sl = slice(start, min(start + batch_size, n))
@@ -219,18 +286,30 @@ def inference_gaps(model, x: np.ndarray, y: np.ndarray | None, device="cpu", set
                                       on_window=partial(optimizing, start, rows))
         classical += time.perf_counter() - t0
         steps += used * rows
-        with eval_mode(model):
-            for which, (name, proposal) in enumerate((("encoder", (mu0, logvar0)), ("optimized", (mu, logvar)))):
-                elbo, iwae = importance_bounds(model, xb, yb, k, generator=score_noise, proposal=proposal,
-                                               progress=partial(scoring, start, rows, which, name))
-                columns.setdefault(f"elbo_{name}", []).append(elbo.double().cpu().numpy())
-                columns.setdefault(f"iwae_{name}", []).append(iwae.double().cpu().numpy())
-                with torch.no_grad():
-                    columns.setdefault(f"mean_{name}", []).append(mean_latent(model, *proposal).float().cpu().numpy())
+        _score_proposals(model, xb, yb, k, score_noise, {"encoder": (mu0, logvar0), "optimized": (mu, logvar)},
+                         partial(scoring, start, rows), columns)
+        if ais is not None:
+            for key, values in zip(("ais", "ais_se", "ais_acceptance"),
+                                   ais_estimate(model, xb, yb, ais, ais_noise, proposal=(mu, logvar),
+                                                on_step=partial(annealing, start, rows))):
+                columns.setdefault(key, []).append(values)
         check(sl.stop, "scored")
     return GapResult(**{key: np.concatenate(parts) for key, parts in columns.items()},
                      seconds_amortized=amortized, seconds_classical=classical, steps=steps / n, k=int(k),
-                     settings=settings)
+                     settings=settings, ais_settings=ais)
+
+
+def _score_proposals(model, xb, yb, k: int, noise: torch.Generator, proposals: dict, scoring, columns: dict) -> None:
+    """Each proposal's ELBO, IWAE with K samples and mean point, appended to `columns` (elbo_NAME, iwae_NAME,
+    mean_NAME); scoring(which, name, drawn, total) after each chunk of samples."""
+    with eval_mode(model):
+        for which, (name, proposal) in enumerate(proposals.items()):
+            elbo, iwae = importance_bounds(model, xb, yb, k, generator=noise, proposal=proposal,
+                                           progress=partial(scoring, which, name))
+            columns.setdefault(f"elbo_{name}", []).append(elbo.double().cpu().numpy())
+            columns.setdefault(f"iwae_{name}", []).append(iwae.double().cpu().numpy())
+            with torch.no_grad():
+                columns.setdefault(f"mean_{name}", []).append(mean_latent(model, *proposal).float().cpu().numpy())
 
 
 @dataclass(frozen=True)

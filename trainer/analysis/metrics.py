@@ -16,6 +16,7 @@ to float) or floating point already in the model's input range.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Callable, Sequence
 
@@ -275,17 +276,21 @@ def evaluate(
       kl           KL(q(z|x) || N(0, I)), closed form, summed over dimensions
       kl_per_dim   the same per latent dimension (list of latent_dim floats)
       elbo         -(recon + kl), a lower bound on log p(x) under a normalized likelihood (trainer/likelihood.py)
+      elbo_se, recon_se
+                   their standard errors over the examples (the one-sample recon's noise included)
       rate, distortion
                    Alemi et al. 2018 ("Fixing a broken ELBO"): rate R = E_x KL(q(z|x) || p(z)) and
                    distortion D = -E log p(x|z). The marginal used for R is the prior here, so
                    rate == kl and distortion == recon; elbo == -(R + D).
       active_units Burda et al. 2016 count with threshold 0.01 (int)
-      iwae_log_px  IWAE estimate of log p(x) with `iwae_samples` samples (only if > 0)
-      elbo_gap     iwae_log_px - elbo: estimates E_x KL(q(z|x) || p(z|x)) (only if iwae_samples > 0)
+      iwae_log_px  IWAE estimate of log p(x) with `iwae_samples` samples (only if > 0), with iwae_log_px_se over
+                   the examples; a lower bound in expectation, short of log p(x) by E log of its weights' spread
+      elbo_gap     iwae_log_px - elbo: estimates E_x KL(q(z|x) || p(z|x)) (only if iwae_samples > 0), elbo_gap_se
       mig          Mutual Information Gap on these examples' posterior means (only if `factors` is
                    given); `dataset_mig` gives the protocol score on 10,000 points
       mig_points   the number of examples MIG was estimated on (= n)
-      rate_split   {mutual_information, marginal_kl, total_correlation, dimwise_kl, log_n, n}: the rate split
+      rate_split   {mutual_information, marginal_kl, total_correlation, dimwise_kl, log_n, n, each part's _se,
+                   mutual_information_at_half_n, near_ceiling} (SPLIT_KEYS): the rate split
                    into I_q(X; Z) (a CVAE: I(X; Z | Y)) and KL(q(z) ‖ p(z)) on up to `rate_split_points`
                    examples, evenly spaced (trainer.analysis.rate_split; only if rate_split_points is given);
                    a hierarchy: the joint split over all layers, total_correlation and dimwise_kl None, and
@@ -307,20 +312,19 @@ def evaluate(
     # IWAE draws from its own stream, seeded from `generator` whether or not it runs, so turning
     # IWAE on does not change the one-sample ELBO of the same seed
     iwae_generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-    recon_sum, kl_dim_sum, iwae_sum, mu_all, logvar_all, paths = _summed_terms(model, x, y, device, batch_size,
-                                                                        iwae_samples, generator, iwae_generator,
-                                                                        progress)
+    recon_sum, kl_dim_sum, iwae_sum, mu_all, logvar_all, paths, per_example = _summed_terms(
+        model, x, y, device, batch_size, iwae_samples, generator, iwae_generator, progress)
     recon = recon_sum / n
     kl_dims = (kl_dim_sum / n).tolist()
     kl = float(sum(kl_dims))
     elbo = -(recon + kl)
-    result = {"elbo": elbo, "recon": recon, "kl": kl, "kl_per_dim": kl_dims, "active_units": active_units(mu_all)[0],
-              "rate": kl, "distortion": recon, "n": n}
+    result = {"elbo": elbo, "elbo_se": standard_error(per_example["elbo"]), "recon": recon,
+              "recon_se": standard_error(per_example["recon"]), "kl": kl, "kl_per_dim": kl_dims,
+              "active_units": active_units(mu_all)[0], "rate": kl, "distortion": recon, "n": n}
     if getattr(model.config, "layers", 1) > 1:  # a hierarchy: each layer's KL to its conditional prior, top last
         result["kl_per_layer"] = [float(sum(kl_dims[s])) for s in model.config.layer_slices()]
     if iwae_samples > 0:
-        result["iwae_log_px"] = iwae_sum / n
-        result["elbo_gap"] = result["iwae_log_px"] - elbo
+        result.update(_iwae_figures(iwae_sum / n, elbo, per_example))
     if factors is not None:
         result["mig"] = mig(mu_all, factors, factor_sizes)
         result["mig_points"] = n
@@ -330,6 +334,19 @@ def evaluate(
         result["rate_split"] = split_of(mu_all, logvar_all, labels, rate_split_points, seed=seed, paths=paths,
                                         dims=model.config.layer_dims if paths else None)
     return result
+
+
+SPLIT_KEYS = ("mutual_information", "mutual_information_se", "mutual_information_at_half_n", "marginal_kl",
+              "marginal_kl_se", "total_correlation", "total_correlation_se", "dimwise_kl", "dimwise_kl_se", "log_n",
+              "n", "near_ceiling")
+"""What eval --json's rate_split holds (RateSplit's figures, each Monte Carlo one with its _se), and a hierarchy's
+`layers`."""
+
+
+def _iwae_figures(log_px: float, elbo: float, per_example: dict) -> dict:
+    """IWAE's log p(x) and the ELBO gap it gives, each with its standard error over the examples."""
+    return {"iwae_log_px": log_px, "iwae_log_px_se": standard_error(per_example["iwae"]),
+            "elbo_gap": log_px - elbo, "elbo_gap_se": standard_error(per_example["iwae"] - per_example["elbo"])}
 
 
 def split_of(mu: np.ndarray, logvar: np.ndarray, labels, points: int, seed: int = 0, paths: dict | None = None,
@@ -347,9 +364,9 @@ def split_of(mu: np.ndarray, logvar: np.ndarray, labels, points: int, seed: int 
         split = path_rate_split({k: v[keep] for k, v in paths.items()}, dims, kept_labels)
     else:
         split = rate_split(mu[keep], logvar[keep], kept_labels, seed=seed)
-    out = {"mutual_information": split.mutual_information, "marginal_kl": split.marginal_kl,
-           "total_correlation": split.total_correlation, "dimwise_kl": split.dimwise_kl, "log_n": split.log_n,
-           "n": split.n}
+    # a figure too few points cannot give (the N/2 estimate of 3 points, an SE of 1) is None, never NaN
+    out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in split.to_dict().items()
+           if k in SPLIT_KEYS}
     if split.layers:
         out["layers"] = [dict(layer) for layer in split.layers]
     return out
@@ -362,7 +379,8 @@ def _iwae_progress(progress: Callable[[float, int], None], start: int, rows: int
 
 
 def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae_generator, progress):
-    """(-Σ log p(x|z), Σ per-dimension KL, Σ IWAE log p(x), every μ, every log σ²) over the whole array."""
+    """(-Σ log p(x|z), Σ per-dimension KL, Σ IWAE log p(x), every μ, every log σ², a hierarchy's paths, and each
+    example's {elbo, recon, iwae} as float64 arrays for the standard errors) over the whole array."""
     n = len(x)
     d = int(model.config.latent_dim)
     # float64 sums: 70k examples of ~1e2-nat terms summed in float32 would drift
@@ -372,6 +390,7 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
     mus, logvars = [], []
     hierarchy = callable(getattr(model, "path", None))
     paths: dict[str, list[np.ndarray]] = {}  # a hierarchy's sampled paths, for its rate split
+    per_example: dict[str, list[np.ndarray]] = {"elbo": [], "recon": [], "iwae": []}
     with eval_mode(model):
         for start in range(0, n, batch_size):
             sl = slice(start, start + batch_size)
@@ -386,18 +405,31 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
                     paths.setdefault(key, []).append(value.double().cpu().numpy())
             else:
                 mu, logvar, z = (t[0] for t in posterior_samples(model, xb, yb, eps))
-            recon_sum -= model.log_likelihood(xb, model.decode(z, yb)).double().sum().item()
-            kl_dim_sum += kl_per_dim(mu, logvar).double().sum(0).cpu()
+            log_lik = model.log_likelihood(xb, model.decode(z, yb)).double()
+            kl_each = kl_per_dim(mu, logvar).double()
+            recon_sum -= log_lik.sum().item()
+            kl_dim_sum += kl_each.sum(0).cpu()
+            per_example["recon"].append(-log_lik.cpu().numpy())
+            per_example["elbo"].append((log_lik - kl_each.sum(1)).cpu().numpy())
             if hierarchy:
                 mu, logvar = mean_path
             if iwae_samples > 0:
                 within = None if progress is None else partial(_iwae_progress, progress, start, len(xb), n)
-                iwae_sum += iwae_log_px(model, xb, yb, iwae_samples, generator=iwae_generator,
-                                        progress=within).double().sum().item()
+                iwae_each = iwae_log_px(model, xb, yb, iwae_samples, generator=iwae_generator,
+                                        progress=within).double()
+                iwae_sum += iwae_each.sum().item()
+                per_example["iwae"].append(iwae_each.cpu().numpy())
             mus.append(mu.float().cpu().numpy())
             logvars.append(logvar.float().cpu().numpy())
             if progress is not None:
                 progress(min(start + batch_size, n), n)
 
     return (recon_sum, kl_dim_sum, iwae_sum, np.concatenate(mus), np.concatenate(logvars),
-            {k: np.concatenate(v) for k, v in paths.items()} or None)
+            {k: np.concatenate(v) for k, v in paths.items()} or None,
+            {k: np.concatenate(v) if v else np.zeros(0) for k, v in per_example.items()})
+
+
+def standard_error(values: np.ndarray) -> float | None:
+    """The standard error of the mean of per-example values (their spread / sqrt N); None for fewer than 2."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None

@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from trainer.analysis.information_ceiling import ceiling_note, near_ceiling  # noqa: F401  (re-exported)
 from trainer.errors import ConfigError, Stopped
 from trainer.model.objective import gaussian_log_density
 
@@ -39,7 +40,13 @@ CHUNK_ELEMENTS = 8 * 2**20
 
 @dataclass(frozen=True)
 class RateSplit:
-    """The rate of N held-out posteriors and its parts, nats per example."""
+    """The rate of N held-out posteriors and its parts, nats per example, each Monte Carlo part with its standard
+    error over the examples (`<part>_se`).
+
+    The estimate of I(X; Z) is exact for these N points but biased low against the population's value well before
+    its ceiling log N: a larger N reads more. `mutual_information_at_half_n` is the same estimate on every other
+    point (N/2 of them); `near_ceiling` says I is still climbing with N or within CEILING_MARGIN nats of log N, and
+    then total correlation and the marginal KL absorb what I misses (the parts still add up to the rate)."""
 
     rate: float
     """E_x KL(q(z|x) ‖ p(z)), closed form."""
@@ -62,9 +69,30 @@ class RateSplit:
     layers: tuple[dict, ...] = ()
     """A hierarchy: each layer's {rate, mutual_information, marginal_kl}, bottom first. By the chain rule the
     layers' I(X; U_l | U_{>l}) add up to the joint I(X; U), and their rates and marginal KLs to the joint ones."""
+    mutual_information_se: float = math.nan
+    """Standard error of I over the examples (the spread of log q(z|x) − log q(z) per example / sqrt N)."""
+    marginal_kl_se: float = math.nan
+    total_correlation_se: float | None = None
+    dimwise_kl_se: float | None = None
+    mutual_information_at_half_n: float = math.nan
+    """I estimated on every other point (N/2 of them, the same draws): below I by more than its SE, it is still
+    climbing with N."""
+
+    @property
+    def near_ceiling(self) -> bool:
+        """I is within CEILING_MARGIN nats of log N, or still climbing from N/2 to N by more than its SE: the
+        estimate is short of the population's I, and TC and the marginal KL absorb the shortfall."""
+        return near_ceiling(self.mutual_information, self.mutual_information_se, self.mutual_information_at_half_n,
+                            self.log_n)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "near_ceiling": self.near_ceiling}
+
+
+def _se(per_example: torch.Tensor) -> float:
+    """Standard error of the mean of per-example values."""
+    n = per_example.shape[0]
+    return float(per_example.std(unbiased=True) / math.sqrt(n)) if n > 1 else math.nan
 
 
 def _check(mu: np.ndarray, logvar: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -109,31 +137,60 @@ def rate_split(mu, logvar, labels=None, draws: int = 1, seed: int = 0, device="c
     logvar_t = torch.from_numpy(logvar_np).to(dev)
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     eps = torch.randn(draws, n, d, generator=g, dtype=torch.float64).to(dev)
+    info, tc, dw, rate_mc, log_n, info_half = _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop)
+    rate = float(0.5 * (mu_np**2 + np.exp(logvar_np) - 1.0 - logvar_np).sum(1).mean())
+    marginal = tc + dw
+    return RateSplit(rate=rate, rate_mc=float(rate_mc.mean()), mutual_information=float(info.mean()),
+                     marginal_kl=float(marginal.mean()), total_correlation=float(tc.mean()),
+                     dimwise_kl=float(dw.mean()), log_n=log_n, n=n, draws=draws,
+                     mutual_information_se=_se(info), marginal_kl_se=_se(marginal), total_correlation_se=_se(tc),
+                     dimwise_kl_se=_se(dw),
+                     mutual_information_at_half_n=float(info_half.mean()) if n >= 4 else math.nan)
+
+
+def _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop):
+    """Per example (averaged over its draws): I's term log q(z|x) − log q(z), TC's, the dimension-wise KL's and
+    the Monte Carlo rate's; log N (a CVAE: E_y log N_y); and I's term at N/2, for every other example against the
+    aggregate of every other posterior (the same draws, summed in the same pass)."""
+    draws, n, d = eps.shape
+    dev = mu_t.device
     z = (mu_t + torch.exp(0.5 * logvar_t) * eps).reshape(draws * n, d)  # draw k of example i at row k * n + i
     owner = torch.arange(n, device=dev).repeat(draws)
     group, log_group_n = _groups(labels, n, dev)
+    # log N(z; mu, sigma²) = b − ½ ((z − mu) a)² per dimension, a = 1/sigma, b = −½ (log 2π + log sigma²): the
+    # posteriors' halves are computed once, the pairs' part in four passes over the block
+    scale, offset = torch.exp(-0.5 * logvar_t), -0.5 * (LOG_2PI + logvar_t)
+
+    def density(rows, cols, zs):
+        t = zs - mu_t[None, cols]
+        t.mul_(scale[None, cols]).square_()
+        return torch.add(offset[None, cols], t, alpha=-0.5)
 
     log_qzx = gaussian_log_density(z, mu_t[owner], logvar_t[owner]).sum(1)  # log q(z|x) of each draw's own x
     log_pz_dims = -0.5 * (LOG_2PI + z.pow(2))
-    log_qz, log_qz_dims = _aggregate_log_density(
-        z, group[owner], group, lambda rows, cols: (mu_t[None, cols], logvar_t[None, cols]), (d,), progress,
-        should_stop, per_dim=True)
+    log_qz, log_qz_dims, log_qz_half = _aggregate_log_density(
+        z, group[owner], group, density, (d,), progress, should_stop, per_dim=True, half=n >= 4)
     log_qz = log_qz[:, 0] - log_group_n[owner]
     log_qz_dims = log_qz_dims - log_group_n[owner, None]
 
-    mutual_information = (log_qzx - log_qz).mean().item()
-    total_correlation = (log_qz - log_qz_dims.sum(1)).mean().item()
-    dimwise_kl = (log_qz_dims - log_pz_dims).sum(1).mean().item()
-    rate_mc = (log_qzx - log_pz_dims.sum(1)).mean().item()
-    rate = float(0.5 * (mu_np**2 + np.exp(logvar_np) - 1.0 - logvar_np).sum(1).mean())
-    return RateSplit(rate=rate, rate_mc=rate_mc, mutual_information=mutual_information,
-                     marginal_kl=total_correlation + dimwise_kl, total_correlation=total_correlation,
-                     dimwise_kl=dimwise_kl, log_n=float(log_group_n.mean().item()), n=n, draws=draws)
+    def per_example(values: torch.Tensor) -> torch.Tensor:
+        return values.reshape(draws, n).mean(0)
+
+    info_half = None
+    if log_qz_half is not None:  # every other example, each against the even posteriors of its group
+        even = torch.arange(0, n, 2, device=dev)
+        _, log_half_n = _groups(None if labels is None else labels[::2], len(even), dev)
+        half_rows = (torch.arange(draws, device=dev)[:, None] * n + even[None, :]).reshape(-1)
+        terms = log_qzx[half_rows] - (log_qz_half[half_rows, 0] - log_half_n.repeat(draws))
+        info_half = terms.reshape(draws, len(even)).mean(0)
+    return (per_example(log_qzx - log_qz), per_example(log_qz - log_qz_dims.sum(1)),
+            per_example((log_qz_dims - log_pz_dims).sum(1)), per_example(log_qzx - log_pz_dims.sum(1)),
+            float(log_group_n.mean().item()), info_half)
 
 
 def path_rate_split(path: dict, dims, labels=None, device="cpu",
                     progress: Callable[[str, float], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> RateSplit:
+                    should_stop: Callable[[], bool] | None = None, halve: bool = True) -> RateSplit:
     """The rate split of a hierarchical VAE, joint and per layer, from one sampled path per example.
 
     path: HierarchicalVAE.path's arrays, (N, D) each: the bottom-up Gaussians mu_d, logvar_d of every x_m and,
@@ -142,7 +199,7 @@ def path_rate_split(path: dict, dims, labels=None, device="cpu",
     q(u_{≥l}) = (1/N) Σ_m Π_{k≥l} q(u_k | u_{>k}, x_m) is a sum over the N posteriors as for one layer. The
     chain rule then gives each layer's share, I(X; U_l | U_{>l}) = E[log q(u_l | u_{>l}, x) − log q(u_l | u_{>l})],
     and the rest of its rate, E KL(q(u_l | u_{>l}) ‖ p(u_l)), is its marginal KL. dims: each layer's size, bottom
-    first."""
+    first. halve: also the joint I on every other path (mutual_information_at_half_n)."""
     from trainer.model.hierarchy import merge_gaussians, to_prior_coordinates
 
     dev = torch.device(device)
@@ -166,18 +223,26 @@ def path_rate_split(path: dict, dims, labels=None, device="cpu",
     own = _layer_sums(gaussian_log_density(u, t["mu_u"], t["logvar_u"]), dims)  # (N, L): log q(u_l | u_{>l}, x)
     log_pu = _layer_sums(-0.5 * (LOG_2PI + u.pow(2)), dims)
     kl = _layer_sums(0.5 * (t["mu_u"].pow(2) + t["logvar_u"].exp() - 1.0 - t["logvar_u"]), dims)
-    above, _ = _aggregate_log_density(u, group, group, pair, dims, progress, should_stop, per_dim=False)
+    above, _, above_half = _aggregate_log_density(u, group, group,
+                                                  lambda rows, cols, zs: gaussian_log_density(zs, *pair(rows, cols)),
+                                                  dims, progress, should_stop, per_dim=False, half=halve and n >= 4)
     above = above - log_group_n[:, None]  # (N, L): log q(u_{≥l}), the aggregate of the layers from l up
     conditional = above - torch.cat([above[:, 1:], torch.zeros_like(above[:, :1])], dim=1)  # log q(u_l | u_{>l})
     info = (own - conditional).mean(0)
     rate_mc = (own - log_pu).mean(0)
     layers = tuple({"rate": float(kl[:, i].mean()), "mutual_information": float(info[i]),
                     "marginal_kl": float(rate_mc[i] - info[i])} for i in range(len(dims)))
-    mutual_information = float((own.sum(1) - above[:, 0]).mean())
+    info_joint = own.sum(1) - above[:, 0]
+    marginal = (own - log_pu).sum(1) - info_joint
+    half = math.nan
+    if above_half is not None:  # every other path, against the even posteriors of its group
+        _, log_half_n = _groups(None if labels is None else labels[::2], len(range(0, n, 2)), dev)
+        half = float((own.sum(1)[::2] - (above_half[::2, 0] - log_half_n)).mean())
     return RateSplit(rate=float(kl.sum(1).mean()), rate_mc=float(rate_mc.sum()),
-                     mutual_information=mutual_information, marginal_kl=float(rate_mc.sum()) - mutual_information,
+                     mutual_information=float(info_joint.mean()), marginal_kl=float(marginal.mean()),
                      total_correlation=None, dimwise_kl=None, log_n=float(log_group_n.mean()), n=n, draws=1,
-                     layers=layers)
+                     layers=layers, mutual_information_se=_se(info_joint), marginal_kl_se=_se(marginal),
+                     mutual_information_at_half_n=half)
 
 
 def _layer_sums(per_dim: torch.Tensor, dims) -> torch.Tensor:
@@ -185,36 +250,45 @@ def _layer_sums(per_dim: torch.Tensor, dims) -> torch.Tensor:
     return torch.stack([part.sum(-1) for part in torch.split(per_dim, list(dims), dim=-1)], dim=-1)
 
 
-def _aggregate_log_density(z, z_group, group, pair, dims, progress, should_stop, per_dim: bool):
+def _aggregate_log_density(z, z_group, group, density, dims, progress, should_stop, per_dim: bool,
+                           half: bool = False):
     """log Σ_m q(z_{≥l} | x_m) for each layer l (a flat VAE: the one layer, the joint) over the posteriors m of
-    z_i's group, and with per_dim, log Σ_m q(z_ij | x_m) per dimension. pair(rows, cols) gives the (mu, logvar)
-    of q(z_rows | x_cols), broadcastable to (rows, cols, D).
+    z_i's group, with per_dim log Σ_m q(z_ij | x_m) per dimension, and with `half` the joint over the
+    even-numbered posteriors only (what N/2 of them give). density(rows, cols, z[rows, None]) gives
+    log q(z_rows | x_cols) per dimension, (rows, cols, D).
 
     Chunked over the draws and the posteriors, with a running logsumexp, so memory stays near CHUNK_ELEMENTS."""
     rows, d = z.shape
     n = group.shape[0]
     budget = CHUNK_ELEMENTS if len(dims) == 1 else CHUNK_ELEMENTS // 4  # a merge makes four more such blocks
     cols = max(1, min(n, budget // max(1, d * min(rows, 1024))))
+    cols += cols % 2  # even chunks: a chunk's even columns are the even posteriors
     step = max(1, min(rows, budget // max(1, d * cols)))
     layers = len(dims)
+    grouped = bool((group != group[0]).any())  # labels: each z against its own class's posteriors only
     log_q = torch.empty(rows, layers, dtype=torch.float64, device=z.device)
     log_q_dims = torch.empty(rows, d, dtype=torch.float64, device=z.device) if per_dim else None
+    log_q_half = torch.empty(rows, 1, dtype=torch.float64, device=z.device) if half else None
     done = 0
     for start in range(0, rows, step):
         r = slice(start, start + step)
         zs, gs = z[r, None, :], z_group[r, None]
         joint = torch.full((zs.shape[0], layers), -math.inf, dtype=torch.float64, device=z.device)
         dims_acc = torch.full((zs.shape[0], d), -math.inf, dtype=torch.float64, device=z.device)
+        half_acc = torch.full((zs.shape[0], 1), -math.inf, dtype=torch.float64, device=z.device)
         for c0 in range(0, n, cols):
             if should_stop is not None and should_stop():
                 raise Stopped("rate split stopped")
             c = slice(c0, c0 + cols)
-            per = gaussian_log_density(zs, *pair(r, c))
-            other = (gs != group[None, c])  # another class's posterior: not in q(z|y)
-            per = per.masked_fill(other[:, :, None], -math.inf)
+            per = density(r, c, zs)
+            if grouped:
+                other = (gs != group[None, c])  # another class's posterior: not in q(z|y)
+                per = per.masked_fill(other[:, :, None], -math.inf)
             # layers from the top down to l, summed: the density of u_{≥l} under each posterior
             from_top = _layer_sums(per, dims).flip(-1).cumsum(-1).flip(-1)
             joint = torch.logaddexp(joint, torch.logsumexp(from_top, dim=1))
+            if half:
+                half_acc = torch.logaddexp(half_acc, torch.logsumexp(from_top[:, 0::2, :1], dim=1))
             if per_dim:
                 dims_acc = torch.logaddexp(dims_acc, torch.logsumexp(per, dim=1))
             done += zs.shape[0] * per.shape[1]
@@ -223,4 +297,6 @@ def _aggregate_log_density(z, z_group, group, pair, dims, progress, should_stop,
         log_q[r] = joint
         if per_dim:
             log_q_dims[r] = dims_acc
-    return log_q, log_q_dims
+        if half:
+            log_q_half[r] = half_acc
+    return log_q, log_q_dims, log_q_half

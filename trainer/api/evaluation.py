@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
+from trainer.analysis.marginal_likelihood import ais_figures
 from trainer.api.data import as_dataset, load_dataset
 from trainer.api.model import VAEModel, checkpoint_path, device_of
 from trainer.api.run import configs_for
 from trainer.checkpoints.hdf5 import load_checkpoint
-from trainer.config import EvalOptions
-from trainer.training.evaluation import (check_data_fits, checkpoint_gaps, evaluate_checkpoint,
-                                         model_from_checkpoint)
+from trainer.config import RATE_SPLIT_POINTS, EvalOptions
+from trainer.training.evaluation import (EVAL_SEED_OFFSET, check_data_fits, check_finite_result, checkpoint_gaps,
+                                         evaluate_checkpoint, model_from_checkpoint)
 
 
 def _checkpoint_and_data(model, data, device):
@@ -30,26 +32,38 @@ def _checkpoint_and_data(model, data, device):
     return trained, net, dataset, where
 
 
-def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0, rate_split_points: int = 10_000,
+def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0,
+             rate_split_points: int = RATE_SPLIT_POINTS,
              disentanglement: bool = False, gaps: bool = False, gap_examples: int = 100, svi_steps: int = 500,
-             device: str = "cpu") -> dict:
+             ais: bool = False, ais_examples: int = 100, bdmc: bool = False, bdmc_examples: int = 50,
+             ais_steps: int = 1000, ais_chains: int = 8, ais_leapfrog: int = 2, device: str = "cpu") -> dict:
     """What `vae-explorer eval --json` prints for a checkpoint (a path, or a VAEModel loaded from one), on its
     own held-out data or `data`: elbo, recon, kl, kl_per_dim, active_units, rate, distortion, iwae_log_px and
     elbo_gap (iwae_samples > 0), rate_split, mig on sprites, DCI/SAP/FactorVAE with `disentanglement`. With
-    `gaps`, `eval --gaps --json`'s split of the ELBO gap on the first gap_examples held-out examples instead.
+    `gaps`, `eval --gaps --json`'s split of the ELBO gap on the first gap_examples held-out examples instead (its
+    log p(x) the best of IWAE and AIS from q*, named by log_px_estimator). `ais`: also log_px_ais, AIS from the
+    prior on the first ais_examples held-out examples (ais_steps, ais_chains, ais_leapfrog); `bdmc`: also the BDMC
+    sandwich bdmc_lower <= log p(x) <= bdmc_upper on bdmc_examples examples simulated from the model.
     Every option is checked as `eval` checks it (trainer.config.EvalOptions), before anything is loaded."""
     options = EvalOptions(iwae_samples=iwae_samples, rate_split_points=rate_split_points,
                           disentanglement=disentanglement, gaps=gaps, gap_examples=gap_examples, svi_steps=svi_steps,
-                          device=device)
+                          ais=ais, ais_examples=ais_examples, bdmc=bdmc, bdmc_examples=bdmc_examples,
+                          ais_steps=ais_steps, ais_chains=ais_chains, ais_leapfrog=ais_leapfrog, device=device)
     options.validate()
     target = device_of(options.device, "evaluate")
     ckpt, net, dataset, where = _checkpoint_and_data(model, data, target)
     if options.gaps:
-        return checkpoint_gaps(ckpt, dataset, net, target, examples=options.gap_examples,
-                               svi_steps=options.svi_steps, iwae_samples=options.iwae_samples or 1000, where=where)
-    return evaluate_checkpoint(ckpt, dataset, net, target, iwae_samples=options.iwae_samples,
-                               rate_split_points=options.rate_split_points, disentanglement=options.disentanglement,
-                               where=where)
+        result = checkpoint_gaps(ckpt, dataset, net, target, examples=options.gap_examples,
+                                 svi_steps=options.svi_steps, iwae_samples=options.iwae_samples or 1000, where=where)
+        options = dataclasses.replace(options, ais=False)  # the split's own AIS (from q*) gave its log_px_ais
+    else:
+        result = evaluate_checkpoint(ckpt, dataset, net, target, iwae_samples=options.iwae_samples,
+                                     rate_split_points=options.rate_split_points,
+                                     disentanglement=options.disentanglement, where=where)
+    if not (options.ais or options.bdmc):
+        return result
+    result.update(ais_figures(ckpt, dataset, net, target, options, seed=ckpt.train_config.seed + EVAL_SEED_OFFSET))
+    return check_finite_result(result, ckpt, where)
 
 
 def sweep(data, out: str | Path, *, betas=None, seeds=None, free_bits=None, schedules=None, objectives=None,

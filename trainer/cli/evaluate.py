@@ -61,24 +61,76 @@ def cmd_gaps(args) -> int:
         result = checkpoint_gaps(ckpt, dataset, model, device, examples=args.limit or GAP_EXAMPLES,
                                  svi_steps=args.svi_steps, iwae_samples=k, progress=progress,
                                  where=args.checkpoint)
+    # the split ran its own AIS (from q*): --ais adds nothing to it, --bdmc its sandwich
+    result = _with_ais(args, result, ckpt, dataset, model, device, held_out=False)
     if args.json:
         print_json(result)
         return 0
-    print(f"{result['n']} held-out examples, IWAE K={k}, classical VI: {result['svi_steps']:.0f} Adam steps "
+    ais = (f", AIS from q*: {result['ais_steps']:,} steps x {result['ais_chains']} chains"
+           if "ais_steps" in result else "")
+    print(f"{result['n']} held-out examples, IWAE K={k}{ais}, classical VI: {result['svi_steps']:.0f} Adam steps "
           f"of {result['svi_samples']} samples (at most {result['svi_max_steps']})")
     rows = (("ELBO, encoder's q", "elbo_encoder"), ("ELBO, optimized q*", "elbo_optimized"),
-            (f"{result['marginal']} (IWAE)", "log_px"), ("amortization gap", "amortization_gap"),
-            ("approximation gap", "approximation_gap"))
+            (f"{result['marginal']} ({result['log_px_estimator']})", "log_px"),
+            ("amortization gap", "amortization_gap"), ("approximation gap", "approximation_gap"))
     for label, key in rows:
         print(f"{label:>22}: {result[key]:10.3f} ± {result[key + '_se']:.3f} nats")
+    estimates = [("iwae-encoder", "log_px_encoder_proposal"), ("iwae-optimized", "log_px_optimized_proposal"),
+                 ("ais", "log_px_ais")]
+    print(f"{'estimates':>22}: " + ", ".join(f"{name} {result[key]:.3f}" for name, key in estimates if key in result)
+          + " (each a stochastic lower bound; the largest is used)")
     print(f"{'per example':>22}: amortized {1e3 * result['seconds_per_example_amortized']:.3f} ms, "
           f"classical {1e3 * result['seconds_per_example_classical']:.1f} ms")
+    _print_sandwich(result)
     _print_note(result, ckpt, dataset)
     return 0
 
 
+def _with_ais(args, result: dict, ckpt, dataset, model, device, held_out: bool) -> dict:
+    """result with eval's AIS figures (--ais, on the held-out set when `held_out`) and BDMC's (--bdmc), each
+    behind its own bar; every figure checked finite."""
+    from tqdm import tqdm
+
+    from trainer.analysis.marginal_likelihood import ais_figures
+    from trainer.config import EvalOptions
+    from trainer.errors import ConfigError
+    from trainer.training.evaluation import EVAL_SEED_OFFSET, check_finite_result
+
+    options = EvalOptions(ais=bool(args.ais and held_out), ais_examples=args.ais_examples, bdmc=args.bdmc,
+                          bdmc_examples=args.bdmc_examples, ais_steps=args.ais_steps, ais_chains=args.ais_chains,
+                          ais_leapfrog=args.ais_leapfrog)
+    if not (options.ais or options.bdmc):
+        return result
+    what = " + ".join(name for name, on in (("ais", options.ais), ("bdmc", options.bdmc)) if on)
+    with tqdm(total=1000, unit="‰", file=sys.stderr, mininterval=BAR_INTERVAL, desc=what) as bar:
+        def progress(message: str, fraction: float) -> None:
+            bar.set_postfix_str(message, refresh=False)
+            bar.update(int(1000 * fraction) - bar.n)
+
+        try:
+            figures = ais_figures(ckpt, dataset, model, device, options,
+                                  seed=ckpt.train_config.seed + EVAL_SEED_OFFSET, progress=progress)
+        except ConfigError as exc:
+            raise UsageError(f"{PROG} eval: {exc}") from None
+    return check_finite_result({**result, **figures}, ckpt, args.checkpoint)
+
+
+def _print_sandwich(result: dict) -> None:
+    """What AIS's and BDMC's figures are, in a line each, when they were asked for."""
+    if "bdmc_lower" in result:
+        print(f"{'BDMC, simulated x':>22}: {result['bdmc_lower']:.3f} ± {result['bdmc_lower_se']:.3f} <= log p(x) "
+              f"<= {result['bdmc_upper']:.3f} ± {result['bdmc_upper_se']:.3f} nats on {result['bdmc_examples']} "
+              f"examples the model simulated (sandwich {result['bdmc_gap']:.3f} ± {result['bdmc_gap_se']:.3f}: "
+              f"AIS of {result['bdmc_steps']:,} steps may fall that far below log p(x) on data like the model's)")
+
+
 def _print_note(result: dict, ckpt, dataset) -> None:
-    """The one sentence that says why the figures are no log-likelihoods, when they are not."""
+    """The one sentence that says why the figures are no log-likelihoods, when they are not; and the one that
+    says the rate split's I(X; Z) is short of the true value, when it is near its ceiling or still climbing."""
+    from trainer.analysis.rate_split import ceiling_note
+
+    if ceiling_note(result.get("rate_split") or {}):
+        print(f"note: {ceiling_note(result['rate_split'])}")
     if not result["likelihood_normalized"]:
         from trainer.model.likelihood import LikelihoodMeaning, heldout_for_likelihood
 
@@ -112,6 +164,7 @@ def cmd_eval(args) -> int:
                                          where=args.checkpoint)
         except ConfigError as exc:
             raise UsageError(f"{PROG} eval: {exc}") from None
+    result = _with_ais(args, result, ckpt, dataset, model, device, held_out=True)
     if args.json:
         print_json(result)
     else:
@@ -128,6 +181,11 @@ def cmd_eval(args) -> int:
             elif isinstance(value, float):
                 value = f"{value:.4f}"
             print(f"{key:>14}: {value}")
+        if "log_px_ais" in result:
+            print(f"note: log_px_ais is AIS from the prior ({result['ais_steps']:,} steps x {result['ais_chains']} "
+                  f"chains x {result['ais_leapfrog']} leapfrog) on {result['ais_examples']} held-out examples: a "
+                  f"stochastic lower bound on log p(x); _se is over the examples, _mc_se the chains' share of it")
+        _print_sandwich(result)
         _print_note(result, ckpt, dataset)
     return 0
 

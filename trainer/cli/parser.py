@@ -7,8 +7,9 @@ import json
 import math
 import sys
 
-from trainer.config import (ARCHS, BINARIZE, DEVICES, LIKELIHOODS, MAX_EXAMPLES, OBJECTIVES, PRECISIONS, SAVE_EVERY,
-                            TC_SAMPLING, DatasetSpec, EvalOptions, ModelConfig, TrainConfig)
+from trainer.config import (ARCHS, BINARIZE, DEVICES, LIKELIHOODS, MAX_EXAMPLES, OBJECTIVES, PRECISIONS,
+                            RATE_SPLIT_POINTS, SAVE_EVERY, TC_SAMPLING, DatasetSpec, EvalOptions, ModelConfig,
+                            TrainConfig)
 from trainer.errors import ConfigError, VaeExplorerError
 from trainer.rules import Rule, number, whole
 
@@ -147,8 +148,9 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
              "wise KL, so β weighs only the total correlation (Chen et al. 2018)", choices=OBJECTIVES)
     _setting(o, "--tc-alpha", sweep, "tcvae: weight of the index-code mutual information")
     _setting(o, "--tc-gamma", sweep, "tcvae: weight of the dimension-wise KL")
-    _setting(o, "--tc-sampling", sweep, "tcvae: how a batch estimates q(z): mws (minibatch-weighted) or mss "
-             "(stratified)", choices=TC_SAMPLING)
+    _setting(o, "--tc-sampling", sweep, "tcvae: how a batch estimates q(z): mss (minibatch stratified, "
+             "unbiased) or mws (minibatch-weighted, biased by an offset that moves with the posteriors' overlap)",
+             choices=TC_SAMPLING)
     o.add_argument("--epochs", type=option(TrainConfig, "epochs", "--epochs"), default=10,
                    help="total epochs (with --resume: the new total)")
     _setting(o, "--batch-size", sweep)
@@ -191,6 +193,52 @@ def new_configs(args, dataset, sweep: bool = False):
     return configs_for(dataset, **settings)
 
 
+def _add_eval_parser(sub) -> None:
+    """`eval`'s options: what it estimates besides the ELBO, each checked by EvalOptions' rules."""
+    e = sub.add_parser("eval", help="evaluate a checkpoint: ELBO, rate, distortion, active units, IWAE, MIG")
+    e.add_argument("checkpoint")
+    _add_dataset_args(e, default=None)
+    e.add_argument("--iwae-samples", type=option(EvalOptions, "iwae_samples", "--iwae-samples"), default=0,
+                   help="K importance samples for log p(x) (0 = skip)")
+    e.add_argument("--disentanglement", action="store_true",
+                   help="also DCI, SAP and the FactorVAE score, by disentanglement_lib's protocols (sprites; "
+                        "gradient-boosted trees on 10,000 points: minutes)")
+    e.add_argument("--rate-split-points", type=option(EvalOptions, "rate_split_points", "--rate-split-points"),
+                   default=RATE_SPLIT_POINTS, metavar="N",
+                   help="held-out examples the rate split I(X;Z) + KL(q(z)||p(z)) sums over; its cost grows as N^2"
+                        f" (default {RATE_SPLIT_POINTS}, the N of the epoch reports and sweep summaries, so they "
+                        "compare; 0 = skip). Its I(X;Z) is short of the true value near log N: more points read more")
+    e.add_argument("--gaps", action="store_true",
+                   help="instead, split the ELBO gap (Cremer et al. 2018): optimize each example's q by classical VI "
+                        "from the encoder's guess, and report the approximation gap log p(x) - ELBO(q*) and the "
+                        "amortization gap ELBO(q*) - ELBO(encoder) on the first --limit held-out examples (default "
+                        "100), with log p(x) the best of IWAE (--iwae-samples, default 1000) of both proposals and "
+                        "AIS from q* (200 steps), named by log_px_estimator")
+    e.add_argument("--svi-steps", type=option(EvalOptions, "svi_steps", "--svi-steps"), default=500, metavar="N",
+                   help="with --gaps: at most N Adam steps of classical VI per example (default 500)")
+    e.add_argument("--ais", action="store_true",
+                   help="also log p(x) by annealed importance sampling (Neal 2001) from the prior, HMC along the "
+                        "path, on the first --ais-examples held-out examples: log_px_ais, a stochastic lower bound "
+                        "tighter than IWAE (with --gaps, AIS from q* runs anyway)")
+    e.add_argument("--ais-examples", type=option(EvalOptions, "ais_examples", "--ais-examples"), default=100,
+                   metavar="N", help="with --ais: held-out examples it runs on (default 100; each costs steps x "
+                                     "chains x leapfrog decoder passes)")
+    e.add_argument("--bdmc", action="store_true",
+                   help="also sandwich log p(x) by bidirectional Monte Carlo (Grosse et al. 2015) on data simulated "
+                        "from the model: forward AIS gives bdmc_lower, reverse AIS from the true z gives bdmc_upper; "
+                        "their distance bounds how loose AIS of this length is on this model")
+    e.add_argument("--bdmc-examples", type=option(EvalOptions, "bdmc_examples", "--bdmc-examples"), default=50,
+                   metavar="N", help="with --bdmc: simulated examples (default 50; each costs two AIS runs)")
+    e.add_argument("--ais-steps", type=option(EvalOptions, "ais_steps", "--ais-steps"), default=1000, metavar="T",
+                   help="with --ais/--bdmc: annealing steps from the prior to the posterior (default 1000)")
+    e.add_argument("--ais-chains", type=option(EvalOptions, "ais_chains", "--ais-chains"), default=8, metavar="C",
+                   help="with --ais/--bdmc: independent chains per example, for the standard error (default 8)")
+    e.add_argument("--ais-leapfrog", type=option(EvalOptions, "ais_leapfrog", "--ais-leapfrog"), default=2,
+                   metavar="L", help="with --ais/--bdmc: leapfrog steps per HMC transition (default 2)")
+    e.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    e.add_argument("--json", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Train and explore variational autoencoders. "
                      "With no command, opens the window: "
@@ -225,27 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="minutes between saves while training (default 5)")
     w.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
 
-    e = sub.add_parser("eval", help="evaluate a checkpoint: ELBO, rate, distortion, active units, IWAE, MIG")
-    e.add_argument("checkpoint")
-    _add_dataset_args(e, default=None)
-    e.add_argument("--iwae-samples", type=option(EvalOptions, "iwae_samples", "--iwae-samples"), default=0,
-                   help="K importance samples for log p(x) (0 = skip)")
-    e.add_argument("--disentanglement", action="store_true",
-                   help="also DCI, SAP and the FactorVAE score, by disentanglement_lib's protocols (sprites; "
-                        "gradient-boosted trees on 10,000 points: minutes)")
-    e.add_argument("--rate-split-points", type=option(EvalOptions, "rate_split_points", "--rate-split-points"),
-                   default=10_000, metavar="N",
-                   help="held-out examples the rate split I(X;Z) + KL(q(z)||p(z)) sums over; its cost grows as N^2"
-                        " (default 10000, 0 = skip)")
-    e.add_argument("--gaps", action="store_true",
-                   help="instead, split the ELBO gap (Cremer et al. 2018): optimize each example's q by classical VI "
-                        "from the encoder's guess, and report the approximation gap log p(x) - ELBO(q*) and the "
-                        "amortization gap ELBO(q*) - ELBO(encoder) on the first --limit held-out examples (default "
-                        "100), with log p(x) by IWAE (--iwae-samples, default 1000) of both proposals")
-    e.add_argument("--svi-steps", type=option(EvalOptions, "svi_steps", "--svi-steps"), default=500, metavar="N",
-                   help="with --gaps: at most N Adam steps of classical VI per example (default 500)")
-    e.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    e.add_argument("--json", action="store_true")
+    _add_eval_parser(sub)
 
     c = sub.add_parser("convert", help="decode a folder of PNG/JPEG images once into a chunked HDF5 dataset",
                        description="Decode FOLDER (class subfolders become labels y) into OUT's dataset x, uint8 "

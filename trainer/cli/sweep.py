@@ -16,6 +16,7 @@ def cmd_sweep(args) -> int:
     from trainer.data import load_dataset
     from trainer.training.reports import DivergedReport, EpochReport, StepReport
     from trainer.training.sweep import SUMMARY_NAME, Sweep, plan_runs, run_sweep
+    from trainer.training.sweep_summary import OVER_SEEDS_NAME, over_seeds
 
     check_tensorboard(args, "sweep")  # at once: not after the data is read and the model built
     out = Path(args.out)
@@ -70,7 +71,8 @@ def cmd_sweep(args) -> int:
         bar.close()
     summary = {"runs": [r.as_dict() for r in result.rows], "wall_s": result.wall_s,
                "samples_per_s": result.samples_per_s, "trained_samples": result.trained_samples,
-               "summary": str(out / SUMMARY_NAME)}
+               "summary": str(out / SUMMARY_NAME), "over_seeds": over_seeds(result.rows),
+               "summary_over_seeds": str(out / OVER_SEEDS_NAME)}
     if args.json:
         print_json(summary)
     else:
@@ -80,7 +82,8 @@ def cmd_sweep(args) -> int:
                                for v, w in ((r.rate, 8), (r.distortion, 9), (r.elbo, 9)))
             print(f"{r.run:<28} {r.status:<10} {r.steps:>7} {numbers} {r.active_units:>6}"
                   + (f"  {r.message}" if r.message else ""))
-        print(f"{result.samples_per_s:.0f} training samples/s over all runs; summary in {out / SUMMARY_NAME}")
+        print(f"{result.samples_per_s:.0f} training samples/s over all runs; summary in {out / SUMMARY_NAME}, "
+              f"means over seeds in {out / OVER_SEEDS_NAME}")
     if result.interrupted:
         return 130
     return 1 if any(r.status == "failed" for r in result.rows) else 0

@@ -45,7 +45,8 @@ class _Objective(nn.Module):
 
     def forward(self, x, y, eps, beta, free_bits):
         t = negative_elbo(self.vae, x, y, beta=beta, free_bits=free_bits, eps=eps, tc=self.tc)
-        return t.loss, t.recon, t.kl, t.kl_per_dim
+        tc = t.total_correlation if t.total_correlation is not None else torch.zeros_like(t.kl)
+        return t.loss, t.recon, t.kl, t.kl_per_dim, tc
 
 
 def _same(trainers: list[Trainer], what: str, value) -> None:
@@ -179,7 +180,7 @@ class Ensemble:
     def step(self) -> list[Report]:
         """One optimizer step of every run; returns (index, report) for the runs whose report window closed."""
         batches = [t.next_batch() for t in self.trainers]
-        loss, recon, kl, kl_dims = self._losses(batches)
+        loss, recon, kl, kl_dims, tc = self._losses(batches)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # the runs' weights are disjoint: each gets the gradient of its own loss
         self.optimizer.step()
@@ -188,7 +189,7 @@ class Ensemble:
         out = []
         for i, (t, b) in enumerate(zip(self.trainers, batches)):
             terms = Terms(loss=loss[i].detach(), recon=recon[i].detach(), kl=kl[i].detach(),
-                          kl_per_dim=kl_dims[i].detach())
+                          kl_per_dim=kl_dims[i].detach(), total_correlation=tc[i].detach() if t.tc else None)
             report = t.record_step(terms, b)
             if report is not None:
                 out.append((i, report))

@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 
 from trainer.checkpoints.hdf5 import Checkpoint
+from trainer.config import RATE_SPLIT_POINTS
 from trainer.errors import CheckpointError, ConfigError
 from trainer.model.hierarchy import build_model
 from trainer.model.likelihood import LikelihoodMeaning, heldout_for_likelihood
@@ -108,7 +109,7 @@ def _meaning(ckpt: Checkpoint, x_test) -> dict:
 
 
 def evaluate_checkpoint(ckpt: Checkpoint, dataset, model, device, iwae_samples: int = 0,
-                        rate_split_points: int | None = 10_000, disentanglement: bool = False,
+                        rate_split_points: int | None = RATE_SPLIT_POINTS, disentanglement: bool = False,
                         progress: Callable[[float, int], None] | None = None, where: str = "") -> dict:
     """Held-out ELBO terms, active units, IWAE (iwae_samples > 0), the rate split (rate_split_points, None or 0:
     skip), and on data with factors MIG (and DCI, SAP, FactorVAE with `disentanglement`): eval --json's keys.

@@ -22,9 +22,12 @@ from trainer.errors import ConfigError
 INT_COLUMNS = {"step", "epoch", "active_units", "restored_step", "layer"}
 """History columns stored as int64; the others are float64, per-dimension KL float32."""
 NOT_A_COLUMN = {"history": False}
-RATE_SPLIT_KEYS = ("mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n")
+RATE_SPLIT_KEYS = ("mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n", "n",
+                   "mutual_information_se", "mutual_information_at_half_n", "marginal_kl_se", "total_correlation_se",
+                   "dimwise_kl_se")
 """The columns of group rate_split (beside step and epoch), as trainer.analysis.metrics.split_of names them;
-a hierarchy's total_correlation and dimwise_kl (None in the split) are NaN."""
+a hierarchy's total_correlation and dimwise_kl (None in the split) are NaN, and so are the columns a checkpoint
+written before they existed lacks (n and the standard errors)."""
 LAYER_SPLIT_KEYS = ("rate", "mutual_information", "marginal_kl")
 """The columns of group rate_split_layers (beside step, epoch and layer, 0 at the bottom): a hierarchy's split
 per layer, one row per layer per evaluation."""
@@ -44,6 +47,10 @@ class ReportWindow:
     steps: int = 0
     busy_s: float = 0.0
     """Training seconds booked to this window (time paused, evaluating or in the consumer excluded)."""
+    tc_sum: torch.Tensor | None = None
+    """β-TCVAE: the batches' total-correlation estimates times the batch size, summed (None until one came)."""
+    tc_n: int = 0
+    """Examples tc_sum counts (a window resumed from a checkpoint written before it existed counts fewer)."""
 
     @classmethod
     def empty(cls, latent_dim: int, device: torch.device) -> "ReportWindow":
@@ -53,20 +60,48 @@ class ReportWindow:
         with torch.no_grad():  # sums stay on the device: no sync until the report
             self.sums += torch.stack([terms.recon, terms.kl, terms.loss]).detach() * batch
             self.kl_dims += terms.kl_per_dim.detach() * batch
+            if getattr(terms, "total_correlation", None) is not None:
+                tc = terms.total_correlation.detach().float() * batch
+                self.tc_sum = tc if self.tc_sum is None else self.tc_sum + tc
+                self.tc_n += batch
         self.n += batch
         self.steps += 1
+
+    @property
+    def batch_tc(self) -> float:
+        """The mean batch TC estimate over the window (one device sync), NaN when it has none."""
+        return float(self.tc_sum) / self.tc_n if self.tc_n else math.nan
 
     def add(self, other: "ReportWindow") -> None:
         self.sums += other.sums
         self.kl_dims += other.kl_dims
         self.n += other.n
         self.steps += other.steps
+        if other.tc_n:
+            self.tc_sum = other.tc_sum if self.tc_sum is None else self.tc_sum + other.tc_sum
+            self.tc_n += other.tc_n
+
+    def summed_over(self, group) -> "ReportWindow":
+        """The window summed over every rank of a torchrun group (trainer.training.distributed.Group): one
+        all-reduce of its sums, per-dimension KLs, β-TCVAE's batch TC and example counts."""
+        d, device = self.kl_dims.shape[0], self.sums.device
+        tc = self.tc_sum.double().reshape(1) if self.tc_n else torch.zeros(1, dtype=torch.float64, device=device)
+        packed = torch.cat([self.sums.double(), self.kl_dims.double(), tc,
+                            torch.tensor([float(self.tc_n), float(self.n)], dtype=torch.float64, device=device)])
+        group.all_reduce_sum(packed)
+        tc_n = int(round(packed[-2].item()))
+        return ReportWindow(sums=packed[:3].float(), kl_dims=packed[3:3 + d].float(), n=int(round(packed[-1].item())),
+                            steps=self.steps, busy_s=self.busy_s, tc_sum=packed[3 + d].float() if tc_n else None,
+                            tc_n=tc_n)
 
     def save(self, name: str, progress: dict, running: dict) -> None:
         """Into a checkpoint: counts into `progress`, sums into `running` (float32 values, exactly)."""
         progress.update({f"{name}_n": self.n, f"{name}_steps": self.steps, f"{name}_busy_s": self.busy_s})
         running[f"{name}_sums"] = self.sums.detach().cpu().numpy().astype(np.float64)
         running[f"{name}_kl_dims"] = self.kl_dims.detach().cpu().numpy().astype(np.float64)
+        if self.tc_n:
+            progress[f"{name}_tc_n"] = self.tc_n
+            running[f"{name}_tc_sum"] = self.tc_sum.detach().cpu().numpy().astype(np.float64).reshape(1)
 
     @classmethod
     def load(cls, name: str, progress: dict, running: dict, latent_dim: int, device: torch.device) -> "ReportWindow":
@@ -83,6 +118,10 @@ class ReportWindow:
         win.n = int(progress.get(f"{name}_n", 0))
         win.steps = int(progress.get(f"{name}_steps", 0))
         win.busy_s = float(progress.get(f"{name}_busy_s", 0.0))
+        tc_sum = np.asarray(running.get(f"{name}_tc_sum", ()))
+        if tc_sum.shape == (1,) and int(progress.get(f"{name}_tc_n", 0)) > 0:
+            win.tc_sum = torch.tensor(tc_sum[0], dtype=torch.float32, device=device)
+            win.tc_n = int(progress[f"{name}_tc_n"])
         return win
 
 
@@ -97,9 +136,15 @@ class History:
             self._cols.setdefault(group, {})[name] = list(np.asarray(arr))
 
     def add(self, group: str, **values) -> None:
+        """One row of `group`. A column the group had not (an older checkpoint's history resumed) starts with NaN
+        for the rows before; a column this row lacks gets NaN: the group's columns keep one length."""
         cols = self._cols.setdefault(group, {})
+        rows = len(next(iter(cols.values()))) if cols else 0
         for name, value in values.items():
-            cols.setdefault(name, []).append(value)
+            cols.setdefault(name, [math.nan] * rows).append(value)
+        for name, column in cols.items():
+            if name not in values:
+                column.append(math.nan)
 
     def add_report(self, group: str, report) -> None:
         """One row of a report dataclass: each of its fields but those marked NOT_A_COLUMN, as it is (no copy)."""
@@ -113,7 +158,7 @@ class History:
         if report.rate_split is not None:
             split = report.rate_split
             self.add("rate_split", step=report.step, epoch=report.epoch,
-                     **{k: math.nan if split[k] is None else split[k] for k in RATE_SPLIT_KEYS})
+                     **{k: math.nan if split.get(k) is None else split[k] for k in RATE_SPLIT_KEYS})
             for layer, parts in enumerate(split.get("layers", ())):
                 self.add("rate_split_layers", step=report.step, epoch=report.epoch, layer=layer,
                          **{k: parts[k] for k in LAYER_SPLIT_KEYS})

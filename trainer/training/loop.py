@@ -135,7 +135,7 @@ class Trainer:
             def objective(x, y, eps, beta, free_bits, kl_reduce):
                 t = negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward, tc=self.tc,
                                   kl_reduce=kl_reduce)
-                return t.loss, t.recon, t.kl, t.kl_per_dim
+                return t.loss, t.recon, t.kl, t.kl_per_dim, t.total_correlation
 
             # on CUDA, reduce-overhead replays CUDA graphs: one launch for the whole forward (and backward)
             self._compiled = torch.compile(objective, mode="reduce-overhead" if self.device.type == "cuda" else None,
@@ -433,7 +433,7 @@ class Trainer:
         self._bank_time()
         win, self.report_window = self.report_window, ReportWindow.empty(self.model_config.latent_dim, self.device)
         if self.group.active:
-            win = self._all_ranks(win)
+            win = win.summed_over(self.group)
         recon, kl, loss = (win.sums / win.n).tolist()  # the one device sync per report
         if not all(math.isfinite(v) for v in (recon, kl, loss)):
             return self._recover()  # the window's steps never reach the epoch's train metrics
@@ -455,18 +455,12 @@ class Trainer:
             kl_per_dim=(win.kl_dims / win.n).cpu().numpy().astype(np.float32),
             samples_per_s=win.n / win.busy_s if win.busy_s > 0 else 0.0,
             elapsed_s=self.elapsed_s,
+            batch_tc=win.batch_tc,
         )
         self.history.add_report("steps", report)
+        if win.tc_n:
+            self.history.add("batch_tc", step=self.step, total_correlation=report.batch_tc)
         return report
-
-    def _all_ranks(self, win: ReportWindow) -> ReportWindow:
-        """The window summed over every rank: one all-reduce of its sums, per-dimension KLs and example count."""
-        d = self.model_config.latent_dim
-        packed = torch.cat([win.sums.double(), win.kl_dims.double(),
-                            torch.tensor([float(win.n)], dtype=torch.float64, device=self.device)])
-        self.group.all_reduce_sum(packed)
-        return ReportWindow(sums=packed[:3].float(), kl_dims=packed[3:3 + d].float(), n=int(round(packed[-1].item())),
-                            steps=win.steps, busy_s=win.busy_s)
 
     def evaluate_test(self, **kwargs) -> dict:
         """Held-out metrics with a fixed noise seed, so evaluations compare across epochs and runs."""

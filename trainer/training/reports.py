@@ -6,14 +6,15 @@ Each crosses threads as is (numpy copies, no tensors); the history keeps the sam
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from trainer.training.history import NOT_A_COLUMN, RATE_SPLIT_KEYS  # noqa: F401  (RATE_SPLIT_KEYS: re-exported)
-RATE_SPLIT_POINTS = 2000
-"""Held-out examples the per-epoch rate split sums over: its cost grows with their square (2,000 x 2,000
-posteriors of 20 dimensions: a fraction of a second on two cores), its ceiling log N is log 2000 = 7.6 nats."""
+# the per-epoch rate split's N (re-exported): its cost grows with its square (2,000 x 2,000 posteriors of 20
+# dimensions: a fraction of a second on two cores), its ceiling log N is log 2000 = 7.6 nats
+from trainer.config import RATE_SPLIT_POINTS  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class StepReport:
     samples_per_s: float
     elapsed_s: float
     """Training seconds so far, excluding evaluation and time spent paused."""
+    batch_tc: float = field(default=math.nan, metadata=NOT_A_COLUMN)
+    """β-TCVAE: the training batches' estimate of the total correlation β weighs (MSS or MWS), averaged over the
+    report's steps; NaN for the ELBO. History group batch_tc (step, total_correlation), beside the held-out TC of
+    group rate_split, so the gap between the batch's estimate and the held-out set's is there to see."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
     runs = plan_runs(train_config, betas=[0.1, 1, 10], seeds=[0, 1])      # one SweepRun per (β, seed)
     result = run_sweep(Sweep(model_config, runs, dataset, Path("out")))    # trains, saves, evaluates
     result.rows                                                            # one SummaryRow per run
-    # out/beta-0.1_seed-0.h5 ... out/summary.csv
+    # out/beta-0.1_seed-0.h5 ... out/summary.csv, out/summary_over_seeds.csv (trainer.training.sweep_summary)
 
 Nothing is lost and nothing is repeated. A run whose checkpoint has all its epochs is not trained again; one
 with fewer resumes from it. While training, every run is saved every `save_every_s` seconds and when the
@@ -18,9 +18,7 @@ worker processes split the runs between them (use it with several GPUs).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import itertools
 import math
 import multiprocessing
@@ -33,17 +31,18 @@ from typing import Callable
 
 import torch
 
-from trainer.atomic import atomic_write
 from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
-from trainer.config import BetaSchedule, ModelConfig, TrainConfig
+from trainer.config import RATE_SPLIT_POINTS, BetaSchedule, ModelConfig, TrainConfig
 from trainer.errors import ConfigError, VaeExplorerError
 from trainer.training.loop import Trainer
 from trainer.training.opening import open_trainer
 from trainer.training.reports import DivergedReport, StepReport
+from trainer.training.sweep_summary import (OVER_SEEDS_NAME, SUMMARY_FIELDS, SummaryRow, over_seeds,  # noqa: F401
+                                            read_summary, write_over_seeds, write_summary)
 
 SUMMARY_NAME = "summary.csv"
-SUMMARY_SPLIT_POINTS = 5000
-"""Held-out examples the summary's rate split sums over (its ceiling: log 5000 = 8.5 nats)."""
+SUMMARY_SPLIT_POINTS = RATE_SPLIT_POINTS
+"""Held-out examples the summary's rate split sums over: the epoch reports' and eval's N, so the three compare."""
 SAVE_EVERY_S = 300.0
 AXES = ("beta", "seed", "free_bits", "beta_schedule", "objective")
 """The settings a sweep varies; every other setting is shared by its runs."""
@@ -100,107 +99,6 @@ def plan_runs(base: TrainConfig, betas=None, seeds=None, free_bits=None, schedul
                   "beta_schedule": cfg.beta_schedule.replace(":", "-"), "objective": cfg.objective}
         runs.append(SweepRun("_".join(f"{_SHORT[a]}-{values[a]}" for a in shown), cfg))
     return runs
-
-
-# --- the summary -------------------------------------------------------------------------------------------
-@dataclass
-class SummaryRow:
-    """One run's line of summary.csv; numbers are the held-out split's, in nats per example."""
-
-    run: str
-    beta: float
-    seed: int
-    free_bits: float
-    beta_schedule: str
-    status: str
-    """done | unfinished (stopped before its last epoch; a re-run resumes it) | failed."""
-    objective: str = "elbo"
-    """elbo (β-VAE) or tcvae (β-TCVAE: β weighs the total correlation)."""
-    steps: int = 0
-    epochs: int = 0
-    rate: float = math.nan
-    distortion: float = math.nan
-    elbo: float = math.nan
-    active_units: int = 0
-    mig: float = math.nan
-    """Mutual Information Gap, on data with ground-truth factors (sprites); empty otherwise."""
-    iwae_log_px: float = math.nan
-    iwae_samples: int = 0
-    mutual_information: float = math.nan
-    """I_q(X; Z) of the held-out posteriors (a CVAE: I(X; Z | Y)): the part of the rate that is information about
-    x; the rest is marginal_kl = total_correlation + dimwise_kl (trainer.analysis.rate_split)."""
-    marginal_kl: float = math.nan
-    total_correlation: float = math.nan
-    dimwise_kl: float = math.nan
-    log_n: float = math.nan
-    """log N of the examples the split summed over: the ceiling of mutual_information."""
-    rate_bottom_layer: float = math.nan
-    """A hierarchical VAE: held-out KL of its bottom layer, KL(q(z_1 | ·) ‖ p(z_1 | z_2)), nats."""
-    rate_top_layer: float = math.nan
-    """A hierarchical VAE: held-out KL of its top layer, KL(q(z_L | x) ‖ N(0, I)), nats."""
-    dci_disentanglement: float = math.nan
-    """DCI, SAP, FactorVAE (trainer.analysis.disentanglement), when the sweep asked for them."""
-    dci_completeness: float = math.nan
-    dci_informativeness: float = math.nan
-    sap: float = math.nan
-    factorvae_score: float = math.nan
-    disentanglement_points: int = 0
-    amortization_gap: float = math.nan
-    """ELBO(q*) − ELBO(q_φ) of the first gap_examples held-out examples, q* found by classical VI
-    (trainer.analysis.inference_gaps), when the sweep asked for it."""
-    approximation_gap: float = math.nan
-    """log p(x) − ELBO(q*) of the same examples."""
-    gap_examples: int = 0
-    amortized_ms: float = math.nan
-    """Time per example of the encoder's one forward pass (amortized inference), ms."""
-    classical_ms: float = math.nan
-    """Time per example of classical VI's optimization, ms."""
-    checkpoint: str = ""
-    message: str = ""
-
-    def as_dict(self) -> dict:
-        """JSON-safe: NaN (not measured) becomes None."""
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in dataclasses.asdict(self).items()}
-
-
-SUMMARY_FIELDS = [f.name for f in dataclasses.fields(SummaryRow)]
-
-
-def write_summary(path: Path, rows: list[SummaryRow]) -> None:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.as_dict().items()})
-    with atomic_write(path) as tmp:
-        tmp.write_text(text.getvalue())
-
-
-def read_summary(path: Path) -> dict[str, SummaryRow]:
-    """The rows of an earlier summary.csv by run name; {} when there is none or it cannot be read."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, csv.Error, UnicodeDecodeError):
-        return {}
-    types = {f.name: f.type for f in dataclasses.fields(SummaryRow)}
-    out = {}
-    for raw in rows:
-        try:
-            values = {}
-            for k, kind in types.items():
-                text = raw.get(k) or ""
-                if kind == "float":
-                    values[k] = float(text) if text else math.nan
-                elif kind == "int":
-                    values[k] = int(text) if text else 0
-                else:
-                    values[k] = text
-            out[values["run"]] = SummaryRow(**values)
-        except (TypeError, ValueError):
-            continue  # a hand-edited line: that run is evaluated again
-    return out
 
 
 # --- training ----------------------------------------------------------------------------------------------
@@ -350,7 +248,9 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
     row.steps, row.epochs = trainer.step, trainer.epoch
     done = outcome.status == "done"
     if (earlier is not None and earlier.status == "done" and done and earlier.steps == trainer.step
-            and earlier.iwae_samples == sweep.iwae_samples and math.isfinite(earlier.mutual_information)
+            and earlier.iwae_samples == sweep.iwae_samples and math.isfinite(earlier.mutual_information_se)
+            and earlier.rate_split_n == min(SUMMARY_SPLIT_POINTS, len(sweep.dataset.x_test))
+            and (not earlier.disentanglement_points or earlier.sap_protocol)
             and earlier.disentanglement_points == (sweep.disentanglement_points and row_points(sweep))
             and earlier.gap_examples == (sweep.gap_examples and min(sweep.gap_examples, len(sweep.dataset.x_test)))):
         return dataclasses.replace(earlier, checkpoint=str(path), message=row.message)  # nothing trained since
@@ -359,13 +259,17 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
                                    rate_split_points=SUMMARY_SPLIT_POINTS)
     row.rate, row.distortion, row.elbo = result["rate"], result["distortion"], result["elbo"]
     for key, value in result.get("rate_split", {}).items():
-        if key not in ("n", "layers"):  # a hierarchy's per layer parts stay in its checkpoint's history
+        if key == "n":
+            row.rate_split_n = int(value)
+        elif key != "layers":  # a hierarchy's per layer parts stay in its checkpoint's history
             setattr(row, key, math.nan if value is None else value)
+    row.elbo_se = math.nan if result.get("elbo_se") is None else result["elbo_se"]
     row.active_units = int(result["active_units"])
     if "kl_per_layer" in result:
         row.rate_bottom_layer, row.rate_top_layer = result["kl_per_layer"][0], result["kl_per_layer"][-1]
     if full:
         row.iwae_log_px, row.iwae_samples = result["iwae_log_px"], sweep.iwae_samples
+        row.iwae_log_px_se = math.nan if result.get("iwae_log_px_se") is None else result["iwae_log_px_se"]
     if done and sweep.gap_examples > 0:
         _measure_gaps(sweep, trainer, row)
     if done and sweep.dataset.factors_test is not None:
@@ -389,6 +293,8 @@ def _measure_gaps(sweep: Sweep, trainer: Trainer, row: SummaryRow) -> None:
     y = sweep.dataset.y_test[:n] if trainer.model_config.conditional else None
     gaps = inference_gaps(trainer.model, x, y, trainer.device, seed=trainer.config.seed + 12345).summary()
     row.amortization_gap, row.approximation_gap = gaps["amortization_gap"], gaps["approximation_gap"]
+    row.amortization_gap_se, row.approximation_gap_se = gaps["amortization_gap_se"], gaps["approximation_gap_se"]
+    row.log_px_estimator = str(gaps.get("log_px_estimator", gaps.get("proposal", "")))
     row.gap_examples = gaps["n"]
     row.amortized_ms = 1e3 * gaps["seconds_per_example_amortized"]
     row.classical_ms = 1e3 * gaps["seconds_per_example_classical"]
@@ -424,6 +330,7 @@ def run_sweep(sweep: Sweep, on_report: Callable = lambda name, report: None,
     train_s = time.perf_counter() - t_train
     rows = [evaluate_run(sweep, run, outcomes[run.name], earlier.get(run.name)) for run in sweep.runs]
     write_summary(sweep.folder / SUMMARY_NAME, rows)
+    write_over_seeds(sweep.folder / OVER_SEEDS_NAME, rows)
     return SweepResult(rows=rows, wall_s=time.perf_counter() - t0, train_s=train_s,
                        trained_samples=sum(o.trained_samples for o in outcomes.values()),
                        interrupted=should_stop(), outcomes=outcomes)
