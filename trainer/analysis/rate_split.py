@@ -157,35 +157,78 @@ def _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop):
     z = (mu_t + torch.exp(0.5 * logvar_t) * eps).reshape(draws * n, d)  # draw k of example i at row k * n + i
     owner = torch.arange(n, device=dev).repeat(draws)
     group, log_group_n = _groups(labels, n, dev)
-    # log N(z; mu, sigma²) = b − ½ ((z − mu) a)² per dimension, a = 1/sigma, b = −½ (log 2π + log sigma²): the
-    # posteriors' halves are computed once, the pairs' part in four passes over the block
-    scale, offset = torch.exp(-0.5 * logvar_t), -0.5 * (LOG_2PI + logvar_t)
-
-    def density(rows, cols, zs):
-        t = zs - mu_t[None, cols]
-        t.mul_(scale[None, cols]).square_()
-        return torch.add(offset[None, cols], t, alpha=-0.5)
-
-    log_qzx = gaussian_log_density(z, mu_t[owner], logvar_t[owner]).sum(1)  # log q(z|x) of each draw's own x
+    own_dims = gaussian_log_density(z, mu_t[owner], logvar_t[owner])  # log q(z_j|x) of each draw's own x
+    log_qzx = own_dims.sum(1)
     log_pz_dims = -0.5 * (LOG_2PI + z.pow(2))
-    log_qz, log_qz_dims, log_qz_half = _aggregate_log_density(
-        z, group[owner], group, density, (d,), progress, should_stop, per_dim=True, half=n >= 4)
-    log_qz = log_qz[:, 0] - log_group_n[owner]
+    log_qz = torch.empty(draws * n, dtype=torch.float64, device=dev)
+    log_qz_dims = torch.empty(draws * n, d, dtype=torch.float64, device=dev)
+    half = n >= 4
+    log_qz_half = torch.full((draws * n,), math.nan, dtype=torch.float64, device=dev)
+
+    def block(r, cols, even):
+        joint, dims, joint_half = _log_sums(z[r], own_dims[r], mu_t[cols], logvar_t[cols], even)
+        log_qz[r], log_qz_dims[r] = joint, dims
+        if joint_half is not None:
+            log_qz_half[r] = joint_half
+
+    _over_posteriors(group, draws, d, block, half, progress, should_stop)
+    log_qz = log_qz - log_group_n[owner]
     log_qz_dims = log_qz_dims - log_group_n[owner, None]
 
     def per_example(values: torch.Tensor) -> torch.Tensor:
         return values.reshape(draws, n).mean(0)
 
     info_half = None
-    if log_qz_half is not None:  # every other example, each against the even posteriors of its group
+    if half:  # every other example, each against the even posteriors of its group
         even = torch.arange(0, n, 2, device=dev)
         _, log_half_n = _groups(None if labels is None else labels[::2], len(even), dev)
         half_rows = (torch.arange(draws, device=dev)[:, None] * n + even[None, :]).reshape(-1)
-        terms = log_qzx[half_rows] - (log_qz_half[half_rows, 0] - log_half_n.repeat(draws))
+        terms = log_qzx[half_rows] - (log_qz_half[half_rows] - log_half_n.repeat(draws))
         info_half = terms.reshape(draws, len(even)).mean(0)
     return (per_example(log_qzx - log_qz), per_example(log_qz - log_qz_dims.sum(1)),
             per_example((log_qz_dims - log_pz_dims).sum(1)), per_example(log_qzx - log_pz_dims.sum(1)),
             float(log_group_n.mean().item()), info_half)
+
+
+def _over_posteriors(group, draws: int, width: int, block, half: bool, progress, should_stop) -> None:
+    """Call block(rows, cols, even) over every draw's row (draw k of example i at row k * N + i) against the
+    posteriors of its group (a CVAE: q(z|y) sums over its class only; else one group), in row blocks whose
+    (rows x posteriors x width) values hold about CHUNK_ELEMENTS; `even` marks the even-numbered posteriors
+    among cols (for the estimate at N/2) when `half`, else None. should_stop() is asked before each block."""
+    n, dev = group.shape[0], group.device
+    members = [torch.nonzero(group == g).reshape(-1) for g in range(int(group.max()) + 1)]
+    total, done = sum(draws * len(m) ** 2 for m in members), 0
+    for cols in members:
+        rows = (torch.arange(draws, device=dev)[:, None] * n + cols[None, :]).reshape(-1)
+        even = (cols % 2 == 0) if half else None
+        step = max(1, min(len(rows), CHUNK_ELEMENTS // max(1, len(cols) * width)))
+        for start in range(0, len(rows), step):
+            if should_stop is not None and should_stop():
+                raise Stopped("rate split stopped")
+            r = rows[start:start + step]
+            block(r, cols, even)
+            done += len(r) * len(cols)
+            if progress is not None:
+                progress("splitting the rate", done / total)
+
+
+def _log_sums(zs, own, mu, logvar, even):
+    """For each z row: log Σ_m q(z | x_m) (the joint), log Σ_m q(z_j | x_m) per dimension j, and the joint over
+    the `even` posteriors only (or None), m over the given posteriors, (rows x posteriors x dims) in one block.
+
+    Each log-sum is shifted by the row's own posterior's term (`own`, per dimension), which is one of the summands:
+    the shifted sum is at least 1, so it neither underflows nor needs a pass for its maximum, and the densities are
+    computed as (z − μ)²/σ² without expanding the square, so no precision is lost however narrow σ is."""
+    block = torch.sub(zs[:, None, :], mu[None])
+    block.mul_(torch.exp(-0.5 * logvar)[None]).square_()
+    block = torch.add(-0.5 * (LOG_2PI + logvar)[None], block, alpha=-0.5)  # log q(z_j | x_m)
+    block.sub_(own[:, None, :])
+    joint_shifted = block.sum(2)  # log q(z | x_m) − log q(z | x_own)
+    shift = own.sum(1)
+    joint = torch.logsumexp(joint_shifted, 1) + shift
+    joint_half = None if even is None else torch.logsumexp(joint_shifted[:, even], 1) + shift
+    dims = block.exp_().sum(1).log_().add_(own)
+    return joint, dims, joint_half
 
 
 def path_rate_split(path: dict, dims, labels=None, device="cpu",
@@ -223,9 +266,18 @@ def path_rate_split(path: dict, dims, labels=None, device="cpu",
     own = _layer_sums(gaussian_log_density(u, t["mu_u"], t["logvar_u"]), dims)  # (N, L): log q(u_l | u_{>l}, x)
     log_pu = _layer_sums(-0.5 * (LOG_2PI + u.pow(2)), dims)
     kl = _layer_sums(0.5 * (t["mu_u"].pow(2) + t["logvar_u"].exp() - 1.0 - t["logvar_u"]), dims)
-    above, _, above_half = _aggregate_log_density(u, group, group,
-                                                  lambda rows, cols, zs: gaussian_log_density(zs, *pair(rows, cols)),
-                                                  dims, progress, should_stop, per_dim=False, half=halve and n >= 4)
+    halve = halve and n >= 4
+    above = torch.empty(n, len(dims), dtype=torch.float64, device=dev)  # log Σ_m q(u_{≥l} | x_m), each layer l
+    above_half = torch.full((n, 1), math.nan, dtype=torch.float64, device=dev) if halve else None
+
+    def block(r, cols, even):
+        per = gaussian_log_density(u[r, None], *pair(r, cols))  # (rows, cols, D)
+        from_top = _layer_sums(per, dims).flip(-1).cumsum(-1).flip(-1)  # the density of u_{≥l}, each l
+        above[r] = torch.logsumexp(from_top, dim=1)
+        if even is not None:
+            above_half[r] = torch.logsumexp(from_top[:, even, :1], dim=1)
+
+    _over_posteriors(group, 1, 5 * d, block, halve, progress, should_stop)  # a merge makes four more blocks
     above = above - log_group_n[:, None]  # (N, L): log q(u_{≥l}), the aggregate of the layers from l up
     conditional = above - torch.cat([above[:, 1:], torch.zeros_like(above[:, :1])], dim=1)  # log q(u_l | u_{>l})
     info = (own - conditional).mean(0)
@@ -248,55 +300,3 @@ def path_rate_split(path: dict, dims, labels=None, device="cpu",
 def _layer_sums(per_dim: torch.Tensor, dims) -> torch.Tensor:
     """(..., D) -> (..., L): the sum over each layer's dimensions."""
     return torch.stack([part.sum(-1) for part in torch.split(per_dim, list(dims), dim=-1)], dim=-1)
-
-
-def _aggregate_log_density(z, z_group, group, density, dims, progress, should_stop, per_dim: bool,
-                           half: bool = False):
-    """log Σ_m q(z_{≥l} | x_m) for each layer l (a flat VAE: the one layer, the joint) over the posteriors m of
-    z_i's group, with per_dim log Σ_m q(z_ij | x_m) per dimension, and with `half` the joint over the
-    even-numbered posteriors only (what N/2 of them give). density(rows, cols, z[rows, None]) gives
-    log q(z_rows | x_cols) per dimension, (rows, cols, D).
-
-    Chunked over the draws and the posteriors, with a running logsumexp, so memory stays near CHUNK_ELEMENTS."""
-    rows, d = z.shape
-    n = group.shape[0]
-    budget = CHUNK_ELEMENTS if len(dims) == 1 else CHUNK_ELEMENTS // 4  # a merge makes four more such blocks
-    cols = max(1, min(n, budget // max(1, d * min(rows, 1024))))
-    cols += cols % 2  # even chunks: a chunk's even columns are the even posteriors
-    step = max(1, min(rows, budget // max(1, d * cols)))
-    layers = len(dims)
-    grouped = bool((group != group[0]).any())  # labels: each z against its own class's posteriors only
-    log_q = torch.empty(rows, layers, dtype=torch.float64, device=z.device)
-    log_q_dims = torch.empty(rows, d, dtype=torch.float64, device=z.device) if per_dim else None
-    log_q_half = torch.empty(rows, 1, dtype=torch.float64, device=z.device) if half else None
-    done = 0
-    for start in range(0, rows, step):
-        r = slice(start, start + step)
-        zs, gs = z[r, None, :], z_group[r, None]
-        joint = torch.full((zs.shape[0], layers), -math.inf, dtype=torch.float64, device=z.device)
-        dims_acc = torch.full((zs.shape[0], d), -math.inf, dtype=torch.float64, device=z.device)
-        half_acc = torch.full((zs.shape[0], 1), -math.inf, dtype=torch.float64, device=z.device)
-        for c0 in range(0, n, cols):
-            if should_stop is not None and should_stop():
-                raise Stopped("rate split stopped")
-            c = slice(c0, c0 + cols)
-            per = density(r, c, zs)
-            if grouped:
-                other = (gs != group[None, c])  # another class's posterior: not in q(z|y)
-                per = per.masked_fill(other[:, :, None], -math.inf)
-            # layers from the top down to l, summed: the density of u_{≥l} under each posterior
-            from_top = _layer_sums(per, dims).flip(-1).cumsum(-1).flip(-1)
-            joint = torch.logaddexp(joint, torch.logsumexp(from_top, dim=1))
-            if half:
-                half_acc = torch.logaddexp(half_acc, torch.logsumexp(from_top[:, 0::2, :1], dim=1))
-            if per_dim:
-                dims_acc = torch.logaddexp(dims_acc, torch.logsumexp(per, dim=1))
-            done += zs.shape[0] * per.shape[1]
-            if progress is not None:
-                progress("splitting the rate", done / (rows * n))
-        log_q[r] = joint
-        if per_dim:
-            log_q_dims[r] = dims_acc
-        if half:
-            log_q_half[r] = half_acc
-    return log_q, log_q_dims, log_q_half
