@@ -358,7 +358,7 @@ def conclusion(experiment: Experiment, rows_by_stage: list[list]) -> str:
         if scored:
             text += "<p>Beside MIG: " + "; ".join(
                 f"β = {r.beta:g}: DCI {r.dci_disentanglement:.2f} (completeness {r.dci_completeness:.2f}), "
-                f"SAP {r.sap:.2f} ± {r.sap_se:.2f}, FactorVAE {r.factorvae_score:.2f} ± {r.factorvae_score_se:.2f} "
+                f"SAP {r.sap:.3f} ± {r.sap_se:.3f}, FactorVAE {r.factorvae_score:.2f} ± {r.factorvae_score_se:.2f} "
                 f"({r.factorvae_active_dims} active dimensions)" for r in scored
             ) + (f" (on {scored[0].disentanglement_points:,} encoded sprites; SAP by {scored[0].sap_protocol}, "
                  "where a perfectly disentangled code scores about 0.25, not 1; each ± is the sampling error of "
