@@ -40,21 +40,36 @@ def wait(app: QApplication, seconds: float) -> None:
     loop.exec()
 
 
+def wait_until(app: QApplication, done, seconds: float = 600) -> None:
+    """Process events until done() holds (a condition, not a clock: a busy machine only makes it later), or a
+    generous deadline passes."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        app.processEvents(QEventLoop.AllEvents, 50)
+
+
 def window_slice(app, window: MainWindow, request: SweepRequest, seconds: float, beats: list) -> float:
-    """Run the window's sweep for `seconds` with the heartbeat on; its training samples per second."""
-    finished = []
+    """Run the window's sweep for `seconds`, and on until every run has trained a step, with the heartbeat on; its
+    training samples per second."""
+    finished, trained = [], set()
+    worker = window.compare.sweep.worker
     window.compare.sig_sweep_finished.connect(finished.append)
+
+    def progressed(items) -> None:
+        trained.update(p.name for p in items if len(p.step))
+
+    worker.sig_progress.connect(progressed)
     heartbeat = QTimer(interval=HEARTBEAT_MS)
     heartbeat.timeout.connect(lambda: beats[-1].append(time.perf_counter()))
     beats.append([time.perf_counter()])
     heartbeat.start()
     assert window.compare.start_sweep(request)
     wait(app, seconds)
+    wait_until(app, lambda: len(trained) >= len(request.betas) or bool(finished))
     window.compare.sweep.stop()
-    deadline = time.monotonic() + 120
-    while not finished and time.monotonic() < deadline:
-        app.processEvents(QEventLoop.AllEvents, 50)
+    wait_until(app, lambda: bool(finished))
     heartbeat.stop()
+    worker.sig_progress.disconnect(progressed)
     window.compare.sig_sweep_finished.disconnect(finished.append)
     if not finished or finished[0].error:
         raise RuntimeError(f"the window's sweep failed: {finished[0].error if finished else 'no answer'}")
@@ -62,8 +77,10 @@ def window_slice(app, window: MainWindow, request: SweepRequest, seconds: float,
 
 
 def headless_slice(request: SweepRequest, folder: Path, seconds: float) -> float:
+    """The same sweep headless for `seconds`, and on until every run has trained a step."""
     from trainer.data import load_dataset
     from trainer.model.vae import model_config_for
+    from trainer.training.reports import StepReport
     from trainer.training.sweep import Sweep, plan_runs, run_sweep
 
     s = request.settings
@@ -72,7 +89,14 @@ def headless_slice(request: SweepRequest, folder: Path, seconds: float) -> float
     folder.mkdir(parents=True, exist_ok=True)
     sweep = Sweep(model_config_for(dataset, **s.model_kwargs()), runs, dataset, folder)
     t_end = time.monotonic() + seconds
-    return run_sweep(sweep, should_stop=lambda: time.monotonic() >= t_end).samples_per_s
+    trained: set[str] = set()
+
+    def on_report(name: str, report) -> None:
+        if isinstance(report, StepReport):
+            trained.add(name)
+
+    return run_sweep(sweep, on_report=on_report,
+                     should_stop=lambda: time.monotonic() >= t_end and len(trained) >= len(runs)).samples_per_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     probed = []
     window.session.worker.sig_devices.connect(probed.append)
     window.show()
-    deadline = time.monotonic() + 120
-    while not probed and time.monotonic() < deadline:  # the launch-time torch probe, as a user would wait for
-        app.processEvents(QEventLoop.AllEvents, 50)
+    wait_until(app, lambda: bool(probed), 120)  # the launch-time torch probe, as a user would wait for
     wait(app, 0.5)
     settings = reference_settings(args.data_dir)
     betas = tuple(0.1 * 3 ** k for k in range(args.runs))
@@ -106,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.slices):
             gui.append(window_slice(app, window, request, per_slice, beats))
             headless.append(headless_slice(request, scratch / "headless", per_slice))
+        # the last slice's runs are read back from their folder in the background: wait for the panel to list them
+        wait_until(app, lambda: len(window.compare.catalog.compared()) >= args.runs, 120)
+        runs_in_panel = len(window.compare.catalog.compared())
     finally:
         window.close()  # joins the window's threads, the sweep's included
     gaps = np.concatenate([np.diff(b) * 1000 for b in beats if len(b) > 1])
@@ -123,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "gui_sweep_samples_per_s": [round(v, 1) for v in gui],
         "headless_sweep_samples_per_s": [round(v, 1) for v in headless],
         "gui_vs_headless_throughput": round(statistics.median(gui) / statistics.median(headless), 3),
-        "runs_in_panel": len(window.compare.catalog.compared()),
+        "runs_in_panel": runs_in_panel,
         "largest_gaps": [{"gap_ms": round(g, 1), "slice": i, "at_ms": at, "slice_ms": round(1000 * per_slice)}
                          for g, i, at in worst],
     }

@@ -65,9 +65,9 @@ def test_other_groups_go_to_sibling_files(tmp_path, history):
     header, rows = read_csv(tmp_path / "run.rate_split.csv")  # the rate's information, one row per epoch
     assert column(header, rows, "mutual_information") == history["rate_split/mutual_information"].tolist()
     header, rows = read_csv(tmp_path / "run.epochs.csv")
-    assert header[:9] == ["epoch", "step", "train_recon", "train_kl", "train_elbo", "test_recon", "test_kl",
-                          "test_elbo", "active_units"]
-    assert header[9:] == ["test_kl_0", "test_kl_1", "test_kl_2", "test_kl_3"]
+    assert header[:10] == ["epoch", "step", "train_recon", "train_kl", "train_elbo", "test_recon", "test_kl",
+                           "test_elbo", "test_elbo_se", "active_units"]
+    assert header[10:] == ["test_kl_0", "test_kl_1", "test_kl_2", "test_kl_3"]
     assert column(header, rows, "epoch", int) == [1, 2]
     assert column(header, rows, "test_elbo") == history["epochs/test_elbo"].tolist()
     assert column(header, rows, "active_units", int) == history["epochs/active_units"].tolist()

@@ -246,3 +246,28 @@ def test_every_run_of_a_sweep_is_the_experiment_train_runs_with_its_seed(tmp_pat
                 np.testing.assert_allclose(swept[column], values, rtol=2e-5, atol=2e-5,
                                            err_msg=f"seed {seed}: {column}")
         assert load_checkpoint(alone).dataset.seed == 0  # the split seed, not the training seed
+
+
+def test_the_summary_reuses_the_evaluation_that_closed_each_run(tmp_path, capsys, small_data, monkeypatch):
+    from trainer.training import sweep as sweep_module
+    from trainer.training.loop import Trainer
+
+    calls = []
+    scored = Trainer.evaluate_test
+    monkeypatch.setattr(Trainer, "evaluate_test", lambda self, **kw: calls.append(kw) or scored(self, **kw))
+    out = tmp_path / "runs"
+    code, result = sweep(capsys, out, "--beta", "1,4", "--epochs", "2", data=small_data)
+    assert code == 0 and calls == []  # every row came from the history of its last epoch
+    from trainer.checkpoints.hdf5 import load_checkpoint
+    from trainer.data import load_dataset
+    from trainer.training.opening import open_trainer
+
+    for row in result["runs"]:  # and each equals a fresh evaluation of its checkpoint
+        ckpt = load_checkpoint(row["checkpoint"])
+        trainer = open_trainer(load_dataset(ckpt.dataset), checkpoint=ckpt, device="cpu")
+        fresh = scored(trainer, rate_split_points=sweep_module.SUMMARY_SPLIT_POINTS)
+        assert row["elbo"] == pytest.approx(fresh["elbo"], abs=1e-9)
+        assert row["elbo_se"] == pytest.approx(fresh["elbo_se"], abs=1e-9)
+        assert row["rate"] == pytest.approx(fresh["rate"], abs=1e-9) and row["active_units"] == fresh["active_units"]
+        assert row["mutual_information"] == pytest.approx(fresh["rate_split"]["mutual_information"], abs=1e-9)
+        assert row["near_ceiling"] == fresh["rate_split"]["near_ceiling"]

@@ -353,6 +353,7 @@ class TrainWorker(QObject):
         else:
             trainer = open_trainer(dataset, on_divergence="pause", train=settings.train_config(),
                                    **settings.model_kwargs())
+        trainer.epoch_analyses.beside = True  # each epoch's evaluation on a copy of the weights: no pause to train
         self._checkpoint = None
         self.explore.reset()  # a new model: publish everything at its first report
         freeze_long_lived_objects()

@@ -36,7 +36,7 @@ COLUMN_ORDER = {
     "steps": ("step", "epoch", "beta", "lr", "recon", "kl", "elbo", "loss", "samples_per_s", "elapsed_s",
               "kl_per_dim"),
     "epochs": ("epoch", "step", "train_recon", "train_kl", "train_elbo", "test_recon", "test_kl", "test_elbo",
-               "active_units", "test_kl_per_dim"),
+               "test_elbo_se", "active_units", "test_kl_per_dim"),
     "beta_changes": ("step", "value"),
     "divergences": ("step", "restored_step"),
     "rate_split": ("epoch", "step", "mutual_information", "marginal_kl", "total_correlation", "dimwise_kl", "log_n"),

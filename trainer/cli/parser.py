@@ -251,7 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="checkpoint to continue from")
     t.add_argument("--save-every", type=checked(SAVE_EVERY, "--save-every"), default=5.0,
                    help="minutes between saves while training (default 5); every epoch's end is saved too")
-    t.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
+    t.add_argument("--json", action="store_true",
+                   help="print one JSON summary as the last line of stdout: wall_s (seconds from the data loaded to "
+                        "the last checkpoint written), samples_per_s (examples trained / wall_s, each epoch's "
+                        "evaluation and the saves included: what a sweep's counts), train_samples_per_s (per "
+                        "second of the steps alone), and the held-out and training ELBO")
 
     w = sub.add_parser("sweep", help="train one model at several beta (and seeds) side by side, one checkpoint each",
                        description="Train every combination of the listed values as one batched ensemble; re-running "
@@ -271,7 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "classical VI on the first N held-out examples (summary.csv; seconds per run for N=100)")
     w.add_argument("--save-every", type=checked(SAVE_EVERY, "--save-every"), default=5.0,
                    help="minutes between saves while training (default 5)")
-    w.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
+    w.add_argument("--json", action="store_true",
+                   help="print one JSON summary as the last line of stdout: the rows, wall_s (seconds from the data "
+                        "loaded to the summary written, after the last checkpoint) and samples_per_s (the examples "
+                        "every run trained / wall_s: what train's counts)")
 
     _add_eval_parser(sub)
 

@@ -27,7 +27,7 @@ def cmd_train(args) -> int:
 
 
 def _train(args, group) -> int:
-    trainer, resume = _open_run(args, group)
+    trainer, resume, loaded_at = _open_run(args, group)
     if group.leader:  # rank 0 prints and writes; every rank trains
         from trainer.cli.files import print_notes  # what the loader left out (an image folder's bombs)
         print_notes(trainer.dataset)
@@ -36,9 +36,10 @@ def _train(args, group) -> int:
               file=sys.stderr)
     start_step, start_elapsed = trainer.step, trainer.elapsed_s
     diverged = _train_and_save(args, trainer, group)
+    wall_s = time.perf_counter() - loaded_at  # from the data loaded to the last checkpoint written
     if group.leader:
         print(f"{PROG}: wrote {args.out} (step {trainer.step}, epoch {trainer.epoch})", file=sys.stderr)
-    return _report(args, trainer, group, start_step, start_elapsed, diverged)
+    return _report(args, trainer, group, start_step, start_elapsed, diverged, wall_s)
 
 
 def _open_run(args, group):
@@ -55,6 +56,7 @@ def _open_run(args, group):
     ckpt = load_checkpoint(resume) if resume else None
     spec = dataset_spec(args, ckpt.dataset if ckpt else None, seed=args.split_seed)
     dataset = load_dataset(spec, memory_budget=budget(args))
+    loaded_at = time.perf_counter()
     if ckpt is None:
         model_cfg, train_cfg = new_configs(args, dataset)
         trainer = open_trainer(dataset, model=model_cfg, train=train_cfg, on_divergence="stop", group=group)
@@ -64,7 +66,7 @@ def _open_run(args, group):
             named["precision"] = args.precision
         trainer = open_trainer(dataset, checkpoint=ckpt, where=str(resume), on_divergence="stop", group=group,
                                **named)
-    return trainer, resume
+    return trainer, resume, loaded_at
 
 
 def _train_and_save(args, trainer, group) -> str | None:
@@ -148,13 +150,21 @@ def _train_and_save(args, trainer, group) -> str | None:
     return diverged
 
 
-def _report(args, trainer, group, start_step: int, start_elapsed: float, diverged: str | None) -> int:
+def _report(args, trainer, group, start_step: int, start_elapsed: float, diverged: str | None,
+            wall_s: float) -> int:
     """The run's held-out and training ELBO and speed: one JSON object (--json) or one line; 1 if it diverged."""
+    from trainer.training.reports import RATE_SPLIT_POINTS
+
     seconds = trainer.elapsed_s - start_elapsed
-    test = trainer.evaluate_test()
+    samples = trainer.samples_since(start_step)
+    # the evaluation that closed the last epoch scored these weights with the same seed: reused when there is one
+    test = (trainer.history.evaluation_at(trainer.step, min(RATE_SPLIT_POINTS, len(trainer.x_test)))
+            or trainer.evaluate_test())
     train = train_split_terms(trainer)
     summary = {
-        "samples_per_s": trainer.samples_since(start_step) / seconds if seconds > 0 else 0.0,
+        "wall_s": wall_s,
+        "samples_per_s": samples / wall_s if wall_s > 0 else 0.0,
+        "train_samples_per_s": samples / seconds if seconds > 0 else 0.0,
         "epochs": trainer.epoch,
         "steps": trainer.step,
         "train": terms(train),

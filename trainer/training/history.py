@@ -163,6 +163,40 @@ class History:
                 self.add("rate_split_layers", step=report.step, epoch=report.epoch, layer=layer,
                          **{k: parts[k] for k in LAYER_SPLIT_KEYS})
 
+    def evaluation_at(self, step: int, split_n: int) -> dict | None:
+        """The held-out evaluation that closed an epoch at `step`, in evaluate()'s names (rate, distortion, elbo,
+        elbo_se, active_units, kl_per_dim and rate_split of `split_n` points, with a hierarchy's layers), or None
+        when no epoch closed there or its row lacks one of them (a checkpoint written before they were kept)."""
+        from trainer.analysis.information_ceiling import near_ceiling
+
+        def row_at(group: str) -> list[int]:
+            return [i for i, s in enumerate(self.column(group, "step")) if int(s) == int(step)]
+
+        epoch_rows, split_rows = row_at("epochs"), row_at("rate_split")
+        if not epoch_rows or not split_rows:
+            return None
+        e, r = epoch_rows[-1], split_rows[-1]
+        epoch = {name: self.column("epochs", name)[e] for name in ("test_recon", "test_kl", "test_elbo",
+                                                                    "test_elbo_se", "active_units", "test_kl_per_dim")
+                 if len(self.column("epochs", name)) > e}
+        split = {k: self.column("rate_split", k)[r] for k in RATE_SPLIT_KEYS if len(self.column("rate_split", k)) > r}
+        if (len(epoch) < 6 or not math.isfinite(float(epoch["test_elbo_se"])) or len(split) < len(RATE_SPLIT_KEYS)
+                or int(split["n"]) != int(split_n)):
+            return None
+        split = {k: (None if not math.isfinite(float(v)) else int(v) if k == "n" else float(v))
+                 for k, v in split.items()}
+        split["near_ceiling"] = near_ceiling(split["mutual_information"], split["mutual_information_se"],
+                                             split["mutual_information_at_half_n"], split["log_n"])
+        layers = [i for i, s in enumerate(self.column("rate_split_layers", "step")) if int(s) == int(step)]
+        if layers:
+            split["layers"] = [{k: float(self.column("rate_split_layers", k)[i]) for k in LAYER_SPLIT_KEYS}
+                               for i in layers]
+        rate, distortion = float(epoch["test_kl"]), float(epoch["test_recon"])
+        return {"rate": rate, "kl": rate, "distortion": distortion, "recon": distortion,
+                "elbo": float(epoch["test_elbo"]), "elbo_se": float(epoch["test_elbo_se"]),
+                "active_units": int(epoch["active_units"]),
+                "kl_per_dim": np.asarray(epoch["test_kl_per_dim"], dtype=np.float64).tolist(), "rate_split": split}
+
     def column(self, group: str, name: str) -> list:
         return self._cols.get(group, {}).get(name, [])
 

@@ -3,6 +3,7 @@
     trainer = Trainer(model_config, train_config, dataset)
     for report in trainer.run():          # StepReport every `report_every` steps, EpochReport per epoch,
                                           # BetaChanged when a live β change takes effect, PauseChanged
+    trainer.epoch_analyses.beside = True  # epochs evaluated beside training (the window), reports a few steps late
         ...                               # another thread may call set_beta / set_lr / pause / stop
     ckpt = trainer.checkpoint()           # plain numpy copies, ready for save_checkpoint
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
 import time
 from functools import partial
 from typing import Iterator
@@ -29,6 +29,7 @@ from trainer.data.dataset import Dataset
 from trainer.data.fingerprint import data_fingerprint
 from trainer.data.streaming import H5Rows, Prefetcher
 from trainer.training.distributed import SINGLE, Group
+from trainer.training.epoch_analyses import EpochAnalyses, weights_copy
 from trainer.errors import ConfigError
 from trainer.training.batches import Batch, epoch_order, shard_positions, to_device_tensor
 from trainer.training.devices import pick_device, precision_context
@@ -43,12 +44,13 @@ from trainer.model.vae import check_model_fits
 from trainer.model.objective import TcWeights, Terms, negative_elbo
 from trainer.pixels import to_float01
 from trainer.training.layer_weights import LayerWeights
+from trainer.training.live_controls import LiveControls
 from trainer.training.resume import capture, restore
 
 PAUSED_POLL_S = 0.05  # while paused, how often queued calls (call_between_steps) are looked at
 
 
-class Trainer:
+class Trainer(LiveControls):
     """Trains a VAE on a Dataset; thread-safe live controls; reproducible from `seed`."""
 
     def __init__(
@@ -91,6 +93,9 @@ class Trainer:
         self.free_bits = float(train_config.free_bits)
         self.history = History()
         self.last_eval: dict | None = None
+        self.epoch_analyses = EpochAnalyses()
+        """Where each epoch's held-out evaluation runs: in this thread, or (beside = True) beside it."""
+        self._epochs_ready: list[EpochReport] = []  # evaluated beside training, in the history, not yet yielded
         self.report_window = ReportWindow.empty(model_config.latent_dim, self.device)
         """The open report window: steps since the last StepReport."""
         self.epoch_sums = ReportWindow.empty(model_config.latent_dim, self.device)
@@ -98,14 +103,9 @@ class Trainer:
         self._t0 = time.perf_counter()
         """When the training clock last started (see _bank_time)."""
 
-        self._lock = threading.Lock()
-        self._pending: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
+        self._init_controls()
         self.good_weights = LastGoodWeights()
         """What a divergence goes back to (trainer.training.recovery)."""
-        self._calls: list = []  # callables another thread asked to run here between steps
         self._order: torch.Tensor | None = None  # the epoch's batch order, drawn when its first batch is
         self._order_epoch = -1
 
@@ -168,63 +168,11 @@ class Trainer:
         """A generator seed of this rank: rank 0 uses `seed` itself, so a single process is unchanged."""
         return seed + (self.group.rank << 32)
 
-    # --- live controls: any thread; applied before the next step --------------------------
-    def set_beta(self, beta: float) -> None:
-        self._set_pending("beta", beta, beta >= 0, ">= 0")
-
-    def set_lr(self, lr: float) -> None:
-        self._set_pending("lr", lr, lr > 0, "positive")
-
-    def set_free_bits(self, free_bits: float) -> None:
-        self._set_pending("free_bits", free_bits, free_bits >= 0, ">= 0")
-
-    def _set_pending(self, name: str, value: float, valid: bool, rule: str) -> None:
-        if not (math.isfinite(value) and valid):
-            raise ConfigError(f"{name} must be {rule}, got {value}")
-        with self._lock:
-            self._pending[name] = float(value)
-
     def set_epochs(self, epochs: int) -> None:
         """Change the total epochs to train; checked between epochs, so a finished run can continue."""
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ConfigError(f"epochs must be a whole number >= 0, got {epochs!r}")
         self.config = dataclasses.replace(self.config, epochs=epochs)
-
-    def call_between_steps(self, fn) -> None:
-        """Run `fn()` in the training thread before the next step, or soon while paused; any thread.
-
-        For work that must see the model hold still, e.g. `checkpoint()` for a save from a GUI: the training
-        thread is inside `run()`, so a call queued to it otherwise waits for the whole run. Calls not yet run
-        when `run()` returns wait for the next `run()` or `run_pending_calls()`.
-        """
-        with self._lock:
-            self._calls.append(fn)
-
-    def run_pending_calls(self) -> None:
-        """Run the queued calls now; only from the thread that trains (or while no thread trains)."""
-        with self._lock:
-            calls, self._calls = self._calls, []
-        for fn in calls:
-            fn()
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # wake a paused loop so it can see the stop
-
-    @property
-    def stop_requested(self) -> bool:
-        """stop() was called, or a divergence stopped training: run() returns before the next step."""
-        return self._stop.is_set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
 
     @property
     def steps_per_epoch(self) -> int:
@@ -297,15 +245,20 @@ class Trainer:
                     if report is not None:
                         yield report
                         self._t0 = time.perf_counter()  # the consumer's time is not training time
+                    if self.epoch_analyses.pending or self._epochs_ready:
+                        yield from self._evaluated_epochs(wait=False)
                 # an epoch ends only in a run that goes on: a stopped run leaves it to the run that resumes it,
                 # and one paused by a divergence in its last window waits for Resume
                 if self.epoch_complete:
                     yield from self._pauses()
                 if self.epoch_complete and not self._stop.is_set():
-                    yield self.end_epoch()
+                    report = self.end_epoch()
+                    if report is not None:
+                        yield report
                     self._t0 = time.perf_counter()
                 if end_step is not None and self.step >= end_step:
                     break
+            yield from self._evaluated_epochs(wait=True)  # every epoch this run closed is reported in it
         finally:
             self._bank_time()
 
@@ -384,30 +337,40 @@ class Trainer:
         """Every batch of the epoch in progress has been trained: end_epoch() is due."""
         return self.batch_in_epoch >= self.steps_per_epoch
 
-    def end_epoch(self) -> EpochReport:
-        """Close the epoch: its train metrics, a held-out evaluation, and the next epoch begins."""
+    def end_epoch(self) -> EpochReport | None:
+        """Close the epoch: its train metrics, a held-out evaluation, and the next epoch begins. Evaluated beside
+        training (epoch_analyses.beside), the report comes later from run(), scored on the weights of this step."""
         acc, self.epoch_sums = self.epoch_sums, ReportWindow.empty(self.model_config.latent_dim, self.device)
         # an epoch whose every window diverged has no train metrics: NaN says so, 0 would be a number
         train_recon, train_kl, _ = (acc.sums / acc.n).tolist() if acc.n else (math.nan, math.nan, math.nan)
         self.epoch += 1
         self.batch_in_epoch = 0
-        result = self.evaluate_test(rate_split_points=RATE_SPLIT_POINTS)
+        closing = partial(EpochReport, epoch=self.epoch, step=self.step, train_recon=train_recon, train_kl=train_kl,
+                          train_elbo=-(train_recon + train_kl))
+        if self.epoch_analyses.beside:
+            return self.epoch_analyses.submit(partial(self._epoch_report, weights_copy(self.model), closing))
+        report = self._epoch_report(self.model, closing)
         self.model.train()
-        report = EpochReport(
-            epoch=self.epoch,
-            step=self.step,
-            train_recon=train_recon,
-            train_kl=train_kl,
-            train_elbo=-(train_recon + train_kl),
-            test_recon=result["recon"],
-            test_kl=result["kl"],
-            test_elbo=result["elbo"],
-            test_kl_per_dim=np.asarray(result["kl_per_dim"], dtype=np.float32),
-            active_units=int(result["active_units"]),
-            rate_split=result.get("rate_split"),
-        )
         self.history.add_epoch(report)
         return report
+
+    def _epoch_report(self, model, closing) -> EpochReport:
+        result = self._scored(model, rate_split_points=RATE_SPLIT_POINTS)
+        return closing(test_recon=result["recon"], test_kl=result["kl"], test_elbo=result["elbo"],
+                       test_elbo_se=math.nan if result.get("elbo_se") is None else result["elbo_se"],
+                       test_kl_per_dim=np.asarray(result["kl_per_dim"], dtype=np.float32),
+                       active_units=int(result["active_units"]), rate_split=result.get("rate_split"))
+
+    def _evaluated_epochs(self, wait: bool) -> Iterator[EpochReport]:
+        """The epochs evaluated beside training that are done (wait: all of them), into the history and out."""
+        self._collect_epochs(wait)
+        while self._epochs_ready:
+            yield self._epochs_ready.pop(0)
+
+    def _collect_epochs(self, wait: bool) -> None:
+        for report in self.epoch_analyses.collect(wait):
+            self.history.add_epoch(report)
+            self._epochs_ready.append(report)
 
     def _pauses(self) -> Iterator[PauseChanged]:
         """While paused: say so, block (running queued calls, so a save need not wait for Resume), and say when
@@ -464,10 +427,13 @@ class Trainer:
 
     def evaluate_test(self, **kwargs) -> dict:
         """Held-out metrics with a fixed noise seed, so evaluations compare across epochs and runs."""
+        self.last_eval = self._scored(self.model, **kwargs)
+        return self.last_eval
+
+    def _scored(self, model, **kwargs) -> dict:
         g = torch.Generator().manual_seed(self.config.seed + 12345)
         y = self.dataset.y_test if self.model_config.conditional else None
-        self.last_eval = evaluate(self.model, self.x_test, y, self.device, generator=g, **kwargs)
-        return self.last_eval
+        return evaluate(model, self.x_test, y, self.device, generator=g, **kwargs)
 
     # --- divergence recovery ----------------------------------------------------------------
     def _recover(self) -> DivergedReport:
@@ -483,7 +449,9 @@ class Trainer:
 
     # --- checkpoints ----------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
-        """A copy of everything needed to resume; call it between steps, in the training thread."""
+        """A copy of everything needed to resume; call it between steps, in the training thread. Epochs still
+        being evaluated beside training are waited for, so their rows are in the history it holds."""
+        self._collect_epochs(wait=True)
         return capture(self)
 
     @property

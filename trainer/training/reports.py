@@ -62,6 +62,8 @@ class EpochReport:
     test_elbo: float
     test_kl_per_dim: np.ndarray
     active_units: int
+    test_elbo_se: float = math.nan
+    """Standard error of test_elbo over the held-out examples (its one draw of z per example included)."""
     rate_split: dict | None = field(default=None, metadata=NOT_A_COLUMN)
     """The held-out rate split into I_q(X; Z), total correlation and dimension-wise KL (RATE_SPLIT_KEYS, nats,
     and log_n, the ceiling of I) on up to RATE_SPLIT_POINTS examples; history group rate_split. None when the
