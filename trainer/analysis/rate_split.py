@@ -34,8 +34,8 @@ from trainer.errors import ConfigError, Stopped
 from trainer.model.objective import gaussian_log_density
 
 LOG_2PI = math.log(2 * math.pi)
-CHUNK_ELEMENTS = 8 * 2**20
-"""float64 values of one (draws x posteriors x dims) block: 64 MB of working memory at a time."""
+CHUNK_ELEMENTS = 4 * 2**20
+"""float64 values of one (draws x posteriors x dims) block: 32 MB of working memory at a time."""
 
 
 @dataclass(frozen=True)
@@ -164,14 +164,20 @@ def _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop):
     log_qz_dims = torch.empty(draws * n, d, dtype=torch.float64, device=dev)
     half = n >= 4
     log_qz_half = torch.full((draws * n,), math.nan, dtype=torch.float64, device=dev)
+    z_t = z.T.contiguous()  # (D, rows): a block's rows are a slice of each dimension's draws
 
-    def block(r, cols, even):
-        joint, dims, joint_half = _log_sums(z[r], own_dims[r], mu_t[cols], logvar_t[cols], even)
-        log_qz[r], log_qz_dims[r] = joint, dims
-        if joint_half is not None:
-            log_qz_half[r] = joint_half
+    def for_group(cols, even):
+        sums = _PosteriorSums(mu_t[cols], logvar_t[cols])
 
-    _over_posteriors(group, draws, d, block, half, progress, should_stop)
+        def block(r):
+            joint, dims, joint_half = sums.of(z_t[:, r], even)
+            log_qz[r], log_qz_dims[r] = joint, dims
+            if joint_half is not None:
+                log_qz_half[r] = joint_half
+
+        return block
+
+    _over_posteriors(group, draws, d, for_group, half, progress, should_stop)
     log_qz = log_qz - log_group_n[owner]
     log_qz_dims = log_qz_dims - log_group_n[owner, None]
 
@@ -190,45 +196,59 @@ def _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop):
             float(log_group_n.mean().item()), info_half)
 
 
-def _over_posteriors(group, draws: int, width: int, block, half: bool, progress, should_stop) -> None:
-    """Call block(rows, cols, even) over every draw's row (draw k of example i at row k * N + i) against the
-    posteriors of its group (a CVAE: q(z|y) sums over its class only; else one group), in row blocks whose
-    (rows x posteriors x width) values hold about CHUNK_ELEMENTS; `even` marks the even-numbered posteriors
-    among cols (for the estimate at N/2) when `half`, else None. should_stop() is asked before each block."""
+def _over_posteriors(group, draws: int, width: int, for_group, half: bool, progress, should_stop) -> None:
+    """For each group's posteriors `cols` (a CVAE: q(z|y) sums over its class only; else one group), with `even`
+    marking the even-numbered ones among them (for the estimate at N/2) when `half`, else None: block =
+    for_group(cols, even), then block(rows) over the draws' rows of that group (draw k of example i at row
+    k * N + i), in row blocks whose (rows x posteriors x width) values hold about CHUNK_ELEMENTS. should_stop()
+    is asked before each block."""
     n, dev = group.shape[0], group.device
     members = [torch.nonzero(group == g).reshape(-1) for g in range(int(group.max()) + 1)]
     total, done = sum(draws * len(m) ** 2 for m in members), 0
     for cols in members:
         rows = (torch.arange(draws, device=dev)[:, None] * n + cols[None, :]).reshape(-1)
-        even = (cols % 2 == 0) if half else None
+        block = for_group(cols, (cols % 2 == 0) if half else None)
         step = max(1, min(len(rows), CHUNK_ELEMENTS // max(1, len(cols) * width)))
         for start in range(0, len(rows), step):
             if should_stop is not None and should_stop():
                 raise Stopped("rate split stopped")
             r = rows[start:start + step]
-            block(r, cols, even)
+            block(r)
             done += len(r) * len(cols)
             if progress is not None:
                 progress("splitting the rate", done / total)
 
 
-def _log_sums(zs, own, mu, logvar, even):
-    """For each z row: log Σ_m q(z | x_m) (the joint), log Σ_m q(z_j | x_m) per dimension j, and the joint over
-    the `even` posteriors only (or None), m over the given posteriors, (rows x posteriors x dims) in one block.
+class _PosteriorSums:
+    """log Σ_m q(z | x_m) over a set of diagonal Gaussian posteriors m, jointly and per dimension, for blocks of z.
 
-    Each log-sum is shifted by the row's own posterior's term (`own`, per dimension), which is one of the summands:
-    the shifted sum is at least 1, so it neither underflows nor needs a pass for its maximum, and the densities are
-    computed as (z − μ)²/σ² without expanding the square, so no precision is lost however narrow σ is."""
-    block = torch.sub(zs[:, None, :], mu[None])
-    block.mul_(torch.exp(-0.5 * logvar)[None]).square_()
-    block = torch.add(-0.5 * (LOG_2PI + logvar)[None], block, alpha=-0.5)  # log q(z_j | x_m)
-    block.sub_(own[:, None, :])
-    joint_shifted = block.sum(2)  # log q(z | x_m) − log q(z | x_own)
-    shift = own.sum(1)
-    joint = torch.logsumexp(joint_shifted, 1) + shift
-    joint_half = None if even is None else torch.logsumexp(joint_shifted[:, even], 1) + shift
-    dims = block.exp_().sum(1).log_().add_(own)
-    return joint, dims, joint_half
+    With t = (z_j − μ_mj) / (√2 σ_mj) and b = −½ log(2π σ²), log q(z_j | x_m) = b_mj − t²: the block of those
+    over (dimensions, rows, posteriors) is two multiply-adds, exact (no expanded square, so no precision is lost
+    however narrow σ is); its sum over the dimensions gives the joint, a (rows, posteriors) logsumexp; and its
+    exponential summed over the posteriors gives each dimension's sum, which cannot underflow: the row's own
+    posterior contributes exp(b − ε²/2), ε its draw's noise. The block's buffer is reused from block to block."""
+
+    def __init__(self, mu, logvar):
+        a = torch.exp(-0.5 * logvar) / math.sqrt(2.0)
+        self.a = a.T.contiguous()[:, None, :]  # (D, 1, M)
+        self.minus_mu_a = (-(mu * a)).T.contiguous()[:, None, :]
+        self.b = (-0.5 * (LOG_2PI + logvar)).T.contiguous()[:, None, :]
+        self._buffer = torch.empty(0, dtype=torch.float64, device=mu.device)
+
+    def of(self, z_t, even):
+        """(joint, per dimension, joint over the `even` posteriors or None) for z_t, (D, rows)."""
+        d, rows = z_t.shape
+        m = self.a.shape[2]
+        if self._buffer.numel() < d * rows * m:
+            self._buffer = torch.empty(d * rows * m, dtype=torch.float64, device=z_t.device)
+        block = self._buffer[:d * rows * m].view(d, rows, m)
+        torch.addcmul(self.minus_mu_a, z_t[:, :, None], self.a, out=block)  # t
+        torch.addcmul(self.b, block, block, value=-1.0, out=block)  # b − t² = log q(z_j | x_m)
+        log_joint = block.sum(0)  # (rows, M): log q(z | x_m)
+        joint = torch.logsumexp(log_joint, 1)
+        joint_half = None if even is None else torch.logsumexp(log_joint[:, even], 1)
+        dims = block.exp_().sum(2).T.log()  # (rows, D)
+        return joint, dims, joint_half
 
 
 def path_rate_split(path: dict, dims, labels=None, device="cpu",
@@ -270,14 +290,17 @@ def path_rate_split(path: dict, dims, labels=None, device="cpu",
     above = torch.empty(n, len(dims), dtype=torch.float64, device=dev)  # log Σ_m q(u_{≥l} | x_m), each layer l
     above_half = torch.full((n, 1), math.nan, dtype=torch.float64, device=dev) if halve else None
 
-    def block(r, cols, even):
-        per = gaussian_log_density(u[r, None], *pair(r, cols))  # (rows, cols, D)
-        from_top = _layer_sums(per, dims).flip(-1).cumsum(-1).flip(-1)  # the density of u_{≥l}, each l
-        above[r] = torch.logsumexp(from_top, dim=1)
-        if even is not None:
-            above_half[r] = torch.logsumexp(from_top[:, even, :1], dim=1)
+    def for_group(cols, even):
+        def block(r):
+            per = gaussian_log_density(u[r, None], *pair(r, cols))  # (rows, cols, D)
+            from_top = _layer_sums(per, dims).flip(-1).cumsum(-1).flip(-1)  # the density of u_{≥l}, each l
+            above[r] = torch.logsumexp(from_top, dim=1)
+            if even is not None:
+                above_half[r] = torch.logsumexp(from_top[:, even, :1], dim=1)
 
-    _over_posteriors(group, 1, 5 * d, block, halve, progress, should_stop)  # a merge makes four more blocks
+        return block
+
+    _over_posteriors(group, 1, 5 * d, for_group, halve, progress, should_stop)  # a merge makes four more blocks
     above = above - log_group_n[:, None]  # (N, L): log q(u_{≥l}), the aggregate of the layers from l up
     conditional = above - torch.cat([above[:, 1:], torch.zeros_like(above[:, :1])], dim=1)  # log q(u_l | u_{>l})
     info = (own - conditional).mean(0)
