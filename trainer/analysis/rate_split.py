@@ -197,8 +197,8 @@ def _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop):
 
 
 def _over_posteriors(group, draws: int, width: int, for_group, half: bool, progress, should_stop) -> None:
-    """For each group's posteriors `cols` (a CVAE: q(z|y) sums over its class only; else one group), with `even`
-    marking the even-numbered ones among them (for the estimate at N/2) when `half`, else None: block =
+    """For each group's posteriors `cols` (a CVAE: q(z|y) sums over its class only; else one group), ordered with
+    the even-numbered ones first and `even` their count (for the estimate at N/2) when `half`, else None: block =
     for_group(cols, even), then block(rows) over the draws' rows of that group (draw k of example i at row
     k * N + i), in row blocks whose (rows x posteriors x width) values hold about CHUNK_ELEMENTS. should_stop()
     is asked before each block."""
@@ -207,7 +207,11 @@ def _over_posteriors(group, draws: int, width: int, for_group, half: bool, progr
     total, done = sum(draws * len(m) ** 2 for m in members), 0
     for cols in members:
         rows = (torch.arange(draws, device=dev)[:, None] * n + cols[None, :]).reshape(-1)
-        block = for_group(cols, (cols % 2 == 0) if half else None)
+        even = None
+        if half:  # the even-numbered posteriors first: the estimate at N/2 sums over a leading slice
+            is_even = cols % 2 == 0
+            cols, even = torch.cat([cols[is_even], cols[~is_even]]), int(is_even.sum())
+        block = for_group(cols, even)
         step = max(1, min(len(rows), CHUNK_ELEMENTS // max(1, len(cols) * width)))
         for start in range(0, len(rows), step):
             if should_stop is not None and should_stop():
@@ -236,7 +240,7 @@ class _PosteriorSums:
         self._buffer = torch.empty(0, dtype=torch.float64, device=mu.device)
 
     def of(self, z_t, even):
-        """(joint, per dimension, joint over the `even` posteriors or None) for z_t, (D, rows)."""
+        """(joint, per dimension, joint over the first `even` posteriors or None) for z_t, (D, rows)."""
         d, rows = z_t.shape
         m = self.a.shape[2]
         if self._buffer.numel() < d * rows * m:
@@ -246,7 +250,7 @@ class _PosteriorSums:
         torch.addcmul(self.b, block, block, value=-1.0, out=block)  # b − t² = log q(z_j | x_m)
         log_joint = block.sum(0)  # (rows, M): log q(z | x_m)
         joint = torch.logsumexp(log_joint, 1)
-        joint_half = None if even is None else torch.logsumexp(log_joint[:, even], 1)
+        joint_half = None if even is None else torch.logsumexp(log_joint[:, :even], 1)
         dims = block.exp_().sum(2).T.log()  # (rows, D)
         return joint, dims, joint_half
 
@@ -296,7 +300,7 @@ def path_rate_split(path: dict, dims, labels=None, device="cpu",
             from_top = _layer_sums(per, dims).flip(-1).cumsum(-1).flip(-1)  # the density of u_{≥l}, each l
             above[r] = torch.logsumexp(from_top, dim=1)
             if even is not None:
-                above_half[r] = torch.logsumexp(from_top[:, even, :1], dim=1)
+                above_half[r] = torch.logsumexp(from_top[:, :even, :1], dim=1)
 
         return block
 
