@@ -130,3 +130,19 @@ def test_inference_gaps_benchmark_splits_each_encoders_gap(synthetic_mnist_dir):
         assert row["amortization_gap"] == pytest.approx(row["elbo_optimized"] - row["elbo_encoder"], abs=2e-3)
         assert row["approximation_gap"] == pytest.approx(row["log_px"] - row["elbo_optimized"], abs=2e-3)
         assert row["classical_ms"] > row["amortized_ms"] > 0
+
+
+def test_analysis_cost_short_run_prints_each_analysis_beside_an_epoch():
+    out = run_json(REPO / "benchmarks" / "analysis_cost.py", "--quick", "--rounds", "1", "--split-n", "400",
+                   "--limit", "1000", "--json")
+    assert out["epoch_s"] > 0 and out["epoch_analyses_s"] > 0 and out["rate_split_10k_s"] > 0
+    assert out["epoch_analyses_vs_epoch"] == pytest.approx(out["epoch_analyses_s"] / out["epoch_s"], rel=0.05)
+    assert out["rate_split_n"] == 400 and 0 < out["beside_pause_s"] < out["epoch_wall_beside_s"]
+
+
+def test_sweep_wall_short_run_compares_a_sweep_with_one_run():
+    out = run_json(REPO / "benchmarks" / "sweep_wall.py", "--runs", "2", "--rounds", "1", "--json")
+    assert out["single_wall_s"][0] > 0 and out["sweep_wall_s"][0] > 0
+    one, many = out["single_wall_s"][0], out["sweep_wall_s"][0]
+    # the walls are printed to 1 ms and the ratio to 0.01, each from the unrounded values
+    assert out["sweep_vs_single"] == pytest.approx(many / one, abs=0.005 + many / one * (0.0005 / one + 0.0005 / many))

@@ -117,6 +117,8 @@ def _umap(mu, params, previous, report, should_stop) -> np.ndarray:
     return xy
 
 
+EXACT_BELOW = 100_000
+"""t-SNE finds each point's neighbours exactly below this many points, approximately (annoy) from it on."""
 BH_BELOW = 4000
 """t-SNE uses Barnes-Hut below this many points and FFT interpolation from it on (timings in _tsne)."""
 
@@ -128,8 +130,10 @@ def _tsne(mu, params, previous, report, should_stop) -> np.ndarray:
     n = len(mu)
     perplexity = min(float(params.perplexity), (n - 1) / 3)
     report("t-SNE: nearest neighbours and affinities", 0.05)
+    # exact neighbours up to EXACT_BELOW points: faster than annoy's approximate ones there, on 20-dimensional
+    # MNIST means, 2 cores: 1.1 s against 2.8 s at 10,000 points, 2.6 against 9.7 at 30,000, 10.7 at 70,000
     aff = affinity.PerplexityBasedNN(mu, perplexity=perplexity, n_jobs=-1, random_state=params.seed,
-                                     method="annoy" if n > 1000 else "exact", verbose=False)
+                                     method="exact" if n < EXACT_BELOW else "annoy", verbose=False)
     _check(should_stop)
     if previous is not None:
         init = np.ascontiguousarray(previous, dtype=np.float64)  # already at the scale of a finished map
