@@ -203,8 +203,9 @@ class TrainConfig(Checked):
     tc_gamma: float = setting(1.0, number(0.0))
     """tcvae: weight of the dimension-wise KL."""
     tc_sampling: str = setting("mss", choice(TC_SAMPLING))
-    """tcvae: how the batch estimates q(z): mss (minibatch stratified, unbiased: the default) or mws
-    (minibatch-weighted, Chen et al.'s eq. 5, biased by an offset that moves with the posteriors' overlap)."""
+    """tcvae: how the batch estimates q(z): mss (minibatch stratified: q(z) unbiased, log q(z) short only by
+    Jensen's gap; the default) or mws (minibatch-weighted, Chen et al.'s eq. 5, biased by an offset that moves with
+    the posteriors' overlap)."""
     layer_beta: tuple[float, ...] = setting((), number_list(0.0, max_len=MAX_LAYERS))
     """A hierarchical VAE: each layer's weight on β, bottom first (layer l's KL is charged β * layer_beta[l]);
     () weighs every layer 1. The live β and the schedule scale them all."""

@@ -148,8 +148,9 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
              "wise KL, so β weighs only the total correlation (Chen et al. 2018)", choices=OBJECTIVES)
     _setting(o, "--tc-alpha", sweep, "tcvae: weight of the index-code mutual information")
     _setting(o, "--tc-gamma", sweep, "tcvae: weight of the dimension-wise KL")
-    _setting(o, "--tc-sampling", sweep, "tcvae: how a batch estimates q(z): mss (minibatch stratified, "
-             "unbiased) or mws (minibatch-weighted, biased by an offset that moves with the posteriors' overlap)",
+    _setting(o, "--tc-sampling", sweep, "tcvae: how a batch estimates q(z): mss (minibatch stratified: "
+             "q(z) unbiased, log q(z) short only by Jensen's gap) or mws (minibatch-weighted, biased by an offset "
+             "that moves with the posteriors' overlap)",
              choices=TC_SAMPLING)
     o.add_argument("--epochs", type=option(TrainConfig, "epochs", "--epochs"), default=10,
                    help="total epochs (with --resume: the new total)")
