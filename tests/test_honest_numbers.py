@@ -49,7 +49,7 @@ def test_tcvae_trains_on_the_stratified_estimator_whose_batch_tc_is_near_the_ful
 
 def test_train_help_names_mss_as_the_default():
     text = run_main(["train", "--help"]).stdout
-    assert "mss (minibatch stratified, unbiased)" in " ".join(text.split()) and "default mss" in text
+    assert "mss (minibatch stratified: q(z) unbiased" in " ".join(text.split()) and "default mss" in text
 
 
 def _linear_gaussian_split(true_i: float, n: int = 2000, d: int = 4):
