@@ -91,7 +91,7 @@ class Run:
             if callback is not None and callback(report) is False:
                 break
         seconds = self.trainer.elapsed_s - start_s
-        test = self.trainer.evaluate_test()
+        test = self.trainer.closing_evaluation() or self.trainer.evaluate_test()
         return {"samples_per_s": self.trainer.samples_since(start_step) / seconds if seconds > 0 else 0.0,
                 "epochs": self.trainer.epoch, "steps": self.trainer.step,
                 "test": {k: test[k] for k in ("elbo", "recon", "kl")}, "out": str(self.out or "")}

@@ -153,13 +153,10 @@ def _train_and_save(args, trainer, group) -> str | None:
 def _report(args, trainer, group, start_step: int, start_elapsed: float, diverged: str | None,
             wall_s: float) -> int:
     """The run's held-out and training ELBO and speed: one JSON object (--json) or one line; 1 if it diverged."""
-    from trainer.training.reports import RATE_SPLIT_POINTS
-
     seconds = trainer.elapsed_s - start_elapsed
     samples = trainer.samples_since(start_step)
     # the evaluation that closed the last epoch scored these weights with the same seed: reused when there is one
-    test = (trainer.history.evaluation_at(trainer.step, min(RATE_SPLIT_POINTS, len(trainer.x_test)))
-            or trainer.evaluate_test())
+    test = trainer.closing_evaluation() or trainer.evaluate_test()
     train = train_split_terms(trainer)
     summary = {
         "wall_s": wall_s,

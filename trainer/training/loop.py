@@ -430,6 +430,11 @@ class Trainer(LiveControls):
         self.last_eval = self._scored(self.model, **kwargs)
         return self.last_eval
 
+    def closing_evaluation(self) -> dict | None:
+        """The held-out evaluation that closed the epoch at the current step (the same weights and noise seed as
+        evaluate_test(rate_split_points=RATE_SPLIT_POINTS) would use now), from the history; None if none did."""
+        return self.history.evaluation_at(self.step, min(RATE_SPLIT_POINTS, len(self.x_test)))
+
     def _scored(self, model, **kwargs) -> dict:
         g = torch.Generator().manual_seed(self.config.seed + 12345)
         y = self.dataset.y_test if self.model_config.conditional else None

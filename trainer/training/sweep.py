@@ -258,7 +258,7 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
         return dataclasses.replace(earlier, checkpoint=str(path), message=row.message)  # nothing trained since
     full = done and sweep.iwae_samples > 0
     # the evaluation that closed the run's last epoch scored these very weights with the same seed: reused
-    result = trainer.history.evaluation_at(trainer.step, min(SUMMARY_SPLIT_POINTS, len(sweep.dataset.x_test)))
+    result = trainer.closing_evaluation()  # its rate split has the summary's N: SUMMARY_SPLIT_POINTS
     if result is None or full:
         fresh = trainer.evaluate_test(iwae_samples=sweep.iwae_samples if full else 0,
                                       rate_split_points=SUMMARY_SPLIT_POINTS if result is None else None)
