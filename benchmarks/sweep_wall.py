@@ -8,6 +8,12 @@ The model of issue 34: the MNIST MLP 784-400-20 (Bernoulli, batch 128, Adam 1e-3
 the other, and reads the `wall_s` each reports (from the data loaded to the last checkpoint written, each epoch's
 evaluation and the sweep's summary included). The goal: the sweep's wall time at most 3x the single run's
 (`sweep_vs_single` <= 3). Both also report samples_per_s over that same work.
+
+It also prints the floor the machine sets: the runs' matrix products alone (forward, and backward to the
+weights and the hidden layers), at the best fp32 rate this machine reaches on a matrix product
+(`matmul_gflops`, the best of a 2048-square product and the model's largest layer at batch 1,024), take
+`matmul_floor_s`; `floor_vs_single` is that over the single run's wall time. No batching of the runs can take
+the sweep below it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,7 +34,34 @@ from benchmarks.report import SHARED_MNIST, emit  # noqa: E402
 from trainer.cli import main as cli  # noqa: E402
 
 GOAL = 3.0
-MODEL = ["--hidden", "400", "--latent-dim", "20", "--batch-size", "128", "--lr", "1e-3", "--device", "cpu"]
+HIDDEN, LATENT, PIXELS = 400, 20, 784
+MODEL = ["--hidden", str(HIDDEN), "--latent-dim", str(LATENT), "--batch-size", "128", "--lr", "1e-3",
+         "--device", "cpu"]
+LAYERS = [(PIXELS, HIDDEN), (HIDDEN, LATENT), (HIDDEN, LATENT), (LATENT, HIDDEN), (HIDDEN, PIXELS)]
+"""The MLP's Linear layers (in, out): encoder to μ and log σ², decoder to the pixels' logits."""
+
+
+def matmul_flops_per_sample() -> int:
+    """Multiply-adds x 2 of one training example: forward, the weights' gradients, and the inputs' gradients
+    of every layer but the first (the data needs none)."""
+    forward = sum(2 * i * o for i, o in LAYERS)
+    return 3 * forward - 2 * LAYERS[0][0] * LAYERS[0][1]
+
+
+def matmul_gflops(repeats: int = 20) -> float:
+    """The best fp32 matrix-product rate measured here: a 2048-square product, and the largest layer at batch
+    1,024."""
+    import torch
+
+    best = 0.0
+    for (m, k), n in (((2048, 2048), 2048), ((1024, PIXELS), HIDDEN)):
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        a @ b
+        t = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * m * k * n * repeats / (time.perf_counter() - t) / 1e9)
+    return best
 
 
 def data_args(data_dir: Path) -> list[str]:
@@ -69,6 +103,9 @@ def main() -> int:
         single_rate.append(one["samples_per_s"])
         sweep_rate.append(many["samples_per_s"])
     ratios = [s / o for s, o in zip(sweep, single)]
+    gflops = matmul_gflops()
+    trained = many["trained_samples"]  # every round trains the same examples
+    floor_s = trained * matmul_flops_per_sample() / (gflops * 1e9)
     result = {
         "benchmark": "sweep_wall",
         "data": " ".join(data_args(Path(args.data_dir))),
@@ -82,6 +119,9 @@ def main() -> int:
         "sweep_vs_single": round(statistics.median(ratios), 2),
         "sweep_vs_single_per_round": [round(v, 2) for v in ratios],
         "goal": GOAL,
+        "matmul_gflops": round(gflops, 1),
+        "matmul_floor_s": round(floor_s, 3),
+        "floor_vs_single": round(floor_s / statistics.median(single), 2),
     }
     emit(result, args.json)
     return 0

@@ -146,3 +146,21 @@ def test_sweep_wall_short_run_compares_a_sweep_with_one_run():
     one, many = out["single_wall_s"][0], out["sweep_wall_s"][0]
     # the walls are printed to 1 ms and the ratio to 0.01, each from the unrounded values
     assert out["sweep_vs_single"] == pytest.approx(many / one, abs=0.005 + many / one * (0.0005 / one + 0.0005 / many))
+    assert out["matmul_gflops"] > 0 and out["matmul_floor_s"] > 0
+    assert out["floor_vs_single"] == pytest.approx(out["matmul_floor_s"] / one, rel=0.01, abs=0.01)
+
+
+def test_sweep_wall_floor_counts_the_products_of_the_model_it_times():
+    from torch import nn
+
+    from benchmarks import sweep_wall
+    from trainer.config import ModelConfig
+    from trainer.model.hierarchy import build_model
+
+    model = build_model(ModelConfig(input_shape=(1, 28, 28), hidden=sweep_wall.HIDDEN,
+                                    latent_dim=sweep_wall.LATENT))
+    shapes = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
+    assert sorted(shapes) == sorted(sweep_wall.LAYERS)
+    weights = sum(i * o for i, o in shapes)
+    first = shapes[0][0] * shapes[0][1] if shapes[0][0] == 784 else None
+    assert first is not None and sweep_wall.matmul_flops_per_sample() == 6 * weights - 2 * first

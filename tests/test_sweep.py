@@ -266,8 +266,12 @@ def test_the_summary_reuses_the_evaluation_that_closed_each_run(tmp_path, capsys
         ckpt = load_checkpoint(row["checkpoint"])
         trainer = open_trainer(load_dataset(ckpt.dataset), checkpoint=ckpt, device="cpu")
         fresh = scored(trainer, rate_split_points=sweep_module.SUMMARY_SPLIT_POINTS)
-        assert row["elbo"] == pytest.approx(fresh["elbo"], abs=1e-9)
-        assert row["elbo_se"] == pytest.approx(fresh["elbo_se"], abs=1e-9)
-        assert row["rate"] == pytest.approx(fresh["rate"], abs=1e-9) and row["active_units"] == fresh["active_units"]
-        assert row["mutual_information"] == pytest.approx(fresh["rate_split"]["mutual_information"], abs=1e-9)
+        # the same weights, but the ensemble held them as transposed views into its stack: the BLAS may block
+        # the float32 products differently, so each example's terms may differ by a few float32 roundings of
+        # the per-example ELBO (the figures below are means of those, or built from them)
+        tol = 4 * np.finfo(np.float32).eps * abs(fresh["elbo"])
+        assert row["elbo"] == pytest.approx(fresh["elbo"], abs=tol)
+        assert row["elbo_se"] == pytest.approx(fresh["elbo_se"], abs=tol)
+        assert row["rate"] == pytest.approx(fresh["rate"], abs=tol) and row["active_units"] == fresh["active_units"]
+        assert row["mutual_information"] == pytest.approx(fresh["rate_split"]["mutual_information"], abs=tol)
         assert row["near_ceiling"] == fresh["rate_split"]["near_ceiling"]

@@ -130,6 +130,9 @@ class RunOutcome:
     status: str
     message: str = ""
     trained_samples: int = 0
+    trainer: Trainer | None = field(default=None, repr=False, compare=False)
+    """The run's Trainer as training left it (its checkpoint's state): the summary evaluates it without reading
+    the checkpoint back. None for a run trained in a worker process, or not trained in this invocation."""
 
 
 @dataclass
@@ -223,6 +226,7 @@ def _train_group(sweep: Sweep, members: list[tuple[SweepRun, Trainer]], on_repor
     for run, t in members:
         outcome = outcomes.setdefault(run.name, RunOutcome("done" if t.finished else "unfinished"))
         outcome.trained_samples = t.samples_since(start_steps[run.name])
+        outcome.trainer = t
 
 
 def _save(sweep: Sweep, run_of: dict[int, SweepRun], trainers: list[Trainer]) -> None:
@@ -232,7 +236,8 @@ def _save(sweep: Sweep, run_of: dict[int, SweepRun], trainers: list[Trainer]) ->
 
 # --- evaluation --------------------------------------------------------------------------------------------
 def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: SummaryRow | None) -> SummaryRow:
-    """The run's summary row from its checkpoint on disk: held-out R, D, ELBO, active units, MIG, IWAE."""
+    """The run's summary row: held-out R, D, ELBO, active units, MIG, IWAE of the Trainer training left
+    (outcome.trainer), or of its checkpoint on disk."""
     from trainer.analysis.metrics import dataset_mig
 
     cfg = run.config
@@ -242,7 +247,7 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
     if outcome.status == "failed" and not outcome.trained_samples:
         return row  # nothing of ours to evaluate (a bad setting, or a file that is not this sweep's)
     try:
-        trainer = _trainer_for(sweep, run)
+        trainer = outcome.trainer if outcome.trainer is not None else _trainer_for(sweep, run)
     except VaeExplorerError as exc:
         row.status, row.message = "failed", row.message or str(exc)
         return row
@@ -337,6 +342,8 @@ def run_sweep(sweep: Sweep, on_report: Callable = lambda name, report: None,
         outcomes.update(_train_in_processes(sweep, runnable, on_report, should_stop))
     train_s = time.perf_counter() - t_train
     rows = [evaluate_run(sweep, run, outcomes[run.name], earlier.get(run.name)) for run in sweep.runs]
+    for outcome in outcomes.values():
+        outcome.trainer = None  # the result keeps the rows, not every run's weights and data views
     write_summary(sweep.folder / SUMMARY_NAME, rows)
     write_over_seeds(sweep.folder / OVER_SEEDS_NAME, rows)
     return SweepResult(rows=rows, wall_s=time.perf_counter() - t0, train_s=train_s,
@@ -349,6 +356,8 @@ def _worker(sweep: Sweep, runs: list[SweepRun], threads: int, reports, stop) -> 
     torch.set_num_threads(threads)
     try:
         outcomes = train_runs(sweep, runs, lambda name, report: reports.put(("report", name, report)), stop.is_set)
+        for outcome in outcomes.values():
+            outcome.trainer = None  # the parent reads the checkpoint this process wrote
     except BaseException as exc:  # noqa: BLE001 - reported as the runs' failure, never lost silently
         outcomes = {run.name: RunOutcome("failed", f"worker process: {exc}") for run in runs}
     reports.put(("done", outcomes, None))
