@@ -28,7 +28,7 @@ from trainer.analysis.snapshots import DecoderSnapshot, encode_heldout
 from trainer.model.vae import model_config_for
 from trainer.training.loop import Trainer
 from trainer.training.reports import StepReport
-from window_log import WindowLog, seen
+from window_log import close, new_window, seen
 
 WAIT_MS = 60_000
 SCREEN = QRect(0, 0, 1600, 1000)
@@ -39,18 +39,6 @@ SCREEN = QRect(0, 0, 1600, 1000)
 def big_screen(monkeypatch):
     """Every screen reports the user's 1600x1000 as its available area (the offscreen one is 800x800)."""
     monkeypatch.setattr(QScreen, "availableGeometry", lambda self: QRect(SCREEN))
-
-
-def new_window(qtbot) -> MainWindow:
-    win = MainWindow()
-    WindowLog(win)
-    qtbot.addWidget(win)
-    return win
-
-
-def close(win: MainWindow) -> None:
-    win.close()
-    assert not win.session.running, "the training thread must be joined when the window closes"
 
 
 @pytest.fixture(scope="module")

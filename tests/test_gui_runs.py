@@ -231,6 +231,9 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
         rows = [r for batch in finished for r in batch.rows]
         assert [r.epochs for r in rows] == [1, 2] and all(r.iwae_samples == 5 for r in rows)
     assert window.explore_docks[small.panel].isVisible()
+    front = window.explore_docks[small.panel]
+    # the panel that shows what it measured is the front tab of its group, not the Runs table (issue 35)
+    assert not front.visibleRegion().isEmpty(), f"{small.panel} is behind another tab"
 
 
 def test_the_window_trains_one_thing_at_a_time(qtbot, window, tmp_path):

@@ -39,3 +39,19 @@ def seen(win) -> WindowLog:
     log = win.findChild(WindowLog)
     assert log is not None, "attach a WindowLog when the window is made"
     return log
+
+
+def new_window(qtbot):
+    """A MainWindow with its WindowLog, closed by pytest-qt at the test's end (not yet shown)."""
+    from explorer.window.main_window import MainWindow
+
+    win = MainWindow()
+    WindowLog(win)
+    qtbot.addWidget(win)
+    return win
+
+
+def close(win) -> None:
+    """Close the window as the user would, and check its training thread was joined."""
+    win.close()
+    assert not win.session.running, "the training thread must be joined when the window closes"

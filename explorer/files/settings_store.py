@@ -28,7 +28,7 @@ from explorer.models.run_settings import FIELDS, RunSettings
 ORGANISATION = "vae-explorer"
 APPLICATION = "vae-explorer"
 MAX_RECENT = 10
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 """Bump when the docks change so much that an old saved layout would look broken (restoreState refuses it)."""
 DEFAULT_AUTOSAVE_MINUTES = 5
 

@@ -48,11 +48,19 @@ class ActivityState:
     layers: tuple[CollapseState, ...] = ()
     """A hierarchical VAE: the same decision per layer, bottom first (trainer.analysis.diagnostics.layer_collapse);
     () for one layer."""
+    withheld: str = ""
+    """Why no collapse is judged now ("" when it is): a fresh run's q(z|x) starts at the prior, and while the KL's
+    weight ramps up a rate near 0 is the schedule's doing."""
+
+    @property
+    def collapsed(self) -> bool:
+        """The whole posterior collapsed onto the prior, judged (never while withheld)."""
+        return self.collapse.collapsed and not self.withheld
 
     @property
     def collapsed_layers(self) -> list[int]:
-        """Layers (0 = bottom) whose posterior collapsed onto their conditional prior."""
-        return [i for i, state in enumerate(self.layers) if state.collapsed]
+        """Layers (0 = bottom) whose posterior collapsed onto their conditional prior (none while withheld)."""
+        return [] if self.withheld else [i for i, state in enumerate(self.layers) if state.collapsed]
 
     @property
     def active(self) -> np.ndarray:
@@ -81,6 +89,7 @@ class LatentActivity(QObject):
         self._variance_step: int | None = None
         self._changed_at: int | None = None  # step at which the newest live β change took effect
         self._layer_dims: tuple[int, ...] = ()  # a hierarchy's layer sizes, bottom first
+        self._withheld = ""
         self.state: ActivityState | None = None
 
     # --- inputs ------------------------------------------------------------------------------------
@@ -135,7 +144,15 @@ class LatentActivity(QObject):
         if self._kl is not None:
             self._decide()
 
+    def withhold(self, reason: str) -> None:
+        """Judge no collapse while `reason` holds ("" judges again): the live run's first epoch, its warm-up."""
+        if reason != self._withheld:
+            self._withheld = reason
+            if self._kl is not None:
+                self._decide()
+
     def clear(self) -> None:
+        self._withheld = ""
         self._kl = self._variance = None
         self._step = self._variance_step = self._changed_at = None
         if self.state is not None:
@@ -164,5 +181,6 @@ class LatentActivity(QObject):
         kl.setflags(write=False)
         self.state = ActivityState(kl=kl, step=self._step, collapse=collapse_state(kl, variance),
                                    variance_step=self._variance_step if variance is not None else None,
-                                   stale_reason=why, layers=layer_collapse(kl, self._layer_dims, variance))
+                                   stale_reason=why, layers=layer_collapse(kl, self._layer_dims, variance),
+                                   withheld=self._withheld)
         self.sig_changed.emit(self.state)

@@ -240,12 +240,17 @@ class ControlsPanel(QWidget):
         titles = {"data": "Data", "model": "Model", "optim": "Optimisation", "beta": "β — rate vs distortion"}
         for key, title in titles.items():
             box = QGroupBox(title)
+            # a narrow panel puts a field under its label rather than clip either (labels stay whole)
+            forms[key].setRowWrapPolicy(QFormLayout.WrapLongRows)
             box.setLayout(forms[key])
             body.addWidget(box)
             self._groups[key] = box
         body.addStretch(1)
         inner = QWidget()
         inner.setLayout(body)
+        for combo in inner.findChildren(QComboBox):  # a long item ("auto (GPU if present)") may be elided
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
         scroll = QScrollArea()
         scroll.setWidget(inner)
         scroll.setWidgetResizable(True)

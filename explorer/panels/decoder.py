@@ -63,7 +63,7 @@ class _SliderRow:
         self.slider.setRange(-span, span)
         self.slider.setPageStep(TICKS_PER_SIGMA // 2)
         self.slider.setSingleStep(TICKS_PER_SIGMA // 20)
-        self.slider.setMinimumWidth(120)
+        self.slider.setMinimumWidth(80)
         self.value = QLabel("+0.00")
         self.value.setMinimumWidth(44)
         self.value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -219,6 +219,7 @@ class DecoderSlidersPanel(QWidget):
         self.sample_button.setToolTip("z drawn from the prior N(0, I)")
         self.summary = QLabel("")
         self.summary.setStyleSheet("color: #707070")
+        self.summary.setWordWrap(True)  # a long summary must not widen the panel (and the window)
 
         controls = QHBoxLayout()
         controls.addWidget(self.label_caption)

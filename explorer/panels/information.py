@@ -3,13 +3,15 @@
     panel = InformationPanel()
     panel.add_epoch(epoch_report)       # trainer.training.reports.EpochReport with its rate_split
     panel.set_history(arrays)           # an opened checkpoint: history groups epochs and rate_split
+    panel.show_run(name, arrays)        # another run explored: its history, named; show_live() comes back
     panel.series()                      # {"rate": (steps, values), "mutual_information": ..., ...} as drawn
 
 Seed 001 §5: the KL term limits the information z carries about x, I(X; Z) ≤ KL(q(z|x) ‖ p(z)). The rate of
 the held-out posteriors splits exactly into that information and how far their aggregate q(z) is from the
 prior (trainer.analysis.rate_split): rate = I(X; Z) + KL(q(z) ‖ p(z)), and KL(q(z) ‖ p(z)) = total
 correlation + dimension-wise KL. The estimate of I cannot exceed log N for N examples: the dashed line. The
-engine computes the split at every held-out evaluation, in the training thread; this panel only draws it.
+engine computes the split at every held-out evaluation (in the window, beside the training); this panel only
+draws it, for the run the latent panels explore, and says which run that is.
 """
 
 from __future__ import annotations
@@ -52,16 +54,80 @@ EXPLANATION = ("The KL term limits the information z carries about x: I(X; Z) �
                "layers' information adds up to the joint I(X; Z).")
 
 
+class _RunSeries:
+    """What the panel draws of one run: each series' points, the newest split whole, a hierarchy's layers."""
+
+    def __init__(self):
+        self.points: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key, *_ in (*SERIES, BATCH_TC)}
+        self.log_n: float | None = None
+        self.split: dict = {}  # the newest split whole: its standard errors, N, the N/2 estimate
+        self.layer_points: dict[str, tuple[list[float], list[float]]] = {}  # "z2_rate": a hierarchy's layer 2
+
+    def add(self, step: int, rate: float, split: dict) -> None:
+        # a hierarchy's total correlation and dimension-wise KL are None: no point, never a made-up one
+        parts = {key: np.nan if split[key] is None else float(split[key]) for key, *_ in SERIES[1:]}
+        for key, value in {"rate": rate, **parts}.items():
+            if np.isfinite(value):
+                xs, ys = self.points[key]
+                xs.append(step)
+                ys.append(value)
+        self.log_n = float(split["log_n"])
+        self.split = {k: v for k, v in split.items() if k != "layers"}
+
+    def add_layer(self, step: int, layer: int, parts: dict) -> None:
+        for part in ("rate", "mutual_information"):
+            xs, ys = self.layer_points.setdefault(f"z{layer + 1}_{part}", ([], []))
+            xs.append(step)
+            ys.append(float(parts[part]))
+
+    def add_batch_tc(self, steps, values) -> bool:
+        values = np.asarray(values, dtype=float)
+        keep = np.isfinite(values)
+        if not keep.any():
+            return False
+        xs, ys = self.points["batch_tc"]
+        xs.extend(np.asarray(steps)[keep].tolist())
+        ys.extend(values[keep].tolist())
+        return True
+
+    @classmethod
+    def of_history(cls, arrays: dict) -> "_RunSeries":
+        """A checkpoint's history: group rate_split (step, the parts and their standard errors, log_n, n), the
+        epochs' held-out rate, and a β-TCVAE's batch_tc."""
+        run = cls()
+        tc_steps = arrays.get("batch_tc/step")
+        if tc_steps is not None:
+            run.add_batch_tc(tc_steps, arrays.get("batch_tc/total_correlation", []))
+        steps = arrays.get("rate_split/step")
+        if steps is None:
+            return run  # written before the engine split the rate: nothing to draw
+        rate_at = dict(zip(np.asarray(arrays.get("epochs/step", [])).tolist(),
+                           np.asarray(arrays.get("epochs/test_kl", [])).tolist()))
+        names = {name.split("/", 1)[1] for name in arrays if name.startswith("rate_split/")} - {"step", "epoch"}
+        columns = {key: np.asarray(arrays[f"rate_split/{key}"]) for key in names}
+        rows = min((len(c) for c in columns.values()), default=0)
+        for i, step in enumerate(np.asarray(steps).tolist()[:rows]):
+            split = {key: float(values[i]) for key, values in columns.items()}
+            if "log_n" in split and all(key in split for key, *_ in SERIES[1:]):
+                run.add(int(step), rate_at.get(step, float("nan")), split)
+        layer_columns = [np.asarray(arrays.get(f"rate_split_layers/{k}", []))
+                         for k in ("step", "layer", "rate", "mutual_information")]
+        for step, layer, rate, info in zip(*layer_columns):
+            run.add_layer(int(step), int(layer), {"rate": float(rate), "mutual_information": float(info)})
+        return run
+
+
 class InformationPanel(QWidget):
     """Per held-out evaluation: the rate, I(X; Z), KL(q(z) ‖ p(z)) and its two parts, with the log N ceiling."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._points: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key, *_ in (*SERIES, BATCH_TC)}
-        self._log_n: float | None = None
-        self._split: dict = {}  # the newest split whole: its standard errors, N, the N/2 estimate
-        self._layer_points: dict[str, tuple[list[float], list[float]]] = {}  # "z2_rate": a hierarchy's layer 2
+        self._live = _RunSeries()  # the window's own run: its epochs arrive while another run may be shown
+        self._other: _RunSeries | None = None  # another run explored (its checkpoint's history), else None
         self._layer_curves: dict[str, pg.PlotDataItem] = {}
+        self.run_label = QLabel()
+        self.run_label.setWordWrap(True)
+        self._live_name, self._other_name = "", ""
         self.readout = QLabel()
         self.readout.setWordWrap(True)
         self.readout.setTextFormat(Qt.RichText)
@@ -87,100 +153,73 @@ class InformationPanel(QWidget):
             widget.setToolTip(EXPLANATION)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.run_label)
         layout.addWidget(self.readout)
         layout.addWidget(self.plot, 1)
-        self._show_readout()
+        self._redraw()
+
+    @property
+    def _shown(self) -> _RunSeries:
+        return self._other if self._other is not None else self._live
 
     # --- what the window feeds it ------------------------------------------------------------------------
     def add_epoch(self, report) -> None:
-        """An EpochReport: its held-out rate and, when the engine split it, the parts."""
+        """An EpochReport of the live run: its held-out rate and, when the engine split it, the parts."""
         split = report.rate_split
         if split is None:
             return
-        self._add(int(report.step), float(report.test_kl), split)
+        self._live.add(int(report.step), float(report.test_kl), split)
         for layer, parts in enumerate(split.get("layers", ())):
-            self._add_layer(int(report.step), layer, parts)
-        self._redraw()
+            self._live.add_layer(int(report.step), layer, parts)
+        if self._other is None:
+            self._redraw()
 
     def add_batch_tc(self, steps, values) -> None:
-        """β-TCVAE: the training batches' TC estimates of a batch of step reports (NaN for the ELBO: skipped)."""
-        values = np.asarray(values, dtype=float)
-        keep = np.isfinite(values)
-        if not keep.any():
-            return
-        xs, ys = self._points["batch_tc"]
-        xs.extend(np.asarray(steps)[keep].tolist())
-        ys.extend(values[keep].tolist())
-        self._redraw()
+        """β-TCVAE: the live training batches' TC estimates of a batch of step reports (NaN for the ELBO)."""
+        if self._live.add_batch_tc(steps, values) and self._other is None:
+            self._redraw()
 
     def set_history(self, arrays: dict) -> None:
-        """A checkpoint's history: group rate_split (step, the parts and their standard errors, log_n, n), the
-        epochs' held-out rate, and a β-TCVAE's batch_tc."""
-        self.clear()
-        tc_steps = arrays.get("batch_tc/step")
-        if tc_steps is not None:
-            self.add_batch_tc(tc_steps, arrays.get("batch_tc/total_correlation", []))
-        steps = arrays.get("rate_split/step")
-        if steps is None:
-            return  # written before the engine split the rate: nothing to draw
-        rate_at = dict(zip(np.asarray(arrays.get("epochs/step", [])).tolist(),
-                           np.asarray(arrays.get("epochs/test_kl", [])).tolist()))
-        names = {name.split("/", 1)[1] for name in arrays if name.startswith("rate_split/")} - {"step", "epoch"}
-        columns = {key: np.asarray(arrays[f"rate_split/{key}"]) for key in names}
-        rows = min((len(c) for c in columns.values()), default=0)
-        for i, step in enumerate(np.asarray(steps).tolist()[:rows]):
-            split = {key: float(values[i]) for key, values in columns.items()}
-            if "log_n" in split and all(key in split for key, *_ in SERIES[1:]):
-                self._add(int(step), rate_at.get(step, float("nan")), split)
-        layer_columns = [np.asarray(arrays.get(f"rate_split_layers/{k}", []))
-                         for k in ("step", "layer", "rate", "mutual_information")]
-        for step, layer, rate, info in zip(*layer_columns):
-            self._add_layer(int(step), int(layer), {"rate": float(rate), "mutual_information": float(info)})
+        """The live run's history as a checkpoint holds it (an opened checkpoint): groups rate_split (step, the
+        parts and their standard errors, log_n, n), epochs' held-out rate, and a β-TCVAE's batch_tc."""
+        self._live = _RunSeries.of_history(arrays)
         self._redraw()
 
+    def show_run(self, name: str, arrays: dict | None) -> None:
+        """Another run is explored: draw its checkpoint's history, named; the live run's epochs are kept apart."""
+        self._other, self._other_name = _RunSeries.of_history(arrays or {}), name
+        self._redraw()
+
+    def show_live(self) -> None:
+        """The live run is explored again: its series, with every epoch that arrived meanwhile."""
+        self._other, self._other_name = None, ""
+        self._redraw()
+
+    def set_live_name(self, name: str) -> None:
+        """What the Runs panel calls the live run ("live · mnist", its file's name)."""
+        self._live_name = name
+        self._show_run_label()
+
     def clear(self) -> None:
-        for xs, ys in self._points.values():
-            xs.clear()
-            ys.clear()
-        self._log_n = None
-        self._split = {}
-        for curve in self._layer_curves.values():
-            self.plot.removeItem(curve)
-        self._layer_points, self._layer_curves = {}, {}
+        """No run at all (Reset): both the live series and another run's go."""
+        self._live, self._other, self._other_name = _RunSeries(), None, ""
         self._redraw()
 
     # --- what tests may read ------------------------------------------------------------------------
     def series(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """(steps, values) of each drawn series, by key."""
-        return {key: (np.asarray(xs), np.asarray(ys)) for key, (xs, ys) in (self._points | self._layer_points).items()}
+        shown = self._shown
+        return {key: (np.asarray(xs), np.asarray(ys)) for key, (xs, ys) in (shown.points | shown.layer_points).items()}
 
     def ceiling(self) -> float | None:
         """log N of the newest split, drawn as the dashed line; None before the first."""
-        return self._log_n
+        return self._shown.log_n
 
     def warning(self) -> str:
         """The newest split's sentence on why I(X; Z) is short of the truth, or '' (information_ceiling)."""
-        return ceiling_note(self._split)
+        return ceiling_note(self._shown.split)
 
     # --- drawing ------------------------------------------------------------------------------------------
-    def _add(self, step: int, rate: float, split: dict) -> None:
-        # a hierarchy's total correlation and dimension-wise KL are None: no point, never a made-up one
-        parts = {key: np.nan if split[key] is None else float(split[key]) for key, *_ in SERIES[1:]}
-        values = {"rate": rate, **parts}
-        for key, value in values.items():
-            if np.isfinite(value):
-                xs, ys = self._points[key]
-                xs.append(step)
-                ys.append(value)
-        self._log_n = float(split["log_n"])
-        self._split = {k: v for k, v in split.items() if k != "layers"}
-
-    def _add_layer(self, step: int, layer: int, parts: dict) -> None:
-        for part in ("rate", "mutual_information"):
-            xs, ys = self._layer_points.setdefault(f"z{layer + 1}_{part}", ([], []))
-            xs.append(step)
-            ys.append(float(parts[part]))
-
     def _layer_curve(self, key: str) -> pg.PlotDataItem:
         curve = self._layer_curves.get(key)
         if curve is None:
@@ -191,40 +230,54 @@ class InformationPanel(QWidget):
         return curve
 
     def _redraw(self) -> None:
+        shown = self._shown
         for key, curve in self._curves.items():
-            xs, ys = self._points[key]
+            xs, ys = shown.points[key]
             curve.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
-        for key, (xs, ys) in self._layer_points.items():
+        for key in [k for k in self._layer_curves if k not in shown.layer_points]:  # another run's layers
+            self.plot.removeItem(self._layer_curves.pop(key))
+        for key, (xs, ys) in shown.layer_points.items():
             self._layer_curve(key).setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
-        if self._log_n is None:
+        if shown.log_n is None:
             self._ceiling.hide()
         else:
-            self._ceiling.setValue(self._log_n)
+            self._ceiling.setValue(shown.log_n)
             self._ceiling.show()
+        self._show_run_label()
         self._show_readout()
+
+    def _show_run_label(self) -> None:
+        if self._other is not None:
+            self.run_label.setText(f"Run: <b>{self._other_name}</b> (explored; its checkpoint's evaluations)")
+        else:
+            self.run_label.setText(f"Run: <b>{self._live_name or 'the live run'}</b>")
 
     def _show_readout(self) -> None:
         """The newest values as the plot's key, each in its curve's colour and ± its standard error, N and the
         ceiling, and the warning when I is short of the truth."""
-        latest = {key: (ys[-1] if ys else None) for key, (_xs, ys) in self._points.items()}
+        series = self._shown
+        latest = {key: (ys[-1] if ys else None) for key, (_xs, ys) in series.points.items()}
         info, rate = latest["mutual_information"], latest["rate"]
         if info is None:
-            self.readout.setText("The rate's information appears after the first held-out evaluation (an epoch).")
+            self.readout.setText(
+                "This run's history holds no rate split." if self._other is not None else
+                "The rate's information appears after the first held-out evaluation (an epoch) of a run trained "
+                "here.")
             return
 
         def key(name: str, label: str) -> str:
             colour = next(c for k, _n, c, _s in SERIES if k == name)
-            value, se = latest[name], self._split.get(f"{name}_se")
-            shown = "–" if value is None or not np.isfinite(value) else f"{value:.2f}"
-            if shown != "–" and se is not None and np.isfinite(se):
-                shown += f" ± {se:.2f}"
-            return f"<span style='color:{colour}'>■</span> {label} <b>{shown}</b>"
+            value, se = latest[name], series.split.get(f"{name}_se")
+            text = "–" if value is None or not np.isfinite(value) else f"{value:.2f}"
+            if text != "–" and se is not None and np.isfinite(se):
+                text += f" ± {se:.2f}"
+            return f"<span style='color:{colour}'>■</span> {label} <b>{text}</b>"
 
         share = f" ({info / rate:.0%} of the rate)" if rate and np.isfinite(rate) and rate > 0 else ""
-        n = self._split.get("n")
+        n = series.split.get("n")
         points = f"N = {int(n):,} held-out examples, " if n is not None and np.isfinite(n) else ""
-        ceiling = f"{points}ceiling log N = {self._log_n:.2f}"
-        note = ceiling_note(self._split)
+        ceiling = f"{points}ceiling log N = {series.log_n:.2f}"
+        note = ceiling_note(series.split)
         warning = f"<br><span style='color:#b35900'>⚠ {note}.</span>" if note else ""
         self.readout.setText(
             f"{key('rate', 'rate')} = {key('mutual_information', 'I(X; Z)')}{share} + "
@@ -244,10 +297,11 @@ class InformationPanel(QWidget):
 
     def _layers_text(self) -> str:
         """A hierarchy's newest split per layer, top first, each in its colour."""
-        count = len(self._layer_points) // 2
+        layer_points = self._shown.layer_points
+        count = len(layer_points) // 2
         parts = []
         for layer in reversed(range(count)):
-            rate, info = (self._layer_points.get(f"z{layer + 1}_{k}", ([], []))[1]
+            rate, info = (layer_points.get(f"z{layer + 1}_{k}", ([], []))[1]
                           for k in ("rate", "mutual_information"))
             if rate and info:
                 colour = LAYER_COLOURS[layer % len(LAYER_COLOURS)]

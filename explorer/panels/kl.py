@@ -54,6 +54,7 @@ class KlPanel(QWidget):
         self._kl = np.zeros(0)
         self.state = None  # CollapseState drawn now
         self._collapsed_layers: list[int] = []  # a hierarchy's layers (0 = bottom) drawn as collapsed
+        self._whole_collapsed = False  # the banner says the whole posterior collapsed
         self._separators: list[pg.InfiniteLine] = []  # between a hierarchy's layers
         self._axes: tuple[int, float] | None = None  # (dimensions, y top) the axes show
         self._active_brush = pg.mkBrush(ACTIVE_COLOUR)
@@ -126,7 +127,7 @@ class KlPanel(QWidget):
     @property
     def collapsed(self) -> bool:
         """The posterior collapsed: the whole code, or (a hierarchy) one of its layers."""
-        return bool(self.state is not None and self.state.collapsed) or bool(self._collapsed_layers)
+        return self._whole_collapsed or bool(self._collapsed_layers)
 
     def warning_text(self) -> str:
         return "" if self.banner.isHidden() else self.banner_label.text()
@@ -148,6 +149,7 @@ class KlPanel(QWidget):
             self._kl = np.zeros(0)
             self.state = None
             self._collapsed_layers = []
+            self._whole_collapsed = False
             self._show_layer_separators(())
             if was_collapsed:
                 self.sig_collapse_changed.emit(False)
@@ -161,6 +163,7 @@ class KlPanel(QWidget):
         state = activity.collapse
         self.state = state
         self._collapsed_layers = activity.collapsed_layers
+        self._whole_collapsed = activity.collapsed
         self._show_layer_separators(tuple(len(layer.active) for layer in activity.layers))
         brushes = [self._active_brush if a else self._inactive_brush for a in state.active]
         self.bars.setOpts(x=np.arange(len(kl)), height=np.maximum(kl, 0.0), brushes=brushes)
@@ -186,7 +189,10 @@ class KlPanel(QWidget):
         self.summary.setText(
             f"<b>rate</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {state.n_active} / {len(kl)}"
             f"{per_layer} <span style='color:#808080'>({how}){at}</span>")
-        if state.collapsed:
+        if activity.withheld:
+            self.summary.setText(self.summary.text() + f"<br><span style='color:#808080'>No collapse is judged yet: "
+                                                       f"{activity.withheld}.</span>")
+        if self._whole_collapsed:
             self.banner_label.setText(
                 f"<b>Posterior collapse</b>: rate {_nats(state.rate)} nats, "
                 f"{state.n_active} of {len(kl)} units active. "

@@ -195,6 +195,7 @@ class TraversalPanel(QWidget):
         self._decoder, self._kl = None, None
         self.traversal_view.clear()
         self.interp_view.clear()
+        self.traversal_view.title = self.interp_view.title = ""  # they named the cleared model's step
         self._update_endpoint_text()
         self._update_buttons()
 

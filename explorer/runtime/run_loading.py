@@ -31,7 +31,8 @@ def record_from_checkpoint(path: str, ckpt, status: str = "", message: str = "")
     from trainer.analysis.rd import final_rd
 
     history = {k: v for k, v in ckpt.history.items()
-               if k.startswith(("steps/", "epochs/", "beta_changes/", "rate_split/"))}
+               if k.startswith(("steps/", "epochs/", "beta_changes/", "rate_split/", "rate_split_layers/",
+                                "batch_tc/"))}
     rate, distortion, elbo = final_rd(history)
     information = history.get("rate_split/mutual_information")
     epoch, epochs = int(ckpt.progress["epoch"]), int(ckpt.train_config.epochs)

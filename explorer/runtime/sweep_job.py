@@ -48,6 +48,12 @@ class SweepRequest:
     gap_examples: int = 0
     """The amortization and approximation gaps of each finished run on this many held-out examples (0: none)."""
 
+    @property
+    def runs(self) -> int:
+        """How many runs the request trains: every combination of the values it lists."""
+        return (len(self.betas) * len(self.seeds) * max(1, len(self.free_bits)) * max(1, len(self.schedules))
+                * max(1, len(self.objectives)))
+
 
 @dataclass
 class RunProgress:

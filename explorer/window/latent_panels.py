@@ -261,6 +261,7 @@ class LatentPanels(QObject):
         for step, _beta in batch.beta_changes:  # the objective changed: older encodings stop deciding
             self.activity.setting_changed(step)
         latest = batch.latest
+        self.activity.withhold(collapse_withheld(latest))
         self._pending_kl = (np.asarray(latest.kl_per_dim), int(latest.step))
         if not self._kl_timer.isActive():
             self._kl_timer.start()
@@ -357,6 +358,18 @@ class LatentPanels(QObject):
     def _on_label_changed(self, _index: int) -> None:
         self.traversal.set_label(self.sliders.label())
         self.attribute.set_label(self.sliders.label())
+
+
+def collapse_withheld(report) -> str:
+    """Why the live run's collapse is not judged at this StepReport, or "": a new run's q(z|x) starts at the prior
+    (its rate is near 0 until the encoder learns), and a rate held down by a warm-up is the schedule's."""
+    if getattr(report, "warming_up", False):
+        if report.beta < report.beta_target:
+            return f"β is still warming up ({report.beta:.3g} of {report.beta_target:g})"
+        return "a layer's KL weight is still warming up (Layers: warm-up steps)"
+    if report.epoch == 0:
+        return "a new run's q(z|x) starts at the prior; judged from the end of its first epoch"
+    return ""
 
 
 def export_selection(kind: str, path: str, latents, picked, progress=None, should_stop=None) -> str:

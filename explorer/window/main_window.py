@@ -28,11 +28,13 @@ from explorer.panels.curves import CurvesPanel
 from explorer.panels.experiments import EXPERIMENTS
 from explorer.runtime.session import TrainSession
 from explorer.window.file_actions import FileController
+from explorer.window.fitting import fits_screen, shrinkable
 from explorer.window.habits import WindowHabits
 from explorer.window.latent_panels import LatentPanels
 from explorer.window.run_actions import RunActions
 from explorer.window.run_comparison import RunComparison
 from explorer.window.status_bar import MessageBanner, TrainingStatusBar
+from explorer.window.wheel_guard import WheelGuard
 
 APP_NAME = "vae-explorer"
 SCREEN_SHARE = 0.9
@@ -104,6 +106,9 @@ class MainWindow(QMainWindow):
                                     open_runs=self.compare.open_folder, clear_run=self.clear_run)
         self.files.sig_io_done.connect(self._on_io_done)
         self.habits = WindowHabits(self)
+        if not fits_screen(self):  # a remembered frame larger than this screen (or off it)
+            self.fit_to_screen()
+        self.wheel_guard = WheelGuard(self)  # the wheel scrolls panels; it steps only the box being edited
 
     @property
     def state(self) -> RunState:
@@ -116,7 +121,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         self.docks[title] = dock
         dock.setObjectName(title.replace(" ", "") + "Dock")
-        dock.setWidget(widget)
+        dock.setWidget(shrinkable(widget))  # squeezed, a panel scrolls: it never widens the window off the screen
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
                          | QDockWidget.DockWidgetClosable)
         self.addDockWidget(area, dock)

@@ -33,6 +33,7 @@ from explorer.panels.runs import RunsPanel
 from explorer.files.sweep_dialog import SweepDialog
 from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord
 from explorer.models.run_model import RunModel
+from explorer.models.run_state import RunState
 from explorer.runtime.run_loading import RunLoading
 from explorer.runtime.sweep_job import SweepJob, SweepRequest
 
@@ -76,6 +77,7 @@ class RunComparison(QObject):
         self.experiment_panel = ExperimentPanel()
         self._experiment: dict | None = None  # the guided experiment in progress: its stages and results
         self._select_after_load: str | None = None  # a run's checkpoint to explore once its folder has been read
+        self._panel_after_load: str | None = None  # the dock to bring forward once that folder has been read
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_DELAY_MS)
         self._redraw_timer.timeout.connect(self._redraw)
 
@@ -91,6 +93,8 @@ class RunComparison(QObject):
         session.worker.sig_epoch.connect(self._on_live_epoch)
         session.worker.sig_ended.connect(self._on_live_ended)
         session.worker.sig_opened.connect(self._on_live_opened)
+        run.sig_state_changed.connect(self._on_run_state)
+        run.sig_file_changed.connect(self._on_run_file)
 
     # --- opening runs -----------------------------------------------------------------------------
     def open_folder(self, folder: str) -> None:
@@ -120,15 +124,18 @@ class RunComparison(QObject):
             self._select_after_load = None
             if chosen is not None:
                 self.catalog.select(chosen.key)
+        panel, self._panel_after_load = self._panel_after_load, None
         if read:
-            self._show_dock("Runs")
+            self._show_dock(panel or "Runs")  # an experiment ends on the panel that shows what it measured
         self.sig_runs_read.emit(folder, read)
 
     # --- views -------------------------------------------------------------------------------------
     @Slot(str)
     def _on_catalog_changed(self, key: str) -> None:
-        if key == LIVE:
-            return  # the panels draw the live run from its own reports; its row is the Runs panel's business
+        if key == LIVE:  # the panels draw the live run from its own reports; its row is the Runs panel's business
+            live = self.catalog.get(LIVE)
+            self.explore.information.set_live_name(live.name if live is not None else "")
+            return
         if not self._redraw_timer.isActive():
             self._redraw_timer.start(SWEEP_REDRAW_MS if self.sweep.busy else REDRAW_DELAY_MS)
 
@@ -151,12 +158,14 @@ class RunComparison(QObject):
         if key == LIVE:
             self.loading.stop_exploring()
             self.session.republish()
+            explore.information.show_live()
             self.status.showMessage("Exploring the live run.", 5000)
             return
         record = self.catalog.get(key)
         if record is None:
             return
         self.loading.explore(key)
+        explore.information.show_run(record.name, record.history)
         back = "; click the live run to come back" if self.catalog.get(LIVE) is not None else ""
         self.status.showMessage(f"Exploring {record.name} (β {record.beta:g}){back}.")
 
@@ -180,7 +189,7 @@ class RunComparison(QObject):
     def _live_record(self, **fields) -> None:
         settings = self.controls.settings()
         current = self.catalog.get(LIVE)
-        name = current.name if current is not None else "live run"
+        name = current.name if current is not None else live_name(settings)
         base = dict(name=name, beta=float(settings.beta), seed=int(settings.seed), epochs=int(settings.epochs))
         if current is None:
             self.catalog.put(RunRecord(key=LIVE, **{**base, **fields}))
@@ -206,6 +215,17 @@ class RunComparison(QObject):
             self.catalog.remove(LIVE)
             return
         self._live_record(status="done" if info.finished else "stopped", epoch=int(info.epoch))
+
+    @Slot(object)
+    def _on_run_state(self, state) -> None:
+        if state is RunState.IDLE:  # no model any more (Reset, a dataset it cannot fit): the next run is new
+            self.catalog.remove(LIVE)
+
+    @Slot(str, str)
+    def _on_run_file(self, _text: str, _path: str) -> None:
+        """Saved (or opened) under a file name: the live run is called by it from now on."""
+        if self.run.current_path and self.catalog.get(LIVE) is not None:
+            self.catalog.update(LIVE, name=Path(self.run.current_path).stem)
 
     @Slot(object)
     def _on_live_opened(self, opened) -> None:
@@ -244,8 +264,10 @@ class RunComparison(QObject):
         self.sweep.start(request)
         self.sweep_action.setEnabled(False)
         self.stop_sweep_action.setEnabled(True)
-        self.status.showMessage(f"Sweep of {len(request.betas) * len(request.seeds)} runs into {request.folder}…")
-        self._show_dock("Runs")
+        runs = request.runs
+        self.status.showMessage(f"Training {runs} run{'s' if runs != 1 else ''} side by side into {request.folder}…")
+        if self._experiment is None:  # an experiment keeps its own panel in front while it trains
+            self._show_dock("Runs")
         return True
 
     @Slot(object)
@@ -335,6 +357,7 @@ class RunComparison(QObject):
         if rows:
             # by its file: the runs of two variants of one experiment share their names
             self._select_after_load = (rows[-1] if experiment.select == "last" else rows[0]).checkpoint
+        self._panel_after_load = experiment.panel
         self.loading.open_folder(finished.folder)
         self._show_dock(experiment.panel)
         self.status.showMessage(f"{experiment.title}: done. The Experiment panel says what it measured.")
@@ -345,3 +368,9 @@ class RunComparison(QObject):
         self.sweep.shutdown()  # stops between two steps and saves every run
         self.loading.shutdown()
 
+
+def live_name(settings) -> str:
+    """What the Runs table calls a new run before it has a file: "live · mnist", "live · faces" (a dataset
+    file's or folder's name)."""
+    data = Path(settings.path).stem if settings.dataset == "path" and settings.path else settings.dataset
+    return f"live · {data}"

@@ -16,6 +16,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QWidget
 
+from explorer.window.fitting import panel_of
 from explorer.window.main_window import MainWindow
 from explorer.models.run_state import RunState
 
@@ -155,7 +156,7 @@ class ScreenshotDriver(QObject):
         dock = docks.get(name) or self.window.explore_docks[PANELS[name]]
         dock.show()
         dock.raise_()  # the front tab of its group
-        return dock.widget()
+        return panel_of(dock.widget())
 
     def _next_shot(self) -> None:
         while self._shots:

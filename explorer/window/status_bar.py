@@ -140,7 +140,9 @@ class TrainingStatusBar(QStatusBar):
         painter.end()
 
     def reset(self) -> None:
+        """No run: the counters at rest and no message left from the run before (Reset)."""
         self._pending = None
+        self.clearMessage()
         self.progress.setValue(0)
         self.step_label.setText("step —")
         self.epoch_label.setText("epoch —")

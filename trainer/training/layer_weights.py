@@ -59,6 +59,10 @@ class LayerWeights:
             out.append(w)
         return out
 
+    def warming_up(self, step: int) -> bool:
+        """Some layer's KL weight is still ramping up at `step`."""
+        return any(0 < steps and step < steps for steps in self.layer_warmup)
+
     def _per_dim(self, values: list[float]) -> torch.Tensor:
         return torch.tensor([v for v, d in zip(values, self.dims) for _ in range(d)], device=self.device)
 

@@ -418,6 +418,7 @@ class Trainer(LiveControls):
             kl_per_dim=(win.kl_dims / win.n).cpu().numpy().astype(np.float32),
             samples_per_s=win.n / win.busy_s if win.busy_s > 0 else 0.0,
             elapsed_s=self.elapsed_s,
+            warming_up=self.schedule.factor(self.step) < 1.0 or self.layer_weights.warming_up(self.step),
             batch_tc=win.batch_tc,
         )
         self.history.add_report("steps", report)

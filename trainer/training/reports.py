@@ -41,6 +41,9 @@ class StepReport:
     samples_per_s: float
     elapsed_s: float
     """Training seconds so far, excluding evaluation and time spent paused."""
+    warming_up: bool = field(default=False, metadata=NOT_A_COLUMN)
+    """The KL's weight is still ramping up (a β warm-up, a cyclical schedule's ramp, a hierarchy's layer warm-up):
+    a rate near 0 now is the schedule's doing, not a posterior collapse."""
     batch_tc: float = field(default=math.nan, metadata=NOT_A_COLUMN)
     """β-TCVAE: the training batches' estimate of the total correlation β weighs (MSS or MWS), averaged over the
     report's steps; NaN for the ELBO. History group batch_tc (step, total_correlation), beside the held-out TC of

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
@@ -61,11 +61,41 @@ class _HoverCard(QFrame):
         self.raise_()
 
 
+class _PointerWatch(QObject):
+    """Tells `changed(inside)` when the mouse enters or leaves `widget` (or it is hidden)."""
+
+    def __init__(self, widget: QWidget, changed):
+        super().__init__(widget)
+        self._changed = changed
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
+        kind = event.type()
+        if kind == QEvent.Enter:
+            self._changed(True)
+        elif kind in (QEvent.Leave, QEvent.Hide):
+            self._changed(False)
+        return False
+
+
 class HoverMixin:
     """The point nearest the mouse, and the card (`hover`) showing its input and reconstruction."""
 
     def _build_hover(self) -> None:
         self.hover = _HoverCard(self.plot)
+        self._pointer_inside = False
+        self._leave_watch = _PointerWatch(self.plot.viewport(), self._on_pointer)
+        # undelayed, unlike the rate-limited hover: a move means the mouse is over the plot now
+        self.plot.scene().sigMouseMoved.connect(self._on_pointer_moved)
+
+    def _on_pointer_moved(self, _pos) -> None:
+        self._pointer_inside = True
+
+    def _on_pointer(self, inside: bool) -> None:
+        """The mouse entered or left the plot: leaving takes the card with it (it once stayed behind)."""
+        self._pointer_inside = inside
+        if not inside:
+            self.hover.hide()
 
     def viewport_pos(self, index: int) -> QPointF:
         """Where point `index` is drawn, in the plot viewport's pixel coordinates (for clicks in tests)."""
@@ -88,7 +118,8 @@ class HoverMixin:
 
     def _on_mouse_moved(self, args) -> None:
         scene_pos = args[0]
-        index = self._nearest(scene_pos)
+        # a move the rate limiter delivers after the mouse left must not bring the card back
+        index = self._nearest(scene_pos) if self._pointer_inside else None
         if index is None:
             self.hover.hide()
             return

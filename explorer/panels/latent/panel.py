@@ -80,6 +80,7 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
         self.refresh_button.setToolTip("Encode the held-out set with the current weights")
         self.info = QLabel(IDLE_INFO)
         self.info.setStyleSheet("color: #707070")
+        self.info.setWordWrap(True)  # a long note must not widen the panel (and the window)
 
     def _build_plot(self) -> None:
         """The plot and its items, added in stacking order: items of equal Z are drawn in the order added."""
