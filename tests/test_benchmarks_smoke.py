@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from inprocess import run_script
 
@@ -164,3 +165,17 @@ def test_sweep_wall_floor_counts_the_products_of_the_model_it_times():
     weights = sum(i * o for i, o in shapes)
     first = shapes[0][0] * shapes[0][1] if shapes[0][0] == 784 else None
     assert first is not None and sweep_wall.matmul_flops_per_sample() == 6 * weights - 2 * first
+
+
+def test_first_minute_short_run_scores_the_windows_decodings():
+    out = run_json(REPO / "benchmarks" / "first_minute.py", "--seconds", "5", "--goal-s", "4", "--json")
+    assert "28 px, mlp" in out["settings"] and out["steps_at_goal"].startswith("step")
+    assert all(np.isfinite(r2) and r2 <= 1.0 for _, r2 in out["r2_over_time"])  # however far it got on a busy machine
+
+
+def test_first_minute_r_squared_is_one_for_the_images_and_zero_for_their_mean():
+    from benchmarks.first_minute import r_squared
+
+    x = np.random.default_rng(0).random((4, 1, 8, 8))
+    assert r_squared(x, x) == 1.0
+    assert r_squared(x, np.full_like(x, x.mean())) == pytest.approx(0.0, abs=1e-12)

@@ -114,7 +114,7 @@ def test_moving_the_cursor_moves_sliders_without_echo_and_inactive_dims_are_labe
     assert all("inactive" not in panel.row_text(d) for d in range(4))
     panel.set_decoder(collapsed.decoder)
     panel.set_kl(collapsed.latents.kl_per_dim, collapsed.latents.mu_variance)
-    assert all("inactive: KL 0.00 nats" in panel.row_text(d) for d in range(4))
+    assert all("inactive · KL 0.00 nats" in panel.row_text(d) for d in range(4))
     assert all(INACTIVE_GREY in panel.row_name(d).styleSheet() for d in range(4))
     panel.set_decoder(healthy.decoder)  # active again: the grey goes (styles are only touched on a change)
     panel.set_kl(lat.kl_per_dim, lat.mu_variance)
@@ -402,11 +402,14 @@ def test_kl_strip_ignores_an_encoding_of_a_much_younger_model(qtbot, collapsed, 
     panel.set_mu_variance(young.mu_variance, step=10)
     assert panel.collapsed
     panel.set_kl(healthy.latents.kl_per_dim, step=120)  # the live KL of the model now
-    assert not panel.collapsed and panel.state.measure == "kl" and panel.state.n_active == 4
+    # no unit counted (the encoding speaks of another model, and no second rule counts meanwhile); the rate of
+    # tens of nats is no collapse
+    assert not panel.collapsed and panel.state.measure == "none" and "active units</b> — / 4" in panel.summary.text()
+    assert "describes a younger model" in panel.summary.text()
     panel.set_kl(healthy.latents.kl_per_dim, step=15)  # the same encoding describes a model of step 15
     assert panel.state.measure == "variance" and panel.state.n_active == 0
     assert not panel.collapsed  # no unit active, but a rate far from the prior's: a young encoder
-    assert "held-out at step 10" in panel.summary.text()
+    assert "held-out encoding at step 10" in panel.summary.text()
 
 
 # --- rate–distortion plane -------------------------------------------------------------------------

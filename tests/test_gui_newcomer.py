@@ -326,3 +326,41 @@ def test_the_hover_card_leaves_with_the_mouse_and_a_late_move_does_not_bring_it_
     scatter._on_mouse_moved((scene_pos,))  # the proxy's last move, delivered after the mouse left
     assert not scatter.hover.isVisible()
     close(win)
+
+
+# --- cases 10 and 11: a fast first minute, and Reset after the demo -----------------------------------------
+def test_reset_after_the_demo_sets_up_a_run_this_cpu_trains_in_seconds(qtbot):
+    from explorer.models.run_settings import new_run_settings
+    from explorer.models.run_state import RunState
+    from explorer.window.first_paint import demo_checkpoint
+
+    win = new_window(qtbot)
+    win.show()
+    assert win.controls.settings() == new_run_settings(accelerated=False)  # before anything is opened
+    assert win.controls.settings().sprites_size == 28 and win.controls.settings().arch == "mlp"
+    assert "28 px" in win.controls.machine_note.text()
+    win.files.open_checkpoint(str(demo_checkpoint()), remember=False)  # as the window opens the demo
+    qtbot.waitUntil(lambda: win.state is RunState.STOPPED, timeout=60_000)
+    demo = win.controls.settings()
+    assert (demo.arch, demo.sprites_size) == ("conv", 64)  # the demo stays what it is
+    win.clear_run()  # Reset
+    assert win.controls.settings() == new_run_settings(accelerated=False)
+    close(win)
+
+
+def test_reset_after_the_demo_gives_back_the_users_own_last_settings(qtbot):
+    from explorer.files.settings_store import SettingsStore
+    from explorer.models.run_settings import new_run_settings
+    from explorer.models.run_state import RunState
+    from explorer.window.first_paint import demo_checkpoint
+
+    own = new_run_settings(False).replace(dataset="mnist", latent_dim=6, epochs=3)
+    SettingsStore().save_run_settings(own)
+    win = new_window(qtbot)
+    win.show()
+    win.files.open_checkpoint(str(demo_checkpoint()), remember=False)
+    qtbot.waitUntil(lambda: win.state is RunState.STOPPED, timeout=60_000)
+    win.habits.save()  # quitting with the demo open must not make its settings the user's
+    win.clear_run()
+    assert win.controls.settings() == own
+    close(win)

@@ -13,11 +13,14 @@ object emits, in the same call, so they agree at every moment. Before, each pane
 inputs that arrived at different times: after β was raised mid-run the headline counted 8 of 8 active from an
 encoding 150 steps old while three dimensions' KL had fallen under 0.1 nats.
 
-A dimension is active when Var_x(μ_j) > 0.01 (Burda et al. 2016) if a held-out encoding describes the model
-whose KL is shown, else when its KL is at least 0.01 nats (trainer.analysis.diagnostics.collapse_state). An encoding
-describes it when the model was at least half as trained then (trainer.analysis.diagnostics.variance_describes) and no
-live β change has taken effect since: a changed objective moves the encoder, so an older encoding speaks of
-another model.
+One definition of an active unit everywhere, the engine's (trainer.analysis.metrics.active_units): dimension j
+is active when Var_x(μ_j) > 0.01 over a held-out encoding (Burda et al. 2016). It is counted only from an encoding
+that describes the model whose KL is shown: made when the model was at least half as trained
+(trainer.analysis.diagnostics.variance_describes) and after the latest live β change (a changed objective moves
+the encoder). Until the next such encoding (the window encodes at steps 20, 40, 80, ... and every N steps) no
+unit is counted, "—", and the collapse is judged by the rate alone (diagnostics.uncounted_state). Counting by
+the KL meanwhile, as before, made the count jump between two definitions (4/10, 0/10, 10/10 within a minute)
+and labelled a dimension with 6.93 nats of KL "inactive".
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Signal
 
-from trainer.analysis.diagnostics import CollapseState, collapse_state, layer_collapse, variance_describes
+from trainer.analysis.diagnostics import (CollapseState, collapse_state, layer_collapse, uncounted_layers,
+                                          uncounted_state, variance_describes)
 
 
 @dataclass(frozen=True)
@@ -179,8 +183,11 @@ class LatentActivity(QObject):
                                    f" at step {self._changed_at:,}")
         kl = kl.copy()
         kl.setflags(write=False)
-        self.state = ActivityState(kl=kl, step=self._step, collapse=collapse_state(kl, variance),
+        if variance is None:  # no encoding describes this model: counted by no other rule meanwhile
+            collapse, layers = uncounted_state(kl), uncounted_layers(kl, self._layer_dims)
+        else:
+            collapse, layers = collapse_state(kl, variance), layer_collapse(kl, self._layer_dims, variance)
+        self.state = ActivityState(kl=kl, step=self._step, collapse=collapse,
                                    variance_step=self._variance_step if variance is not None else None,
-                                   stale_reason=why, layers=layer_collapse(kl, self._layer_dims, variance),
-                                   withheld=self._withheld)
+                                   stale_reason=why, layers=layers, withheld=self._withheld)
         self.sig_changed.emit(self.state)

@@ -65,6 +65,8 @@ class RunModel(QObject):
         self.saved_step = 0
         """Step of the last save or open: later steps are unsaved."""
         self.autosaved_step = 0
+        self.template = False
+        """The run is a template opened for a look (the demo model), not the user's own: Reset sets up theirs."""
 
     # --- what the window asks ---------------------------------------------------------------------------------
     @property
@@ -153,6 +155,7 @@ class RunModel(QObject):
         self._opens_pending = max(0, self._opens_pending - 1)
         self._model_before_open = True
         self.current_path = opened.path if keep_path else None
+        self.template = not keep_path
         self.latest_step = self.saved_step = self.autosaved_step = int(opened.step)
         self.epochs_done = int(opened.epoch)
         self.sig_run_replaced.emit()
@@ -189,6 +192,7 @@ class RunModel(QObject):
         if state is RunState.IDLE:  # no model: a new run starts from nothing and has no file yet
             self.latest_step = self.saved_step = self.autosaved_step = 0
             self.current_path = None
+            self.template = False
             self.sig_run_replaced.emit()
             self.sig_file_changed.emit("", "")
         self.sig_state_changed.emit(state)

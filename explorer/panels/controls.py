@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QScrollArea,
     QSlider,
@@ -34,7 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.models.run_settings import ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, RunSettings
+from explorer.models.run_settings import (ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, RunSettings, new_run_note,
+                                         new_run_settings)
 
 BETA_MIN, BETA_MAX = 0.01, 100.0
 BETA_TICKS_PER_DECADE = 100
@@ -147,7 +149,11 @@ class ControlsPanel(QWidget):
             self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin, self.objective_combo,
         ]
         self._model_locked = False
-        self.set_settings(defaults)
+        self._user_epochs: int | None = None  # the Epochs the user set, while a run's raised total is shown
+        self._showing_run_epochs = False
+        self.epochs_spin.valueChanged.connect(self._on_epochs_edited)
+        self.set_settings(new_run_settings(accelerated=False, base=defaults))
+        self.show_machine(accelerated=False)
 
     # --- building the form -------------------------------------------------------------------------
     def _build_data_form(self, defaults: RunSettings) -> QFormLayout:
@@ -245,6 +251,10 @@ class ControlsPanel(QWidget):
             box.setLayout(forms[key])
             body.addWidget(box)
             self._groups[key] = box
+        self.machine_note = QLabel()
+        self.machine_note.setWordWrap(True)
+        self.machine_note.setStyleSheet("color: #707070")
+        body.addWidget(self.machine_note)
         body.addStretch(1)
         inner = QWidget()
         inner.setLayout(body)
@@ -375,8 +385,33 @@ class ControlsPanel(QWidget):
         self._update_enabled()
 
     def show_epochs(self, epochs: int) -> None:
-        """Show the epoch total the trainer now trains to (Continue on a finished run raised it)."""
-        self.epochs_spin.setValue(int(epochs))
+        """Show the epoch total the trainer now trains to (Continue on a finished run raised it); the value the
+        user had set comes back with restore_epochs (Reset: the raised total belonged to that run)."""
+        if self._user_epochs is None:
+            self._user_epochs = self.epochs_spin.value()
+        self._showing_run_epochs = True
+        try:
+            self.epochs_spin.setValue(int(epochs))
+        finally:
+            self._showing_run_epochs = False
+
+    def restore_epochs(self) -> None:
+        """The Epochs value the user set before a run raised it (after Reset); nothing if none was raised."""
+        if self._user_epochs is not None:
+            self._showing_run_epochs = True
+            try:
+                self.epochs_spin.setValue(self._user_epochs)
+            finally:
+                self._showing_run_epochs = False
+            self._user_epochs = None
+
+    def _on_epochs_edited(self, _value: int) -> None:
+        if not self._showing_run_epochs:
+            self._user_epochs = None  # the user chose a value: that one stays
+
+    def show_machine(self, accelerated: bool) -> None:
+        """Say what new runs start from on this machine (new_run_settings)."""
+        self.machine_note.setText(new_run_note(accelerated))
 
     # --- reactions -------------------------------------------------------------------------------
     def _update_enabled(self) -> None:

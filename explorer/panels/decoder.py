@@ -116,13 +116,14 @@ class _SliderRow:
             self.kl.setText("")
         elif active:
             self.kl.setText(f"KL {kl:.2f} nats")
-            tip += (f"\nKL(q(z{self.dim}|x) ‖ p(z{self.dim})) = {kl:.3f} nats per example: "
-                    "this dimension carries information.")
+            tip += f"\nKL(q(z{self.dim}|x) ‖ p(z{self.dim})) = {kl:.3f} nats per example."
+            if measure == "variance":
+                tip += " Active: its mean varies with x (Var_x(μ) > 0.01, Burda et al.)."
         else:
-            self.kl.setText(f"<span style='color:{INACTIVE_GREY}'>inactive: KL {kl:.2f} nats</span>")
-            why = "Var_x(μ) ≤ 0.01 (Burda et al.)" if measure == "variance" else "KL < 0.01 nats"
-            tip += (f"\nInactive ({why}): the encoder ignores x here and the decoder has learnt to ignore it,"
-                    " so moving it changes little.")
+            self.kl.setText(f"<span style='color:{INACTIVE_GREY}'>inactive · KL {kl:.2f} nats</span>")
+            tip += (f"\nInactive: Var_x(μ) ≤ 0.01 (Burda et al.), its mean ignores x. Its KL of {kl:.3f} nats is "
+                    "paid by a σ that differs from the prior's, not by information about x; moving it changes "
+                    "little.")
         grey = kl is not None and not active
         if grey != self.greyed:  # a style sheet re-polishes the widget: live KL arrives twice a second
             self.greyed = grey
@@ -273,7 +274,9 @@ class DecoderSlidersPanel(QWidget):
         rate = self._state.rate
         rate_text = f"{rate:.2f}" if rate >= 0.1 else f"{rate:.2g}"
         at = f" · step {activity.step:,}" if activity.step is not None else ""
-        self.summary.setText(f"{self._state.n_active} of {len(kl)} dimensions active · rate {rate_text} nats{at}")
+        count = str(self._state.n_active) if self._state.counted else "—"
+        self.summary.setText(f"{count} of {len(kl)} dimensions active (Var<sub>x</sub>(μ) &gt; 0.01) · rate "
+                             f"{rate_text} nats{at}")
         if self.sort_check.isChecked() or self._dim > MAX_SLIDERS:
             self._arrange_rows()
 

@@ -28,6 +28,16 @@ ACTIVE_COLOUR = "#d62728"
 INACTIVE_COLOUR = "#c8c8c8"
 
 
+def _count(state) -> str:
+    """A CollapseState's active units, or "—" when none are counted (no encoding describes the model)."""
+    return str(state.n_active) if state.counted else "—"
+
+
+def _count_of(states) -> str:
+    states = list(states)
+    return str(sum(s.n_active for s in states)) if all(s.counted for s in states) else "—"
+
+
 def _nats(value: float) -> str:
     """Two decimals, or three significant digits for small values: a collapsed rate is not "0.00"."""
     return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.2g}"
@@ -176,18 +186,23 @@ class KlPanel(QWidget):
                 [[(i, str(i)) for i in range(0, len(kl), max(1, len(kl) // 16))]])
             self.plot.setXRange(-0.6, max(len(kl), 1) - 0.4, padding=0)
             self.plot.setYRange(0, top, padding=0)
-        held_out = f"held-out at step {activity.variance_step:,}" if activity.variance_step is not None else "held-out"
-        how = f"Var<sub>x</sub>(μ) &gt; 0.01, {held_out}" if state.measure == "variance" else "KL ≥ 0.01 nats"
+        if state.counted:
+            held_out = (f"held-out encoding at step {activity.variance_step:,}" if activity.variance_step is not None
+                        else "held-out encoding")
+            how = f"Var<sub>x</sub>(μ) &gt; 0.01, {held_out}"
+        else:
+            why = activity.stale_reason or "none yet"
+            how = f"counted as Var<sub>x</sub>(μ) &gt; 0.01 on a held-out encoding that describes this model: {why}"
         at = f" · step {activity.step:,}" if activity.step is not None else ""
         self.summary.setToolTip(
-            "Active: Var_x(μ_j) > 0.01 over a held-out encoding (Burda et al. 2016) when one describes this model,"
-            " else KL_j ≥ 0.01 nats." + (f"\nNow the KL decides: {activity.stale_reason}." if activity.stale_reason
-                                          else ""))
+            "Active unit (Burda et al. 2016, as everywhere in vae-explorer): Var_x(μ_j) > 0.01 over the held-out "
+            "encodings. A dimension can pay KL without being active: its σ differs from the prior's while its μ "
+            "ignores x." + (f"\nNot counted now: {activity.stale_reason}." if activity.stale_reason else ""))
         per_layer = "".join(
-            f" &nbsp;·&nbsp; <b>z<sub>{i + 1}</sub></b> {_nats(layer.rate)} nats, {layer.n_active}/{len(layer.active)}"
+            f" &nbsp;·&nbsp; <b>z<sub>{i + 1}</sub></b> {_nats(layer.rate)} nats, {_count(layer)}/{len(layer.active)}"
             for i, layer in enumerate(activity.layers))
         self.summary.setText(
-            f"<b>rate</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {state.n_active} / {len(kl)}"
+            f"<b>rate</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {_count(state)} / {len(kl)}"
             f"{per_layer} <span style='color:#808080'>({how}){at}</span>")
         if activity.withheld:
             self.summary.setText(self.summary.text() + f"<br><span style='color:#808080'>No collapse is judged yet: "
@@ -195,7 +210,7 @@ class KlPanel(QWidget):
         if self._whole_collapsed:
             self.banner_label.setText(
                 f"<b>Posterior collapse</b>: rate {_nats(state.rate)} nats, "
-                f"{state.n_active} of {len(kl)} units active. "
+                f"{_count(state)} of {len(kl)} units active. "
                 "q(z|x) ≈ p(z), so z tells the decoder almost nothing about x. Try a lower β, a β warm-up, "
                 "or free bits.")
             self.banner.show()
@@ -206,7 +221,7 @@ class KlPanel(QWidget):
             rates = ", ".join(f"{_nats(activity.layers[i].rate)} nats" for i in self._collapsed_layers)
             self.banner_label.setText(
                 f"<b>Layer collapse</b>: {names} — KL to its conditional prior {rates}, "
-                f"{sum(activity.layers[i].n_active for i in self._collapsed_layers)} units active. "
+                f"{_count_of(activity.layers[i] for i in self._collapsed_layers)} units active. "
                 "q(z_l | ·) ≈ p(z_l | z_{l+1}): the lower layers and the decoder model x without it. "
                 "Warm that layer's KL up (Layers: warm-up steps per layer), or give it free bits.")
             self.banner.show()

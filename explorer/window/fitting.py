@@ -14,7 +14,7 @@ off the screen. A layout remembered from such a session is brought back within t
 from __future__ import annotations
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 
@@ -23,16 +23,49 @@ MIN_PANEL = QSize(140, 90)
 
 
 class PanelScroll(QScrollArea):
-    """A panel in a frameless scroll area that fills the dock and scrolls only when squeezed below its needs."""
+    """A panel in a frameless scroll area that fills the dock and scrolls only when squeezed below its needs.
+
+    The panel is sized here rather than by QScrollArea's widgetResizable: for a panel with a word-wrapped label
+    (its layout has a height for its width) that one keeps the panel at its preferred height, so a plot was cut
+    off below a scroll bar whenever the dock was shorter than the panel would like, though it fitted."""
 
     def __init__(self, panel: QWidget):
         super().__init__()
         self.setObjectName(f"{panel.objectName() or type(panel).__name__}Scroll")
         self.setWidget(panel)
-        self.setWidgetResizable(True)
+        self.setWidgetResizable(False)
         self.setFrameShape(QFrame.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        panel.installEventFilter(self)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self.fit_panel()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
+        if obj is self.widget() and event.type() == QEvent.LayoutRequest:
+            self.fit_panel()  # its minimum may have changed (a new model's rows, a longer line)
+        return super().eventFilter(obj, event)
+
+    def fit_panel(self) -> None:
+        """The panel at the viewport's size, or at its minimum where that is larger (then that side scrolls)."""
+        panel = self.widget()
+        if panel is None:
+            return
+        least = panel.minimumSizeHint().expandedTo(panel.minimumSize())
+        room = self.maximumViewportSize()  # the viewport with no scroll bar shown
+        width, height = room.width(), room.height()
+        bar_w, bar_h = self.verticalScrollBar().sizeHint().width(), self.horizontalScrollBar().sizeHint().height()
+        if least.height() > height:
+            width -= bar_w
+        if least.width() > width:
+            height -= bar_h
+            if least.height() > height and least.height() <= room.height():
+                width -= bar_w  # the horizontal bar took the height the panel needed
+        size = QSize(max(width, least.width()), max(height, least.height()))
+        if panel.size() != size:
+            panel.resize(size)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
         return QSize(MIN_PANEL)

@@ -50,7 +50,8 @@ class WindowHabits(QObject):
 
     def save(self) -> None:
         self.store.save_window(self.window)
-        self.store.save_run_settings(self.window.controls.settings())
+        if not self.window.run.template:  # the demo's settings are not the user's to come back to
+            self.store.save_run_settings(self.window.controls.settings())
         self.store.sync()
 
     @Slot(object)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToo
 
 from explorer.files.exports import export_targets
 from explorer.models.run_model import RunModel, epochs_text
+from explorer.models.run_settings import new_run_settings
 from explorer.models.run_state import RunState
 from explorer.panels.controls import ControlsPanel
 from explorer.panels.curves import CurvesPanel
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle(APP_NAME)
         self.session = TrainSession(self)
+        self._accelerated = False  # the device probe found a GPU (new runs get the larger model)
         self._had_selection = False  # the scatter had a box/lasso selection: a new one does not raise its panel
         self.docks: dict[str, QDockWidget] = {}
         """Every panel's dock by its title (add_panel)."""
@@ -293,7 +295,14 @@ class MainWindow(QMainWindow):
             self.files.confirm_then("resetting", self.clear_run)
 
     def clear_run(self) -> None:
-        """Forget the model and everything drawn from it (Reset; a new dataset that the model cannot fit)."""
+        """Forget the model and everything drawn from it (Reset; a new dataset that the model cannot fit). A
+        template's settings (the demo's conv at 64 px) go with it: the user's last own settings come back, or the
+        new-run settings of this machine (explorer.models.run_settings.new_run_settings)."""
+        if self.run.template:
+            remembered = self.habits.store.run_settings()
+            self.controls.set_settings(remembered or new_run_settings(self._accelerated))
+        else:
+            self.controls.restore_epochs()  # Continue may have raised Epochs for the run that goes now
         self.session.reset()
         self.curves.clear()
         self.explore.clear()
@@ -321,6 +330,11 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_devices_found(self, devices: list) -> None:
         self.controls.set_devices(devices)
+        self._accelerated = any(d in ("cuda", "mps") for d in devices)
+        self.controls.show_machine(self._accelerated)
+        untouched = self.controls.settings() == new_run_settings(False) and self.state is RunState.IDLE
+        if self._accelerated and untouched:  # nothing chosen or opened yet: a GPU gets the larger model
+            self.controls.set_settings(new_run_settings(True))
 
     @Slot(str)
     def _on_worker_status(self, text: str) -> None:
@@ -333,10 +347,10 @@ class MainWindow(QMainWindow):
         self.status.clearMessage()
         if info.added_epochs:  # Continue on a finished run: the worker added the Epochs value's worth
             self.controls.show_epochs(info.epochs)
-            self.status.showMessage(
-                f"The run had done its {epochs_text(info.epoch)}: training {info.added_epochs} more, to epoch"
-                f" {info.epochs} (Continue adds the Epochs value; an Epochs above the epochs done sets the total).",
-                15_000)
+            # in the banner, not the status bar: training reports overwrite a status message within a second
+            self.banner.show_message(
+                f"The run had done its {epochs_text(info.epoch)}: Continue trains {info.added_epochs} more, so Epochs"
+                f" now shows the new total, {info.epochs} (Reset gives back the value you set).", "info")
         self.status.show_started(info)
         self.setWindowTitle(f"{APP_NAME} — {info.dataset}")
         self.run.on_started(info)

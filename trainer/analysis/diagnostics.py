@@ -43,11 +43,38 @@ class CollapseState:
     collapsed: bool
     """Rate ≈ 0 or no active unit: z tells the decoder (almost) nothing about x."""
     measure: str
-    """"variance" (Burda et al. activity of mu) or "kl" (per-dimension KL threshold) — what `active` used."""
+    """"variance" (Burda et al. activity of mu), "kl" (per-dimension KL threshold) — what `active` used — or
+    "none": no held-out encoding describes the model, so no unit is counted (`active` all True, nothing greyed)
+    and the collapse is judged by the rate alone (uncounted_state)."""
 
     @property
     def latent_dim(self) -> int:
         return int(len(self.active))
+
+    @property
+    def counted(self) -> bool:
+        """Whether `active` and `n_active` say something (measure is not "none")."""
+        return self.measure != "none"
+
+
+def uncounted_state(kl_per_dim, rate_threshold: float = COLLAPSE_RATE_NATS) -> CollapseState:
+    """The rate and the collapse when no held-out encoding describes the model: active units are not counted
+    (the window counts them one way only, Burda et al.'s Var_x(μ_j) > 0.01, never by a second rule meanwhile);
+    the posterior counts as collapsed when its whole rate is below `rate_threshold`."""
+    kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
+    rate = float(kl.sum()) if len(kl) else 0.0
+    return CollapseState(active=np.ones(len(kl), bool), n_active=len(kl), rate=rate, measure="none",
+                         collapsed=bool(len(kl)) and rate < rate_threshold)
+
+
+def uncounted_layers(kl_per_dim, dims) -> tuple[CollapseState, ...]:
+    """uncounted_state of each layer of a hierarchy (dims bottom first); () for one layer."""
+    kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
+    dims = tuple(int(d) for d in dims or ())
+    if len(dims) < 2 or sum(dims) != len(kl):
+        return ()
+    bounds = np.cumsum((0, *dims))
+    return tuple(uncounted_state(kl[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
 
 
 def variance_describes(variance_step: int | None, kl_step: int | None) -> bool:

@@ -90,7 +90,7 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.12)
         self.plot.setAspectLocked(True)  # the prior's contours are circles and should look like circles
-        self.plot.setMinimumSize(260, 240)
+        self.plot.setMinimumSize(240, 200)  # small enough for a 1280x800 screen's right column
         self.plot.getPlotItem().hideButtons()
         # the axis titles from the start: appearing with the first snapshot, they re-laid out the plot and
         # painted it twice in a row on the GUI thread, just as training starts
