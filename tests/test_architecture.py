@@ -48,6 +48,54 @@ def test_only_the_window_package_holds_the_window():
     assert not holders, holders
 
 
+READS = {"text", "value", "isChecked", "currentText", "currentData", "currentIndex", "currentMessage", "toPlainText",
+         "checkedButton"}
+"""Qt calls that read a widget's state back."""
+
+
+def _chain(node) -> list[str]:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    parts.append(node.id if isinstance(node, ast.Name) else "?")
+    return parts[::-1]
+
+
+def test_no_state_is_read_back_from_another_objects_widget():
+    # one owner per piece of state (issue 35): a view reads its model, never another panel's widget or the status
+    # bar's text ("stopping" was once the status bar's "Stopping…"). Statically: a read of a widget's state
+    # reached through another object (self.controls.epochs_spin.value(), row.kl.text()) or of a status message
+    found = []
+    for path in sorted((REPO / "explorer").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in READS
+                    and not node.args):
+                continue
+            chain = _chain(node.func.value)
+            # self.spin.value(), item.text(), table.item(r, 1).text(): the object's own widgets and items
+            through_another = len(chain) >= (3 if chain[0] == "self" else 2) and chain[0] != "?"
+            if node.func.attr == "currentMessage" or through_another:
+                found.append(f"{path.relative_to(REPO).as_posix()}:{node.lineno} {'.'.join(chain)}.{node.func.attr}()")
+    assert not found, "\n".join(found)
+
+
+def test_no_module_outside_the_window_package_is_handed_the_window():
+    # the panels, files, runtime and models get what they use, never the window to duck-type (export_targets once
+    # took it and probed its attributes); app.py and launch.py, above the window, build it
+    handed = []
+    for path in sorted((REPO / "explorer").rglob("*.py")):
+        rel = path.relative_to(REPO / "explorer")
+        if rel.parts[0] == "window" or rel.name in ("app.py", "launch.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names = [a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
+                handed += [f"{rel.as_posix()}:{node.lineno} {node.name}({n})" for n in names
+                           if n in ("window", "win", "main_window")]
+    assert not handed, handed
+
+
 def test_every_package_is_listed_for_the_wheel():
     # [tool.setuptools] packages is explicit: a subpackage missing there is missing from a non-editable install
     tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")

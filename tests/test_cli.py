@@ -96,10 +96,13 @@ def test_eval_on_sprites_reports_mig(tmp_path):
     assert 0.0 <= result["mig"] <= 1.0
     assert "iwae_log_px" not in result  # K = 0 skips it
     assert "dci_disentanglement" not in result  # minutes at the protocol's 15,000 points: only when asked
-    scored = last_json(run_cli("eval", out, "--disentanglement", "--json").stdout)
+    # 400 of the 2,300 points there are (the 2,000 held-out sprites and the 300 training ones): seconds, not 30
+    scored = last_json(run_cli("eval", out, "--disentanglement", "--disentanglement-points", "400", "--json").stdout)
     for key in ("dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factorvae_score"):
         assert 0.0 <= scored[key] <= 1.0, key
-    assert scored["disentanglement_points"] == 2300  # the 2,000 held-out sprites and the 300 training ones
+    assert scored["disentanglement_points"] == 400
+    refused = run_cli("eval", out, "--disentanglement", "--disentanglement-points", "5", check_rc=2).stderr
+    assert "--disentanglement-points: must be a whole number in 20.." in refused
 
 
 def test_info_lists_config_and_history(trained):

@@ -197,7 +197,7 @@ def test_saving_is_atomic_and_the_window_keeps_going_during_a_slow_write(qtbot, 
     def slow_write(f, ckpt, contents):  # a slow disk, in the middle of writing the temp file
         real_write(f, ckpt, contents)
         writing.set()
-        release.wait(10)
+        release.wait(WAIT_MS / 1000)
 
     monkeypatch.setattr(ckpt_mod, "_write", slow_write)
     job_id = window.files.save()  # Ctrl+S: the current file
@@ -209,10 +209,11 @@ def test_saving_is_atomic_and_the_window_keeps_going_during_a_slow_write(qtbot, 
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
     step_then = seen(window).report.step
-    qtbot.wait(600)
+    # while the write is held: the GUI thread handles timer ticks and training takes steps (waited for as
+    # conditions, however busy the machine: a clock-based 0.6 s once failed under a benchmark beside it)
+    qtbot.waitUntil(lambda: len(ticks) >= 10 and seen(window).report.step > step_then, timeout=WAIT_MS)
     timer.stop()
-    assert len(ticks) >= 10, f"the GUI thread handled only {len(ticks)} timer ticks in 0.6 s while saving"
-    assert seen(window).report.step > step_then, "training must go on while the file is written"
+    assert not release.is_set() and int(load_checkpoint(path).progress["step"]) == first.step  # still writing
     release.set()
     second = wait_io(qtbot, window, job_id)
     assert second.ok and second.step > first.step
@@ -430,9 +431,7 @@ def test_export_plots_grids_and_history(qtbot, window, dialogs, tmp_path, monkey
     written = sorted(p.name for p in out.iterdir())
     failed = dialogs.warnings[0][1] if dialogs.warnings else ""
     if hasattr(window, "explore"):
-        from explorer.files.exports import export_targets
-
-        for target in export_targets(window):
+        for target in window.export_targets():
             name = target.filename("fig")
             assert name in written or name in failed, name
         assert any(n.startswith("fig-kl-per-dimension") for n in written)

@@ -364,3 +364,23 @@ def test_reset_after_the_demo_gives_back_the_users_own_last_settings(qtbot):
     win.clear_run()
     assert win.controls.settings() == own
     close(win)
+
+
+# --- case 11: an experiment's sprite runs beside a live MNIST run --------------------------------------------
+def test_the_runs_panel_says_when_runs_of_different_data_are_drawn_together(qtbot):
+    from explorer.models.run_catalog import LIVE, RunRecord
+
+    win = new_window(qtbot)
+    catalog, panel = win.compare.catalog, win.compare.panel
+    win.controls.set_settings(win.controls.settings().replace(dataset="mnist"))
+    win.session.worker.sig_started.emit(started())
+    assert catalog.get(LIVE).data == "mnist"
+    catalog.put(RunRecord(key="/tmp/exp/beta-1.h5", name="beta-1_seed-0", beta=1.0, status="done",
+                          data="sprites 28 px ×1,500"))
+    assert "2 datasets" in panel.summary.text() and "do not compare" in panel.summary.text()
+    shown = {panel.table.item(r, 1).text(): panel.table.item(r, 9).text() for r in range(panel.table.rowCount())}
+    assert shown == {"live · mnist": "mnist", "beta-1_seed-0": "sprites 28 px ×1,500"}
+    catalog.remove("/tmp/exp/beta-1.h5")
+    catalog.put(RunRecord(key="/tmp/exp/beta-2.h5", name="beta-2_seed-0", beta=2.0, status="done", data="mnist"))
+    assert "datasets" not in panel.summary.text()
+    close(win)

@@ -242,6 +242,9 @@ MAX_IWAE_SAMPLES = 100_000
 """K of an IWAE estimate: each example costs K decoder passes (K = 10^6 took 69 s for one MNIST example on a
 CPU), and past 10^5 the bound tightens by less than its own Monte Carlo error on the models this tool trains."""
 MAX_RATE_SPLIT_POINTS = 100_000
+DISENTANGLEMENT_POINTS = 15_000
+"""disentanglement_lib's protocol: DCI and SAP train on 10,000 encoded points and score 5,000
+(trainer.analysis.disentanglement)."""
 RATE_SPLIT_POINTS = 2000
 """The N held-out posteriors every rate split sums over unless told otherwise (epoch reports, a sweep's summary,
 eval): one N, so their I(X; Z) compare; its estimate is exact for N points, short of the population's I, and
@@ -260,6 +263,9 @@ class EvalOptions(Checked):
     """Held-out examples the rate split I(X;Z) + KL(q(z)||p(z)) sums over (0: skip; it needs at least 2)."""
     disentanglement: bool = setting(False, flag())
     """Also DCI, SAP and the FactorVAE score (data with ground-truth factors)."""
+    disentanglement_points: int = setting(DISENTANGLEMENT_POINTS, whole(20, MAX_EXAMPLES))
+    """disentanglement: the examples they are computed on (the protocol's 15,000; fewer for a quick look, with a
+    larger standard error)."""
     gaps: bool = setting(False, flag())
     """Instead, split the ELBO gap by classical VI (eval --gaps)."""
     gap_examples: int = setting(100, whole(1, MAX_EXAMPLES))

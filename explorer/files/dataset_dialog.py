@@ -128,6 +128,10 @@ class DatasetDialog(QDialog):
         self._sync_kind_widgets()
         self._request(key=key or "")
 
+    def path(self) -> str:
+        """The file or folder the dialog shows, as typed or chosen."""
+        return self.path_edit.text().strip()
+
     def dataset(self):
         """The loaded trainer.data.Dataset, or None while nothing (valid) is loaded."""
         return self._loaded.dataset if self._loaded is not None else None

@@ -1,6 +1,6 @@
 """File > Export (Ctrl+E): pick what to export, a folder and a base name; the caller writes the files.
 
-    dialog = ExportDialog(window, export_targets(window), folder="/out", base="run", checked={"curves-png"})
+    dialog = ExportDialog(parent, window.export_targets(), folder="/out", base="run", checked={"curves-png"})
     if dialog.exec() == QDialog.Accepted:
         dialog.chosen(), dialog.folder(), dialog.base()    # ExportTargets, and where: <folder>/<base>-curves.png
 """

@@ -187,16 +187,15 @@ def _grid_fn(grid: ImageGridView):
     return grid.export_png
 
 
-def export_targets(window) -> list[ExportTarget]:
-    """Everything the window can export now, curves first; panels the window does not have are skipped."""
-    targets = _plot_targets("curves", "Training curves", window.curves.graphics.ci,
+def export_targets(curves, panels, runs=()) -> list[ExportTarget]:
+    """Everything that can be exported now, curves first: `curves` the Curves panel's plot layout item, `panels`
+    (title, panel) pairs whose plots and image grids export, `runs` the Runs panel's records (RunRecord)."""
+    targets = _plot_targets("curves", "Training curves", curves,
                             "Distortion, rate, −ELBO and β against the step, as the Curves panel shows them.")
     targets.append(ExportTarget("history-csv", "History (CSV)", ".csv", "csv", None,
                                 "Every report: step, β, learning rate, distortion (recon), rate (kl), ELBO,"
                                 " per-dimension KL; plus per-epoch held-out values in <name>.epochs.csv."))
-    explore = getattr(window, "explore", None)
-    docks = explore.docks() if explore is not None and hasattr(explore, "docks") else []
-    for title, panel, _area in docks:
+    for title, panel in panels:
         base = slug(title)
         plots = [panel] if isinstance(panel, pg.PlotWidget) else []
         plots += panel.findChildren(pg.PlotWidget)
@@ -218,10 +217,10 @@ def export_targets(window) -> list[ExportTarget]:
                 key = f"{base}-{slug(name)}" if len(grids) > 1 or title_now else base
                 targets.append(ExportTarget(f"{key}-png", f"{title}: {name} (PNG)", ".png", "grid-png",
                                             _call(export_grid_png, _grid_fn(grid)), f"The {name} image grid."))
-    compare = getattr(window, "compare", None)
-    if compare is not None and compare.catalog.records():
+    runs = list(runs)
+    if runs:
         targets.append(ExportTarget("runs-csv", "Runs summary (CSV)", ".csv", "runs-csv",
-                                    _call(write_runs_csv, compare.catalog.records()),
+                                    _call(write_runs_csv, runs),
                                     "One row per run of the Runs panel: β, seed, status, epochs, held-out rate, "
                                     "distortion and ELBO, and its checkpoint."))
     unique, keys = [], set()

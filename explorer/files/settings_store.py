@@ -5,7 +5,7 @@
     store.set_last_folder("checkpoint", "/runs");  store.last_folder("checkpoint")
     store.autosave_on_stop, store.autosave_minutes, store.autosave_folder()
     store.save_run_settings(controls.settings());  store.run_settings()   # None when nothing valid was saved
-    store.save_window(window);  store.restore_window(window)             # geometry and dock layout
+    store.save_layout(geometry, state);  store.layout()                  # the window's geometry and dock layout
 
 Always the INI format in the user scope, so a test can point every QSettings at a temporary folder with
 `use_settings_folder(tmp_path)` and never touch the user's own file (~/.config/vae-explorer/vae-explorer.ini).
@@ -160,20 +160,18 @@ class SettingsStore:
         return settings
 
     # --- the window -------------------------------------------------------------------------------
-    def save_window(self, window) -> None:
-        self.qsettings.setValue("window/geometry", window.saveGeometry())
-        self.qsettings.setValue("window/state", window.saveState(LAYOUT_VERSION))
+    def save_layout(self, geometry: QByteArray, state: QByteArray) -> None:
+        """QMainWindow.saveGeometry() and saveState(LAYOUT_VERSION), as the window was closed."""
+        self.qsettings.setValue("window/geometry", geometry)
+        self.qsettings.setValue("window/state", state)
 
-    def restore_window(self, window) -> bool:
-        """Geometry and dock layout as last closed; False (and the built-in layout) when none is stored."""
-        geometry = self.qsettings.value("window/geometry")
-        state = self.qsettings.value("window/state")
-        restored = False
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            restored = window.restoreGeometry(geometry)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            restored = window.restoreState(state, LAYOUT_VERSION) and restored
-        return restored
+    def layout(self) -> tuple[QByteArray | None, QByteArray | None]:
+        """(geometry, dock state) as last saved, each None when none is stored."""
+        def stored(key: str):
+            value = self.qsettings.value(key)
+            return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+        return stored("window/geometry"), stored("window/state")
 
     def sync(self) -> None:
         self.qsettings.sync()

@@ -49,6 +49,8 @@ class RunRecord:
     information: float = math.nan
     """I(X; Z) of the held-out posteriors at the last epoch (trainer.analysis.rate_split), when it was measured."""
     """Held-out, after the last epoch (or the last training report before the first epoch ended)."""
+    data: str = ""
+    """What it trained on, short (data_label): runs on different data are not comparable, and the Runs panel says so."""
     history: dict = field(default_factory=dict, repr=False)
     """trainer.history arrays ("steps/step", "steps/recon", "steps/kl", "steps/beta", "epochs/..."): its curves."""
     colour: str = ""
@@ -59,6 +61,19 @@ class RunRecord:
     @property
     def path(self) -> str | None:
         return None if self.key == LIVE else self.key
+
+
+def data_label(spec) -> str:
+    """A DatasetSpec in a few words: "sprites 28 px", "mnist", a file's or folder's name."""
+    if spec is None:
+        return ""
+    if spec.name == "sprites":
+        return f"sprites {spec.image_size} px" + (f" ×{spec.n:,}" if spec.n != 20000 else "")
+    if spec.name == "path":
+        from pathlib import Path
+
+        return Path(spec.path.rstrip("/")).name + (f"[{spec.key}]" if spec.key else "")
+    return spec.name + (f" ({spec.limit:,})" if getattr(spec, "limit", 0) else "")
 
 
 class RunCatalog(QObject):

@@ -67,6 +67,8 @@ class RunModel(QObject):
         self.autosaved_step = 0
         self.template = False
         """The run is a template opened for a look (the demo model), not the user's own: Reset sets up theirs."""
+        self.stopping = False
+        """Stop was asked for and the engine has not ended the run yet."""
 
     # --- what the window asks ---------------------------------------------------------------------------------
     @property
@@ -114,6 +116,11 @@ class RunModel(QObject):
         if self.state in (RunState.TRAINING, RunState.PAUSED):
             self._set_state(RunState.PAUSED if event.paused else RunState.TRAINING)
 
+    def stop_requested(self) -> None:
+        """Stop was pressed: the run ends at the engine's next step (RunEnded)."""
+        if self.run_in_flight:
+            self.stopping = True
+
     def on_step(self, step: int) -> None:
         self.latest_step = int(step)
 
@@ -121,6 +128,7 @@ class RunModel(QObject):
     def on_ended(self, info) -> None:
         """RunEnded: the engine is idle; a model is kept unless none was ever built."""
         self.run_in_flight = False
+        self.stopping = False
         self.epochs_done = int(info.epoch)
         if info.has_model:
             self.latest_step = max(self.latest_step, int(info.step))

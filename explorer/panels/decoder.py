@@ -107,6 +107,9 @@ class _SliderRow:
         self.show_kl(None, True, "")
         self.show_value(0.0)
 
+    def kl_text(self) -> str:
+        return self.kl.text()
+
     def show_value(self, z: float) -> None:
         self.value.setText(f"{z + 0.0:+.2f}".replace("-0.00", "+0.00"))
 
@@ -332,8 +335,8 @@ class DecoderSlidersPanel(QWidget):
         return list(self._shown_order)
 
     def row_text(self, dim: int) -> str:
-        row = next(r for r in self._rows if r.dim == dim)
-        return row.kl.text()
+        """What dimension `dim`'s row says beside its slider (its KL, and "inactive" when it is)."""
+        return next(r for r in self._rows if r.dim == dim).kl_text()
 
     def collapse(self):
         """The CollapseState the sliders show, or None."""

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord
 from trainer.config import RATE_SPLIT_POINTS
 
-COLUMNS = ("", "Run", "β", "Seed", "Status", "R", "I(X;Z)", "D", "ELBO")
+COLUMNS = ("", "Run", "β", "Seed", "Status", "R", "I(X;Z)", "D", "ELBO", "Data")
 TOOLTIPS = ("Show this run on the curves and the rate–distortion plane", "Checkpoint file (or the live run)",
             "Weight of the rate in the loss D + βR", "Seed of weights, batches and noise",
             "Training state; a failed run says why in its tooltip",
@@ -33,7 +33,8 @@ TOOLTIPS = ("Show this run on the curves and the rate–distortion plane", "Chec
             f"compare); an estimate short of the true value near log N = {math.log(RATE_SPLIT_POINTS):.1f}: the "
             "Information panel says when",
             "Distortion D = −E log p(x|z), held-out, nats per example (one draw of z per example)",
-            "ELBO = −(R + D), held-out; the rate is exact (closed form), the distortion a one-draw estimate")
+            "ELBO = −(R + D), held-out; the rate is exact (closed form), the distortion a one-draw estimate",
+            "What the run trained on: numbers of runs on different data do not compare")
 KEY_ROLE = Qt.UserRole
 SORT_ROLE = Qt.UserRole + 1
 
@@ -128,7 +129,8 @@ class RunsPanel(QWidget):
             show.setCheckState(Qt.Checked if record.visible else Qt.Unchecked)
         cells = [show, _Item(record.name), _Item(f"{record.beta:g}" if math.isfinite(record.beta) else "–"),
                  _Item(str(record.seed)), _Item(status_text(record)), _Item(_number(record.rate)),
-                 _Item(_number(record.information)), _Item(_number(record.distortion)), _Item(_number(record.elbo))]
+                 _Item(_number(record.information)), _Item(_number(record.distortion)), _Item(_number(record.elbo)),
+                 _Item(record.data or "–")]
         cells[1].setData(KEY_ROLE, key)
         cells[1].setToolTip(record.path or "The run this window trains")
         for col, value in ((2, record.beta), (3, record.seed), (5, record.rate), (6, record.information),
@@ -170,8 +172,14 @@ class RunsPanel(QWidget):
             return
         done = sum(r.status == "done" for r in runs)
         failed = sum(r.status == "failed" for r in runs)
-        self.summary.setText(f"{len(runs)} runs: {done} done" + (f", {failed} failed" if failed else "")
-                             + ". Click one to explore it; tick to show it on the plots.")
+        text = (f"{len(runs)} runs: {done} done" + (f", {failed} failed" if failed else "")
+                + ". Click one to explore it; tick to show it on the plots.")
+        data = sorted({r.data for r in runs if r.data})
+        if len(data) > 1:  # an experiment's sprites beside a live MNIST run: drawn together, not comparable
+            text += (f"<br><span style='color:#b35900'>⚠ These runs trained on {len(data)} datasets "
+                     f"({', '.join(data)}): the curves and the plane draw them together, but their numbers do "
+                     "not compare. Untick the ones to leave out.</span>")
+        self.summary.setText(text)
 
     # --- from the user ------------------------------------------------------------------------------
     def _on_item_changed(self, item: QTableWidgetItem) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Signal, Slot
 
-from explorer.models.run_catalog import RunRecord
+from explorer.models.run_catalog import data_label, RunRecord
 from explorer.runtime.threads import move_to_new_thread, stop_thread
 from trainer.errors import VaeExplorerError
 
@@ -41,7 +41,7 @@ def record_from_checkpoint(path: str, ckpt, status: str = "", message: str = "")
     return RunRecord(key=str(Path(path).resolve()), name=Path(path).stem, beta=float(ckpt.train_config.beta),
                      seed=int(ckpt.train_config.seed), status=status, epoch=epoch, epochs=epochs,
                      progress=min(1.0, epoch / epochs) if epochs else 1.0, rate=rate, distortion=distortion,
-                     elbo=elbo, history=history, message=message,
+                     elbo=elbo, history=history, message=message, data=data_label(ckpt.dataset),
                      information=float(information[-1]) if information is not None and len(information) else math.nan)
 
 

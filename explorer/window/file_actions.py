@@ -290,7 +290,7 @@ class FileController(QObject):
                 dialog.load_path(path, kind or DATASET_SUFFIXES.get(Path(path).suffix.lower(), "npz"))
             accepted = dialog.exec() == QDialog.Accepted
             dataset = dialog.dataset()
-            source = dialog.path_edit.text().strip()
+            source = dialog.path()
         finally:
             dialog.shutdown()
             dialog.setParent(None)

@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QMenu
 
-from explorer.files.settings_store import SettingsStore
+from explorer.files.settings_store import LAYOUT_VERSION, SettingsStore
 
 
 class WindowHabits(QObject):
@@ -41,7 +41,7 @@ class WindowHabits(QObject):
                 menu.insertSeparator(window.start_action)
                 break
 
-        self.restored_layout = self.store.restore_window(window)
+        self.restored_layout = self._restore_layout()
         settings = self.store.run_settings()
         if settings is not None:
             window.controls.set_settings(settings)
@@ -49,10 +49,18 @@ class WindowHabits(QObject):
         window.installEventFilter(self)
 
     def save(self) -> None:
-        self.store.save_window(self.window)
+        self.store.save_layout(self.window.saveGeometry(), self.window.saveState(LAYOUT_VERSION))
         if not self.window.run.template:  # the demo's settings are not the user's to come back to
             self.store.save_run_settings(self.window.controls.settings())
         self.store.sync()
+
+    def _restore_layout(self) -> bool:
+        """Geometry and dock layout as last closed; False (and the built-in layout) when none is stored."""
+        geometry, state = self.store.layout()
+        restored = geometry is not None and self.window.restoreGeometry(geometry)
+        if state is not None:  # a layout of another LAYOUT_VERSION is refused: the built-in one stays
+            restored = self.window.restoreState(state, LAYOUT_VERSION) and restored
+        return restored
 
     @Slot(object)
     def _on_state_changed(self, state) -> None:

@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         self.banner = MessageBanner()
         self.status = TrainingStatusBar()
         self.setStatusBar(self.status)
-        self.run = RunModel(epochs=self.controls.epochs_spin.value(), parent=self)
+        self.run = RunModel(epochs=self.controls.settings().epochs, parent=self)
         self.actions = RunActions(self.run, self.session, self.controls, self.banner, self.status,
                                   sweep_busy=self._sweep_busy, parent=self)
         self.start_action, self.pause_action = self.actions.start_action, self.actions.pause_action
@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
         # the File menu (open, save, autosave, recent, drop, dataset, export), then what the window remembers
         # (layout, settings) and Space: last, so every dock and menu they touch exists
         self.files = FileController(self, self._file_menu, self.session, self.run, self.status, self.banner,
-                                    self.controls, targets=partial(export_targets, self),
+                                    self.controls, targets=self.export_targets,
                                     open_runs=self.compare.open_folder, clear_run=self.clear_run)
         self.files.sig_io_done.connect(self._on_io_done)
         self.habits = WindowHabits(self)
@@ -130,6 +130,12 @@ class MainWindow(QMainWindow):
         if hasattr(self, "view_menu"):
             self.view_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def export_targets(self) -> list:
+        """What File > Export offers now (explorer.files.exports): the curves, every panel's plots and grids, the
+        Runs table."""
+        return export_targets(self.curves.graphics.ci, [(title, panel) for title, panel, _ in self.explore.docks()],
+                              self.compare.catalog.records())
 
     def show_dock(self, title: str) -> None:
         """Show the panel of this title, in front of the tabs it shares (one the window does not have: nothing)."""
@@ -405,7 +411,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_run_ended(self, info) -> None:
         self.status.show_position(info.step, info.epoch, epoch_progress=info.epoch_progress)
-        stopping = self.status.currentMessage() == "Stopping…"
+        stopping = self.run.stopping  # the user's Stop ended it (not the text on the status bar)
         self.run.on_ended(info)
         if info.finished:
             self.status.showMessage(f"Finished {epochs_text(info.epoch)}. {self.run.continue_text}")

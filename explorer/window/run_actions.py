@@ -87,6 +87,7 @@ class RunActions(QObject):
 
     def _on_stop_triggered(self) -> None:
         self.session.stop()
+        self.run.stop_requested()
         self.status.showMessage("Stopping…")
 
     @Slot(object)

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QDialog, QWidget
 from explorer.panels.experiments import Experiment, ExperimentPanel
 from explorer.panels.runs import RunsPanel
 from explorer.files.sweep_dialog import SweepDialog
-from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord
+from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord, data_label
 from explorer.models.run_model import RunModel
 from explorer.models.run_state import RunState
 from explorer.runtime.run_loading import RunLoading
@@ -78,6 +78,7 @@ class RunComparison(QObject):
         self._experiment: dict | None = None  # the guided experiment in progress: its stages and results
         self._select_after_load: str | None = None  # a run's checkpoint to explore once its folder has been read
         self._panel_after_load: str | None = None  # the dock to bring forward once that folder has been read
+        self._sweep_data = ""  # what the sweep in progress trains on (data_label)
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_DELAY_MS)
         self._redraw_timer.timeout.connect(self._redraw)
 
@@ -190,7 +191,8 @@ class RunComparison(QObject):
         settings = self.controls.settings()
         current = self.catalog.get(LIVE)
         name = current.name if current is not None else live_name(settings)
-        base = dict(name=name, beta=float(settings.beta), seed=int(settings.seed), epochs=int(settings.epochs))
+        base = dict(name=name, beta=float(settings.beta), seed=int(settings.seed), epochs=int(settings.epochs),
+                    data=settings_data(settings))
         if current is None:
             self.catalog.put(RunRecord(key=LIVE, **{**base, **fields}))
         else:
@@ -234,6 +236,7 @@ class RunComparison(QObject):
         rate, distortion, elbo = final_rd(opened.history)
         self.catalog.remove(LIVE)
         self.catalog.put(RunRecord(key=LIVE, name=Path(opened.path).stem, beta=float(opened.settings.beta),
+                                   data=settings_data(opened.settings),
                                    seed=int(opened.settings.seed), status="opened", epoch=int(opened.epoch),
                                    epochs=int(opened.settings.epochs), rate=rate, distortion=distortion, elbo=elbo))
         self.catalog.select(LIVE)
@@ -261,6 +264,7 @@ class RunComparison(QObject):
         except Exception as exc:
             self.banner.show_message(str(exc), "error")
             return False
+        self._sweep_data = settings_data(request.settings)
         self.sweep.start(request)
         self.sweep_action.setEnabled(False)
         self.stop_sweep_action.setEnabled(True)
@@ -279,6 +283,7 @@ class RunComparison(QObject):
                                 ("steps/beta", u.beta_used)):
                 history[key] = np.concatenate([history.get(key, np.zeros(0)), column])
             fields = dict(name=u.name, beta=u.beta, seed=u.seed, epoch=u.epoch, epochs=u.epochs, history=history,
+                          data=self._sweep_data,
                           progress=min(1.0, u.epoch / u.epochs) if u.epochs else 1.0,
                           status="failed" if u.failed else "training", message=u.failed)
             if u.test is not None:
@@ -374,3 +379,11 @@ def live_name(settings) -> str:
     file's or folder's name)."""
     data = Path(settings.path).stem if settings.dataset == "path" and settings.path else settings.dataset
     return f"live · {data}"
+
+
+def settings_data(settings) -> str:
+    """data_label of a RunSettings' dataset ("" when its settings do not name a valid one yet)."""
+    try:
+        return data_label(settings.dataset_spec())
+    except Exception:  # noqa: BLE001 - an incomplete setting (no file chosen) labels nothing
+        return ""

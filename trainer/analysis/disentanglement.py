@@ -55,7 +55,7 @@ import numpy as np
 
 DCI_TRAIN, DCI_TEST = 10_000, 5_000
 SAP_TRAIN, SAP_TEST = 10_000, 5_000
-PROTOCOL_POINTS = DCI_TRAIN + DCI_TEST
+PROTOCOL_POINTS = DCI_TRAIN + DCI_TEST  # trainer.config.DISENTANGLEMENT_POINTS, the options' default
 """Examples the metrics are computed on by disentanglement_lib's protocol."""
 CONTINUOUS_VALUES = 5
 """SAP's "mixed" protocol: a factor with at least this many values is scored as continuous."""

@@ -12,7 +12,7 @@ from trainer.api.data import as_dataset, load_dataset
 from trainer.api.model import VAEModel, checkpoint_path, device_of
 from trainer.api.run import configs_for
 from trainer.checkpoints.hdf5 import load_checkpoint
-from trainer.config import RATE_SPLIT_POINTS, EvalOptions
+from trainer.config import DISENTANGLEMENT_POINTS, RATE_SPLIT_POINTS, EvalOptions
 from trainer.training.evaluation import (EVAL_SEED_OFFSET, check_data_fits, check_finite_result, checkpoint_gaps,
                                          evaluate_checkpoint, model_from_checkpoint)
 
@@ -34,19 +34,22 @@ def _checkpoint_and_data(model, data, device):
 
 def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0,
              rate_split_points: int = RATE_SPLIT_POINTS,
-             disentanglement: bool = False, gaps: bool = False, gap_examples: int = 100, svi_steps: int = 500,
+             disentanglement: bool = False, disentanglement_points: int = DISENTANGLEMENT_POINTS,
+             gaps: bool = False, gap_examples: int = 100, svi_steps: int = 500,
              ais: bool = False, ais_examples: int = 100, bdmc: bool = False, bdmc_examples: int = 50,
              ais_steps: int = 1000, ais_chains: int = 8, ais_leapfrog: int = 2, device: str = "cpu") -> dict:
     """What `vae-explorer eval --json` prints for a checkpoint (a path, or a VAEModel loaded from one), on its
     own held-out data or `data`: elbo, recon, kl, kl_per_dim, active_units, rate, distortion, iwae_log_px and
-    elbo_gap (iwae_samples > 0), rate_split, mig on sprites, DCI/SAP/FactorVAE with `disentanglement`. With
+    elbo_gap (iwae_samples > 0), rate_split, mig on sprites, DCI/SAP/FactorVAE with `disentanglement` (on
+    disentanglement_points examples). With
     `gaps`, `eval --gaps --json`'s split of the ELBO gap on the first gap_examples held-out examples instead (its
     log p(x) the best of IWAE and AIS from q*, named by log_px_estimator). `ais`: also log_px_ais, AIS from the
     prior on the first ais_examples held-out examples (ais_steps, ais_chains, ais_leapfrog); `bdmc`: also the BDMC
     sandwich bdmc_lower <= log p(x) <= bdmc_upper on bdmc_examples examples simulated from the model.
     Every option is checked as `eval` checks it (trainer.config.EvalOptions), before anything is loaded."""
     options = EvalOptions(iwae_samples=iwae_samples, rate_split_points=rate_split_points,
-                          disentanglement=disentanglement, gaps=gaps, gap_examples=gap_examples, svi_steps=svi_steps,
+                          disentanglement=disentanglement, disentanglement_points=disentanglement_points,
+                          gaps=gaps, gap_examples=gap_examples, svi_steps=svi_steps,
                           ais=ais, ais_examples=ais_examples, bdmc=bdmc, bdmc_examples=bdmc_examples,
                           ais_steps=ais_steps, ais_chains=ais_chains, ais_leapfrog=ais_leapfrog, device=device)
     options.validate()
@@ -59,7 +62,8 @@ def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0,
     else:
         result = evaluate_checkpoint(ckpt, dataset, net, target, iwae_samples=options.iwae_samples,
                                      rate_split_points=options.rate_split_points,
-                                     disentanglement=options.disentanglement, where=where)
+                                     disentanglement=options.disentanglement,
+                                     disentanglement_points=options.disentanglement_points, where=where)
     if not (options.ais or options.bdmc):
         return result
     result.update(ais_figures(ckpt, dataset, net, target, options, seed=ckpt.train_config.seed + EVAL_SEED_OFFSET))

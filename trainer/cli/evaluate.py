@@ -160,7 +160,8 @@ def cmd_eval(args) -> int:
         try:
             result = evaluate_checkpoint(ckpt, dataset, model, device, iwae_samples=args.iwae_samples,
                                          rate_split_points=args.rate_split_points,
-                                         disentanglement=args.disentanglement, progress=progress,
+                                         disentanglement=args.disentanglement,
+                                         disentanglement_points=args.disentanglement_points, progress=progress,
                                          where=args.checkpoint)
         except ConfigError as exc:
             raise UsageError(f"{PROG} eval: {exc}") from None

@@ -7,9 +7,9 @@ import json
 import math
 import sys
 
-from trainer.config import (ARCHS, BINARIZE, DEVICES, LIKELIHOODS, MAX_EXAMPLES, OBJECTIVES, PRECISIONS,
-                            RATE_SPLIT_POINTS, SAVE_EVERY, TC_SAMPLING, DatasetSpec, EvalOptions, ModelConfig,
-                            TrainConfig)
+from trainer.config import (ARCHS, BINARIZE, DEVICES, DISENTANGLEMENT_POINTS, LIKELIHOODS, MAX_EXAMPLES, OBJECTIVES,
+                            PRECISIONS, RATE_SPLIT_POINTS, SAVE_EVERY, TC_SAMPLING, DatasetSpec, EvalOptions,
+                            ModelConfig, TrainConfig)
 from trainer.errors import ConfigError, VaeExplorerError
 from trainer.rules import Rule, number, whole
 
@@ -203,7 +203,11 @@ def _add_eval_parser(sub) -> None:
                    help="K importance samples for log p(x) (0 = skip)")
     e.add_argument("--disentanglement", action="store_true",
                    help="also DCI, SAP and the FactorVAE score, by disentanglement_lib's protocols (sprites; "
-                        "gradient-boosted trees on 10,000 points: minutes)")
+                        "gradient-boosted trees on --disentanglement-points: minutes)")
+    e.add_argument("--disentanglement-points", metavar="N", default=DISENTANGLEMENT_POINTS,
+                   type=option(EvalOptions, "disentanglement_points", "--disentanglement-points"),
+                   help=f"with --disentanglement: the encoded examples they use, held-out first (default "
+                        f"{DISENTANGLEMENT_POINTS:,}, the protocol's; fewer is faster, with a larger standard error)")
     e.add_argument("--rate-split-points", type=option(EvalOptions, "rate_split_points", "--rate-split-points"),
                    default=RATE_SPLIT_POINTS, metavar="N",
                    help="held-out examples the rate split I(X;Z) + KL(q(z)||p(z)) sums over; its cost grows as N^2"
@@ -270,7 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="K importance samples for each run's log p(x) (0 = skip)")
     w.add_argument("--disentanglement", action="store_true",
                    help="also DCI, SAP and the FactorVAE score of each finished run (sprites), on "
-                        "disentanglement_lib's 15,000 points: minutes per run")
+                        "--disentanglement-points: minutes per run")
+    w.add_argument("--disentanglement-points", metavar="N", default=DISENTANGLEMENT_POINTS,
+                   type=option(EvalOptions, "disentanglement_points", "--disentanglement-points"),
+                   help=f"with --disentanglement: the encoded examples per run (default {DISENTANGLEMENT_POINTS:,}, "
+                        "disentanglement_lib's protocol)")
     w.add_argument("--gap-examples", type=checked(whole(0, MAX_EXAMPLES), "--gap-examples"), default=0, metavar="N",
                    help="also split each finished run's ELBO gap into its amortization and approximation parts by "
                         "classical VI on the first N held-out examples (summary.csv; seconds per run for N=100)")

@@ -31,10 +31,8 @@ def cmd_sweep(args) -> int:
     model_cfg, base = new_configs(args, dataset, sweep=True)
     runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule, args.objective)
     out.mkdir(exist_ok=True)
-    from trainer.analysis.disentanglement import PROTOCOL_POINTS
-
     sweep = Sweep(model_cfg, runs, dataset, out, save_every_s=args.save_every * 60, iwae_samples=args.iwae_samples,
-                  disentanglement_points=PROTOCOL_POINTS if args.disentanglement else 0,
+                  disentanglement_points=args.disentanglement_points if args.disentanglement else 0,
                   jobs=args.jobs, gap_examples=args.gap_examples, tensorboard=args.tensorboard)
     per_epoch = math.ceil(len(dataset.x_train) / base.batch_size)
     print(f"{PROG}: sweep of {len(runs)} runs on {dataset.describe()} into {out}", file=sys.stderr)

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 
 from trainer.checkpoints.hdf5 import Checkpoint
-from trainer.config import RATE_SPLIT_POINTS
+from trainer.config import DISENTANGLEMENT_POINTS, RATE_SPLIT_POINTS
 from trainer.errors import CheckpointError, ConfigError
 from trainer.model.hierarchy import build_model
 from trainer.model.likelihood import LikelihoodMeaning, heldout_for_likelihood
@@ -110,6 +110,7 @@ def _meaning(ckpt: Checkpoint, x_test) -> dict:
 
 def evaluate_checkpoint(ckpt: Checkpoint, dataset, model, device, iwae_samples: int = 0,
                         rate_split_points: int | None = RATE_SPLIT_POINTS, disentanglement: bool = False,
+                        disentanglement_points: int = DISENTANGLEMENT_POINTS,
                         progress: Callable[[float, int], None] | None = None, where: str = "") -> dict:
     """Held-out ELBO terms, active units, IWAE (iwae_samples > 0), the rate split (rate_split_points, None or 0:
     skip), and on data with factors MIG (and DCI, SAP, FactorVAE with `disentanglement`): eval --json's keys.
@@ -132,7 +133,7 @@ def evaluate_checkpoint(ckpt: Checkpoint, dataset, model, device, iwae_samples: 
         if disentanglement:
             from trainer.analysis.disentanglement import dataset_disentanglement
 
-            result.update(dataset_disentanglement(model, dataset, device))
+            result.update(dataset_disentanglement(model, dataset, device, points=disentanglement_points))
     # the ELBO bounds, and IWAE estimates, log p(x) (log p(x|y) for a CVAE) only under a normalized likelihood
     result.update(_meaning(ckpt, x_test))
     return check_finite_result(result, ckpt, where)
