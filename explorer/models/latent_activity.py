@@ -191,3 +191,15 @@ class LatentActivity(QObject):
                                    variance_step=self._variance_step if variance is not None else None,
                                    stale_reason=why, layers=layers, withheld=self._withheld)
         self.sig_changed.emit(self.state)
+
+
+def collapse_withheld(report) -> str:
+    """Why the live run's collapse is not judged at this StepReport, or "": a new run's q(z|x) starts at the prior
+    (its rate is near 0 until the encoder learns), and a rate held down by a warm-up is the schedule's."""
+    if getattr(report, "warming_up", False):
+        if report.beta < report.beta_target:
+            return f"β is still warming up ({report.beta:.3g} of {report.beta_target:g})"
+        return "a layer's KL weight is still warming up (Layers: warm-up steps)"
+    if report.epoch == 0:
+        return "a new run's q(z|x) starts at the prior; judged from the end of its first epoch"
+    return ""

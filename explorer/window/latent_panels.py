@@ -37,7 +37,6 @@ draw and the Decoder to show.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import deque
 from collections.abc import Callable
@@ -47,7 +46,7 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
-from explorer.models.latent_activity import LatentActivity
+from explorer.models.latent_activity import LatentActivity, collapse_withheld
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.latent_layers import LatentLayers
 from explorer.models.point_inference import PointInference
@@ -63,6 +62,7 @@ from explorer.panels.attribute import AttributePanel
 from explorer.panels.selection import SelectionPanel
 from explorer.panels.traversal import TraversalPanel
 from explorer.runtime.background import LatestJob
+from explorer.runtime.latent_jobs import compare_samples, export_selection
 from explorer.runtime.projection_job import LatentProjection
 from trainer.analysis.snapshots import DecoderSnapshot, LatentSnapshot, PreviewImages
 
@@ -358,48 +358,3 @@ class LatentPanels(QObject):
     def _on_label_changed(self, _index: int) -> None:
         self.traversal.set_label(self.sliders.label())
         self.attribute.set_label(self.sliders.label())
-
-
-def collapse_withheld(report) -> str:
-    """Why the live run's collapse is not judged at this StepReport, or "": a new run's q(z|x) starts at the prior
-    (its rate is near 0 until the encoder learns), and a rate held down by a warm-up is the schedule's."""
-    if getattr(report, "warming_up", False):
-        if report.beta < report.beta_target:
-            return f"β is still warming up ({report.beta:.3g} of {report.beta_target:g})"
-        return "a layer's KL weight is still warming up (Layers: warm-up steps)"
-    if report.epoch == 0:
-        return "a new run's q(z|x) starts at the prior; judged from the end of its first epoch"
-    return ""
-
-
-def export_selection(kind: str, path: str, latents, picked, progress=None, should_stop=None) -> str:
-    """Write the selected examples as a CSV of indices or an NPZ of images and latents; the line to show."""
-    from trainer.analysis.selection import write_indices_csv, write_selection_npz
-
-    def pick(a):
-        return None if a is None else np.asarray(a)[picked]
-
-    if kind == "csv":
-        write_indices_csv(path, latents.indices[picked], pick(latents.labels), latents.class_names)
-    else:
-        write_selection_npz(path, images=pick(latents.x), mu=latents.mu[picked], logvar=latents.logvar[picked],
-                            indices=latents.indices[picked], labels=pick(latents.labels), factors=pick(latents.factors),
-                            class_names=np.array(latents.class_names) if latents.class_names else None,
-                            factor_names=np.array(latents.factor_names) if latents.factor_names else None)
-    return f"Wrote {len(picked):,} examples to {path}"
-
-
-SAMPLES = 32
-"""Samples drawn from each of p(z) and the fit of q(z)."""
-
-
-def compare_samples(decoder, mu, seed: int, components: int, progress=None, should_stop=None) -> tuple:
-    """(trainer.analysis.aggregate.SampleComparison, decoded prior samples, decoded q(z)-fit samples), in a worker
-    thread."""
-    from trainer.analysis.aggregate import compare_prior_and_aggregate
-
-    comparison = compare_prior_and_aggregate(mu, n=SAMPLES, seed=seed, n_components=components,
-                                             should_stop=should_stop, progress=progress)
-    # a snapshot of its own: the GUI thread decodes with the shared one's module (one thread at a time)
-    own = dataclasses.replace(decoder, _cache={})  # of the same kind: a ModuleSnapshot keeps its module
-    return comparison, own.decode_torch(comparison.prior_z), own.decode_torch(comparison.aggregate_z)
