@@ -45,7 +45,8 @@ class FileController(QObject):
     """checkpoint_io.IoResult of every save, autosave and CSV export, after the window has shown it."""
 
     def __init__(self, host: QWidget, file_menu: QMenu, session, run: RunModel, status, banner, controls,
-                 targets: Callable[[], list], open_runs: Callable[[str], None], clear_run: Callable[[], None]):
+                 targets: Callable[[], list], open_runs: Callable[[str], None], clear_run: Callable[[], None],
+                 store: SettingsStore | None = None):
         """host: the window, parent of the dialogs and target of drops; file_menu: where the actions go, above
         its last action (Quit); targets: what File > Export offers; open_runs: a folder of runs (Open Runs, a
         dropped folder); clear_run: the model is discarded (a dataset it cannot fit)."""
@@ -53,7 +54,7 @@ class FileController(QObject):
         self.host, self.session, self.run = host, session, run
         self.status, self.banner, self.controls = status, banner, controls
         self._targets, self._open_runs, self._clear_run = targets, open_runs, clear_run
-        self.store = SettingsStore()
+        self.store = store or SettingsStore()  # the window's one store (recent files, folders, autosave)
         self.io = IoThread(self)
         self.error_dialogs = True
         """False (screenshots, scripts): errors go to the window's banner instead of a modal dialog."""

@@ -21,10 +21,10 @@ from explorer.files.settings_store import LAYOUT_VERSION, SettingsStore
 
 
 class WindowHabits(QObject):
-    def __init__(self, window):
+    def __init__(self, window, store: SettingsStore | None = None):
         super().__init__(window)
         self.window = window
-        self.store = SettingsStore()
+        self.store = store or SettingsStore()
         self.start_pause_action = QAction("Start / Pause", window)
         self.start_pause_action.setShortcut(QKeySequence(Qt.Key_Space))
         self.start_pause_action.setShortcutContext(Qt.WindowShortcut)

@@ -21,6 +21,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar, QVBoxLayout, QWidget
 
 from explorer.files.exports import export_targets
+from explorer.files.settings_store import SettingsStore
 from explorer.models.run_model import RunModel, epochs_text
 from explorer.models.run_settings import new_run_settings
 from explorer.models.run_state import RunState
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.session = TrainSession(self)
         self._accelerated = False  # the device probe found a GPU (new runs get the larger model)
+        self.store = SettingsStore()  # the one store of what the window remembers (files, habits, Reset)
         self._had_selection = False  # the scatter had a box/lasso selection: a new one does not raise its panel
         self.docks: dict[str, QDockWidget] = {}
         """Every panel's dock by its title (add_panel)."""
@@ -105,9 +107,9 @@ class MainWindow(QMainWindow):
         # (layout, settings) and Space: last, so every dock and menu they touch exists
         self.files = FileController(self, self._file_menu, self.session, self.run, self.status, self.banner,
                                     self.controls, targets=self.export_targets,
-                                    open_runs=self.compare.open_folder, clear_run=self.clear_run)
+                                    open_runs=self.compare.open_folder, clear_run=self.clear_run, store=self.store)
         self.files.sig_io_done.connect(self._on_io_done)
-        self.habits = WindowHabits(self)
+        self.habits = WindowHabits(self, self.store)
         if not fits_screen(self):  # a remembered frame larger than this screen (or off it)
             self.fit_to_screen()
         self.wheel_guard = WheelGuard(self)  # the wheel scrolls panels; it steps only the box being edited
@@ -305,7 +307,7 @@ class MainWindow(QMainWindow):
         template's settings (the demo's conv at 64 px) go with it: the user's last own settings come back, or the
         new-run settings of this machine (explorer.models.run_settings.new_run_settings)."""
         if self.run.template:
-            remembered = self.habits.store.run_settings()
+            remembered = self.store.run_settings()
             self.controls.set_settings(remembered or new_run_settings(self._accelerated))
         else:
             self.controls.restore_epochs()  # Continue may have raised Epochs for the run that goes now
