@@ -19,7 +19,6 @@ stretch when a paint was slow (see REDRAW_DUTY).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -30,6 +29,7 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer.panels.curve_ranges import SteadyRanges
+from explorer.panels.curve_specs import COLUMN_INDEX, COLUMNS, PLOTS, SMOOTHED, PlotSpec, ema
 from explorer.plotting.axes import PlainLogAxis, configure_pyqtgraph, steady_axes
 from explorer.plotting.curve_buffer import CurveBuffer
 
@@ -38,8 +38,6 @@ REDRAW_INTERVAL_MS = (50, 1000)
 REDRAW_DUTY = 0.05
 """Share of the GUI thread's time the curves may spend drawing; the pause stretches to keep it, so a slow or
 busy machine redraws less often instead of stalling the window (and, through the GIL, the training)."""
-REPORT_STEPS = 10
-"""Steps per StepReport (TrainConfig.report_every): the unit the smoothing factor is quoted in."""
 EMPTY_Y_RANGES = {"distortion": (10.0, 1000.0), "rate": (0.1, 100.0), "nelbo": (10.0, 1000.0), "beta": (0.01, 100.0)}
 """What an empty plot shows: the usual scale of each quantity for small images (β: the slider's range)."""
 TITLE_PX = 20
@@ -50,26 +48,6 @@ MAX_BETA_MARKERS = 100
 """β-change lines kept per plot (the newest); the β curve itself still shows every change."""
 MAX_OVERLAY_POINTS = 800
 """Points per curve of another run drawn over the live one."""
-
-
-# --- data ------------------------------------------------------------------------------------
-def ema(steps: np.ndarray, values: np.ndarray, smoothing: float, prev: tuple[float, float] | None = None) -> np.ndarray:
-    """Step-aware exponential moving average of report values.
-
-    A point that averages d steps decays the average by smoothing ** (d / REPORT_STEPS), so a short report at
-    an epoch's end, or a decimated point standing for many reports, weighs what it covers. `prev` is the
-    (step, value) the average stood at before these points; without it the first value seeds it.
-    """
-    out = np.empty(len(values))
-    if not len(values):
-        return out
-    last_step, y = prev if prev is not None else (steps[0] - REPORT_STEPS, values[0])
-    for i, (step, x) in enumerate(zip(steps.tolist(), values.tolist())):
-        keep = smoothing ** (max(step - last_step, 0.0) / REPORT_STEPS)
-        y = keep * y + (1.0 - keep) * x
-        out[i] = y
-        last_step = step
-    return out
 
 
 # --- view ------------------------------------------------------------------------------------
@@ -83,35 +61,6 @@ class _TimedGraphicsLayout(pg.GraphicsLayoutWidget):
         super().paintEvent(event)
         self.last_paint_s = time.perf_counter() - started
 
-
-
-@dataclass(frozen=True)
-class _PlotSpec:
-    key: str
-    title: str
-    color: str
-    tooltip: str
-
-
-PLOTS = (
-    _PlotSpec("distortion", "Distortion  −E log p(x|z)", "#1f77b4",
-              "Distortion: the reconstruction negative log-likelihood −E_q log p(x|z), nats per example.\n"
-              "Lower means the decoder recovers x better from z."),
-    _PlotSpec("rate", "Rate  KL(q(z|x) ‖ p(z))", "#d62728",
-              "Rate: KL(q(z|x) ‖ p(z)), nats per example: how much information z carries about x.\n"
-              "A rate near zero means the posterior has collapsed onto the prior."),
-    _PlotSpec("nelbo", "−ELBO = distortion + rate", "#2ca02c",
-              "Negative ELBO, nats per example: an upper bound on −log p(x) when p(x|z) is a normalized\n"
-              "likelihood of the data (−log p(x|y) for a CVAE). A Bernoulli decoder on grey levels gives a\n"
-              "cross-entropy instead, which bounds nothing: binarize, or use continuous-bernoulli.\n"
-              "The loss itself is distortion + β·rate; at β = 1 they coincide."),
-    _PlotSpec("beta", "β  (after the schedule)", "#7b4fa0",
-              "β weighs the rate against the distortion in the loss D + β·R.\n"
-              "Dashed lines mark the steps where a live β change took effect."),
-)
-COLUMNS = ("step", "distortion", "rate", "nelbo", "beta", "distortion_ema", "rate_ema", "nelbo_ema")
-_COL = {name: i for i, name in enumerate(COLUMNS)}
-SMOOTHED = ("distortion", "rate", "nelbo")
 
 
 class CurvesPanel(QWidget):
@@ -181,7 +130,7 @@ class CurvesPanel(QWidget):
         self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
         self._show_readout(None)
 
-    def _add_plot(self, spec: _PlotSpec, row: int, col: int) -> None:
+    def _add_plot(self, spec: PlotSpec, row: int, col: int) -> None:
         plot = self.graphics.addPlot(row=row, col=col)
         steady_axes(plot, left=PlainLogAxis)
         plot.setTitle(spec.title, size="10pt")
@@ -269,15 +218,15 @@ class CurvesPanel(QWidget):
                   "nelbo": -np.asarray(elbo, float)}
         smoothing = self.smoothing.value()
         rows = np.empty((len(step), len(COLUMNS)))
-        rows[:, _COL["step"]] = step
-        rows[:, _COL["beta"]] = beta
+        rows[:, COLUMN_INDEX["step"]] = step
+        rows[:, COLUMN_INDEX["beta"]] = beta
         for key, column in values.items():
-            rows[:, _COL[key]] = column
+            rows[:, COLUMN_INDEX[key]] = column
             smooth = ema(step, column, smoothing, self._ema_state.get(key))
-            rows[:, _COL[key + "_ema"]] = smooth
+            rows[:, COLUMN_INDEX[key + "_ema"]] = smooth
             self._ema_state[key] = (float(step[-1]), float(smooth[-1]))
         self._buffer.append(rows)
-        if self.log_y.isChecked() and (rows[:, [_COL[key] for key in SMOOTHED]] <= 0).any():
+        if self.log_y.isChecked() and (rows[:, [COLUMN_INDEX[key] for key in SMOOTHED]] <= 0).any():
             self.log_y.setChecked(False)  # log10 would silently drop those points
         self._schedule_redraw()
 
@@ -365,7 +314,7 @@ class CurvesPanel(QWidget):
         """(step, value) of a stored train curve: distortion, rate, nelbo or beta."""
         rows = self._buffer.rows()
         col = key + "_ema" if smoothed and key in SMOOTHED else key
-        return rows[:, 0].copy(), rows[:, _COL[col]].copy()
+        return rows[:, 0].copy(), rows[:, COLUMN_INDEX[col]].copy()
 
     def plotted(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(step, value) the faint per-report curve of a plot draws: each bin's min and max once bins merge."""
@@ -415,9 +364,9 @@ class CurvesPanel(QWidget):
         rows = self._buffer.rows()
         x = rows[:, 0]
         for key in keys:
-            self._raw[key].setData(*self._buffer.peaks(_COL[key]))  # min and max per bin: spikes stay
+            self._raw[key].setData(*self._buffer.peaks(COLUMN_INDEX[key]))  # min and max per bin: spikes stay
             smooth_col = key + "_ema" if key in SMOOTHED else key
-            self._train[key].setData(x, rows[:, _COL[smooth_col]])
+            self._train[key].setData(x, rows[:, COLUMN_INDEX[smooth_col]])
             if key in self._heldout:
                 self._heldout[key].setData(self._epochs["step"], self._epochs[key])
             self._stale.discard(key)
@@ -437,9 +386,9 @@ class CurvesPanel(QWidget):
 
     def _drawn_values(self, rows: np.ndarray, key: str) -> np.ndarray:
         """Every value one plot draws: the faint curve (spikes included), the smoothed one, the dots, overlays."""
-        columns = [self._buffer.peaks(_COL[key])[1]]
+        columns = [self._buffer.peaks(COLUMN_INDEX[key])[1]]
         if key in SMOOTHED:
-            columns += [rows[:, _COL[key + "_ema"]], np.asarray(self._epochs[key])]
+            columns += [rows[:, COLUMN_INDEX[key + "_ema"]], np.asarray(self._epochs[key])]
         columns += [values[key] for values in self._overlays.values()]
         return np.concatenate(columns)
 
@@ -455,8 +404,8 @@ class CurvesPanel(QWidget):
         if not len(rows):
             return
         for key in SMOOTHED:
-            smooth = ema(rows[:, 0], rows[:, _COL[key]], smoothing)
-            self._buffer.replace_column(_COL[key + "_ema"], smooth)
+            smooth = ema(rows[:, 0], rows[:, COLUMN_INDEX[key]], smoothing)
+            self._buffer.replace_column(COLUMN_INDEX[key + "_ema"], smooth)
             self._ema_state[key] = (float(rows[-1, 0]), float(smooth[-1]))
         self._redraw()
 
@@ -492,7 +441,7 @@ class CurvesPanel(QWidget):
         for spec in PLOTS:
             col = spec.key + "_ema" if spec.key in SMOOTHED else spec.key
             name = spec.title.split()[0]
-            value = row[_COL[col]]
+            value = row[COLUMN_INDEX[col]]
             text = f"{value:.3g}" if spec.key == "beta" else f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
             parts.append(f"<span style='color:{spec.color}'>{name} {text}</span>")
         self.readout.setText("&nbsp;&nbsp;&nbsp;".join(parts))

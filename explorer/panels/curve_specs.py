@@ -1,0 +1,60 @@
+"""What the training curves are: each plot's quantity, title and meaning, the columns a curve buffer keeps, and
+the step-aware smoothing of the train curves (explorer.panels.curves draws them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+REPORT_STEPS = 10
+"""Steps per StepReport (TrainConfig.report_every): the unit the smoothing factor is quoted in."""
+
+
+# --- smoothing ------------------------------------------------------------------------------------
+def ema(steps: np.ndarray, values: np.ndarray, smoothing: float, prev: tuple[float, float] | None = None) -> np.ndarray:
+    """Step-aware exponential moving average of report values.
+
+    A point that averages d steps decays the average by smoothing ** (d / REPORT_STEPS), so a short report at
+    an epoch's end, or a decimated point standing for many reports, weighs what it covers. `prev` is the
+    (step, value) the average stood at before these points; without it the first value seeds it.
+    """
+    out = np.empty(len(values))
+    if not len(values):
+        return out
+    last_step, y = prev if prev is not None else (steps[0] - REPORT_STEPS, values[0])
+    for i, (step, x) in enumerate(zip(steps.tolist(), values.tolist())):
+        keep = smoothing ** (max(step - last_step, 0.0) / REPORT_STEPS)
+        y = keep * y + (1.0 - keep) * x
+        out[i] = y
+        last_step = step
+    return out
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    key: str
+    title: str
+    color: str
+    tooltip: str
+
+
+PLOTS = (
+    PlotSpec("distortion", "Distortion  −E log p(x|z)", "#1f77b4",
+             "Distortion: the reconstruction negative log-likelihood −E_q log p(x|z), nats per example.\n"
+             "Lower means the decoder recovers x better from z."),
+    PlotSpec("rate", "Rate  KL(q(z|x) ‖ p(z))", "#d62728",
+             "Rate: KL(q(z|x) ‖ p(z)), nats per example: how much information z carries about x.\n"
+             "A rate near zero means the posterior has collapsed onto the prior."),
+    PlotSpec("nelbo", "−ELBO = distortion + rate", "#2ca02c",
+             "Negative ELBO, nats per example: an upper bound on −log p(x) when p(x|z) is a normalized\n"
+             "likelihood of the data (−log p(x|y) for a CVAE). A Bernoulli decoder on grey levels gives a\n"
+             "cross-entropy instead, which bounds nothing: binarize, or use continuous-bernoulli.\n"
+             "The loss itself is distortion + β·rate; at β = 1 they coincide."),
+    PlotSpec("beta", "β  (after the schedule)", "#7b4fa0",
+             "β weighs the rate against the distortion in the loss D + β·R.\n"
+             "Dashed lines mark the steps where a live β change took effect."),
+)
+COLUMNS = ("step", "distortion", "rate", "nelbo", "beta", "distortion_ema", "rate_ema", "nelbo_ema")
+COLUMN_INDEX = {name: i for i, name in enumerate(COLUMNS)}
+SMOOTHED = ("distortion", "rate", "nelbo")
