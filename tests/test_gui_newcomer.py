@@ -384,3 +384,36 @@ def test_the_runs_panel_says_when_runs_of_different_data_are_drawn_together(qtbo
     catalog.put(RunRecord(key="/tmp/exp/beta-2.h5", name="beta-2_seed-0", beta=2.0, status="done", data="mnist"))
     assert "datasets" not in panel.summary.text()
     close(win)
+
+
+# --- β has one owner -----------------------------------------------------------------------------------------
+def test_live_beta_previews_a_request_until_a_report_shows_it_applied():
+    from explorer.models.live_beta import LiveBeta
+
+    beta = LiveBeta()
+    states, sent = [], []
+    beta.sig_changed.connect(states.append)
+    beta.sig_requested.connect(sent.append)
+    beta.on_report(0.5, 1.0)  # a warm-up half way to β = 1
+    assert beta.state.shown == 0.5 and not beta.state.previewing
+    beta.preview(8.0)  # dragging: shown as the β it will give, sent to nobody
+    assert beta.state.shown == pytest.approx(4.0) and beta.state.previewing and sent == []
+    beta.request(8.0)
+    assert sent == [8.0]
+    beta.on_report(0.6, 1.0)  # a report from before the trainer took it on: still a preview, the new factor
+    assert beta.state.previewing and beta.state.shown == pytest.approx(8.0 * 0.6)
+    beta.on_report(4.8, 8.0)  # applied
+    assert not beta.state.previewing and beta.state.shown == 4.8
+    count = len(states)
+    beta.on_report(4.8, 8.0)  # every progress batch repeats it: no signal
+    assert len(states) == count
+
+
+def test_the_plane_draws_the_beta_the_window_owns(qtbot):
+    win = new_window(qtbot)
+    sent = []
+    win.explore.beta.sig_requested.connect(sent.append)
+    win.controls.beta_spin.setValue(4.0)  # typed into the box: settles at once
+    qtbot.waitUntil(lambda: sent == [pytest.approx(4.0)])
+    assert win.explore.rd.previewing and win.explore.rd.beta == pytest.approx(4.0)  # no report yet: a preview
+    close(win)

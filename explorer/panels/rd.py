@@ -2,8 +2,7 @@
 
     panel = RateDistortionPanel()
     panel.add_steps(step, rate, distortion)    # columns from the worker's CurveBatch (kl, recon), nats per example
-    panel.set_beta(beta, beta_target)          # a report: the effective β (target times the schedule factor)
-    panel.preview_beta(target)                 # the user set a β target: the line previews it at once
+    panel.show_beta(live_beta.state)           # explorer.models.live_beta: the β to draw, and whether a preview
     panel.set_history(checkpoint.history)      # the trajectory of an opened checkpoint
     # other runs (explorer.models.run_catalog.RunRecord)
     panel.set_runs(catalog.compared(), selected="sweep/beta-4_seed-0.h5")
@@ -36,6 +35,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from explorer.models.live_beta import BetaState
 from explorer.plotting.axes import steady_axes
 from explorer.plotting.curve_buffer import CurveBuffer
 from trainer.analysis.geometry import rd_line
@@ -79,8 +79,7 @@ class RateDistortionPanel(QWidget):
         self._ema: tuple[float, float] | None = None
         self._information: float | None = None  # the live run's held-out I(X; Z), nats
         self._beta = 1.0  # the β the line uses: the effective one, or the preview's
-        self._factor = 1.0  # the schedule's factor in the latest report (effective β / target)
-        self._preview: float | None = None  # a β target the user set that no report has shown applied yet
+        self._beta_state = BetaState(applied=1.0, target=1.0)  # what LiveBeta said last: drawn, never decided here
         self._runs: list = []  # compared RunRecords, as set_runs gave them
         self._anchor: tuple[str, float, float, float] | None = None  # a selected run: (name, R, D, β)
         self._trails: dict[str, pg.PlotDataItem] = {}  # compared run key -> its trajectory
@@ -190,30 +189,18 @@ class RateDistortionPanel(QWidget):
         self._buffer.append(rows)
         self._schedule()
 
-    def set_beta(self, beta: float, target: float | None = None) -> None:
-        """A report's effective β (the objective's now) and its β target. While a preview is pending and the
-        report's target is not the previewed one, the line keeps previewing (times the report's factor)."""
-        beta = float(beta)
-        if target is not None and float(target) > 0:
-            self._factor = beta / float(target)
-        if self._preview is not None:
-            if target is None or not math.isclose(float(target), self._preview, rel_tol=1e-9):
-                self._show(self._preview * self._factor)  # not applied yet: keep the preview
-                return
-            self._preview = None  # the trainer took the previewed target on
-        self._show(beta)
+    def show_beta(self, state: BetaState) -> None:
+        """The window's β (explorer.models.live_beta.BetaState): the line's slope is state.shown, and the
+        readout says whether that is the effective β or a preview of a target the trainer has not applied yet."""
+        force = state.previewing != self._beta_state.previewing or state.requested != self._beta_state.requested
+        self._beta_state = state
+        if state.shown is not None and (state.shown != self._beta or force):  # every progress batch repeats it
+            self._beta = state.shown
+            self._draw_lines()
 
-    def preview_beta(self, target: float) -> None:
-        """The user set a β target: the line shows at once the β it will give (target times the latest schedule
-        factor), and keeps it until a report's target says the trainer applied it."""
-        self._preview = float(target)
-        self._show(self._preview * self._factor, force=True)
-
-    def _show(self, beta: float, force: bool = False) -> None:
-        if beta == self._beta and not force:
-            return  # every progress batch repeats it
-        self._beta = beta
-        self._draw_lines()
+    def set_beta(self, beta: float) -> None:
+        """An applied β with nothing pending (a run compared without a live trainer; tests)."""
+        self.show_beta(BetaState(applied=float(beta), target=float(beta)))
 
     def set_runs(self, runs, selected: str | None = None) -> None:
         """The compared runs (explorer.models.run_catalog.RunRecord: key, name, colour, beta, rate, distortion,
@@ -231,11 +218,7 @@ class RateDistortionPanel(QWidget):
         steps = arrays.get("steps/step")
         if steps is not None and len(steps):
             self.add_steps(steps, arrays["steps/kl"], arrays["steps/recon"])
-            if "steps/beta" in arrays and len(arrays["steps/beta"]):
-                self._beta = float(np.asarray(arrays["steps/beta"])[-1])
-        self._preview = None  # another run: its β is the one to show
-        self._factor = 1.0
-        self.refresh_now()
+        self.refresh_now()  # its β comes from the window's LiveBeta, reset to the checkpoint's last
 
     def clear(self) -> None:
         self._buffer.clear()
@@ -261,7 +244,7 @@ class RateDistortionPanel(QWidget):
     @property
     def previewing(self) -> bool:
         """True while the line previews a β target the trainer has not applied yet."""
-        return self._preview is not None
+        return self._beta_state.previewing
 
     def trajectory(self) -> tuple[np.ndarray, np.ndarray]:
         """(rate, distortion) of the stored reports (raw, decimated when long)."""
@@ -395,11 +378,12 @@ class RateDistortionPanel(QWidget):
 
     def _beta_source(self) -> str:
         """Which β the line uses, for the readout (short: a readout that wraps to more lines resizes the plot)."""
-        if self._preview is None:
+        state = self._beta_state
+        if not state.previewing:
             return "effective"
-        if math.isclose(self._factor, 1.0, rel_tol=1e-9):
+        if math.isclose(state.factor, 1.0, rel_tol=1e-9):
             return "preview of your β"
-        return f"preview: your β {self._preview:.3g} × schedule {self._factor:.2f}"
+        return f"preview: your β {state.requested:.3g} × schedule {state.factor:.2f}"
 
     def _draw_runs(self) -> None:
         ends = [r for r in self._runs if math.isfinite(r.rate) and math.isfinite(r.distortion)]

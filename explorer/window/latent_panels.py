@@ -5,7 +5,8 @@
         window.add_panel(title, panel, area)
     session.worker.sig_explore.connect(explore.on_explore)     # DecoderSnapshot | LatentSnapshot | PreviewImages
     # in _on_progress:        explore.on_progress(batch)      (a runtime.messages.CurveBatch)
-    # on a live β change:     explore.set_beta(beta)   (the β line previews it until a batch shows it applied)
+    # on a live β change:     explore.beta.request(beta)   (LiveBeta: the β line previews it until a batch shows
+    #                          it applied)
     # on an opened checkpoint: explore.set_history(opened.history)
     # on Reset:               explore.clear()
     # in closeEvent:          explore.shutdown()
@@ -49,6 +50,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from explorer.models.latent_activity import LatentActivity, collapse_withheld
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.latent_layers import LatentLayers
+from explorer.models.live_beta import LiveBeta
 from explorer.models.point_inference import PointInference
 from explorer.panels.decoder import ROWS_PER_TURN, DecoderSlidersPanel
 from explorer.panels.elbo_gap import ElboGapPanel
@@ -95,6 +97,8 @@ class LatentPanels(QObject):
         self.samples = SamplesPanel()
         self.kl = KlPanel(self.activity)
         self.rd = RateDistortionPanel()
+        self.beta = LiveBeta(self)  # the window's β: requested and applied (explorer.models.live_beta)
+        self.beta.sig_changed.connect(self.rd.show_beta)
         self.information = InformationPanel()
         self.following_live = True
         """False while the latent panels explore another run (explorer.window.run_comparison): live KL reports
@@ -255,7 +259,7 @@ class LatentPanels(QObject):
         self.rd.add_steps(batch.step, batch.kl, batch.recon)
         self.information.add_batch_tc(batch.step, batch.batch_tc)
         if len(batch.beta):
-            self.rd.set_beta(float(batch.beta[-1]), float(batch.latest.beta_target))
+            self.beta.on_report(float(batch.beta[-1]), float(batch.latest.beta_target))
         if not self.following_live:
             return  # another run is explored: the live KL would mix with its encodings
         for step, _beta in batch.beta_changes:  # the objective changed: older encodings stop deciding
@@ -266,12 +270,10 @@ class LatentPanels(QObject):
         if not self._kl_timer.isActive():
             self._kl_timer.start()
 
-    def set_beta(self, beta: float) -> None:
-        """A live β target change: the RD plane previews it at once, until a report shows the trainer applied it."""
-        self.rd.preview_beta(beta)
-
     def set_history(self, arrays: dict) -> None:
         self.rd.set_history(arrays)
+        betas = arrays.get("steps/beta")
+        self.beta.reset(float(np.asarray(betas)[-1]) if betas is not None and len(betas) else None)
         self.information.set_history(arrays)
 
     def on_epoch(self, report) -> None:
@@ -294,6 +296,7 @@ class LatentPanels(QObject):
                       self.attribute, self.aggregate):
             panel.clear()
         if trajectory:
+            self.beta.reset()
             self.rd.clear()
             self.information.clear()
 

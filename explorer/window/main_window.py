@@ -252,13 +252,13 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         self.about_action.triggered.connect(self._on_about_triggered)
         # live settings go straight to the trainer's thread-safe setters
-        self.controls.sig_beta_changed.connect(self.session.set_beta)
+        # β: the Controls ask, LiveBeta owns it (the plane draws it), the trainer gets the settled targets
+        self.controls.sig_beta_changed.connect(self.explore.beta.request)
+        self.controls.sig_beta_previewed.connect(self.explore.beta.preview)
+        self.explore.beta.sig_requested.connect(self.session.set_beta)
         self.controls.sig_lr_changed.connect(self.session.set_lr)
         self.controls.sig_free_bits_changed.connect(self.session.set_free_bits)
-        # the rate–distortion plane's β line follows the slider while it is dragged, before training applies it
-        self.controls.sig_beta_previewed.connect(self.explore.set_beta)
         self.explore.cursor.sig_selection_changed.connect(self._on_selection_changed)
-        self.controls.sig_beta_changed.connect(self.explore.set_beta)
         self.controls.epochs_spin.valueChanged.connect(self._on_epochs_changed)
         self.explore.kl.sig_collapse_changed.connect(self._on_collapse_changed)
         self.explore_docks["Traversals"].visibilityChanged.connect(self.explore.traversal.on_shown)
