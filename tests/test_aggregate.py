@@ -13,10 +13,10 @@ import pytest
 from scipy.spatial.distance import cdist
 from scipy.stats import chi2, multivariate_normal, norm
 
-from trainer.analysis import aggregate
-from trainer.analysis.aggregate import (AggregateStopped, HoleMap, compare_prior_and_aggregate, find_holes,
-                               fit_aggregate, holes_in_plane, marginal_density, mean_spacing, nearest_mean_distance,
-                               prior_density, prior_samples)
+from trainer.analysis import aggregate, holes
+from trainer.analysis.aggregate import (AggregateStopped, compare_prior_and_aggregate, fit_aggregate, mean_spacing,
+                                        nearest_mean_distance, prior_samples)
+from trainer.analysis.holes import HoleMap, find_holes, holes_in_plane, marginal_density, prior_density
 
 REPO = Path(__file__).resolve().parents[1]
 DISC_MASS = chi2.cdf(9.0, df=2)  # N(0, I) mass inside the 3σ disc in 2-D: 1 - exp(-4.5)
@@ -55,7 +55,7 @@ def test_marginal_density_adds_its_chunks_up_to_the_same_grid(monkeypatch):
     logvar = rng.uniform(-3, 0, size=(500, 3))
     xs = np.linspace(-3, 3, 25)
     whole = marginal_density(mu, logvar, 0, 1, xs, xs)
-    monkeypatch.setattr(aggregate, "CHUNK_BYTES", 8 * 50 * 37)  # 37 points a chunk: 14 chunks, the last short
+    monkeypatch.setattr(holes, "CHUNK_BYTES", 8 * 50 * 37)  # 37 points a chunk: 14 chunks, the last short
     np.testing.assert_allclose(marginal_density(mu, logvar, 0, 1, xs, xs), whole, rtol=1e-12)
 
 
@@ -295,7 +295,8 @@ def test_bad_inputs_raise_a_value_error_that_names_the_problem(call, message):
 def test_the_module_loads_no_qt_and_no_torch():
     # in a fresh interpreter: pytest-qt has already loaded PySide6 into this one
     code = ("import sys, numpy as np; "
-            "from trainer.analysis.aggregate import compare_prior_and_aggregate, holes_in_plane; "
+            "from trainer.analysis.aggregate import compare_prior_and_aggregate; "
+            "from trainer.analysis.holes import holes_in_plane; "
             "mu = np.random.default_rng(0).normal(size=(50, 3)); holes_in_plane(mu, mu * 0, 0, 1); "
             "compare_prior_and_aggregate(mu, n=4); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'explorer', 'torch')]; "

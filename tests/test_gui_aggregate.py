@@ -7,7 +7,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from test_gui_latent_panels import collapsed, explore, healthy, sprites  # noqa: F401  (fixtures)
 from test_gui_selection import scatter  # noqa: F401  (fixture)
-from trainer.analysis.aggregate import holes_in_plane
+from trainer.analysis.holes import holes_in_plane
 
 WAIT_MS = 30_000
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QSpinBox
 
 from explorer.plotting.image_grid import tile, to_uint8
 from explorer.plotting.thumbnails import DEFAULT_SIZE_PX, ThumbnailItem
-from trainer.analysis.aggregate import HOLE_RATIO, PRIOR_RADIUS, HolesRequest
+from trainer.analysis.holes import HOLE_RATIO, PRIOR_RADIUS, HolesRequest
 from trainer.analysis.geometry import prior_contour
 from trainer.pixels import to_float01
 
@@ -159,7 +159,7 @@ class OverlaysMixin:
         self.sig_density_requested.emit(HolesRequest(self._density_token, lat.mu, lat.logvar, i, j))
 
     def set_density(self, token: int, holes) -> None:
-        """The trainer.analysis.aggregate.HoleMap asked for with `token` has arrived: draw it (a stale one is
+        """The trainer.analysis.holes.HoleMap asked for with `token` has arrived: draw it (a stale one is
         dropped)."""
         if token != self._density_token or self._latents is None:
             return
@@ -189,7 +189,7 @@ class OverlaysMixin:
             self._update_info()
 
     def density(self):
-        """The trainer.analysis.aggregate.HoleMap drawn now, or None."""
+        """The trainer.analysis.holes.HoleMap drawn now, or None."""
         return self._density if self.density_item.isVisible() else None
 
     # --- thumbnails -----------------------------------------------------------------------------------

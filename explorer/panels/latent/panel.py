@@ -45,7 +45,7 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
     sig_projection_requested = Signal(object)
     """A trainer.analysis.projection.ProjectionRequest: compute this UMAP or t-SNE map off the GUI thread."""
     sig_density_requested = Signal(object)
-    """A trainer.analysis.aggregate.HolesRequest: the aggregate posterior's density in the plane of two dimensions."""
+    """A trainer.analysis.holes.HolesRequest: the aggregate posterior's density in the plane of two dimensions."""
 
     def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None,
                  layers: LatentLayers | None = None, point: PointInference | None = None):
