@@ -28,7 +28,8 @@ from trainer.analysis.geometry import interpolate, traversal_grid
 from trainer.model.vae import model_config_for
 from trainer.training.loop import Trainer
 from trainer.training.reports import StepReport
-from trainer.analysis.snapshots import DecoderSnapshot, ExplorePublisher, encode_heldout, preview_images
+from trainer.analysis.publishing import ExplorePublisher
+from trainer.analysis.snapshots import DecoderSnapshot, encode_heldout, preview_images
 
 
 WAIT_MS = 30_000

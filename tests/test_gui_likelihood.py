@@ -11,7 +11,8 @@ from explorer.panels.elbo_gap import ElboGapPanel
 from explorer.runtime.background import LatestJob
 from trainer.config import DatasetSpec, TrainConfig
 from trainer.data.dataset import Dataset
-from trainer.analysis.snapshots import DecoderSnapshot, ExplorePublisher, LatentSnapshot
+from trainer.analysis.publishing import ExplorePublisher
+from trainer.analysis.snapshots import DecoderSnapshot, LatentSnapshot
 from trainer.model.likelihood import data_is_binary
 from trainer.model.vae import model_config_for
 from trainer.training.loop import Trainer

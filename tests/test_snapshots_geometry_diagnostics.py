@@ -23,13 +23,12 @@ from trainer.analysis.geometry import StablePCA, interpolate, prior_contour, rd_
 from trainer.model.vae import model_config_for
 from trainer.training.loop import Trainer
 from trainer.model.vae import VAE
+from trainer.analysis.publishing import ExplorePublisher, latent_interval
 from trainer.analysis.snapshots import (
     DecoderSnapshot,
-    ExplorePublisher,
     LatentSnapshot,
     PreviewImages,
     encode_heldout,
-    latent_interval,
     preview_images,
     prior_samples,
     reconstructions,

@@ -102,7 +102,7 @@ class RunLoadingWorker(QObject):
     @Slot(str)
     def explore(self, path: str) -> None:
         from trainer.checkpoints.hdf5 import load_checkpoint
-        from trainer.analysis.snapshots import ExplorePublisher, checkpoint_snapshots
+        from trainer.analysis.publishing import ExplorePublisher, checkpoint_snapshots
 
         with self._lock:
             if path != self._wanted:

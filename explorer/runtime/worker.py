@@ -28,7 +28,7 @@ from explorer.runtime.memory import TRIM_INTERVAL_S, release_free_memory
 from explorer.runtime.tensorboard_log import run_log
 from explorer.runtime.messages import CurveBatch, DatasetChanged, OpenedCheckpoint, RunEnded, RunStarted, TrainRequest
 from trainer.errors import VaeExplorerError
-from trainer.analysis.snapshots import ExplorePublisher  # numpy only: torch loads inside its functions
+from trainer.analysis.publishing import ExplorePublisher  # numpy only: torch loads inside its functions
 
 EMIT_INTERVAL_S = 1 / 30
 """At most ~30 progress signals a second reach the GUI; StepReports in between travel in the same batch."""
@@ -470,7 +470,7 @@ class TrainWorker(QObject):
         The dataset is loaded (and cached for Start) and encoded here in the worker thread, never in the GUI's.
         Without it the sliders still work; the status line says why the scatter stays empty.
         """
-        from trainer.analysis.snapshots import checkpoint_snapshots
+        from trainer.analysis.publishing import checkpoint_snapshots
 
         pub = self.explore
         try:
