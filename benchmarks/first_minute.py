@@ -64,7 +64,7 @@ def main() -> int:
     settings = new_run_settings(False)
     if args.demo_settings:
         settings = settings.replace(sprites_size=64, arch="conv")
-    win.controls.set_settings(settings)
+    win.run_settings.set(settings)
     win.show()
     seen: dict = {"first_decoding_s": None, "recognisable_s": None, "r2_at_goal": None, "steps_at_goal": None,
                   "r2": []}
@@ -108,7 +108,7 @@ def main() -> int:
     QTimer.singleShot(POLL_MS, poll)
     app.exec()
     win.close()
-    s = win.controls.settings()
+    s = win.run_settings.value
     result = {
         "benchmark": "first_minute",
         "settings": f"sprites {s.sprites_n} at {s.sprites_size} px, {s.arch}, latent {s.latent_dim}, "

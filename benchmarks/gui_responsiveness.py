@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     headless.steps, headless.seconds = 0, 0.0
     app = QApplication.instance() or QApplication([sys.argv[0]])
     window = MainWindow()
-    window.controls.set_settings(settings)
+    window.run_settings.set(settings)
     window.resize(1280, 800)
     window.show()
     gui = GuiRun(window)

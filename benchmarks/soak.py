@@ -186,7 +186,7 @@ def main() -> int:
     from explorer.window.main_window import MainWindow
 
     window = MainWindow()
-    window.controls.set_settings(window.controls.settings().replace(
+    window.run_settings.set(window.run_settings.value.replace(
         dataset="sprites", sprites_n=args.sprites_n, sprites_size=28, batch_size=64, latent_dim=8, epochs=1_000_000,
         device="cpu"))
     window.resize(1440, 900)

@@ -78,12 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         use_scratch_settings("vae-explorer-screenshot-")
     window = MainWindow()
     try:
-        overrides = _overrides(args.set, window.controls.settings())
+        overrides = _overrides(args.set, window.run_settings.value)
     except ValueError as exc:
         print(f"vae-explorer: {exc}", file=sys.stderr)
         return 2
     if overrides is not None:
-        window.controls.set_settings(overrides)
+        window.run_settings.set(overrides)
 
     # a folder of runs (a sweep) opens beside the window's own model
     runs = args.checkpoint if args.checkpoint and Path(args.checkpoint).is_dir() else None

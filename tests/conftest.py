@@ -74,7 +74,7 @@ def small_window(qtbot):
         win = MainWindow()
         WindowLog(win)
         qtbot.addWidget(win)
-        win.controls.set_settings(win.controls.settings().replace(**{**SMALL_RUN, **settings}))
+        win.run_settings.set(win.run_settings.value.replace(**{**SMALL_RUN, **settings}))
         win.show()
         made.append(win)
         return win

@@ -33,7 +33,7 @@ def test_a_newer_request_stops_the_running_one_and_finished_comes_once_idle(qtbo
     jobs.submit(3, blocking(now, "three"))  # replaces 2, which never runs
     assert jobs.running
     qtbot.waitUntil(lambda: ("finished", False) in log, timeout=WAIT_MS)
-    assert log == [("stopped", 1), ("done", 3, "three"), ("finished", False)]
+    assert log == [("done", 3, "three"), ("finished", False)]  # 1 stopped, superseded: nothing of it arrives
 
     log.clear()
     jobs.submit(4, blocking(never, "four"))
@@ -45,4 +45,15 @@ def test_a_newer_request_stops_the_running_one_and_finished_comes_once_idle(qtbo
     jobs.submit(5, lambda progress, should_stop: 1 / 0)
     qtbot.waitUntil(lambda: bool(log) and log[-1][0] == "finished", timeout=WAIT_MS)
     assert log == [("failed", 5, "ZeroDivisionError: division by zero"), ("finished", False)]
+
+    # dropped: what the running submission still sends (its progress, its result) never arrives
+    log.clear()
+    release = threading.Event()
+    jobs.sig_progress.connect(lambda token, message, fraction: log.append(("progress", token)))
+    jobs.submit(6, blocking(release, "six"))
+    qtbot.waitUntil(lambda: ("progress", 6) in log, timeout=WAIT_MS)
+    jobs.drop()
+    release.set()
+    qtbot.waitUntil(lambda: log[-1][0] == "finished", timeout=WAIT_MS)
+    assert log == [("progress", 6), ("finished", False)]
     assert jobs.shutdown()

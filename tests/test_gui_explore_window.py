@@ -29,9 +29,9 @@ STEPS = 120
 def window(qtbot):
     win = MainWindow()
     qtbot.addWidget(win)
-    small = win.controls.settings().replace(sprites_n=600, sprites_size=28, batch_size=32, latent_dim=4, hidden=(64,),
+    small = win.run_settings.value.replace(sprites_n=600, sprites_size=28, batch_size=32, latent_dim=4, hidden=(64,),
                                             lr=3e-3, epochs=1000)
-    win.controls.set_settings(small)
+    win.run_settings.set(small)
     win.resize(1440, 900)
     win.show()
     yield win
@@ -121,7 +121,7 @@ def test_traversal_and_interpolation_grids_have_the_right_shape_and_content(qtbo
 
 
 def test_the_kl_strip_flags_a_collapsed_model_in_the_window(qtbot, window):
-    window.controls.set_settings(window.controls.settings().replace(beta=50.0))
+    window.run_settings.set(window.run_settings.value.replace(beta=50.0))
     train(qtbot, window, steps=150)
     kl = window.explore.kl
     qtbot.waitUntil(lambda: kl.collapsed, timeout=5000)

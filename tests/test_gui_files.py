@@ -73,7 +73,7 @@ def make_window(qtbot, **settings) -> MainWindow:
     win = MainWindow()
     WindowLog(win)
     qtbot.addWidget(win)
-    win.controls.set_settings(win.controls.settings().replace(**{**SMALL, **settings}))
+    win.run_settings.set(win.run_settings.value.replace(**{**SMALL, **settings}))
     win.show()
     return win
 
@@ -163,7 +163,7 @@ def test_save_during_training_then_open_in_a_fresh_window_continues_the_curves(q
     dialogs.open_path = str(path)
     fresh.files.open_action.trigger()
     wait_opened(qtbot, fresh, path)
-    s = fresh.controls.settings()
+    s = fresh.run_settings.value
     assert ((s.beta, s.schedule, s.schedule_steps, s.free_bits, s.lr, s.latent_dim)
             == (2.5, "warmup", 300, 0.25, 2e-3, 4))
     steps = fresh.curves.curve("distortion", smoothed=False)[0]
@@ -376,7 +376,7 @@ def test_open_dataset_npz_then_train_on_it(qtbot, window, dialogs, tmp_path, mon
                     window.status.currentMessage(), timeout=WAIT_MS)
     controls = window.controls
     assert controls.dataset_combo.currentData() == "path" and "digits.npz" in controls.dataset_combo.currentText()
-    assert controls.settings().path == str(npz)
+    assert controls.settings_model.value.path == str(npz)
     start(qtbot, window, steps=10)
     trainer = window.session.worker.trainer
     assert trainer.dataset.spec.path == str(npz) and trainer.dataset.x_train.shape[1:] == (1, 28, 28)
@@ -611,7 +611,7 @@ def test_switch_dataset_during_training_repeatedly(qtbot, window, dialogs, tmp_p
         window.files.open_dataset_action.trigger()
         qtbot.waitUntil(lambda: window.state is RunState.IDLE and f"set{i}.npz" in window.status.currentMessage(),
                         timeout=WAIT_MS)
-        assert window.session.worker.trainer is None and window.controls.settings().path == str(npz)
+        assert window.session.worker.trainer is None and window.run_settings.value.path == str(npz)
     start(qtbot, window, steps=5)
     assert window.session.worker.trainer.dataset.spec.path == str(tmp_path / "set2.npz")
     stop(qtbot, window)

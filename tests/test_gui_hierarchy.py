@@ -78,10 +78,10 @@ def test_the_controls_set_the_layers_and_their_warm_up(qtbot):
     assert not controls.layer_warmup_edit.isEnabled()
     controls.layers_spin.setValue(2)
     controls.layer_warmup_edit.setText("0, 500")
-    settings = controls.settings()
+    settings = controls.settings_model.value
     assert settings.model_kwargs()["layers"] == 2 and settings.train_config().layer_warmup == (0, 500)
     assert controls.layer_warmup_edit.isEnabled()
-    controls.set_settings(settings.replace(layers=3, layer_warmup=(0, 10, 20)))
+    controls.settings_model.set(settings.replace(layers=3, layer_warmup=(0, 10, 20)))
     assert controls.layers_spin.value() == 3 and controls.layer_warmup_edit.text() == "0, 10, 20"
 
 
@@ -157,7 +157,7 @@ def test_the_window_trains_a_hierarchy_shows_its_layers_and_reopens_it(qtbot, sm
     fresh = small_window()
     fresh.open_checkpoint(str(path))
     qtbot.waitUntil(lambda: fresh.run.current_path == str(path) and fresh.state is RunState.STOPPED, timeout=60_000)
-    shown = fresh.controls.settings()
+    shown = fresh.run_settings.value
     assert shown.layers == 2 and shown.layer_warmup == (0, 20) and not fresh.controls.layers_spin.isEnabled()
     qtbot.waitUntil(lambda: len(fresh.explore.information.series().get("z1_rate", ([], []))[0]) == 2,
                     timeout=30_000)

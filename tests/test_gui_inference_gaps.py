@@ -160,13 +160,14 @@ def test_negative_gaps_are_drawn_where_they_fall_counted_and_explained(qtbot):
 
     host = QWidget()  # owns the job, as a window does: both go when the test's widgets are closed
     qtbot.addWidget(host)
-    view = GapSplitView(LatestJob("test gap split", host), parent=host)
+    jobs = LatestJob("test gap split", host)
+    view = GapSplitView(jobs, parent=host)
     encoder = np.array([-100.0, -100.0, -100.0, -100.0, -100.0])
     optimized = encoder + np.array([0.5, 0.4, 0.6, 0.5, -0.1])  # one example's VI ended a little worse
     log_px = optimized + np.array([-0.03, -0.02, 0.01, -0.05, 0.02])  # q* near exact: noise around 0
     result = GapResult(elbo_encoder=encoder, elbo_optimized=optimized, iwae_encoder=log_px - 1,
                        iwae_optimized=log_px, seconds_amortized=0.01, seconds_classical=1.0, steps=50.0, k=100)
-    view._run.sig_done.emit(result)
+    jobs.sig_done.emit(1, result)  # what the job sends of its newest submission
     assert list(view.approximation_bars.opts["height"]) == pytest.approx([np.mean(log_px - optimized)])
     assert view.approximation_bars.opts["height"][0] < 0  # a negative mean is drawn below 0, not clamped
     caption = view.strip_caption.text()

@@ -91,7 +91,7 @@ def test_a_cvae_estimate_is_log_p_of_x_given_y(qtbot, grey):
 def test_the_binarize_choice_trains_the_run_and_locks_with_the_model(qtbot, small_window):
     win = small_window(sprites_n=600)
     win.controls.binarize_combo.setCurrentText("static")
-    assert win.controls.settings().train_config().binarize == "static"
+    assert win.run_settings.value.train_config().binarize == "static"
     win.start_action.trigger()
     qtbot.waitUntil(lambda: win.session.worker.trainer is not None and win.session.worker.trainer.step >= 10,
                     timeout=WAIT_MS)

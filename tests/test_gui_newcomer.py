@@ -101,7 +101,7 @@ def test_a_full_tour_leaves_the_window_on_a_1280_by_800_screen_with_whole_labels
     torch.manual_seed(0)
     data = load_dataset(DatasetSpec(name="sprites", n=300, image_size=28))
     trainer = Trainer(model_config_for(data, latent_dim=20, hidden=(64,), layers=2), TrainConfig(device="cpu"), data)
-    win.controls.set_settings(win.controls.settings().replace(dataset="mnist", layers=2, latent_dim=20,
+    win.run_settings.set(win.run_settings.value.replace(dataset="mnist", layers=2, latent_dim=20,
                                                               layer_warmup=(0, 2000)))
     win.explore.on_decoder(DecoderSnapshot.from_model(trainer.model, step=0))
     win.explore.on_latents(encode_heldout(trainer.model, data, "cpu", step=0))
@@ -162,7 +162,7 @@ def test_the_live_runs_name_follows_the_run_through_reset_start_and_save(qtbot):
     catalog.put(RunRecord(key=LIVE, name="demo_sprites", status="opened"))  # the demo, opened at launch
     win.clear_run()  # Reset
     assert catalog.get(LIVE) is None
-    win.controls.set_settings(win.controls.settings().replace(dataset="mnist"))
+    win.run_settings.set(win.run_settings.value.replace(dataset="mnist"))
     win.session.worker.sig_started.emit(started())
     assert catalog.get(LIVE).name == "live · mnist"
     win.run.saved("/tmp/somewhere/my-mnist.h5", 120)
@@ -184,11 +184,19 @@ def test_reset_leaves_no_text_of_the_run_before(qtbot):
     win.explore.flush()
     win.explore.traversal.refresh_now()
     assert "28,200" in win.explore.traversal.traversal_view.title
+    assert "28,200" in badge(win).text()
     win.status.showMessage("Opened demo_sprites.h5: a sprites VAE trained for 28,200 steps.")
     win.clear_run()
     assert "28,200" not in win.explore.traversal.traversal_view.title
+    assert "28,200" not in badge(win).text() and badge(win).isHidden()
     assert win.status.currentMessage() == ""
     close(win)
+
+
+def badge(win):
+    from explorer.window.status_bar import ExploredBadge
+
+    return win.status.findChild(ExploredBadge)
 
 
 # --- case 4: a false collapse warning ------------------------------------------------------------------------
@@ -263,17 +271,32 @@ def live_epoch(step: int, rate: float, info: float):
 
 def test_the_information_panel_names_and_follows_the_explored_run(qtbot):
     import numpy as np
+    import torch
 
     from explorer.models.run_catalog import LIVE, RunRecord
+    from trainer.analysis.snapshots import DecoderSnapshot
+    from trainer.config import ModelConfig
+    from trainer.model.hierarchy import build_model
 
     win = new_window(qtbot)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(input_shape=(1, 28, 28), hidden=(32,), latent_dim=4))
+
+    def show_model(step: int) -> None:  # what the worker or the run-loading thread sends of the explored model
+        win.explore.on_decoder(DecoderSnapshot.from_model(model, step=step))
+        win.explore.flush()
+        win.explore.traversal.refresh_now()
+
     info = win.explore.information
     catalog = win.compare.catalog
-    win.controls.set_settings(win.controls.settings().replace(dataset="mnist"))
+    win.run_settings.set(win.run_settings.value.replace(dataset="mnist"))
     win.session.worker.sig_started.emit(started())
     win.session.worker.sig_epoch.emit(live_epoch(100, rate=20.0, info=5.0))
     assert "live · mnist" in info.run_label.text()
     assert info.series()["mutual_information"][1].tolist() == [5.0]
+    show_model(100)
+    assert "live · mnist · step 100" in win.explore.traversal.traversal_view.title
+    assert badge(win).text() == "Showing live · mnist · step 100"
 
     other = "/tmp/runs/beta-4_seed-0.h5"
     history = {"rate_split/step": np.array([50, 100]), "epochs/step": np.array([50, 100]),
@@ -283,6 +306,11 @@ def test_the_information_panel_names_and_follows_the_explored_run(qtbot):
     catalog.put(RunRecord(key=other, name="beta-4_seed-0", beta=4.0, status="done", history=history))
     catalog.select(other)
     assert "beta-4_seed-0" in info.run_label.text()
+    assert badge(win).text() == "Showing beta-4_seed-0"  # its model is still being read
+    show_model(900)
+    for text in (info.run_label.text(), win.explore.traversal.traversal_view.title, badge(win).text()):
+        assert "beta-4_seed-0" in text and "live" not in text
+    assert "beta-4_seed-0 · step 900" in badge(win).text()
     assert info.series()["mutual_information"][1].tolist() == [1.0, 2.0]
     assert info.series()["rate"][1].tolist() == [9.0, 8.0]
     # the live run trains on meanwhile: its epoch is kept, not drawn over the explored run
@@ -291,6 +319,13 @@ def test_the_information_panel_names_and_follows_the_explored_run(qtbot):
     catalog.select(LIVE)
     assert "live · mnist" in info.run_label.text()
     assert info.series()["mutual_information"][1].tolist() == [5.0, 6.0]
+    show_model(200)
+    assert badge(win).text() == "Showing live · mnist · step 200"
+    # saved under a file name: every view calls the live run by it
+    catalog.update(LIVE, name="my-run")
+    assert "my-run" in info.run_label.text() and badge(win).text() == "Showing my-run · step 200"
+    win.explore.traversal.refresh_now()
+    assert "my-run · step 200" in win.explore.traversal.traversal_view.title
     close(win)
 
 
@@ -336,15 +371,15 @@ def test_reset_after_the_demo_sets_up_a_run_this_cpu_trains_in_seconds(qtbot):
 
     win = new_window(qtbot)
     win.show()
-    assert win.controls.settings() == new_run_settings(accelerated=False)  # before anything is opened
-    assert win.controls.settings().sprites_size == 28 and win.controls.settings().arch == "mlp"
+    assert win.run_settings.value == new_run_settings(accelerated=False)  # before anything is opened
+    assert win.run_settings.value.sprites_size == 28 and win.run_settings.value.arch == "mlp"
     assert "28 px" in win.controls.machine_note.text()
     win.files.open_checkpoint(str(demo_checkpoint()), remember=False)  # as the window opens the demo
     qtbot.waitUntil(lambda: win.state is RunState.STOPPED, timeout=60_000)
-    demo = win.controls.settings()
+    demo = win.run_settings.value
     assert (demo.arch, demo.sprites_size) == ("conv", 64)  # the demo stays what it is
     win.clear_run()  # Reset
-    assert win.controls.settings() == new_run_settings(accelerated=False)
+    assert win.run_settings.value == new_run_settings(accelerated=False)
     close(win)
 
 
@@ -362,7 +397,7 @@ def test_reset_after_the_demo_gives_back_the_users_own_last_settings(qtbot):
     qtbot.waitUntil(lambda: win.state is RunState.STOPPED, timeout=60_000)
     win.habits.save()  # quitting with the demo open must not make its settings the user's
     win.clear_run()
-    assert win.controls.settings() == own
+    assert win.run_settings.value == own
     close(win)
 
 
@@ -372,7 +407,7 @@ def test_the_runs_panel_says_when_runs_of_different_data_are_drawn_together(qtbo
 
     win = new_window(qtbot)
     catalog, panel = win.compare.catalog, win.compare.panel
-    win.controls.set_settings(win.controls.settings().replace(dataset="mnist"))
+    win.run_settings.set(win.run_settings.value.replace(dataset="mnist"))
     win.session.worker.sig_started.emit(started())
     assert catalog.get(LIVE).data == "mnist"
     catalog.put(RunRecord(key="/tmp/exp/beta-1.h5", name="beta-1_seed-0", beta=1.0, status="done",
@@ -417,3 +452,44 @@ def test_the_plane_draws_the_beta_the_window_owns(qtbot):
     qtbot.waitUntil(lambda: sent == [pytest.approx(4.0)])
     assert win.explore.rd.previewing and win.explore.rd.beta == pytest.approx(4.0)  # no report yet: a preview
     close(win)
+
+
+# --- the run settings: one owner, the Controls its view ------------------------------------------------------
+def test_the_controls_are_a_view_of_the_run_settings_model(qtbot):
+    from explorer.models.run_settings import new_run_settings
+    from explorer.models.run_settings_model import RunSettingsModel
+    from explorer.panels.controls import ControlsPanel
+    from trainer.errors import ConfigError
+
+    settings = RunSettingsModel(new_run_settings(False))
+    controls = ControlsPanel(settings)
+    qtbot.addWidget(controls)
+    changes = []
+    settings.sig_changed.connect(changes.append)
+
+    # an edit in the form sets the model; the fields the form does not show stay as the model holds them
+    settings.update(hidden=(123,), split_seed=7)
+    controls.latent_spin.setValue(17)
+    assert settings.value.latent_dim == 17 and changes[-1] is settings.value
+    assert settings.value.hidden == (123,) and settings.value.split_seed == 7
+    # set from code (an opened checkpoint): the form shows it
+    settings.set(settings.value.replace(latent_dim=5, lr=0.002, layers=2))
+    assert controls.latent_spin.value() == 5 and controls.lr_spin.value() == pytest.approx(0.002)
+    # an entry that is no setting: the value stays, and what Start reads refuses it in one line
+    controls.layer_warmup_edit.setText("abc")
+    assert settings.value.layer_warmup == ()
+    with pytest.raises(ConfigError, match="layer_warmup"):
+        settings.checked()
+    controls.layer_warmup_edit.setText("0, 500")
+    assert settings.checked().layer_warmup == (0, 500)
+
+    # Continue raises the run's epoch total: Epochs shows it until Reset restores the user's value
+    controls.epochs_spin.setValue(3)
+    settings.show_run_epochs(6)
+    assert controls.epochs_spin.value() == 6 and settings.value.epochs == 6
+    settings.restore_epochs()
+    assert controls.epochs_spin.value() == 3 and settings.value.epochs == 3
+    settings.show_run_epochs(6)
+    controls.epochs_spin.setValue(9)  # the user chose a total: that one stays
+    settings.restore_epochs()
+    assert settings.value.epochs == 9

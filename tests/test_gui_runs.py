@@ -107,7 +107,7 @@ def test_a_sweep_from_the_window_shows_its_runs_as_they_train_and_reads_them_bac
 
     progress = []
     window.compare.sweep.worker.sig_progress.connect(progress.append)
-    settings = window.controls.settings().replace(epochs=2)
+    settings = window.run_settings.value.replace(epochs=2)
     folder = tmp_path / "sweep"
     with qtbot.waitSignal(window.compare.sig_sweep_finished, timeout=WAIT_MS) as finished:
         assert window.compare.start_sweep(SweepRequest(settings, (0.5, 4.0), (0,), str(folder)))
@@ -130,7 +130,7 @@ def test_a_sweep_with_a_folder_that_cannot_be_made_says_why(qtbot, window, tmp_p
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with qtbot.waitSignal(window.compare.sig_sweep_finished, timeout=WAIT_MS) as finished:
-        window.compare.start_sweep(SweepRequest(window.controls.settings(), (1.0,), (0,), str(blocker / "sweep")))
+        window.compare.start_sweep(SweepRequest(window.run_settings.value, (1.0,), (0,), str(blocker / "sweep")))
     assert finished.args[0].error
     assert "did not start" in window.banner.text()
     assert window.compare.sweep_action.isEnabled()
@@ -163,7 +163,7 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
     import dataclasses
     import functools
 
-    from explorer.panels.experiments import EXPERIMENTS
+    from trainer.experiments import EXPERIMENTS
 
     if key == "mig":  # what the panel shows of DCI, not DCI itself (tests/test_disentanglement.py): 10 boosting
         import sklearn.ensemble  # stages instead of 100 (disentanglement_lib's), 80% of this test's time before
@@ -173,7 +173,9 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
 
     full = next(e for e in EXPERIMENTS if e.key == key)
     # the same experiment on less data: what the menu runs, in seconds
-    small = dataclasses.replace(full, settings=full.settings.replace(sprites_n=600, hidden=(64,), batch_size=64),
+    small = dataclasses.replace(full, data=dataclasses.replace(full.data, n=600),
+                                model=dataclasses.replace(full.model, hidden=(64,)),
+                                train=dataclasses.replace(full.train, batch_size=64),
                                 betas=full.betas if key in ("gap", "tcvae", "layers") else (0.1, 30.0),
                                 seeds=(0,) if key == "tcvae" else full.seeds,
                                 stages=(1, 2) if key in ("gap", "inference") else (2,),
@@ -210,7 +212,7 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
     elif key == "tcvae":  # one β-VAE and one β-TCVAE run at the same β, MIG of each
         rows = finished[-1].rows
         assert [r.objective for r in rows] == ["elbo", "tcvae"] and ys == [r.mig for r in rows]
-        from explorer.panels.experiments import result_points
+        from trainer.experiments.conclusions import result_points
 
         assert result_points(small, [rows])[0] == ["β s0", "TC s0"]
         assert "β-TCVAE: MIG" in text and "β-VAE: MIG" in text
@@ -248,12 +250,12 @@ def test_the_window_trains_one_thing_at_a_time(qtbot, window, tmp_path):
 
     window.start_action.trigger()
     qtbot.waitUntil(lambda: window.state is RunState.TRAINING, timeout=WAIT_MS)
-    assert not window.compare.start_sweep(SweepRequest(window.controls.settings(), (1.0,), (0,), str(tmp_path / "s")))
+    assert not window.compare.start_sweep(SweepRequest(window.run_settings.value, (1.0,), (0,), str(tmp_path / "s")))
     assert "stop it before starting a sweep" in window.banner.text()
     window.stop_action.trigger()
     qtbot.waitUntil(lambda: window.state is RunState.STOPPED, timeout=WAIT_MS)
     with qtbot.waitSignal(window.compare.sig_sweep_finished, timeout=WAIT_MS):
-        assert window.compare.start_sweep(SweepRequest(window.controls.settings().replace(epochs=1), (1.0,), (0,),
+        assert window.compare.start_sweep(SweepRequest(window.run_settings.value.replace(epochs=1), (1.0,), (0,),
                                                        str(tmp_path / "s")))
         assert not window.start_training()  # refused while the sweep trains
         assert "sweep is training" in window.banner.text()

@@ -159,17 +159,17 @@ def test_the_controls_choose_the_objective_and_an_opened_run_keeps_its_weights(q
 
     controls = ControlsPanel()
     qtbot.addWidget(controls)
-    assert controls.settings().train.objective == "elbo" and controls.free_bits_spin.isEnabled()
+    assert controls.settings_model.value.train.objective == "elbo" and controls.free_bits_spin.isEnabled()
     controls.free_bits_spin.setValue(0.5)
     controls.objective_combo.setCurrentIndex(controls.objective_combo.findData("tcvae"))
-    settings = controls.settings()
+    settings = controls.settings_model.value
     assert settings.train.objective == "tcvae" and settings.free_bits == 0.0  # β-TCVAE has no free bits
     assert not controls.free_bits_spin.isEnabled()
     settings.train_config()  # a valid TrainConfig for Start
     opened = RunSettings.from_configs(settings.model, dataclasses.replace(settings.train, tc_alpha=0.5, tc_gamma=3.0,
                                                                           tc_sampling="mss"), settings.data)
-    controls.set_settings(opened)
-    shown = controls.settings()
+    controls.settings_model.set(opened)
+    shown = controls.settings_model.value
     assert (shown.objective, shown.tc_alpha, shown.tc_gamma, shown.tc_sampling) == ("tcvae", 0.5, 3.0, "mss")
     controls.set_lock(model=True, epochs=False)
     assert not controls.objective_combo.isEnabled()  # the objective defines the run, like the model
@@ -190,10 +190,10 @@ def test_the_window_trains_a_tcvae_then_opens_and_continues_it(qtbot, small_wind
         window.files.save(str(path))
 
     fresh = small_window(objective="elbo")  # (a new window would remember the last Start's β-TCVAE)
-    assert fresh.controls.settings().objective == "elbo"
+    assert fresh.run_settings.value.objective == "elbo"
     fresh.open_checkpoint(str(path))
     qtbot.waitUntil(lambda: fresh.run.current_path == str(path) and fresh.state is RunState.STOPPED, timeout=60_000)
-    assert fresh.controls.settings().objective == "tcvae" and not fresh.controls.free_bits_spin.isEnabled()
+    assert fresh.run_settings.value.objective == "tcvae" and not fresh.controls.free_bits_spin.isEnabled()
     fresh.controls.epochs_spin.setValue(1000)  # a total far ahead: Continue trains on, 10 steps here
     fresh.start_training(max_steps=10)
     qtbot.waitUntil(lambda: fresh.state is RunState.STOPPED and fresh.session.worker.trainer is not None

@@ -157,7 +157,7 @@ class DatasetDialog(QDialog):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel any load and join its thread; True once none is left running. Called by done()."""
-        self._request_id += 1  # whatever still arrives answers no request
+        self._jobs.drop()  # whatever still arrives answers no request
         self._loading = False
         return self._jobs.shutdown(timeout_ms)  # the load stops at its next image
 
@@ -380,17 +380,13 @@ class DatasetDialog(QDialog):
             self.load_path(chosen, kind)
 
     @Slot(int, str, float)
-    def _on_progress(self, request_id: int, message: str, fraction: float) -> None:
-        if request_id != self._request_id:
-            return
+    def _on_progress(self, _request_id: int, message: str, fraction: float) -> None:
         message = message[:1].upper() + message[1:]
         self.progress_bar.setFormat(f"{message} \N{EM DASH} %p%")
         self.progress_bar.setValue(int(1000 * fraction))
 
     @Slot(int, object)
-    def _on_loaded(self, request_id: int, loaded: LoadedData) -> None:
-        if request_id != self._request_id:
-            return  # an answer to a request the user has since replaced
+    def _on_loaded(self, _request_id: int, loaded: LoadedData) -> None:
         self._loading = False
         self.progress_bar.hide()
         self._loaded = loaded
@@ -402,9 +398,7 @@ class DatasetDialog(QDialog):
         self.sig_loaded.emit(loaded.dataset)
 
     @Slot(int, str)
-    def _on_failed(self, request_id: int, message: str) -> None:
-        if request_id != self._request_id:
-            return
+    def _on_failed(self, _request_id: int, message: str) -> None:
         self._loading = False
         self.progress_bar.hide()
         self._loaded = None

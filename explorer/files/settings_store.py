@@ -4,7 +4,7 @@
     store.add_recent("/runs/a.h5");  store.recent_files()
     store.set_last_folder("checkpoint", "/runs");  store.last_folder("checkpoint")
     store.autosave_on_stop, store.autosave_minutes, store.autosave_folder()
-    store.save_run_settings(controls.settings());  store.run_settings()   # None when nothing valid was saved
+    store.save_run_settings(settings.value);  store.run_settings()   # None when nothing valid was saved
     store.save_layout(geometry, state);  store.layout()                  # the window's geometry and dock layout
 
 Always the INI format in the user scope, so a test can point every QSettings at a temporary folder with

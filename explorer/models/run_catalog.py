@@ -21,8 +21,8 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Signal
 
-LIVE = "live"
-"""The key of the run the window trains (or last trained)."""
+from explorer.models.explored_run import LIVE, ExploredRun
+
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
 """Matplotlib's tab10: distinct hues in the order a reader expects; the live run keeps the first."""
@@ -85,10 +85,12 @@ class RunCatalog(QObject):
     sig_selected = Signal(str)
     """The explored run changed: its key (LIVE for the window's own)."""
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, explored: ExploredRun | None = None, parent: QObject | None = None):
+        """explored: the explorer.models.ExploredRun that owns which run is selected (made here if not given);
+        the catalog keeps its name and dataset in step with the run's record."""
         super().__init__(parent)
+        self.explored = explored if explored is not None else ExploredRun(self)
         self._runs: dict[str, RunRecord] = {}
-        self._selected = LIVE
         self._next_colour = 1  # 0 is the live run's
 
     def put(self, record: RunRecord) -> None:
@@ -104,6 +106,7 @@ class RunCatalog(QObject):
                 self._next_colour += 1
             record = dataclasses.replace(record, colour=colour)
         self._runs[record.key] = record
+        self._name_explored(record.key)
         self.sig_changed.emit(record.key)
 
     def update(self, key: str, **fields) -> None:
@@ -111,12 +114,14 @@ class RunCatalog(QObject):
         if record is None:
             return
         self._runs[key] = dataclasses.replace(record, **fields)
+        self._name_explored(key)
         self.sig_changed.emit(key)
 
     def remove(self, key: str) -> None:
         if self._runs.pop(key, None) is not None:
-            if self._selected == key:
+            if self.selected == key:
                 self.select(LIVE)
+            self._name_explored(key)
             self.sig_removed.emit(key)
 
     def set_visible(self, key: str, visible: bool) -> None:
@@ -124,9 +129,15 @@ class RunCatalog(QObject):
             self.update(key, visible=bool(visible))
 
     def select(self, key: str) -> None:
-        if key != self._selected and (key == LIVE or key in self._runs):
-            self._selected = key
+        if key != self.selected and (key == LIVE or key in self._runs):
+            record = self._runs.get(key)
+            self.explored.explore(key, record.name if record else "", record.data if record else "",
+                                  record.history if record else None)
             self.sig_selected.emit(key)
+
+    def _name_explored(self, key: str) -> None:
+        record = self._runs.get(key)
+        self.explored.rename(key, record.name if record else "", record.data if record else "")
 
     # --- reading ---------------------------------------------------------------------------------
     def get(self, key: str) -> RunRecord | None:
@@ -141,7 +152,8 @@ class RunCatalog(QObject):
 
     @property
     def selected(self) -> str:
-        return self._selected
+        """The explored run's key (LIVE for the window's own): explorer.models.ExploredRun owns it."""
+        return self.explored.value.key
 
     def end_points(self, visible_only: bool = True) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(keys, rates, distortions) of the runs with a measured end point."""

@@ -188,6 +188,11 @@ class RunModel(QObject):
             self.sig_file_changed.emit(f"Autosaved {Path(path).name} at step {int(step):,}", path)
 
     # --- the Epochs setting --------------------------------------------------------------------------------
+    @property
+    def epochs(self) -> int:
+        """The Epochs setting as Continue reads it."""
+        return self._epochs
+
     @Slot(int)
     def set_epochs(self, epochs: int) -> None:
         """The Epochs value changed: what Continue does changes with it."""

@@ -1,6 +1,6 @@
 """What the controls ask the worker to train: the engine's own configs, seen through the panel's names.
 
-    settings = controls.settings()              # RunSettings, built on the GUI thread
+    settings = window.run_settings.value        # RunSettings (explorer.models.RunSettingsModel holds it)
     settings.data, settings.model, settings.train   # DatasetSpec, ModelConfig, TrainConfig: where the values live
     settings.beta, settings.sprites_n           # the panel's names: read-only views of fields of those configs
     settings.replace(beta=4.0, sprites_n=600)   # a new RunSettings whose configs differ in those fields

@@ -1,12 +1,12 @@
 """The controls: what to train on, the model, the optimiser, and β — the knob on the rate–distortion trade-off.
 
-    panel = ControlsPanel()
-    settings = panel.settings()                                  # a RunSettings for the worker
-    panel.set_settings(settings)                                 # e.g. from an opened checkpoint
+    panel = ControlsPanel(settings)       # explorer.models.RunSettingsModel: the panel is its view
+    settings.set(opened.settings)         # the form shows it; an edit in the form sets settings.value
     panel.set_lock(model=True, epochs=True)                      # while a model exists / while it trains
     panel.sig_beta_changed.connect(session.set_beta)             # β, lr and free bits apply live
 
-Model-defining settings are locked once a model exists; β, learning rate and free bits stay live.
+Model-defining settings are locked once a model exists; β, learning rate and free bits stay live. The form
+shows only some fields; the others (hidden sizes, a dataset file, the split seed) stay as the model holds them.
 """
 
 from __future__ import annotations
@@ -24,20 +24,21 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QScrollArea,
     QSlider,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from explorer.panels.control_tips import TIPS
 from explorer.models.run_settings import (ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, RunSettings, new_run_note,
                                          new_run_settings)
+from explorer.models.run_settings_model import RunSettingsModel
+from explorer.panels.control_tips import TIPS
+from explorer.panels.form_parts import combo_box, form_row, spin_box
+from trainer.errors import ConfigError
 
 BETA_MIN, BETA_MAX = 0.01, 100.0
 BETA_TICKS_PER_DECADE = 100
@@ -72,10 +73,13 @@ class ControlsPanel(QWidget):
     sig_free_bits_changed = Signal(float)
     """A new free-bits λ, nats per latent dimension; apply it live."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, settings: RunSettingsModel | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.settings_model = settings if settings is not None else RunSettingsModel(new_run_settings(False))
+        """The run settings this form shows and edits (explorer.models.RunSettingsModel)."""
         defaults = RunSettings()
-        self._unshown: dict = {}  # RunSettings fields the form does not show (hidden sizes, a dataset file...)
+        self._showing = True  # the form is being built or filled from the model: its widgets' signals are not edits
+        self._writing = False  # the model is being set from the form: its change needs no showing
         forms = {
             "data": self._build_data_form(defaults),
             "model": self._build_model_form(defaults),
@@ -95,10 +99,9 @@ class ControlsPanel(QWidget):
             self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin, self.objective_combo,
         ]
         self._model_locked = False
-        self._user_epochs: int | None = None  # the Epochs the user set, while a run's raised total is shown
-        self._showing_run_epochs = False
-        self.epochs_spin.valueChanged.connect(self._on_epochs_edited)
-        self.set_settings(new_run_settings(accelerated=False, base=defaults))
+        self._connect_edits()
+        self.settings_model.sig_changed.connect(self._on_settings_changed)
+        self._show(self.settings_model.value)
         self.show_machine(accelerated=False)
 
     # --- building the form -------------------------------------------------------------------------
@@ -110,13 +113,13 @@ class ControlsPanel(QWidget):
         self.folder_edit = QLineEdit(placeholderText="~/.cache/vae-explorer/…")
         self.browse_button = QToolButton(text="…")
         self.browse_button.setToolTip("Choose the MNIST folder")
-        folder_row = _row(self.folder_edit, self.browse_button)
-        self.sprites_n_spin = _spin(100, 1_000_000, defaults.sprites_n, step=1000)
+        folder_row = form_row(self.folder_edit, self.browse_button)
+        self.sprites_n_spin = spin_box(100, 1_000_000, defaults.sprites_n, step=1000)
         self.sprites_size_combo = QComboBox()
         for size in (28, 64):
             self.sprites_size_combo.addItem(f"{size} px", size)
         self.sprites_size_combo.setCurrentIndex(self.sprites_size_combo.findData(defaults.sprites_size))
-        sprites_row = _row(self.sprites_n_spin, self.sprites_size_combo)
+        sprites_row = form_row(self.sprites_n_spin, self.sprites_size_combo)
         data = QFormLayout()
         data.addRow("Dataset", self.dataset_combo)
         data.addRow("Folder", folder_row)
@@ -126,19 +129,19 @@ class ControlsPanel(QWidget):
 
     def _build_model_form(self, defaults: RunSettings) -> QFormLayout:
         """The networks, the latent size, the likelihood and the device."""
-        self.arch_combo = _combo(ARCHS, defaults.arch)
-        self.latent_spin = _spin(1, 512, defaults.latent_dim)
-        self.layers_spin = _spin(1, MAX_LAYERS, defaults.layers)
+        self.arch_combo = combo_box(ARCHS, defaults.arch)
+        self.latent_spin = spin_box(1, 512, defaults.latent_dim)
+        self.layers_spin = spin_box(1, MAX_LAYERS, defaults.layers)
         self.layer_warmup_edit = QLineEdit(placeholderText="steps per layer, bottom first")
-        self.likelihood_combo = _combo(LIKELIHOODS, defaults.likelihood)
-        self.binarize_combo = _combo(BINARIZE, defaults.binarize)
+        self.likelihood_combo = combo_box(LIKELIHOODS, defaults.likelihood)
+        self.binarize_combo = combo_box(BINARIZE, defaults.binarize)
         self.conditional_check = QCheckBox("condition on the label (CVAE)")
         self.device_combo = QComboBox()
         self.set_devices(["auto", "cpu"])
         model = QFormLayout()
         model.addRow("Architecture", self.arch_combo)
         model.addRow("Latent dim", self.latent_spin)
-        model.addRow("Layers", _row(self.layers_spin, self.layer_warmup_edit, stretch=(1, 3)))
+        model.addRow("Layers", form_row(self.layers_spin, self.layer_warmup_edit, stretch=(1, 3)))
         model.addRow("Likelihood", self.likelihood_combo)
         model.addRow("Binarize", self.binarize_combo)
         model.addRow("", self.conditional_check)
@@ -147,11 +150,11 @@ class ControlsPanel(QWidget):
 
     def _build_optim_form(self, defaults: RunSettings) -> QFormLayout:
         """Batch size, learning rate, seed and the epoch budget."""
-        self.batch_spin = _spin(1, 8192, defaults.batch_size, step=32)
+        self.batch_spin = spin_box(1, 8192, defaults.batch_size, step=32)
         self.lr_spin = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, value=defaults.lr)
         self.lr_spin.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
-        self.seed_spin = _spin(0, 2**31 - 1, defaults.seed)
-        self.epochs_spin = _spin(1, 100_000, defaults.epochs)
+        self.seed_spin = spin_box(0, 2**31 - 1, defaults.seed)
+        self.epochs_spin = spin_box(1, 100_000, defaults.epochs)
         optim = QFormLayout()
         optim.addRow("Batch size", self.batch_spin)
         optim.addRow("Learning rate", self.lr_spin)
@@ -171,15 +174,15 @@ class ControlsPanel(QWidget):
         self.schedule_combo = QComboBox()
         for name, label in SCHEDULE_LABELS.items():
             self.schedule_combo.addItem(label, name)
-        self.schedule_steps_spin = _spin(1, 10_000_000, defaults.schedule_steps, step=100, suffix=" steps")
+        self.schedule_steps_spin = spin_box(1, 10_000_000, defaults.schedule_steps, step=100, suffix=" steps")
         self.free_bits_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=10.0, singleStep=0.1, suffix=" nats")
         self.objective_combo = QComboBox()
         for name, label in OBJECTIVE_LABELS.items():
             self.objective_combo.addItem(label, name)
         beta = QFormLayout()
         beta.addRow("Objective", self.objective_combo)
-        beta.addRow("β", _row(self.beta_slider, self.beta_spin, stretch=(3, 2)))
-        beta.addRow("Schedule", _row(self.schedule_combo, self.schedule_steps_spin))
+        beta.addRow("β", form_row(self.beta_slider, self.beta_spin, stretch=(3, 2)))
+        beta.addRow("Schedule", form_row(self.schedule_combo, self.schedule_steps_spin))
         beta.addRow("Free bits", self.free_bits_spin)
         return beta
 
@@ -230,8 +233,41 @@ class ControlsPanel(QWidget):
         self.free_bits_spin.valueChanged.connect(self._on_free_bits_changed)
 
     # --- the model: RunSettings in and out -----------------------------------------------------
-    def settings(self) -> RunSettings:
-        return RunSettings(
+    def _connect_edits(self) -> None:
+        """Every edit of a shown field sets the model's settings."""
+        for combo in (self.dataset_combo, self.sprites_size_combo, self.arch_combo, self.likelihood_combo,
+                      self.binarize_combo, self.device_combo, self.schedule_combo, self.objective_combo):
+            combo.currentIndexChanged.connect(self._on_edited)
+        for spin in (self.sprites_n_spin, self.latent_spin, self.layers_spin, self.batch_spin, self.lr_spin,
+                     self.seed_spin, self.epochs_spin, self.beta_spin, self.schedule_steps_spin, self.free_bits_spin):
+            spin.valueChanged.connect(self._on_edited)
+        self.folder_edit.textChanged.connect(self._on_edited)
+        self.layer_warmup_edit.textChanged.connect(self._on_edited)
+        self.conditional_check.toggled.connect(self._on_edited)
+
+    def _on_edited(self, *_args) -> None:
+        if not self._showing:
+            self._write()
+
+    def _write(self) -> None:
+        """The form's fields into the model (the fields it does not show stay as the model has them)."""
+        try:
+            settings = self._from_widgets()
+        except ConfigError as exc:  # e.g. a warm-up of "abc": Start names it (RunSettingsModel.checked)
+            self.settings_model.refuse(str(exc))
+            return
+        self._writing = True
+        try:
+            self.settings_model.set(settings)
+        finally:
+            self._writing = False
+
+    def _on_settings_changed(self, settings: RunSettings) -> None:
+        if not self._writing:
+            self._show(settings)
+
+    def _from_widgets(self) -> RunSettings:
+        return self.settings_model.value.replace(
             dataset=self.dataset_combo.currentData(),
             data_dir=self.folder_edit.text().strip(),
             sprites_n=self.sprites_n_spin.value(),
@@ -253,19 +289,16 @@ class ControlsPanel(QWidget):
             schedule_steps=self.schedule_steps_spin.value(),
             free_bits=self.free_bits_spin.value(),
             objective=self.objective_combo.currentData(),
-            **self._unshown,
         )
 
-    def set_settings(self, s: RunSettings) -> None:
-        """Show `s` without re-sending its live values (the trainer either has them or will at Start)."""
+    def _show(self, s: RunSettings) -> None:
+        """Fill the form from `s` without re-sending its live values (the trainer either has them or will at
+        Start); what the form's own rules then change (a CVAE on sprites, free bits under β-TCVAE) is written
+        back."""
         self.blockSignals(True)  # our own sig_* stay quiet; the widgets still update each other
+        self._showing = True
         try:
-            self._unshown = {"hidden": tuple(s.hidden), "encoder_hidden": tuple(s.encoder_hidden), "sigma": s.sigma,
-                             "limit": s.limit, "tc_alpha": s.tc_alpha, "tc_gamma": s.tc_gamma,
-                             "tc_sampling": s.tc_sampling, "layer_beta": s.layer_beta,
-                             "layer_free_bits": s.layer_free_bits, "split_seed": s.split_seed}
             if s.dataset == "path":
-                self._unshown.update(path=s.path, key=s.key)
                 name = s.path.rstrip("/").rsplit("/", 1)[-1] + (f" [{s.key}]" if s.key else "")
                 label = f"Folder: {name}" if Path(s.path).is_dir() else f"File: {name}"
                 if self.dataset_combo.findData("path") < 0:
@@ -300,9 +333,11 @@ class ControlsPanel(QWidget):
             self.objective_combo.setCurrentIndex(self.objective_combo.findData(s.objective))
             self.schedule_steps_spin.setValue(s.schedule_steps)
             self.free_bits_spin.setValue(s.free_bits)
+            self._update_enabled()
         finally:
+            self._showing = False
             self.blockSignals(False)
-        self._update_enabled()
+        self._write()
 
     def _layer_warmup(self) -> tuple[int, ...]:
         """The warm-up field's steps; text that is not whole numbers is kept out (Start then names it)."""
@@ -323,37 +358,13 @@ class ControlsPanel(QWidget):
         index = self.device_combo.findData(current)
         self.device_combo.setCurrentIndex(max(index, 0))
         self.device_combo.blockSignals(False)
+        self._on_edited()
 
     def set_lock(self, model: bool, epochs: bool) -> None:
         """Lock the model-defining settings (a model exists) and the epoch budget (training is running)."""
         self._model_locked = model
         self.epochs_spin.setEnabled(not epochs)
         self._update_enabled()
-
-    def show_epochs(self, epochs: int) -> None:
-        """Show the epoch total the trainer now trains to (Continue on a finished run raised it); the value the
-        user had set comes back with restore_epochs (Reset: the raised total belonged to that run)."""
-        if self._user_epochs is None:
-            self._user_epochs = self.epochs_spin.value()
-        self._showing_run_epochs = True
-        try:
-            self.epochs_spin.setValue(int(epochs))
-        finally:
-            self._showing_run_epochs = False
-
-    def restore_epochs(self) -> None:
-        """The Epochs value the user set before a run raised it (after Reset); nothing if none was raised."""
-        if self._user_epochs is not None:
-            self._showing_run_epochs = True
-            try:
-                self.epochs_spin.setValue(self._user_epochs)
-            finally:
-                self._showing_run_epochs = False
-            self._user_epochs = None
-
-    def _on_epochs_edited(self, _value: int) -> None:
-        if not self._showing_run_epochs:
-            self._user_epochs = None  # the user chose a value: that one stays
 
     def show_machine(self, accelerated: bool) -> None:
         """Say what new runs start from on this machine (new_run_settings)."""
@@ -395,6 +406,7 @@ class ControlsPanel(QWidget):
             self.beta_spin.blockSignals(True)
             self.beta_spin.setValue(round(beta, 3))
             self.beta_spin.blockSignals(False)
+            self._on_edited()
         self.sig_beta_previewed.emit(self.beta_spin.value())  # the spinbox holds the slider's β, unrounded
         self._beta_timer.start()
 
@@ -428,28 +440,3 @@ class ControlsPanel(QWidget):
         }.items():
             for widget in widgets:
                 widget.setToolTip(TIPS[key])
-
-
-# --- small builders ------------------------------------------------------------------------------
-def _spin(lo: int, hi: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
-    spin = QSpinBox(minimum=lo, maximum=hi, singleStep=step, suffix=suffix)
-    spin.setValue(value)
-    spin.setGroupSeparatorShown(hi >= 10_000)
-    return spin
-
-
-def _combo(items, current: str) -> QComboBox:
-    combo = QComboBox()
-    combo.addItems(list(items))
-    combo.setCurrentText(current)
-    return combo
-
-
-def _row(*widgets: QWidget, stretch: tuple[int, ...] = ()) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(4)
-    for i, widget in enumerate(widgets):
-        layout.addWidget(widget, stretch[i] if i < len(stretch) else (1 if i == 0 else 0))
-    return row

@@ -90,10 +90,10 @@ class ElboGapPanel(QWidget):
         self._lay_out()
 
         self._run.sig_clicked_idle.connect(self.start)
-        self._run.sig_done.connect(self._on_done)
-        self._run.sig_failed.connect(self._on_failed)
-        self._run.sig_cancelled.connect(self._on_cancelled)
-        self._run.sig_finished.connect(self._update_button)
+        jobs.sig_done.connect(self._on_done)
+        jobs.sig_failed.connect(self._on_failed)
+        jobs.sig_stopped.connect(self._on_cancelled)
+        jobs.sig_finished.connect(self._update_button)
         self.k_spin.valueChanged.connect(self._update_button)
         self._update_button()
 
@@ -223,7 +223,7 @@ class ElboGapPanel(QWidget):
         return all(joined)
 
     # --- events -----------------------------------------------------------------------------------
-    def _on_done(self, result: dict) -> None:
+    def _on_done(self, _token: int, result: dict) -> None:
         self._result = result
 
         def pm(key: str) -> str:  # "± SE" of a figure, where the examples give one
@@ -247,10 +247,10 @@ class ElboGapPanel(QWidget):
         self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. {tail}")
         self.sig_estimated.emit(result)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, _token: int, message: str) -> None:
         self.note.setText(f"<span style='color:#b3261e'>Estimate failed: {message}</span>")
 
-    def _on_cancelled(self) -> None:
+    def _on_cancelled(self, _token: int) -> None:
         self.note.setText("Cancelled.")
 
     def _update_button(self, *_args) -> None:

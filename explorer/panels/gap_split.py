@@ -115,10 +115,10 @@ class GapSplitView(QWidget):
         layout.addWidget(self.note)
 
         self._run.sig_clicked_idle.connect(self.start)
-        self._run.sig_done.connect(self._on_done)
-        self._run.sig_failed.connect(self._on_failed)
-        self._run.sig_cancelled.connect(self._on_cancelled)
-        self._run.sig_finished.connect(self._update_button)
+        jobs.sig_done.connect(self._on_done)
+        jobs.sig_failed.connect(self._on_failed)
+        jobs.sig_stopped.connect(self._on_cancelled)
+        jobs.sig_finished.connect(self._update_button)
         self.source_combo.currentIndexChanged.connect(self._update_button)
         self.cursor.sig_selection_changed.connect(self._update_button)
         self._update_button()
@@ -234,7 +234,7 @@ class GapSplitView(QWidget):
         return self._run.shutdown(timeout_ms)
 
     # --- events ---------------------------------------------------------------------------------------
-    def _on_done(self, result) -> None:
+    def _on_done(self, _token: int, result) -> None:
         summary = dict(result.summary(), source=self._running_source, step=self._step,
                        seconds=time.monotonic() - self._started_at)
         self._results[self._running_source] = summary
@@ -244,10 +244,10 @@ class GapSplitView(QWidget):
         self._draw()
         self.sig_split.emit(summary)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, _token: int, message: str) -> None:
         self.note.setText(f"<span style='color:#b3261e'>Split failed: {message}</span>")
 
-    def _on_cancelled(self) -> None:
+    def _on_cancelled(self, _token: int) -> None:
         self.note.setText("Cancelled.")
 
     # --- drawing --------------------------------------------------------------------------------------

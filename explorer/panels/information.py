@@ -1,9 +1,10 @@
 """The information inside the rate: I(X; Z) and KL(q(z) ‖ p(z)) against the step, per held-out evaluation.
 
-    panel = InformationPanel()
+    panel = InformationPanel(explored)  # explorer.models.ExploredRun: which run to draw and name
     panel.add_epoch(epoch_report)       # trainer.training.reports.EpochReport with its rate_split
     panel.set_history(arrays)           # an opened checkpoint: history groups epochs and rate_split
-    panel.show_run(name, arrays)        # another run explored: its history, named; show_live() comes back
+    explored.explore(path, name, history=arrays)   # another run explored: its history, named; the live run's
+                                                   # epochs are kept apart until it is explored again
     panel.series()                      # {"rate": (steps, values), "mutual_information": ..., ...} as drawn
 
 Seed 001 §5: the KL term limits the information z carries about x, I(X; Z) ≤ KL(q(z|x) ‖ p(z)). The rate of
@@ -16,12 +17,15 @@ draws it, for the run the latent panels explore, and says which run that is.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from explorer.models.explored_run import Explored, ExploredRun
 from explorer.plotting.axes import steady_axes
 from trainer.analysis.information_ceiling import ceiling_note
 
@@ -120,14 +124,16 @@ class _RunSeries:
 class InformationPanel(QWidget):
     """Per held-out evaluation: the rate, I(X; Z), KL(q(z) ‖ p(z)) and its two parts, with the log N ceiling."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, explored: ExploredRun | None = None, parent: QWidget | None = None):
+        """explored: which run to show (explorer.models.ExploredRun); the panel draws that run and names it."""
         super().__init__(parent)
+        self.explored = explored if explored is not None else ExploredRun(self)
         self._live = _RunSeries()  # the window's own run: its epochs arrive while another run may be shown
         self._other: _RunSeries | None = None  # another run explored (its checkpoint's history), else None
         self._layer_curves: dict[str, pg.PlotDataItem] = {}
         self.run_label = QLabel()
         self.run_label.setWordWrap(True)
-        self._live_name, self._other_name = "", ""
+        self._other_key = ""  # the explored checkpoint whose history _other holds
         self.readout = QLabel()
         self.readout.setWordWrap(True)
         self.readout.setTextFormat(Qt.RichText)
@@ -156,6 +162,7 @@ class InformationPanel(QWidget):
         layout.addWidget(self.run_label)
         layout.addWidget(self.readout)
         layout.addWidget(self.plot, 1)
+        self.explored.sig_changed.connect(self._on_explored)
         self._redraw()
 
     @property
@@ -185,24 +192,22 @@ class InformationPanel(QWidget):
         self._live = _RunSeries.of_history(arrays)
         self._redraw()
 
-    def show_run(self, name: str, arrays: dict | None) -> None:
-        """Another run is explored: draw its checkpoint's history, named; the live run's epochs are kept apart."""
-        self._other, self._other_name = _RunSeries.of_history(arrays or {}), name
+    @Slot(object)
+    def _on_explored(self, explored: Explored) -> None:
+        """Another run explored: its checkpoint's history, named (the live run's epochs are kept apart); the
+        live run again: its series, with every epoch that arrived meanwhile."""
+        if explored.live:
+            self._other, self._other_key = None, ""
+        elif explored.key != self._other_key:
+            self._other, self._other_key = _RunSeries.of_history(explored.history), explored.key
+        else:
+            self._show_run_label()  # the same run, a new name or step
+            return
         self._redraw()
-
-    def show_live(self) -> None:
-        """The live run is explored again: its series, with every epoch that arrived meanwhile."""
-        self._other, self._other_name = None, ""
-        self._redraw()
-
-    def set_live_name(self, name: str) -> None:
-        """What the Runs panel calls the live run ("live · mnist", its file's name)."""
-        self._live_name = name
-        self._show_run_label()
 
     def clear(self) -> None:
         """No run at all (Reset): both the live series and another run's go."""
-        self._live, self._other, self._other_name = _RunSeries(), None, ""
+        self._live, self._other, self._other_key = _RunSeries(), None, ""
         self._redraw()
 
     # --- what tests may read ------------------------------------------------------------------------
@@ -247,10 +252,9 @@ class InformationPanel(QWidget):
         self._show_readout()
 
     def _show_run_label(self) -> None:
-        if self._other is not None:
-            self.run_label.setText(f"Run: <b>{self._other_name}</b> (explored; its checkpoint's evaluations)")
-        else:
-            self.run_label.setText(f"Run: <b>{self._live_name or 'the live run'}</b>")
+        explored = self.explored.value
+        where = "" if explored.live else " (explored; its checkpoint's evaluations)"
+        self.run_label.setText(f"Run: <b>{html.escape(explored.title)}</b>{where}")
 
     def _show_readout(self) -> None:
         """The newest values as the plot's key, each in its curve's colour and ± its standard error, N and the

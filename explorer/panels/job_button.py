@@ -3,12 +3,13 @@
     run = JobButton(jobs, parent)          # jobs: an explorer.runtime.background.LatestJob
     run.sig_clicked_idle.connect(start)    # the button was clicked while nothing runs: start something
     run.submit(work, "0 / 100 examples")   # work(progress, should_stop), shown with its progress
-    run.sig_done.connect(on_done)          # (result) of the newest submission only; sig_failed(str), sig_cancelled
+    jobs.sig_done.connect(on_done)         # the owner subscribes to the job itself: (token, result) of the newest
+                                           # submission only; sig_failed, sig_stopped (cancelled), sig_finished
     run.drop()                             # what a running submission still sends is about an old model: ignore it
 
 While work runs the button reads "Cancel" and cancels it (the work notices between its units); results of a
-submission that `drop` or a later `submit` superseded never arrive. The owner sets the idle button's text in
-`sig_finished` (and whenever what it would start changes).
+submission that `drop` or a later `submit` superseded never arrive (LatestJob drops them). The owner sets the
+idle button's text on the job's `sig_finished` (and whenever what it would start changes).
 """
 
 from __future__ import annotations
@@ -23,31 +24,20 @@ class JobButton(QObject):
 
     sig_clicked_idle = Signal()
     """The button was clicked while nothing ran."""
-    sig_done = Signal(object)
-    """The newest submission's result."""
-    sig_failed = Signal(str)
-    """The newest submission failed: its one-line message."""
-    sig_cancelled = Signal()
-    """The newest submission stopped when asked to."""
-    sig_finished = Signal()
-    """Nothing runs any more: the owner redraws its idle button."""
 
     def __init__(self, jobs, parent: QObject | None = None):
         super().__init__(parent)
         self._jobs = jobs
-        self._token = 0
+        self._token = 0  # names each submission (LatestJob passes on only the newest's reports)
         self.button = QPushButton()
         self.progress = QProgressBar(textVisible=True)
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.progress.hide()
         self.button.clicked.connect(self._on_clicked)
-        # the job's signals arrive in the GUI thread (LatestJob re-emits its thread's there)
+        # the job's signals arrive in the GUI thread (LatestJob emits them there), the newest submission's only
         jobs.sig_progress.connect(self._on_progress)
-        jobs.sig_done.connect(self._on_done)
-        jobs.sig_failed.connect(self._on_failed)
-        jobs.sig_stopped.connect(self._on_stopped)
-        jobs.sig_finished.connect(self._on_finished)
+        jobs.sig_finished.connect(self.progress.hide)
 
     @property
     def running(self) -> bool:
@@ -67,8 +57,7 @@ class JobButton(QObject):
 
     def drop(self) -> None:
         """Cancel, and ignore whatever the running submission still sends."""
-        self._jobs.cancel()
-        self._token += 1
+        self._jobs.drop()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         return self._jobs.shutdown(timeout_ms)
@@ -81,23 +70,6 @@ class JobButton(QObject):
         else:
             self.sig_clicked_idle.emit()
 
-    def _on_progress(self, token: int, message: str, fraction: float) -> None:
-        if token == self._token:
-            self.progress.setValue(int(100 * fraction))
-            self.progress.setFormat(message)
-
-    def _on_done(self, token: int, result) -> None:
-        if token == self._token:
-            self.sig_done.emit(result)
-
-    def _on_failed(self, token: int, message: str) -> None:
-        if token == self._token:
-            self.sig_failed.emit(message)
-
-    def _on_stopped(self, token: int) -> None:
-        if token == self._token:
-            self.sig_cancelled.emit()
-
-    def _on_finished(self) -> None:
-        self.progress.hide()
-        self.sig_finished.emit()
+    def _on_progress(self, _token: int, message: str, fraction: float) -> None:
+        self.progress.setValue(int(100 * fraction))
+        self.progress.setFormat(message)

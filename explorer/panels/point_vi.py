@@ -69,10 +69,10 @@ class PointViView(QWidget):
         layout.addWidget(self.readout)
 
         self._run.sig_clicked_idle.connect(self.start)
-        self._run.sig_done.connect(self._on_done)
-        self._run.sig_failed.connect(self._on_failed)
-        self._run.sig_cancelled.connect(self._on_cancelled)
-        self._run.sig_finished.connect(self._update_button)
+        jobs.sig_done.connect(self._on_done)
+        jobs.sig_failed.connect(self._on_failed)
+        jobs.sig_stopped.connect(self._on_cancelled)
+        jobs.sig_finished.connect(self._update_button)
         self.cursor.sig_moved.connect(self._update_button)
         self.point.sig_changed.connect(self._on_point_changed)
         self._update_button()
@@ -139,7 +139,7 @@ class PointViView(QWidget):
         return self._run.shutdown(timeout_ms)
 
     # --- events -------------------------------------------------------------------------------------------
-    def _on_done(self, trace) -> None:
+    def _on_done(self, _token: int, trace) -> None:
         if self._running is not None:
             self.point.set_trace(*self._running[:2], trace, self._running[2])
 
@@ -160,10 +160,10 @@ class PointViView(QWidget):
                              f"{trace.steps:,} steps (the encoder's q → q*); its mean moved {moved:.2f} in z. "
                              "The Decoder can show either.")
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, _token: int, message: str) -> None:
         self.readout.setText(f"Optimization failed: {message}")
 
-    def _on_cancelled(self) -> None:
+    def _on_cancelled(self, _token: int) -> None:
         self.readout.setText("Cancelled.")
 
     def _update_button(self, *_args) -> None:

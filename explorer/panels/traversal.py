@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.models.latent_cursor import LatentCursor
+from explorer.models.explored_run import ExploredRun
 from explorer.models.latent_layers import LatentLayers
 from explorer.panels.layer_chooser import LayerChooser
 from explorer.plotting.seen import in_view
@@ -54,8 +55,11 @@ class TraversalPanel(QWidget):
     """Traversal grid (rows = dimensions, columns = −3σ…+3σ) and an A→B interpolation strip, both exportable."""
 
     def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None,
-                 layers: LatentLayers | None = None):
+                 layers: LatentLayers | None = None, explored: ExploredRun | None = None):
         super().__init__(parent)
+        self.explored = explored if explored is not None else ExploredRun(self)
+        """Which run the grids decode: its name heads the traversal."""
+        self.explored.sig_changed.connect(self._on_explored)
         self.cursor = cursor if cursor is not None else LatentCursor(self)
         """The traversal's centre (z, "selected z") and the interpolation's ends A and B."""
         self.layers = layers if layers is not None else LatentLayers(self)
@@ -178,6 +182,10 @@ class TraversalPanel(QWidget):
         self._kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
         self._schedule()
 
+    def _on_explored(self, _explored) -> None:
+        if self._decoder is not None:  # a new name for the run shown
+            self._schedule()
+
     def _on_cursor_moved(self, _z, _origin) -> None:
         if self.around_combo.currentData() == "selected":
             self._schedule()
@@ -296,8 +304,8 @@ class TraversalPanel(QWidget):
         around = "origin" if self.around_combo.currentData() == "origin" else "selected z"
         if self.layers.chosen is not None:
             around += f" · layer {self.layers.label(self.layers.chosen)}, those below at their conditional means"
-        self.traversal_view.title = (f"rows: dimension (KL nats) · columns: value in prior σ · around {around} · "
-                                     f"step {self._decoder.step:,}")
+        self.traversal_view.title = (f"{self.explored.value.title} · step {self._decoder.step:,} · rows: dimension "
+                                     f"(KL nats) · columns: value in prior σ · around {around}")
         self.traversal_view.set_images(images.reshape(rows, cols, *images.shape[1:]), row_labels=row_labels,
                                        col_labels=col_labels)
         path = self.interpolation_latents()

@@ -4,6 +4,7 @@ the dataset dialog's loading.
     jobs = LatestJob("vae-explorer projection", parent)         # GUI thread
     jobs.sig_done.connect(on_done)                               # (token, result), in the GUI thread
     jobs.submit(token, work)      # work(progress, should_stop) -> result, run in a background QThread
+    jobs.drop()                   # what the running job still sends is about something gone: it never arrives
     jobs.shutdown()               # window close: ask it to stop, join
 
 `work` is GUI-free (a trainer function with its arguments bound): it reports through progress(message,
@@ -11,6 +12,8 @@ fraction) and checks should_stop() between its phases, raising trainer.errors.St
 an error (sig_stopped). sig_finished says no job runs or waits any more (`running` is False by then).
 A request that arrives while one runs asks the running one to stop and runs next;
 only the newest waiting request is kept, so a fast-training model or a restless slider never queues work.
+Only the newest submission reports: the progress, result, failure or stop of one that a later `submit` or a
+`drop` superseded is dropped here, so no subscriber compares tokens (the token names what the result answers).
 Each run gets its own QThread at background priority (explorer.runtime.threads).
 """
 
@@ -33,13 +36,10 @@ Work = Callable[[Callable[[str, float], None], Callable[[], bool]], object]
 
 
 class _Job(QObject):
-    """One run of `work` in a QThread."""
+    """One run of `work` in a QThread; what it reports reaches LatestJob._on_event, which re-emits the newest's."""
 
-    sig_progress = Signal(int, str, float)
-    """(token, what it is doing, fraction done)."""
-    sig_done = Signal(int, object)
-    sig_failed = Signal(int, str)
-    sig_stopped = Signal(int)
+    sig_event = Signal(int, str, object)
+    """(token, kind, payload): progress (message, fraction), done (result), failed (one line) or stopped (None)."""
     sig_finished = Signal()
     """Emitted last, whatever happened."""
 
@@ -58,20 +58,20 @@ class _Job(QObject):
         now = time.monotonic()
         if fraction >= 1.0 or now - self._last >= PROGRESS_INTERVAL_S:
             self._last = now
-            self.sig_progress.emit(self._token, message, float(fraction))
+            self.sig_event.emit(self._token, "progress", (message, float(fraction)))
 
     @Slot()
     def run(self) -> None:
         try:
             result = self._work(self._progress, self._stop.is_set)
         except Stopped:
-            self.sig_stopped.emit(self._token)
+            self.sig_event.emit(self._token, "stopped", None)
         except VaeExplorerError as exc:  # the engine's own errors already name the file and the problem
-            self.sig_failed.emit(self._token, " ".join(str(exc).split()))
+            self.sig_event.emit(self._token, "failed", " ".join(str(exc).split()))
         except Exception as exc:  # a failure is a line in the panel, never a dead thread
-            self.sig_failed.emit(self._token, f"{type(exc).__name__}: {exc}")
+            self.sig_event.emit(self._token, "failed", f"{type(exc).__name__}: {exc}")
         else:
-            self.sig_done.emit(self._token, result)
+            self.sig_event.emit(self._token, "done", result)
         finally:
             self.sig_finished.emit()
 
@@ -80,9 +80,9 @@ class LatestJob(QObject):
     """The GUI thread's handle on one kind of background work: runs the newest request, re-emits its reports."""
 
     sig_progress = Signal(int, str, float)
-    """(token, what it is doing, fraction done)."""
+    """(token, what it is doing, fraction done) of the newest submission."""
     sig_done = Signal(int, object)
-    """(token, what `work` returned)."""
+    """(token, what `work` returned) of the newest submission."""
     sig_failed = Signal(int, str)
     """(token, one line)."""
     sig_stopped = Signal(int)
@@ -96,13 +96,16 @@ class LatestJob(QObject):
         self._job: _Job | None = None
         self._thread: QThread | None = None
         self._waiting: tuple[int, Work] | None = None  # the newest request that arrived while a job ran
+        self._newest: int | None = None  # the token whose reports are passed on; None after drop()
 
     @property
     def running(self) -> bool:
         return self._thread is not None
 
     def submit(self, token: int, work: Work) -> None:
-        """Run `work` next: at once, or once the running job (asked to stop) has ended."""
+        """Run `work` next: at once, or once the running job (asked to stop) has ended. From now on only this
+        submission's reports arrive."""
+        self._newest = token
         if self.running:
             self._waiting = (token, work)
             self._job.cancel()
@@ -111,19 +114,21 @@ class LatestJob(QObject):
 
     def cancel(self) -> None:
         """Forget what waits and ask the running job to stop: it ends with sig_stopped (or sig_done/sig_failed,
-        if it was past its last check); a caller that no longer wants its result drops it by token."""
+        if it was past its last check)."""
         self._waiting = None
         if self._job is not None:
             self._job.cancel()
+
+    def drop(self) -> None:
+        """Cancel, and let nothing the running submission still sends arrive (it is about something gone)."""
+        self.cancel()
+        self._newest = None
 
     def _start(self, token: int, work: Work) -> None:
         self._job = _Job(token, work)
         self._thread = move_to_new_thread(self._job, self._name, self, start=False)
         self._thread.started.connect(self._job.run)
-        self._job.sig_progress.connect(self._on_progress)
-        self._job.sig_done.connect(self._on_done)
-        self._job.sig_failed.connect(self._on_failed)
-        self._job.sig_stopped.connect(self._on_stopped)
+        self._job.sig_event.connect(self._on_event)
         self._job.sig_finished.connect(self._thread.quit)
         self._thread.finished.connect(self._on_thread_finished)
         self._thread.start()
@@ -139,21 +144,18 @@ class LatestJob(QObject):
             self._job = self._thread = None
         return finished
 
-    @Slot(int, str, float)
-    def _on_progress(self, token: int, message: str, fraction: float) -> None:
-        self.sig_progress.emit(token, message, fraction)
-
-    @Slot(int, object)
-    def _on_done(self, token: int, result) -> None:
-        self.sig_done.emit(token, result)
-
-    @Slot(int, str)
-    def _on_failed(self, token: int, message: str) -> None:
-        self.sig_failed.emit(token, message)
-
-    @Slot(int)
-    def _on_stopped(self, token: int) -> None:
-        self.sig_stopped.emit(token)
+    @Slot(int, str, object)
+    def _on_event(self, token: int, kind: str, payload) -> None:
+        if token != self._newest:
+            return  # a superseded or dropped submission's
+        if kind == "progress":
+            self.sig_progress.emit(token, *payload)
+        elif kind == "done":
+            self.sig_done.emit(token, payload)
+        elif kind == "failed":
+            self.sig_failed.emit(token, payload)
+        else:
+            self.sig_stopped.emit(token)
 
     @Slot()
     def _on_thread_finished(self) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
 
-from explorer.runtime.threads import move_to_new_thread, stop_thread
+from explorer.runtime.threads import ThreadWorker, WorkerHandle
 from trainer.errors import LoadFailed, VaeExplorerError
 
 
@@ -107,7 +107,7 @@ def drawable_history(history: dict) -> dict[str, np.ndarray]:
 
 
 # --- the worker ------------------------------------------------------------------------------------
-class IoWorker(QObject):
+class IoWorker(ThreadWorker):
     """Lives in the I/O thread; one job at a time, in the order they were queued."""
 
     sig_done = Signal(object)
@@ -180,36 +180,20 @@ class IoWorker(QObject):
         """Does nothing: a blocking call to it returns once every job queued before it is done."""
 
 
-class IoThread(QObject):
+class IoThread(WorkerHandle):
     """The GUI thread's handle on the I/O thread; every method returns at once except shutdown()."""
 
-    _sig_load = Signal(object)
-    """(request_id, path), queued to IoWorker.load."""
-    _sig_write = Signal(object)
-    """Snapshot, queued to IoWorker.write."""
-
     def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.worker = IoWorker()
-        self._thread = move_to_new_thread(self.worker, "vae-explorer file I/O", self)
-        self._sig_load.connect(self.worker.load)
-        self._sig_write.connect(self.worker.write)
+        super().__init__(IoWorker(), "vae-explorer file I/O", parent)
 
     def load(self, request_id: int, path: str) -> None:
-        self._sig_load.emit((request_id, str(path)))
+        self.queue(self.worker.load, (request_id, str(path)))
 
     def write(self, snapshot: Snapshot) -> None:
         """A snapshot made on this thread (e.g. of an idle model); training threads connect to worker.write."""
-        self._sig_write.emit(snapshot)
+        self.queue(self.worker.write, snapshot)
 
-    @property
-    def running(self) -> bool:
-        return self._thread.isRunning()
-
-    def shutdown(self, timeout_ms: int = 60_000) -> bool:
-        """Let queued writes finish (a save asked for at close must reach the disk), then end and join."""
-        if not self._thread.isRunning():
-            return True
+    def before_stop(self) -> None:
+        """Let queued writes finish: a save asked for at close must reach the disk."""
         # blocking: returns once the I/O thread has handled every job queued before this call
         QMetaObject.invokeMethod(self.worker, "flush", Qt.BlockingQueuedConnection)
-        return stop_thread(self._thread, timeout_ms)

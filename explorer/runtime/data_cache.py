@@ -5,21 +5,11 @@ one File > Open dataset pinned, used whenever a run names its source.
     cache.pin(dataset)                    # File > Open dataset: read there, used here
     cache.cached(spec) or cache.load(spec, progress)     # progress(message, fraction) may raise to cancel
 
-Lives in the training thread with the worker (explorer.runtime.worker); the GUI thread only asks same_source.
+Lives in the training thread with the worker (explorer.runtime.worker). Which specs read the same data is the
+engine's rule (trainer.data.same_source).
 """
 
 from __future__ import annotations
-
-
-def same_source(a, b) -> bool:
-    """Two DatasetSpecs read the same examples, whatever their sprite fields say (the split seed aside)."""
-    if a.name != b.name or int(a.limit) != int(b.limit):
-        return False
-    if a.name == "path":  # an image folder read at another size or in other channels is other data
-        return (str(a.path), a.key, a.folder_size, a.channels) == (str(b.path), b.key, b.folder_size, b.channels)
-    if a.name == "sprites":
-        return a == b
-    return a.data_dir == b.data_dir
 
 
 class DataCache:
@@ -35,6 +25,8 @@ class DataCache:
 
     def cached(self, spec):
         """The pinned dataset when `spec` names its source, the last one when `spec` is its spec, else None."""
+        from trainer.data.dataset import same_source  # here: the trainer.data package loads torch
+
         if self.pinned is not None and same_source(self.pinned.spec, spec):
             return self.pinned
         if self.last is not None and self.last.spec == spec:

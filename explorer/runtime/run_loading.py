@@ -23,7 +23,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.models.run_catalog import data_label, RunRecord
-from explorer.runtime.threads import move_to_new_thread, stop_thread
+from explorer.runtime.threads import ThreadWorker, WorkerHandle
 from trainer.errors import VaeExplorerError
 
 def record_from_checkpoint(path: str, ckpt, status: str = "", message: str = "") -> RunRecord:
@@ -45,7 +45,7 @@ def record_from_checkpoint(path: str, ckpt, status: str = "", message: str = "")
                      information=float(information[-1]) if information is not None and len(information) else math.nan)
 
 
-class RunLoadingWorker(QObject):
+class RunLoadingWorker(ThreadWorker):
     """Lives in its own thread; its slots run there, one after another."""
 
     sig_record = Signal(object)
@@ -130,40 +130,27 @@ class RunLoadingWorker(QObject):
         return self._datasets[key]
 
 
-class RunLoading(QObject):
+class RunLoading(WorkerHandle):
     """The GUI thread's handle on the run-loading thread; every method returns at once except shutdown().
     What it reads arrives as its worker's signals (`loading.worker.sig_record`, ...), emitted in that thread."""
 
-    _sig_folder = Signal(str)
-    _sig_files = Signal(object)
-    _sig_explore = Signal(str)
+    SHUTDOWN_MS = 30_000
 
     def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.worker = RunLoadingWorker()
-        self._thread = move_to_new_thread(self.worker, "vae-explorer runs", self)
-        self._sig_folder.connect(self.worker.open_folder)
-        self._sig_files.connect(self.worker.open_files)
-        self._sig_explore.connect(self.worker.explore)
+        super().__init__(RunLoadingWorker(), "vae-explorer runs", parent)
 
     def open_folder(self, folder: str) -> None:
-        self._sig_folder.emit(str(folder))
+        self.queue(self.worker.open_folder, str(folder))
 
     def open_files(self, paths: list[str]) -> None:
-        self._sig_files.emit([str(p) for p in paths])
+        self.queue(self.worker.open_files, [str(p) for p in paths])
 
     def explore(self, path: str) -> None:
         self.worker.want(str(path))
-        self._sig_explore.emit(str(path))
+        self.queue(self.worker.explore, str(path))
 
     def stop_exploring(self) -> None:
         self.worker.want("")
 
-    @property
-    def running(self) -> bool:
-        return self._thread.isRunning()
-
-    def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        self.worker.want("")
-        return stop_thread(self._thread, timeout_ms)
-
+    def before_stop(self) -> None:
+        self.worker.want("")  # a run being explored stops at its next snapshot

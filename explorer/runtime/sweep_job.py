@@ -23,7 +23,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.models.run_settings import RunSettings
-from explorer.runtime.threads import move_to_new_thread, stop_thread
+from explorer.runtime.threads import ThreadWorker, WorkerHandle
 
 PROGRESS_INTERVAL_S = 0.25
 """The runs' progress reaches the window at most four times a second."""
@@ -84,7 +84,7 @@ class SweepFinished:
     error: str = ""
 
 
-class SweepWorker(QObject):
+class SweepWorker(ThreadWorker):
     """Lives in the sweep thread and trains one SweepRequest at a time there."""
 
     sig_progress = Signal(object)
@@ -167,16 +167,13 @@ class SweepWorker(QObject):
                                              samples_per_s=result.samples_per_s))
 
 
-class SweepJob(QObject):
+class SweepJob(WorkerHandle):
     """The GUI thread's handle on the sweep thread; what the sweep reports are its worker's signals."""
 
-    _sig_run = Signal(object)
+    SHUTDOWN_MS = 120_000
 
     def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.worker = SweepWorker()
-        self._thread = move_to_new_thread(self.worker, "vae-explorer sweep", self)
-        self._sig_run.connect(self.worker.run)
+        super().__init__(SweepWorker(), "vae-explorer sweep", parent)
         self._busy = False
         self.worker.sig_finished.connect(self._on_finished)  # first: `busy` is False for every later receiver
 
@@ -186,7 +183,7 @@ class SweepJob(QObject):
 
     def start(self, request: SweepRequest) -> None:
         self._busy = True
-        self._sig_run.emit(request)
+        self.queue(self.worker.run, request)
 
     def stop(self) -> None:
         self.worker.request_stop()
@@ -195,10 +192,5 @@ class SweepJob(QObject):
     def _on_finished(self, _finished) -> None:
         self._busy = False
 
-    @property
-    def running(self) -> bool:
-        return self._thread.isRunning()
-
-    def shutdown(self, timeout_ms: int = 120_000) -> bool:
+    def before_stop(self) -> None:
         self.worker.request_stop()  # the sweep saves every run as it stops
-        return stop_thread(self._thread, timeout_ms)

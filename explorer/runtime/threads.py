@@ -1,9 +1,17 @@
 """Background threads for QObject workers: the one pattern every thread of the window uses.
 
-    thread = move_to_new_thread(worker, "vae-explorer file I/O", parent=self)   # worker's slots now run there
-    signal.connect(worker.slot)          # signals from the GUI thread reach it queued, in order
-    ...
-    stop_thread(thread, timeout_ms)      # from shutdown(): ends its event loop after the current slot, joins
+    class IoThread(WorkerHandle):                     # the GUI thread's handle on one long-lived worker
+        def __init__(self, parent=None):
+            super().__init__(IoWorker(), "vae-explorer file I/O", parent)   # IoWorker(ThreadWorker)
+        def load(self, request_id, path):
+            self.queue(self.worker.load, (request_id, path))   # runs there, after every call queued before
+        def before_stop(self):                        # what the worker must hear before its thread ends
+            ...
+    io.worker.sig_done.connect(view.on_done)          # what the worker reports: its own sig_* signals
+    io.shutdown()                                     # before_stop(), end its event loop, join
+
+    thread = move_to_new_thread(worker, "vae-explorer projection", parent=self)   # the bare pattern underneath
+    stop_thread(thread, timeout_ms)      # ends its event loop after the current slot, joins
 
 The worker has no parent (moveToThread refuses objects that have one); the QThread is a child of a GUI-thread
 object, so it is never destroyed while running as long as that object's shutdown joins it first.
@@ -19,7 +27,7 @@ import sys
 import threading
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Qt, QThread
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from explorer.runtime.memory import collect_garbage_in_the_gui_thread
 
@@ -67,3 +75,50 @@ def stop_thread(thread: QThread | None, timeout_ms: int) -> bool:
         return True
     thread.quit()
     return thread.wait(timeout_ms)
+
+
+class ThreadWorker(QObject):
+    """A long-lived worker living in its own thread; its WorkerHandle queues calls to its methods."""
+
+    @Slot(object)
+    def perform(self, call: tuple) -> None:
+        """(method, args) queued by WorkerHandle.queue: run here, in the worker's thread, in the order queued."""
+        method, args = call
+        method(*args)
+
+
+class WorkerHandle(QObject):
+    """The GUI thread's handle on a ThreadWorker in a thread of its own: owns both; every method returns at once
+    except shutdown(). What the worker reports are its own sig_* signals (`handle.worker.sig_done`), emitted in
+    its thread: a subscriber connects to them where it lives (a GUI-thread object's declared slot is called
+    queued in the GUI thread; another worker's, in that worker's thread)."""
+
+    SHUTDOWN_MS = 60_000
+    """How long shutdown() waits for the worker's current call to end, by default."""
+
+    _sig_call = Signal(object)
+    """(method, args), queued to the worker's perform()."""
+
+    def __init__(self, worker: ThreadWorker, name: str, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = worker
+        self._thread = move_to_new_thread(worker, name, self)
+        self._sig_call.connect(worker.perform)
+
+    def queue(self, method, *args) -> None:
+        """Call `method` (one of the worker's) with `args` in the worker's thread, after the calls queued before."""
+        self._sig_call.emit((method, args))
+
+    @property
+    def running(self) -> bool:
+        return self._thread.isRunning()
+
+    def before_stop(self) -> None:
+        """What the worker must be told before its thread is ended (stop training, drop a wish); nothing here."""
+
+    def shutdown(self, timeout_ms: int | None = None) -> bool:
+        """before_stop(), end the thread's event loop once its current call returns, and join it; True when the
+        thread has finished."""
+        if self._thread.isRunning():
+            self.before_stop()
+        return stop_thread(self._thread, self.SHUTDOWN_MS if timeout_ms is None else timeout_ms)

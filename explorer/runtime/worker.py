@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 
 from explorer.models.run_settings import RunSettings
-from explorer.runtime.data_cache import DataCache, same_source
+from explorer.runtime.data_cache import DataCache
 from explorer.runtime.devices import freeze_long_lived_objects, probe_devices, torch_threads
 from explorer.runtime.memory import TRIM_INTERVAL_S, release_free_memory
 from explorer.runtime.tensorboard_log import run_log
+from explorer.runtime.threads import ThreadWorker
 from explorer.runtime.messages import CurveBatch, DatasetChanged, OpenedCheckpoint, RunEnded, RunStarted, TrainRequest
 from trainer.errors import VaeExplorerError
 from trainer.analysis.publishing import ExplorePublisher  # numpy only: torch loads inside its functions
@@ -41,7 +42,7 @@ class _Cancelled(BaseException):
 
 
 # --- the worker ----------------------------------------------------------------------------------
-class TrainWorker(QObject):
+class TrainWorker(ThreadWorker):
     """Lives in the training thread. Its slots run there; its plain methods are the thread-safe live controls."""
 
     sig_devices = Signal(object)
@@ -269,6 +270,8 @@ class TrainWorker(QObject):
             current, shape = ckpt.dataset, tuple(ckpt.model_config.input_shape)
         else:
             current, shape = None, None
+        from trainer.data.dataset import same_source  # here: the trainer.data package loads torch
+
         keep = current is not None and same_source(current, dataset.spec) and shape == tuple(dataset.input_shape)
         if not keep:
             self.reset()

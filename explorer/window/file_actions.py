@@ -1,6 +1,6 @@
 """The File menu: open and save checkpoints, autosave, recent files, drag and drop, open a dataset, export.
 
-    files = FileController(window, file_menu, session, run, status, banner, controls, targets=..., open_runs=...,
+    files = FileController(window, file_menu, session, run, status, banner, settings, targets=..., open_runs=...,
                            clear_run=...)     # adds its actions to the File menu, above Quit; GUI thread only
     files.open_checkpoint("run.h5")       # what Ctrl+O, Open Recent, a drop and `vae-explorer run.h5` do
     files.save("run.h5")                  # Ctrl+S / Ctrl+Shift+S without the file dialog
@@ -44,7 +44,7 @@ class FileController(QObject):
     sig_io_done = Signal(object)
     """checkpoint_io.IoResult of every save, autosave and CSV export, after the window has shown it."""
 
-    def __init__(self, host: QWidget, file_menu: QMenu, session, run: RunModel, status, banner, controls,
+    def __init__(self, host: QWidget, file_menu: QMenu, session, run: RunModel, status, banner, settings,
                  targets: Callable[[], list], open_runs: Callable[[str], None], clear_run: Callable[[], None],
                  store: SettingsStore | None = None):
         """host: the window, parent of the dialogs and target of drops; file_menu: where the actions go, above
@@ -52,7 +52,7 @@ class FileController(QObject):
         dropped folder); clear_run: the model is discarded (a dataset it cannot fit)."""
         super().__init__(host)
         self.host, self.session, self.run = host, session, run
-        self.status, self.banner, self.controls = status, banner, controls
+        self.status, self.banner, self.settings = status, banner, settings
         self._targets, self._open_runs, self._clear_run = targets, open_runs, clear_run
         self.store = store or SettingsStore()  # the window's one store (recent files, folders, autosave)
         self.io = IoThread(self)
@@ -282,9 +282,9 @@ class FileController(QObject):
     def open_dataset(self, path: str | None = None, kind: str | None = None) -> None:
         """The dataset dialog (preview, size, errors); on OK the worker trains on its Dataset from now on."""
         from explorer.files.dataset_dialog import DatasetDialog
-        from explorer.runtime.data_cache import same_source
+        from trainer.data.dataset import same_source
 
-        settings = self.controls.settings()
+        settings = self.settings.value
         dialog = DatasetDialog(self.host, seed=settings.split_seed, start_dir=self.store.last_folder("dataset"))
         try:
             if path is not None:
@@ -313,10 +313,9 @@ class FileController(QObject):
         spec = dataset.spec
         self._replace_run()
         self.session.use_dataset(dataset)  # queued behind the stopping run
-        controls = self.controls
-        # shown at once, so a Start pressed meanwhile already asks for this dataset
-        controls.set_settings(controls.settings().replace(dataset=spec.name, path=spec.path, key=spec.key,
-                                                          data_dir=spec.data_dir, limit=spec.limit))
+        # set at once, so a Start pressed meanwhile already asks for this dataset
+        self.settings.update(dataset=spec.name, path=spec.path, key=spec.key, data_dir=spec.data_dir,
+                             limit=spec.limit)
         self.status.showMessage(f"Switching to {dataset.describe()}…")
 
     @Slot(object)

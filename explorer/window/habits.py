@@ -44,14 +44,14 @@ class WindowHabits(QObject):
         self.restored_layout = self._restore_layout()
         settings = self.store.run_settings()
         if settings is not None:
-            window.controls.set_settings(settings)
+            window.run_settings.set(settings)
         window.run.sig_state_changed.connect(self._on_state_changed)
         window.installEventFilter(self)
 
     def save(self) -> None:
         self.store.save_layout(self.window.saveGeometry(), self.window.saveState(LAYOUT_VERSION))
         if not self.window.run.template:  # the demo's settings are not the user's to come back to
-            self.store.save_run_settings(self.window.controls.settings())
+            self.store.save_run_settings(self.window.run_settings.value)
         self.store.sync()
 
     def _restore_layout(self) -> bool:
@@ -65,7 +65,7 @@ class WindowHabits(QObject):
     @Slot(object)
     def _on_state_changed(self, state) -> None:
         if state.value == "loading":  # Start was pressed: these are the settings worth coming back to
-            self.store.save_run_settings(self.window.controls.settings())
+            self.store.save_run_settings(self.window.run_settings.value)
 
     def _on_start_pause_triggered(self) -> None:
         focus = QApplication.focusWidget()

@@ -49,6 +49,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
 from explorer.models.latent_activity import LatentActivity, collapse_withheld
 from explorer.models.latent_cursor import LatentCursor
+from explorer.models.explored_run import ExploredRun
 from explorer.models.latent_layers import LatentLayers
 from explorer.models.live_beta import LiveBeta
 from explorer.models.point_inference import PointInference
@@ -90,19 +91,19 @@ class LatentPanels(QObject):
         """A hierarchy's layers and the one the traversal shows; the sliders name their rows by it."""
         self.point = PointInference(self)
         """One example's classical VI: computed by the ELBO gap panel, drawn by the scatter, shown by the Decoder."""
-        self.scatter = LatentScatterPanel(self.cursor, layers=self.layers, point=self.point)
+        self.explored = ExploredRun(self)
+        """Which run the panels show (its name, dataset and step): the run comparison selects it, the panels
+        name it. Live KL reports are not theirs while another run is explored."""
+        self.scatter = LatentScatterPanel(self.cursor, layers=self.layers, point=self.point, explored=self.explored)
         self.sliders = DecoderSlidersPanel(activity=self.activity, cursor=self.cursor, layers=self.layers,
                                            point=self.point)
-        self.traversal = TraversalPanel(self.cursor, layers=self.layers)
+        self.traversal = TraversalPanel(self.cursor, layers=self.layers, explored=self.explored)
         self.samples = SamplesPanel()
         self.kl = KlPanel(self.activity)
         self.rd = RateDistortionPanel()
         self.beta = LiveBeta(self)  # the window's β: requested and applied (explorer.models.live_beta)
         self.beta.sig_changed.connect(self.rd.show_beta)
-        self.information = InformationPanel()
-        self.following_live = True
-        """False while the latent panels explore another run (explorer.window.run_comparison): live KL reports
-        are not theirs."""
+        self.information = InformationPanel(self.explored)
         self.gap = ElboGapPanel(LatestJob("vae-explorer IWAE", self), cursor=self.cursor, point=self.point,
                                 split_jobs=LatestJob("vae-explorer gap split", self),
                                 point_jobs=LatestJob("vae-explorer point VI", self))
@@ -185,6 +186,7 @@ class LatentPanels(QObject):
             self.gap.set_model(snapshot)
             first = self.decoder is None
             self.decoder = snapshot
+            self.explored.at_step(snapshot.step)
             if first:  # the encodings may have come first: the comparison waited for a decoder
                 self.aggregate.mark_stale()
 
@@ -260,7 +262,7 @@ class LatentPanels(QObject):
         self.information.add_batch_tc(batch.step, batch.batch_tc)
         if len(batch.beta):
             self.beta.on_report(float(batch.beta[-1]), float(batch.latest.beta_target))
-        if not self.following_live:
+        if not self.explored.live:
             return  # another run is explored: the live KL would mix with its encodings
         for step, _beta in batch.beta_changes:  # the objective changed: older encodings stop deciding
             self.activity.setting_changed(step)
@@ -291,6 +293,7 @@ class LatentPanels(QObject):
         self.decoder = None
         self.latents = None
         self._pending_kl = None
+        self.explored.forget_model()
         self.cursor.clear()
         for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.gap, self.selection,
                       self.attribute, self.aggregate):
@@ -330,17 +333,14 @@ class LatentPanels(QObject):
         self.samples_job.submit(self._compare_token, partial(compare_samples, self.decoder, self.latents.mu, seed,
                                                              components))
 
-    def _on_compare_progress(self, token: int, message: str, fraction: float) -> None:
-        if token == self._compare_token:
-            self.aggregate.set_progress(message, fraction)
+    def _on_compare_progress(self, _token: int, message: str, fraction: float) -> None:
+        self.aggregate.set_progress(message, fraction)
 
-    def _on_compare_done(self, token: int, result) -> None:
-        if token == self._compare_token:
-            self.aggregate.set_result(*result)
+    def _on_compare_done(self, _token: int, result) -> None:
+        self.aggregate.set_result(*result)
 
-    def _on_compare_failed(self, token: int, message: str) -> None:
-        if token == self._compare_token:
-            self.aggregate.set_failed(message)
+    def _on_compare_failed(self, _token: int, message: str) -> None:
+        self.aggregate.set_failed(message)
 
     def _on_map_done(self, token: int, result) -> None:
         xy, kept = result

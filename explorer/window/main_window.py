@@ -24,10 +24,10 @@ from explorer.files.exports import export_targets
 from explorer.files.settings_store import SettingsStore
 from explorer.models.run_model import RunModel, epochs_text
 from explorer.models.run_settings import new_run_settings
+from explorer.models.run_settings_model import RunSettingsModel
 from explorer.models.run_state import RunState
 from explorer.panels.controls import ControlsPanel
 from explorer.panels.curves import CurvesPanel
-from explorer.panels.experiments import EXPERIMENTS
 from explorer.runtime.session import TrainSession
 from explorer.window.file_actions import FileController
 from explorer.window.fitting import fits_screen, shrinkable
@@ -35,8 +35,9 @@ from explorer.window.habits import WindowHabits
 from explorer.window.latent_panels import LatentPanels
 from explorer.window.run_actions import RunActions
 from explorer.window.run_comparison import RunComparison
-from explorer.window.status_bar import MessageBanner, TrainingStatusBar
+from explorer.window.status_bar import ExploredBadge, MessageBanner, TrainingStatusBar
 from explorer.window.wheel_guard import WheelGuard
+from trainer.experiments import EXPERIMENTS
 
 APP_NAME = "vae-explorer"
 SCREEN_SHARE = 0.9
@@ -60,12 +61,14 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         """Every panel's dock by its title (add_panel)."""
         self.curves = CurvesPanel()
-        self.controls = ControlsPanel()
+        self.run_settings = RunSettingsModel(new_run_settings(False), self)
+        """What a new run trains with: the Controls are its view; Start, sweeps and the habits read it."""
+        self.controls = ControlsPanel(self.run_settings)
         self.banner = MessageBanner()
         self.status = TrainingStatusBar()
         self.setStatusBar(self.status)
-        self.run = RunModel(epochs=self.controls.settings().epochs, parent=self)
-        self.actions = RunActions(self.run, self.session, self.controls, self.banner, self.status,
+        self.run = RunModel(epochs=self.run_settings.value.epochs, parent=self)
+        self.actions = RunActions(self.run, self.session, self.run_settings, self.controls, self.banner, self.status,
                                   sweep_busy=self._sweep_busy, parent=self)
         self.start_action, self.pause_action = self.actions.start_action, self.actions.pause_action
         self.stop_action, self.reset_action = self.actions.stop_action, self.actions.reset_action
@@ -86,8 +89,9 @@ class MainWindow(QMainWindow):
         # the latent-space panels join through add_panel like any other (after the menus: View lists them)
         self.explore = LatentPanels(self)
         self.explore_docks = {title: self.add_panel(title, panel, area) for title, panel, area in self.explore.docks()}
+        self.status.add_badge(ExploredBadge(self.explore.explored))
         # runs side by side: the Runs panel, overlays, the explored run
-        self.compare = RunComparison(self, self.session, self.run, self.controls, self.status, self.banner,
+        self.compare = RunComparison(self, self.session, self.run, self.run_settings, self.status, self.banner,
                                      self.curves, self.explore, show_dock=self.show_dock)
         self.runs_dock = self.add_panel("Runs", self.compare.panel, Qt.BottomDockWidgetArea)
         self.experiment_dock = self.add_panel("Experiment", self.compare.experiment_panel, Qt.BottomDockWidgetArea)
@@ -106,7 +110,7 @@ class MainWindow(QMainWindow):
         # the File menu (open, save, autosave, recent, drop, dataset, export), then what the window remembers
         # (layout, settings) and Space: last, so every dock and menu they touch exists
         self.files = FileController(self, self._file_menu, self.session, self.run, self.status, self.banner,
-                                    self.controls, targets=self.export_targets,
+                                    self.run_settings, targets=self.export_targets,
                                     open_runs=self.compare.open_folder, clear_run=self.clear_run, store=self.store)
         self.files.sig_io_done.connect(self._on_io_done)
         self.habits = WindowHabits(self, self.store)
@@ -230,12 +234,11 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
 
     def _create_experiments_menu(self) -> None:
-        """Experiments ▸ one action per guided experiment (explorer.panels.experiments), before Help."""
+        """Experiments ▸ one action per guided experiment (trainer.experiments), before Help."""
         menu = QMenu("E&xperiments", self)
         menu.setToolTipsVisible(True)
         for experiment in EXPERIMENTS:
-            runs = (len(experiment.betas) * max(1, len(experiment.free_bits)) * max(1, len(experiment.schedules))
-                    * max(1, len(experiment.objectives)) * max(1, len(experiment.seeds)))
+            runs = experiment.runs
             action = menu.addAction(experiment.title)
             action.setToolTip(f"Train a small sweep that shows it ({runs} run{'s' if runs > 1 else ''} on 28×28 "
                               "sprites), then say what it measured")
@@ -259,7 +262,7 @@ class MainWindow(QMainWindow):
         self.controls.sig_lr_changed.connect(self.session.set_lr)
         self.controls.sig_free_bits_changed.connect(self.session.set_free_bits)
         self.explore.cursor.sig_selection_changed.connect(self._on_selection_changed)
-        self.controls.epochs_spin.valueChanged.connect(self._on_epochs_changed)
+        self.run_settings.sig_changed.connect(self._on_settings_changed)
         self.explore.kl.sig_collapse_changed.connect(self._on_collapse_changed)
         self.explore_docks["Traversals"].visibilityChanged.connect(self.explore.traversal.on_shown)
         self.explore_docks["Latent arithmetic"].visibilityChanged.connect(self.explore.attribute.on_shown)
@@ -308,9 +311,9 @@ class MainWindow(QMainWindow):
         new-run settings of this machine (explorer.models.run_settings.new_run_settings)."""
         if self.run.template:
             remembered = self.store.run_settings()
-            self.controls.set_settings(remembered or new_run_settings(self._accelerated))
+            self.run_settings.set(remembered or new_run_settings(self._accelerated))
         else:
-            self.controls.restore_epochs()  # Continue may have raised Epochs for the run that goes now
+            self.run_settings.restore_epochs()  # Continue may have raised Epochs for the run that goes now
         self.session.reset()
         self.curves.clear()
         self.explore.clear()
@@ -340,9 +343,9 @@ class MainWindow(QMainWindow):
         self.controls.set_devices(devices)
         self._accelerated = any(d in ("cuda", "mps") for d in devices)
         self.controls.show_machine(self._accelerated)
-        untouched = self.controls.settings() == new_run_settings(False) and self.state is RunState.IDLE
+        untouched = self.run_settings.value == new_run_settings(False) and self.state is RunState.IDLE
         if self._accelerated and untouched:  # nothing chosen or opened yet: a GPU gets the larger model
-            self.controls.set_settings(new_run_settings(True))
+            self.run_settings.set(new_run_settings(True))
 
     @Slot(str)
     def _on_worker_status(self, text: str) -> None:
@@ -354,7 +357,7 @@ class MainWindow(QMainWindow):
     def _on_run_started(self, info) -> None:
         self.status.clearMessage()
         if info.added_epochs:  # Continue on a finished run: the worker added the Epochs value's worth
-            self.controls.show_epochs(info.epochs)
+            self.run_settings.show_run_epochs(info.epochs)
             # in the banner, not the status bar: training reports overwrite a status message within a second
             self.banner.show_message(
                 f"The run had done its {epochs_text(info.epoch)}: Continue trains {info.added_epochs} more, so Epochs"
@@ -371,8 +374,10 @@ class MainWindow(QMainWindow):
         if collapsed and dock.toggleViewAction().isChecked():
             dock.raise_()
 
-    def _on_epochs_changed(self, epochs: int) -> None:
-        self.run.set_epochs(epochs)
+    def _on_settings_changed(self, settings) -> None:
+        if settings.epochs == self.run.epochs:
+            return
+        self.run.set_epochs(settings.epochs)
         if self.run.continue_text:  # stopped: what Continue will do now
             self.status.showMessage(self.run.continue_text, 10_000)
 
@@ -423,7 +428,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_checkpoint_opened(self, opened) -> None:
-        self.controls.set_settings(opened.settings)
+        self.run_settings.set(opened.settings)
         self.curves.set_history(opened.history)
         self.explore.clear()  # the opened model's decoder and encodings follow from the worker
         self.explore.set_history(opened.history)

@@ -1,6 +1,7 @@
 """Start (Continue), Pause (Resume), Stop and Reset: the actions, what they ask the session, and when they are enabled.
 
-    actions = RunActions(run, session, controls, banner, status, sweep_busy=lambda: sweep.busy, parent=window)
+    actions = RunActions(run, session, settings, controls, banner, status, sweep_busy=lambda: sweep.busy,
+                         parent=window)     # settings: the RunSettingsModel a Start trains with
     actions.start_training(max_steps=200)   # what Start does; False (and a message) for invalid settings
     actions.start_action.trigger()          # the same from the toolbar, the Training menu or Space
 
@@ -26,10 +27,11 @@ START_TIP = "Start training (or continue the current model)"
 class RunActions(QObject):
     """The four run actions of one window; their state follows `run` (GUI thread only)."""
 
-    def __init__(self, run: RunModel, session, controls, banner, status, sweep_busy: Callable[[], bool],
+    def __init__(self, run: RunModel, session, settings, controls, banner, status, sweep_busy: Callable[[], bool],
                  parent: QWidget):
         super().__init__(parent)
         self.run, self.session, self.controls, self.banner, self.status = run, session, controls, banner, status
+        self.settings = settings
         self._sweep_busy = sweep_busy
         self._style = parent.style()
         icon = self._style.standardIcon
@@ -61,8 +63,8 @@ class RunActions(QObject):
             self.banner.show_message("A sweep is training: stop it (Training ▸ Stop sweep) before starting a run.",
                                      "warning")
             return False
-        settings = self.controls.settings()
         try:
+            settings = self.settings.checked()  # an entry the form could not read is refused here
             settings.dataset_spec()  # checked here so a typo is a message at once, not after loading
             settings.train_config()
         except Exception as exc:

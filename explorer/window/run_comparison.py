@@ -1,7 +1,7 @@
 """Runs side by side: the run catalog, the Runs panel, the overlays on the curves and the plane, and which run
 the latent panels explore.
 
-    compare = RunComparison(window, session, run, controls, status, banner, curves, explore, show_dock)
+    compare = RunComparison(window, session, run, settings, status, banner, curves, explore, show_dock)
     window.add_panel("Runs", compare.panel, ...)          # tabbed with the image grids below the curves
     compare.open_folder("sweep/")                         # File > Open Runs…, `vae-explorer DIR`, a dropped folder
     compare.start_sweep(request)                          # Training > β sweep…: runs appear as they train
@@ -28,14 +28,16 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QWidget
 
-from explorer.panels.experiments import Experiment, ExperimentPanel
+from explorer.panels.experiments import ExperimentPanel
 from explorer.panels.runs import RunsPanel
 from explorer.files.sweep_dialog import SweepDialog
 from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord, data_label
 from explorer.models.run_model import RunModel
+from explorer.models.run_settings import RunSettings
 from explorer.models.run_state import RunState
 from explorer.runtime.run_loading import RunLoading
 from explorer.runtime.sweep_job import SweepJob, SweepRequest
+from trainer.experiments import Experiment
 
 REDRAW_DELAY_MS = 150
 """Runs arrive one by one from a folder: the overlays are redrawn once they stop arriving for this long."""
@@ -51,15 +53,15 @@ class RunComparison(QObject):
     sig_sweep_finished = Signal(object)
     """SweepFinished, once the window has shown it (the actions are enabled again; its runs are being read)."""
 
-    def __init__(self, host: QWidget, session, run: RunModel, controls, status, banner, curves, explore,
+    def __init__(self, host: QWidget, session, run: RunModel, settings, status, banner, curves, explore,
                  show_dock: Callable[[str], None]):
         """host: parent of the actions and the sweep dialog; explore: the latent panels (explorer.window.
         latent_panels), which show the selected run; show_dock(title): show and raise a dock ("Runs", ...)."""
         super().__init__(host)
-        self.host, self.session, self.run, self.controls = host, session, run, controls
+        self.host, self.session, self.run, self.settings = host, session, run, settings
         self.status, self.banner, self.curves, self.explore = status, banner, curves, explore
         self._show_dock = show_dock
-        self.catalog = RunCatalog(self)
+        self.catalog = RunCatalog(explore.explored, self)
         self.panel = RunsPanel(self.catalog)
         self.loading = RunLoading(self)
         self.sweep = SweepJob(self)
@@ -134,8 +136,6 @@ class RunComparison(QObject):
     @Slot(str)
     def _on_catalog_changed(self, key: str) -> None:
         if key == LIVE:  # the panels draw the live run from its own reports; its row is the Runs panel's business
-            live = self.catalog.get(LIVE)
-            self.explore.information.set_live_name(live.name if live is not None else "")
             return
         if not self._redraw_timer.isActive():
             self._redraw_timer.start(SWEEP_REDRAW_MS if self.sweep.busy else REDRAW_DELAY_MS)
@@ -154,19 +154,16 @@ class RunComparison(QObject):
     def _on_selected(self, key: str) -> None:
         explore = self.explore
         explore.clear(trajectory=False)  # the live trajectory stays on the plane whichever run is explored
-        explore.following_live = key == LIVE
         self.redraw_now()
         if key == LIVE:
             self.loading.stop_exploring()
             self.session.republish()
-            explore.information.show_live()
             self.status.showMessage("Exploring the live run.", 5000)
             return
         record = self.catalog.get(key)
         if record is None:
             return
         self.loading.explore(key)
-        explore.information.show_run(record.name, record.history)
         back = "; click the live run to come back" if self.catalog.get(LIVE) is not None else ""
         self.status.showMessage(f"Exploring {record.name} (β {record.beta:g}){back}.")
 
@@ -188,7 +185,7 @@ class RunComparison(QObject):
 
     # --- the live run --------------------------------------------------------------------------------
     def _live_record(self, **fields) -> None:
-        settings = self.controls.settings()
+        settings = self.settings.value
         current = self.catalog.get(LIVE)
         name = current.name if current is not None else live_name(settings)
         base = dict(name=name, beta=float(settings.beta), seed=int(settings.seed), epochs=int(settings.epochs),
@@ -204,7 +201,7 @@ class RunComparison(QObject):
 
     @Slot(object)
     def _on_live_epoch(self, report) -> None:
-        epochs = self.controls.settings().epochs
+        epochs = self.settings.value.epochs
         split = report.rate_split or {}
         self._live_record(status="training", epoch=int(report.epoch), rate=float(report.test_kl),
                           distortion=float(report.test_recon), elbo=float(report.test_elbo),
@@ -246,10 +243,10 @@ class RunComparison(QObject):
         if self.sweep.busy:
             return
         folder = str(Path.home() / "vae-explorer-runs" / time.strftime("sweep-%Y%m%d-%H%M%S"))
-        dialog = SweepDialog(self.controls.settings(), folder, self.host)
+        dialog = SweepDialog(self.settings.value, folder, self.host)
         if dialog.exec() != QDialog.Accepted:
             return
-        settings = self.controls.settings().replace(epochs=dialog.epochs())
+        settings = self.settings.value.replace(epochs=dialog.epochs())
         self.start_sweep(SweepRequest(settings, tuple(dialog.betas()), tuple(dialog.seeds()), dialog.folder()))
 
     def start_sweep(self, request: SweepRequest) -> bool:
@@ -333,12 +330,13 @@ class RunComparison(QObject):
         state = self._experiment
         experiment = state["experiment"]
         plan = experiment.plan()
-        label, settings = plan[index]
+        label, model, train = plan[index]
+        settings = RunSettings(data=experiment.data, model=model, train=train)
         folder = str(Path(state["folder"]) / label) if label else state["folder"]
         self.experiment_panel.show_stage(
             f"Training {label.replace('-', ' ') + ' ' if label else ''}to epoch {settings.epochs}"
             + (f" (stage {index + 1} of {len(plan)})" if len(plan) > 1 else "") + f" into {folder}…")
-        request = SweepRequest(settings, experiment.betas, experiment.seeds or (experiment.settings.seed,), folder,
+        request = SweepRequest(settings, experiment.betas, experiment.seeds or (train.seed,), folder,
                                free_bits=experiment.free_bits, schedules=experiment.schedules,
                                objectives=experiment.objectives, iwae_samples=experiment.iwae_samples,
                                disentanglement_points=experiment.disentanglement_points,

@@ -12,7 +12,7 @@ non-modal, never a crash, dismissed with its close button or by the next success
 from __future__ import annotations
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QFrame,
@@ -84,6 +84,37 @@ def format_duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+class ExploredBadge(ElidedLabel):
+    """The status bar's name of the run the latent panels show (explorer.models.ExploredRun), with its step: whole
+    when there is room, cut at a word when the window is narrow (a long run name never widens the window)."""
+
+    MIN_WIDTH = 80
+
+    def __init__(self, explored, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
+        self.setMinimumWidth(self.MIN_WIDTH)
+        self._explored = explored
+        explored.sig_changed.connect(self._on_explored)
+        self._on_explored(explored.value)
+
+    def _on_explored(self, explored) -> None:
+        shown = explored.step is not None or not explored.live
+        self.set_full_text(f"Showing {explored.label()}" if shown else "")
+        self.setToolTip(f"{self.full_text()}: the run the latent panels, the Decoder, Traversals and Information "
+                        "show; pick another in the Runs panel" if shown else "")
+        self.setVisible(shown)
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override): the whole text, as room allows
+        hint = super().sizeHint()
+        padding = hint.width() - self.fontMetrics().horizontalAdvance(self.text())
+        return QSize(self.fontMetrics().horizontalAdvance(self.full_text()) + padding, hint.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(self.MIN_WIDTH, super().minimumSizeHint().height())
 
 
 class TrainingStatusBar(QStatusBar):

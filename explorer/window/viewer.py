@@ -119,16 +119,13 @@ class Viewer:
         self.window.banner.show_message(
             f"Exploring {wrapped.describe()} on {len(x):,} examples. Training it stays your business: Start trains "
             "a new model of the Controls' settings instead.", "info")
-        self._token += 1  # a newer model replaces one still being encoded: the older result is dropped
+        self._token += 1  # a newer model replaces one still being encoded: the job drops the older result
         self._jobs.submit(self._token, partial(explore_module, decoder, x, labels, tuple(class_names)))
 
-    def _on_explore_failed(self, token: int, message: str) -> None:
-        if token == self._token:
-            self.window.banner.show_message(f"Could not explore {self._model_name}: {message}", "error")
+    def _on_explore_failed(self, _token: int, message: str) -> None:
+        self.window.banner.show_message(f"Could not explore {self._model_name}: {message}", "error")
 
-    def _on_explored(self, token: int, items) -> None:
-        if token != self._token:
-            return
+    def _on_explored(self, _token: int, items) -> None:
         for item in items:
             self.window.explore.on_explore(item)
 

@@ -94,6 +94,18 @@ class Dataset:
 
 
 
+def same_source(a: DatasetSpec, b: DatasetSpec) -> bool:
+    """Two DatasetSpecs read the same examples, whatever their sprite fields say (the split seed aside): what
+    decides whether a model trained on one may go on training on the other, or a pinned dataset serves a spec."""
+    if a.name != b.name or int(a.limit) != int(b.limit):
+        return False
+    if a.name == "path":  # an image folder read at another size or in other channels is other data
+        return (str(a.path), a.key, a.folder_size, a.channels) == (str(b.path), b.key, b.folder_size, b.channels)
+    if a.name == "sprites":
+        return a == b
+    return a.data_dir == b.data_dir
+
+
 def split_indices(n: int, seed: int, test_fraction: float = TEST_FRACTION, where: str = "dataset"
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic held-out split of range(n): (train, test) index arrays, each in ascending order.

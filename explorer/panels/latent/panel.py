@@ -19,6 +19,7 @@ from explorer.panels.latent.markers import MarkersMixin
 from explorer.panels.latent.overlays import OverlaysMixin
 from explorer.panels.latent.selection_tool import SelectionToolMixin
 from explorer.panels.latent.views import ViewsMixin
+from explorer.models.explored_run import ExploredRun
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.latent_layers import LatentLayers
 from explorer.models.point_inference import PointInference
@@ -28,6 +29,8 @@ from explorer.plotting.shape_select import ShapeViewBox
 
 DEFAULT_REFRESH_STEPS = 500
 IDLE_INFO = "Train or open a model to see its latent space."
+CAPTION_NAME_CHARS = 24
+"""The explored run's name in the caption, cut to this many characters (the status bar's badge has it whole)."""
 
 
 class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolMixin, MarkersMixin, HoverMixin,
@@ -48,8 +51,12 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
     """A trainer.analysis.holes.HolesRequest: the aggregate posterior's density in the plane of two dimensions."""
 
     def __init__(self, cursor: LatentCursor | None = None, parent: QWidget | None = None,
-                 layers: LatentLayers | None = None, point: PointInference | None = None):
+                 layers: LatentLayers | None = None, point: PointInference | None = None,
+                 explored: ExploredRun | None = None):
         super().__init__(parent)
+        self.explored = explored if explored is not None else ExploredRun(self)
+        """Which run's encodings these are: named in the caption."""
+        self.explored.sig_changed.connect(self._on_explored)
         self.point = point if point is not None else PointInference(self)
         """One example's classical-VI trace, whose path from the encoder's guess to q* is drawn here."""
         self.cursor = cursor if cursor is not None else LatentCursor(self)
@@ -245,8 +252,15 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
     def refresh_every(self) -> int:
         return self.refresh_spin.value()
 
+    def _on_explored(self, _explored) -> None:
+        if self._latents is not None:  # a new name for the run shown
+            self._update_info()
+
     def _update_info(self) -> None:
         lat = self._latents
         # always two lines (the second may be empty), so a refresh never changes the plot's height
         note = self._density_note if self.mode == "dims" and self._density_note else self._projection_note
-        self.info.setText(f"μ of {len(lat):,} held-out examples · step {lat.step:,}\n{note}")
+        name = self.explored.value.title
+        if len(name) > CAPTION_NAME_CHARS:  # a long run name must not wrap the caption onto a third line
+            name = name[:CAPTION_NAME_CHARS - 1] + "…"
+        self.info.setText(f"{name} · step {lat.step:,} · μ of {len(lat):,} held-out\n{note}")
