@@ -46,7 +46,8 @@ import torch  # noqa: E402
 from PySide6.QtGui import QPixmap  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
-from explorer.panels.decoder import TICKS_PER_SIGMA, DecoderSlidersPanel  # noqa: E402
+from explorer.panels.decoder import DecoderSlidersPanel  # noqa: E402
+from explorer.panels.decoder_row import TICKS_PER_SIGMA  # noqa: E402
 from explorer.panels.latent import LatentScatterPanel  # noqa: E402
 from explorer.plotting.image_grid import to_qimage, to_uint8  # noqa: E402
 from explorer.plotting.thumbnails import ThumbnailItem  # noqa: E402

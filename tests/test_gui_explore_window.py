@@ -17,7 +17,7 @@ from explorer.window.first_paint import DemoOpener
 from explorer.window.main_window import MainWindow
 from explorer.models.run_state import RunState
 from explorer.panels.controls import beta_to_tick
-from explorer.panels.decoder import TICKS_PER_SIGMA
+from explorer.panels.decoder_row import TICKS_PER_SIGMA
 from trainer.checkpoints.hdf5 import read_info
 from trainer.analysis.geometry import traversal_grid
 

@@ -14,7 +14,8 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QSlider
 
 from explorer.window.latent_panels import LatentPanels
-from explorer.panels.decoder import INACTIVE_GREY, ROWS_PER_TURN, DecoderSlidersPanel, TICKS_PER_SIGMA
+from explorer.panels.decoder import ROWS_PER_TURN, DecoderSlidersPanel
+from explorer.panels.decoder_row import INACTIVE_GREY, TICKS_PER_SIGMA
 from explorer.panels.elbo_gap import ElboGapPanel
 from explorer.panels.kl import INACTIVE_COLOUR, KlPanel
 from explorer.panels.latent import LatentScatterPanel

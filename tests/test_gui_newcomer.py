@@ -493,3 +493,28 @@ def test_the_controls_are_a_view_of_the_run_settings_model(qtbot):
     controls.epochs_spin.setValue(9)  # the user chose a total: that one stays
     settings.restore_epochs()
     assert settings.value.epochs == 9
+
+
+def test_the_sweep_state_is_one_answer_for_start_the_menu_and_the_experiment(qtbot):
+    from explorer.models.sweep_state import SweepState
+    from trainer.experiments import EXPERIMENTS
+
+    win = new_window(qtbot)
+    sweeps = win.sweeps
+    assert win.compare.sweeps is sweeps and win.compare.sweep.state is sweeps
+    sweeps.sweep_started()  # what the sweep job says as its sweep starts
+    assert not win.start_training()  # one training at a time
+    assert "sweep is training" in win.banner.text().lower()
+    assert not win.compare.sweep_action.isEnabled() and win.compare.stop_sweep_action.isEnabled()
+    sweeps.sweep_ended()
+    assert win.compare.sweep_action.isEnabled() and not win.compare.stop_sweep_action.isEnabled()
+    close(win)
+
+    gap = next(e for e in EXPERIMENTS if e.key == "gap")  # three stages
+    state = SweepState()
+    state.experiment_started(gap, "/tmp/gap")
+    assert state.experiment.stage == 0 and state.experiment.stages == 3
+    assert state.stage_finished(["a"]) and state.stage_finished(["b"])
+    assert not state.stage_finished(["c"]) and state.experiment.rows == (("a",), ("b",), ("c",))
+    state.experiment_ended()
+    assert state.experiment is None

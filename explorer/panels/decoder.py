@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -36,108 +35,17 @@ from explorer.models.latent_activity import ActivityState, LatentActivity
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.latent_layers import LatentLayers
 from explorer.models.point_inference import PointInference
+from explorer.panels.decoder_row import TICKS_PER_SIGMA, SliderRow
 from explorer.panels.layer_chooser import LayerChooser
 from explorer.panels.q_switch import QSwitch
 from explorer.plotting.image_grid import ImageGridView
 from trainer.analysis.geometry import DEFAULT_SPAN
 
-TICKS_PER_SIGMA = 100
-"""Slider resolution: 0.01 prior standard deviations."""
 MAX_SLIDERS = 64
 """At most this many sliders (the highest-KL dimensions when there are more); the rest keep their value."""
 ROWS_PER_TURN = 5
 """Slider rows prepare_rows creates per call. A new model's first snapshot used to create all its rows at once:
 20 rows (80 widgets), created, polished and laid out in one go, held the GUI thread for a whole stall."""
-INACTIVE_GREY = "#a0a0a0"
-
-
-class _SliderRow:
-    """The widgets of one latent dimension: name, slider, value, KL."""
-
-    def __init__(self, dim: int, grid: QGridLayout, row: int):
-        self.dim = dim
-        self.name = QLabel(f"z{dim}")
-        self.name.setMinimumWidth(30)
-        self.slider = QSlider(Qt.Horizontal)
-        span = int(round(DEFAULT_SPAN * TICKS_PER_SIGMA))
-        self.slider.setRange(-span, span)
-        self.slider.setPageStep(TICKS_PER_SIGMA // 2)
-        self.slider.setSingleStep(TICKS_PER_SIGMA // 20)
-        self.slider.setMinimumWidth(80)
-        self.value = QLabel("+0.00")
-        self.value.setMinimumWidth(44)
-        self.value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        self.kl = QLabel("")
-        self.kl.setMinimumWidth(150)
-        self.kl.setTextFormat(Qt.RichText)
-        self._normal_palette = QPalette(self.slider.palette())
-        self.greyed = False
-        """Drawn greyed out, labelled inactive (an inactive dimension)."""
-        self._grey_palette = QPalette(self.slider.palette())
-        for role in (QPalette.Highlight, QPalette.Button, QPalette.Window):
-            self._grey_palette.setColor(role, QColor("#d6d6d6"))
-        self.place(grid, row)
-
-    def widgets(self):
-        return (self.name, self.slider, self.value, self.kl)
-
-    def stand_by(self, grid: QGridLayout, row: int) -> None:
-        """Shown in the layout at `row`, its slider disabled: ready for a dimension of the next model."""
-        self.place(grid, row)
-        self.slider.setEnabled(False)
-        for widget in self.widgets():
-            widget.show()
-
-    def set_aside(self, grid: QGridLayout) -> None:
-        """Out of the layout and hidden, kept for a later model."""
-        for widget in self.widgets():
-            grid.removeWidget(widget)
-            widget.hide()
-        self.placed_at = None
-
-    def place(self, grid: QGridLayout, row: int) -> None:
-        for col, widget in enumerate(self.widgets()):
-            grid.addWidget(widget, row, col)
-        self.placed_at = row
-
-    def assign(self, dim: int, name: str = "") -> None:
-        """Show latent dimension `dim` from now on (a reused row): its name, no KL yet, value 0."""
-        self.dim = dim
-        self.name.setText(name or f"z{dim}")
-        self.show_kl(None, True, "")
-        self.show_value(0.0)
-
-    def kl_text(self) -> str:
-        return self.kl.text()
-
-    def show_value(self, z: float) -> None:
-        self.value.setText(f"{z + 0.0:+.2f}".replace("-0.00", "+0.00"))
-
-    def show_kl(self, kl: float | None, active: bool, measure: str) -> None:
-        tip = f"z{self.dim}: prior N(0, 1); the slider spans ±{DEFAULT_SPAN:g}σ."
-        if kl is None:
-            self.kl.setText("")
-        elif active:
-            self.kl.setText(f"KL {kl:.2f} nats")
-            tip += f"\nKL(q(z{self.dim}|x) ‖ p(z{self.dim})) = {kl:.3f} nats per example."
-            if measure == "variance":
-                tip += " Active: its mean varies with x (Var_x(μ) > 0.01, Burda et al.)."
-        else:
-            self.kl.setText(f"<span style='color:{INACTIVE_GREY}'>inactive · KL {kl:.2f} nats</span>")
-            tip += (f"\nInactive: Var_x(μ) ≤ 0.01 (Burda et al.), its mean ignores x. Its KL of {kl:.3f} nats is "
-                    "paid by a σ that differs from the prior's, not by information about x; moving it changes "
-                    "little.")
-        grey = kl is not None and not active
-        if grey != self.greyed:  # a style sheet re-polishes the widget: live KL arrives twice a second
-            self.greyed = grey
-            colour = f"color: {INACTIVE_GREY}" if grey else ""
-            self.name.setStyleSheet(colour)
-            self.value.setStyleSheet(colour)
-            self.slider.setPalette(self._grey_palette if grey else self._normal_palette)
-        for widget in self.widgets():
-            widget.setToolTip(tip)
-
-
 class DecoderSlidersPanel(QWidget):
     """Sliders over z (±3 prior σ each) and the decoded image, updated on every slider move."""
 
@@ -153,8 +61,8 @@ class DecoderSlidersPanel(QWidget):
         """Decides which dimensions are active; the KL strip draws the same one, so the two always agree."""
         self._decoder = None
         self._dim = 0  # the latent size the rows are laid out for
-        self._rows: list[_SliderRow] = []
-        self._spare: list[_SliderRow] = []  # rows left by a smaller model (hidden) or standing by for a larger one
+        self._rows: list[SliderRow] = []
+        self._spare: list[SliderRow] = []  # rows left by a smaller model (hidden) or standing by for a larger one
         self._stretch_row = 0  # the grid row below the sliders that takes the spare height
         self._shown_order: list[int] = []
         self._kl: np.ndarray | None = None
@@ -362,9 +270,9 @@ class DecoderSlidersPanel(QWidget):
                 self._spare.append(row)
             row.stand_by(self._grid, below + i)
 
-    def _new_row(self) -> _SliderRow:
+    def _new_row(self) -> SliderRow:
         at = len(self._rows) + len(self._spare)
-        row = _SliderRow(at, self._grid, at)
+        row = SliderRow(at, self._grid, at)
         row.slider.valueChanged.connect(lambda value, row=row: self._on_slider_moved(row.dim, value))
         return row
 
@@ -395,7 +303,7 @@ class DecoderSlidersPanel(QWidget):
         self._stretch_row = len(self._rows)  # the empty row below the sliders takes the spare height
         self._grid.setRowStretch(self._stretch_row, 1)
 
-    def _ordered_rows(self) -> list[_SliderRow]:
+    def _ordered_rows(self) -> list[SliderRow]:
         if self._kl is None or not self.sort_check.isChecked():
             return sorted(self._rows, key=lambda r: r.dim)
         return sorted(self._rows, key=lambda r: -self._kl[r.dim])
@@ -412,7 +320,7 @@ class DecoderSlidersPanel(QWidget):
                 self._on_layers_changed()
         self._place_rows(self._ordered_rows())
 
-    def _place_rows(self, order: list[_SliderRow]) -> None:
+    def _place_rows(self, order: list[SliderRow]) -> None:
         """Lay the rows out top to bottom in this order; live KL arrives a few times a second, so the grid is
         only touched when the order changed."""
         if [r.dim for r in order] == self._shown_order and all(r.placed_at == i for i, r in enumerate(order)):

@@ -1,6 +1,6 @@
 """A β-sweep started from the window (Training ▸ β sweep…), trained in its own thread by trainer.training.sweep.
 
-    job = SweepJob(parent=window)
+    job = SweepJob(sweeps, parent=window)  # sweeps: explorer.models.SweepState, busy while it trains
     job.worker.sig_progress.connect(...)   # [RunProgress, ...] of the runs that reported, a few times a second
     job.worker.sig_finished.connect(...)   # SweepFinished: the folder, the summary rows, whether it was stopped
     job.start(SweepRequest(settings, betas=[0.1, 1, 10], seeds=[0], folder="runs/"))
@@ -23,6 +23,7 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.models.run_settings import RunSettings
+from explorer.models.sweep_state import SweepState
 from explorer.runtime.threads import ThreadWorker, WorkerHandle
 
 PROGRESS_INTERVAL_S = 0.25
@@ -172,17 +173,14 @@ class SweepJob(WorkerHandle):
 
     SHUTDOWN_MS = 120_000
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, state: SweepState | None = None, parent: QObject | None = None):
+        """state: the window's SweepState, told when a sweep starts and ends (made here if not given)."""
         super().__init__(SweepWorker(), "vae-explorer sweep", parent)
-        self._busy = False
-        self.worker.sig_finished.connect(self._on_finished)  # first: `busy` is False for every later receiver
-
-    @property
-    def busy(self) -> bool:
-        return self._busy
+        self.state = state if state is not None else SweepState(self)
+        self.worker.sig_finished.connect(self._on_finished)  # first: not busy for every later receiver
 
     def start(self, request: SweepRequest) -> None:
-        self._busy = True
+        self.state.sweep_started()
         self.queue(self.worker.run, request)
 
     def stop(self) -> None:
@@ -190,7 +188,7 @@ class SweepJob(WorkerHandle):
 
     @Slot(object)
     def _on_finished(self, _finished) -> None:
-        self._busy = False
+        self.state.sweep_ended()
 
     def before_stop(self) -> None:
         self.worker.request_stop()  # the sweep saves every run as it stops

@@ -26,6 +26,7 @@ from explorer.models.run_model import RunModel, epochs_text
 from explorer.models.run_settings import new_run_settings
 from explorer.models.run_settings_model import RunSettingsModel
 from explorer.models.run_state import RunState
+from explorer.models.sweep_state import SweepState
 from explorer.panels.controls import ControlsPanel
 from explorer.panels.curves import CurvesPanel
 from explorer.runtime.session import TrainSession
@@ -68,8 +69,10 @@ class MainWindow(QMainWindow):
         self.status = TrainingStatusBar()
         self.setStatusBar(self.status)
         self.run = RunModel(epochs=self.run_settings.value.epochs, parent=self)
-        self.actions = RunActions(self.run, self.session, self.run_settings, self.controls, self.banner, self.status,
-                                  sweep_busy=self._sweep_busy, parent=self)
+        self.sweeps = SweepState(self)
+        """The window's sweep (busy: Start waits) and its guided experiment."""
+        self.actions = RunActions(self.run, self.session, self.run_settings, self.sweeps, self.controls, self.banner,
+                                  self.status, parent=self)
         self.start_action, self.pause_action = self.actions.start_action, self.actions.pause_action
         self.stop_action, self.reset_action = self.actions.stop_action, self.actions.reset_action
         self.quit_action = QAction("Quit", self, shortcut=QKeySequence.Quit)
@@ -91,8 +94,8 @@ class MainWindow(QMainWindow):
         self.explore_docks = {title: self.add_panel(title, panel, area) for title, panel, area in self.explore.docks()}
         self.status.add_badge(ExploredBadge(self.explore.explored))
         # runs side by side: the Runs panel, overlays, the explored run
-        self.compare = RunComparison(self, self.session, self.run, self.run_settings, self.status, self.banner,
-                                     self.curves, self.explore, show_dock=self.show_dock)
+        self.compare = RunComparison(self, self.session, self.run, self.run_settings, self.sweeps, self.status,
+                                     self.banner, self.curves, self.explore, show_dock=self.show_dock)
         self.runs_dock = self.add_panel("Runs", self.compare.panel, Qt.BottomDockWidgetArea)
         self.experiment_dock = self.add_panel("Experiment", self.compare.experiment_panel, Qt.BottomDockWidgetArea)
         self.train_menu.addSeparator()
@@ -292,9 +295,6 @@ class MainWindow(QMainWindow):
     def start_training(self, max_steps: int | None = None) -> bool:
         """What Start does (explorer.window.run_actions); max_steps for screenshots and tests."""
         return self.actions.start_training(max_steps)
-
-    def _sweep_busy(self) -> bool:
-        return self.compare.sweep.busy
 
     def open_checkpoint(self, path: str) -> None:
         """File > Open with a path: read and validated off the GUI thread, then it replaces the current run."""

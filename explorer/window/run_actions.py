@@ -1,7 +1,7 @@
 """Start (Continue), Pause (Resume), Stop and Reset: the actions, what they ask the session, and when they are enabled.
 
-    actions = RunActions(run, session, settings, controls, banner, status, sweep_busy=lambda: sweep.busy,
-                         parent=window)     # settings: the RunSettingsModel a Start trains with
+    actions = RunActions(run, session, settings, sweeps, controls, banner, status, parent=window)
+    # settings: the RunSettingsModel a Start trains with; sweeps: the SweepState (no Start while a sweep trains)
     actions.start_training(max_steps=200)   # what Start does; False (and a message) for invalid settings
     actions.start_action.trigger()          # the same from the toolbar, the Training menu or Space
 
@@ -11,7 +11,6 @@ and this class follows it (enabled, Start/Continue, Pause/Resume, the controls' 
 
 from __future__ import annotations
 
-from typing import Callable
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Slot
@@ -27,12 +26,10 @@ START_TIP = "Start training (or continue the current model)"
 class RunActions(QObject):
     """The four run actions of one window; their state follows `run` (GUI thread only)."""
 
-    def __init__(self, run: RunModel, session, settings, controls, banner, status, sweep_busy: Callable[[], bool],
-                 parent: QWidget):
+    def __init__(self, run: RunModel, session, settings, sweeps, controls, banner, status, parent: QWidget):
         super().__init__(parent)
         self.run, self.session, self.controls, self.banner, self.status = run, session, controls, banner, status
-        self.settings = settings
-        self._sweep_busy = sweep_busy
+        self.settings, self.sweeps = settings, sweeps
         self._style = parent.style()
         icon = self._style.standardIcon
         self.start_action = QAction(icon(QStyle.SP_MediaPlay), "Start", parent)
@@ -59,7 +56,7 @@ class RunActions(QObject):
         """Queue a run with the panel's settings; False (and a message) if the settings are invalid."""
         if self.run.state not in (RunState.IDLE, RunState.STOPPED):
             return False
-        if self._sweep_busy():  # one training at a time: two on the same cores slow each other badly
+        if self.sweeps.busy:  # one training at a time: two on the same cores slow each other badly
             self.banner.show_message("A sweep is training: stop it (Training ▸ Stop sweep) before starting a run.",
                                      "warning")
             return False

@@ -1,7 +1,7 @@
 """Runs side by side: the run catalog, the Runs panel, the overlays on the curves and the plane, and which run
 the latent panels explore.
 
-    compare = RunComparison(window, session, run, settings, status, banner, curves, explore, show_dock)
+    compare = RunComparison(window, session, run, settings, sweeps, status, banner, curves, explore, show_dock)
     window.add_panel("Runs", compare.panel, ...)          # tabbed with the image grids below the curves
     compare.open_folder("sweep/")                         # File > Open Runs…, `vae-explorer DIR`, a dropped folder
     compare.start_sweep(request)                          # Training > β sweep…: runs appear as they train
@@ -35,6 +35,7 @@ from explorer.models.run_catalog import LIVE, RunCatalog, RunRecord, data_label
 from explorer.models.run_model import RunModel
 from explorer.models.run_settings import RunSettings
 from explorer.models.run_state import RunState
+from explorer.models.sweep_state import SweepState
 from explorer.runtime.run_loading import RunLoading
 from explorer.runtime.sweep_job import SweepJob, SweepRequest
 from trainer.experiments import Experiment
@@ -53,18 +54,19 @@ class RunComparison(QObject):
     sig_sweep_finished = Signal(object)
     """SweepFinished, once the window has shown it (the actions are enabled again; its runs are being read)."""
 
-    def __init__(self, host: QWidget, session, run: RunModel, settings, status, banner, curves, explore,
+    def __init__(self, host: QWidget, session, run: RunModel, settings, sweeps: SweepState, status, banner, curves,
+                 explore,
                  show_dock: Callable[[str], None]):
         """host: parent of the actions and the sweep dialog; explore: the latent panels (explorer.window.
         latent_panels), which show the selected run; show_dock(title): show and raise a dock ("Runs", ...)."""
         super().__init__(host)
-        self.host, self.session, self.run, self.settings = host, session, run, settings
+        self.host, self.session, self.run, self.settings, self.sweeps = host, session, run, settings, sweeps
         self.status, self.banner, self.curves, self.explore = status, banner, curves, explore
         self._show_dock = show_dock
         self.catalog = RunCatalog(explore.explored, self)
         self.panel = RunsPanel(self.catalog)
         self.loading = RunLoading(self)
-        self.sweep = SweepJob(self)
+        self.sweep = SweepJob(sweeps, self)
         self.sweep_action = QAction("β &sweep…", host)
         self.sweep_action.setToolTip("Train the current settings at several β (and seeds) side by side, one checkpoint "
                                      "each, and compare them on the rate–distortion plane")
@@ -72,12 +74,12 @@ class RunComparison(QObject):
         self.stop_sweep_action.setToolTip("Stop the sweep between two steps; every run is saved and a new sweep on the "
                                           "same folder resumes it")
         self.stop_sweep_action.setEnabled(False)
+        sweeps.sig_changed.connect(self._on_sweeps_changed)
         self.sweep_action.triggered.connect(self._on_sweep_triggered)
         self.stop_sweep_action.triggered.connect(self.sweep.stop)
         self.sweep.worker.sig_progress.connect(self._on_sweep_progress)
         self.sweep.worker.sig_finished.connect(self._on_sweep_finished)
         self.experiment_panel = ExperimentPanel()
-        self._experiment: dict | None = None  # the guided experiment in progress: its stages and results
         self._select_after_load: str | None = None  # a run's checkpoint to explore once its folder has been read
         self._panel_after_load: str | None = None  # the dock to bring forward once that folder has been read
         self._sweep_data = ""  # what the sweep in progress trains on (data_label)
@@ -138,7 +140,7 @@ class RunComparison(QObject):
         if key == LIVE:  # the panels draw the live run from its own reports; its row is the Runs panel's business
             return
         if not self._redraw_timer.isActive():
-            self._redraw_timer.start(SWEEP_REDRAW_MS if self.sweep.busy else REDRAW_DELAY_MS)
+            self._redraw_timer.start(SWEEP_REDRAW_MS if self.sweeps.busy else REDRAW_DELAY_MS)
 
     def _redraw(self) -> None:
         compared = self.catalog.compared()
@@ -239,8 +241,13 @@ class RunComparison(QObject):
         self.catalog.select(LIVE)
 
     # --- a sweep from the window ------------------------------------------------------------------------
+    @Slot()
+    def _on_sweeps_changed(self) -> None:
+        self.sweep_action.setEnabled(not self.sweeps.busy)
+        self.stop_sweep_action.setEnabled(self.sweeps.busy)
+
     def _on_sweep_triggered(self) -> None:
-        if self.sweep.busy:
+        if self.sweeps.busy:
             return
         folder = str(Path.home() / "vae-explorer-runs" / time.strftime("sweep-%Y%m%d-%H%M%S"))
         dialog = SweepDialog(self.settings.value, folder, self.host)
@@ -263,11 +270,9 @@ class RunComparison(QObject):
             return False
         self._sweep_data = settings_data(request.settings)
         self.sweep.start(request)
-        self.sweep_action.setEnabled(False)
-        self.stop_sweep_action.setEnabled(True)
         runs = request.runs
         self.status.showMessage(f"Training {runs} run{'s' if runs != 1 else ''} side by side into {request.folder}…")
-        if self._experiment is None:  # an experiment keeps its own panel in front while it trains
+        if self.sweeps.experiment is None:  # an experiment keeps its own panel in front while it trains
             self._show_dock("Runs")
         return True
 
@@ -298,13 +303,12 @@ class RunComparison(QObject):
             self.sig_sweep_finished.emit(finished)
 
     def _show_sweep_finished(self, finished) -> None:
-        self.sweep_action.setEnabled(True)
-        self.stop_sweep_action.setEnabled(False)
         if finished.error:
             self.banner.show_message(f"The sweep did not start: {finished.error}", "error")
-            self._experiment = None
+            if self.sweeps.experiment is not None:
+                self.sweeps.experiment_ended()
             return
-        if self._experiment is not None and self._next_stage(finished):
+        if self.sweeps.experiment is not None and self._next_stage(finished):
             return
         done = sum(r.status == "done" for r in finished.rows)
         how = "stopped; start it again on the same folder to resume" if finished.stopped else "finished"
@@ -317,22 +321,22 @@ class RunComparison(QObject):
     def start_experiment(self, experiment: Experiment, folder: str | None = None) -> bool:
         """Train the experiment's sweep stage by stage into `folder` (default: a new one under
         ~/vae-explorer-runs), then show what it measured in the Experiment panel and explore the run that shows it."""
-        if self.sweep.busy:
+        if self.sweeps.busy:
             self.status.showMessage("A sweep is running; stop it first (Training ▸ Stop sweep).", 10_000)
             return False
         folder = folder or str(Path.home() / "vae-explorer-runs" / time.strftime(f"{experiment.key}-%Y%m%d-%H%M%S"))
-        self._experiment = {"experiment": experiment, "folder": folder, "rows": []}
+        self.sweeps.experiment_started(experiment, folder)
         self.experiment_panel.show_experiment(experiment)
         self._show_dock("Experiment")
         return self._start_stage(0)
 
     def _start_stage(self, index: int) -> bool:
-        state = self._experiment
-        experiment = state["experiment"]
+        progress = self.sweeps.experiment
+        experiment = progress.experiment
         plan = experiment.plan()
         label, model, train = plan[index]
         settings = RunSettings(data=experiment.data, model=model, train=train)
-        folder = str(Path(state["folder"]) / label) if label else state["folder"]
+        folder = str(Path(progress.folder) / label) if label else progress.folder
         self.experiment_panel.show_stage(
             f"Training {label.replace('-', ' ') + ' ' if label else ''}to epoch {settings.epochs}"
             + (f" (stage {index + 1} of {len(plan)})" if len(plan) > 1 else "") + f" into {folder}…")
@@ -342,21 +346,21 @@ class RunComparison(QObject):
                                disentanglement_points=experiment.disentanglement_points,
                                gap_examples=experiment.gap_examples)
         if not self.start_sweep(request):
-            self._experiment = None
+            self.sweeps.experiment_ended()
             return False
         return True
 
     def _next_stage(self, finished) -> bool:
         """After one stage of the experiment's sweep: the next, or the result. True when this took it over."""
-        state = self._experiment
-        experiment = state["experiment"]
-        state["rows"].append(list(finished.rows))
-        if not finished.stopped and len(state["rows"]) < len(experiment.plan()):
-            self._start_stage(len(state["rows"]))
+        more = self.sweeps.stage_finished(finished.rows)
+        progress = self.sweeps.experiment
+        if more and not finished.stopped:
+            self._start_stage(progress.stage)
             return True
-        self._experiment = None
-        self.experiment_panel.show_result(experiment, state["rows"])
-        rows = state["rows"][-1]
+        self.sweeps.experiment_ended()
+        experiment = progress.experiment
+        self.experiment_panel.show_result(experiment, [list(rows) for rows in progress.rows])
+        rows = progress.rows[-1]
         if rows:
             # by its file: the runs of two variants of one experiment share their names
             self._select_after_load = (rows[-1] if experiment.select == "last" else rows[0]).checkpoint
