@@ -184,11 +184,11 @@ def test_reset_leaves_no_text_of_the_run_before(qtbot):
     win.explore.flush()
     win.explore.traversal.refresh_now()
     assert "28,200" in win.explore.traversal.traversal_view.title
-    assert "28,200" in badge(win).text()
+    assert "28,200" in badge(win).full_text()
     win.status.showMessage("Opened demo_sprites.h5: a sprites VAE trained for 28,200 steps.")
     win.clear_run()
     assert "28,200" not in win.explore.traversal.traversal_view.title
-    assert "28,200" not in badge(win).text() and badge(win).isHidden()
+    assert "28,200" not in badge(win).full_text() and badge(win).isHidden()
     assert win.status.currentMessage() == ""
     close(win)
 
@@ -296,7 +296,7 @@ def test_the_information_panel_names_and_follows_the_explored_run(qtbot):
     assert info.series()["mutual_information"][1].tolist() == [5.0]
     show_model(100)
     assert "live · mnist · step 100" in win.explore.traversal.traversal_view.title
-    assert badge(win).text() == "Showing live · mnist · step 100"
+    assert badge(win).full_text() == "Showing live · mnist · step 100"
 
     other = "/tmp/runs/beta-4_seed-0.h5"
     history = {"rate_split/step": np.array([50, 100]), "epochs/step": np.array([50, 100]),
@@ -306,11 +306,11 @@ def test_the_information_panel_names_and_follows_the_explored_run(qtbot):
     catalog.put(RunRecord(key=other, name="beta-4_seed-0", beta=4.0, status="done", history=history))
     catalog.select(other)
     assert "beta-4_seed-0" in info.run_label.text()
-    assert badge(win).text() == "Showing beta-4_seed-0"  # its model is still being read
+    assert badge(win).full_text() == "Showing beta-4_seed-0"  # its model is still being read
     show_model(900)
-    for text in (info.run_label.text(), win.explore.traversal.traversal_view.title, badge(win).text()):
+    for text in (info.run_label.text(), win.explore.traversal.traversal_view.title, badge(win).full_text()):
         assert "beta-4_seed-0" in text and "live" not in text
-    assert "beta-4_seed-0 · step 900" in badge(win).text()
+    assert "beta-4_seed-0 · step 900" in badge(win).full_text()
     assert info.series()["mutual_information"][1].tolist() == [1.0, 2.0]
     assert info.series()["rate"][1].tolist() == [9.0, 8.0]
     # the live run trains on meanwhile: its epoch is kept, not drawn over the explored run
@@ -320,12 +320,15 @@ def test_the_information_panel_names_and_follows_the_explored_run(qtbot):
     assert "live · mnist" in info.run_label.text()
     assert info.series()["mutual_information"][1].tolist() == [5.0, 6.0]
     show_model(200)
-    assert badge(win).text() == "Showing live · mnist · step 200"
+    assert badge(win).full_text() == "Showing live · mnist · step 200"
     # saved under a file name: every view calls the live run by it
     catalog.update(LIVE, name="my-run")
-    assert "my-run" in info.run_label.text() and badge(win).text() == "Showing my-run · step 200"
+    assert "my-run" in info.run_label.text() and badge(win).full_text() == "Showing my-run · step 200"
     win.explore.traversal.refresh_now()
     assert "my-run · step 200" in win.explore.traversal.traversal_view.title
+    # a long name is cut in the status bar, never widening the window (case 1)
+    catalog.update(LIVE, name="a-run-with-a-very-long-name-" * 8)
+    assert badge(win).minimumSizeHint().width() <= 80 and badge(win).toolTip().startswith("Showing a-run-with")
     close(win)
 
 

@@ -1,7 +1,8 @@
 """Which run the latent panels show: the one owner of its key, name, dataset, step and (for a checkpoint) history.
 
     explored = ExploredRun()
-    explored.sig_changed.connect(view.on_explored)      # Explored: another run, a new name, or a newer step
+    explored.sig_changed.connect(view.on_explored)      # Explored: another run, or a new name
+    explored.sig_step_changed.connect(badge.on_step)    # the same run, a newer model (views that show the step)
     explored.explore(LIVE, "live · mnist")              # the window's own run (the run comparison selects it)
     explored.explore(path, "beta-4_seed-0", data="mnist", history=record.history)   # a checkpoint's run
     explored.rename(LIVE, "run")                        # saved as run.h5: the live run is called by it now
@@ -60,7 +61,10 @@ class ExploredRun(QObject):
     """The explored run (GUI thread): set by the run comparison and the latent panels, read by the views."""
 
     sig_changed = Signal(object)
-    """Explored: another run is explored, or the explored run got a new name or a newer model."""
+    """Explored: another run is explored, or the explored run got a new name."""
+    sig_step_changed = Signal(object)
+    """Explored: the panels were handed a newer model of the same run (its step), or none (None): several times a
+    minute while training, so only the views that show the step subscribe."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -88,6 +92,9 @@ class ExploredRun(QObject):
         self._set(dataclasses.replace(self.value, step=None))
 
     def _set(self, value: Explored) -> None:
-        if value != self.value or value.history is not self.value.history:
-            self.value = value
+        old, self.value = self.value, value
+        same_run = dataclasses.replace(value, step=None) == dataclasses.replace(old, step=None)
+        if not same_run or value.history is not old.history:
             self.sig_changed.emit(value)
+        elif value.step != old.step:
+            self.sig_step_changed.emit(value)

@@ -98,11 +98,15 @@ class ExploredBadge(ElidedLabel):
         self.setMinimumWidth(self.MIN_WIDTH)
         self._explored = explored
         explored.sig_changed.connect(self._on_explored)
+        explored.sig_step_changed.connect(self._on_explored)
         self._on_explored(explored.value)
 
     def _on_explored(self, explored) -> None:
         shown = explored.step is not None or not explored.live
-        self.set_full_text(f"Showing {explored.label()}" if shown else "")
+        text = f"Showing {explored.label()}" if shown else ""
+        if text == self.full_text() and shown != self.isHidden():
+            return
+        self.set_full_text(text)
         self.setToolTip(f"{self.full_text()}: the run the latent panels, the Decoder, Traversals and Information "
                         "show; pick another in the Runs panel" if shown else "")
         self.setVisible(shown)
