@@ -3,7 +3,8 @@
     explore = LatentPanels(window)
     for title, panel, area in explore.docks():
         window.add_panel(title, panel, area)
-    session.worker.sig_explore.connect(explore.on_explore)     # DecoderSnapshot | LatentSnapshot | PreviewImages
+    explore.on_explore(item)      # DecoderSnapshot | LatentSnapshot | PreviewImages of the explored run (the run
+                                  # comparison passes on the live run's or a checkpoint's, whichever is explored)
     # in _on_progress:        explore.on_progress(batch)      (a runtime.messages.CurveBatch)
     # on a live β change:     explore.beta.request(beta)   (LiveBeta: the β line previews it until a batch shows
     #                          it applied)

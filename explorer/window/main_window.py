@@ -288,8 +288,6 @@ class MainWindow(QMainWindow):
         # the run state follows the engine: a pause when the steps have stopped, a refused open as it is refused
         session.worker.sig_paused.connect(self.run.on_paused)
         session.worker.sig_open_refused.connect(self.run.on_open_refused)
-        # a @Slot of a GUI-thread QObject: queued; it passes them on while the live run is the explored one
-        session.worker.sig_explore.connect(self.compare.on_live_explore)
 
     # --- what the actions do ------------------------------------------------------------------------
     def start_training(self, max_steps: int | None = None) -> bool:

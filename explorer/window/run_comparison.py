@@ -5,7 +5,6 @@ the latent panels explore.
     window.add_panel("Runs", compare.panel, ...)          # tabbed with the image grids below the curves
     compare.open_folder("sweep/")                         # File > Open Runs…, `vae-explorer DIR`, a dropped folder
     compare.start_sweep(request)                          # Training > β sweep…: runs appear as they train
-    session.worker.sig_explore.connect(compare.on_live_explore)  # the live run's snapshots: only while explored
     compare.shutdown()                                    # in closeEvent
 
 The catalog (explorer.models.run_catalog.RunCatalog) is the one owner of what is known about each run; the Runs
@@ -98,6 +97,8 @@ class RunComparison(QObject):
         session.worker.sig_epoch.connect(self._on_live_epoch)
         session.worker.sig_ended.connect(self._on_live_ended)
         session.worker.sig_opened.connect(self._on_live_opened)
+        # a @Slot of a GUI-thread QObject: queued; it passes them on while the live run is the explored one
+        session.worker.sig_explore.connect(self.on_live_explore)
         run.sig_state_changed.connect(self._on_run_state)
         run.sig_file_changed.connect(self._on_run_file)
 
