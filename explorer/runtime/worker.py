@@ -27,6 +27,7 @@ from explorer.runtime.devices import freeze_long_lived_objects, probe_devices, t
 from explorer.runtime.memory import TRIM_INTERVAL_S, release_free_memory
 from explorer.runtime.tensorboard_log import run_log
 from explorer.runtime.threads import ThreadWorker
+from explorer.runtime.save_copies import CopyRequests
 from explorer.runtime.messages import CurveBatch, DatasetChanged, OpenedCheckpoint, RunEnded, RunStarted, TrainRequest
 from trainer.errors import VaeExplorerError
 from trainer.analysis.publishing import ExplorePublisher  # numpy only: torch loads inside its functions
@@ -88,8 +89,7 @@ class TrainWorker(ThreadWorker):
         self._data = DataCache()  # the last dataset read (Reset + Start reads nothing again) and the pinned one
         self._checkpoint = None  # an opened checkpoint waiting for Start
         self.explore = ExplorePublisher()  # its knobs (refresh interval, "refresh now") are thread-safe
-        self._jobs: list = []  # checkpoint_io.IoJob waiting for a copy of the model (under the lock)
-        self._in_run = False  # train() is running: copies are made between steps, by the trainer's thread
+        self._copies = CopyRequests(self._copy_for, self.sig_snapshot.emit)  # saves: copied between steps
         self._run_name: str | None = None  # the run's TensorBoard name: its checkpoint's, or when it began
 
     # --- live controls: any thread, return at once ------------------------------------------------
@@ -157,8 +157,7 @@ class TrainWorker(ThreadWorker):
 
     @Slot(object)
     def train(self, request: TrainRequest) -> None:
-        with self._lock:
-            self._in_run = True
+        self._copies.begin_run()
         try:
             trainer = self._trainer
             if trainer is None:
@@ -192,8 +191,7 @@ class TrainWorker(ThreadWorker):
             traceback.print_exc()
             self.sig_failed.emit(f"{type(exc).__name__}: {exc}")
         finally:
-            with self._lock:
-                self._in_run = False
+            self._copies.end_run()
             self.drain_jobs()  # saves asked for as the run ended: the model holds still now
             trainer = self._trainer
             self.sig_ended.emit(
@@ -279,36 +277,15 @@ class TrainWorker(ThreadWorker):
 
     # --- copies for saving and exporting: any thread asks, the training thread copies -----------------
     def request_snapshot(self, job) -> bool:
-        """Queue a copy of the model (job.kind "checkpoint") or of its history ("history") for the I/O thread.
-
-        True when a run is in progress: its trainer makes the copy between steps (paused or not). False when
-        the worker is idle: the caller queues drain_jobs into the worker thread (TrainSession does).
-        """
-        with self._lock:
-            self._jobs.append(job)
-            if not self._in_run:
-                return False
-            trainer = self._trainer
-        if trainer is not None:  # else: the run is still loading; train() drains once the trainer is built
-            trainer.call_between_steps(self.drain_jobs)
-        return True
+        """Queue a copy of the model (job.kind "checkpoint") or of its history ("history") for the I/O thread:
+        True when the run's trainer makes it between steps, False when the caller must queue drain_jobs into the
+        idle worker thread (save_copies.CopyRequests.add)."""
+        return self._copies.add(job, lambda: self._trainer)
 
     @Slot()
     def drain_jobs(self) -> None:
-        """Copy what the queued jobs ask for and hand each copy on (sig_snapshot). In the training thread between
-        steps, or in the idle worker thread; never while another thread trains."""
-        from explorer.runtime.checkpoint_io import Snapshot
-
-        with self._lock:
-            jobs, self._jobs = self._jobs, []
-        for job in jobs:
-            try:
-                payload, step = self._copy_for(job.kind)
-                snapshot = Snapshot(job, payload, step)
-            except Exception as exc:  # noqa: BLE001 - reported as a failed save, never a dead thread
-                traceback.print_exc()
-                snapshot = Snapshot(job, None, 0, f"{type(exc).__name__}: {exc}")
-            self.sig_snapshot.emit(snapshot)
+        """Make the queued copies and hand each on (sig_snapshot): between steps, or in the idle worker thread."""
+        self._copies.drain()
 
     def _copy_for(self, kind: str):
         trainer, ckpt = self._trainer, self._checkpoint
