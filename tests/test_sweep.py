@@ -269,7 +269,7 @@ def test_the_summary_reuses_the_evaluation_that_closed_each_run(tmp_path, capsys
         # the same weights, but the ensemble held them as transposed views into its stack: the BLAS may block
         # the float32 products differently, so each example's terms may differ by a few float32 roundings of
         # the per-example ELBO (the figures below are means of those, or built from them)
-        tol = 4 * np.finfo(np.float32).eps * abs(fresh["elbo"])
+        tol = float(4 * np.finfo(np.float32).eps * abs(fresh["elbo"]))  # a float: pytest 9.2 refuses numpy's
         assert row["elbo"] == pytest.approx(fresh["elbo"], abs=tol)
         assert row["elbo_se"] == pytest.approx(fresh["elbo_se"], abs=tol)
         assert row["rate"] == pytest.approx(fresh["rate"], abs=tol) and row["active_units"] == fresh["active_units"]
