@@ -73,8 +73,8 @@ def controls_labels_whole(win) -> list[str]:
         for row in range(form.rowCount()):
             item = form.itemAt(row, QFormLayout.LabelRole)
             label = item.widget() if item is not None else None
-            if not isinstance(label, QLabel) or not label.text():
-                continue
+            if not isinstance(label, QLabel) or not label.text() or label.isHidden():
+                continue  # a hidden row (the IWAE K of another objective) shows no label to clip
             left = label.mapTo(area.viewport(), QPoint(0, 0)).x()
             if label.width() < label.sizeHint().width() or left < 0 or left + label.width() > area.viewport().width():
                 cut.append(label.text())

@@ -17,7 +17,7 @@ from trainer.rules import numbers as number_list
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
 BINARIZE = ("none", "dynamic", "static")
-OBJECTIVES = ("elbo", "tcvae")
+OBJECTIVES = ("elbo", "tcvae", "iwae")
 TC_SAMPLING = ("mss", "mws")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
@@ -33,6 +33,8 @@ against it before anything is sized by them (a label of 10^9 once made a loader 
 
 
 MAX_EPOCHS = 1_000_000
+MAX_IWAE_TRAIN_K = 5000
+"""K of IWAE training: each step decodes K samples of every example (Burda et al. train with K up to 50)."""
 MAX_BATCH = 1 << 20
 MAX_LATENT = 512
 MAX_WIDTH = 16384
@@ -197,7 +199,10 @@ class TrainConfig(Checked):
     """fp32, or bf16: the forward pass under bfloat16 autocast (CPU and CUDA; the loss and Adam stay fp32)."""
     objective: str = setting("elbo", choice(OBJECTIVES))
     """elbo: the β-VAE loss D + β·KL; tcvae: β-TCVAE (Chen et al. 2018), D + α·MI + β·TC + γ·dimension-wise KL,
-    the KL term split on the minibatch, so β weighs only the total correlation (trainer.model.objective)."""
+    the KL term split on the minibatch, so β weighs only the total correlation; iwae: the importance-weighted
+    bound with iwae_k samples per example (Burda et al. 2016), which has no β (trainer.model.objective)."""
+    iwae_k: int = setting(1, whole(1, MAX_IWAE_TRAIN_K))
+    """iwae: importance samples per example in each step's bound (K = 1 is the VAE; each costs a decoder pass)."""
     tc_alpha: float = setting(1.0, number(0.0))
     """tcvae: weight of the index-code mutual information."""
     tc_gamma: float = setting(1.0, number(0.0))
@@ -224,9 +229,22 @@ class TrainConfig(Checked):
         if self.objective == "tcvae" and (self.layer_beta or self.layer_warmup or self.layer_free_bits):
             raise ConfigError("β-TCVAE weighs the parts of one layer's KL; the per-layer weights are for the ELBO "
                               "of a hierarchical VAE")
+        if self.objective == "iwae":
+            self._check_iwae()
+        elif self.iwae_k != 1:
+            raise ConfigError(f"iwae_k {self.iwae_k} applies to objective iwae, not {self.objective}")
         if self.objective == "tcvae" and self.free_bits > 0:
             raise ConfigError("free_bits applies to the ELBO's KL term; β-TCVAE weighs its parts instead "
                               "(set free_bits to 0, or objective to elbo)")
+
+    def _check_iwae(self) -> None:
+        """IWAE's bound has no β: a weight on the rate would make it bound nothing (and no paper defines it)."""
+        if self.beta != 1 or self.beta_schedule != "constant":
+            raise ConfigError(f"IWAE trains the importance-weighted bound, which has no β: set beta to 1 and the "
+                              f"schedule to constant (got beta {self.beta:g}, schedule {self.beta_schedule})")
+        if self.free_bits > 0 or self.layer_beta or self.layer_warmup or self.layer_free_bits:
+            raise ConfigError("IWAE trains the importance-weighted bound, which has no KL term to weigh: free bits "
+                              "and per-layer β, warm-up and free bits are for the ELBO")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

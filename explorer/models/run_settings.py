@@ -65,6 +65,7 @@ VIEWS: dict[str, tuple[str, str]] = {
     "tc_alpha": ("train", "tc_alpha"),
     "tc_gamma": ("train", "tc_gamma"),
     "tc_sampling": ("train", "tc_sampling"),
+    "iwae_k": ("train", "iwae_k"),
     "layer_beta": ("train", "layer_beta"),
     "layer_warmup": ("train", "layer_warmup"),
     "layer_free_bits": ("train", "layer_free_bits"),

@@ -53,5 +53,11 @@ TIPS = {
     "objective": "What β weighs. ELBO (β-VAE): the whole rate, D + β·KL(q(z|x) ‖ p(z)).\n"
                  "β-TCVAE (Chen et al. 2018): the KL term split on the batch into index-code mutual information,\n"
                  "total correlation and dimension-wise KL; β weighs only the total correlation, the dependence\n"
-                 "between latent dimensions, so a high β asks for factorized codes without starving I(X; Z).",
+                 "between latent dimensions, so a high β asks for factorized codes without starving I(X; Z).\n"
+                 "IWAE (Burda et al. 2016): the importance-weighted bound log (1/K) Σ_k p(x, z_k) / q(z_k|x), tighter\n"
+                 "than the ELBO and closer to log p(x) as K grows. It is not distortion + β·rate, so it has no β:\n"
+                 "the curves show the bound as the loss and the ELBO of the same encoder beside it.",
+    "iwae_k": "IWAE: samples of q(z|x) per example in each step's bound. K = 1 is the VAE; each sample costs a\n"
+              "decoder pass. Burda et al. train with K = 5 and 50: the encoder grows broader, its ELBO may fall\n"
+              "while log p(x) rises.",
 }

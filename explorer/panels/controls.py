@@ -38,6 +38,7 @@ from explorer.models.run_settings import (ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYE
 from explorer.models.run_settings_model import RunSettingsModel
 from explorer.panels.control_tips import TIPS
 from explorer.panels.form_parts import combo_box, form_row, spin_box
+from trainer.config import MAX_IWAE_TRAIN_K
 from trainer.errors import ConfigError
 
 BETA_MIN, BETA_MAX = 0.01, 100.0
@@ -49,7 +50,8 @@ LIVE_DEBOUNCE_MS = 150
 DATASET_LABELS = {"sprites": "Sprites (built in)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 SCHEDULE_LABELS = {"constant": "Constant", "warmup": "Warm-up", "cyclical": "Cyclical"}
 
-OBJECTIVE_LABELS = {"elbo": "ELBO (β-VAE)", "tcvae": "β-TCVAE (β on total correlation)"}
+OBJECTIVE_LABELS = {"elbo": "ELBO (β-VAE)", "tcvae": "β-TCVAE (β on total correlation)",
+                    "iwae": "IWAE (K importance samples, no β)"}
 
 
 def beta_to_tick(beta: float) -> int:
@@ -97,6 +99,7 @@ class ControlsPanel(QWidget):
             self.binarize_combo, self.conditional_check,
             self.device_combo,
             self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin, self.objective_combo,
+            self.iwae_k_spin,
         ]
         self._model_locked = False
         self._connect_edits()
@@ -179,8 +182,11 @@ class ControlsPanel(QWidget):
         self.objective_combo = QComboBox()
         for name, label in OBJECTIVE_LABELS.items():
             self.objective_combo.addItem(label, name)
+        self.iwae_k_spin = spin_box(1, MAX_IWAE_TRAIN_K, defaults.iwae_k, suffix=" samples")
         beta = QFormLayout()
         beta.addRow("Objective", self.objective_combo)
+        beta.addRow("IWAE K", self.iwae_k_spin)
+        self._iwae_row = self.iwae_k_spin
         beta.addRow("β", form_row(self.beta_slider, self.beta_spin, stretch=(3, 2)))
         beta.addRow("Schedule", form_row(self.schedule_combo, self.schedule_steps_spin))
         beta.addRow("Free bits", self.free_bits_spin)
@@ -239,7 +245,8 @@ class ControlsPanel(QWidget):
                       self.binarize_combo, self.device_combo, self.schedule_combo, self.objective_combo):
             combo.currentIndexChanged.connect(self._on_edited)
         for spin in (self.sprites_n_spin, self.latent_spin, self.layers_spin, self.batch_spin, self.lr_spin,
-                     self.seed_spin, self.epochs_spin, self.beta_spin, self.schedule_steps_spin, self.free_bits_spin):
+                     self.seed_spin, self.epochs_spin, self.beta_spin, self.schedule_steps_spin, self.free_bits_spin,
+                     self.iwae_k_spin):
             spin.valueChanged.connect(self._on_edited)
         self.folder_edit.textChanged.connect(self._on_edited)
         self.layer_warmup_edit.textChanged.connect(self._on_edited)
@@ -289,6 +296,7 @@ class ControlsPanel(QWidget):
             schedule_steps=self.schedule_steps_spin.value(),
             free_bits=self.free_bits_spin.value(),
             objective=self.objective_combo.currentData(),
+            iwae_k=self.iwae_k_spin.value() if self.objective_combo.currentData() == "iwae" else 1,
         )
 
     def _show(self, s: RunSettings) -> None:
@@ -331,6 +339,7 @@ class ControlsPanel(QWidget):
             self._beta_timer.stop()
             self.schedule_combo.setCurrentIndex(self.schedule_combo.findData(s.schedule))
             self.objective_combo.setCurrentIndex(self.objective_combo.findData(s.objective))
+            self.iwae_k_spin.setValue(s.iwae_k)
             self.schedule_steps_spin.setValue(s.schedule_steps)
             self.free_bits_spin.setValue(s.free_bits)
             self._update_enabled()
@@ -383,11 +392,22 @@ class ControlsPanel(QWidget):
         if not labelled:
             self.conditional_check.setChecked(False)
         self.schedule_steps_spin.setEnabled(self.schedule_combo.currentData() != "constant" and not self._model_locked)
-        tcvae = self.objective_combo.currentData() == "tcvae"
-        self.layer_warmup_edit.setEnabled(self.layers_spin.value() > 1 and not self._model_locked)
-        self.free_bits_spin.setEnabled(not tcvae)  # β-TCVAE weighs the KL term's parts, not a floor under it
-        if tcvae:
+        objective = self.objective_combo.currentData()
+        iwae = objective == "iwae"
+        self._groups["beta"].layout().setRowVisible(self._iwae_row, iwae)
+        self.layer_warmup_edit.setEnabled(self.layers_spin.value() > 1 and not self._model_locked and not iwae)
+        # β-TCVAE weighs the KL term's parts, not a floor under it; IWAE's bound has no KL term and no β
+        self.free_bits_spin.setEnabled(objective == "elbo")
+        if objective != "elbo":
             self.free_bits_spin.setValue(0.0)
+        for widget in (self.beta_slider, self.beta_spin):
+            widget.setEnabled(not iwae)
+        if iwae:
+            self.beta_spin.setValue(1.0)
+            self.schedule_combo.setCurrentIndex(self.schedule_combo.findData("constant"))
+            self.layer_warmup_edit.clear()
+            self.schedule_combo.setEnabled(False)
+            self.schedule_steps_spin.setEnabled(False)
 
     def _on_dataset_changed(self, _index: int) -> None:
         self._update_enabled()
@@ -436,7 +456,7 @@ class ControlsPanel(QWidget):
             "seed": [self.seed_spin], "device": [self.device_combo], "epochs": [self.epochs_spin],
             "beta": [self.beta_slider, self.beta_spin], "schedule": [self.schedule_combo],
             "schedule_steps": [self.schedule_steps_spin], "free_bits": [self.free_bits_spin],
-            "objective": [self.objective_combo],
+            "objective": [self.objective_combo], "iwae_k": [self.iwae_k_spin],
         }.items():
             for widget in widgets:
                 widget.setToolTip(TIPS[key])

@@ -55,6 +55,14 @@ PLOTS = (
              "β weighs the rate against the distortion in the loss D + β·R.\n"
              "Dashed lines mark the steps where a live β change took effect."),
 )
-COLUMNS = ("step", "distortion", "rate", "nelbo", "beta", "distortion_ema", "rate_ema", "nelbo_ema")
+COLUMNS = ("step", "distortion", "rate", "nelbo", "beta", "distortion_ema", "rate_ema", "nelbo_ema", "loss", "loss_ema")
 COLUMN_INDEX = {name: i for i, name in enumerate(COLUMNS)}
 SMOOTHED = ("distortion", "rate", "nelbo")
+"""The plots whose train curve is smoothed."""
+EMA_COLUMNS = (*SMOOTHED, "loss")
+"""The columns kept with their moving average: the plots' and the loss (drawn when it is IWAE's bound)."""
+BOUND_COLOR = "#e377c2"
+BOUND_TOOLTIP = ("IWAE trains on the importance-weighted bound log (1/K) Σ_k p(x, z_k) / q(z_k|x) (Burda et al.\n"
+                 "2016): the dashed line is its negative, the training loss. It lies below −ELBO (a tighter bound on\n"
+                 "−log p(x)), and the gap between them grows with K: the encoder broadens, so its ELBO (the solid\n"
+                 "line, and the held-out dots) may even get worse while the bound, and log p(x), improve.")

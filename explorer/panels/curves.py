@@ -29,7 +29,8 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer.panels.curve_ranges import SteadyRanges
-from explorer.panels.curve_specs import COLUMN_INDEX, COLUMNS, PLOTS, SMOOTHED, PlotSpec, ema
+from explorer.panels.curve_specs import (BOUND_COLOR, BOUND_TOOLTIP, COLUMN_INDEX, COLUMNS, EMA_COLUMNS, PLOTS,
+                                        SMOOTHED, PlotSpec, ema)
 from explorer.plotting.axes import PlainLogAxis, configure_pyqtgraph, steady_axes
 from explorer.plotting.curve_buffer import CurveBuffer
 
@@ -107,6 +108,10 @@ class CurvesPanel(QWidget):
         self.graphics.addItem(self.legend, row=0, col=0, colspan=2)
         for i, spec in enumerate(PLOTS):
             self._add_plot(spec, row=1 + i // 2, col=i % 2)
+        self.bound_k: int | None = None
+        """IWAE's K when the run trains on its bound: the loss is then drawn beside −ELBO (show_bound)."""
+        self._bound = self.plots["nelbo"].plot(pen=pg.mkPen(BOUND_COLOR, width=2, style=Qt.DashLine))
+        self._bound.hide()
         self.graphics.setMinimumHeight(self._min_graphics_height())
 
         header = QHBoxLayout()
@@ -209,13 +214,28 @@ class CurvesPanel(QWidget):
         self._ranges.reset()
         self._redraw()
 
-    def add_steps(self, step, recon, kl, elbo, beta) -> None:
-        """Train values per report: columns of equal length, nats per example (recon = distortion, kl = rate)."""
+    def show_bound(self, k: int | None) -> None:
+        """The run trains on IWAE's bound with K samples (None: it does not): its loss is drawn, dashed, on the
+        −ELBO plot as −bound, with the plot's title and tooltip saying so."""
+        self.bound_k = k
+        spec = next(spec for spec in PLOTS if spec.key == "nelbo")
+        bound = f"<span style='color:{BOUND_COLOR}'>−IWAE-{k} bound</span>"
+        title = spec.title if k is None else f"−ELBO and {bound} (the loss)"
+        self.plots["nelbo"].setTitle(title, size="10pt")
+        self.plots["nelbo"].setToolTip(spec.tooltip if k is None else f"{spec.tooltip}\n\n{BOUND_TOOLTIP}")
+        self._bound.setVisible(k is not None)
+        self._ranges.reset_y("nelbo")
+        self._schedule_redraw()
+
+    def add_steps(self, step, recon, kl, elbo, beta, loss=None) -> None:
+        """Train values per report: columns of equal length, nats per example (recon = distortion, kl = rate;
+        loss: the training loss, drawn when it is IWAE's negative bound)."""
         step = np.asarray(step, dtype=float)
         if not len(step):
             return
         values = {"distortion": np.asarray(recon, float), "rate": np.asarray(kl, float),
-                  "nelbo": -np.asarray(elbo, float)}
+                  "nelbo": -np.asarray(elbo, float),
+                  "loss": np.full(len(step), np.nan) if loss is None else np.asarray(loss, float)}
         smoothing = self.smoothing.value()
         rows = np.empty((len(step), len(COLUMNS)))
         rows[:, COLUMN_INDEX["step"]] = step
@@ -226,7 +246,8 @@ class CurvesPanel(QWidget):
             rows[:, COLUMN_INDEX[key + "_ema"]] = smooth
             self._ema_state[key] = (float(step[-1]), float(smooth[-1]))
         self._buffer.append(rows)
-        if self.log_y.isChecked() and (rows[:, [COLUMN_INDEX[key] for key in SMOOTHED]] <= 0).any():
+        drawn = [*SMOOTHED, "loss"] if self.bound_k is not None else SMOOTHED
+        if self.log_y.isChecked() and (rows[:, [COLUMN_INDEX[key] for key in drawn]] <= 0).any():
             self.log_y.setChecked(False)  # log10 would silently drop those points
         self._schedule_redraw()
 
@@ -260,7 +281,7 @@ class CurvesPanel(QWidget):
         steps = arrays.get("steps/step")
         if steps is not None and len(steps):
             self.add_steps(steps, arrays["steps/recon"], arrays["steps/kl"], arrays["steps/elbo"],
-                           arrays["steps/beta"])
+                           arrays["steps/beta"], arrays.get("steps/loss"))
         epochs = arrays.get("epochs/step")
         if epochs is not None:
             for i in range(len(epochs)):
@@ -321,6 +342,17 @@ class CurvesPanel(QWidget):
         x, y = self._raw[key].xData, self._raw[key].yData
         return (np.zeros(0), np.zeros(0)) if x is None else (np.array(x), np.array(y))
 
+    def bound_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(step, −bound) the dashed IWAE line draws (smoothed); empty while the run trains no bound."""
+        x, y = self._bound.xData, self._bound.yData
+        if x is None or not self._bound.isVisible():
+            return np.zeros(0), np.zeros(0)
+        return np.array(x), np.array(y)
+
+    def title(self, key: str) -> str:
+        """A plot's title as shown (rich text)."""
+        return self.plots[key].titleLabel.text
+
     def heldout(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         return np.array(self._epochs["step"]), np.array(self._epochs[key])
 
@@ -369,6 +401,8 @@ class CurvesPanel(QWidget):
             self._train[key].setData(x, rows[:, COLUMN_INDEX[smooth_col]])
             if key in self._heldout:
                 self._heldout[key].setData(self._epochs["step"], self._epochs[key])
+            if key == "nelbo" and self.bound_k is not None:
+                self._bound.setData(x, rows[:, COLUMN_INDEX["loss_ema"]])
             self._stale.discard(key)
             self._last_drawn = key
         self._follow_ranges(rows, keys)
@@ -389,6 +423,8 @@ class CurvesPanel(QWidget):
         columns = [self._buffer.peaks(COLUMN_INDEX[key])[1]]
         if key in SMOOTHED:
             columns += [rows[:, COLUMN_INDEX[key + "_ema"]], np.asarray(self._epochs[key])]
+        if key == "nelbo" and self.bound_k is not None:
+            columns.append(rows[:, COLUMN_INDEX["loss_ema"]])
         columns += [values[key] for values in self._overlays.values()]
         return np.concatenate(columns)
 
@@ -403,7 +439,7 @@ class CurvesPanel(QWidget):
         rows = self._buffer.rows()
         if not len(rows):
             return
-        for key in SMOOTHED:
+        for key in EMA_COLUMNS:
             smooth = ema(rows[:, 0], rows[:, COLUMN_INDEX[key]], smoothing)
             self._buffer.replace_column(COLUMN_INDEX[key + "_ema"], smooth)
             self._ema_state[key] = (float(rows[-1, 0]), float(smooth[-1]))
@@ -444,4 +480,6 @@ class CurvesPanel(QWidget):
             value = row[COLUMN_INDEX[col]]
             text = f"{value:.3g}" if spec.key == "beta" else f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
             parts.append(f"<span style='color:{spec.color}'>{name} {text}</span>")
+        if self.bound_k is not None:
+            parts.append(f"<span style='color:{BOUND_COLOR}'>−bound {row[COLUMN_INDEX['loss_ema']]:.2f}</span>")
         self.readout.setText("&nbsp;&nbsp;&nbsp;".join(parts))

@@ -26,12 +26,15 @@ class CurveBatch:
     elbo: np.ndarray
     beta: np.ndarray
     """Effective β (target times the schedule factor)."""
+
     beta_changes: tuple[tuple[int, float], ...]
     """(step, new β target) for each live β change the trainer applied since the previous batch."""
     latest: Any
     """The newest trainer.training.loop.StepReport (frozen: numbers and a numpy kl_per_dim copy)."""
     batch_tc: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """β-TCVAE: the training batches' total-correlation estimate of each report (NaN for the ELBO)."""
+    loss: np.ndarray | None = None
+    """The training loss of each report: distortion + β·rate for the ELBO, the negative bound for IWAE."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class RunStarted:
     """CPU threads torch trains with (intra-op, in the worker thread)."""
     added_epochs: int = 0
     """Continue on a run that had done all its epochs: this many were added to `epochs` (the Epochs value)."""
+    iwae_k: int | None = None
+    """The run trains on IWAE's bound with this many samples (its loss is that bound); None for other objectives."""
 
 
 @dataclass(frozen=True)

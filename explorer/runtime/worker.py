@@ -180,6 +180,7 @@ class TrainWorker(ThreadWorker):
                     epoch=trainer.epoch,
                     threads=torch_threads(),
                     added_epochs=added,
+                    iwae_k=trainer.samples_per_example if trainer.config.objective == "iwae" else None,
                 )
             )
             self._run(trainer, request.max_steps, request.tensorboard)
@@ -402,6 +403,7 @@ class TrainWorker(ThreadWorker):
                     kl=np.array([r.kl for r in pending]),
                     elbo=np.array([r.elbo for r in pending]),
                     beta=np.array([r.beta for r in pending]),
+                    loss=np.array([r.loss for r in pending]),
                     beta_changes=tuple(changes),
                     latest=pending[-1],
                     batch_tc=np.array([r.batch_tc for r in pending]),

@@ -361,6 +361,7 @@ class MainWindow(QMainWindow):
                 f"The run had done its {epochs_text(info.epoch)}: Continue trains {info.added_epochs} more, so Epochs"
                 f" now shows the new total, {info.epochs} (Reset gives back the value you set).", "info")
         self.status.show_started(info)
+        self.curves.show_bound(info.iwae_k)
         self.setWindowTitle(f"{APP_NAME} — {info.dataset}")
         self.run.on_started(info)
 
@@ -381,7 +382,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_progress(self, batch) -> None:
-        self.curves.add_steps(batch.step, batch.recon, batch.kl, batch.elbo, batch.beta)
+        self.curves.add_steps(batch.step, batch.recon, batch.kl, batch.elbo, batch.beta, batch.loss)
         self.explore.on_progress(batch)
         if batch.beta_changes:
             self.curves.add_beta_changes(batch.beta_changes)
@@ -427,6 +428,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_checkpoint_opened(self, opened) -> None:
         self.run_settings.set(opened.settings)
+        self.curves.show_bound(opened.settings.iwae_k if opened.settings.objective == "iwae" else None)
         self.curves.set_history(opened.history)
         self.explore.clear()  # the opened model's decoder and encodings follow from the worker
         self.explore.set_history(opened.history)

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from trainer.model.hierarchy import HierarchicalVAE, merge_gaussians, to_prior_coordinates
-from trainer.model.objective import gaussian_log_density, kl_per_dim
+from trainer.model.objective import gaussian_log_density, kl_per_dim, log_importance_weights
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -83,13 +83,10 @@ def sample_terms(model, x: torch.Tensor, y: torch.Tensor | None, mu: torch.Tenso
     flat_y = None if y is None else y.unsqueeze(0).expand(s, *y.shape).reshape(s * n, *y.shape[1:])
     log_px_z = model.log_likelihood(flat_x, model.decode(z.reshape(s * n, d), flat_y)).view(s, n)
     kl = kl_per_dim(mu_q, logvar_q).sum(-1)
-    log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
     if sticking:
-        log_qz = log_q_at(model, mu.detach(), logvar.detach(), z)
-    else:
-        # log q(z|x) needs only eps: with z = mu + std * eps, log q = log N(eps; 0, I) - sum log std
-        log_qz = -0.5 * (eps.pow(2) + LOG_2PI).sum(-1) - 0.5 * logvar_q.sum(-1)
-    return log_px_z - kl, log_px_z + log_pz - log_qz
+        log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+        return log_px_z - kl, log_px_z + log_pz - log_q_at(model, mu.detach(), logvar.detach(), z)
+    return log_px_z - kl, log_importance_weights(log_px_z, z, eps, logvar_q)
 
 
 def log_q_at(model, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -71,19 +71,20 @@ def evaluate(model: str | Path | VAEModel, data=None, *, iwae_samples: int = 0,
 
 
 def sweep(data, out: str | Path, *, betas=None, seeds=None, free_bits=None, schedules=None, objectives=None,
-          iwae_samples: int = 0, gap_examples: int = 0, tensorboard: str | Path | None = None,
+          iwae_ks=None, iwae_samples: int = 0, gap_examples: int = 0, tensorboard: str | Path | None = None,
           on_report: Callable | None = None,
           should_stop: Callable[[], bool] | None = None, **options) -> list[dict]:
     """`vae-explorer sweep` from Python: every combination of the values listed trained into the folder `out`
     (one checkpoint a run, resumed and never repeated as the CLI does), and summary.csv's rows as dicts (the
-    same keys, None where not measured). on_report(run name, report) hears every report; with `tensorboard`,
+    same keys, None where not measured). iwae_ks lists the K of the IWAE runs (objectives including "iwae").
+    on_report(run name, report) hears every report; with `tensorboard`,
     each run also writes its TensorBoard events there, as `sweep --tensorboard` does."""
     from trainer.training.sweep import Sweep, plan_runs, run_sweep
 
     dataset = as_dataset(data)
     model_cfg, base = configs_for(dataset, **options)
     # a list not given sweeps nothing: the run's own beta= / seed= (or their defaults) then hold
-    runs = plan_runs(base, betas, seeds, free_bits, schedules, objectives)
+    runs = plan_runs(base, betas, seeds, free_bits, schedules, objectives, iwae_ks)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     if tensorboard:

@@ -99,10 +99,11 @@ TRAINED_WITH = {
     "beta_schedule": (TrainConfig, "beta_schedule"), "free_bits": (TrainConfig, "free_bits"),
     "objective": (TrainConfig, "objective"), "tc_alpha": (TrainConfig, "tc_alpha"),
     "tc_gamma": (TrainConfig, "tc_gamma"), "tc_sampling": (TrainConfig, "tc_sampling"),
+    "iwae_k": (TrainConfig, "iwae_k"),
     "batch_size": (TrainConfig, "batch_size"), "lr": (TrainConfig, "lr"), "seed": (TrainConfig, "seed"),
     "binarize": (TrainConfig, "binarize"),
 }
-SWEPT = ("beta", "seed", "free_bits", "beta_schedule", "objective")
+SWEPT = ("beta", "seed", "free_bits", "beta_schedule", "objective", "iwae_k")
 """The settings a sweep takes lists of (trainer.training.sweep.AXES)."""
 
 
@@ -145,7 +146,10 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     _setting(o, "--beta-schedule", sweep, "constant | warmup:STEPS | cyclical:PERIOD")
     _setting(o, "--free-bits", sweep, "nats per latent dimension not penalised")
     _setting(o, "--objective", sweep, "elbo: the β-VAE loss D + β·KL; tcvae: β-TCVAE, D + α·MI + β·TC + γ·dimension-"
-             "wise KL, so β weighs only the total correlation (Chen et al. 2018)", choices=OBJECTIVES)
+             "wise KL, so β weighs only the total correlation (Chen et al. 2018); iwae: the importance-weighted "
+             "bound with --iwae-k samples per example (Burda et al. 2016), which has no β", choices=OBJECTIVES)
+    _setting(o, "--iwae-k", sweep, "iwae: importance samples per example in the training bound (1 is the VAE; "
+             "each costs a decoder pass)", metavar="K")
     _setting(o, "--tc-alpha", sweep, "tcvae: weight of the index-code mutual information")
     _setting(o, "--tc-gamma", sweep, "tcvae: weight of the dimension-wise KL")
     _setting(o, "--tc-sampling", sweep, "tcvae: how a batch estimates q(z): mss (minibatch stratified: "

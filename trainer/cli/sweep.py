@@ -29,7 +29,7 @@ def cmd_sweep(args) -> int:
     from trainer.cli.files import print_notes  # what the loader left out (an image folder's bombs)
     print_notes(dataset)
     model_cfg, base = new_configs(args, dataset, sweep=True)
-    runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule, args.objective)
+    runs = plan_runs(base, args.beta, args.seed, args.free_bits, args.beta_schedule, args.objective, args.iwae_k)
     out.mkdir(exist_ok=True)
     sweep = Sweep(model_cfg, runs, dataset, out, save_every_s=args.save_every * 60, iwae_samples=args.iwae_samples,
                   disentanglement_points=args.disentanglement_points if args.disentanglement else 0,

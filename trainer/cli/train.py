@@ -69,6 +69,14 @@ def _open_run(args, group):
     return trainer, resume, loaded_at
 
 
+def _epoch_line(trainer, report) -> str:
+    """What an epoch's end prints: the train ELBO (and an IWAE run's bound, its loss) and the held-out terms."""
+    bound = (f"train IWAE-{trainer.samples_per_example} bound {-report.train_loss:.2f}  "
+             if trainer.config.objective == "iwae" else "")
+    return (f"epoch {report.epoch}: {bound}train elbo {report.train_elbo:.2f}  test elbo {report.test_elbo:.2f}"
+            f"  (recon {report.test_recon:.2f}, kl {report.test_kl:.2f}, active units {report.active_units})")
+
+
 def _train_and_save(args, trainer, group) -> str | None:
     """Train to the configured epochs (or Ctrl+C), saving on schedule and at the end; the divergence message."""
     from tqdm import tqdm
@@ -124,8 +132,7 @@ def _train_and_save(args, trainer, group) -> str | None:
                     save()
                     last_save = time.monotonic()
             elif isinstance(report, EpochReport):
-                say(f"epoch {report.epoch}: train elbo {report.train_elbo:.2f}  test elbo {report.test_elbo:.2f}"
-                    f"  (recon {report.test_recon:.2f}, kl {report.test_kl:.2f}, active units {report.active_units})")
+                say(_epoch_line(trainer, report))
                 save()  # every epoch's end is a save: a killed run loses at most the epoch in progress
                 last_save = time.monotonic()
             elif isinstance(report, DivergedReport):

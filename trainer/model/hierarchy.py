@@ -150,6 +150,12 @@ class HierarchicalVAE(VAE):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, eps: torch.Tensor | None = None):
         if eps is None:
             eps = torch.randn(x.shape[0], self.config.latent_dim, device=x.device, dtype=x.dtype)
+        if eps.dim() == 3:  # K samples per example: each takes its own path down from one bottom-up pass
+            k, n, d = eps.shape
+            up = [(m.repeat(k, 1), lv.repeat(k, 1)) for m, lv in self.bottom_up(x, y)]
+            mu, logvar, u, z_bottom = self.top_down(up, eps.reshape(k * n, d))
+            params = super().decode(z_bottom, None if y is None else y.repeat(k))
+            return mu.view(k, n, d), logvar.view(k, n, d), u.view(k, n, d), params
         mu, logvar, u, z_bottom = self.top_down(self.bottom_up(x, y), eps)
         return mu, logvar, u, super().decode(z_bottom, y)
 

@@ -15,6 +15,13 @@
 
 with q(z) = (1/N) Σ_n q(z|x_n) over the N training examples, estimated from the batch (`minibatch_log_qz`).
 The reported rate stays the closed-form KL, so every model's curves speak of the same quantity.
+
+IWAE (Burda, Grosse & Salakhutdinov 2016) trains on a tighter bound than the ELBO, with K samples per example:
+
+    loss   = -(logsumexp_k log w_k - log K),   log w = log p(x|z_k) + log p(z_k) - log q(z_k|x),  z_k ~ q(z|x)
+
+It is not distortion + β·rate: the reported recon and KL are the K samples' means (the ELBO of the same
+encoder), and the loss is the bound. K = 1 is the VAE (negative_elbo, with its closed-form KL).
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ def gaussian_kl(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, 
 
     With mu_p = 0 and logvar_p = 0 it is kl_per_dim, the seeds' 1/2 (mu^2 + sigma^2 - 1 - log sigma^2)."""
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) * torch.exp(-logvar_p) - 1.0)
+
+
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -128,6 +138,47 @@ def tc_decomposition(z, mu, logvar, dataset_size: int, sampling: str = "mss") ->
     tc = (log_qz - log_qz_dims.sum(1)).mean()
     dw_kl = (log_qz_dims - log_pz).sum(1).mean()
     return mi, tc, dw_kl
+
+
+def log_importance_weights(log_px_z: torch.Tensor, z: torch.Tensor, eps: torch.Tensor, logvar_q: torch.Tensor
+                           ) -> torch.Tensor:
+    """log w = log p(x|z) + log p(z) - log q(z|x) per sample, nats: (K, N) for K samples z (K, N, latent_dim) drawn
+    as z = mu_q + sigma_q * eps, with p(z) = N(0, I). log q needs only eps: log N(eps; 0, I) - sum log sigma_q."""
+    log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+    log_qz = -0.5 * (eps.pow(2) + LOG_2PI).sum(-1) - 0.5 * logvar_q.sum(-1)
+    return log_px_z + log_pz - log_qz
+
+
+def repeat_samples(t: torch.Tensor | None, k: int) -> torch.Tensor | None:
+    """(N, ...) -> (K * N, ...): a batch repeated for K samples each, sample-major (as z.reshape(K * N, D))."""
+    if t is None:
+        return None
+    return t.unsqueeze(0).expand(k, *t.shape).reshape(k * t.shape[0], *t.shape[1:])
+
+
+def iwae_terms(model: VAE, x: torch.Tensor, y: torch.Tensor | None, eps: torch.Tensor, forward=None) -> Terms:
+    """The IWAE loss of a batch for K samples per example given by eps (K, N, latent_dim): the negative
+    importance-weighted bound, with the K samples' mean distortion and closed-form KL beside it (their sum is the
+    ELBO of the same encoder, which IWAE does not maximise). `forward` as in negative_elbo."""
+    k, n, _ = eps.shape
+    mu, logvar, z, params = (forward or model)(x, y, eps)  # each (K, N, latent_dim); params (K * N, ...)
+    log_px_z = model.log_likelihood(repeat_samples(x, k), params).view(k, n)
+    log_w = log_importance_weights(log_px_z, z, eps, logvar)
+    bound = (torch.logsumexp(log_w, dim=0) - math.log(k)).mean()
+    kl_dims = kl_per_dim(mu, logvar).mean((0, 1))
+    return Terms(loss=-bound, recon=-log_px_z.mean(), kl=kl_dims.sum(), kl_per_dim=kl_dims)
+
+
+def objective_terms(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float | torch.Tensor = 1.0,
+                    free_bits: float | torch.Tensor = 0.0, eps: torch.Tensor | None = None, forward=None,
+                    tc: TcWeights | None = None, kl_reduce=None) -> Terms:
+    """A training step's objective, chosen by the noise it is given: eps of K samples per example (K, N,
+    latent_dim) trains IWAE (TrainConfig.validate keeps β at 1 and free bits off there), eps (N, latent_dim) the
+    ELBO or β-TCVAE (negative_elbo)."""
+    if eps is not None and eps.dim() == 3:
+        return iwae_terms(model, x, y, eps, forward=forward)
+    return negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward, tc=tc,
+                         kl_reduce=kl_reduce)
 
 
 def negative_elbo(

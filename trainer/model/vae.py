@@ -82,6 +82,11 @@ def _bernoulli_nll(logits: torch.Tensor, x: torch.Tensor, reduction: str, vmappe
     return nll.sum() if reduction == "sum" else nll
 
 
+def _repeated(y: torch.Tensor | None, k: int) -> torch.Tensor | None:
+    """Labels (N,) repeated for K samples each, sample-major: (K * N,)."""
+    return None if y is None else y.repeat(k)
+
+
 class VAE(nn.Module):
     def __init__(self, config: ModelConfig, vmapped: bool = False):
         """vmapped: this module only runs under torch.func.vmap over stacked weights (trainer.training.ensemble)."""
@@ -199,6 +204,11 @@ class VAE(nn.Module):
         return params.clamp(0.0, 1.0)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, eps: torch.Tensor | None = None):
+        """(mu, logvar, z, decoder output) of one sample per example; for eps of K samples each (K, N,
+        latent_dim), mu, logvar and z are (K, N, latent_dim) and the decoder's output (K * N, ...), sample-major."""
+        if eps is not None and eps.dim() == 3:
+            mu, logvar, z = self.posterior_samples(x, y, eps)
+            return mu, logvar, z, self.decode(z.reshape(-1, z.shape[-1]), _repeated(y, eps.shape[0]))
         mu, logvar = self.encode(x, y)
         z = self.reparameterize(mu, logvar, eps)
         return mu, logvar, z, self.decode(z, y)

@@ -30,13 +30,13 @@ from trainer.training.devices import precision_context
 from trainer.training.loop import Trainer
 from trainer.training.reports import BetaChanged, DivergedReport, EpochReport, StepReport
 from trainer.model.hierarchy import build_model
-from trainer.model.objective import Terms, negative_elbo
+from trainer.model.objective import Terms, objective_terms
 
 Report = StepReport | EpochReport | DivergedReport | BetaChanged
 
 
 class _Objective(nn.Module):
-    """negative_elbo as a module, so functional_call can run it on one run's slice of the stacked weights."""
+    """objective_terms as a module, so functional_call can run it on one run's slice of the stacked weights."""
 
     def __init__(self, model: nn.Module, tc=None):
         super().__init__()
@@ -44,7 +44,7 @@ class _Objective(nn.Module):
         self.tc = tc  # trainer.model.objective.TcWeights of a β-TCVAE ensemble, shared by its runs
 
     def forward(self, x, y, eps, beta, free_bits):
-        t = negative_elbo(self.vae, x, y, beta=beta, free_bits=free_bits, eps=eps, tc=self.tc)
+        t = objective_terms(self.vae, x, y, beta=beta, free_bits=free_bits, eps=eps, tc=self.tc)
         tc = t.total_correlation if t.total_correlation is not None else torch.zeros_like(t.kl)
         return t.loss, t.recon, t.kl, t.kl_per_dim, tc
 
@@ -66,7 +66,7 @@ class Ensemble:
         _same(trainers, "the learning rate", lambda t: t.lr)
         _same(trainers, "the device", lambda t: str(t.device))
         _same(trainers, "the precision", lambda t: t.config.precision)
-        _same(trainers, "the objective", lambda t: t.tc)
+        _same(trainers, "the objective", lambda t: (t.tc, t.samples_per_example))
         _same(trainers, "the training data", lambda t: (id(t.dataset), len(t.x_train)))
         _same(trainers, "their progress (step, epoch, batch)", lambda t: (t.step, t.epoch, t.batch_in_epoch))
         self.trainers: list[Trainer] = []

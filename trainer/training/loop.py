@@ -41,7 +41,7 @@ from trainer.model.likelihood import binarize_fixed, heldout_for_likelihood
 from trainer.analysis.metrics import evaluate
 from trainer.model.hierarchy import build_model
 from trainer.model.vae import check_model_fits
-from trainer.model.objective import TcWeights, Terms, negative_elbo
+from trainer.model.objective import TcWeights, Terms, objective_terms
 from trainer.pixels import to_float01
 from trainer.training.layer_weights import LayerWeights
 from trainer.training.live_controls import LiveControls
@@ -133,8 +133,8 @@ class Trainer(LiveControls):
             model, forward = self.model, self._forward
 
             def objective(x, y, eps, beta, free_bits, kl_reduce):
-                t = negative_elbo(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward, tc=self.tc,
-                                  kl_reduce=kl_reduce)
+                t = objective_terms(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward, tc=self.tc,
+                                    kl_reduce=kl_reduce)
                 return t.loss, t.recon, t.kl, t.kl_per_dim, t.total_correlation
 
             # on CUDA, reduce-overhead replays CUDA graphs: one launch for the whole forward (and backward)
@@ -293,11 +293,29 @@ class Trainer(LiveControls):
         if self.config.binarize == "dynamic":
             xb = torch.bernoulli(xb, generator=self.binarize_noise)
         yb = self.y_train[idx.to(self.y_train.device)] if self.y_train is not None else None
-        eps = torch.randn((len(idx), self.model_config.latent_dim), generator=self.noise, device=self.device)
+        shape = (len(idx), self.model_config.latent_dim)
+        if self.samples_per_example > 1:  # IWAE: K samples of every example, (K, N, latent_dim)
+            shape = (self.samples_per_example, *shape)
+        eps = torch.randn(shape, generator=self.noise, device=self.device)
         return Batch(x=xb, y=yb, eps=eps, beta=self.beta_at(self.step), n=n, idx=idx, weight=weight)
 
+    @property
+    def samples_per_example(self) -> int:
+        """Samples of q(z|x) per example in a step: IWAE's K, else 1."""
+        return int(self.config.iwae_k) if self.config.objective == "iwae" else 1
+
+    def set_beta(self, beta: float) -> None:
+        if self.config.objective == "iwae" and beta != 1:
+            raise ConfigError(f"IWAE trains the importance-weighted bound, which has no β: it stays 1 (asked {beta:g})")
+        super().set_beta(beta)
+
+    def set_free_bits(self, free_bits: float) -> None:
+        if self.config.objective == "iwae" and free_bits != 0:
+            raise ConfigError(f"IWAE's bound has no KL term for free bits to clamp: they stay 0 (asked {free_bits:g})")
+        super().set_free_bits(free_bits)
+
     def _terms(self, batch: Batch) -> Terms:
-        """The negative ELBO of a batch: under bf16 autocast when asked, through the compiled step when asked."""
+        """The training objective of a batch: under bf16 autocast when asked, through the compiled step when asked."""
         with precision_context(self.device, self.config.precision):
             beta = self.layer_weights.beta(batch.beta, self.step)
             free_bits = self.layer_weights.free_bits(self.free_bits)
@@ -306,8 +324,8 @@ class Trainer(LiveControls):
                 # β as a tensor: a Python float would be a constant of the compiled graph, recompiled per value
                 return Terms(*self._compiled(batch.x, batch.y, batch.eps, torch.as_tensor(beta, device=self.device),
                                              free_bits, kl_reduce))
-            return negative_elbo(self.model, batch.x, batch.y, beta=beta, free_bits=free_bits, eps=batch.eps,
-                                 forward=self._forward, tc=self.tc, kl_reduce=kl_reduce)
+            return objective_terms(self.model, batch.x, batch.y, beta=beta, free_bits=free_bits, eps=batch.eps,
+                                   forward=self._forward, tc=self.tc, kl_reduce=kl_reduce)
 
     def _batch_positions(self, b: int) -> tuple[torch.Tensor, int, float]:
         """(examples of batch b of this epoch's order that this rank trains, how many count, loss weight)."""
@@ -342,11 +360,11 @@ class Trainer(LiveControls):
         training (epoch_analyses.beside), the report comes later from run(), scored on the weights of this step."""
         acc, self.epoch_sums = self.epoch_sums, ReportWindow.empty(self.model_config.latent_dim, self.device)
         # an epoch whose every window diverged has no train metrics: NaN says so, 0 would be a number
-        train_recon, train_kl, _ = (acc.sums / acc.n).tolist() if acc.n else (math.nan, math.nan, math.nan)
+        train_recon, train_kl, train_loss = (acc.sums / acc.n).tolist() if acc.n else (math.nan, math.nan, math.nan)
         self.epoch += 1
         self.batch_in_epoch = 0
         closing = partial(EpochReport, epoch=self.epoch, step=self.step, train_recon=train_recon, train_kl=train_kl,
-                          train_elbo=-(train_recon + train_kl))
+                          train_elbo=-(train_recon + train_kl), train_loss=train_loss)
         if self.epoch_analyses.beside:
             return self.epoch_analyses.submit(partial(self._epoch_report, weights_copy(self.model), closing))
         report = self._epoch_report(self.model, closing)

@@ -67,6 +67,9 @@ class EpochReport:
     active_units: int
     test_elbo_se: float = math.nan
     """Standard error of test_elbo over the held-out examples (its one draw of z per example included)."""
+    train_loss: float = math.nan
+    """The epoch's training loss per example: distortion + β·rate for the ELBO, the negative importance-weighted
+    bound for IWAE (so -train_loss is the bound, to set beside train_elbo)."""
     rate_split: dict | None = field(default=None, metadata=NOT_A_COLUMN)
     """The held-out rate split into I_q(X; Z), total correlation and dimension-wise KL (RATE_SPLIT_KEYS, nats,
     and log_n, the ceiling of I) on up to RATE_SPLIT_POINTS examples; history group rate_split. None when the

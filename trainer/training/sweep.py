@@ -44,9 +44,11 @@ SUMMARY_NAME = "summary.csv"
 SUMMARY_SPLIT_POINTS = RATE_SPLIT_POINTS
 """Held-out examples the summary's rate split sums over: the epoch reports' and eval's N, so the three compare."""
 SAVE_EVERY_S = 300.0
-AXES = ("beta", "seed", "free_bits", "beta_schedule", "objective")
-"""The settings a sweep varies; every other setting is shared by its runs."""
-_SHORT = {"beta": "beta", "seed": "seed", "free_bits": "fb", "beta_schedule": "sched", "objective": "obj"}
+AXES = ("beta", "seed", "free_bits", "beta_schedule", "objective", "iwae_k")
+"""The settings a sweep varies; every other setting is shared by its runs. iwae_k varies only the IWAE runs (the
+other objectives have no K)."""
+_SHORT = {"beta": "beta", "seed": "seed", "free_bits": "fb", "beta_schedule": "sched", "objective": "obj",
+          "iwae_k": "k"}
 
 
 @dataclass(frozen=True)
@@ -81,23 +83,30 @@ def _axis_values(axis: str, values) -> list | None:
 
 
 def plan_runs(base: TrainConfig, betas=None, seeds=None, free_bits=None, schedules=None,
-              objectives=None) -> list[SweepRun]:
-    """Every combination of the listed values (None: the base config's value), named by what varies."""
+              objectives=None, iwae_ks=None) -> list[SweepRun]:
+    """Every combination of the listed values (None: the base config's value), named by what varies. The K of
+    iwae_ks combine with the IWAE runs only: objectives elbo,iwae with K 5,50 plan an ELBO run and two IWAE runs."""
     given = {"beta": betas, "seed": seeds, "free_bits": free_bits, "beta_schedule": schedules,
-             "objective": objectives}
+             "objective": objectives, "iwae_k": iwae_ks}
     axes = {axis: _axis_values(axis, values) or [getattr(base, axis)] for axis, values in given.items()}
     for axis, values in axes.items():
         if len(set(values)) != len(values):
             raise VaeExplorerError(f"sweep: {axis} lists a value twice: {', '.join(map(str, values))}")
+    if iwae_ks and "iwae" not in axes["objective"]:
+        raise ConfigError("sweep: iwae_k lists the K of IWAE runs, and no run trains objective iwae")
     shown = [a for a in AXES if a in ("beta", "seed") or len(axes[a]) > 1]
     runs = []
-    for objective, beta, fb, schedule, seed in itertools.product(axes["objective"], axes["beta"], axes["free_bits"],
-                                                                  axes["beta_schedule"], axes["seed"]):
+    for objective, k, beta, fb, schedule, seed in itertools.product(
+            axes["objective"], axes["iwae_k"], axes["beta"], axes["free_bits"], axes["beta_schedule"], axes["seed"]):
+        if objective != "iwae" and k != axes["iwae_k"][0]:
+            continue  # K varies the IWAE runs only
         cfg = dataclasses.replace(base, beta=beta, seed=seed, free_bits=fb, beta_schedule=schedule,
-                                  objective=objective)
+                                  objective=objective, iwae_k=k if objective == "iwae" else 1)
         values = {"beta": _number(cfg.beta), "seed": str(cfg.seed), "free_bits": _number(cfg.free_bits),
-                  "beta_schedule": cfg.beta_schedule.replace(":", "-"), "objective": cfg.objective}
-        runs.append(SweepRun("_".join(f"{_SHORT[a]}-{values[a]}" for a in shown), cfg))
+                  "beta_schedule": cfg.beta_schedule.replace(":", "-"), "objective": cfg.objective,
+                  "iwae_k": str(cfg.iwae_k)}
+        runs.append(SweepRun("_".join(f"{_SHORT[a]}-{values[a]}" for a in shown
+                                      if a != "iwae_k" or objective == "iwae"), cfg))
     return runs
 
 
@@ -184,7 +193,8 @@ def train_runs(sweep: Sweep, runs: list[SweepRun], on_report: Callable,
             outcomes[run.name] = RunOutcome("done")
             continue
         # one ensemble per point of training and objective (a batched step computes one loss for all its runs)
-        key = (trainer.step, trainer.epoch, trainer.batch_in_epoch, trainer.config.objective)
+        key = (trainer.step, trainer.epoch, trainer.batch_in_epoch, trainer.config.objective,
+               trainer.samples_per_example)
         groups.setdefault(key, []).append((run, trainer))
 
     for members in groups.values():
@@ -243,7 +253,7 @@ def evaluate_run(sweep: Sweep, run: SweepRun, outcome: RunOutcome, earlier: Summ
     cfg = run.config
     path = run.checkpoint_path(sweep.folder)
     row = SummaryRow(run=run.name, beta=cfg.beta, seed=cfg.seed, free_bits=cfg.free_bits, objective=cfg.objective,
-                     beta_schedule=cfg.beta_schedule, status=outcome.status, message=outcome.message)
+                     iwae_k=cfg.iwae_k, beta_schedule=cfg.beta_schedule, status=outcome.status, message=outcome.message)
     if outcome.status == "failed" and not outcome.trained_samples:
         return row  # nothing of ours to evaluate (a bad setting, or a file that is not this sweep's)
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from trainer.atomic import atomic_write
 
-SETTING_AXES = ("beta", "free_bits", "beta_schedule", "objective")
+SETTING_AXES = ("beta", "free_bits", "beta_schedule", "objective", "iwae_k")
 """What makes a setting: every axis a sweep varies but the seed."""
 OVER_SEEDS_NAME = "summary_over_seeds.csv"
 
@@ -39,7 +39,9 @@ class SummaryRow:
     status: str
     """done | unfinished (stopped before its last epoch; a re-run resumes it) | failed."""
     objective: str = "elbo"
-    """elbo (β-VAE) or tcvae (β-TCVAE: β weighs the total correlation)."""
+    """elbo (β-VAE), tcvae (β-TCVAE: β weighs the total correlation) or iwae."""
+    iwae_k: int = 1
+    """iwae: the importance samples per example it trained with (1 for the other objectives)."""
     steps: int = 0
     epochs: int = 0
     rate: float = math.nan
@@ -114,6 +116,7 @@ class SummaryRow:
 
 
 SUMMARY_FIELDS = [f.name for f in dataclasses.fields(SummaryRow)]
+_INT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SummaryRow) if f.type == "int"}
 
 
 def write_summary(path: Path, rows: list[SummaryRow]) -> None:
@@ -142,8 +145,8 @@ def read_summary(path: Path) -> dict[str, SummaryRow]:
                 text = raw.get(k) or ""
                 if kind == "float":
                     values[k] = float(text) if text else math.nan
-                elif kind == "int":
-                    values[k] = int(text) if text else 0
+                elif kind == "int":  # a column an older summary lacks: the field's default
+                    values[k] = int(text) if text else _INT_DEFAULTS[k]
                 elif kind.startswith("bool"):
                     values[k] = {"True": True, "False": False}[text] if text else None
                 else:

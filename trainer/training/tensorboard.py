@@ -93,6 +93,8 @@ class TensorBoardLog:
             for tag, value in (("train/distortion", report.recon), ("train/rate", report.kl),
                                ("train/neg_elbo", -report.elbo), ("train/beta", report.beta)):
                 w.add_scalar(tag, float(value), report.step)
+            if self._trainer.config.objective == "iwae":  # its loss is the bound, not distortion + β·rate
+                w.add_scalar("train/neg_iwae_bound", float(report.loss), report.step)
         elif isinstance(report, EpochReport):
             for tag, value in (("heldout/elbo", report.test_elbo), ("heldout/distortion", report.test_recon),
                                ("heldout/rate", report.test_kl), ("heldout/active_units", report.active_units),

@@ -1,0 +1,138 @@
+"""Test log p(x) of the VAE, IWAE (K = 5 and 50, trained), the VampPrior and a 2-layer hierarchy on full MNIST.
+
+    python benchmarks/priors.py [--epochs 4] [--eval-k 5000] [--test-examples 10000]
+                                [--models vae,iwae5,iwae50,hierarchy] [--data-dir ../shared/datasets/mnist-full]
+                                [--device cpu] [--json]
+
+The protocol of Burda, Grosse & Salakhutdinov (2016): dynamically binarized MNIST (train on the 60,000, a fresh
+Bernoulli draw per batch; score the 10,000 test images as one fixed draw), Adam, batch 100, one stochastic layer
+of 50 dimensions behind two deterministic layers of 200 (ReLU here, tanh in the paper), and test log p(x) by IWAE
+with K = 5,000 samples (± its standard error over the test images). Every model is trained with the same engine,
+data, seed and epochs; the epochs alternate between the models, so machine noise hits them alike. The papers train
+for 3,280 epochs (Burda et al.), so a CPU budget of a few epochs says whether the published ordering holds
+early in training, not the papers' figures: each row names its epochs. `--epochs 3280 --device cuda` is the
+papers' budget on a GPU.
+
+Models (--models): vae (ELBO), iwae5 and iwae50 (IWAE bound, K = 5 and 50), vamp (VampPrior; listed only once
+trainer.model has it), hierarchy (2 stochastic layers of 25 dimensions, the Ladder VAE of trainer.model.hierarchy,
+trained on the ELBO).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.report import emit  # noqa: E402
+from trainer.analysis.metrics import iwae_log_px, standard_error  # noqa: E402
+from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
+from trainer.data import load_dataset  # noqa: E402
+from trainer.model.hierarchy import build_model  # noqa: E402
+from trainer.model.vae import model_config_for  # noqa: E402
+from trainer.training.loop import Trainer  # noqa: E402
+
+SHARED_MNIST_FULL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist-full"
+MODELS = {
+    # name: (what it is, model settings, train settings)
+    "vae": ("VAE, ELBO", {}, {}),
+    "iwae5": ("IWAE, K = 5", {}, {"objective": "iwae", "iwae_k": 5}),
+    "iwae50": ("IWAE, K = 50", {}, {"objective": "iwae", "iwae_k": 50}),
+    "hierarchy": ("2-layer Ladder VAE, ELBO", {"layers": 2}, {}),
+}
+PUBLISHED = {
+    # Burda et al. 2016, Table 1, MNIST, one stochastic layer (test log p(x) by IWAE, K = 5,000; 3,280 epochs)
+    "vae": {"figure": -86.76, "source": "Burda et al. 2016, Table 1 (VAE, k = 1)"},
+    "iwae5": {"figure": -85.54, "source": "Burda et al. 2016, Table 1 (IWAE, k = 5)"},
+    "iwae50": {"figure": -84.78, "source": "Burda et al. 2016, Table 1 (IWAE, k = 50)"},
+}
+
+
+def evaluate(trainer: Trainer, k: int, examples: int, batch: int = 100, seed: int = 12345) -> dict:
+    """Test IWAE log p(x) with K samples over the first `examples` test images (± SE over them), and the ELBO."""
+    x = torch.from_numpy(np.asarray(trainer.x_test[:examples], dtype=np.float32))
+    g = torch.Generator().manual_seed(seed)
+    per_example = []
+    model = trainer.model
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(x), batch):
+            xb = x[start:start + batch].to(trainer.device)
+            per_example.append(iwae_log_px(model, xb, None, k, generator=g).double().cpu().numpy())
+    model.train()
+    log_px = np.concatenate(per_example)
+    heldout = trainer.evaluate_test(rate_split_points=0)
+    return {"log_px": round(float(log_px.mean()), 3), "log_px_se": round(standard_error(log_px), 3),
+            "elbo": round(heldout["elbo"], 3), "rate": round(heldout["rate"], 3),
+            "distortion": round(heldout["distortion"], 3), "active_units": heldout["active_units"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--eval-k", type=int, default=5000, help="IWAE samples of the test log p(x)")
+    ap.add_argument("--test-examples", type=int, default=10_000, help="test images it is averaged over")
+    ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)}")
+    ap.add_argument("--data-dir", default=str(SHARED_MNIST_FULL))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown:
+        ap.error(f"--models: unknown {', '.join(unknown)}; known: {', '.join(MODELS)}")
+
+    data = load_dataset(DatasetSpec(name="mnist", data_dir=args.data_dir))
+    trainers = {}
+    for name in names:
+        _, model_settings, train_settings = MODELS[name]
+        cfg = model_config_for(data, hidden=(200, 200), latent_dim=50, **model_settings)
+        train = TrainConfig(epochs=args.epochs, batch_size=100, lr=1e-3, seed=args.seed, device=args.device,
+                            binarize="dynamic", report_every=1000, **train_settings)
+        trainers[name] = Trainer(cfg, train, data)
+    seconds = dict.fromkeys(trainers, 0.0)
+    for epoch in range(1, args.epochs + 1):  # alternate: one epoch of each in turn
+        for name, trainer in trainers.items():
+            start = time.perf_counter()
+            for _ in trainer.run(max_steps=epoch * trainer.steps_per_epoch - trainer.step):
+                pass
+            seconds[name] += time.perf_counter() - start
+            print(f"{name} epoch {epoch}: {seconds[name]:.0f} s", file=sys.stderr, flush=True)
+
+    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
+               if args.device == "cpu" else torch.cuda.get_device_name(0))
+    result = {"machine": machine, "epochs": args.epochs, "eval_k": args.eval_k,
+              "train_examples": len(data.x_train), "test_examples": min(args.test_examples, len(data.x_test)),
+              "binarization": "dynamic (train), one fixed draw (test)", "models": {}}
+    for name, trainer in trainers.items():
+        start = time.perf_counter()
+        figures = evaluate(trainer, args.eval_k, args.test_examples)
+        figures.update(what=MODELS[name][0], parameters=sum(p.numel() for p in build_model(trainer.model_config)
+                                                             .parameters()),
+                       train_s=round(seconds[name], 1), eval_s=round(time.perf_counter() - start, 1),
+                       epochs=trainer.epoch, published=PUBLISHED.get(name))
+        result["models"][name] = figures
+        print(f"{name}: log p(x) {figures['log_px']} ± {figures['log_px_se']}", file=sys.stderr, flush=True)
+    got = {name: m["log_px"] for name, m in result["models"].items()}
+    order = {}
+    if {"vae", "iwae5"} <= set(got):
+        order["iwae5_beats_vae"] = got["iwae5"] > got["vae"]
+    if {"iwae5", "iwae50"} <= set(got):
+        order["iwae50_beats_iwae5"] = got["iwae50"] > got["iwae5"]
+    if {"vae", "hierarchy"} <= set(got):
+        order["hierarchy_beats_vae"] = got["hierarchy"] > got["vae"]
+    result["published_ordering"] = order
+    emit(result, args.json)
+
+
+if __name__ == "__main__":
+    main()
