@@ -199,6 +199,14 @@ def test_the_window_draws_the_bound_it_trains_and_an_opened_iwae_run_shows_it_ag
     # the drawn bound is the loss trained on, smoothed: it lies below −ELBO's curve, as a tighter bound does
     _, nelbo = window.curves.curve("nelbo")
     assert np.mean(bound[-3:]) < np.mean(nelbo[-3:])
+    # the ELBO gap panel says what an IWAE model's gap is
+    gap = window.explore.gap
+    qtbot.waitUntil(lambda: gap.button.isEnabled(), timeout=60_000)
+    gap.k_spin.setValue(5)
+    gap.n_spin.setValue(20)
+    with qtbot.waitSignal(gap.sig_estimated, timeout=60_000):
+        gap.start()
+    assert "trained on the IWAE-5 bound" in gap.note.text()
     path = tmp_path / "iwae.h5"
     with qtbot.waitSignal(window.files.sig_io_done, timeout=60_000,
                           check_params_cb=lambda result: result.job.path == str(path) and result.ok):

@@ -24,6 +24,8 @@ PRECISIONS = ("fp32", "bf16")
 CONV_MIN_SIDE, CONV_MAX_SIDE = 28, 128  # conv: square images whose side is a multiple of 4 in this range
 MAX_SEED = 2**31 - 1  # the trainer derives per-epoch seeds as seed * 1_000_003 + epoch; keep that < 2**63
 MAX_LAYERS = 5  # stochastic layers of a hierarchical VAE
+PRIORS = ("standard", "vamp")
+MAX_PSEUDO_INPUTS = 10_000  # each is an image the prior encodes at every step
 MAX_SPRITES = 200_000  # 64x64 uint8: 820 MB, already more than a laptop wants in memory
 
 
@@ -114,6 +116,11 @@ class ModelConfig(Checked):
     encoder_hidden: tuple[int, ...] = setting((), wholes(1, MAX_WIDTH, 0, 8, single=True, what="sizes"))
     """The encoder's MLP widths (conv: its dense layer's) when they differ from the decoder's; empty: `hidden`,
     mirrored. Cremer et al. (2018) widen the encoder alone to show the amortization gap close."""
+    prior: str = setting("standard", choice(PRIORS))
+    """p(z): standard, N(0, I); or vamp, the VampPrior (Tomczak & Welling 2018), the encoder's posterior averaged
+    over pseudo_inputs learned pseudo-inputs (trainer.model.priors). Checkpoints before it have N(0, I)."""
+    pseudo_inputs: int = setting(500, whole(1, MAX_PSEUDO_INPUTS))
+    """vamp: how many pseudo-inputs (mixture components) the prior averages over; 500 in Tomczak & Welling."""
     layers: int = setting(1, whole(1, MAX_LAYERS))
     """Stochastic layers: >1 makes a hierarchical VAE (trainer.model.hierarchy, a Ladder VAE) whose latent_dim
     dimensions are split among the layers, bottom first (layer_dims); checkpoints before format 2 have one."""
@@ -126,6 +133,12 @@ class ModelConfig(Checked):
         if self.arch == "conv" and (h != w or h % 4 or not CONV_MIN_SIDE <= h <= CONV_MAX_SIDE):
             raise ConfigError(f"conv needs square images whose side is a multiple of 4 in "
                               f"{CONV_MIN_SIDE}..{CONV_MAX_SIDE}, got {w}x{h}")
+        if self.prior == "vamp" and self.conditional:
+            raise ConfigError("the VampPrior is the encoder's posterior of unlabelled pseudo-inputs: a conditional VAE "
+                              "(which encodes x with its label) has no such prior here; use prior standard")
+        if self.prior == "vamp" and self.layers > 1:
+            raise ConfigError("the VampPrior of a hierarchy (on its top layer, as Tomczak & Welling's HVAE) is not "
+                              "built: use prior vamp with layers 1, or prior standard")
         if self.layers > self.latent_dim:
             raise ConfigError(f"{self.layers} layers need at least one latent dimension each, "
                               f"but latent_dim is {self.latent_dim}")
@@ -252,6 +265,16 @@ class TrainConfig(Checked):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         return _from_dict(cls, data)
+
+
+def check_together(model: ModelConfig, train: TrainConfig) -> None:
+    """What a model config and a training config refuse together (each has checked itself)."""
+    if model.prior == "vamp" and (train.free_bits > 0 or train.layer_free_bits):
+        raise ConfigError("free bits clamp each dimension's KL to N(0, I); under the VampPrior the rate is a Monte "
+                          "Carlo KL to a mixture, which has no per-dimension floor: set free_bits to 0")
+    if model.prior == "vamp" and train.objective == "tcvae":
+        raise ConfigError("β-TCVAE splits the KL to a factorized prior N(0, I); the VampPrior is a mixture: use "
+                          "objective elbo or iwae with it")
 
 
 SAVE_EVERY = number(0.0, low_open=True)

@@ -55,6 +55,9 @@ class ActivityState:
     withheld: str = ""
     """Why no collapse is judged now ("" when it is): a fresh run's q(z|x) starts at the prior, and while the KL's
     weight ramps up a rate near 0 is the schedule's doing."""
+    prior: str = "standard"
+    """The model's p(z) (ModelConfig.prior): under the VampPrior each KL is to the prior's marginal p_j, by Monte
+    Carlo, and the bars need not add up to the rate."""
 
     @property
     def collapsed(self) -> bool:
@@ -93,6 +96,7 @@ class LatentActivity(QObject):
         self._variance_step: int | None = None
         self._changed_at: int | None = None  # step at which the newest live β change took effect
         self._layer_dims: tuple[int, ...] = ()  # a hierarchy's layer sizes, bottom first
+        self._prior = "standard"  # the model's p(z): what each KL is taken against
         self._withheld = ""
         self.state: ActivityState | None = None
 
@@ -138,6 +142,13 @@ class LatentActivity(QObject):
         dims = tuple(int(d) for d in dims)
         if dims != self._layer_dims:
             self._layer_dims = dims
+            if self._kl is not None:
+                self._decide()
+
+    def set_prior(self, prior: str) -> None:
+        """The model's p(z) (ModelConfig.prior): what its per-dimension KLs are taken against."""
+        if prior != self._prior:
+            self._prior = prior
             if self._kl is not None:
                 self._decide()
 
@@ -189,7 +200,7 @@ class LatentActivity(QObject):
             collapse, layers = collapse_state(kl, variance), layer_collapse(kl, self._layer_dims, variance)
         self.state = ActivityState(kl=kl, step=self._step, collapse=collapse,
                                    variance_step=self._variance_step if variance is not None else None,
-                                   stale_reason=why, layers=layers, withheld=self._withheld)
+                                   stale_reason=why, layers=layers, withheld=self._withheld, prior=self._prior)
         self.sig_changed.emit(self.state)
 
 

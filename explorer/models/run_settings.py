@@ -50,6 +50,8 @@ VIEWS: dict[str, tuple[str, str]] = {
     "likelihood": ("model", "likelihood"),
     "sigma": ("model", "sigma"),
     "layers": ("model", "layers"),
+    "prior": ("model", "prior"),
+    "pseudo_inputs": ("model", "pseudo_inputs"),
     "binarize": ("train", "binarize"),
     "batch_size": ("train", "batch_size"),
     "lr": ("train", "lr"),
@@ -198,7 +200,8 @@ class RunSettings:
         m = self.model
         return dict(conditional=self.conditional, arch=m.arch, hidden=tuple(m.hidden),
                     encoder_hidden=tuple(m.encoder_hidden), latent_dim=m.latent_dim,
-                    likelihood=m.likelihood, sigma=m.sigma, layers=m.layers)
+                    likelihood=m.likelihood, sigma=m.sigma, layers=m.layers, prior=m.prior,
+                    pseudo_inputs=m.pseudo_inputs)
 
     @classmethod
     def from_configs(

@@ -57,6 +57,11 @@ TIPS = {
                  "IWAE (Burda et al. 2016): the importance-weighted bound log (1/K) Σ_k p(x, z_k) / q(z_k|x), tighter\n"
                  "than the ELBO and closer to log p(x) as K grows. It is not distortion + β·rate, so it has no β:\n"
                  "the curves show the bound as the loss and the ELBO of the same encoder beside it.",
+    "prior": "p(z), the prior the rate is measured against. N(0, I): the seeds' prior, whose KL has the closed\n"
+             "form ½Σ(μ² + σ² − 1 − log σ²). VampPrior (Tomczak & Welling 2018): p(z) = (1/K) Σ_k q(z | u_k), the\n"
+             "encoder's posterior averaged over K learned pseudo-inputs u_k (images; the Samples panel shows them).\n"
+             "It can take the shape of the aggregate posterior q(z), closing the holes N(0, I) leaves; the rate is\n"
+             "then a Monte Carlo KL, and the KL strip shows each dimension's KL to the prior's marginal.",
     "iwae_k": "IWAE: samples of q(z|x) per example in each step's bound. K = 1 is the VAE; each sample costs a\n"
               "decoder pass. Burda et al. train with K = 5 and 50: the encoder grows broader, its ELBO may fall\n"
               "while log p(x) rises.",

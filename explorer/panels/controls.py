@@ -11,7 +11,6 @@ shows only some fields; the others (hidden sizes, a dataset file, the split seed
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
@@ -37,31 +36,11 @@ from explorer.models.run_settings import (ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYE
                                          new_run_settings)
 from explorer.models.run_settings_model import RunSettingsModel
 from explorer.panels.control_tips import TIPS
-from explorer.panels.form_parts import combo_box, form_row, spin_box
-from trainer.config import MAX_IWAE_TRAIN_K
+from explorer.panels.form_parts import (BETA_MAX, BETA_MIN, BETA_TICKS_PER_DECADE, DATASET_LABELS, LIVE_DEBOUNCE_MS,
+                                        OBJECTIVE_LABELS, PRIOR_LABELS, SCHEDULE_LABELS, beta_to_tick, combo_box,
+                                        form_row, spin_box, tick_to_beta)
+from trainer.config import MAX_IWAE_TRAIN_K, MAX_PSEUDO_INPUTS
 from trainer.errors import ConfigError
-
-BETA_MIN, BETA_MAX = 0.01, 100.0
-BETA_TICKS_PER_DECADE = 100
-"""The slider moves in log10(β) steps of 0.01: fine enough to feel continuous over four decades."""
-LIVE_DEBOUNCE_MS = 150
-"""A slider drag sends β to the trainer at most this often, so each change lands as one clean step."""
-
-DATASET_LABELS = {"sprites": "Sprites (built in)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-SCHEDULE_LABELS = {"constant": "Constant", "warmup": "Warm-up", "cyclical": "Cyclical"}
-
-OBJECTIVE_LABELS = {"elbo": "ELBO (β-VAE)", "tcvae": "β-TCVAE (β on total correlation)",
-                    "iwae": "IWAE (K importance samples, no β)"}
-
-
-def beta_to_tick(beta: float) -> int:
-    beta = min(max(beta, BETA_MIN), BETA_MAX)
-    return round(math.log10(beta) * BETA_TICKS_PER_DECADE)
-
-
-def tick_to_beta(tick: int) -> float:
-    return 10.0 ** (tick / BETA_TICKS_PER_DECADE)
-
 
 class ControlsPanel(QWidget):
     """A form of run settings in four groups; Start, Pause, Stop and Reset are the window's toolbar actions."""
@@ -99,7 +78,7 @@ class ControlsPanel(QWidget):
             self.binarize_combo, self.conditional_check,
             self.device_combo,
             self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin, self.objective_combo,
-            self.iwae_k_spin,
+            self.iwae_k_spin, self.prior_combo, self.pseudo_spin,
         ]
         self._model_locked = False
         self._connect_edits()
@@ -139,12 +118,17 @@ class ControlsPanel(QWidget):
         self.likelihood_combo = combo_box(LIKELIHOODS, defaults.likelihood)
         self.binarize_combo = combo_box(BINARIZE, defaults.binarize)
         self.conditional_check = QCheckBox("condition on the label (CVAE)")
+        self.prior_combo = QComboBox()
+        for name, label in PRIOR_LABELS.items():
+            self.prior_combo.addItem(label, name)
+        self.pseudo_spin = spin_box(1, MAX_PSEUDO_INPUTS, defaults.pseudo_inputs, step=50, suffix=" pseudo-inputs")
         self.device_combo = QComboBox()
         self.set_devices(["auto", "cpu"])
         model = QFormLayout()
         model.addRow("Architecture", self.arch_combo)
         model.addRow("Latent dim", self.latent_spin)
         model.addRow("Layers", form_row(self.layers_spin, self.layer_warmup_edit, stretch=(1, 3)))
+        model.addRow("Prior", form_row(self.prior_combo, self.pseudo_spin, stretch=(1, 1)))
         model.addRow("Likelihood", self.likelihood_combo)
         model.addRow("Binarize", self.binarize_combo)
         model.addRow("", self.conditional_check)
@@ -232,6 +216,7 @@ class ControlsPanel(QWidget):
         self.browse_button.clicked.connect(self._on_browse_clicked)
         self.schedule_combo.currentIndexChanged.connect(self._on_schedule_changed)
         self.objective_combo.currentIndexChanged.connect(self._on_schedule_changed)
+        self.prior_combo.currentIndexChanged.connect(self._on_schedule_changed)
         self.layers_spin.valueChanged.connect(self._on_schedule_changed)
         self.beta_slider.valueChanged.connect(self._on_beta_slider_moved)
         self.beta_spin.valueChanged.connect(self._on_beta_spin_changed)
@@ -242,11 +227,12 @@ class ControlsPanel(QWidget):
     def _connect_edits(self) -> None:
         """Every edit of a shown field sets the model's settings."""
         for combo in (self.dataset_combo, self.sprites_size_combo, self.arch_combo, self.likelihood_combo,
-                      self.binarize_combo, self.device_combo, self.schedule_combo, self.objective_combo):
+                      self.binarize_combo, self.device_combo, self.schedule_combo, self.objective_combo,
+                      self.prior_combo):
             combo.currentIndexChanged.connect(self._on_edited)
         for spin in (self.sprites_n_spin, self.latent_spin, self.layers_spin, self.batch_spin, self.lr_spin,
                      self.seed_spin, self.epochs_spin, self.beta_spin, self.schedule_steps_spin, self.free_bits_spin,
-                     self.iwae_k_spin):
+                     self.iwae_k_spin, self.pseudo_spin):
             spin.valueChanged.connect(self._on_edited)
         self.folder_edit.textChanged.connect(self._on_edited)
         self.layer_warmup_edit.textChanged.connect(self._on_edited)
@@ -297,6 +283,8 @@ class ControlsPanel(QWidget):
             free_bits=self.free_bits_spin.value(),
             objective=self.objective_combo.currentData(),
             iwae_k=self.iwae_k_spin.value() if self.objective_combo.currentData() == "iwae" else 1,
+            prior=self.prior_combo.currentData(),
+            pseudo_inputs=self.pseudo_spin.value(),
         )
 
     def _show(self, s: RunSettings) -> None:
@@ -340,6 +328,8 @@ class ControlsPanel(QWidget):
             self.schedule_combo.setCurrentIndex(self.schedule_combo.findData(s.schedule))
             self.objective_combo.setCurrentIndex(self.objective_combo.findData(s.objective))
             self.iwae_k_spin.setValue(s.iwae_k)
+            self.prior_combo.setCurrentIndex(self.prior_combo.findData(s.prior))
+            self.pseudo_spin.setValue(s.pseudo_inputs)
             self.schedule_steps_spin.setValue(s.schedule_steps)
             self.free_bits_spin.setValue(s.free_bits)
             self._update_enabled()
@@ -392,13 +382,22 @@ class ControlsPanel(QWidget):
         if not labelled:
             self.conditional_check.setChecked(False)
         self.schedule_steps_spin.setEnabled(self.schedule_combo.currentData() != "constant" and not self._model_locked)
+        vamp = self.prior_combo.currentData() == "vamp"
+        self.pseudo_spin.setEnabled(vamp and not self._model_locked)
+        if vamp:  # the VampPrior is the posterior of unlabelled pseudo-inputs, for one layer of latents
+            self.conditional_check.setChecked(False)
+            self.conditional_check.setEnabled(False)
+            self.layers_spin.setValue(1)
+            self.layers_spin.setEnabled(False)
+            if self.objective_combo.currentData() == "tcvae":
+                self.objective_combo.setCurrentIndex(self.objective_combo.findData("elbo"))
         objective = self.objective_combo.currentData()
         iwae = objective == "iwae"
         self._groups["beta"].layout().setRowVisible(self._iwae_row, iwae)
         self.layer_warmup_edit.setEnabled(self.layers_spin.value() > 1 and not self._model_locked and not iwae)
         # β-TCVAE weighs the KL term's parts, not a floor under it; IWAE's bound has no KL term and no β
-        self.free_bits_spin.setEnabled(objective == "elbo")
-        if objective != "elbo":
+        self.free_bits_spin.setEnabled(objective == "elbo" and not vamp)
+        if objective != "elbo" or vamp:  # (and a mixture prior's Monte Carlo rate has no per-dimension floor)
             self.free_bits_spin.setValue(0.0)
         for widget in (self.beta_slider, self.beta_spin):
             widget.setEnabled(not iwae)
@@ -457,6 +456,7 @@ class ControlsPanel(QWidget):
             "beta": [self.beta_slider, self.beta_spin], "schedule": [self.schedule_combo],
             "schedule_steps": [self.schedule_steps_spin], "free_bits": [self.free_bits_spin],
             "objective": [self.objective_combo], "iwae_k": [self.iwae_k_spin],
+            "prior": [self.prior_combo, self.pseudo_spin],
         }.items():
             for widget in widgets:
                 widget.setToolTip(TIPS[key])

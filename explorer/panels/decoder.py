@@ -160,6 +160,8 @@ class DecoderSlidersPanel(QWidget):
         if self._decoder is None or decoder.num_classes != self._decoder.num_classes:
             self._show_label_selector(decoder.num_classes)
         self._decoder = decoder
+        for row in self._rows:
+            row.prior = decoder.config.prior
         if not self.cursor.fit(decoder.latent_dim):  # (a new size moves the cursor to 0, which decodes)
             self._decode()
 

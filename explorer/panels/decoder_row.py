@@ -21,6 +21,8 @@ class SliderRow:
 
     def __init__(self, dim: int, grid: QGridLayout, row: int):
         self.dim = dim
+        self.prior = "standard"
+        """The model's p(z) (ModelConfig.prior): what the slider's units and the KL are of (DecoderPanel sets it)."""
         self.name = QLabel(f"z{dim}")
         self.name.setMinimumWidth(30)
         self.slider = QSlider(Qt.Horizontal)
@@ -79,7 +81,12 @@ class SliderRow:
         self.value.setText(f"{z + 0.0:+.2f}".replace("-0.00", "+0.00"))
 
     def show_kl(self, kl: float | None, active: bool, measure: str) -> None:
-        tip = f"z{self.dim}: prior N(0, 1); the slider spans ±{DEFAULT_SPAN:g}σ."
+        if self.prior == "standard":
+            tip = f"z{self.dim}: prior N(0, 1); the slider spans ±{DEFAULT_SPAN:g}σ."
+        else:  # a mixture prior has no one σ: the slider's units are z's own
+            tip = (f"z{self.dim} in its own units: the VampPrior is a mixture of the pseudo-inputs' posteriors, "
+                   f"with no σ of its own, so the slider spans z = ±{DEFAULT_SPAN:g}, the range N(0, 1)'s "
+                   f"±{DEFAULT_SPAN:g}σ would cover; its KL is to the prior's marginal p_j.")
         if kl is None:
             self.kl.setText("")
         elif active:

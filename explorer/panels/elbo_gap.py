@@ -45,6 +45,9 @@ from explorer.panels.gap_split import GapSplitView
 from explorer.panels.job_button import JobButton
 from explorer.panels.point_vi import PointViView
 
+IWAE_NOTE = ("<br><b>This model trained on the IWAE-{k} bound</b>, not the ELBO: IWAE's encoder grows broader than a "
+             "VAE's (Burda et al. 2016; Cremer et al. 2017), so its ELBO can be worse while log p(x) is better, and "
+             "its gap KL(q(z|x) ‖ p(z|x)) is wider by design. Compare a VAE's run of the same model here.")
 DEFAULT_K = 100
 DEFAULT_EXAMPLES = 1000
 
@@ -244,6 +247,9 @@ class ElboGapPanel(QWidget):
         took = time.monotonic() - self._started_at
         tail = (f"A larger K tightens {self.marginal} (and the gap) from below." if normalized
                 else "On grey levels a Bernoulli decoder has no log-likelihood: these are cross-entropy bounds.")
+        bound_k = getattr(self._snapshot, "bound_k", None)
+        if bound_k is not None:
+            tail += IWAE_NOTE.format(k=bound_k)
         self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. {tail}")
         self.sig_estimated.emit(result)
 

@@ -52,6 +52,14 @@ def _nice_ceiling(value: float) -> float:
     return float(10 * scale)
 
 
+STANDARD_TIP = ("KL(q(z_j|x) ‖ p(z_j)) per latent dimension, nats per example; the bars sum to the rate.\n"
+                "Grey bars: inactive dimensions (they carry no information about x).")
+MARGINAL_TIP = ("Under the VampPrior p(z) = (1/K) Σ_k q(z | u_k), a mixture, no KL belongs to one dimension: each bar\n"
+                "is KL(q(z_j|x) ‖ p_j(z_j)) to the prior's marginal p_j, by Monte Carlo, nats per example. The bars\n"
+                "need not add up to the rate (the curves' rate is the Monte Carlo KL to the whole mixture).\n"
+                "Grey bars: inactive dimensions (they carry no information about x).")
+
+
 class KlPanel(QWidget):
     """Bars of KL(q(z_j|x) ‖ p(z_j)) per dimension, the active-unit count, the total rate, a collapse banner."""
 
@@ -96,9 +104,7 @@ class KlPanel(QWidget):
         self.plot.showGrid(y=True, alpha=0.15)
         self.plot.setLabel("left", "KL (nats)")
         self.plot.setLabel("bottom", "latent dimension")
-        self.plot.setToolTip(
-            "KL(q(z_j|x) ‖ p(z_j)) per latent dimension, nats per example; the bars sum to the rate.\n"
-            "Grey bars: inactive dimensions (they carry no information about x).")
+        self.plot.setToolTip(STANDARD_TIP)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brushes=[], pen=self._bar_pen)
         self.plot.addItem(self.bars)
         self.threshold = pg.InfiniteLine(pos=ACTIVE_KL_NATS, angle=0, movable=False,
@@ -170,6 +176,9 @@ class KlPanel(QWidget):
             return
         kl = np.asarray(activity.kl, dtype=np.float64)
         self._kl = kl
+        learned = activity.prior != "standard"
+        self.plot.setToolTip(MARGINAL_TIP if learned else STANDARD_TIP)
+        self.plot.setLabel("left", "KL to p_j (nats)" if learned else "KL (nats)")
         state = activity.collapse
         self.state = state
         self._collapsed_layers = activity.collapsed_layers
@@ -201,8 +210,9 @@ class KlPanel(QWidget):
         per_layer = "".join(
             f" &nbsp;·&nbsp; <b>z<sub>{i + 1}</sub></b> {_nats(layer.rate)} nats, {_count(layer)}/{len(layer.active)}"
             for i, layer in enumerate(activity.layers))
+        total = "Σ<sub>j</sub> KL to p<sub>j</sub>" if learned else "rate"  # a mixture's KLs do not add up to it
         self.summary.setText(
-            f"<b>rate</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {_count(state)} / {len(kl)}"
+            f"<b>{total}</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {_count(state)} / {len(kl)}"
             f"{per_layer} <span style='color:#808080'>({how}){at}</span>")
         if activity.withheld:
             self.summary.setText(self.summary.text() + f"<br><span style='color:#808080'>No collapse is judged yet: "

@@ -24,6 +24,15 @@ PAIRS_PER_ROW = 4
 """Input/reconstruction pairs side by side in one row, when the view's shape does not favour another number."""
 
 
+def _pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Each pair as one wide tile, left | right with a thin light line between them, so the grid's wider gaps
+    separate pairs rather than the two halves of one."""
+    n = len(left)
+    c, h, _ = left.shape[1:]
+    line = np.full((n, c, h, 1), 0.45, np.float32)
+    return np.concatenate([left.astype(np.float32), line, right[:n].astype(np.float32)], axis=3)
+
+
 class SamplesPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -31,15 +40,37 @@ class SamplesPanel(QWidget):
         self.recon_view.setToolTip("Held-out inputs (left of each pair) and E[x|z = μ(x)], "
                                    "the decoder's mean at the encoder's mean")
         self.samples_view = ImageGridView("Samples from the prior", "Samples appear once training starts.")
-        self.samples_view.setToolTip("E[x|z] for fixed draws z ~ N(0, I): what the generative model makes of the prior")
+        self.samples_view.setToolTip("E[x|z] for fixed draws z ~ p(z) (N(0, I), or the model's VampPrior): what the "
+                                     "generative model makes of the prior")
+        self.pseudo_view = ImageGridView("Pseudo-inputs u │ decoded", "")
+        self.pseudo_view.setToolTip(
+            "The VampPrior p(z) = (1/K) Σ_k q(z | u_k) (Tomczak & Welling 2018): each pseudo-input u_k is an image\n"
+            "the model learned, whose posterior q(z | u_k) is one component of the prior. Beside each,\n"
+            "E[x | z = μ(u_k)]: what the decoder makes of that component's centre. The first ones of K are shown.")
+        self.pseudo_view.hide()  # only a model with a VampPrior has them
+        self._prior_name = "N(0, I)"
         self.step: int | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.recon_view, 1)
         layout.addWidget(self.samples_view, 1)
+        layout.addWidget(self.pseudo_view, 1)
 
     def set_preview(self, preview) -> None:
+        self.set_pseudo_inputs(preview.pseudo_inputs, preview.pseudo_decoded, preview.step)
         self.set_images(preview.inputs, preview.recons, preview.samples, preview.step)
+
+    def set_pseudo_inputs(self, pseudo: np.ndarray | None, decoded: np.ndarray | None, step: int | None = None
+                          ) -> None:
+        """A VampPrior's pseudo-inputs and their decodings (n, C, H, W) in [0, 1], in pairs; None hides the grid
+        (the model's prior is N(0, I))."""
+        self.pseudo_view.setVisible(pseudo is not None)
+        self._prior_name = "N(0, I)" if pseudo is None else "the VampPrior"
+        if pseudo is None:
+            return
+        self.pseudo_view.set_images(_pairs(pseudo, decoded), ncols=min(PAIRS_PER_ROW, len(pseudo)), pad=4,
+                                    pad_value=255, reflow=True)
+        self.pseudo_view.title = "Pseudo-inputs u │ decoded" + (f" · step {step:,}" if step is not None else "")
 
     def set_images(self, inputs: np.ndarray, recons: np.ndarray, samples: np.ndarray, step: int | None = None) -> None:
         inputs, recons = np.asarray(inputs), np.asarray(recons)
@@ -47,14 +78,10 @@ class SamplesPanel(QWidget):
             inputs = to_float01(inputs)
         n = min(len(inputs), len(recons))
         if n:
-            # each pair becomes one wide tile, input | reconstruction with a thin light line between them,
-            # so the grid's wider gaps separate pairs rather than the two halves of one
-            c, h, _ = inputs.shape[1:]
-            line = np.full((n, c, h, 1), 0.45, np.float32)
-            pairs = np.concatenate([inputs[:n].astype(np.float32), line, recons[:n].astype(np.float32)], axis=3)
             # white gutters (the panel's background) between pairs, a grey hairline inside each
             # as many pairs a row as make them biggest in the view's shape (re-laid out when it is resized)
-            self.recon_view.set_images(pairs, ncols=min(PAIRS_PER_ROW, n), pad=4, pad_value=255, reflow=True)
+            self.recon_view.set_images(_pairs(inputs[:n], recons[:n]), ncols=min(PAIRS_PER_ROW, n), pad=4,
+                                       pad_value=255, reflow=True)
         samples = np.asarray(samples)
         if len(samples):
             # white gutters like the pairs': sprites on black would otherwise merge into one dark field
@@ -63,10 +90,12 @@ class SamplesPanel(QWidget):
         self.step = step
         suffix = f" · step {step:,}" if step is not None else ""
         self.recon_view.title = "Input │ reconstruction" + suffix
-        self.samples_view.title = "Samples from the prior N(0, I)" + suffix
+        self.samples_view.title = f"Samples from the prior {self._prior_name}" + suffix
         self.update()
 
     def clear(self) -> None:
         self.recon_view.clear()
         self.samples_view.clear()
+        self.pseudo_view.clear()
+        self.set_pseudo_inputs(None, None)
         self.step = None

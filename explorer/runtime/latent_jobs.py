@@ -39,7 +39,8 @@ def compare_samples(decoder, mu, seed: int, components: int, progress=None, shou
     from trainer.analysis.aggregate import compare_prior_and_aggregate
 
     comparison = compare_prior_and_aggregate(mu, n=SAMPLES, seed=seed, n_components=components,
-                                             should_stop=should_stop, progress=progress)
+                                             should_stop=should_stop, progress=progress,
+                                             prior_components=decoder.prior_components())
     # a snapshot of its own: the GUI thread decodes with the shared one's module (one thread at a time)
     own = dataclasses.replace(decoder, _cache={})  # of the same kind: a ModuleSnapshot keeps its module
     return comparison, own.decode_torch(comparison.prior_z), own.decode_torch(comparison.aggregate_z)

@@ -177,6 +177,7 @@ class LatentPanels(QObject):
     def on_decoder(self, snapshot: DecoderSnapshot) -> None:
         # a hierarchy's layers: the KL strip and its collapse warning judge each one
         self.activity.set_layer_dims(snapshot.config.layer_dims)
+        self.activity.set_prior(snapshot.config.prior)  # under the VampPrior, KLs to its marginals
         self.layers.set_dims(snapshot.config.layer_dims)
 
         def sliders() -> None:

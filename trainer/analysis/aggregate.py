@@ -1,4 +1,5 @@
-"""Does the encoder fill the prior? The aggregate posterior q(z) = (1/N) Σ_n q(z|x_n) against p(z) = N(0, I).
+"""Does the encoder fill the prior? The aggregate posterior q(z) = (1/N) Σ_n q(z|x_n) against p(z) (N(0, I), or a
+learned VampPrior, whose components are the posteriors of its pseudo-inputs).
 
     cmp = compare_prior_and_aggregate(latents.mu, n=64, seed=0)       # SampleComparison: prior vs fitted q(z)
     cmp.prior_mean_distance, cmp.aggregate_mean_distance, cmp.mean_spacing
@@ -49,11 +50,12 @@ class AggregateStopped(Stopped):
 
 
 # --- samples and their distance to the data ------------------------------------------------------
-def prior_samples(n: int, dims: int, seed: int = 0) -> np.ndarray:
-    """(n, dims) float32 draws from N(0, I), the same for the same seed."""
+def prior_samples(n: int, dims: int, seed: int = 0, components=None) -> np.ndarray:
+    """(n, dims) float32 draws from N(0, I), or from the VampPrior whose components (mu, logvar) are given, the same
+    for the same seed."""
     if int(n) < 1 or int(dims) < 1:
         raise ValueError(f"need at least one sample and one dimension, got n={n}, dims={dims}")
-    return prior_latents(n, dims, seed)  # the Samples panel's draw: the same seed shows the same z there
+    return prior_latents(n, dims, seed, components)  # the Samples panel's draw: the same seed shows the same z
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ class SampleComparison:
     encoder mean (numbers and numpy copies only: it crosses to the GUI thread, which decodes the two sets)."""
 
     prior_z: np.ndarray
-    """(n, D) float32 draws from N(0, I)."""
+    """(n, D) float32 draws from the prior (N(0, I), or the model's VampPrior)."""
     aggregate_z: np.ndarray
     """(n, D) float32 draws from the Gaussian mixture fitted to the encoder means."""
     prior_distance: np.ndarray
@@ -202,9 +204,10 @@ def _check(should_stop) -> None:
 
 def compare_prior_and_aggregate(mu: np.ndarray, n: int = 64, seed: int = 0, n_components: int = 10,
                                 should_stop: Callable[[], bool] | None = None,
-                                progress: Progress = None) -> SampleComparison:
+                                progress: Progress = None, prior_components=None) -> SampleComparison:
     """Draw n latents from the prior and n from a mixture fitted to the encoder means `mu` (N, D), and measure how
-    far each lands from the nearest mean. The same seed gives the same draws and the same fit."""
+    far each lands from the nearest mean. The same seed gives the same draws and the same fit. prior_components:
+    a VampPrior's (mu, logvar), each (K, D), drawn from in place of N(0, I)."""
     mu = checked_points("mu", mu, min_points=2)
     if int(n) < 1:
         raise ValueError(f"need at least one sample, got n={n}")
@@ -214,7 +217,7 @@ def compare_prior_and_aggregate(mu: np.ndarray, n: int = 64, seed: int = 0, n_co
     report = progress or (lambda message, fraction: None)
     _check(stop)
     report("prior samples", 0.0)
-    prior_z = prior_samples(n, mu.shape[1], seed)
+    prior_z = prior_samples(n, mu.shape[1], seed, prior_components)
     _check(stop)
     report(f"fitting a {min(int(n_components), len(mu))}-component mixture to the encoder means", 0.05)
     fit = fit_aggregate(mu, n_components=n_components, seed=seed)

@@ -35,6 +35,7 @@ import torch
 
 from trainer.analysis.ais_settings import DEFAULT_AIS, AisSettings
 from trainer.analysis.variational import LOG_2PI, log_q_at, sample_q
+from trainer.model.priors import prior_of
 from trainer.errors import ConfigError, Stopped
 from trainer.model.vae import eval_mode
 from trainer.pixels import to_float01
@@ -96,17 +97,26 @@ class _Path:
         self.y = None if y is None else y.unsqueeze(0).expand(chains, *y.shape).reshape(-1, *y.shape[1:])
         self.proposal = proposal
         self.dim = int(model.config.latent_dim)
+        with torch.no_grad():  # the prior's components (a VampPrior's) are constants of the path
+            self.prior = prior_of(model)
 
     def start(self, generator: torch.Generator | None) -> torch.Tensor:
         """(chains * n, d) exact samples of p_0."""
+        if self.proposal is None and not self.prior.exact_kl:  # a learned prior: a draw of its mixture
+            return self.prior.sample(self.chains * self.n, self.dim, generator).to(self.x.device, self.x.dtype)
         eps = torch.randn((self.chains, self.n, self.dim), generator=generator).to(self.x.device, self.x.dtype)
         if self.proposal is None:
             return eps.reshape(-1, self.dim)
         return sample_q(self.model, *self.proposal, eps)[2].reshape(-1, self.dim)
 
+    def _log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        if self.prior.exact_kl:
+            return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+        return self.prior.log_prob(z)
+
     def _log_p0(self, z: torch.Tensor) -> torch.Tensor:
         if self.proposal is None:
-            return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+            return self._log_prior(z)
         return log_q_at(self.model, *self.proposal, z.view(self.chains, self.n, self.dim)).reshape(-1)
 
     def state(self, z: torch.Tensor) -> _State:
@@ -120,12 +130,18 @@ class _Path:
                 raise ConfigError(f"AIS needs log p(x|z) differentiable in z for its HMC steps, and the decoder's "
                                   f"is not ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
             log_p0 = self._log_p0(z)
-            grad_p0 = -z if self.proposal is None else torch.autograd.grad(log_p0.sum(), z)[0]
+            standard = self.proposal is None and self.prior.exact_kl
+            grad_p0 = -z if standard else torch.autograd.grad(log_p0.sum(), z, retain_graph=True)[0]
+            if self.prior.exact_kl:  # N(0, I): its log density and gradient in closed form
+                log_pz, grad_pz = -0.5 * (z.detach().double().pow(2) + LOG_2PI).sum(-1), -z
+            else:  # a learned prior (the VampPrior's mixture): by autograd
+                log_pz = self.prior.log_prob(z)
+                grad_pz = torch.autograd.grad(log_pz.sum(), z)[0]
+                log_pz = log_pz.detach().double()
         z = z.detach()
-        log_pz = -0.5 * (z.double().pow(2) + LOG_2PI).sum(-1)
         log_p0 = log_p0.detach().double()
         return _State(z, log_p0, log_px_z.detach().double() + log_pz - log_p0, grad_p0.detach(),
-                      grad_ll - z - grad_p0.detach())
+                      grad_ll + grad_pz.detach() - grad_p0.detach())
 
 
 def _hmc(path: _Path, s: _State, beta: float, step: torch.Tensor, leapfrog: int,

@@ -25,6 +25,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from trainer.model.priors import prior_of
+
 from trainer.analysis.ais import set_stats, anneal, chunk_rows, log_mean_exp, stopping
 from trainer.analysis.ais_settings import DEFAULT_AIS, AisSettings
 from trainer.errors import ConfigError
@@ -64,7 +66,10 @@ def simulate(model, n: int, generator: torch.Generator | None, device="cpu"
     """(x, y, z): n draws of z ~ p(z) (a hierarchy: its whole path, prior coordinates) and x ~ p(x|z[, y]), y
     uniform over a CVAE's classes (None otherwise)."""
     d = int(model.config.latent_dim)
-    z = torch.randn((n, d), generator=generator).to(device)
+    with torch.no_grad(), eval_mode(model):
+        prior = prior_of(model)
+        # N(0, I) keeps its own draw (the same z as before learned priors); a VampPrior draws from its mixture
+        z = (torch.randn((n, d), generator=generator) if prior.exact_kl else prior.sample(n, d, generator)).to(device)
     y = None
     if getattr(model.config, "conditional", False):
         y = torch.randint(0, int(model.config.num_classes), (n,), generator=generator).to(device)

@@ -211,20 +211,29 @@ class HolesRequest:
     logvar: np.ndarray
     i: int
     j: int
+    prior: tuple[np.ndarray, np.ndarray] | None = None
+    """A VampPrior's components (mu, logvar), each (K, D); None for N(0, I)."""
 
     def run(self, progress=None, should_stop=None) -> HoleMap:
         """holes_in_plane for this request (the signature a background job calls)."""
-        return holes_in_plane(self.mu, self.logvar, self.i, self.j)
+        return holes_in_plane(self.mu, self.logvar, self.i, self.j, prior=self.prior)
 
 
 def holes_in_plane(mu: np.ndarray, logvar: np.ndarray, i: int, j: int, half_width: float = 4.0, size: int = 160,
-                   ratio: float = HOLE_RATIO, radius: float = PRIOR_RADIUS) -> HoleMap:
+                   ratio: float = HOLE_RATIO, radius: float = PRIOR_RADIUS, prior=None) -> HoleMap:
     """find_holes on a size x size grid from -half_width to +half_width in both dimensions (the default covers the
-    3σ disc with a margin)."""
+    3σ disc with a margin). prior: a VampPrior's components (mu, logvar); its density in the plane is the same
+    mixture of Gaussians as the aggregate posterior's (marginal_density of the components), and its holes are looked
+    for over the whole grid, not a disc of N(0, I)'s."""
     if not (math.isfinite(half_width) and half_width > 0):
         raise ValueError(f"half_width must be a positive number, got {half_width}")
     if int(size) < 2:
         raise ValueError(f"size must be at least 2 grid values, got {size}")
     grid = np.linspace(-half_width, half_width, int(size))
     q = marginal_density(mu, logvar, i, j, grid, grid)
-    return find_holes(q, prior_density(grid, grid), grid, grid, ratio=ratio, radius=radius, dims=(int(i), int(j)))
+    if prior is None:
+        p = prior_density(grid, grid)
+    else:
+        p = marginal_density(np.asarray(prior[0]), np.asarray(prior[1]), i, j, grid, grid)
+        radius = half_width * math.sqrt(2.0)  # the grid's corners: a learned prior has no disc of its own
+    return find_holes(q, p, grid, grid, ratio=ratio, radius=radius, dims=(int(i), int(j)))

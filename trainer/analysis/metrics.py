@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from trainer.model.vae import eval_mode
-from trainer.model.objective import kl_per_dim
+from trainer.model.priors import prior_of
 from trainer.analysis.variational import importance_bounds
 from trainer.pixels import to_float01
 
@@ -273,8 +273,8 @@ def evaluate(
 
     Keys (log-densities in nats per example, averaged over the N examples):
       recon        -E_q log p(x|z), one reparameterized sample per example
-      kl           KL(q(z|x) || N(0, I)), closed form, summed over dimensions
-      kl_per_dim   the same per latent dimension (list of latent_dim floats)
+      kl           KL(q(z|x) || p(z)): closed form under N(0, I); a VampPrior's log q(z|x) - log p(z) at the sample
+      kl_per_dim   the same per latent dimension (a VampPrior: to its marginals p_j, not adding up to kl)
       elbo         -(recon + kl), a lower bound on log p(x) under a normalized likelihood (trainer/likelihood.py)
       elbo_se, recon_se
                    their standard errors over the examples (the one-sample recon's noise included)
@@ -312,11 +312,12 @@ def evaluate(
     # IWAE draws from its own stream, seeded from `generator` whether or not it runs, so turning
     # IWAE on does not change the one-sample ELBO of the same seed
     iwae_generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-    recon_sum, kl_dim_sum, iwae_sum, mu_all, logvar_all, paths, per_example = _summed_terms(
-        model, x, y, device, batch_size, iwae_samples, generator, iwae_generator, progress)
+    prior = _prior_in_eval(model)
+    recon_sum, kl_sum, kl_dim_sum, iwae_sum, mu_all, logvar_all, paths, per_example = _summed_terms(
+        model, x, y, device, batch_size, iwae_samples, generator, iwae_generator, progress, prior)
     recon = recon_sum / n
     kl_dims = (kl_dim_sum / n).tolist()
-    kl = float(sum(kl_dims))
+    kl = float(sum(kl_dims)) if prior.exact_kl else kl_sum / n
     elbo = -(recon + kl)
     result = {"elbo": elbo, "elbo_se": standard_error(per_example["elbo"]), "recon": recon,
               "recon_se": standard_error(per_example["recon"]), "kl": kl, "kl_per_dim": kl_dims,
@@ -332,7 +333,8 @@ def evaluate(
         labels = y if model.config.conditional else None
         seed = int(torch.randint(2**31, (1,), generator=generator))
         result["rate_split"] = split_of(mu_all, logvar_all, labels, rate_split_points, seed=seed, paths=paths,
-                                        dims=model.config.layer_dims if paths else None)
+                                        dims=model.config.layer_dims if paths else None,
+                                        prior=None if prior.exact_kl else prior)
     return result
 
 
@@ -343,6 +345,12 @@ SPLIT_KEYS = ("mutual_information", "mutual_information_se", "mutual_information
 `layers`."""
 
 
+def _prior_in_eval(model):
+    """The model's p(z) at its weights in eval mode (a VampPrior's components, computed once)."""
+    with eval_mode(model):
+        return prior_of(model)
+
+
 def _iwae_figures(log_px: float, elbo: float, per_example: dict) -> dict:
     """IWAE's log p(x) and the ELBO gap it gives, each with its standard error over the examples."""
     return {"iwae_log_px": log_px, "iwae_log_px_se": standard_error(per_example["iwae"]),
@@ -350,11 +358,12 @@ def _iwae_figures(log_px: float, elbo: float, per_example: dict) -> dict:
 
 
 def split_of(mu: np.ndarray, logvar: np.ndarray, labels, points: int, seed: int = 0, paths: dict | None = None,
-             dims=None) -> dict:
+             dims=None, prior=None) -> dict:
     """The rate split of up to `points` posteriors, evenly spaced through the array, as eval --json reports it.
 
     paths: a hierarchy's sampled paths (HierarchicalVAE.path, concatenated), split per layer of `dims`; its
-    total_correlation and dimwise_kl are None, and `layers` lists each layer's parts, bottom first."""
+    total_correlation and dimwise_kl are None, and `layers` lists each layer's parts, bottom first. prior: a
+    learned one (trainer.model.priors.MixturePrior) in place of N(0, I)."""
     from trainer.analysis.rate_split import path_rate_split, rate_split
 
     n = len(mu)
@@ -363,7 +372,7 @@ def split_of(mu: np.ndarray, logvar: np.ndarray, labels, points: int, seed: int 
     if paths is not None:
         split = path_rate_split({k: v[keep] for k, v in paths.items()}, dims, kept_labels)
     else:
-        split = rate_split(mu[keep], logvar[keep], kept_labels, seed=seed)
+        split = rate_split(mu[keep], logvar[keep], kept_labels, seed=seed, prior=prior)
     # a figure too few points cannot give (the N/2 estimate of 3 points, an SE of 1) is None, never NaN
     out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in split.to_dict().items()
            if k in SPLIT_KEYS}
@@ -378,7 +387,7 @@ def _iwae_progress(progress: Callable[[float, int], None], start: int, rows: int
         progress(start + rows * done / k, n)
 
 
-def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae_generator, progress):
+def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae_generator, progress, prior):
     """(-Σ log p(x|z), Σ per-dimension KL, Σ IWAE log p(x), every μ, every log σ², a hierarchy's paths, and each
     example's {elbo, recon, iwae} as float64 arrays for the standard errors) over the whole array."""
     n = len(x)
@@ -389,6 +398,7 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
     kl_dim_sum = torch.zeros(d, dtype=torch.float64)
     mus, logvars = [], []
     hierarchy = callable(getattr(model, "path", None))
+    kl_sum = 0.0  # the rate: Σ_j KL_j under N(0, I); a learned prior's Monte Carlo KL, which its KL_j do not add up to
     paths: dict[str, list[np.ndarray]] = {}  # a hierarchy's sampled paths, for its rate split
     per_example: dict[str, list[np.ndarray]] = {"elbo": [], "recon": [], "iwae": []}
     with eval_mode(model):
@@ -406,11 +416,12 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
             else:
                 mu, logvar, z = (t[0] for t in posterior_samples(model, xb, yb, eps))
             log_lik = model.log_likelihood(xb, model.decode(z, yb)).double()
-            kl_each = kl_per_dim(mu, logvar).double()
+            kl_total, kl_each = (t.double() for t in prior.kl(mu, logvar, z))
             recon_sum -= log_lik.sum().item()
+            kl_sum += kl_total.sum().item()
             kl_dim_sum += kl_each.sum(0).cpu()
             per_example["recon"].append(-log_lik.cpu().numpy())
-            per_example["elbo"].append((log_lik - kl_each.sum(1)).cpu().numpy())
+            per_example["elbo"].append((log_lik - kl_total).cpu().numpy())
             if hierarchy:
                 mu, logvar = mean_path
             if iwae_samples > 0:
@@ -424,7 +435,7 @@ def _summed_terms(model, x, y, device, batch_size, iwae_samples, generator, iwae
             if progress is not None:
                 progress(min(start + batch_size, n), n)
 
-    return (recon_sum, kl_dim_sum, iwae_sum, np.concatenate(mus), np.concatenate(logvars),
+    return (recon_sum, kl_sum, kl_dim_sum, iwae_sum, np.concatenate(mus), np.concatenate(logvars),
             {k: np.concatenate(v) for k, v in paths.items()} or None,
             {k: np.concatenate(v) if v else np.zeros(0) for k, v in per_example.items()})
 

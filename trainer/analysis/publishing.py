@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from trainer.analysis.snapshots import DecoderSnapshot, encode_heldout, preview_images
+from trainer.analysis.snapshots import DecoderSnapshot, encode_heldout, preview_images, trained_bound_k
 from trainer.model.likelihood import LikelihoodMeaning
 
 
@@ -28,7 +28,8 @@ def checkpoint_snapshots(ckpt, step: int, load_dataset, n_preview: int, n_sample
     `load_dataset(spec)` gives it (and may raise). A generator, so a caller can hand each item on as it comes."""
     from trainer.model.likelihood import heldout_for_likelihood
 
-    snapshot = DecoderSnapshot.from_state(ckpt.model_config, ckpt.model_state, step)
+    snapshot = DecoderSnapshot.from_state(ckpt.model_config, ckpt.model_state, step,
+                                          bound_k=trained_bound_k(ckpt.train_config))
     yield snapshot
     dataset = load_dataset(ckpt.dataset)
     model = snapshot.build_model()  # a private copy: the GUI thread decodes with the snapshot's own
@@ -126,7 +127,7 @@ class ExplorePublisher:
         latent_due = requested or force or last is None or (every > 0 and step - last >= latent_interval(last, every))
         decoder_due = force or latent_due or now - self._last_decoder >= self.decoder_interval_s
         if decoder_due and self._last_decoder_step != step:
-            out.append(DecoderSnapshot.from_model(trainer.model, step=step))
+            out.append(DecoderSnapshot.from_model(trainer.model, step=step, bound_k=trained_bound_k(trainer.config)))
             self._last_decoder, self._last_decoder_step = now, step
         elif decoder_due:
             self._last_decoder = now

@@ -49,7 +49,7 @@ class RateSplit:
     then total correlation and the marginal KL absorb what I misses (the parts still add up to the rate)."""
 
     rate: float
-    """E_x KL(q(z|x) ‖ p(z)), closed form."""
+    """E_x KL(q(z|x) ‖ p(z)): closed form under N(0, I); under a learned prior, rate_mc."""
     rate_mc: float
     """The same by Monte Carlo, over the draws the parts use: their exact sum."""
     mutual_information: float
@@ -120,12 +120,15 @@ def _groups(labels, n: int, dev) -> tuple[torch.Tensor, torch.Tensor]:
 
 def rate_split(mu, logvar, labels=None, draws: int = 1, seed: int = 0, device="cpu",
                progress: Callable[[str, float], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> RateSplit:
+               should_stop: Callable[[], bool] | None = None, prior=None) -> RateSplit:
     """Split the rate of the posteriors N(mu_n, diag exp(logvar_n)) into information and marginal KL.
 
     labels: a CVAE's classes; the aggregate is then q(z|y), the posteriors of the examples of that class, and
     the information I(X; Z | Y). draws: z samples per example (more: less Monte Carlo noise, the same cost per
-    draw). should_stop() is asked between chunks and raises trainer.errors.Stopped.
+    draw). should_stop() is asked between chunks and raises trainer.errors.Stopped. prior: a learned p(z)
+    (trainer.model.priors.MixturePrior, the VampPrior's components) in place of N(0, I); the rate is then its
+    Monte Carlo KL, the marginal KL is taken to it directly, and the dimension-wise KL is to its marginals p_j (a
+    mixture is no product of them, so total correlation + dimension-wise KL need not add up to the marginal KL).
     """
     mu_np, logvar_np, labels = _check(mu, logvar, labels)
     n, d = mu_np.shape
@@ -137,9 +140,15 @@ def rate_split(mu, logvar, labels=None, draws: int = 1, seed: int = 0, device="c
     logvar_t = torch.from_numpy(logvar_np).to(dev)
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     eps = torch.randn(draws, n, d, generator=g, dtype=torch.float64).to(dev)
-    info, tc, dw, rate_mc, log_n, info_half = _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop)
-    rate = float(0.5 * (mu_np**2 + np.exp(logvar_np) - 1.0 - logvar_np).sum(1).mean())
-    marginal = tc + dw
+    if prior is not None:
+        prior = type(prior)(prior.mu.detach().to(dev, torch.float64), prior.logvar.detach().to(dev, torch.float64))
+    info, tc, dw, rate_mc, log_n, info_half, marginal = _flat_parts(mu_t, logvar_t, eps, labels, progress,
+                                                                    should_stop, prior)
+    if prior is None:  # N(0, I): the rate in closed form, and the marginal KL is exactly TC + dimension-wise KL
+        rate = float(0.5 * (mu_np**2 + np.exp(logvar_np) - 1.0 - logvar_np).sum(1).mean())
+        marginal = tc + dw
+    else:
+        rate = float(rate_mc.mean())
     return RateSplit(rate=rate, rate_mc=float(rate_mc.mean()), mutual_information=float(info.mean()),
                      marginal_kl=float(marginal.mean()), total_correlation=float(tc.mean()),
                      dimwise_kl=float(dw.mean()), log_n=log_n, n=n, draws=draws,
@@ -148,10 +157,23 @@ def rate_split(mu, logvar, labels=None, draws: int = 1, seed: int = 0, device="c
                      mutual_information_at_half_n=float(info_half.mean()) if n >= 4 else math.nan)
 
 
-def _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop):
+def _prior_terms(z: torch.Tensor, prior) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log p(z), log p_j(z_j) per dimension) of each row of z: N(0, I), or a learned prior's in row blocks (its
+    marginals make a rows x K x D block)."""
+    if prior is None:
+        dims = -0.5 * (LOG_2PI + z.pow(2))
+        return dims.sum(1), dims
+    rows = max(1, CHUNK_ELEMENTS // max(1, prior.count * z.shape[1]))
+    joint = torch.cat([prior.log_prob(z[r:r + rows]) for r in range(0, len(z), rows)])
+    dims = torch.cat([prior.marginal_log_prob(z[r:r + rows]) for r in range(0, len(z), rows)])
+    return joint, dims
+
+
+def _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop, prior=None):
     """Per example (averaged over its draws): I's term log q(z|x) − log q(z), TC's, the dimension-wise KL's and
-    the Monte Carlo rate's; log N (a CVAE: E_y log N_y); and I's term at N/2, for every other example against the
-    aggregate of every other posterior (the same draws, summed in the same pass)."""
+    the Monte Carlo rate's; log N (a CVAE: E_y log N_y); I's term at N/2, for every other example against the
+    aggregate of every other posterior (the same draws, summed in the same pass); and the marginal KL's term
+    log q(z) − log p(z)."""
     draws, n, d = eps.shape
     dev = mu_t.device
     z = (mu_t + torch.exp(0.5 * logvar_t) * eps).reshape(draws * n, d)  # draw k of example i at row k * n + i
@@ -159,7 +181,7 @@ def _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop):
     group, log_group_n = _groups(labels, n, dev)
     own_dims = gaussian_log_density(z, mu_t[owner], logvar_t[owner])  # log q(z_j|x) of each draw's own x
     log_qzx = own_dims.sum(1)
-    log_pz_dims = -0.5 * (LOG_2PI + z.pow(2))
+    log_pz, log_pz_dims = _prior_terms(z, prior)
     log_qz = torch.empty(draws * n, dtype=torch.float64, device=dev)
     log_qz_dims = torch.empty(draws * n, d, dtype=torch.float64, device=dev)
     half = n >= 4
@@ -192,8 +214,8 @@ def _flat_parts(mu_t, logvar_t, eps, labels, progress, should_stop):
         terms = log_qzx[half_rows] - (log_qz_half[half_rows] - log_half_n.repeat(draws))
         info_half = terms.reshape(draws, len(even)).mean(0)
     return (per_example(log_qzx - log_qz), per_example(log_qz - log_qz_dims.sum(1)),
-            per_example((log_qz_dims - log_pz_dims).sum(1)), per_example(log_qzx - log_pz_dims.sum(1)),
-            float(log_group_n.mean().item()), info_half)
+            per_example((log_qz_dims - log_pz_dims).sum(1)), per_example(log_qzx - log_pz),
+            float(log_group_n.mean().item()), info_half, per_example(log_qz - log_pz))
 
 
 def _over_posteriors(group, draws: int, width: int, for_group, half: bool, progress, should_stop) -> None:

@@ -65,13 +65,15 @@ class DecoderSnapshot:
     """Every tensor of model.state_dict() as a read-only float32 CPU numpy copy."""
     step: int = 0
     """Optimizer steps the weights had taken."""
+    bound_k: int | None = None
+    """The weights were trained on IWAE's bound with this many samples (trained_bound_k); None: on the ELBO."""
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._cache["lock"] = threading.Lock()
 
     @classmethod
-    def from_model(cls, model, step: int = 0) -> "DecoderSnapshot":
+    def from_model(cls, model, step: int = 0, bound_k: int | None = None) -> "DecoderSnapshot":
         """Copy a live model's weights (any device) to CPU numpy. Call it from the thread that trains."""
         import torch
 
@@ -81,17 +83,18 @@ class DecoderSnapshot:
                 arr = tensor.detach().to("cpu", copy=True).float().numpy()
                 arr.flags.writeable = False
                 state[name] = arr
-        return cls(config=model.config, state=state, step=int(step))
+        return cls(config=model.config, state=state, step=int(step), bound_k=bound_k)
 
     @classmethod
-    def from_state(cls, config: ModelConfig, state: Mapping[str, np.ndarray], step: int = 0) -> "DecoderSnapshot":
+    def from_state(cls, config: ModelConfig, state: Mapping[str, np.ndarray], step: int = 0,
+                   bound_k: int | None = None) -> "DecoderSnapshot":
         """From a checkpoint's `model_state` (numpy arrays), e.g. to show an opened checkpoint before training."""
         copied = {}
         for name, value in state.items():
             arr = np.array(value, dtype=np.float32, copy=True)
             arr.flags.writeable = False
             copied[name] = arr
-        return cls(config=config, state=copied, step=int(step))
+        return cls(config=config, state=copied, step=int(step), bound_k=bound_k)
 
     # --- facts ---------------------------------------------------------------------------------------
     @property
@@ -133,6 +136,25 @@ class DecoderSnapshot:
                 if model is None:
                     model = self._cache["model"] = self.build_model()
         return model
+
+    # --- the prior --------------------------------------------------------------------------------------
+    def pseudo_inputs(self) -> np.ndarray | None:
+        """The VampPrior's pseudo-inputs u_k as images (K, C, H, W) in [0, 1]; None under N(0, I)."""
+        logits = self.state.get("pseudo_logits")
+        if logits is None:
+            return None
+        return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)  # the logistic sigmoid, overflow-free
+
+    def prior_components(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The VampPrior's components: q(z | u_k) of every pseudo-input, (mu, logvar) each (K, latent_dim), computed
+        once; None under N(0, I)."""
+        if "pseudo_logits" not in self.state:
+            return None
+        if "prior" not in self._cache:
+            pseudo = self.pseudo_inputs()
+            parts = [self.encode(pseudo[i:i + 256]) for i in range(0, len(pseudo), 256)]
+            self._cache["prior"] = (np.concatenate([m for m, _ in parts]), np.concatenate([lv for _, lv in parts]))
+        return self._cache["prior"]
 
     # --- decoding and encoding -----------------------------------------------------------------------
     def _labels(self, y, n: int):
@@ -230,16 +252,24 @@ class LatentSnapshot:
     factor_names: tuple[str, ...] = ()
     factor_sizes: tuple[int, ...] = ()
     kl_per_dim: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    """float64 (latent_dim,): E_x KL(q(z_j|x) ‖ N(0, 1)) on the held-out split, nats per example."""
+    """float64 (latent_dim,): E_x KL(q(z_j|x) ‖ N(0, 1)) on the held-out split, nats per example; under a learned
+    prior, the Monte Carlo KL of each dimension to the prior's marginal p_j (kl_to_prior_per_dim)."""
+    prior_components: tuple[np.ndarray, np.ndarray] | None = None
+    """The VampPrior at the same weights: (mu, logvar) of q(z | u_k) for every pseudo-input, float32 (K, latent_dim)
+    each; None under N(0, I)."""
     mu_variance: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """float64 (latent_dim,): Var_x(mu_j), the Burda et al. activity statistic."""
     meaning: LikelihoodMeaning | None = None
     """What the model's ELBO and IWAE estimate on `x` may be called (log p(x), log p(x|y), or not a likelihood)."""
 
+    learned_rate: float | None = None
+    """Under a learned prior, the held-out rate E_x KL(q(z|x) ‖ p(z)) by Monte Carlo (its kl_per_dim, to the
+    marginals, need not add up to it); None under N(0, I)."""
+
     @property
     def rate(self) -> float:
         """E_x KL(q(z|x) ‖ p(z)), nats per example."""
-        return float(np.sum(self.kl_per_dim))
+        return float(np.sum(self.kl_per_dim)) if self.learned_rate is None else self.learned_rate
 
     @property
     def latent_dim(self) -> int:
@@ -268,9 +298,7 @@ def encode_heldout(
     dataset.x_test when not given. The images are not copied: `x` is a read-only view (or a subset copy).
     """
     from trainer.analysis.metrics import encode_dataset
-    from trainer.model.objective import kl_per_dim
 
-    import torch
 
     scored = dataset.x_test if x_test is None else x_test
     n = len(scored)
@@ -285,7 +313,8 @@ def encode_heldout(
     labels = pick(dataset.y_test)
     conditional = bool(getattr(model.config, "conditional", False))
     mu, logvar = encode_dataset(model, x, labels if conditional else None, device, batch_size=batch_size)
-    kl = kl_per_dim(torch.from_numpy(mu).double(), torch.from_numpy(logvar).double()).mean(0).numpy()
+    learned_rate, kl = kl_to_prior(model, mu, logvar, seed)
+    components = model_prior_components(model)
     return LatentSnapshot(
         step=int(step),
         mu=mu,
@@ -300,20 +329,73 @@ def encode_heldout(
         kl_per_dim=kl,
         mu_variance=mu.astype(np.float64).var(axis=0),
         meaning=meaning,
+        prior_components=components,
+        learned_rate=learned_rate,
     )
 
 
+def model_prior_components(model) -> tuple[np.ndarray, np.ndarray] | None:
+    """A live model's (or a DecoderSnapshot's) VampPrior components as float32 numpy (mu, logvar); None under
+    N(0, I)."""
+    if isinstance(model, DecoderSnapshot):
+        return model.prior_components()
+    pseudo = model.pseudo_inputs() if callable(getattr(model, "pseudo_inputs", None)) else None
+    if pseudo is None:
+        return None
+    import torch
+
+    from trainer.model.vae import eval_mode
+
+    with torch.no_grad(), eval_mode(model):
+        return tuple(t.float().cpu().numpy() for t in model.encode(pseudo))
+
+
+
+
+def trained_bound_k(train_config) -> int | None:
+    """IWAE's K when a TrainConfig trains on its bound; None for the other objectives."""
+    return int(train_config.iwae_k) if train_config.objective == "iwae" else None
+
+
+def kl_to_prior(model, mu: np.ndarray, logvar: np.ndarray, seed: int = 0) -> tuple[float | None, np.ndarray]:
+    """(the rate under a learned prior, or None under N(0, I); each dimension's held-out KL), nats per example: to
+    N(0, 1) in closed form, or under a learned prior (the VampPrior) by Monte Carlo at one draw per example
+    (seeded), each dimension's to the prior's marginal p_j."""
+    import torch
+
+    from trainer.model.priors import prior_of
+
+    mu_t, logvar_t = torch.from_numpy(mu).double(), torch.from_numpy(logvar).double()
+    with torch.no_grad():
+        prior = prior_of(model)
+        if prior.exact_kl:
+            return None, prior.kl(mu_t, logvar_t)[1].mean(0).numpy()
+        prior = type(prior)(prior.mu.detach().cpu().double(), prior.logvar.detach().cpu().double())
+        eps = torch.from_numpy(np.random.default_rng(seed).standard_normal(mu.shape))
+        z = mu_t + torch.exp(0.5 * logvar_t) * eps
+        rows = max(1, (1 << 22) // max(1, prior.count * mu.shape[1]))
+        parts = [prior.kl(mu_t[r:r + rows], logvar_t[r:r + rows], z[r:r + rows]) for r in range(0, len(z), rows)]
+        return (float(torch.cat([total for total, _ in parts]).mean()),
+                torch.cat([dims for _, dims in parts]).mean(0).numpy())
 
 
 # --- previews: reconstructions and prior samples ---------------------------------------------------
-def prior_latents(n: int, latent_dim: int, seed: int = 0) -> np.ndarray:
-    """z ~ N(0, I) from numpy's generator: the same seed gives the same z on any device and torch version."""
-    return np.random.default_rng(seed).standard_normal((int(n), int(latent_dim))).astype(np.float32)
+def prior_latents(n: int, latent_dim: int, seed: int = 0, components=None) -> np.ndarray:
+    """z ~ p(z) from numpy's generator: the same seed gives the same z on any device and torch version. p(z) is
+    N(0, I), or with `components` (mu, logvar), each (K, latent_dim), the mixture (1/K) Σ_k N(mu_k, Σ_k)."""
+    rng = np.random.default_rng(seed)
+    eps = rng.standard_normal((int(n), int(latent_dim))).astype(np.float32)
+    if components is None:
+        return eps
+    mu, logvar = components
+    which = rng.integers(0, len(mu), size=int(n))
+    return (mu[which] + np.exp(0.5 * logvar[which]) * eps).astype(np.float32)
 
 
 def prior_samples(decoder: DecoderSnapshot, n: int, seed: int = 0, y: np.ndarray | int | None = None) -> np.ndarray:
-    """E[x|z] for n draws of z ~ p(z): (n, C, H, W). A fixed seed shows the same z as the model learns."""
-    return decoder.decode(prior_latents(n, decoder.latent_dim, seed), y)
+    """E[x|z] for n draws of z ~ p(z) (the model's prior): (n, C, H, W). A fixed seed shows the same z as the model
+    learns."""
+    return decoder.decode(prior_latents(n, decoder.latent_dim, seed, decoder.prior_components()), y)
 
 
 def reconstructions(model, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
@@ -345,6 +427,10 @@ class PreviewImages:
     inputs: np.ndarray
     recons: np.ndarray
     samples: np.ndarray
+    pseudo_inputs: np.ndarray | None = None
+    """The VampPrior: its first pseudo-inputs u_k (at most as many as samples); None under N(0, I)."""
+    pseudo_decoded: np.ndarray | None = None
+    """E[x | z = μ(u_k)]: each pseudo-input decoded at its posterior mean, the image its component stands for."""
 
 
 def preview_images(model, x: np.ndarray, y: np.ndarray | None = None, n_samples: int = 32, seed: int = 0,
@@ -362,11 +448,25 @@ def preview_images(model, x: np.ndarray, y: np.ndarray | None = None, n_samples:
 
         from trainer.model.vae import eval_mode
 
-        z = torch.from_numpy(prior_latents(n_samples, model.config.latent_dim, seed))
         device = next(model.parameters()).device
         with torch.no_grad(), eval_mode(model):
+            components = model_prior_components(model)  # the VampPrior's q(z | u_k); None under N(0, I)
+            z = torch.from_numpy(prior_latents(n_samples, model.config.latent_dim, seed, components))
             yt = None
             if model.config.conditional:
                 yt = torch.arange(n_samples, device=device) % model.config.num_classes
             samples = model.mean_image(model.decode(z.to(device), yt)).float().cpu().numpy()
-    return PreviewImages(step=int(step), inputs=inputs, recons=recons, samples=samples)
+    pseudo = _pseudo_inputs(model, n_samples)
+    decoded = None if pseudo is None else reconstructions(model, pseudo)
+    return PreviewImages(step=int(step), inputs=inputs, recons=recons, samples=samples, pseudo_inputs=pseudo,
+                         pseudo_decoded=decoded)
+
+
+def _pseudo_inputs(model, n: int) -> np.ndarray | None:
+    """The first n pseudo-inputs of a VampPrior model (a live VAE or a DecoderSnapshot) as numpy; None without."""
+    if isinstance(model, DecoderSnapshot):
+        pseudo = model.pseudo_inputs()
+    else:
+        pseudo = model.pseudo_inputs() if callable(getattr(model, "pseudo_inputs", None)) else None
+        pseudo = None if pseudo is None else pseudo.detach().float().cpu().numpy()
+    return None if pseudo is None else np.array(pseudo[:n])

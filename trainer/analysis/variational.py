@@ -19,7 +19,8 @@ from typing import Callable
 import torch
 
 from trainer.model.hierarchy import HierarchicalVAE, merge_gaussians, to_prior_coordinates
-from trainer.model.objective import gaussian_log_density, kl_per_dim, log_importance_weights
+from trainer.model.objective import gaussian_log_density, log_importance_weights
+from trainer.model.priors import prior_of
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -82,11 +83,12 @@ def sample_terms(model, x: torch.Tensor, y: torch.Tensor | None, mu: torch.Tenso
     flat_x = x.unsqueeze(0).expand(s, *x.shape).reshape(s * n, *x.shape[1:])
     flat_y = None if y is None else y.unsqueeze(0).expand(s, *y.shape).reshape(s * n, *y.shape[1:])
     log_px_z = model.log_likelihood(flat_x, model.decode(z.reshape(s * n, d), flat_y)).view(s, n)
-    kl = kl_per_dim(mu_q, logvar_q).sum(-1)
+    prior = prior_of(model)
+    kl = prior.kl(mu_q, logvar_q, z)[0]  # closed form under N(0, I); a learned prior's at z
+    log_pz = prior.log_prob(z)
     if sticking:
-        log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
         return log_px_z - kl, log_px_z + log_pz - log_q_at(model, mu.detach(), logvar.detach(), z)
-    return log_px_z - kl, log_importance_weights(log_px_z, z, eps, logvar_q)
+    return log_px_z - kl, log_importance_weights(log_px_z, log_pz, eps, logvar_q)
 
 
 def log_q_at(model, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

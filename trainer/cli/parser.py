@@ -8,7 +8,7 @@ import math
 import sys
 
 from trainer.config import (ARCHS, BINARIZE, DEVICES, DISENTANGLEMENT_POINTS, LIKELIHOODS, MAX_EXAMPLES, OBJECTIVES,
-                            PRECISIONS, RATE_SPLIT_POINTS, SAVE_EVERY, TC_SAMPLING, DatasetSpec, EvalOptions,
+                            PRECISIONS, PRIORS, RATE_SPLIT_POINTS, SAVE_EVERY, TC_SAMPLING, DatasetSpec, EvalOptions,
                             ModelConfig, TrainConfig)
 from trainer.errors import ConfigError, VaeExplorerError
 from trainer.rules import Rule, number, whole
@@ -94,6 +94,7 @@ TRAINED_WITH = {
     "arch": (ModelConfig, "arch"), "hidden": (ModelConfig, "hidden"),
     "encoder_hidden": (ModelConfig, "encoder_hidden"), "latent_dim": (ModelConfig, "latent_dim"),
     "likelihood": (ModelConfig, "likelihood"), "sigma": (ModelConfig, "sigma"), "layers": (ModelConfig, "layers"),
+    "prior": (ModelConfig, "prior"), "pseudo_inputs": (ModelConfig, "pseudo_inputs"),
     "layer_beta": (TrainConfig, "layer_beta"), "layer_warmup": (TrainConfig, "layer_warmup"),
     "layer_free_bits": (TrainConfig, "layer_free_bits"), "beta": (TrainConfig, "beta"),
     "beta_schedule": (TrainConfig, "beta_schedule"), "free_bits": (TrainConfig, "free_bits"),
@@ -135,6 +136,11 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     _setting(m, "--sigma", sweep, "gaussian likelihood: fixed std, or 'learned' (0)", type=_sigma)
     m.add_argument("--conditional", action="store_true", default=None,
                    help="condition encoder and decoder on the label (CVAE)")
+    _setting(m, "--prior", sweep, "p(z): standard, N(0, I); vamp, the VampPrior (Tomczak & Welling 2018), the "
+             "encoder's posterior averaged over --pseudo-inputs learned images, so the rate is a Monte Carlo KL",
+             choices=PRIORS)
+    _setting(m, "--pseudo-inputs", sweep, "vamp: learned pseudo-inputs (mixture components) of the prior",
+             metavar="K")
     _setting(m, "--layers", sweep, "stochastic layers: 2 or more train a hierarchical VAE (Ladder VAE), the latent "
              "dimensions split among the layers, bottom first")
     _setting(m, "--layer-beta", sweep, "a hierarchy: each layer's weight on β, bottom first, e.g. 1,2")

@@ -38,6 +38,9 @@ def result_points(experiment: Experiment, rows_by_stage: list[list]) -> tuple[li
         return [r.beta_schedule for r in last], [r.rate_top_layer for r in last]
     if experiment.key == "inference":
         return [str(e) for e in experiment.stages], _by_variant(experiment, rows_by_stage, "amortization_gap")[0]
+    if experiment.key == "holes":
+        return [label for label, _ in experiment.variants], [v[-1] for v in _by_variant(experiment, rows_by_stage,
+                                                                                         "marginal_kl")]
     return [f"{r.beta:g}" for r in last], [r.rate for r in last]
 
 
@@ -48,6 +51,8 @@ def extra_series(experiment: Experiment, rows_by_stage: list[list]) -> list[tupl
         return [("KL(q(z) ‖ p(z))", [r.marginal_kl for r in last])]
     if experiment.key == "layers" and last:
         return [("rate of the bottom layer", [r.rate_bottom_layer for r in last])]
+    if experiment.key == "holes":
+        return [("I(X; Z)", [v[-1] for v in _by_variant(experiment, rows_by_stage, "mutual_information")])]
     if experiment.key == "inference":
         amortization = _by_variant(experiment, rows_by_stage, "amortization_gap")
         approximation = _by_variant(experiment, rows_by_stage, "approximation_gap")
@@ -104,6 +109,31 @@ def _inference_text(experiment: Experiment, rows_by_stage: list[list]) -> str:
                             "amortization)")
         if ends:
             text += f"<p>At the end {' and '.join(ends)}.</p>"
+    return text
+
+
+def _holes_text(experiment: Experiment, rows_by_stage: list[list]) -> str:
+    """Each prior's rate, information and marginal KL, and whether the learned prior closed the gap, from the
+    runs' numbers."""
+    stages = len(experiment.stages)
+    finished = {}
+    for v, (label, _) in enumerate(experiment.variants):
+        rows = rows_by_stage[(v + 1) * stages - 1] if len(rows_by_stage) >= (v + 1) * stages else []
+        if rows and rows[0].status == "done":
+            finished[label] = rows[0]
+    parts = [f"<b>{label.replace('-', ' ')}</b>: rate {r.rate:.2f} nats = I(X; Z) {r.mutual_information:.2f} "
+             f"± {r.mutual_information_se:.2f} + KL(q(z) ‖ p(z)) {r.marginal_kl:.2f} ± {r.marginal_kl_se:.2f} "
+             f"({r.mutual_information / r.rate:.0%} information); ELBO {r.elbo:.1f}" for label, r in finished.items()
+             if r.rate > 0]
+    text = "<p>" + "; ".join(parts) + ".</p>" if parts else ""
+    if len(finished) == 2:
+        standard, learned = finished.values()
+        closed = learned.marginal_kl < standard.marginal_kl
+        text += (f"<p>The learned prior's marginal KL is {learned.marginal_kl:.2f} nats against N(0, I)'s "
+                 f"{standard.marginal_kl:.2f}: "
+                 + ("the VampPrior took the shape of q(z) and left fewer holes." if closed else
+                    "on these sprites the VampPrior did not bring p(z) closer to q(z) than N(0, I).")
+                 + f" (I(X; Z) is capped at log N = {learned.log_n:.2f} nats for N held-out points.)</p>")
     return text
 
 
@@ -186,6 +216,8 @@ def conclusion(experiment: Experiment, rows_by_stage: list[list]) -> str:
         text += _tcvae_text(last)
     elif experiment.key == "inference":
         text += _inference_text(experiment, rows_by_stage)
+    elif experiment.key == "holes":
+        text += _holes_text(experiment, rows_by_stage)
     elif experiment.key == "layers":
         text += "<p>" + "; ".join(
             f"{r.beta_schedule}: top layer {r.rate_top_layer:.2f} nats, bottom {r.rate_bottom_layer:.2f}, "

@@ -1,7 +1,9 @@
 """The negative ELBO and its terms, all in nats per example.
 
     recon  = -E_q[log p(x|z)]           distortion: summed over pixels, averaged over the batch
-    kl     = KL(q(z|x) || N(0, I))       rate: closed form, 1/2 sum_j (mu^2 + sigma^2 - 1 - log sigma^2)
+    kl     = KL(q(z|x) || p(z))          rate: with p(z) = N(0, I) in closed form, 1/2 sum_j (mu^2 + sigma^2 - 1 -
+                                         log sigma^2); with a learned prior (the VampPrior, trainer.model.priors)
+                                         log q(z|x) - log p(z) at the sample z, a Monte Carlo estimate
     elbo   = -(recon + kl)               a lower bound on log p(x) when p(x|z) is a normalized density of
                                          the data (see trainer/likelihood.py); positive is possible
     loss   = recon + beta * kl           (with free bits: KL_j below lambda nats is not penalised)
@@ -31,12 +33,10 @@ from dataclasses import dataclass
 
 import torch
 
+from trainer.model.priors import kl_per_dim, prior_of
 from trainer.model.vae import VAE
 
-
-def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, sigma^2) || N(0, 1)) per example and dimension, in nats: shape like mu."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+__all__ = ["kl_per_dim"]  # (re-exported: the closed form of the seeds, trainer.model.priors)
 
 
 def gaussian_kl(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
@@ -140,11 +140,11 @@ def tc_decomposition(z, mu, logvar, dataset_size: int, sampling: str = "mss") ->
     return mi, tc, dw_kl
 
 
-def log_importance_weights(log_px_z: torch.Tensor, z: torch.Tensor, eps: torch.Tensor, logvar_q: torch.Tensor
+def log_importance_weights(log_px_z: torch.Tensor, log_pz: torch.Tensor, eps: torch.Tensor, logvar_q: torch.Tensor
                            ) -> torch.Tensor:
     """log w = log p(x|z) + log p(z) - log q(z|x) per sample, nats: (K, N) for K samples z (K, N, latent_dim) drawn
-    as z = mu_q + sigma_q * eps, with p(z) = N(0, I). log q needs only eps: log N(eps; 0, I) - sum log sigma_q."""
-    log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+    as z = mu_q + sigma_q * eps, log_pz their log prior (trainer.model.priors). log q needs only eps:
+    log N(eps; 0, I) - sum log sigma_q."""
     log_qz = -0.5 * (eps.pow(2) + LOG_2PI).sum(-1) - 0.5 * logvar_q.sum(-1)
     return log_px_z + log_pz - log_qz
 
@@ -163,10 +163,14 @@ def iwae_terms(model: VAE, x: torch.Tensor, y: torch.Tensor | None, eps: torch.T
     k, n, _ = eps.shape
     mu, logvar, z, params = (forward or model)(x, y, eps)  # each (K, N, latent_dim); params (K * N, ...)
     log_px_z = model.log_likelihood(repeat_samples(x, k), params).view(k, n)
-    log_w = log_importance_weights(log_px_z, z, eps, logvar)
+    prior = prior_of(model)
+    log_w = log_importance_weights(log_px_z, prior.log_prob(z), eps, logvar)
     bound = (torch.logsumexp(log_w, dim=0) - math.log(k)).mean()
-    kl_dims = kl_per_dim(mu, logvar).mean((0, 1))
-    return Terms(loss=-bound, recon=-log_px_z.mean(), kl=kl_dims.sum(), kl_per_dim=kl_dims)
+    if prior.exact_kl:
+        kl_dims = kl_per_dim(mu, logvar).mean((0, 1))
+        return Terms(loss=-bound, recon=-log_px_z.mean(), kl=kl_dims.sum(), kl_per_dim=kl_dims)
+    kl, kl_dims = prior.kl(mu[0], logvar[0], z[0])  # Monte Carlo at the first sample (a mixture's marginals are dear)
+    return Terms(loss=-bound, recon=-log_px_z.mean(), kl=kl.mean(), kl_per_dim=kl_dims.mean(0))
 
 
 def objective_terms(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, beta: float | torch.Tensor = 1.0,
@@ -203,6 +207,11 @@ def negative_elbo(
     a step of W processes charges, and differentiates, what one process's step over the same batch would."""
     mu, logvar, z, params = (forward or model)(x, y, eps)
     recon = model.recon_nll(x, params)
+    prior = prior_of(model)
+    if not prior.exact_kl:  # a learned prior: the rate by Monte Carlo at z (free bits and β-TCVAE are refused)
+        kl_each, kl_dims_each = prior.kl(mu, logvar, z)
+        kl = kl_each.mean()
+        return Terms(loss=recon + beta * kl, recon=recon, kl=kl, kl_per_dim=kl_dims_each.mean(0))
     kl_dims = kl_per_dim(mu, logvar).mean(0)
     kl = kl_dims.sum()
     if tc is not None:

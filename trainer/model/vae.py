@@ -20,6 +20,7 @@ from torch import nn
 from trainer.config import ModelConfig
 from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
+from trainer.model.priors import STANDARD, MixturePrior
 
 LOG_2PI = math.log(2 * math.pi)
 LOG_SIGMA_FLOOR = -6.0
@@ -129,6 +130,13 @@ class VAE(nn.Module):
             self.dec_conv = nn.Sequential(*dec)
         self.fc_mu = nn.Linear(feat, d)
         self.fc_logvar = nn.Linear(feat, d)
+        if config.prior == "vamp":
+            # Tomczak & Welling's initialisation: pseudo-inputs near N(0.05, 0.01) in pixel space, kept in [0, 1] by
+            # a sigmoid (their hardtanh stops the gradient of a pixel that leaves the range)
+            start = (0.05 + 0.01 * torch.randn(config.pseudo_inputs, c, h, w)).clamp(0.01, 0.99)
+            self.pseudo_logits = nn.Parameter(torch.logit(start))
+        else:
+            self.register_parameter("pseudo_logits", None)
         if config.likelihood == "gaussian" and config.sigma == 0:
             # one shared, learned observation noise (the "optimal sigma" of Rybkin et al. 2021)
             self.log_sigma = nn.Parameter(torch.zeros(()))
@@ -219,11 +227,22 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x, y)
         return mu.expand_as(eps), logvar.expand_as(eps), self.reparameterize(mu, logvar, eps)
 
+    # --- the prior p(z) -----------------------------------------------------------------------
+    def pseudo_inputs(self) -> torch.Tensor | None:
+        """The VampPrior's learned pseudo-inputs u_k, images (K, C, H, W) in [0, 1]; None under N(0, I)."""
+        return None if self.pseudo_logits is None else torch.sigmoid(self.pseudo_logits)
+
+    def prior(self):
+        """p(z) at the current weights (trainer.model.priors): N(0, I), or the VampPrior (1/K) Σ_k q(z | u_k)."""
+        if self.pseudo_logits is None:
+            return STANDARD
+        return MixturePrior(*VAE.encode(self, self.pseudo_inputs()))
+
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n images decoded from z ~ N(0, I), as E[x|z]."""
+        """n images decoded from z ~ p(z), as E[x|z]."""
         device = self.fc_mu.weight.device
-        z = torch.randn(n, self.config.latent_dim, device=device, generator=generator)
+        z = self.prior().sample(n, self.config.latent_dim, generator=generator, device=device)
         return self.mean_image(self.decode(z, y))
 
 

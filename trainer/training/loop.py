@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from trainer.checkpoints.hdf5 import Checkpoint
-from trainer.config import BetaSchedule, ModelConfig, TrainConfig
+from trainer.config import BetaSchedule, ModelConfig, TrainConfig, check_together
 from trainer.data.dataset import Dataset
 from trainer.data.fingerprint import data_fingerprint
 from trainer.data.streaming import H5Rows, Prefetcher
@@ -64,6 +64,7 @@ class Trainer(LiveControls):
     ):
         train_config.validate()
         check_model_fits(model_config, dataset)
+        check_together(model_config, train_config)
         self.model_config = model_config
         self.config = train_config
         self.dataset = dataset

@@ -156,7 +156,8 @@ class OverlaysMixin:
         if self._density is None or self._density.dims != (i, j):
             self.density_item.hide()  # another plane's picture would mislead until the new one comes
         self._density_note = f"q(z) in the plane (z{i}, z{j}): computing…"
-        self.sig_density_requested.emit(HolesRequest(self._density_token, lat.mu, lat.logvar, i, j))
+        self.sig_density_requested.emit(HolesRequest(self._density_token, lat.mu, lat.logvar, i, j,
+                                                     prior=lat.prior_components))
 
     def set_density(self, token: int, holes) -> None:
         """The trainer.analysis.holes.HoleMap asked for with `token` has arrived: draw it (a stale one is
