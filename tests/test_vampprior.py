@@ -207,6 +207,10 @@ def test_the_window_trains_a_vampprior_and_every_view_speaks_of_it(qtbot, small_
     # the prior's components reach the latent views: the holes are measured against the learned prior
     qtbot.waitUntil(lambda: explore.scatter.latents is not None, timeout=60_000)
     assert explore.scatter.latents.prior_components[0].shape == (12, trainer.model_config.latent_dim)
+    # the scatter marks the mixture's components where N(0, I)'s rings would be
+    centres = explore.scatter.prior_centres
+    assert centres.isVisible() and len(centres.data) == 12
+    assert not explore.scatter.prior_rings_shown
     # back to N(0, I): the grid goes, the Controls free the layers again
     controls.prior_combo.setCurrentIndex(controls.prior_combo.findData("standard"))
     assert window.run_settings.value.prior == "standard"

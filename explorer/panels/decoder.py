@@ -188,7 +188,8 @@ class DecoderSlidersPanel(QWidget):
         rate_text = f"{rate:.2f}" if rate >= 0.1 else f"{rate:.2g}"
         at = f" · step {activity.step:,}" if activity.step is not None else ""
         count = str(self._state.n_active) if self._state.counted else "—"
-        self.summary.setText(f"{count} of {len(kl)} dimensions active (Var<sub>x</sub>(μ) &gt; 0.01) · rate "
+        total = "Σ KL to p<sub>j</sub>" if activity.prior != "standard" else "rate"  # (a mixture prior's)
+        self.summary.setText(f"{count} of {len(kl)} dimensions active (Var<sub>x</sub>(μ) &gt; 0.01) · {total} "
                              f"{rate_text} nats{at}")
         if self.sort_check.isChecked() or self._dim > MAX_SLIDERS:
             self._arrange_rows()

@@ -80,6 +80,8 @@ class RateDistortionPanel(QWidget):
         self._information: float | None = None  # the live run's held-out I(X; Z), nats
         self._beta = 1.0  # the β the line uses: the effective one, or the preview's
         self._beta_state = BetaState(applied=1.0, target=1.0)  # what LiveBeta said last: drawn, never decided here
+        self.bound_k: int | None = None
+        """IWAE's K when the live run trains on its bound (show_bound), else None."""
         self._runs: list = []  # compared RunRecords, as set_runs gave them
         self._anchor: tuple[str, float, float, float] | None = None  # a selected run: (name, R, D, β)
         self._trails: dict[str, pg.PlotDataItem] = {}  # compared run key -> its trajectory
@@ -371,10 +373,17 @@ class RateDistortionPanel(QWidget):
         source = "its β" if name else self._beta_source()
         info = self._information
         inside = f"(held-out I(X;Z) {info:.2f}) " if info is not None and not name else ""
+        line = (f"<b>β = {beta:.3g}</b> ({source}): the loss D + βR is constant along the dashed line (slope −β)"
+                if self.bound_k is None or name else
+                f"IWAE-{self.bound_k} trains its bound, not D + βR: the dashed line is −ELBO = D + R")
         self.readout.setText(
             f"{who}<b>R</b> {r:.2f} nats {inside}&nbsp; <b>D</b> {d:.2f} nats &nbsp; −ELBO {r + d:.2f} &nbsp; "
-            f"<span style='color:{BETA_COLOUR}'><b>β = {beta:.3g}</b> ({source}): the loss "
-            f"D + βR is constant along the dashed line (slope −β)</span>")
+            f"<span style='color:{BETA_COLOUR}'>{line}</span>")
+
+    def show_bound(self, k: int | None) -> None:
+        """The live run trains on IWAE's bound with K samples (None: on D + βR): the readout says what its line is."""
+        self.bound_k = k
+        self._draw_lines()
 
     def _beta_source(self) -> str:
         """Which β the line uses, for the readout (short: a readout that wraps to more lines resizes the plot)."""

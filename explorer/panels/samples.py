@@ -21,6 +21,8 @@ from explorer.plotting.image_grid import ImageGridView
 from trainer.pixels import to_float01
 
 PAIRS_PER_ROW = 4
+PSEUDO_SHOWN = 16
+"""The VampPrior's pseudo-inputs shown, the first of K."""
 """Input/reconstruction pairs side by side in one row, when the view's shape does not favour another number."""
 
 
@@ -42,13 +44,13 @@ class SamplesPanel(QWidget):
         self.samples_view = ImageGridView("Samples from the prior", "Samples appear once training starts.")
         self.samples_view.setToolTip("E[x|z] for fixed draws z ~ p(z) (N(0, I), or the model's VampPrior): what the "
                                      "generative model makes of the prior")
-        self.pseudo_view = ImageGridView("Pseudo-inputs u │ decoded", "")
+        self.pseudo_view = ImageGridView("Pseudo-inputs │ decoded", "")
         self.pseudo_view.setToolTip(
             "The VampPrior p(z) = (1/K) Σ_k q(z | u_k) (Tomczak & Welling 2018): each pseudo-input u_k is an image\n"
             "the model learned, whose posterior q(z | u_k) is one component of the prior. Beside each,\n"
             "E[x | z = μ(u_k)]: what the decoder makes of that component's centre. The first ones of K are shown.")
         self.pseudo_view.hide()  # only a model with a VampPrior has them
-        self._prior_name = "N(0, I)"
+        self._samples_title = "Samples from the prior N(0, I)"
         self.step: int | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -57,20 +59,20 @@ class SamplesPanel(QWidget):
         layout.addWidget(self.pseudo_view, 1)
 
     def set_preview(self, preview) -> None:
-        self.set_pseudo_inputs(preview.pseudo_inputs, preview.pseudo_decoded, preview.step)
+        self.set_pseudo_inputs(preview.pseudo_inputs, preview.pseudo_decoded)
         self.set_images(preview.inputs, preview.recons, preview.samples, preview.step)
 
-    def set_pseudo_inputs(self, pseudo: np.ndarray | None, decoded: np.ndarray | None, step: int | None = None
-                          ) -> None:
-        """A VampPrior's pseudo-inputs and their decodings (n, C, H, W) in [0, 1], in pairs; None hides the grid
-        (the model's prior is N(0, I))."""
+    def set_pseudo_inputs(self, pseudo: np.ndarray | None, decoded: np.ndarray | None) -> None:
+        """A VampPrior's pseudo-inputs and their decodings (n, C, H, W) in [0, 1], in pairs (at most
+        PSEUDO_SHOWN); None hides the grid (the model's prior is N(0, I))."""
         self.pseudo_view.setVisible(pseudo is not None)
-        self._prior_name = "N(0, I)" if pseudo is None else "the VampPrior"
+        self._samples_title = "Samples from the prior N(0, I)" if pseudo is None else "VampPrior samples"
         if pseudo is None:
             return
+        pseudo, decoded = pseudo[:PSEUDO_SHOWN], decoded[:PSEUDO_SHOWN]
         self.pseudo_view.set_images(_pairs(pseudo, decoded), ncols=min(PAIRS_PER_ROW, len(pseudo)), pad=4,
                                     pad_value=255, reflow=True)
-        self.pseudo_view.title = "Pseudo-inputs u │ decoded" + (f" · step {step:,}" if step is not None else "")
+        self.pseudo_view.title = "Pseudo-inputs │ decoded"
 
     def set_images(self, inputs: np.ndarray, recons: np.ndarray, samples: np.ndarray, step: int | None = None) -> None:
         inputs, recons = np.asarray(inputs), np.asarray(recons)
@@ -90,7 +92,7 @@ class SamplesPanel(QWidget):
         self.step = step
         suffix = f" · step {step:,}" if step is not None else ""
         self.recon_view.title = "Input │ reconstruction" + suffix
-        self.samples_view.title = f"Samples from the prior {self._prior_name}" + suffix
+        self.samples_view.title = self._samples_title + suffix
         self.update()
 
     def clear(self) -> None:

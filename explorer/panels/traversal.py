@@ -302,10 +302,11 @@ class TraversalPanel(QWidget):
             row_labels.append(f"{self.layers.name(dim)}{kl}")
         col_labels = [f"{v:+.1f}".replace("+0.0", "0").replace("-0.0", "0") for v in values]
         around = "origin" if self.around_combo.currentData() == "origin" else "selected z"
+        units = "prior σ" if self._decoder.config.prior == "standard" else "z (a VampPrior has no σ)"
         if self.layers.chosen is not None:
             around += f" · layer {self.layers.label(self.layers.chosen)}, those below at their conditional means"
         self.traversal_view.title = (f"{self.explored.value.title} · step {self._decoder.step:,} · rows: dimension "
-                                     f"(KL nats) · columns: value in prior σ · around {around}")
+                                     f"(KL nats) · columns: value in {units} · around {around}")
         self.traversal_view.set_images(images.reshape(rows, cols, *images.shape[1:]), row_labels=row_labels,
                                        col_labels=col_labels)
         path = self.interpolation_latents()

@@ -362,6 +362,7 @@ class MainWindow(QMainWindow):
                 f" now shows the new total, {info.epochs} (Reset gives back the value you set).", "info")
         self.status.show_started(info)
         self.curves.show_bound(info.iwae_k)
+        self.explore.rd.show_bound(info.iwae_k)
         self.setWindowTitle(f"{APP_NAME} — {info.dataset}")
         self.run.on_started(info)
 
@@ -428,7 +429,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_checkpoint_opened(self, opened) -> None:
         self.run_settings.set(opened.settings)
-        self.curves.show_bound(opened.settings.iwae_k if opened.settings.objective == "iwae" else None)
+        bound_k = opened.settings.iwae_k if opened.settings.objective == "iwae" else None
+        self.curves.show_bound(bound_k)
+        self.explore.rd.show_bound(bound_k)
         self.curves.set_history(opened.history)
         self.explore.clear()  # the opened model's decoder and encodings follow from the worker
         self.explore.set_history(opened.history)

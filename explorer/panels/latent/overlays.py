@@ -89,6 +89,12 @@ class OverlaysMixin:
             self.plot.addItem(label)
             self._rings.append((item, label))
         self._ring_tip = "Dashed circles: 1σ and 2σ contours of the prior p(z) = N(0, I) in this plane"
+        self.prior_centres = pg.ScatterPlotItem(symbol="+", size=11, pen=pg.mkPen("#404040", width=1.5), brush=None)
+        self.prior_centres.setToolTip("✚: the VampPrior's components, μ(u_k) of each pseudo-input u_k in this view; "
+                                      "p(z) = (1/K) Σ_k q(z | u_k) has its mass around them (it has no σ rings)")
+        self.prior_centres.setZValue(7)
+        self.prior_centres.hide()
+        self.plot.addItem(self.prior_centres)
 
     def _on_background_toggled(self, checked: bool = False) -> None:
         """The decoded grid and q(z) vs prior share the space under the points: one at a time."""

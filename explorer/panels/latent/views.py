@@ -72,6 +72,11 @@ class ViewsMixin:
         """False while a UMAP/t-SNE view waits for its first map (the scatter shows PCA meanwhile)."""
         return self.mode not in MAPS or self._latents is None or self._map is not None
 
+    @property
+    def prior_rings_shown(self) -> bool:
+        """N(0, I)'s 1σ and 2σ rings are drawn (a linear view of a model with that prior)."""
+        return any(ring.isVisible() for ring, _ in self._rings)
+
     def project(self, z) -> tuple[float, float]:
         """Where latent `z` lands in the current view (plot coordinates): its PCA or chosen-dimension position."""
         return self._project(np.asarray(z, dtype=np.float32))
@@ -131,13 +136,25 @@ class ViewsMixin:
         self.min_dist_spin.setVisible(mode == "umap")
         self.perplexity_spin.setVisible(mode == "tsne")
         linear = mode not in MAPS
-        for ring, label in self._rings:  # the prior's contours mean nothing on a nonlinear map
-            ring.setVisible(linear)
-            label.setVisible(linear)
+        self._show_prior()
         self.marker.movable = linear  # a position on a map is not a latent vector (pyqtgraph reads it per drag)
         self.marker.setToolTip("The decoder sliders' z; drag it to decode live" if linear else
                                "The data point nearest to the decoder sliders' z (in latent space)")
         self.view_combo.setEnabled(self._latents is None or self._latents.latent_dim > 2)
+
+    def _show_prior(self) -> None:
+        """The prior in a linear view: N(0, I)'s 1σ and 2σ rings, or a learned prior's component centres μ(u_k) (a
+        mixture has no rings); on a nonlinear map neither means anything."""
+        linear = self.mode not in MAPS
+        components = None if self._latents is None else self._latents.prior_components
+        for ring, label in self._rings:
+            ring.setVisible(linear and components is None)
+            label.setVisible(linear and components is None)
+        if not linear or components is None:
+            self.prior_centres.hide()
+            return
+        self.prior_centres.setData(pos=np.array([self._project(m) for m in np.asarray(components[0])]))
+        self.prior_centres.show()
 
     # --- UMAP and t-SNE maps, computed off the GUI thread --------------------------------------------
     def _params(self) -> ProjectionParams:
@@ -226,6 +243,7 @@ class ViewsMixin:
             self._xy = np.stack([mu[:, i], y], axis=1).astype(np.float32)
             self._projection_note = ""
             self._set_axis_labels(self.layers.name(i), self.layers.name(j) if mu.shape[1] > 1 else "")
+        self._show_prior()
 
     def _project(self, z: np.ndarray) -> tuple[float, float]:
         if self.mode in MAPS:
