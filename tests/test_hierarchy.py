@@ -93,9 +93,13 @@ def test_each_layers_kl_is_the_closed_form_kl_to_its_conditional_prior():
     expected = torch.stack(kls, 1).mean(0)  # (L,) nats per example
     per_layer = torch.stack([terms.kl_per_dim[s].sum() for s in model.config.layer_slices()])
     torch.testing.assert_close(per_layer, expected)
-    # the decoder sees the bottom layer's z of that same path
+    # the decoder sees the bottom layer's z of that same path, and (the residual ladder's skip) the top-down feature
+    # z_2 gave z_1's prior
     _, _, u, params = model(x, None, eps)
-    torch.testing.assert_close(model.generate(u), zs[0])
+    seen = model.generate(u)
+    torch.testing.assert_close(seen[:, :model.dims[0]], zs[0])
+    torch.testing.assert_close(seen[:, model.dims[0]:], model.down[0](zs[1]))
+    torch.testing.assert_close(params, model.dec_mlp(seen).view_as(params))
     torch.testing.assert_close(terms.recon, model.recon_nll(x, params))
     assert terms.loss.item() == pytest.approx((terms.recon + expected.sum()).item())
 
@@ -210,7 +214,7 @@ def test_a_hierarchy_trains_checkpoints_and_resumes_as_one_run(data, tmp_path):
     list(part.run(max_steps=part.steps_per_epoch + 3))
     save_checkpoint(tmp_path / "h.h5", part.checkpoint())
     with h5py.File(tmp_path / "h.h5", "r") as f:
-        assert int(f.attrs["format_version"]) == FORMAT_VERSION == 2
+        assert int(f.attrs["format_version"]) == FORMAT_VERSION == 3
     ckpt = load_checkpoint(tmp_path / "h.h5")
     assert ckpt.model_config.layers == 2 and ckpt.train_config.layer_warmup == (0, 15)
     resumed = Trainer(ckpt.model_config, ckpt.train_config, data, checkpoint=ckpt)
@@ -245,6 +249,29 @@ def test_a_checkpoint_written_by_format_version_1_still_opens_as_one_layer(tmp_p
     with h5py.File(tmp_path / "again.h5", "r") as f:
         assert int(f.attrs["format_version"]) == FORMAT_VERSION
     assert load_checkpoint(tmp_path / "again.h5").model_config.layers == 1
+
+
+def test_a_hierarchy_written_by_format_version_2_opens_with_its_plain_ladder(data, tmp_path):
+    # format 2 knew one ladder, the plain one, and wrote no "ladder": such a file still opens, with its weights
+    cfg = model_config_for(data, hidden=(32,), latent_dim=4, layers=2, ladder="plain")
+    trainer = Trainer(cfg, TrainConfig(epochs=1, batch_size=50, device="cpu"), data)
+    list(trainer.run(max_steps=3))
+    path = tmp_path / "v2.h5"
+    save_checkpoint(path, trainer.checkpoint())
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = np.int64(2)
+        config = json.loads(f.attrs["model_config"])
+        del config["ladder"], config["prior"], config["pseudo_inputs"]
+        f.attrs["model_config"] = np.bytes_(json.dumps(config))  # (fixed-length, as the writer stores text)
+    ckpt = load_checkpoint(path)
+    assert ckpt.model_config.ladder == "plain" and ckpt.model_config.prior == "standard"
+    model = build_model(ckpt.model_config)
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in ckpt.model_state.items()})  # strict
+    assert not model.skip and model.sample(2).shape == (2, 1, 28, 28)
+    # a new hierarchy is the residual one, with more weights per step
+    residual = build_model(model_config_for(data, hidden=(32,), latent_dim=4, layers=2))
+    assert residual.skip and sum(p.numel() for p in residual.parameters()) > sum(p.numel() for p in
+                                                                                model.parameters())
 
 
 def test_evaluate_reports_kl_per_layer_and_the_split_per_layer(data):

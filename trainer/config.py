@@ -25,6 +25,8 @@ CONV_MIN_SIDE, CONV_MAX_SIDE = 28, 128  # conv: square images whose side is a mu
 MAX_SEED = 2**31 - 1  # the trainer derives per-epoch seeds as seed * 1_000_003 + epoch; keep that < 2**63
 MAX_LAYERS = 5  # stochastic layers of a hierarchical VAE
 PRIORS = ("standard", "vamp")
+LADDERS = ("plain", "residual")
+RESIDUAL_BLOCKS = 2  # a residual ladder's cells per step between stochastic layers
 MAX_PSEUDO_INPUTS = 10_000  # each is an image the prior encodes at every step
 MAX_SPRITES = 200_000  # 64x64 uint8: 820 MB, already more than a laptop wants in memory
 
@@ -121,6 +123,11 @@ class ModelConfig(Checked):
     over pseudo_inputs learned pseudo-inputs (trainer.model.priors). Checkpoints before it have N(0, I)."""
     pseudo_inputs: int = setting(500, whole(1, MAX_PSEUDO_INPUTS))
     """vamp: how many pseudo-inputs (mixture components) the prior averages over; 500 in Tomczak & Welling."""
+    ladder: str = setting("residual", choice(LADDERS))
+    """A hierarchy's deterministic path: residual (RESIDUAL_BLOCKS dense residual cells in every step up and down
+    between stochastic layers, NVAE's cell without its convolutions, and a skip that hands the decoder the top-down
+    feature of the layers above beside z_1) or plain (one dense layer a step, the decoder sees z_1 alone: the
+    Ladder of checkpoints before format 3)."""
     layers: int = setting(1, whole(1, MAX_LAYERS))
     """Stochastic layers: >1 makes a hierarchical VAE (trainer.model.hierarchy, a Ladder VAE) whose latent_dim
     dimensions are split among the layers, bottom first (layer_dims); checkpoints before format 2 have one."""

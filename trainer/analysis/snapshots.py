@@ -198,7 +198,8 @@ class DecoderSnapshot:
             layers = [(np.ascontiguousarray(self.state[f"dec_mlp.{i}.weight"].T), self.state[f"dec_mlp.{i}.bias"])
                       for i in names]
             self._cache["numpy_mlp"] = layers
-        h = z if self.config.layers == 1 else generate_numpy(self.state, self.config.layer_dims, z)  # z_1 of u
+        h = z if self.config.layers == 1 else generate_numpy(  # the decoder's input of the path u
+            self.state, self.config.layer_dims, z, skip=self.config.ladder == "residual")
         if self.num_classes:
             onehot = np.zeros((len(z), self.num_classes), np.float32)
             labels = np.broadcast_to(np.asarray(0 if y is None else y, dtype=np.int64), (len(z),))

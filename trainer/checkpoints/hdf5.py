@@ -37,7 +37,9 @@ from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.errors import CheckpointError, ConfigError
 
 FORMAT_NAME = "vae-explorer-checkpoint"
-FORMAT_VERSION = 2  # 2: ModelConfig.layers (hierarchical VAEs); version 1 files read as one layer
+FORMAT_VERSION = 3
+"""2: ModelConfig.layers (hierarchical VAEs), version 1 files read as one layer; 3: the residual ladder, IWAE and the
+VampPrior, version 1 and 2 files read with the plain ladder (ModelConfig.ladder)."""
 
 # HDF5 type classes named for error messages; only INTEGER and FLOAT are ever accepted for data.
 _TYPE_CLASS_NAMES = {
@@ -281,6 +283,8 @@ def _read_header(f: h5py.File) -> dict[str, Any]:
     header: dict[str, Any] = {"format_version": version, "created": _read_text(f, "created")}
     for name, cls in (("model_config", ModelConfig), ("train_config", TrainConfig), ("dataset", DatasetSpec)):
         data = _read_json(f, name)
+        if name == "model_config" and version < 3 and isinstance(data, dict):
+            data.setdefault("ladder", "plain")  # the only hierarchy those versions had
         try:
             header[name] = cls.from_dict(data)
         except (ConfigError, TypeError, ValueError) as exc:

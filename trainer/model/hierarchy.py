@@ -28,7 +28,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from trainer.config import ModelConfig
+from trainer.config import RESIDUAL_BLOCKS, ModelConfig
 from trainer.model.vae import VAE
 
 
@@ -44,23 +44,48 @@ def to_prior_coordinates(mu_q, logvar_q, mu_p, logvar_p) -> tuple[torch.Tensor, 
     return (mu_q - mu_p) * torch.exp(-0.5 * logvar_p), logvar_q - logvar_p
 
 
+class ResidualBlock(nn.Module):
+    """h + W2 relu(W1 h + b1) + b2: a dense residual cell (NVAE's, without its convolutions). W2 starts at zero, so
+    a new block is the identity and a deep ladder trains like a shallow one at first."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.fc1 = nn.Linear(width, width)
+        self.fc2 = nn.Linear(width, width)
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.fc2(torch.relu(self.fc1(h)))
+
+
+def _step(n_in: int, width: int, residual: bool) -> nn.Sequential:
+    """One deterministic step between stochastic layers: a dense layer, and a residual ladder's cells after it."""
+    cells = [ResidualBlock(width) for _ in range(RESIDUAL_BLOCKS)] if residual else []
+    return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), *cells)
+
+
 class HierarchicalVAE(VAE):
     """The VAE's encoder body and decoder, with L stochastic layers between them (ModelConfig.layers)."""
 
     def __init__(self, config: ModelConfig, vmapped: bool = False):
         config.validate()
         dims = config.layer_dims
+        widths = config.encoder_widths
+        width = widths[-1] if config.arch == "mlp" else widths[0]  # what the encoder body gives the Gaussians
+        self.skip = config.ladder == "residual"
+        """The decoder sees z_1 and the top-down feature the layers above gave z_1's prior (a residual ladder)."""
         # the one-layer VAE of the bottom layer: its encoder body, its decoder p(x | z_1), its bottom-up Gaussian
-        super().__init__(dataclasses.replace(config, latent_dim=dims[0], layers=1), vmapped)
+        super().__init__(dataclasses.replace(config, latent_dim=dims[0], layers=1), vmapped,
+                         decoder_extra=width if self.skip else 0)
         self.config = config
         self.dims = dims
-        width = self.fc_mu.in_features
-        # bottom-up: a deterministic layer per stochastic layer above the first, then that layer's Gaussian
-        self.up = nn.ModuleList(nn.Sequential(nn.Linear(width, width), nn.ReLU()) for _ in dims[1:])
+        # bottom-up: a deterministic step per stochastic layer above the first, then that layer's Gaussian
+        self.up = nn.ModuleList(_step(width, width, self.skip) for _ in dims[1:])
         self.up_mu = nn.ModuleList(nn.Linear(width, d) for d in dims[1:])
         self.up_logvar = nn.ModuleList(nn.Linear(width, d) for d in dims[1:])
         # top-down: p(z_l | z_{l+1}) for l = 1 .. L-1, shared by the generative model and q
-        self.down = nn.ModuleList(nn.Sequential(nn.Linear(dims[i + 1], width), nn.ReLU()) for i in range(len(dims) - 1))
+        self.down = nn.ModuleList(_step(dims[i + 1], width, self.skip) for i in range(len(dims) - 1))
         self.down_mu = nn.ModuleList(nn.Linear(width, dims[i]) for i in range(len(dims) - 1))
         self.down_logvar = nn.ModuleList(nn.Linear(width, dims[i]) for i in range(len(dims) - 1))
 
@@ -83,15 +108,22 @@ class HierarchicalVAE(VAE):
 
     def prior_step(self, layer: int, z_above: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu_p, logvar_p) of p(z_layer | z_{layer+1}), layers counted from 0 at the bottom."""
-        h = self.down[layer](z_above)
+        return self._prior_heads(layer, self.down[layer](z_above))
+
+    def _prior_heads(self, layer: int, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.down_mu[layer](h), self.down_logvar[layer](h)
+
+    def _decoder_input(self, z_1: torch.Tensor, feature: torch.Tensor | None) -> torch.Tensor:
+        """What the decoder takes: z_1, and with the skip the top-down feature of the layers above."""
+        return torch.cat([z_1, feature], dim=-1) if self.skip else z_1
 
     def _split(self, u: torch.Tensor) -> list[torch.Tensor]:
         return list(torch.split(u, list(self.dims), dim=-1))
 
     def top_down(self, bottom_up, eps: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
                                                                     torch.Tensor]:
-        """One sample of q(u | x) down the path: (mu_u, logvar_u, u, z_1), u and its parameters bottom first.
+        """One sample of q(u | x) down the path: (mu_u, logvar_u, u, the decoder's input: z_1, with a residual
+        ladder's skip beside it), u and its parameters bottom first.
 
         eps: (N, latent_dim) standard normal noise, or None for the mean path (every layer at its mean)."""
         mu_u, logvar_u, u, _, _, z = self._descend(bottom_up, eps)
@@ -99,22 +131,23 @@ class HierarchicalVAE(VAE):
 
     def _descend(self, bottom_up, eps):
         """top_down's pass, with the prior p(z_l | z_{l+1}) it met at each layer: (mu_u, logvar_u, u, mu_p,
-        logvar_p, z_1), concatenated bottom first (the top layer's prior is N(0, I))."""
+        logvar_p, the decoder's input), concatenated bottom first (the top layer's prior is N(0, I))."""
         noise = self._split(eps) if eps is not None else [None] * self.layers
         out = [[None] * self.layers for _ in range(5)]  # mu_u, logvar_u, u, mu_p, logvar_p of each layer
-        z = None
+        z = feature = None
         for layer in reversed(range(self.layers)):
             mu_d, logvar_d = bottom_up[layer]
             if z is None:  # the top layer: its prior is N(0, I), so u_L = z_L
                 mu_p, logvar_p = torch.zeros_like(mu_d), torch.zeros_like(logvar_d)
             else:
-                mu_p, logvar_p = self.prior_step(layer, z)
+                feature = self.down[layer](z)
+                mu_p, logvar_p = self._prior_heads(layer, feature)
             mu_u, logvar_u = to_prior_coordinates(*merge_gaussians(mu_d, logvar_d, mu_p, logvar_p), mu_p, logvar_p)
             u = mu_u if noise[layer] is None else mu_u + torch.exp(0.5 * logvar_u) * noise[layer]
             z = mu_p + torch.exp(0.5 * logvar_p) * u
             for slot, value in zip(out, (mu_u, logvar_u, u, mu_p, logvar_p)):
                 slot[layer] = value
-        return (*(torch.cat(parts, dim=-1) for parts in out), z)
+        return (*(torch.cat(parts, dim=-1) for parts in out), self._decoder_input(z, feature))
 
     def path(self, x: torch.Tensor, y: torch.Tensor | None, eps: torch.Tensor) -> dict[str, torch.Tensor]:
         """What the rate split of a hierarchy needs of one sampled path per example, each (N, latent_dim):
@@ -129,13 +162,15 @@ class HierarchicalVAE(VAE):
                 "mean_mu": mean_mu, "mean_logvar": mean_logvar}
 
     def generate(self, u: torch.Tensor) -> torch.Tensor:
-        """z_1 of the path u (prior coordinates, bottom first): z_L = u_L, z_l = mu_p + sigma_p * u_l."""
+        """The decoder's input for the path u (prior coordinates, bottom first): z_1, with z_L = u_L and
+        z_l = mu_p + sigma_p * u_l (and a residual ladder's skip: the top-down feature beside it)."""
         parts = self._split(u)
-        z = parts[-1]
+        z, feature = parts[-1], None
         for layer in reversed(range(self.layers - 1)):
-            mu_p, logvar_p = self.prior_step(layer, z)
+            feature = self.down[layer](z)
+            mu_p, logvar_p = self._prior_heads(layer, feature)
             z = mu_p + torch.exp(0.5 * logvar_p) * parts[layer]
-        return z
+        return self._decoder_input(z, feature)
 
     # --- the VAE's interface, over the concatenated u ---------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,11 +188,11 @@ class HierarchicalVAE(VAE):
         if eps.dim() == 3:  # K samples per example: each takes its own path down from one bottom-up pass
             k, n, d = eps.shape
             up = [(m.repeat(k, 1), lv.repeat(k, 1)) for m, lv in self.bottom_up(x, y)]
-            mu, logvar, u, z_bottom = self.top_down(up, eps.reshape(k * n, d))
-            params = super().decode(z_bottom, None if y is None else y.repeat(k))
+            mu, logvar, u, decoder_in = self.top_down(up, eps.reshape(k * n, d))
+            params = super().decode(decoder_in, None if y is None else y.repeat(k))
             return mu.view(k, n, d), logvar.view(k, n, d), u.view(k, n, d), params
-        mu, logvar, u, z_bottom = self.top_down(self.bottom_up(x, y), eps)
-        return mu, logvar, u, super().decode(z_bottom, y)
+        mu, logvar, u, decoder_in = self.top_down(self.bottom_up(x, y), eps)
+        return mu, logvar, u, super().decode(decoder_in, y)
 
     def posterior_samples(self, x: torch.Tensor, y: torch.Tensor | None, eps: torch.Tensor):
         """(mu, logvar, u), each (K, N, latent_dim): K samples of q(u | x) for noise eps of that shape.

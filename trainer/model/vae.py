@@ -89,8 +89,9 @@ def _repeated(y: torch.Tensor | None, k: int) -> torch.Tensor | None:
 
 
 class VAE(nn.Module):
-    def __init__(self, config: ModelConfig, vmapped: bool = False):
-        """vmapped: this module only runs under torch.func.vmap over stacked weights (trainer.training.ensemble)."""
+    def __init__(self, config: ModelConfig, vmapped: bool = False, decoder_extra: int = 0):
+        """vmapped: this module only runs under torch.func.vmap over stacked weights (trainer.training.ensemble).
+        decoder_extra: inputs the decoder takes beside z (a residual ladder's top-down feature)."""
         super().__init__()
         config.validate()
         self.config = config
@@ -104,7 +105,7 @@ class VAE(nn.Module):
             self.enc_body = nn.Flatten()
             self.enc_mlp = nn.Sequential(_mlp([config.input_size + nc, *encoder]), nn.ReLU())
             feat = encoder[-1]
-            self.dec_mlp = _mlp([d + nc, *reversed(hidden), config.input_size])
+            self.dec_mlp = _mlp([d + decoder_extra + nc, *reversed(hidden), config.input_size])
             self.dec_conv = None
         else:
             chans = _conv_channels(h)
@@ -119,7 +120,8 @@ class VAE(nn.Module):
             flat = chans[-1] * self._bottom[1] * self._bottom[2]
             self.enc_mlp = nn.Sequential(nn.Linear(flat + nc, encoder[0]), nn.ReLU())
             feat = encoder[0]
-            self.dec_mlp = nn.Sequential(nn.Linear(d + nc, hidden[0]), nn.ReLU(), nn.Linear(hidden[0], flat), nn.ReLU())
+            self.dec_mlp = nn.Sequential(nn.Linear(d + decoder_extra + nc, hidden[0]), nn.ReLU(),
+                                         nn.Linear(hidden[0], flat), nn.ReLU())
             dec: list[nn.Module] = []
             rev = list(reversed(chans))
             for i, ch in enumerate(rev):
