@@ -179,3 +179,16 @@ def test_first_minute_r_squared_is_one_for_the_images_and_zero_for_their_mean():
     x = np.random.default_rng(0).random((4, 1, 8, 8))
     assert r_squared(x, x) == 1.0
     assert r_squared(x, np.full_like(x, x.mean())) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_priors_benchmark_trains_each_model_and_tests_the_published_ordering(synthetic_mnist_dir):
+    out = run_json(REPO / "benchmarks" / "priors.py", "--data-dir", synthetic_mnist_dir, "--epochs", "1",
+                   "--models", "vae,iwae5,vamp", "--eval-k", "5", "--test-examples", "20", "--json")
+    assert set(out["models"]) == {"vae", "iwae5", "vamp"} and out["test_examples"] == 20
+    for name, model in out["models"].items():
+        assert model["log_px"] > -2000 and model["log_px_se"] > 0 and model["epochs"] == 1, name
+    assert out["models"]["iwae5"]["published"]["figure"] == -85.54
+    ordering = out["published_ordering"]
+    assert set(ordering) == {"iwae5_minus_vae", "vamp_minus_vae"}
+    vae, iwae = out["models"]["vae"]["log_px"], out["models"]["iwae5"]["log_px"]
+    assert ordering["iwae5_minus_vae"]["nats"] == pytest.approx(iwae - vae, abs=2e-2)
