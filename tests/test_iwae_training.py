@@ -218,3 +218,24 @@ def test_the_window_draws_the_bound_it_trains_and_an_opened_iwae_run_shows_it_ag
     qtbot.waitUntil(lambda: fresh.run.current_path == str(path) and fresh.state is RunState.STOPPED, timeout=60_000)
     assert fresh.run_settings.value.iwae_k == 5 and fresh.curves.bound_k == 5
     assert len(fresh.curves.bound_curve()[1]) == len(losses)
+
+
+def test_the_window_sweeps_k_for_iwae_settings(qtbot, small_window, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from explorer.files.sweep_dialog import SweepDialog
+    from explorer.runtime.sweep_job import SweepRequest
+
+    window = small_window(objective="iwae", iwae_k=2, epochs=1)
+    dialog = SweepDialog(window.run_settings.value, str(tmp_path / "k"))
+    qtbot.addWidget(dialog)
+    assert dialog.windowTitle() == "IWAE K sweep" and dialog.betas() == [1.0]  # IWAE has no β to sweep
+    dialog.beta_edit.setText("1, 3")
+    assert dialog.iwae_ks() == [1, 3] and dialog.buttons.button(QDialogButtonBox.Ok).isEnabled()
+    dialog.beta_edit.setText("1, 0")
+    assert not dialog.buttons.button(QDialogButtonBox.Ok).isEnabled() and "K" in dialog.error.text()
+    request = SweepRequest(window.run_settings.value, (1.0,), (0,), str(tmp_path / "k"), iwae_ks=(1, 3))
+    with qtbot.waitSignal(window.compare.sig_sweep_finished, timeout=120_000) as finished:
+        assert window.compare.start_sweep(request)
+    rows = finished.args[0].rows
+    assert [(r.objective, r.iwae_k, r.status) for r in rows] == [("iwae", 1, "done"), ("iwae", 3, "done")]

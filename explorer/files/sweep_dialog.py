@@ -1,4 +1,5 @@
-"""Training ▸ β sweep…: which β (and seeds) to train side by side with the current settings, and where to.
+"""Training ▸ β sweep…: which β (and seeds) to train side by side with the current settings, and where to; for
+IWAE settings, which K (IWAE has no β).
 
     dialog = SweepDialog(settings, folder="~/vae-explorer-runs/sweep-1", parent=window)
     if dialog.exec() == QDialog.Accepted:
@@ -14,8 +15,10 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayo
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from explorer.models.run_settings import RunSettings
+from trainer.config import MAX_IWAE_TRAIN_K
 
 DEFAULT_BETAS = "0.1, 0.3, 1, 3, 10"
+DEFAULT_IWAE_KS = "1, 5, 50"
 
 
 def parse_list(text: str, kind, what: str) -> list:
@@ -33,6 +36,13 @@ def parse_list(text: str, kind, what: str) -> list:
     return values
 
 
+def _iwae_k(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_IWAE_TRAIN_K:
+        raise ValueError
+    return value
+
+
 def _beta(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value >= 0):
@@ -45,8 +55,13 @@ class SweepDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("β sweep")
         self.settings = settings
-        self.beta_edit = QLineEdit(DEFAULT_BETAS)
-        self.beta_edit.setToolTip("β values, one run each: the weight of the rate in the loss D + βR")
+        self.iwae = settings.objective == "iwae"
+        """The settings train IWAE, which has no β: the dialog sweeps its K instead."""
+        if self.iwae:
+            self.setWindowTitle("IWAE K sweep")
+        self.beta_edit = QLineEdit(DEFAULT_IWAE_KS if self.iwae else DEFAULT_BETAS)
+        self.beta_edit.setToolTip("IWAE's K, one run each: samples of q(z|x) per example in the bound" if self.iwae
+                                  else "β values, one run each: the weight of the rate in the loss D + βR")
         self.seed_edit = QLineEdit(str(settings.seed))
         self.seed_edit.setToolTip("Seeds, one run per β and seed: they vary the weights, batches and noise")
         self.epochs_spin = QSpinBox(minimum=1, maximum=100_000, value=int(settings.epochs))
@@ -61,7 +76,7 @@ class SweepDialog(QDialog):
         self.error = QLabel()
         self.error.setStyleSheet("color: #b00020")
         form = QFormLayout()
-        form.addRow("β values", self.beta_edit)
+        form.addRow("IWAE K values" if self.iwae else "β values", self.beta_edit)
         form.addRow("Seeds", self.seed_edit)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Folder", folder_row)
@@ -80,7 +95,16 @@ class SweepDialog(QDialog):
         self._check()
 
     def betas(self) -> list[float]:
+        """The β of the runs: the listed ones, or the settings' own 1 under IWAE."""
+        if self.iwae:
+            return [1.0]
         return parse_list(self.beta_edit.text(), _beta, "a β >= 0")
+
+    def iwae_ks(self) -> list[int]:
+        """IWAE's K of the runs (empty when the settings train another objective)."""
+        if not self.iwae:
+            return []
+        return parse_list(self.beta_edit.text(), _iwae_k, f"a whole K in 1..{MAX_IWAE_TRAIN_K}")
 
     def seeds(self) -> list[int]:
         return parse_list(self.seed_edit.text(), int, "a whole-number seed")
@@ -93,7 +117,7 @@ class SweepDialog(QDialog):
 
     def _check(self) -> None:
         try:
-            n = len(self.betas()) * len(self.seeds())
+            n = len(self.betas()) * len(self.seeds()) * max(1, len(self.iwae_ks()))
             if not self.folder():
                 raise ValueError("choose a folder for the runs' checkpoints")
         except ValueError as exc:

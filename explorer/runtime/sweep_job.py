@@ -41,7 +41,9 @@ class SweepRequest:
     schedules: tuple[str, ...] = ()
     """TrainConfig.beta_schedule strings; empty: the settings' own."""
     objectives: tuple[str, ...] = ()
-    """TrainConfig.objective values (elbo, tcvae); empty: the settings' own."""
+    """TrainConfig.objective values (elbo, tcvae, iwae); empty: the settings' own."""
+    iwae_ks: tuple[int, ...] = ()
+    """IWAE's K of the IWAE runs; empty: the settings' own."""
     iwae_samples: int = 0
     """K for each finished run's IWAE log p(x) in the summary (0: none)."""
     disentanglement_points: int = 0
@@ -53,7 +55,7 @@ class SweepRequest:
     def runs(self) -> int:
         """How many runs the request trains: every combination of the values it lists."""
         return (len(self.betas) * len(self.seeds) * max(1, len(self.free_bits)) * max(1, len(self.schedules))
-                * max(1, len(self.objectives)))
+                * max(1, len(self.objectives)) * max(1, len(self.iwae_ks)))
 
 
 @dataclass
@@ -114,7 +116,7 @@ class SweepWorker(ThreadWorker):
             model_cfg = model_config_for(dataset, **s.model_kwargs())
             runs = plan_runs(s.train_config(), betas=list(request.betas), seeds=list(request.seeds),
                              free_bits=list(request.free_bits) or None, schedules=list(request.schedules) or None,
-                             objectives=list(request.objectives) or None)
+                             objectives=list(request.objectives) or None, iwae_ks=list(request.iwae_ks) or None)
             folder = Path(request.folder)
             folder.mkdir(parents=True, exist_ok=True)
             sweep = Sweep(model_cfg, runs, dataset, folder, iwae_samples=request.iwae_samples,

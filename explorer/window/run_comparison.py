@@ -255,7 +255,8 @@ class RunComparison(QObject):
         if dialog.exec() != QDialog.Accepted:
             return
         settings = self.settings.value.replace(epochs=dialog.epochs())
-        self.start_sweep(SweepRequest(settings, tuple(dialog.betas()), tuple(dialog.seeds()), dialog.folder()))
+        self.start_sweep(SweepRequest(settings, tuple(dialog.betas()), tuple(dialog.seeds()), dialog.folder(),
+                                      iwae_ks=tuple(dialog.iwae_ks())))
 
     def start_sweep(self, request: SweepRequest) -> bool:
         """Train the request's runs in the sweep thread; False (and a message) when settings are invalid or the
