@@ -2,7 +2,7 @@
 
     python benchmarks/priors.py [--epochs 4] [--eval-k 5000] [--test-examples 10000]
                                 [--models vae,iwae5,iwae50,hierarchy] [--data-dir ../shared/datasets/mnist-full]
-                                [--device cpu] [--json]
+                                [--device cpu] [--save DIR] [--json]
 
 The protocol of Burda, Grosse & Salakhutdinov (2016): dynamically binarized MNIST (train on the 60,000, a fresh
 Bernoulli draw per batch; score the 10,000 test images as one fixed draw), Adam, batch 100, one stochastic layer
@@ -88,6 +88,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(SHARED_MNIST_FULL))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save", default="", metavar="DIR", help="also write each trained model's checkpoint into DIR")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     names = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -112,6 +113,12 @@ def main() -> None:
             seconds[name] += time.perf_counter() - start
             print(f"{name} epoch {epoch}: {seconds[name]:.0f} s", file=sys.stderr, flush=True)
 
+    if args.save:
+        from trainer.checkpoints.hdf5 import save_checkpoint
+
+        Path(args.save).mkdir(parents=True, exist_ok=True)
+        for name, trainer in trainers.items():
+            save_checkpoint(Path(args.save) / f"{name}.h5", trainer.checkpoint())
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
                if args.device == "cpu" else torch.cuda.get_device_name(0))
     result = {"machine": machine, "epochs": args.epochs, "eval_k": args.eval_k,

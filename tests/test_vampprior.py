@@ -132,6 +132,13 @@ def test_a_vampprior_model_trains_samples_evaluates_and_round_trips_exactly(data
     assert prior_samples(snap, 8, seed=0).shape == (8, 1, 28, 28)
     latents = encode_heldout(whole.model, data, "cpu", step=whole.step)
     assert latents.prior_components is not None and latents.learned_rate is not None
+    # the Python API samples the same prior
+    import trainer as api
+
+    loaded = api.load_model(tmp_path / "vamp.h5")
+    with torch.no_grad():
+        shown = loaded.sample(6, seed=3)
+    assert shown.shape == (6, 1, 28, 28) and torch.isfinite(shown).all()
 
 
 def test_iwae_on_a_vampprior_model_uses_the_mixture(data):

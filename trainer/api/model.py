@@ -17,6 +17,7 @@ from torch import nn
 from trainer.checkpoints.hdf5 import Checkpoint, load_checkpoint
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.errors import ConfigError, DataError
+from trainer.model.priors import prior_of
 from trainer.pixels import to_float01
 from trainer.rules import path_of
 from trainer.training.devices import pick_device
@@ -63,10 +64,11 @@ class VAEModel(nn.Module):
     """A trained VAE as a torch module for your own code, in eval mode.
 
     encode(x) -> (mu, logvar) of q(z|x), decode(z) -> E[x|z] in [0, 1], sample(n) -> images decoded from
-    z ~ N(0, I), forward(x) -> the reconstruction decode(mu). x is (N, C, H, W), a torch tensor or numpy array,
-    uint8 0..255 or float in [0, 1]; y is a CVAE's labels. `model_config`, `train_config` and `dataset` are the
-    configs it was trained with, `history` its reports as {"group/column": numpy array}, `step` its steps.
-    A hierarchy's z is every layer in its prior's coordinates, bottom first (encode: the mean path)."""
+    z ~ p(z) (N(0, I) or the model's VampPrior), forward(x) -> the reconstruction decode(mu). x is (N, C, H, W),
+    a torch tensor or numpy array, uint8 0..255 or float in [0, 1]; y is a CVAE's labels. `model_config`,
+    `train_config` and `dataset` are the configs it was trained with, `history` its reports as {"group/column":
+    numpy array}, `step` its steps. A hierarchy's z is every layer in its prior's coordinates, bottom first
+    (encode: the mean path)."""
 
     def __init__(self, net: nn.Module, model_config: ModelConfig, train_config: TrainConfig, dataset: DatasetSpec,
                  history: dict[str, np.ndarray], step: int = 0, path: str = ""):
@@ -168,7 +170,8 @@ class VAEModel(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, y=None, seed: int | None = None) -> torch.Tensor:
-        """n images decoded from z ~ N(0, I) (a CVAE: for the label(s) y), E[x|z] in [0, 1]. n is at most
+        """n images decoded from z ~ p(z), the model's prior (N(0, I), or its VampPrior; a CVAE: for the label(s) y),
+        E[x|z] in [0, 1]. n is at most
         MAX_SAMPLE_PIXELS pixel values' worth of images (85,598 of 28x28); ask for more in batches."""
         most = max(1, MAX_SAMPLE_PIXELS // self.model_config.input_size)
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= most:
@@ -180,7 +183,10 @@ class VAEModel(nn.Module):
         n = int(n)
         labels = self._y(y, n, "sample")
         g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-        z = torch.randn(n, self.latent_dim, generator=g).to(self.device)
+        prior = prior_of(self.net)
+        # N(0, I) keeps its own draw (a seed gives the images it always gave); a VampPrior draws from its mixture
+        z = (torch.randn(n, self.latent_dim, generator=g) if prior.exact_kl
+             else prior.sample(n, self.latent_dim, generator=g)).to(self.device)
         step = max(1, _DECODE_PIXELS // self.model_config.input_size)
         return torch.cat([self._decoded(z[i:i + step], None if labels is None else labels[i:i + step], "sample")
                           for i in range(0, n, step)])
