@@ -521,3 +521,27 @@ def test_the_sweep_state_is_one_answer_for_start_the_menu_and_the_experiment(qtb
     assert not state.stage_finished(["c"]) and state.experiment.rows == (("a",), ("b",), ("c",))
     state.experiment_ended()
     assert state.experiment is None
+
+
+def test_every_dock_tab_shows_once(qtbot, laptop_screen):
+    """Tabbing the docks into groups left QMainWindow a tab bar of each group as it was half-formed (Decoder |
+    Selection), drawn over the latent scatter; only each group's own bar may show."""
+    from PySide6.QtWidgets import QTabBar
+
+    win = new_window(qtbot)
+    win.show()
+    qtbot.waitExposed(win)
+
+    def shown_tabs() -> list[str]:
+        return [bar.tabText(i) for bar in win.findChildren(QTabBar) if bar.parent() is win and bar.isVisible()
+                for i in range(bar.count())]
+
+    QApplication.processEvents()  # the first layout pass, as a user first sees the window
+    tabs = shown_tabs()
+    assert len(tabs) == len(set(tabs)) > 0, tabs
+    for title in win.docks:  # a newcomer clicking through the tabs does not bring them back
+        win.show_dock(title)
+    QApplication.processEvents()
+    tabs = shown_tabs()
+    assert len(tabs) == len(set(tabs)) and {"Decoder", "Selection", "Information", "Samples"} <= set(tabs)
+    close(win)

@@ -18,7 +18,7 @@ from functools import partial
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QTabBar, QToolBar, QVBoxLayout, QWidget
 
 from explorer.files.exports import export_targets
 from explorer.files.settings_store import SettingsStore
@@ -208,10 +208,22 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
         if not self._docks_sized:
+            QTimer.singleShot(0, self._hide_orphan_tab_bars)  # after the first layout pass made the tab bars
             self._docks_sized = True
             habits = getattr(self, "habits", None)
             if habits is None or not habits.restored_layout:  # a layout the user left wins
                 self._size_docks()
+
+    def _hide_orphan_tab_bars(self) -> None:
+        """Hide the tab bars QMainWindow left of a dock group as it was while being formed (Decoder | Selection,
+        before Information joined): it keeps them visible at the group's first place, over a neighbouring dock,
+        and never moves them again. A group's own bar lists all its tabs, so an orphan's tabs are a strict prefix
+        of another bar's (a dock is in one group only)."""
+        bars = [bar for bar in self.findChildren(QTabBar) if bar.parent() is self]
+        tabs = [[bar.tabText(i) for i in range(bar.count())] for bar in bars]
+        for bar, mine in zip(bars, tabs):
+            if any(len(other) > len(mine) and other[:len(mine)] == mine for other in tabs):
+                bar.hide()
 
     def _create_menus_and_toolbar(self) -> None:
         menus = self.menuBar()
