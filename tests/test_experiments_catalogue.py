@@ -52,3 +52,23 @@ def test_a_conclusion_reports_what_the_runs_measured_not_what_theory_predicts():
     # a run that did not finish is named; none finished: the panel says so instead of a result
     assert "1 run(s) did not finish: beta-30_seed-0" in conclusion(collapse, [[rows[0], row(30.0, 0, 0, 0, "failed")]])
     assert "No run finished" in conclusion(collapse, [[row(30.0, 0, 0, 0, "failed")]])
+
+
+def test_closing_the_holes_compares_the_two_priors_by_what_they_measured():
+    import dataclasses
+
+    holes = next(e for e in EXPERIMENTS if e.key == "holes")
+    plan = holes.plan()
+    assert [model.prior for _, model, _ in plan] == ["standard", "vamp"] and plan[1][1].pseudo_inputs == 100
+
+    def measured(marginal_kl: float, information: float) -> SummaryRow:
+        return dataclasses.replace(row(3.0, marginal_kl + information, 30.0, 10), marginal_kl=marginal_kl,
+                                   marginal_kl_se=0.05, mutual_information=information, mutual_information_se=0.04,
+                                   elbo=-33.0, log_n=6.91)
+
+    rows = [[measured(2.28, 4.79)], [measured(1.48, 5.26)]]
+    assert result_points(holes, rows) == (["standard-prior", "vampprior"], [2.28, 1.48])
+    text = conclusion(holes, rows)
+    assert "marginal KL is 1.48 nats against N(0, I)'s 2.28" in text and "left fewer holes" in text
+    worse = conclusion(holes, [[measured(1.0, 4.0)], [measured(1.5, 4.0)]])
+    assert "did not bring p(z) closer" in worse
