@@ -9,6 +9,8 @@ import numpy as np
 
 REPORT_STEPS = 10
 """Steps per StepReport (TrainConfig.report_every): the unit the smoothing factor is quoted in."""
+MAX_OVERLAY_POINTS = 800
+"""Points per curve of another run drawn over the live one."""
 
 
 # --- smoothing ------------------------------------------------------------------------------------
@@ -66,3 +68,20 @@ BOUND_TOOLTIP = ("IWAE trains on the importance-weighted bound log (1/K) Σ_k p(
                  "2016): the dashed line is its negative, the training loss. It lies below −ELBO (a tighter bound on\n"
                  "−log p(x)), and the gap between them grows with K: the encoder broadens, so its ELBO (the solid\n"
                  "line, and the held-out dots) may even get worse while the bound, and log p(x), improve.")
+
+
+def overlay_values(history: dict, smoothing: float) -> dict[str, np.ndarray] | None:
+    """Another run's curves as the live run's are drawn ("step" and each plot's smoothed values), from its history
+    ("steps/step", "steps/recon", "steps/kl", "steps/beta"); None when it has no steps. Thinned to
+    MAX_OVERLAY_POINTS before smoothing: the step-aware average weighs each kept point by the steps it stands for,
+    and the cost stays bounded however long the run (a sweep's runs update several times a second)."""
+    steps = np.asarray(history.get("steps/step", ()), dtype=float)
+    if not len(steps):
+        return None
+    pick = slice(None, None, max(1, len(steps) // MAX_OVERLAY_POINTS))
+    recon = np.asarray(history["steps/recon"], dtype=float)[pick]
+    kl = np.asarray(history["steps/kl"], dtype=float)[pick]
+    beta = np.asarray(history.get("steps/beta", np.full(len(steps), np.nan)), dtype=float)[pick]
+    steps = steps[pick]
+    return {"step": steps, "distortion": ema(steps, recon, smoothing), "rate": ema(steps, kl, smoothing),
+            "nelbo": ema(steps, recon + kl, smoothing), "beta": beta}

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QV
 
 from explorer.panels.curve_ranges import SteadyRanges
 from explorer.panels.curve_specs import (BOUND_COLOR, BOUND_TOOLTIP, COLUMN_INDEX, COLUMNS, EMA_COLUMNS, PLOTS,
-                                        SMOOTHED, PlotSpec, ema)
+                                        SMOOTHED, PlotSpec, ema, overlay_values)
 from explorer.plotting.axes import PlainLogAxis, configure_pyqtgraph, steady_axes
 from explorer.plotting.curve_buffer import CurveBuffer
 
@@ -47,8 +47,6 @@ MIN_PLOT_PX = 90
 """Each curve plot's data area keeps at least this height: docked panels squeezed it to ~40 px, unreadable."""
 MAX_BETA_MARKERS = 100
 """β-change lines kept per plot (the newest); the β curve itself still shows every change."""
-MAX_OVERLAY_POINTS = 800
-"""Points per curve of another run drawn over the live one."""
 
 
 # --- view ------------------------------------------------------------------------------------
@@ -296,21 +294,9 @@ class CurvesPanel(QWidget):
         key, colour, history with "steps/step", "steps/recon", "steps/kl", "steps/beta"). Replaces the previous set."""
         wanted = {}
         for run in runs:
-            steps = np.asarray(run.history.get("steps/step", ()), dtype=float)
-            if not len(steps):
-                continue
-            # thinned before smoothing: the step-aware average weighs each kept point by the steps it stands for,
-            # and the cost stays bounded however long the run (a sweep's runs update several times a second)
-            pick = slice(None, None, max(1, len(steps) // MAX_OVERLAY_POINTS))
-            steps = steps[pick]
-            recon = np.asarray(run.history["steps/recon"], dtype=float)[pick]
-            kl = np.asarray(run.history["steps/kl"], dtype=float)[pick]
-            smoothing = self.smoothing.value()
-            beta = np.asarray(run.history.get("steps/beta", np.full(len(run.history["steps/step"]), np.nan)),
-                              dtype=float)
-            values = {"step": steps, "distortion": ema(steps, recon, smoothing), "rate": ema(steps, kl, smoothing),
-                      "nelbo": ema(steps, recon + kl, smoothing), "beta": beta[pick]}
-            wanted[run.key] = (run.colour, values)
+            values = overlay_values(run.history, self.smoothing.value())
+            if values is not None:
+                wanted[run.key] = (run.colour, values)
         for key in [k for k in self._overlay_items if k not in wanted]:
             for plot_key, item in self._overlay_items.pop(key).items():
                 self.plots[plot_key].removeItem(item)
