@@ -48,9 +48,9 @@ class StandardNormal:
         """log p_j(z_j) per dimension: (..., latent_dim)."""
         return -0.5 * (z.pow(2) + LOG_2PI)
 
-    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor | None = None
+    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor | None = None, per_dim: bool = True
            ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(KL(q ‖ p) per example, per dimension) in closed form; z is not needed."""
+        """(KL(q ‖ p) per example, per dimension) in closed form; z is not needed (nor per_dim: it is free)."""
         dims = kl_per_dim(mu, logvar)
         return dims.sum(-1), dims
 
@@ -90,13 +90,17 @@ class MixturePrior:
         per = diagonal_log_density(z.unsqueeze(-2), self.mu, self.logvar)  # (..., K, D)
         return torch.logsumexp(per, dim=-2) - math.log(self.count)
 
-    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor, per_dim: bool = True
+           ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(log q(z|x) − log p(z) per example, log q(z_j|x) − log p_j(z_j) per dimension) at the sample z: single-
         sample Monte Carlo estimates of the KL and of each dimension's KL to the prior's marginal. The per-dimension
-        figures are for showing (the KL strip), computed without a gradient."""
+        figures are for showing (the KL strip), computed without a gradient, and only when asked: they take a
+        (…, K, D) block, which IWAE's thousands of samples per example cannot afford (per_dim False: None)."""
         log_q = diagonal_log_density(z, mu, logvar)
-        with torch.no_grad():
-            dims = log_q - self.marginal_log_prob(z)
+        dims = None
+        if per_dim:
+            with torch.no_grad():
+                dims = log_q - self.marginal_log_prob(z)
         return log_q.sum(-1) - self.log_prob(z), dims
 
     def sample(self, n: int, dim: int | None = None, generator: torch.Generator | None = None,
