@@ -84,8 +84,11 @@ def sample_terms(model, x: torch.Tensor, y: torch.Tensor | None, mu: torch.Tenso
     flat_y = None if y is None else y.unsqueeze(0).expand(s, *y.shape).reshape(s * n, *y.shape[1:])
     log_px_z = model.log_likelihood(flat_x, model.decode(z.reshape(s * n, d), flat_y)).view(s, n)
     prior = prior_of(model)
-    kl = prior.kl(mu_q, logvar_q, z, per_dim=False)[0]  # closed form under N(0, I); a learned prior's at z
     log_pz = prior.log_prob(z)
+    if prior.exact_kl:
+        kl = prior.kl(mu_q, logvar_q)[0]  # closed form under N(0, I)
+    else:  # a learned prior's at z, from the log p(z) the weights need anyway (a mixture's costs K densities)
+        kl = gaussian_log_density(z, mu_q, logvar_q).sum(-1) - log_pz
     if sticking:
         return log_px_z - kl, log_px_z + log_pz - log_q_at(model, mu.detach(), logvar.detach(), z)
     return log_px_z - kl, log_importance_weights(log_px_z, log_pz, eps, logvar_q)
