@@ -67,7 +67,8 @@ def test_other_groups_go_to_sibling_files(tmp_path, history):
     header, rows = read_csv(tmp_path / "run.epochs.csv")
     assert header[:10] == ["epoch", "step", "train_recon", "train_kl", "train_elbo", "test_recon", "test_kl",
                            "test_elbo", "test_elbo_se", "active_units"]
-    assert header[10:] == ["test_kl_0", "test_kl_1", "test_kl_2", "test_kl_3"]
+    # (an epoch's training loss, distortion + β·rate or IWAE's negative bound, comes after the KL columns)
+    assert header[10:] == ["test_kl_0", "test_kl_1", "test_kl_2", "test_kl_3", "train_loss"]
     assert column(header, rows, "epoch", int) == [1, 2]
     assert column(header, rows, "test_elbo") == history["epochs/test_elbo"].tolist()
     assert column(header, rows, "active_units", int) == history["epochs/active_units"].tolist()
