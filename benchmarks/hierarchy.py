@@ -23,14 +23,13 @@ import dataclasses
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.priors import SHARED_MNIST_FULL, evaluate  # noqa: E402
+from benchmarks.priors import SHARED_MNIST_FULL, evaluate, train_alternating  # noqa: E402
 from benchmarks.report import add_mnist_args, emit  # noqa: E402
 from trainer.analysis.metrics import standard_error  # noqa: E402
 from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
@@ -80,13 +79,7 @@ def main() -> None:
                         binarize="dynamic", beta_schedule=f"warmup:{args.warmup}", report_every=1000)
     layered = dataclasses.replace(train, layer_free_bits=(args.free_bits,) * 2) if args.free_bits else train
     trainers = {"flat": Trainer(flat_cfg, train, data), "hierarchy": Trainer(hier_cfg, layered, data)}
-    seconds = dict.fromkeys(trainers, 0.0)
-    for epoch in range(1, args.epochs + 1):  # alternate: one epoch of each in turn
-        for name, trainer in trainers.items():
-            start = time.perf_counter()
-            for _ in trainer.run(max_steps=epoch * trainer.steps_per_epoch - trainer.step):
-                pass
-            seconds[name] += time.perf_counter() - start
+    seconds = train_alternating(trainers, args.epochs)
 
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
     result = {"machine": machine, "epochs": args.epochs, "iwae_samples": args.iwae_samples,

@@ -59,6 +59,20 @@ PUBLISHED = {
 }
 
 
+def train_alternating(trainers: dict[str, Trainer], epochs: int) -> dict[str, float]:
+    """Train every trainer to `epochs`, one epoch of each in turn so machine noise hits them alike; the training
+    seconds of each (its progress on stderr)."""
+    seconds = dict.fromkeys(trainers, 0.0)
+    for epoch in range(1, epochs + 1):
+        for name, trainer in trainers.items():
+            start = time.perf_counter()
+            for _ in trainer.run(max_steps=epoch * trainer.steps_per_epoch - trainer.step):
+                pass
+            seconds[name] += time.perf_counter() - start
+            print(f"{name} epoch {epoch}: {seconds[name]:.0f} s", file=sys.stderr, flush=True)
+    return seconds
+
+
 def evaluate(trainer: Trainer, k: int, examples: int, batch: int = 100, seed: int = 12345) -> dict:
     """Test IWAE log p(x) with K samples over the first `examples` test images (± SE over them), and the ELBO."""
     x = torch.from_numpy(to_float01(np.asarray(trainer.x_test[:examples])))
@@ -104,14 +118,7 @@ def main() -> None:
         train = TrainConfig(epochs=args.epochs, batch_size=100, lr=1e-3, seed=args.seed, device=args.device,
                             binarize="dynamic", report_every=1000, **train_settings)
         trainers[name] = Trainer(cfg, train, data)
-    seconds = dict.fromkeys(trainers, 0.0)
-    for epoch in range(1, args.epochs + 1):  # alternate: one epoch of each in turn
-        for name, trainer in trainers.items():
-            start = time.perf_counter()
-            for _ in trainer.run(max_steps=epoch * trainer.steps_per_epoch - trainer.step):
-                pass
-            seconds[name] += time.perf_counter() - start
-            print(f"{name} epoch {epoch}: {seconds[name]:.0f} s", file=sys.stderr, flush=True)
+    seconds = train_alternating(trainers, args.epochs)
 
     if args.save:
         from trainer.checkpoints.hdf5 import save_checkpoint
