@@ -1,19 +1,21 @@
 """Quality of a 2-layer hierarchical VAE against a 1-layer VAE of the same parameter count, on binarized MNIST.
 
     python benchmarks/hierarchy.py [--epochs 10] [--iwae-samples 5000] [--test-examples 10000]
-                                   [--data-dir ../shared/datasets/mnist-full] [--ladder residual] [--json]
+                                   [--hidden 200,200] [--layer-sizes 64,32] [--flat-latent-dim 50]
+                                   [--norm batch] [--ladder plain] [--data-dir ../shared/datasets/mnist-full] [--json]
 
 Both are trained with the same engine, data, epochs, optimiser, seed and β warm-up on dynamically binarized MNIST
 (the full set in ../shared: 60,000 to train, each batch a fresh Bernoulli draw; the 10,000 test images scored as
-one fixed draw; a folder with only t10k gives its 9,000 / 1,000 split). The hierarchy is a Ladder VAE
-(trainer.model.hierarchy; --ladder residual, the default: residual cells between the stochastic layers and a skip
-to the decoder; plain: the ladder of format 2) with latent_dim split over its two layers and per-layer free bits
-(--free-bits, Sønderby et al.'s and Kingma et al.'s guard against a collapsed upper layer); the flat VAE gets the
-hidden width that brings its parameter count nearest the hierarchy's. Epochs alternate between the two so machine
-noise hits both alike. Reported: test IWAE log p(x) with K samples over the joint z on the first --test-examples
-images (nats per example, ± SE), the ELBO, each layer's rate KL(q(z_l | ·) ‖ p(z_l | z_{l+1})), active units and
-information I(X; Z_l | Z_{>l}) for the hierarchy, and the difference hierarchy − flat on the same images with
-its paired SE (the goal: ≥ 0.5 nats).
+one fixed draw; a folder with only t10k gives its 9,000 / 1,000 split). The defaults follow Burda et al. (2016)
+and Sønderby et al. (2016): two deterministic layers of 200 between x and the bottom stochastic layer, a
+hierarchy of 64 + 32 latents (--layer-sizes) against a flat VAE of 50 (--flat-latent-dim), batch normalisation of
+every hidden layer in both (--norm, which Sønderby et al. found crucial), the plain ladder (--ladder; residual
+adds residual cells and a skip to the decoder) and per-layer free bits (--free-bits) if asked. The flat VAE gets
+the hidden width (the same number of layers) that brings its parameter count nearest the hierarchy's. Epochs
+alternate between the two so machine noise hits both alike. Reported: test IWAE log p(x) with K samples over the
+joint z on the first --test-examples images (nats per example, ± SE), the ELBO, each layer's rate KL(q(z_l | ·)
+‖ p(z_l | z_{l+1})), active units and information I(X; Z_l | Z_{>l}) for the hierarchy, and the difference
+hierarchy − flat on the same images with its paired SE (the goal: ≥ 0.5 nats).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.priors import SHARED_MNIST_FULL, evaluate, train_alternating  # noqa: E402
 from benchmarks.report import add_mnist_args, emit  # noqa: E402
 from trainer.analysis.metrics import standard_error  # noqa: E402
-from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
+from trainer.config import LADDERS, NORMS, DatasetSpec, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
 from trainer.model.hierarchy import build_model  # noqa: E402
 from trainer.model.vae import model_config_for  # noqa: E402
@@ -45,11 +47,13 @@ def parameters(config) -> int:
 
 
 def matched_flat(data, hierarchy, latent_dim: int):
-    """The 1-layer config whose hidden width gives the parameter count nearest the hierarchy's."""
+    """The 1-layer config, as many hidden layers as the hierarchy's, whose width gives the parameter count nearest
+    the hierarchy's."""
     target = parameters(hierarchy)
     best = None
-    for width in range(64, 4096, 4):
-        cfg = model_config_for(data, hidden=(width,), latent_dim=latent_dim)
+    for width in range(16, 4096, 2):
+        cfg = model_config_for(data, hidden=(width,) * len(hierarchy.hidden), latent_dim=latent_dim,
+                               norm=hierarchy.norm)
         gap = abs(parameters(cfg) - target)
         if best is None or gap < best[0]:
             best = (gap, cfg)
@@ -63,18 +67,22 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--iwae-samples", type=int, default=5000)
     ap.add_argument("--test-examples", type=int, default=10_000, help="test images the IWAE log p(x) averages")
-    ap.add_argument("--hidden", type=int, default=512, help="the hierarchy's hidden width")
-    ap.add_argument("--latent-dim", type=int, default=32, help="latent dimensions, split over the hierarchy's layers")
+    ap.add_argument("--hidden", default="200,200", help="the hierarchy's hidden widths between x and z_1")
+    ap.add_argument("--layer-sizes", default="64,32", help="the hierarchy's latent dimensions, bottom first")
+    ap.add_argument("--flat-latent-dim", type=int, default=50, help="the flat VAE's latent dimensions")
     ap.add_argument("--warmup", type=int, default=2000, help="steps of β warm-up, for both models")
     ap.add_argument("--free-bits", type=float, default=0.0, help="the hierarchy's free bits per dimension, each layer")
-    ap.add_argument("--ladder", default="residual", choices=("residual", "plain"))
+    ap.add_argument("--norm", default="batch", choices=NORMS, help="both models' hidden layers")
+    ap.add_argument("--ladder", default="plain", choices=LADDERS)
     add_mnist_args(ap)
     ap.set_defaults(data_dir=str(SHARED_MNIST_FULL))
     args = ap.parse_args()
 
     data = load_dataset(DatasetSpec(name="mnist", data_dir=args.data_dir, limit=args.limit))
-    hier_cfg = model_config_for(data, hidden=(args.hidden,), latent_dim=args.latent_dim, layers=2, ladder=args.ladder)
-    flat_cfg = matched_flat(data, hier_cfg, args.latent_dim)
+    sizes = tuple(int(v) for v in args.layer_sizes.split(","))
+    hier_cfg = model_config_for(data, hidden=tuple(int(v) for v in args.hidden.split(",")), latent_dim=sum(sizes),
+                                layers=len(sizes), layer_sizes=sizes, ladder=args.ladder, norm=args.norm)
+    flat_cfg = matched_flat(data, hier_cfg, args.flat_latent_dim)
     train = TrainConfig(epochs=args.epochs, batch_size=100, lr=1e-3, seed=args.seed, device="cpu",
                         binarize="dynamic", beta_schedule=f"warmup:{args.warmup}", report_every=1000)
     layered = dataclasses.replace(train, layer_free_bits=(args.free_bits,) * 2) if args.free_bits else train
@@ -84,7 +92,7 @@ def main() -> None:
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
     result = {"machine": machine, "epochs": args.epochs, "iwae_samples": args.iwae_samples,
               "train_examples": len(data.x_train), "test_examples": min(args.test_examples, len(data.x_test)),
-              "ladder": args.ladder, "free_bits": args.free_bits}
+              "ladder": args.ladder, "norm": args.norm, "free_bits": args.free_bits, "warmup_steps": args.warmup}
     per_example = {}
     for name, trainer in trainers.items():
         figures = evaluate(trainer, args.iwae_samples, args.test_examples)

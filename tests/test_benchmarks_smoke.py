@@ -111,10 +111,12 @@ def test_slider_latency_runs_the_real_panels_and_reports_each_latency():
 
 def test_hierarchy_benchmark_compares_a_ladder_with_a_flat_vae_of_the_same_size(synthetic_mnist_dir):
     out = run_json(REPO / "benchmarks" / "hierarchy.py", "--data-dir", synthetic_mnist_dir, "--epochs", "1",
-                   "--limit", "300", "--iwae-samples", "5", "--hidden", "64", "--latent-dim", "8", "--json")
+                   "--limit", "300", "--iwae-samples", "5", "--hidden", "64,32", "--layer-sizes", "6,3",
+                   "--flat-latent-dim", "5", "--json")
     flat, ladder = out["flat"], out["hierarchy"]
-    assert ladder["layer_dims"] == [4, 4] and flat["layer_dims"] == [8]
-    assert abs(flat["parameters"] - ladder["parameters"]) <= 0.02 * ladder["parameters"]  # widths in steps of 4
+    assert ladder["layer_dims"] == [6, 3] and flat["layer_dims"] == [5] and len(flat["hidden"]) == 2
+    assert out["norm"] == "batch" and out["ladder"] == "plain"
+    assert abs(flat["parameters"] - ladder["parameters"]) <= 0.02 * ladder["parameters"]  # widths in steps of 2
     assert out["iwae_gain_nats"] == pytest.approx(ladder["iwae_log_px"] - flat["iwae_log_px"], abs=2e-3)
     assert len(ladder["kl_per_layer"]) == 2 and len(ladder["information_per_layer"]) == 2
     assert sum(ladder["kl_per_layer"]) == pytest.approx(ladder["rate"], abs=0.01)

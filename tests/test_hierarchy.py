@@ -192,6 +192,11 @@ def test_bad_hierarchy_settings_are_one_clear_line():
     with pytest.raises(ConfigError, match="β-TCVAE"):
         TrainConfig(objective="tcvae", layer_beta=(1.0, 2.0)).validate()
     assert ModelConfig(latent_dim=7, layers=3).layer_dims == (3, 2, 2)
+    assert ModelConfig(latent_dim=96, layers=2, layer_sizes=(64, 32)).layer_dims == (64, 32)
+    with pytest.raises(ConfigError, match="layer_sizes 64,32 must give one size per layer .3. adding up to latent_dim"):
+        ModelConfig(latent_dim=96, layers=3, layer_sizes=(64, 32)).validate()
+    with pytest.raises(ConfigError, match="adding up to latent_dim .90."):
+        ModelConfig(latent_dim=90, layers=2, layer_sizes=(64, 32)).validate()
 
 
 @pytest.fixture(scope="module")
@@ -302,6 +307,14 @@ def test_the_cli_trains_a_hierarchy_and_eval_reports_its_layers(tmp_path):
     assert len(result["kl_per_layer"]) == 2 and sum(result["kl_per_layer"]) == pytest.approx(result["kl"], rel=1e-4)
     assert [set(layer) for layer in result["rate_split"]["layers"]] == [{"rate", "mutual_information",
                                                                           "marginal_kl"}] * 2
+    # uneven layers, a plain ladder and batch norm from the command line; the sizes set the latent size
+    sized = tmp_path / "sized.h5"
+    proc = run_main(["train", "--dataset", "sprites", "--limit", "300", "--epochs", "1", "--hidden", "32",
+                     "--layers", "2", "--layer-sizes", "4,2", "--ladder", "plain", "--norm", "batch", "--device", "cpu",
+                     "--out", str(sized)])
+    assert proc.returncode == 0, proc.stderr
+    cfg = load_checkpoint(sized).model_config
+    assert (cfg.layer_dims, cfg.latent_dim, cfg.ladder, cfg.norm) == ((4, 2), 6, "plain", "batch")
     bad = run_main(["train", "--dataset", "sprites", "--limit", "300", "--epochs", "1", "--latent-dim", "5",
                     "--layers", "2", "--layer-beta", "1,2,3", "--device", "cpu", "--out", str(tmp_path / "bad.h5")])
     assert bad.returncode != 0 and "layer_beta gives 3 values" in bad.stderr

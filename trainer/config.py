@@ -26,6 +26,7 @@ MAX_SEED = 2**31 - 1  # the trainer derives per-epoch seeds as seed * 1_000_003 
 MAX_LAYERS = 5  # stochastic layers of a hierarchical VAE
 PRIORS = ("standard", "vamp")
 LADDERS = ("plain", "residual")
+NORMS = ("none", "batch")
 RESIDUAL_BLOCKS = 2  # a residual ladder's cells per step between stochastic layers
 MAX_PSEUDO_INPUTS = 10_000  # each is an image the prior encodes at every step
 MAX_SPRITES = 200_000  # 64x64 uint8: 820 MB, already more than a laptop wants in memory
@@ -128,9 +129,16 @@ class ModelConfig(Checked):
     between stochastic layers, NVAE's cell without its convolutions, and a skip that hands the decoder the top-down
     feature of the layers above beside z_1) or plain (one dense layer a step, the decoder sees z_1 alone: the
     Ladder of checkpoints before format 3)."""
+    norm: str = setting("none", choice(NORMS))
+    """batch: batch normalisation after every hidden dense layer, before its ReLU (encoder, decoder, a hierarchy's
+    ladder; trainer.model.layers), which Sønderby et al. (2016) found crucial for hierarchies: the batch's
+    statistics while training, their running averages in evaluation. none: plain layers (checkpoints before it)."""
     layers: int = setting(1, whole(1, MAX_LAYERS))
     """Stochastic layers: >1 makes a hierarchical VAE (trainer.model.hierarchy, a Ladder VAE) whose latent_dim
     dimensions are split among the layers, bottom first (layer_dims); checkpoints before format 2 have one."""
+    layer_sizes: tuple[int, ...] = setting((), wholes(1, MAX_LATENT, 0, MAX_LAYERS, what="sizes"))
+    """A hierarchy: each layer's dimensions, bottom first, adding up to latent_dim (Burda et al.'s 100, 50;
+    Sønderby et al.'s 64, 32, 16, 8, 4); empty: latent_dim split evenly."""
 
     def validate(self) -> None:
         self.check_fields()
@@ -143,9 +151,15 @@ class ModelConfig(Checked):
         if self.prior == "vamp" and self.conditional:
             raise ConfigError("the VampPrior is the encoder's posterior of unlabelled pseudo-inputs: a conditional VAE "
                               "(which encodes x with its label) has no such prior here; use prior standard")
+        if self.prior == "vamp" and self.norm == "batch":
+            raise ConfigError("the VampPrior encodes its pseudo-inputs with the encoder, whose batch norm would then "
+                              "learn their statistics beside the data's: use norm none with prior vamp")
         if self.prior == "vamp" and self.layers > 1:
             raise ConfigError("the VampPrior of a hierarchy (on its top layer, as Tomczak & Welling's HVAE) is not "
                               "built: use prior vamp with layers 1, or prior standard")
+        if self.layer_sizes and (len(self.layer_sizes) != self.layers or sum(self.layer_sizes) != self.latent_dim):
+            raise ConfigError(f"layer_sizes {','.join(map(str, self.layer_sizes))} must give one size per layer "
+                              f"({self.layers}) adding up to latent_dim ({self.latent_dim})")
         if self.layers > self.latent_dim:
             raise ConfigError(f"{self.layers} layers need at least one latent dimension each, "
                               f"but latent_dim is {self.latent_dim}")
@@ -156,8 +170,10 @@ class ModelConfig(Checked):
 
     @property
     def layer_dims(self) -> tuple[int, ...]:
-        """Dimensions of each stochastic layer, bottom (z_1) first: latent_dim split evenly, the remainder to the
-        bottom layers. The latent vector the tool shows is these layers concatenated in this order."""
+        """Dimensions of each stochastic layer, bottom (z_1) first: layer_sizes, or latent_dim split evenly, the
+        remainder to the bottom layers. The latent vector the tool shows is these layers concatenated in this order."""
+        if self.layer_sizes:
+            return tuple(int(v) for v in self.layer_sizes)
         base, extra = divmod(int(self.latent_dim), int(self.layers))
         return tuple(base + (1 if i < extra else 0) for i in range(int(self.layers)))
 
@@ -179,6 +195,7 @@ class ModelConfig(Checked):
         d["input_shape"] = list(self.input_shape)
         d["hidden"] = list(self.hidden)
         d["encoder_hidden"] = list(self.encoder_hidden)
+        d["layer_sizes"] = list(self.layer_sizes)
         return d
 
     @property

@@ -52,6 +52,7 @@ VIEWS: dict[str, tuple[str, str]] = {
     "layers": ("model", "layers"),
     "prior": ("model", "prior"),
     "pseudo_inputs": ("model", "pseudo_inputs"),
+    "norm": ("model", "norm"),
     "binarize": ("train", "binarize"),
     "batch_size": ("train", "batch_size"),
     "lr": ("train", "lr"),
@@ -201,7 +202,13 @@ class RunSettings:
         return dict(conditional=self.conditional, arch=m.arch, hidden=tuple(m.hidden),
                     encoder_hidden=tuple(m.encoder_hidden), latent_dim=m.latent_dim,
                     likelihood=m.likelihood, sigma=m.sigma, layers=m.layers, prior=m.prior,
-                    pseudo_inputs=m.pseudo_inputs)
+                    pseudo_inputs=m.pseudo_inputs, norm=m.norm, ladder=m.ladder, layer_sizes=self._layer_sizes())
+
+    def _layer_sizes(self) -> tuple[int, ...]:
+        """A checkpoint's layer sizes while they fit the form's layers and latent size (which win), else even."""
+        m = self.model
+        sizes = tuple(m.layer_sizes)
+        return sizes if len(sizes) == m.layers and sum(sizes) == m.latent_dim else ()
 
     @classmethod
     def from_configs(

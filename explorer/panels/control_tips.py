@@ -28,6 +28,10 @@ TIPS = {
                 "likelihood a real one: dynamic draws a fresh sample of every batch (Burda et al. 2016, the\n"
                 "setting of most published MNIST log-likelihoods); static draws one sample from the seed.\n"
                 "The held-out set is then scored as one fixed binarized sample.",
+    "norm": "Batch normalisation after every hidden layer, before its ReLU (encoder, decoder, a hierarchy's "
+            "ladder):\nwhile training each unit is standardised over the batch, at evaluation by running averages "
+            "of those statistics.\nSønderby et al. (2016) found it crucial for hierarchical VAEs; on MNIST it also "
+            "lifts a flat VAE's log p(x).\nNot with the VampPrior, whose pseudo-inputs go through the encoder.",
     "conditional": "Conditional VAE: encoder and decoder also see the label y, so z need not encode it.\n"
                    "Needs a labelled dataset (MNIST, Fashion-MNIST).",
     "batch": "Examples per optimizer step: each step estimates the ELBO (distortion + rate) on one mini-batch.\n"

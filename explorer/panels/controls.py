@@ -75,7 +75,7 @@ class ControlsPanel(QWidget):
         self._model_widgets = [
             self.dataset_combo, self.folder_edit, self.browse_button, self.sprites_n_spin, self.sprites_size_combo,
             self.arch_combo, self.latent_spin, self.layers_spin, self.layer_warmup_edit, self.likelihood_combo,
-            self.binarize_combo, self.conditional_check,
+            self.binarize_combo, self.conditional_check, self.norm_check,
             self.device_combo,
             self.batch_spin, self.seed_spin, self.schedule_combo, self.schedule_steps_spin, self.objective_combo,
             self.iwae_k_spin, self.prior_combo, self.pseudo_spin,
@@ -118,6 +118,7 @@ class ControlsPanel(QWidget):
         self.likelihood_combo = combo_box(LIKELIHOODS, defaults.likelihood)
         self.binarize_combo = combo_box(BINARIZE, defaults.binarize)
         self.conditional_check = QCheckBox("condition on the label (CVAE)")
+        self.norm_check = QCheckBox("batch-normalise the hidden layers")
         self.prior_combo = QComboBox()
         for name, label in PRIOR_LABELS.items():
             self.prior_combo.addItem(label, name)
@@ -132,6 +133,7 @@ class ControlsPanel(QWidget):
         model.addRow("Likelihood", self.likelihood_combo)
         model.addRow("Binarize", self.binarize_combo)
         model.addRow("", self.conditional_check)
+        model.addRow("", self.norm_check)
         model.addRow("Device", self.device_combo)
         return model
 
@@ -237,6 +239,8 @@ class ControlsPanel(QWidget):
         self.folder_edit.textChanged.connect(self._on_edited)
         self.layer_warmup_edit.textChanged.connect(self._on_edited)
         self.conditional_check.toggled.connect(self._on_edited)
+        self.norm_check.toggled.connect(self._on_edited)
+        self.norm_check.toggled.connect(self._on_schedule_changed)
 
     def _on_edited(self, *_args) -> None:
         if not self._showing:
@@ -272,6 +276,7 @@ class ControlsPanel(QWidget):
             likelihood=self.likelihood_combo.currentText(),
             binarize=self.binarize_combo.currentText(),
             conditional=self.conditional_check.isChecked(),
+            norm="batch" if self.norm_check.isChecked() else "none",
             batch_size=self.batch_spin.value(),
             lr=self.lr_spin.value(),
             seed=self.seed_spin.value(),
@@ -316,6 +321,7 @@ class ControlsPanel(QWidget):
             self.likelihood_combo.setCurrentText(s.likelihood)
             self.binarize_combo.setCurrentText(s.binarize)
             self.conditional_check.setChecked(s.conditional)
+            self.norm_check.setChecked(s.norm == "batch")
             if self.device_combo.findData(s.device) < 0:
                 self.device_combo.addItem(s.device, s.device)
             self.device_combo.setCurrentIndex(self.device_combo.findData(s.device))
@@ -384,6 +390,9 @@ class ControlsPanel(QWidget):
         self.schedule_steps_spin.setEnabled(self.schedule_combo.currentData() != "constant" and not self._model_locked)
         vamp = self.prior_combo.currentData() == "vamp"
         self.pseudo_spin.setEnabled(vamp and not self._model_locked)
+        self.norm_check.setEnabled(not vamp and not self._model_locked)
+        if vamp:  # its pseudo-inputs go through the encoder, whose batch statistics they would shift
+            self.norm_check.setChecked(False)
         if vamp:  # the VampPrior is the posterior of unlabelled pseudo-inputs, for one layer of latents
             self.conditional_check.setChecked(False)
             self.conditional_check.setEnabled(False)
@@ -451,7 +460,8 @@ class ControlsPanel(QWidget):
             "latent": [self.latent_spin], "layers": [self.layers_spin], "layer_warmup": [self.layer_warmup_edit],
             "likelihood": [self.likelihood_combo],
             "binarize": [self.binarize_combo],
-            "conditional": [self.conditional_check], "batch": [self.batch_spin], "lr": [self.lr_spin],
+            "conditional": [self.conditional_check], "norm": [self.norm_check], "batch": [self.batch_spin],
+            "lr": [self.lr_spin],
             "seed": [self.seed_spin], "device": [self.device_combo], "epochs": [self.epochs_spin],
             "beta": [self.beta_slider, self.beta_spin], "schedule": [self.schedule_combo],
             "schedule_steps": [self.schedule_steps_spin], "free_bits": [self.free_bits_spin],

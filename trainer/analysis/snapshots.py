@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from trainer.config import ModelConfig
-from trainer.model.hierarchy_numpy import generate_numpy
+from trainer.model.hierarchy_numpy import folded_dense, generate_numpy
 from trainer.model.likelihood import LikelihoodMeaning
 from trainer.pixels import to_float01
 from trainer.threads import one_torch_thread
@@ -195,8 +195,8 @@ class DecoderSnapshot:
         layers = self._cache.get("numpy_mlp")
         if layers is None:
             names = sorted({k.split(".")[1] for k in self.state if k.startswith("dec_mlp.")}, key=int)
-            layers = [(np.ascontiguousarray(self.state[f"dec_mlp.{i}.weight"].T), self.state[f"dec_mlp.{i}.bias"])
-                      for i in names]
+            layers = [(np.ascontiguousarray(w.T), b)
+                      for w, b in (folded_dense(self.state, f"dec_mlp.{i}") for i in names)]
             self._cache["numpy_mlp"] = layers
         h = z if self.config.layers == 1 else generate_numpy(  # the decoder's input of the path u
             self.state, self.config.layer_dims, z, skip=self.config.ladder == "residual")

@@ -21,6 +21,7 @@ import torch
 from trainer.model.hierarchy import HierarchicalVAE, merge_gaussians, to_prior_coordinates
 from trainer.model.objective import gaussian_log_density, log_importance_weights
 from trainer.model.priors import prior_of
+from trainer.model.vae import eval_mode
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -132,9 +133,15 @@ def importance_bounds(model, x: torch.Tensor, y: torch.Tensor | None, k: int, ch
     decoder `chunk` at a time (0 = as many as keep one pass near 16M pixel values), folded into a running
     logsumexp, so memory does not grow with K. Noise is drawn on the CPU from `generator`, so a seed gives the
     same estimate on any device. progress(done, k) is called after each chunk with the samples drawn so far (it
-    may raise to stop), so a large K reports as it goes instead of only when it ends."""
+    may raise to stop), so a large K reports as it goes instead of only when it ends. The model runs in eval mode
+    (batch norm on its running statistics), whatever mode it was in."""
     if k < 1:
         raise ValueError(f"IWAE needs k >= 1 samples, got {k}")
+    with eval_mode(model):
+        return _importance_bounds(model, x, y, k, chunk, generator, proposal, progress)
+
+
+def _importance_bounds(model, x, y, k, chunk, generator, proposal, progress):
     n = x.shape[0]
     if chunk <= 0:
         chunk = max(1, min(k, _IWAE_BUDGET // max(1, n * x[0].numel())))

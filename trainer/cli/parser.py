@@ -7,9 +7,9 @@ import json
 import math
 import sys
 
-from trainer.config import (ARCHS, BINARIZE, DEVICES, DISENTANGLEMENT_POINTS, LIKELIHOODS, MAX_EXAMPLES, OBJECTIVES,
-                            PRECISIONS, PRIORS, RATE_SPLIT_POINTS, SAVE_EVERY, TC_SAMPLING, DatasetSpec, EvalOptions,
-                            ModelConfig, TrainConfig)
+from trainer.config import (ARCHS, BINARIZE, DEVICES, DISENTANGLEMENT_POINTS, LADDERS, LIKELIHOODS, MAX_EXAMPLES,
+                            NORMS, OBJECTIVES, PRECISIONS, PRIORS, RATE_SPLIT_POINTS, SAVE_EVERY, TC_SAMPLING,
+                            DatasetSpec, EvalOptions, ModelConfig, TrainConfig)
 from trainer.errors import ConfigError, VaeExplorerError
 from trainer.rules import Rule, number, whole
 
@@ -94,6 +94,7 @@ TRAINED_WITH = {
     "arch": (ModelConfig, "arch"), "hidden": (ModelConfig, "hidden"),
     "encoder_hidden": (ModelConfig, "encoder_hidden"), "latent_dim": (ModelConfig, "latent_dim"),
     "likelihood": (ModelConfig, "likelihood"), "sigma": (ModelConfig, "sigma"), "layers": (ModelConfig, "layers"),
+    "ladder": (ModelConfig, "ladder"), "norm": (ModelConfig, "norm"), "layer_sizes": (ModelConfig, "layer_sizes"),
     "prior": (ModelConfig, "prior"), "pseudo_inputs": (ModelConfig, "pseudo_inputs"),
     "layer_beta": (TrainConfig, "layer_beta"), "layer_warmup": (TrainConfig, "layer_warmup"),
     "layer_free_bits": (TrainConfig, "layer_free_bits"), "beta": (TrainConfig, "beta"),
@@ -143,6 +144,15 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
              metavar="K")
     _setting(m, "--layers", sweep, "stochastic layers: 2 or more train a hierarchical VAE (Ladder VAE), the latent "
              "dimensions split among the layers, bottom first")
+    _setting(m, "--layer-sizes", sweep, "a hierarchy: each layer's dimensions, bottom first, e.g. 64,32 (they add up "
+             "to --latent-dim, which they set when it is not given); default: --latent-dim split evenly",
+             metavar="SIZES")
+    _setting(m, "--ladder", sweep, "a hierarchy's deterministic path: residual (dense residual cells in every step, "
+             "and the decoder sees the top-down feature beside z_1) or plain (one dense layer a step)",
+             choices=LADDERS)
+    _setting(m, "--norm", sweep, "batch: batch normalisation after every hidden dense layer (the batch's statistics "
+             "while training, their running averages in evaluation; Sønderby et al. 2016 found it crucial for "
+             "hierarchies); none: plain layers", choices=NORMS)
     _setting(m, "--layer-beta", sweep, "a hierarchy: each layer's weight on β, bottom first, e.g. 1,2")
     _setting(m, "--layer-warmup", sweep, "a hierarchy: steps over which each layer's KL weight ramps up from 0, "
              "bottom first, e.g. 0,2000 (without it the upper layers tend to collapse)")
@@ -189,6 +199,8 @@ def given_settings(args) -> dict:
              if getattr(args, dest, None) is not None}
     if args.conditional:
         given["conditional"] = True
+    if given.get("layer_sizes") and "latent_dim" not in given:  # the sizes say how many dimensions there are
+        given["latent_dim"] = sum(given["layer_sizes"])
     return given
 
 

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from trainer.config import RESIDUAL_BLOCKS, ModelConfig
+from trainer.model.layers import dense
 from trainer.model.vae import VAE
 
 
@@ -48,9 +49,9 @@ class ResidualBlock(nn.Module):
     """h + W2 relu(W1 h + b1) + b2: a dense residual cell (NVAE's, without its convolutions). W2 starts at zero, so
     a new block is the identity and a deep ladder trains like a shallow one at first."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, norm: str = "none"):
         super().__init__()
-        self.fc1 = nn.Linear(width, width)
+        self.fc1 = dense(width, width, norm)
         self.fc2 = nn.Linear(width, width)
         nn.init.zeros_(self.fc2.weight)
         nn.init.zeros_(self.fc2.bias)
@@ -59,10 +60,10 @@ class ResidualBlock(nn.Module):
         return h + self.fc2(torch.relu(self.fc1(h)))
 
 
-def _step(n_in: int, width: int, residual: bool) -> nn.Sequential:
+def _step(n_in: int, width: int, residual: bool, norm: str) -> nn.Sequential:
     """One deterministic step between stochastic layers: a dense layer, and a residual ladder's cells after it."""
-    cells = [ResidualBlock(width) for _ in range(RESIDUAL_BLOCKS)] if residual else []
-    return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), *cells)
+    cells = [ResidualBlock(width, norm) for _ in range(RESIDUAL_BLOCKS)] if residual else []
+    return nn.Sequential(dense(n_in, width, norm), nn.ReLU(), *cells)
 
 
 class HierarchicalVAE(VAE):
@@ -76,16 +77,17 @@ class HierarchicalVAE(VAE):
         self.skip = config.ladder == "residual"
         """The decoder sees z_1 and the top-down feature the layers above gave z_1's prior (a residual ladder)."""
         # the one-layer VAE of the bottom layer: its encoder body, its decoder p(x | z_1), its bottom-up Gaussian
-        super().__init__(dataclasses.replace(config, latent_dim=dims[0], layers=1), vmapped,
+        super().__init__(dataclasses.replace(config, latent_dim=dims[0], layers=1, layer_sizes=()), vmapped,
                          decoder_extra=width if self.skip else 0)
         self.config = config
         self.dims = dims
         # bottom-up: a deterministic step per stochastic layer above the first, then that layer's Gaussian
-        self.up = nn.ModuleList(_step(width, width, self.skip) for _ in dims[1:])
+        self.up = nn.ModuleList(_step(width, width, self.skip, config.norm) for _ in dims[1:])
         self.up_mu = nn.ModuleList(nn.Linear(width, d) for d in dims[1:])
         self.up_logvar = nn.ModuleList(nn.Linear(width, d) for d in dims[1:])
         # top-down: p(z_l | z_{l+1}) for l = 1 .. L-1, shared by the generative model and q
-        self.down = nn.ModuleList(_step(dims[i + 1], width, self.skip) for i in range(len(dims) - 1))
+        self.down = nn.ModuleList(_step(dims[i + 1], width, self.skip, config.norm)
+                                  for i in range(len(dims) - 1))
         self.down_mu = nn.ModuleList(nn.Linear(width, dims[i]) for i in range(len(dims) - 1))
         self.down_logvar = nn.ModuleList(nn.Linear(width, dims[i]) for i in range(len(dims) - 1))
 

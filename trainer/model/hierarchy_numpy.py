@@ -1,12 +1,27 @@
-"""A hierarchical VAE's top-down path in numpy, for the decoder sliders (no torch: importing it loads none)."""
+"""The decoder sliders' numpy paths: a dense layer with its batch norm folded in, and a hierarchical VAE's top-down
+path (no torch: importing it loads none)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+BN_EPS = 1e-5  # trainer.model.layers.BN_EPS (this module stays free of torch)
+
+
+def folded_dense(state, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(W (out, in), b) of the dense layer `name` of a state_dict of numpy arrays, in eval mode: with batch norm
+    (trainer.model.layers.NormedLinear) its running statistics and affine map folded into W and b."""
+    w = state[f"{name}.weight"]
+    if f"{name}.bn.running_mean" not in state:
+        return w, state[f"{name}.bias"]
+    scale = state[f"{name}.bn.weight"] / np.sqrt(state[f"{name}.bn.running_var"] + BN_EPS)
+    shift = state[f"{name}.bn.bias"] - state[f"{name}.bn.running_mean"] * scale
+    return (w * scale[:, None]).astype(w.dtype), shift.astype(w.dtype)
+
 
 def _dense(state, name: str, h: np.ndarray) -> np.ndarray:
-    return h @ state[f"{name}.weight"].T + state[f"{name}.bias"]
+    w, b = folded_dense(state, name)
+    return h @ w.T + b
 
 
 def generate_numpy(state, dims, u: np.ndarray, skip: bool = False) -> np.ndarray:

@@ -20,6 +20,7 @@ from torch import nn
 from trainer.config import ModelConfig
 from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
+from trainer.model.layers import dense
 from trainer.model.priors import STANDARD, MixturePrior
 
 LOG_2PI = math.log(2 * math.pi)
@@ -49,12 +50,14 @@ def continuous_bernoulli_mean(logits: torch.Tensor) -> torch.Tensor:
     return torch.where(small, 0.5 + logits / 12, exact)
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers with ReLU between them (none after the last)."""
+def _mlp(sizes: list[int], norm: str = "none", hidden_last: bool = False) -> nn.Sequential:
+    """Linear layers with ReLU between them (none after the last); the hidden ones batch-normalised when norm is
+    "batch", and the last one too when hidden_last (a ReLU follows it outside)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
+        hidden = i < len(sizes) - 2
+        layers.append(dense(a, b, norm) if hidden or hidden_last else nn.Linear(a, b))
+        if hidden:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
 
@@ -98,14 +101,15 @@ class VAE(nn.Module):
         self.vmapped = vmapped
         c, h, w = config.input_shape
         nc, d = config.num_classes, config.latent_dim
+        norm = config.norm
         hidden = [int(s) for s in config.hidden]
         encoder = list(config.encoder_widths)
 
         if config.arch == "mlp":
             self.enc_body = nn.Flatten()
-            self.enc_mlp = nn.Sequential(_mlp([config.input_size + nc, *encoder]), nn.ReLU())
+            self.enc_mlp = nn.Sequential(_mlp([config.input_size + nc, *encoder], norm, hidden_last=True), nn.ReLU())
             feat = encoder[-1]
-            self.dec_mlp = _mlp([d + decoder_extra + nc, *reversed(hidden), config.input_size])
+            self.dec_mlp = _mlp([d + decoder_extra + nc, *reversed(hidden), config.input_size], norm)
             self.dec_conv = None
         else:
             chans = _conv_channels(h)
@@ -118,10 +122,10 @@ class VAE(nn.Module):
             self.enc_body = nn.Sequential(*enc)
             self._bottom = (chans[-1], h >> len(chans), w >> len(chans))
             flat = chans[-1] * self._bottom[1] * self._bottom[2]
-            self.enc_mlp = nn.Sequential(nn.Linear(flat + nc, encoder[0]), nn.ReLU())
+            self.enc_mlp = nn.Sequential(dense(flat + nc, encoder[0], norm), nn.ReLU())
             feat = encoder[0]
-            self.dec_mlp = nn.Sequential(nn.Linear(d + decoder_extra + nc, hidden[0]), nn.ReLU(),
-                                         nn.Linear(hidden[0], flat), nn.ReLU())
+            self.dec_mlp = nn.Sequential(dense(d + decoder_extra + nc, hidden[0], norm), nn.ReLU(),
+                                         dense(hidden[0], flat, norm), nn.ReLU())
             dec: list[nn.Module] = []
             rev = list(reversed(chans))
             for i, ch in enumerate(rev):
@@ -242,10 +246,11 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n images decoded from z ~ p(z), as E[x|z]."""
+        """n images decoded from z ~ p(z), as E[x|z] (in eval mode: batch norm reads its running statistics)."""
         device = self.fc_mu.weight.device
-        z = self.prior().sample(n, self.config.latent_dim, generator=generator, device=device)
-        return self.mean_image(self.decode(z, y))
+        with eval_mode(self):
+            z = self.prior().sample(n, self.config.latent_dim, generator=generator, device=device)
+            return self.mean_image(self.decode(z, y))
 
 
 @contextmanager

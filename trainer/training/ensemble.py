@@ -83,6 +83,9 @@ class Ensemble:
         self.trainers = list(trainers)
         first = trainers[0]
         self._same_data = len({(t.config.seed, t.config.binarize) for t in trainers}) == 1
+        # buffers (batch norm's running statistics), stacked the same way: each run's step updates its own slice
+        self.buffers = {n: torch.stack([dict(t.model.named_buffers())[n].detach() for t in trainers]).contiguous()
+                        for n, _ in first.model.named_buffers()}
         names = [n for n, _ in first.model.named_parameters()]
         per_run = [dict(t.model.named_parameters()) for t in trainers]
         self.params = {n: torch.stack([self._in_stack(n, p[n].detach()) for p in per_run]).contiguous().requires_grad_()
@@ -107,6 +110,8 @@ class Ensemble:
         """Each trainer's parameters (and, once Adam has state, its moments) become views into the stack."""
         with torch.no_grad():
             for i, t in enumerate(self.trainers):
+                for n, b in t.model.named_buffers():
+                    b.data = self.buffers[n][i]
                 for n, p in t.model.named_parameters():
                     stacked = self.params[n]
                     p.data = self._in_stack(n, stacked.data[i])
@@ -133,7 +138,7 @@ class Ensemble:
         rest = [t for i, t in enumerate(self.trainers) if i != index]
         # the dropped run keeps copies of its weights and moments, no longer views into a stack that goes away
         with torch.no_grad():
-            for p in gone.model.parameters():
+            for p in [*gone.model.parameters(), *gone.model.buffers()]:
                 p.data = p.data.clone()
             for p, state in list(gone.optimizer.state.items()):
                 gone.optimizer.state[p] = {k: v.clone() for k, v in state.items()}
@@ -169,13 +174,14 @@ class Ensemble:
         else:
             fb, fb_dim = torch.tensor([t.free_bits for t in self.trainers], dtype=x.dtype, device=device), 0
 
-        def one(params, x, y, eps, beta, fb):
-            return functional_call(self._objective, params, (x, y, eps, beta, fb))
+        def one(params, buffers, x, y, eps, beta, fb):
+            return functional_call(self._objective, (params, buffers), (x, y, eps, beta, fb))
 
         params = {f"vae.{n}": (p.transpose(1, 2) if n in self._transposed else p) for n, p in self.params.items()}
+        buffers = {f"vae.{n}": b for n, b in self.buffers.items()}
         with precision_context(device, self.trainers[0].config.precision):
-            return vmap(one, in_dims=(0, data_dim, None if y is None else data_dim, 0, 0, fb_dim))(params, x, y, eps,
-                                                                                                    beta, fb)
+            return vmap(one, in_dims=(0, 0, data_dim, None if y is None else data_dim, 0, 0, fb_dim))(
+                params, buffers, x, y, eps, beta, fb)
 
     def step(self) -> list[Report]:
         """One optimizer step of every run; returns (index, report) for the runs whose report window closed."""
