@@ -3,6 +3,11 @@
     python benchmarks/soak.py --json                     # 10 minutes
     python benchmarks/soak.py --minutes 0.5 --json       # a CI-sized run
 
+--minutes is the least it runs: at its end the soak also waits until the warm-up has passed since the first
+progress report (growth is measured from there: a busy machine that starts training late does not count its
+start-up as growth) and, when saving, for a finished save with none in flight, so a busy machine gives a longer
+run, not an empty one.
+
 The real main window (curves, latent panels, status bar: everything refreshing live) trains on sprites at full
 speed on the CPU. Every few seconds the resident memory (RSS) is sampled; every `--save-every` seconds the run
 is saved through File > Save's code path (copy between steps, write in the I/O thread), so the save path soaks
@@ -89,6 +94,9 @@ class Soak(QObject):
         self.saves = 0
         self.saved_ok = 0
         self.step = 0  # the newest report's, as the window's signal gave it
+        self.saves_done = 0  # finished saves, ok or not
+        self.due = False  # the run's time is up: it ends once it has something to report (_finish_when_ready)
+        self.first_report_s: float | None = None  # when training first reported, seconds since begin()
         window.session.worker.sig_progress.connect(self._on_progress)
         window.files.sig_io_done.connect(self._on_io_done)
         self.t0 = 0.0
@@ -97,7 +105,7 @@ class Soak(QObject):
         self._save_timer = QTimer(self, interval=max(int(save_every_s * 1000), 1000))
         self._save_timer.timeout.connect(self._on_save)
         self._end_timer = QTimer(self, singleShot=True, interval=int(seconds * 1000))
-        self._end_timer.timeout.connect(self._on_end)
+        self._end_timer.timeout.connect(self._on_due)
 
     def begin(self) -> None:
         self.t0 = time.perf_counter()
@@ -113,15 +121,34 @@ class Soak(QObject):
     @Slot(object)
     def _on_progress(self, batch) -> None:
         self.step = int(batch.latest.step)
+        if self.first_report_s is None:
+            self.first_report_s = time.perf_counter() - self.t0
+        self._finish_when_ready()
 
     def _on_sample(self) -> None:
         self.samples.append((time.perf_counter() - self.t0, rss_mb(), self.step))
 
     def _on_save(self) -> None:
+        if self.due and self.saves_done >= 1:
+            return  # past the end, no new save: the soak waits only for the one in flight
         if self.window.files.save(str(Path(self.out_dir) / "soak.h5")) is not None:
             self.saves += 1
 
-    def _on_end(self) -> None:
+    def _on_due(self) -> None:
+        self.due = True
+        self._finish_when_ready()
+
+    def _finish_when_ready(self) -> None:
+        """End once the time is up, a sampling period has passed since the warm-up's end (counted from the first
+        report), and (when saving) a save has finished and none is in flight: a busy machine makes a short soak
+        longer, never empty."""
+        saves_settled = self.save_every_s <= 0 or (self.saves_done >= 1 and self.saves_done == self.saves)
+        warm = self.first_report_s is not None and (
+            time.perf_counter() - self.t0 >= self.first_report_s + self.warmup_s + SAMPLE_S)
+        if self.due and warm and saves_settled and self._sample_timer.isActive():
+            self._end()
+
+    def _end(self) -> None:
         self._sample_timer.stop()
         self._save_timer.stop()
         self._on_sample()
@@ -134,7 +161,10 @@ class Soak(QObject):
 
     @Slot(object)
     def _on_io_done(self, result) -> None:
-        self.saved_ok += result.ok and result.job.reason == "save"
+        if result.job.reason == "save":
+            self.saved_ok += result.ok
+            self.saves_done += 1
+            self._finish_when_ready()
 
     def result(self) -> dict:
         def around(t: float) -> float:  # median of the samples within three sampling periods of t: no single spike
@@ -142,7 +172,7 @@ class Soak(QObject):
             return statistics.median(near) if near else float("nan")
 
         end_t = self.samples[-1][0]
-        warm = around(self.warmup_s)
+        warm = around(self.first_report_s + self.warmup_s)
         final = around(end_t)
         saves_ok = self.saved_ok
         curve_max = max(v for k, v in self.points.items() if k.startswith("Curves: ") and "held-out" not in k)
@@ -155,6 +185,7 @@ class Soak(QObject):
             "rss_end_mb": round(final, 1),
             "rss_max_mb": round(max(mb for _, mb, _ in self.samples), 1),
             "warmup_s": self.warmup_s,
+            "first_report_s": round(self.first_report_s, 1),
             "rss_growth_after_warmup_mb": round(final - warm, 1),
             "goal_growth_mb": GOAL_MB,
             "growth_ok": bool(final - warm <= GOAL_MB),

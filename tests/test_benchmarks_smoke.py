@@ -16,15 +16,16 @@ from inprocess import run_script
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_json(*args, timeout=240) -> dict:
+def run_json(*args, timeout=240, codes=(0,)) -> dict:
     proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode in codes, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_soak_short_run_reports_memory_and_bounded_plots():
+    # exit code 1 is a missed memory goal, which a run of seconds cannot judge (its figures are checked below)
     out = run_json(REPO / "benchmarks" / "soak.py", "--minutes", "0.25", "--warmup-minutes", "0.05",
-                   "--save-every", "8", "--sprites-n", "1000", "--json")
+                   "--save-every", "8", "--sprites-n", "1000", "--json", codes=(0, 1))
     assert out["steps"] > 0 and out["saves"].split("/")[0] == out["saves"].split("/")[1] != "0"
     assert out["rss_end_mb"] > 0 and out["rss_after_warmup_mb"] > 0  # either may be larger: the worker trims
     assert abs(out["rss_growth_after_warmup_mb"] - (out["rss_end_mb"] - out["rss_after_warmup_mb"])) < 0.2
