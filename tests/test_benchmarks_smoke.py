@@ -195,3 +195,10 @@ def test_priors_benchmark_trains_each_model_and_tests_the_published_ordering(syn
     assert set(ordering) == {"iwae5_minus_vae", "vamp_minus_vae"}
     vae, iwae = out["models"]["vae"]["log_px"], out["models"]["iwae5"]["log_px"]
     assert ordering["iwae5_minus_vae"]["nats"] == pytest.approx(iwae - vae, abs=2e-2)
+
+
+def test_priors_benchmark_compares_the_hierarchy_with_the_batch_normalised_vae(synthetic_mnist_dir):
+    out = run_json(REPO / "benchmarks" / "priors.py", "--data-dir", synthetic_mnist_dir, "--epochs", "1",
+                   "--models", "vaebn,hierarchy", "--eval-k", "3", "--test-examples", "10", "--json")
+    assert set(out["published_ordering"]) == {"hierarchy_minus_vaebn"}
+    assert "64 + 32" in out["models"]["hierarchy"]["what"] and "batch norm" in out["models"]["vaebn"]["what"]
