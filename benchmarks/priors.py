@@ -16,8 +16,9 @@ papers' budget on a GPU.
 Models (--models): vae (ELBO), iwae5 and iwae50 (IWAE bound, K = 5 and 50), vamp (the VampPrior with 500
 pseudo-inputs, trained on the ELBO), vaebn (the VAE with batch-normalised hidden layers), hierarchy (the Ladder
 VAE of trainer.model.hierarchy with 64 + 32 latents, the plain ladder and batch norm, trained on the ELBO, compared
-with vaebn: batch norm alone lifts a VAE by several nats). Published figures: Burda et al. 2016, Table 1 (one
-stochastic layer, 3,280 epochs); to be checked against the paper's text with the rest of the published table.
+with vaebn: batch norm alone lifts a VAE by several nats). Each row names the published figure it stands beside
+(trainer/comparability/published.json: Burda et al. 2016, Table 1, checked against the paper's text, 3,280
+epochs; the VampPrior's from a third party, marked unchecked).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import emit  # noqa: E402
 from trainer.analysis.metrics import iwae_log_px, standard_error  # noqa: E402
+from trainer.comparability.published import published_row  # noqa: E402
 from trainer.config import DatasetSpec, TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
 from trainer.model.hierarchy import build_model  # noqa: E402
@@ -54,12 +56,20 @@ MODELS = {
     "hierarchy": ("2-layer Ladder VAE (64 + 32 latents, plain ladder, batch norm), ELBO",
                   {"layers": 2, "latent_dim": 96, "layer_sizes": (64, 32), "ladder": "plain", "norm": "batch"}, {}),
 }
-PUBLISHED = {
-    # Burda et al. 2016, Table 1, MNIST, one stochastic layer (test log p(x) by IWAE, K = 5,000; 3,280 epochs)
-    "vae": {"figure": -86.76, "source": "Burda et al. 2016, Table 1 (VAE, k = 1)"},
-    "iwae5": {"figure": -85.54, "source": "Burda et al. 2016, Table 1 (IWAE, k = 5)"},
-    "iwae50": {"figure": -84.78, "source": "Burda et al. 2016, Table 1 (IWAE, k = 50)"},
+PUBLISHED = {  # the rows of trainer/comparability/published.json each model's figure stands beside
+    "vae": "burda16-vae-1layer-k1", "iwae5": "burda16-iwae-1layer-k5", "iwae50": "burda16-iwae-1layer-k50",
+    "vamp": "tomczak18-vamp-1layer", "hierarchy": "burda16-vae-2layer-k1",
 }
+
+
+def published(name: str) -> dict | None:
+    """The published figure a model's row stands beside: its value, source, table row, epochs and whether it was
+    read in the paper itself."""
+    if name not in PUBLISHED:
+        return None
+    row = published_row(PUBLISHED[name])
+    return {"figure": row.figure, "source": f"{row.source}, {row.table}: {row.row}", "epochs": row.epochs,
+            "checked": row.checked}
 
 
 def train_alternating(trainers: dict[str, Trainer], epochs: int) -> dict[str, float]:
@@ -140,7 +150,7 @@ def main() -> None:
         figures.update(what=MODELS[name][0], parameters=sum(p.numel() for p in build_model(trainer.model_config)
                                                              .parameters()),
                        train_s=round(seconds[name], 1), eval_s=round(time.perf_counter() - start, 1),
-                       epochs=trainer.epoch, published=PUBLISHED.get(name))
+                       epochs=trainer.epoch, published=published(name))
         result["models"][name] = figures
         print(f"{name}: log p(x) {figures['log_px']} ± {figures['log_px_se']}", file=sys.stderr, flush=True)
     result["published_ordering"] = ordering({name: m.pop("per_example") for name, m in result["models"].items()})
