@@ -132,3 +132,14 @@ def test_the_vampprior_unchecks_batch_norm_in_the_controls(qtbot, small_window):
     controls.prior_combo.setCurrentIndex(controls.prior_combo.findData("vamp"))
     assert not controls.norm_check.isChecked() and not controls.norm_check.isEnabled()
     assert window.run_settings.value.norm == "none"
+
+
+def test_choosing_a_hierarchy_by_hand_checks_batch_norm_and_it_can_be_unchecked(qtbot, small_window):
+    window = small_window()
+    controls = window.controls
+    assert controls.layers_spin.value() == 1 and not controls.norm_check.isChecked()
+    controls.layers_spin.setValue(2)
+    assert controls.norm_check.isChecked() and window.run_settings.value.norm == "batch"
+    controls.norm_check.setChecked(False)
+    controls.layers_spin.setValue(3)  # from 2 to 3: the user's choice stands
+    assert not controls.norm_check.isChecked() and window.run_settings.value.norm == "none"

@@ -84,8 +84,9 @@ def z_space_path(model: HierarchicalVAE, x, eps):
     return kls, zs, priors, posteriors
 
 
-def test_each_layers_kl_is_the_closed_form_kl_to_its_conditional_prior():
-    model = small_model()
+@pytest.mark.parametrize("ladder", ["plain", "residual"])
+def test_each_layers_kl_is_the_closed_form_kl_to_its_conditional_prior(ladder):
+    model = small_model(ladder=ladder)
     x = binary_x()
     eps = torch.randn(12, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     kls, zs, _, _ = z_space_path(model, x, eps)
@@ -98,7 +99,10 @@ def test_each_layers_kl_is_the_closed_form_kl_to_its_conditional_prior():
     _, _, u, params = model(x, None, eps)
     seen = model.generate(u)
     torch.testing.assert_close(seen[:, :model.dims[0]], zs[0])
-    torch.testing.assert_close(seen[:, model.dims[0]:], model.down[0](zs[1]))
+    if ladder == "residual":
+        torch.testing.assert_close(seen[:, model.dims[0]:], model.down[0](zs[1]))
+    else:
+        assert seen.shape[1] == model.dims[0]
     torch.testing.assert_close(params, model.dec_mlp(seen).view_as(params))
     torch.testing.assert_close(terms.recon, model.recon_nll(x, params))
     assert terms.loss.item() == pytest.approx((terms.recon + expected.sum()).item())
@@ -266,15 +270,17 @@ def test_a_hierarchy_written_by_format_version_2_opens_with_its_plain_ladder(dat
     with h5py.File(path, "r+") as f:
         f.attrs["format_version"] = np.int64(2)
         config = json.loads(f.attrs["model_config"])
-        del config["ladder"], config["prior"], config["pseudo_inputs"]
+        del config["ladder"], config["prior"], config["pseudo_inputs"], config["norm"], config["layer_sizes"]
         f.attrs["model_config"] = np.bytes_(json.dumps(config))  # (fixed-length, as the writer stores text)
     ckpt = load_checkpoint(path)
     assert ckpt.model_config.ladder == "plain" and ckpt.model_config.prior == "standard"
     model = build_model(ckpt.model_config)
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in ckpt.model_state.items()})  # strict
     assert not model.skip and model.sample(2).shape == (2, 1, 28, 28)
-    # a new hierarchy is the residual one, with more weights per step
-    residual = build_model(model_config_for(data, hidden=(32,), latent_dim=4, layers=2))
+    assert ckpt.model_config.norm == "none" and ckpt.model_config.layer_dims == (2, 2)
+    # a new hierarchy is the plain one too; the residual one has more weights per step
+    assert model_config_for(data, hidden=(32,), latent_dim=4, layers=2).ladder == "plain"
+    residual = build_model(model_config_for(data, hidden=(32,), latent_dim=4, layers=2, ladder="residual"))
     assert residual.skip and sum(p.numel() for p in residual.parameters()) > sum(p.numel() for p in
                                                                                 model.parameters())
 

@@ -124,11 +124,11 @@ class ModelConfig(Checked):
     over pseudo_inputs learned pseudo-inputs (trainer.model.priors). Checkpoints before it have N(0, I)."""
     pseudo_inputs: int = setting(500, whole(1, MAX_PSEUDO_INPUTS))
     """vamp: how many pseudo-inputs (mixture components) the prior averages over; 500 in Tomczak & Welling."""
-    ladder: str = setting("residual", choice(LADDERS))
-    """A hierarchy's deterministic path: residual (RESIDUAL_BLOCKS dense residual cells in every step up and down
+    ladder: str = setting("plain", choice(LADDERS))
+    """A hierarchy's deterministic path: plain (one dense layer a step, the decoder sees z_1 alone; the Ladder of
+    every checkpoint that does not say) or residual (RESIDUAL_BLOCKS dense residual cells in every step up and down
     between stochastic layers, NVAE's cell without its convolutions, and a skip that hands the decoder the top-down
-    feature of the layers above beside z_1) or plain (one dense layer a step, the decoder sees z_1 alone: the
-    Ladder of checkpoints before format 3)."""
+    feature of the layers above beside z_1, which on MNIST lets the decoder bypass z_1: docs/benchmarks.md)."""
     norm: str = setting("none", choice(NORMS))
     """batch: batch normalisation after every hidden dense layer, before its ReLU (encoder, decoder, a hierarchy's
     ladder; trainer.model.layers), which Sønderby et al. (2016) found crucial for hierarchies: the batch's

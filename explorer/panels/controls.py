@@ -81,6 +81,7 @@ class ControlsPanel(QWidget):
             self.iwae_k_spin, self.prior_combo, self.pseudo_spin,
         ]
         self._model_locked = False
+        self._layers_before = self.layers_spin.value()
         self._connect_edits()
         self.settings_model.sig_changed.connect(self._on_settings_changed)
         self._show(self.settings_model.value)
@@ -220,6 +221,7 @@ class ControlsPanel(QWidget):
         self.objective_combo.currentIndexChanged.connect(self._on_schedule_changed)
         self.prior_combo.currentIndexChanged.connect(self._on_schedule_changed)
         self.layers_spin.valueChanged.connect(self._on_schedule_changed)
+        self.layers_spin.valueChanged.connect(self._on_layers_changed)
         self.beta_slider.valueChanged.connect(self._on_beta_slider_moved)
         self.beta_spin.valueChanged.connect(self._on_beta_spin_changed)
         self.lr_spin.valueChanged.connect(self._on_lr_changed)
@@ -422,6 +424,13 @@ class ControlsPanel(QWidget):
 
     def _on_schedule_changed(self, _index: int) -> None:
         self._update_enabled()
+
+    def _on_layers_changed(self, layers: int) -> None:
+        """A hierarchy chosen by hand gets batch norm (it can be unchecked): without it the ladders measured here
+        lose to a flat VAE of their size (docs/benchmarks.md)."""
+        if layers > 1 and self._layers_before == 1 and not self._showing and self.norm_check.isEnabled():
+            self.norm_check.setChecked(True)
+        self._layers_before = layers
 
     def _on_browse_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder with the MNIST IDX files", self.folder_edit.text())
