@@ -56,6 +56,23 @@ def shared_mnist_dir() -> Path:
     return SHARED_MNIST
 
 
+SHARED_BINARIZED = REPO.parent / "shared" / "datasets" / "binarized-mnist"
+
+
+@pytest.fixture(scope="session")
+def shared_binarized_dir() -> Path:
+    """Larochelle's binarized MNIST (.amat.gz) in ../shared/datasets/binarized-mnist; skipped when absent, except
+    under CI=true, as shared_mnist_dir."""
+    names = [f"binarized_mnist_{split}.amat.gz" for split in ("train", "valid", "test")]
+    missing = [name for name in names if not (SHARED_BINARIZED / name).is_file()]
+    if missing:
+        reason = f"{SHARED_BINARIZED} lacks {', '.join(missing)}: this test checks the published .amat files there"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}, and CI=true requires them")
+        pytest.skip(reason)
+    return SHARED_BINARIZED
+
+
 SMALL_RUN = dict(sprites_n=1200, sprites_size=28, batch_size=64, latent_dim=4, epochs=1000)
 """Window settings for a run that trains fast on a CPU: 28x28 sprites, a tiny latent space."""
 

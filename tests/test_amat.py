@@ -69,3 +69,71 @@ def test_an_empty_file_or_a_missing_one_says_so(tmp_path):
         read_amat(tmp_path / "empty.amat", side=SIDE)
     with pytest.raises(DataError, match="nothere.amat: no such file"):
         read_amat(tmp_path / "nothere.amat", side=SIDE)
+
+
+# --- binarized-mnist, the dataset -----------------------------------------------------------------------------
+from trainer.config import DatasetSpec  # noqa: E402
+from trainer.data import load_dataset  # noqa: E402
+from trainer.errors import ConfigError  # noqa: E402
+
+
+def amat_folder(tmp_path, sizes=(30, 8, 6)):
+    """binarized_mnist_{train,valid,test}.amat of random 28x28 0/1 images: the right names, not the published files."""
+    for seed, (split, n) in enumerate(zip(("train", "valid", "test"), sizes)):
+        rng = np.random.default_rng(seed)
+        lines = [" ".join(map(str, rng.integers(0, 2, 784))) for _ in range(n)]
+        write(tmp_path / f"binarized_mnist_{split}.amat", lines, gz=split == "train")
+    return tmp_path
+
+
+def test_the_dataset_holds_out_validation_while_training_and_test_when_asked(tmp_path):
+    folder = amat_folder(tmp_path)
+    (folder / "binarized_mnist_train.amat").rename(folder / "binarized_mnist_train.amat.gz")  # gzipped, by name
+    data = load_dataset(DatasetSpec(name="binarized-mnist", data_dir=str(folder)))
+    assert (len(data.x_train), len(data.x_test), data.heldout) == (30, 8, "valid")
+    assert set(np.unique(data.x_train)) == {0, 255} and "binary" in data.values
+    assert data.identity == "" and "not the published ones" in data.notes[0]  # named right, but other images
+    test = load_dataset(DatasetSpec(name="binarized-mnist", data_dir=str(folder), heldout="test"))
+    assert (len(test.x_test), test.heldout) == (6, "test")
+    np.testing.assert_array_equal(test.x_train, data.x_train)
+
+
+def test_missing_files_a_missing_folder_and_a_validation_split_elsewhere_are_one_line(tmp_path):
+    with pytest.raises(DataError, match="binarized_mnist_train.amat.*not in"):
+        load_dataset(DatasetSpec(name="binarized-mnist", data_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match="binarized-mnist needs --data-dir"):
+        DatasetSpec(name="binarized-mnist").validate()
+    with pytest.raises(ConfigError, match="mnist has no validation split"):
+        DatasetSpec(name="mnist", heldout="valid").validate()
+
+
+def test_an_amat_file_by_path_is_split_like_any_single_file(tmp_path):
+    folder = amat_folder(tmp_path)
+    data = load_dataset(DatasetSpec(name="path", path=str(folder / "binarized_mnist_valid.amat")))
+    assert len(data.x_train) + len(data.x_test) == 8 and data.input_shape == (1, 28, 28)
+
+
+def test_the_published_files_are_recognised_by_content(shared_binarized_dir):
+    data = load_dataset(DatasetSpec(name="binarized-mnist", data_dir=str(shared_binarized_dir), heldout="test"))
+    assert (len(data.x_train), len(data.x_test), data.identity, data.notes) == (50_000, 10_000, "binarized-mnist", ())
+
+
+def test_binarizing_binary_images_again_is_refused_and_eval_scores_the_test_split(tmp_path):
+    import json
+
+    from inprocess import run_main
+
+    folder = amat_folder(tmp_path)
+    common = ["train", "--dataset", "binarized-mnist", "--data-dir", str(folder), "--epochs", "1", "--hidden", "16",
+              "--latent-dim", "2", "--batch-size", "10", "--device", "cpu"]
+    bad = run_main([*common, "--binarize", "dynamic", "--out", str(tmp_path / "bad.h5")])
+    assert bad.returncode != 0 and "already binary (0/1)" in bad.stderr and "use binarize none" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.h5").exists()
+    good = run_main([*common, "--out", str(tmp_path / "m.h5")])
+    assert good.returncode == 0, good.stderr
+    assert "valid elbo" in good.stdout
+    for split, n in (("test", 6), ("valid", 8)):
+        proc = run_main(["eval", str(tmp_path / "m.h5"), "--split", split, "--rate-split-points", "0", "--json"])
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert (result["split"], result["n"]) == (split, n)

@@ -27,6 +27,7 @@ MAX_LAYERS = 5  # stochastic layers of a hierarchical VAE
 PRIORS = ("standard", "vamp")
 LADDERS = ("plain", "residual")
 NORMS = ("none", "batch")
+HELDOUT = ("auto", "valid", "test")
 RESIDUAL_BLOCKS = 2  # a residual ladder's cells per step between stochastic layers
 MAX_PSEUDO_INPUTS = 10_000  # each is an image the prior encodes at every step
 MAX_SPRITES = 200_000  # 64x64 uint8: 820 MB, already more than a laptop wants in memory
@@ -404,12 +405,18 @@ class BetaSchedule:
 class DatasetSpec(Checked):
     """Names a dataset so that a checkpoint can reload exactly the data it was trained on."""
 
-    name: str = setting("sprites", choice(("sprites", "mnist", "fashion-mnist", "path")))
-    """sprites | mnist | fashion-mnist | path (an .npz, .h5/.hdf5 file or image folder)."""
+    name: str = setting("sprites", choice(("sprites", "mnist", "fashion-mnist", "binarized-mnist", "path")))
+    """sprites | mnist | fashion-mnist | binarized-mnist (Larochelle's .amat files in data_dir) | path (an .npz,
+    .h5/.hdf5 or .amat file, or an image folder)."""
     path: str = setting("", text(4096, need="a path"))
     """For name == path: the file or folder."""
     data_dir: str = setting("", text(4096, need="a folder"))
-    """For mnist/fashion-mnist: the folder holding the IDX files (empty: the user cache)."""
+    """For mnist/fashion-mnist: the folder holding the IDX files (empty: the user cache); for binarized-mnist the
+    folder holding binarized_mnist_{train,valid,test}.amat (or .amat.gz)."""
+    heldout: str = setting("auto", choice(HELDOUT))
+    """The held-out split of a source with three (binarized-mnist): valid, which training evaluates every epoch
+    (auto; the epoch is chosen on it, never on the test set), or test, the split a reported figure is measured on
+    (eval --split test). A source of two splits holds out its test split (auto or test)."""
     key: str = setting("", text(1024, need="an HDF5 dataset name"))
     """For HDF5 files: the dataset inside the file holding x."""
     limit: int = setting(0, whole(0, MAX_EXAMPLES))
@@ -437,6 +444,11 @@ class DatasetSpec(Checked):
         self.check_fields()
         if self.name == "path" and not self.path:
             raise ConfigError("dataset 'path' needs a file or folder")
+        if self.heldout == "valid" and self.name != "binarized-mnist":
+            raise ConfigError(f"{self.name} has no validation split: its held-out split is test (heldout auto or test)")
+        if self.name == "binarized-mnist" and not self.data_dir:
+            raise ConfigError("binarized-mnist needs --data-dir, the folder of binarized_mnist_{train,valid,test}.amat "
+                              "(or .amat.gz)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

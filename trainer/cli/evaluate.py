@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from trainer.cli.parser import PROG, BAR_INTERVAL, UsageError, budget, dataset_spec, print_json
@@ -27,6 +28,14 @@ def _loaded(args):
 
     ckpt = load_checkpoint(args.checkpoint)
     spec = dataset_spec(args, ckpt.dataset, seed=ckpt.dataset.seed)
+    split = getattr(args, "split", "test")
+    # eval scores the test split unless told otherwise; training held out the validation split, where there is one
+    heldout = split if split == "valid" or spec.name == "binarized-mnist" else "auto"
+    try:
+        spec = dataclasses.replace(spec, heldout=heldout)
+        spec.validate()
+    except ConfigError as exc:
+        raise UsageError(f"{PROG} eval: --split {split}: {exc}") from None
     dataset = load_dataset(spec, memory_budget=budget(args))
     from trainer.cli.files import print_notes  # what the loader left out (an image folder's bombs)
     print_notes(dataset)
@@ -166,6 +175,7 @@ def cmd_eval(args) -> int:
         except ConfigError as exc:
             raise UsageError(f"{PROG} eval: {exc}") from None
     result = _with_ais(args, result, ckpt, dataset, model, device, held_out=True)
+    result["split"] = dataset.heldout
     if args.json:
         print_json(result)
     else:

@@ -56,8 +56,10 @@ def _sigma(text: str) -> float:
 def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default=default,
-                   help="sprites | mnist | fashion-mnist | PATH (.npz, .h5, or a folder of PNG/JPEG images)")
-    g.add_argument("--data-dir", default="", help="folder holding the MNIST/Fashion-MNIST IDX files")
+                   help="sprites | mnist | fashion-mnist | binarized-mnist | PATH (.npz, .h5, .amat, or a folder of "
+                        "PNG/JPEG images)")
+    g.add_argument("--data-dir", default="", help="folder holding the MNIST/Fashion-MNIST IDX files, or "
+                                                 "binarized-mnist's .amat files")
     g.add_argument("--key", default="", help="HDF5 dataset name inside --dataset PATH")
     g.add_argument("--limit", type=option(DatasetSpec, "limit", "--limit"), default=0,
                    help="use at most N training examples (0 = all)")
@@ -221,6 +223,9 @@ def _add_eval_parser(sub) -> None:
     e = sub.add_parser("eval", help="evaluate a checkpoint: ELBO, rate, distortion, active units, IWAE, MIG")
     e.add_argument("checkpoint")
     _add_dataset_args(e, default=None)
+    e.add_argument("--split", choices=("test", "valid"), default="test",
+                   help="the held-out split it scores: test (the default: the figure to report), or valid, the "
+                        "validation split of a source that has one (binarized-mnist), which training evaluated")
     e.add_argument("--iwae-samples", type=option(EvalOptions, "iwae_samples", "--iwae-samples"), default=0,
                    help="K importance samples for log p(x) (0 = skip)")
     e.add_argument("--disentanglement", action="store_true",

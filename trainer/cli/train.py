@@ -73,7 +73,8 @@ def _epoch_line(trainer, report) -> str:
     """What an epoch's end prints: the train ELBO (and an IWAE run's bound, its loss) and the held-out terms."""
     bound = (f"train IWAE-{trainer.samples_per_example} bound {-report.train_loss:.2f}  "
              if trainer.config.objective == "iwae" else "")
-    return (f"epoch {report.epoch}: {bound}train elbo {report.train_elbo:.2f}  test elbo {report.test_elbo:.2f}"
+    held = trainer.dataset.heldout  # test, or a source's own validation split (binarized-mnist)
+    return (f"epoch {report.epoch}: {bound}train elbo {report.train_elbo:.2f}  {held} elbo {report.test_elbo:.2f}"
             f"  (recon {report.test_recon:.2f}, kl {report.test_kl:.2f}, active units {report.active_units})")
 
 
@@ -173,6 +174,7 @@ def _report(args, trainer, group, start_step: int, start_elapsed: float, diverge
         "steps": trainer.step,
         "train": terms(train),
         "test": terms(test),
+        "heldout_split": trainer.dataset.heldout,
         "device": str(trainer.device),
         "world_size": group.world,
         "out": str(args.out),
@@ -182,6 +184,6 @@ def _report(args, trainer, group, start_step: int, start_elapsed: float, diverge
     if group.leader and args.json:
         print_json(summary)
     elif group.leader:
-        print(f"test elbo {test['elbo']:.3f} nats (recon {test['recon']:.3f}, kl {test['kl']:.3f}); "
-              f"{summary['samples_per_s']:.0f} samples/s")
+        print(f"{trainer.dataset.heldout} elbo {test['elbo']:.3f} nats (recon {test['recon']:.3f}, "
+              f"kl {test['kl']:.3f}); {summary['samples_per_s']:.0f} samples/s")
     return 1 if diverged else 0

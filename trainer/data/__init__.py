@@ -19,12 +19,14 @@ fraction of the current step done in [0, 1]; it is called from whatever thread d
     dataset.py      the Dataset container, the seeded train/test split, how pixel values are read
     sprites.py      procedural dSprites-style images with their generative factors
     idx.py          MNIST/Fashion-MNIST IDX files, and their opt-in download
+    amat.py         Larochelle's statically binarized MNIST (.amat text files), by name or path
     array_files.py  .npz/.npy and HDF5 files named by path
 """
 
 from __future__ import annotations
 
 from trainer.config import DatasetSpec
+from trainer.data.amat import load_amat_dataset
 from trainer.data.array_files import load_path
 from trainer.data.dataset import Dataset, Progress
 from trainer.data.idx import IDX_SOURCES, load_idx_dataset
@@ -32,7 +34,7 @@ from trainer.data.sprites import load_sprites
 from trainer.data.streaming import H5Rows
 
 
-NAMED = ("sprites", "mnist", "fashion-mnist")
+NAMED = ("sprites", "mnist", "fashion-mnist", "binarized-mnist")
 """Datasets named by name; anything else is a path (.npz, .h5, or a folder of images)."""
 
 
@@ -66,6 +68,8 @@ def load_dataset(spec: DatasetSpec, progress: Progress = None, memory_budget: in
         ds = load_sprites(spec, progress)
     elif spec.name in IDX_SOURCES:
         ds = load_idx_dataset(spec, progress, memory_budget)
+    elif spec.name == "binarized-mnist":
+        ds = load_amat_dataset(spec, progress)
     else:
         ds = load_path(spec, progress, memory_budget)
     if spec.limit and spec.limit < len(ds.x_train):

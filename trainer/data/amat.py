@@ -86,3 +86,41 @@ def _is_number(text: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / f"{name}.gz", folder / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_amat_dataset(spec, progress=None):
+    """binarized-mnist: the training split and the held-out one (spec.heldout: valid, or test) from data_dir.
+
+    The images are 0/1 (stored 0/255 like every binary source). A split whose text matches the published SHA-1 is
+    Larochelle's; `Dataset.identity` is "binarized-mnist" only when every file read matches, else empty (files of
+    that name holding other images are not the published set, for any comparison)."""
+    from trainer.data.dataset import Dataset
+
+    folder = Path(spec.data_dir).expanduser()
+    held = "test" if spec.heldout == "test" else "valid"
+    found = {split: _find(folder, AMAT_SPLITS[split]) for split in ("train", held)}
+    missing = [f"{AMAT_SPLITS[s]}(.gz)" for s, p in found.items() if p is None]
+    if missing:
+        raise DataError(f"binarized-mnist: {' and '.join(missing)} not in {folder} (Larochelle's "
+                        "binarized_mnist_{train,valid,test}.amat files, gzipped or not)")
+    arrays, matches = {}, []
+    for i, (split, path) in enumerate(found.items()):
+        if progress is not None:
+            progress(f"reading {path.name}", i / len(found))
+        x, digest = read_amat(path)
+        arrays[split] = x[:, None]
+        matches.append(digest == AMAT_SHA1[split])
+    if progress is not None:
+        progress("read", 1.0)
+    published = all(matches)
+    notes = () if published else (f"binarized-mnist: the files in {folder} are not the published ones (their SHA-1 "
+                                  "differs): not comparable with published figures",)
+    return Dataset(spec, arrays["train"], arrays[held], None, None, notes=notes,
+                   identity="binarized-mnist" if published else "", heldout=held)

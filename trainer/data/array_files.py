@@ -37,6 +37,14 @@ def load_path(spec: DatasetSpec, progress: Progress, memory_budget: int | None =
     suffix = path.suffix.lower()
     if progress is not None:
         progress(f"reading {path.name}", 0.0)
+    if path.name.lower().endswith((".amat", ".amat.gz")):
+        from trainer.data.amat import read_amat
+
+        x, _ = read_amat(path)
+        dataset = split_dataset(spec, x[:, None], None)
+        if progress is not None:
+            progress(f"read {path.name}", 1.0)
+        return dataset
     if suffix in _NPZ_SUFFIXES:
         x, y, values = _read_npz(path)
     elif suffix in _HDF5_SUFFIXES:
@@ -51,7 +59,7 @@ def load_path(spec: DatasetSpec, progress: Progress, memory_budget: int | None =
             return dataset
         x, y, values = _read_hdf5(path, spec.key)
     else:
-        raise DataError(f"{path}: unknown file type {suffix or '(none)'}; expected .npz, .npy, .h5 or .hdf5")
+        raise DataError(f"{path}: unknown file type {suffix or '(none)'}; expected .npz, .npy, .h5, .hdf5 or .amat")
     if progress is not None:
         progress(f"read {path.name}", 1.0)
     dataset = split_dataset(spec, x, y, values)

@@ -45,6 +45,11 @@ class Dataset:
     factor_sizes: tuple[int, ...] = ()
     values: str = ""
     """How the source's pixel values were read, e.g. 'int64 0/1 read as binary'; filled in when empty."""
+    identity: str = ""
+    """What the data is, told by its content: the name of one of the field's datasets when the files' checksums
+    match the published ones (binarized-mnist), else empty; a name alone never makes data comparable."""
+    heldout: str = "test"
+    """Which split x_test holds: test, or valid for a source with its own validation split (binarized-mnist)."""
     notes: tuple[str, ...] = ()
     """What the loader left out that the user should hear of, one line each naming the source (an image folder's
     decompression bombs): every front end (train, sweep, eval, the window) shows them."""
@@ -80,7 +85,7 @@ class Dataset:
     def describe(self) -> str:
         """One line, e.g. 'sprites: 18000 train / 2000 test, 1x64x64, 5 factors, uint8 0..255 scaled to [0, 1]'."""
         c, h, w = self.input_shape
-        text = f"{self._label()}: {len(self.x_train)} train / {len(self.x_test)} test, {c}x{h}x{w}"
+        text = f"{self._label()}: {len(self.x_train)} train / {len(self.x_test)} {self.heldout}, {c}x{h}x{w}"
         if self.num_classes:
             text += f", {self.num_classes} classes"
         if self.factor_names:
