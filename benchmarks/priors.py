@@ -115,6 +115,9 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(SHARED_MNIST_FULL))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--warmup", type=int, default=0, metavar="STEPS",
+                    help="a β warm-up of STEPS steps for the models trained on the ELBO (IWAE's bound has no β); "
+                         "0: none, Burda et al.'s protocol")
     ap.add_argument("--save", default="", metavar="DIR", help="also write each trained model's checkpoint into DIR")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -128,8 +131,9 @@ def main() -> None:
     for name in names:
         _, model_settings, train_settings = MODELS[name]
         cfg = model_config_for(data, **{"hidden": (200, 200), "latent_dim": 50, **model_settings})
+        schedule = {"beta_schedule": f"warmup:{args.warmup}"} if args.warmup and not train_settings else {}
         train = TrainConfig(epochs=args.epochs, batch_size=100, lr=1e-3, seed=args.seed, device=args.device,
-                            binarize="dynamic", report_every=1000, **train_settings)
+                            binarize="dynamic", report_every=1000, **train_settings, **schedule)
         trainers[name] = Trainer(cfg, train, data)
     seconds = train_alternating(trainers, args.epochs)
 
@@ -141,7 +145,7 @@ def main() -> None:
             save_checkpoint(Path(args.save) / f"{name}.h5", trainer.checkpoint())
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
                if args.device == "cpu" else torch.cuda.get_device_name(0))
-    result = {"machine": machine, "epochs": args.epochs, "eval_k": args.eval_k,
+    result = {"machine": machine, "epochs": args.epochs, "eval_k": args.eval_k, "warmup_steps": args.warmup,
               "train_examples": len(data.x_train), "test_examples": min(args.test_examples, len(data.x_test)),
               "binarization": "dynamic (train), one fixed draw (test)", "models": {}}
     for name, trainer in trainers.items():

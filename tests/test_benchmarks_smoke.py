@@ -199,6 +199,6 @@ def test_priors_benchmark_trains_each_model_and_tests_the_published_ordering(syn
 
 def test_priors_benchmark_compares_the_hierarchy_with_the_batch_normalised_vae(synthetic_mnist_dir):
     out = run_json(REPO / "benchmarks" / "priors.py", "--data-dir", synthetic_mnist_dir, "--epochs", "1",
-                   "--models", "vaebn,hierarchy", "--eval-k", "3", "--test-examples", "10", "--json")
-    assert set(out["published_ordering"]) == {"hierarchy_minus_vaebn"}
+                   "--models", "vaebn,hierarchy", "--eval-k", "3", "--test-examples", "10", "--warmup", "5", "--json")
+    assert set(out["published_ordering"]) == {"hierarchy_minus_vaebn"} and out["warmup_steps"] == 5
     assert "64 + 32" in out["models"]["hierarchy"]["what"] and "batch norm" in out["models"]["vaebn"]["what"]
