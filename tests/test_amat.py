@@ -127,7 +127,7 @@ def test_binarizing_binary_images_again_is_refused_and_eval_scores_the_test_spli
     common = ["train", "--dataset", "binarized-mnist", "--data-dir", str(folder), "--epochs", "1", "--hidden", "16",
               "--latent-dim", "2", "--batch-size", "10", "--device", "cpu"]
     bad = run_main([*common, "--binarize", "dynamic", "--out", str(tmp_path / "bad.h5")])
-    assert bad.returncode != 0 and "already binary (0/1)" in bad.stderr and "use binarize none" in bad.stderr
+    assert bad.returncode != 0 and "already a binarization (0/1)" in bad.stderr and "use binarize none" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.h5").exists()
     good = run_main([*common, "--out", str(tmp_path / "m.h5")])
     assert good.returncode == 0, good.stderr

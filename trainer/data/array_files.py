@@ -42,6 +42,7 @@ def load_path(spec: DatasetSpec, progress: Progress, memory_budget: int | None =
 
         x, _ = read_amat(path)
         dataset = split_dataset(spec, x[:, None], None)
+        dataset.prebinarized = True
         if progress is not None:
             progress(f"read {path.name}", 1.0)
         return dataset

@@ -48,6 +48,8 @@ class Dataset:
     identity: str = ""
     """What the data is, told by its content: the name of one of the field's datasets when the files' checksums
     match the published ones (binarized-mnist), else empty; a name alone never makes data comparable."""
+    prebinarized: bool = False
+    """The source is a binarization already (Larochelle's .amat files): binarizing it again is refused."""
     heldout: str = "test"
     """Which split x_test holds: test, or valid for a source with its own validation split (binarized-mnist)."""
     notes: tuple[str, ...] = ()

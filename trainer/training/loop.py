@@ -37,7 +37,7 @@ from trainer.training.history import History, ReportWindow
 from trainer.training.recovery import LastGoodWeights
 from trainer.training.reports import (RATE_SPLIT_POINTS, BetaChanged, DivergedReport, EpochReport, PauseChanged,
                                       StepReport)
-from trainer.model.likelihood import binarize_fixed, data_is_binary, heldout_for_likelihood
+from trainer.model.likelihood import binarize_fixed, heldout_for_likelihood
 from trainer.analysis.metrics import evaluate
 from trainer.model.hierarchy import build_model
 from trainer.model.vae import check_model_fits
@@ -156,8 +156,8 @@ class Trainer(LiveControls):
             self._stream = Prefetcher(x_train, pin=self.device.type == "cuda")
             self.x_train = x_train
         else:
-            if self.config.binarize != "none" and data_is_binary(x_train):
-                raise ConfigError(f"{self.dataset.spec.describe()}: the images are already binary (0/1), so "
+            if self.config.binarize != "none" and self.dataset.prebinarized:
+                raise ConfigError(f"{self.dataset.spec.describe()}: the images are already a binarization (0/1), so "
                                   f"binarize {self.config.binarize} would draw them again unchanged: use binarize none")
             if self.config.binarize == "static":
                 # one sample drawn from the seed alone, so a resumed run trains on the very same bits
