@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from trainer.config import ModelConfig
-from trainer.model.hierarchy_numpy import folded_dense, generate_numpy
+from trainer.model.hierarchy_numpy import folded_state, generate_numpy
 from trainer.model.likelihood import LikelihoodMeaning
 from trainer.pixels import to_float01
 from trainer.threads import one_torch_thread
@@ -194,12 +194,13 @@ class DecoderSnapshot:
         # numpy GEMV runs on the calling thread alone. Same float32 math as VAE.decode + mean_image.
         layers = self._cache.get("numpy_mlp")
         if layers is None:
-            names = sorted({k.split(".")[1] for k in self.state if k.startswith("dec_mlp.")}, key=int)
-            layers = [(np.ascontiguousarray(w.T), b)
-                      for w, b in (folded_dense(self.state, f"dec_mlp.{i}") for i in names)]
+            state = self._cache["folded"] = folded_state(self.state)  # batch norm folded in, once
+            names = sorted({k.split(".")[1] for k in state if k.startswith("dec_mlp.")}, key=int)
+            layers = [(np.ascontiguousarray(state[f"dec_mlp.{i}.weight"].T), state[f"dec_mlp.{i}.bias"])
+                      for i in names]
             self._cache["numpy_mlp"] = layers
         h = z if self.config.layers == 1 else generate_numpy(  # the decoder's input of the path u
-            self.state, self.config.layer_dims, z, skip=self.config.ladder == "residual")
+            self._cache["folded"], self.config.layer_dims, z, skip=self.config.ladder == "residual")
         if self.num_classes:
             onehot = np.zeros((len(z), self.num_classes), np.float32)
             labels = np.broadcast_to(np.asarray(0 if y is None else y, dtype=np.int64), (len(z),))

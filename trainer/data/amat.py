@@ -26,7 +26,6 @@ AMAT_SPLITS = {"train": "binarized_mnist_train.amat", "valid": "binarized_mnist_
 AMAT_SHA1 = {"train": "cf70514ec5f481e54ad3eb0e6c03c83326ff96f8", "valid": "13418487742e6ea6d48db7b5187353a20b1b1f8c",
              "test": "ca70bd7775e182596dec148d4dc1bc6bd6c4c5f4"}
 """SHA-1 of the published uncompressed files (Larochelle & Murray 2011): 50,000, 10,000 and 10,000 images."""
-AMAT_SIZES = {"train": 50_000, "valid": 10_000, "test": 10_000}
 _MAX_LINE = 1 << 16  # a line of 784 one-character values is 1,568 bytes; far longer means this is no .amat
 
 

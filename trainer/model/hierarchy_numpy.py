@@ -19,6 +19,16 @@ def folded_dense(state, name: str) -> tuple[np.ndarray, np.ndarray]:
     return (w * scale[:, None]).astype(w.dtype), shift.astype(w.dtype)
 
 
+def folded_state(state) -> dict:
+    """The state_dict with every batch-normalised dense layer folded into its weight and bias (its bn.* entries
+    gone): what the numpy paths read, folded once per snapshot rather than on every slider move."""
+    names = {k[: -len(".bn.running_mean")] for k in state if k.endswith(".bn.running_mean")}
+    out = {k: v for k, v in state.items() if not any(k.startswith(f"{n}.bn.") for n in names)}
+    for name in names:
+        out[f"{name}.weight"], out[f"{name}.bias"] = folded_dense(state, name)
+    return out
+
+
 def _dense(state, name: str, h: np.ndarray) -> np.ndarray:
     w, b = folded_dense(state, name)
     return h @ w.T + b
