@@ -40,37 +40,45 @@ def synthetic_mnist_dir(tmp_path_factory) -> Path:
     return folder
 
 
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+SHARED_BINARIZED = SHARED_DATASETS / "binarized-mnist"
+SHARED_MNIST_FULL = SHARED_DATASETS / "mnist-full"
+
+
+def _shared(folder: Path, names, what: str) -> Path:
+    """`folder` when it holds every file of `names`; else the test skips, except under CI=true, where it fails:
+    CI must test the real files."""
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        lacks = f"lacks {', '.join(missing)}" if folder.is_dir() else "is absent"
+        reason = f"{folder} {lacks}: this test checks {what} there"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}, and CI=true requires them")
+        pytest.skip(reason)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_mnist_dir() -> Path:
     """The published MNIST t10k pair in ../shared/datasets/mnist, never copied into the repository.
 
     Absent, the test skips (a plain clone passes its own tests), except under CI=true: CI must test the real files.
     """
-    missing = [name for name in T10K_FILES if not (SHARED_MNIST / name).is_file()]
-    if missing:
-        what = f"lacks {', '.join(missing)}" if SHARED_MNIST.is_dir() else "is absent"
-        reason = f"{SHARED_MNIST} {what}: this test checks the published MNIST files there"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}, and CI=true requires them")
-        pytest.skip(reason)
-    return SHARED_MNIST
+    return _shared(SHARED_MNIST, T10K_FILES, "the published MNIST files")
 
 
-SHARED_BINARIZED = REPO.parent / "shared" / "datasets" / "binarized-mnist"
+@pytest.fixture(scope="session")
+def shared_mnist_full_dir() -> Path:
+    """The whole MNIST (60,000 + 10,000, IDX gzip) in ../shared/datasets/mnist-full; as shared_mnist_dir."""
+    return _shared(SHARED_MNIST_FULL, ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", *T10K_FILES),
+                   "the published MNIST files")
 
 
 @pytest.fixture(scope="session")
 def shared_binarized_dir() -> Path:
-    """Larochelle's binarized MNIST (.amat.gz) in ../shared/datasets/binarized-mnist; skipped when absent, except
-    under CI=true, as shared_mnist_dir."""
-    names = [f"binarized_mnist_{split}.amat.gz" for split in ("train", "valid", "test")]
-    missing = [name for name in names if not (SHARED_BINARIZED / name).is_file()]
-    if missing:
-        reason = f"{SHARED_BINARIZED} lacks {', '.join(missing)}: this test checks the published .amat files there"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}, and CI=true requires them")
-        pytest.skip(reason)
-    return SHARED_BINARIZED
+    """Larochelle's binarized MNIST (.amat.gz) in ../shared/datasets/binarized-mnist; as shared_mnist_dir."""
+    return _shared(SHARED_BINARIZED, [f"binarized_mnist_{split}.amat.gz" for split in ("train", "valid", "test")],
+                   "the published .amat files")
 
 
 SMALL_RUN = dict(sprites_n=1200, sprites_size=28, batch_size=64, latent_dim=4, epochs=1000)

@@ -27,6 +27,7 @@ MAX_LAYERS = 5  # stochastic layers of a hierarchical VAE
 PRIORS = ("standard", "vamp")
 LADDERS = ("plain", "residual")
 NORMS = ("none", "batch")
+ACTIVATIONS = ("relu", "tanh")
 HELDOUT = ("auto", "valid", "test")
 RESIDUAL_BLOCKS = 2  # a residual ladder's cells per step between stochastic layers
 MAX_PSEUDO_INPUTS = 10_000  # each is an image the prior encodes at every step
@@ -134,6 +135,9 @@ class ModelConfig(Checked):
     """batch: batch normalisation after every hidden dense layer, before its ReLU (encoder, decoder, a hierarchy's
     ladder; trainer.model.layers), which Sønderby et al. (2016) found crucial for hierarchies: the batch's
     statistics while training, their running averages in evaluation. none: plain layers (checkpoints before it)."""
+    activation: str = setting("relu", choice(ACTIVATIONS))
+    """The hidden layers' nonlinearity: relu (every checkpoint before it), or tanh, Burda et al.'s (2016), which a
+    protocol of their rows sets (trainer.comparability.protocols)."""
     layers: int = setting(1, whole(1, MAX_LAYERS))
     """Stochastic layers: >1 makes a hierarchical VAE (trainer.model.hierarchy, a Ladder VAE) whose latent_dim
     dimensions are split among the layers, bottom first (layer_dims); checkpoints before format 2 have one."""

@@ -202,7 +202,8 @@ class RunSettings:
         return dict(conditional=self.conditional, arch=m.arch, hidden=tuple(m.hidden),
                     encoder_hidden=tuple(m.encoder_hidden), latent_dim=m.latent_dim,
                     likelihood=m.likelihood, sigma=m.sigma, layers=m.layers, prior=m.prior,
-                    pseudo_inputs=m.pseudo_inputs, norm=m.norm, ladder=m.ladder, layer_sizes=self._layer_sizes())
+                    pseudo_inputs=m.pseudo_inputs, norm=m.norm, activation=m.activation, ladder=m.ladder,
+                    layer_sizes=self._layer_sizes())
 
     def _layer_sizes(self) -> tuple[int, ...]:
         """A checkpoint's layer sizes while they fit the form's layers and latent size (which win), else even."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from trainer.config import ModelConfig
-from trainer.model.hierarchy_numpy import folded_state, generate_numpy
+from trainer.model.hierarchy_numpy import activate, folded_state, generate_numpy
 from trainer.model.likelihood import LikelihoodMeaning
 from trainer.pixels import to_float01
 from trainer.threads import one_torch_thread
@@ -200,7 +200,8 @@ class DecoderSnapshot:
                       for i in names]
             self._cache["numpy_mlp"] = layers
         h = z if self.config.layers == 1 else generate_numpy(  # the decoder's input of the path u
-            self._cache["folded"], self.config.layer_dims, z, skip=self.config.ladder == "residual")
+            self._cache["folded"], self.config.layer_dims, z, skip=self.config.ladder == "residual",
+            act=self.config.activation)
         if self.num_classes:
             onehot = np.zeros((len(z), self.num_classes), np.float32)
             labels = np.broadcast_to(np.asarray(0 if y is None else y, dtype=np.int64), (len(z),))
@@ -209,7 +210,7 @@ class DecoderSnapshot:
         for i, (w, b) in enumerate(layers):
             h = h @ w + b
             if i + 1 < len(layers):
-                np.maximum(h, 0.0, out=h)
+                activate(h, self.config.activation)
         if self.config.likelihood == "bernoulli":
             h = 0.5 * (1.0 + np.tanh(0.5 * h))  # the logistic sigmoid, without exp overflow warnings
         else:

@@ -7,9 +7,9 @@ import json
 import math
 import sys
 
-from trainer.config import (ARCHS, BINARIZE, DEVICES, DISENTANGLEMENT_POINTS, LADDERS, LIKELIHOODS, MAX_EXAMPLES,
-                            NORMS, OBJECTIVES, PRECISIONS, PRIORS, RATE_SPLIT_POINTS, SAVE_EVERY, TC_SAMPLING,
-                            DatasetSpec, EvalOptions, ModelConfig, TrainConfig)
+from trainer.config import (ACTIVATIONS, ARCHS, BINARIZE, DEVICES, DISENTANGLEMENT_POINTS, LADDERS, LIKELIHOODS,
+                            MAX_EXAMPLES, NORMS, OBJECTIVES, PRECISIONS, PRIORS, RATE_SPLIT_POINTS, SAVE_EVERY,
+                            TC_SAMPLING, DatasetSpec, EvalOptions, ModelConfig, TrainConfig)
 from trainer.errors import ConfigError, VaeExplorerError
 from trainer.rules import Rule, number, whole
 
@@ -96,7 +96,8 @@ TRAINED_WITH = {
     "arch": (ModelConfig, "arch"), "hidden": (ModelConfig, "hidden"),
     "encoder_hidden": (ModelConfig, "encoder_hidden"), "latent_dim": (ModelConfig, "latent_dim"),
     "likelihood": (ModelConfig, "likelihood"), "sigma": (ModelConfig, "sigma"), "layers": (ModelConfig, "layers"),
-    "ladder": (ModelConfig, "ladder"), "norm": (ModelConfig, "norm"), "layer_sizes": (ModelConfig, "layer_sizes"),
+    "ladder": (ModelConfig, "ladder"), "norm": (ModelConfig, "norm"),
+    "activation": (ModelConfig, "activation"), "layer_sizes": (ModelConfig, "layer_sizes"),
     "prior": (ModelConfig, "prior"), "pseudo_inputs": (ModelConfig, "pseudo_inputs"),
     "layer_beta": (TrainConfig, "layer_beta"), "layer_warmup": (TrainConfig, "layer_warmup"),
     "layer_free_bits": (TrainConfig, "layer_free_bits"), "beta": (TrainConfig, "beta"),
@@ -155,6 +156,8 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     _setting(m, "--norm", sweep, "batch: batch normalisation after every hidden dense layer (the batch's statistics "
              "while training, their running averages in evaluation; Sønderby et al. 2016 found it crucial for "
              "hierarchies); none: plain layers", choices=NORMS)
+    _setting(m, "--activation", sweep, "the hidden layers' nonlinearity: relu, or tanh (Burda et al. 2016)",
+             choices=ACTIVATIONS)
     _setting(m, "--layer-beta", sweep, "a hierarchy: each layer's weight on β, bottom first, e.g. 1,2")
     _setting(m, "--layer-warmup", sweep, "a hierarchy: steps over which each layer's KL weight ramps up from 0, "
              "bottom first, e.g. 0,2000 (without it the upper layers tend to collapse)")

@@ -73,6 +73,8 @@ def load_dataset(spec: DatasetSpec, progress: Progress = None, memory_budget: in
     else:
         ds = load_path(spec, progress, memory_budget)
     if spec.limit and spec.limit < len(ds.x_train):
+        if ds.split == "standard":
+            ds.split = f"the first {spec.limit:,} of the training split"
         ds.x_train = ds.x_train.head(spec.limit) if isinstance(ds.x_train, H5Rows) else ds.x_train[: spec.limit]
         if ds.y_train is not None:
             ds.y_train = ds.y_train[: spec.limit]

@@ -122,4 +122,5 @@ def load_amat_dataset(spec, progress=None):
     notes = () if published else (f"binarized-mnist: the files in {folder} are not the published ones (their SHA-1 "
                                   "differs): not comparable with published figures",)
     return Dataset(spec, arrays["train"], arrays[held], None, None, notes=notes,
-                   identity="binarized-mnist" if published else "", heldout=held, prebinarized=True)
+                   identity="binarized-mnist" if published else "", heldout=held, prebinarized=True,
+                   split="standard")

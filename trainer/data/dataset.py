@@ -52,6 +52,10 @@ class Dataset:
     """The source is a binarization already (Larochelle's .amat files): binarizing it again is refused."""
     heldout: str = "test"
     """Which split x_test holds: test, or valid for a source with its own validation split (binarized-mnist)."""
+    split: str = ""
+    """Where train and held-out came from: "standard" when they are the source's own published splits, whole (MNIST's
+    train and t10k files, binarized-mnist's .amat files); else what the seeded split was cut from ("a seeded split of
+    t10k"); empty when nothing is known. `load_dataset` turns "standard" into a description when --limit cut it."""
     notes: tuple[str, ...] = ()
     """What the loader left out that the user should hear of, one line each naming the source (an image folder's
     decompression bombs): every front end (train, sweep, eval, the window) shows them."""

@@ -15,7 +15,7 @@ import os
 import struct
 import urllib.request
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +31,11 @@ _IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2")
 _READ_CHUNK = 1 << 22
 
 
-def read_idx(path, ndim: int | None = None, memory_budget: int | None = None) -> np.ndarray:
+def read_idx(path, ndim: int | None = None, memory_budget: int | None = None, digest=None) -> np.ndarray:
     """One IDX file, gzip-compressed or raw (told apart by content, not by name).
 
-    `ndim`, if given, is the number of dimensions expected (3 for images, 1 for labels). The declared
+    `ndim`, if given, is the number of dimensions expected (3 for images, 1 for labels). `digest`, if given (a
+    hashlib object), is fed the uncompressed file, the bytes the published checksums are of. The declared
     size is checked against the memory budget (bytes; default a quarter of RAM) and against the data actually
     there before anything that large is allocated: a sparse file as long as its header claims costs nothing.
     """
@@ -46,9 +47,9 @@ def read_idx(path, ndim: int | None = None, memory_budget: int | None = None) ->
             if raw.read(2) == b"\x1f\x8b":
                 raw.seek(0)
                 with gzip.GzipFile(fileobj=raw) as stream:
-                    return _read_idx_stream(path, stream, None, ndim, memory_budget)
+                    return _read_idx_stream(path, stream, None, ndim, memory_budget, digest)
             raw.seek(0)
-            return _read_idx_stream(path, raw, path.stat().st_size, ndim, memory_budget)
+            return _read_idx_stream(path, raw, path.stat().st_size, ndim, memory_budget, digest)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: truncated or corrupt gzip data ({exc})") from None
     except OSError as exc:
@@ -56,7 +57,7 @@ def read_idx(path, ndim: int | None = None, memory_budget: int | None = None) ->
 
 
 def _read_idx_stream(path: Path, stream, file_size: int | None, ndim: int | None,
-                     memory_budget: int | None = None) -> np.ndarray:
+                     memory_budget: int | None = None, digest=None) -> np.ndarray:
     header = stream.read(4)
     if len(header) < 4:
         raise DataError(f"{path}: truncated: {len(header)} bytes, shorter than an IDX header")
@@ -105,6 +106,9 @@ def _read_idx_stream(path: Path, stream, file_size: int | None, ndim: int | None
             problem = "truncated" if len(buf) < nbytes else "trailing data"
             raise DataError(f"{path}: {problem}: {declared} but the data "
                             f"{'ends after ' + str(len(buf)) + ' bytes' if len(buf) < nbytes else 'goes on'}")
+    if digest is not None:
+        digest.update(header + dims_raw)
+        digest.update(buf)
     array = np.frombuffer(buf, dtype=dtype).reshape(dims)
     return array.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else array
 
@@ -117,6 +121,9 @@ class IdxSource:
     md5: dict[str, str]
     """File name (.gz) -> published MD5."""
     class_names: tuple[str, ...]
+    images_md5: dict[str, str] = field(default_factory=dict)
+    """Split -> MD5 of its uncompressed images file, as published: what makes images this dataset for any
+    comparison with published figures (trainer.comparability), whatever the files are called or compressed as."""
 
 
 # The four standard files, (images, labels) per split.
@@ -131,7 +138,8 @@ IDX_SOURCES = {
              "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
              "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
              "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"},
-        class_names=tuple(str(i) for i in range(10))),
+        class_names=tuple(str(i) for i in range(10)),
+        images_md5={"train": "6bbc9ace898e44ae57da46a324031adb", "t10k": "2646ac647ad5339dbf082846283269ea"}),
     "fashion-mnist": IdxSource(
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
                  "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/"),
@@ -188,12 +196,14 @@ def load_idx_dataset(spec: DatasetSpec, progress: Progress, memory_budget: int |
                         f"or pass --data-dir FOLDER to read another folder, or --download to fetch them")
     # Labels only if every split used has them: a half-labelled dataset would mislead a conditional VAE.
     with_labels = all(found[IDX_SPLITS[s][1]] is not None for s in splits)
-    parts = {}
+    parts, published = {}, []
     for i, split in enumerate(splits):
         images_stem, labels_stem = IDX_SPLITS[split]
         if progress is not None:
             progress(f"reading {found[images_stem].name}", i / len(splits))
-        x = read_idx(found[images_stem], ndim=3, memory_budget=memory_budget)
+        digest = hashlib.md5()
+        x = read_idx(found[images_stem], ndim=3, memory_budget=memory_budget, digest=digest)
+        published.append(digest.hexdigest() == source.images_md5.get(split))
         if x.dtype != np.uint8:
             raise DataError(f"{found[images_stem]}: images must be uint8, got {x.dtype}")
         y = None
@@ -216,14 +226,18 @@ def load_idx_dataset(spec: DatasetSpec, progress: Progress, memory_budget: int |
         if x_tr.shape[1:] != x_te.shape[1:]:
             raise DataError(f"{spec.name}: train images {x_tr.shape[2:]} and t10k images {x_te.shape[2:]} differ "
                             f"in {folder}")
+        split = "standard"
     else:
         x, y = next(iter(parts.values()))
         train, test = split_indices(len(x), spec.seed, where=str(folder))
         x_tr, x_te = x[train], x[test]
         y_tr, y_te = (y[train], y[test]) if y is not None else (None, None)
+        split = f"a seeded split of {splits[0]}"
     n_classes = len(source.class_names) if with_labels else 0
+    # told by content: files named like MNIST's but holding other images are not MNIST for any comparison
+    identity = spec.name if source.images_md5 and all(published) else ""
     return Dataset(spec, x_tr, x_te, y_tr, y_te, num_classes=n_classes,
-                   class_names=source.class_names if with_labels else ())
+                   class_names=source.class_names if with_labels else (), identity=identity, split=split)
 
 
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from trainer.config import RESIDUAL_BLOCKS, ModelConfig
-from trainer.model.layers import dense
+from trainer.model.layers import dense, nonlinearity
 from trainer.model.vae import VAE
 
 
@@ -46,24 +46,25 @@ def to_prior_coordinates(mu_q, logvar_q, mu_p, logvar_p) -> tuple[torch.Tensor, 
 
 
 class ResidualBlock(nn.Module):
-    """h + W2 relu(W1 h + b1) + b2: a dense residual cell (NVAE's, without its convolutions). W2 starts at zero, so
+    """h + W2 act(W1 h + b1) + b2: a dense residual cell (NVAE's, without its convolutions). W2 starts at zero, so
     a new block is the identity and a deep ladder trains like a shallow one at first."""
 
-    def __init__(self, width: int, norm: str = "none"):
+    def __init__(self, width: int, norm: str = "none", act: str = "relu"):
         super().__init__()
         self.fc1 = dense(width, width, norm)
+        self.act = nonlinearity(act)
         self.fc2 = nn.Linear(width, width)
         nn.init.zeros_(self.fc2.weight)
         nn.init.zeros_(self.fc2.bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return h + self.fc2(torch.relu(self.fc1(h)))
+        return h + self.fc2(self.act(self.fc1(h)))
 
 
-def _step(n_in: int, width: int, residual: bool, norm: str) -> nn.Sequential:
+def _step(n_in: int, width: int, residual: bool, norm: str, act: str) -> nn.Sequential:
     """One deterministic step between stochastic layers: a dense layer, and a residual ladder's cells after it."""
-    cells = [ResidualBlock(width, norm) for _ in range(RESIDUAL_BLOCKS)] if residual else []
-    return nn.Sequential(dense(n_in, width, norm), nn.ReLU(), *cells)
+    cells = [ResidualBlock(width, norm, act) for _ in range(RESIDUAL_BLOCKS)] if residual else []
+    return nn.Sequential(dense(n_in, width, norm), nonlinearity(act), *cells)
 
 
 class HierarchicalVAE(VAE):
@@ -82,11 +83,11 @@ class HierarchicalVAE(VAE):
         self.config = config
         self.dims = dims
         # bottom-up: a deterministic step per stochastic layer above the first, then that layer's Gaussian
-        self.up = nn.ModuleList(_step(width, width, self.skip, config.norm) for _ in dims[1:])
+        self.up = nn.ModuleList(_step(width, width, self.skip, config.norm, config.activation) for _ in dims[1:])
         self.up_mu = nn.ModuleList(nn.Linear(width, d) for d in dims[1:])
         self.up_logvar = nn.ModuleList(nn.Linear(width, d) for d in dims[1:])
         # top-down: p(z_l | z_{l+1}) for l = 1 .. L-1, shared by the generative model and q
-        self.down = nn.ModuleList(_step(dims[i + 1], width, self.skip, config.norm)
+        self.down = nn.ModuleList(_step(dims[i + 1], width, self.skip, config.norm, config.activation)
                                   for i in range(len(dims) - 1))
         self.down_mu = nn.ModuleList(nn.Linear(width, dims[i]) for i in range(len(dims) - 1))
         self.down_logvar = nn.ModuleList(nn.Linear(width, dims[i]) for i in range(len(dims) - 1))

@@ -29,25 +29,30 @@ def folded_state(state) -> dict:
     return out
 
 
+def activate(h: np.ndarray, name: str) -> np.ndarray:
+    """ModelConfig.activation in place on float32 h: relu or tanh (trainer.model.layers.nonlinearity)."""
+    return np.tanh(h, out=h) if name == "tanh" else np.maximum(h, 0.0, out=h)
+
+
 def _dense(state, name: str, h: np.ndarray) -> np.ndarray:
     w, b = folded_dense(state, name)
     return h @ w.T + b
 
 
-def generate_numpy(state, dims, u: np.ndarray, skip: bool = False) -> np.ndarray:
+def generate_numpy(state, dims, u: np.ndarray, skip: bool = False, act: str = "relu") -> np.ndarray:
     """HierarchicalVAE.generate in float32 numpy from a state_dict of numpy arrays: the decoder's input (z_1, and
     with a residual ladder's skip the top-down feature beside it) of the paths u (n, sum(dims)). The decoder
     sliders' path (trainer.analysis.snapshots), which keeps off torch's thread pool; the same math as the module,
-    its residual cells included (down.{layer}.2, .3, ...: h + fc2 relu(fc1 h))."""
+    its residual cells included (down.{layer}.2, .3, ...: h + fc2 act(fc1 h))."""
     bounds = np.cumsum((0, *dims))
     z = u[:, bounds[-2]:bounds[-1]]
     feature = None
     for layer in reversed(range(len(dims) - 1)):
-        h = np.maximum(_dense(state, f"down.{layer}.0", z), 0.0)
+        h = activate(_dense(state, f"down.{layer}.0", z), act)
         cell = 2
         while f"down.{layer}.{cell}.fc1.weight" in state:
-            h = h + _dense(state, f"down.{layer}.{cell}.fc2", np.maximum(_dense(state, f"down.{layer}.{cell}.fc1", h),
-                                                                         0.0))
+            inner = activate(_dense(state, f"down.{layer}.{cell}.fc1", h), act)
+            h = h + _dense(state, f"down.{layer}.{cell}.fc2", inner)
             cell += 1
         feature = h
         mu_p = _dense(state, f"down_mu.{layer}", h)

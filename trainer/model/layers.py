@@ -50,5 +50,11 @@ class NormedLinear(nn.Linear):
 
 
 def dense(n_in: int, n_out: int, norm: str = "none") -> nn.Linear:
-    """A hidden dense layer (a ReLU follows it): normalised when norm is "batch"."""
+    """A hidden dense layer (a nonlinearity follows it): normalised when norm is "batch"."""
     return NormedLinear(n_in, n_out) if norm == "batch" else nn.Linear(n_in, n_out)
+
+
+def nonlinearity(name: str) -> nn.Module:
+    """The hidden layers' activation (ModelConfig.activation): relu or tanh; parameter-free, so a checkpoint's state
+    names are the same under either."""
+    return nn.Tanh() if name == "tanh" else nn.ReLU()

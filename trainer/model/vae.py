@@ -20,7 +20,7 @@ from torch import nn
 from trainer.config import ModelConfig
 from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
-from trainer.model.layers import dense
+from trainer.model.layers import dense, nonlinearity
 from trainer.model.priors import STANDARD, MixturePrior
 
 LOG_2PI = math.log(2 * math.pi)
@@ -50,15 +50,15 @@ def continuous_bernoulli_mean(logits: torch.Tensor) -> torch.Tensor:
     return torch.where(small, 0.5 + logits / 12, exact)
 
 
-def _mlp(sizes: list[int], norm: str = "none", hidden_last: bool = False) -> nn.Sequential:
-    """Linear layers with ReLU between them (none after the last); the hidden ones batch-normalised when norm is
-    "batch", and the last one too when hidden_last (a ReLU follows it outside)."""
+def _mlp(sizes: list[int], norm: str = "none", hidden_last: bool = False, act: str = "relu") -> nn.Sequential:
+    """Linear layers with the activation `act` between them (none after the last); the hidden ones batch-normalised
+    when norm is "batch", and the last one too when hidden_last (an activation follows it outside)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         hidden = i < len(sizes) - 2
         layers.append(dense(a, b, norm) if hidden or hidden_last else nn.Linear(a, b))
         if hidden:
-            layers.append(nn.ReLU())
+            layers.append(nonlinearity(act))
     return nn.Sequential(*layers)
 
 
@@ -101,38 +101,38 @@ class VAE(nn.Module):
         self.vmapped = vmapped
         c, h, w = config.input_shape
         nc, d = config.num_classes, config.latent_dim
-        norm = config.norm
+        norm, act = config.norm, config.activation
         hidden = [int(s) for s in config.hidden]
         encoder = list(config.encoder_widths)
 
         if config.arch == "mlp":
             self.enc_body = nn.Flatten()
-            self.enc_mlp = nn.Sequential(_mlp([config.input_size + nc, *encoder], norm, hidden_last=True), nn.ReLU())
+            self.enc_mlp = nn.Sequential(_mlp([config.input_size + nc, *encoder], norm, True, act), nonlinearity(act))
             feat = encoder[-1]
-            self.dec_mlp = _mlp([d + decoder_extra + nc, *reversed(hidden), config.input_size], norm)
+            self.dec_mlp = _mlp([d + decoder_extra + nc, *reversed(hidden), config.input_size], norm, act=act)
             self.dec_conv = None
         else:
             chans = _conv_channels(h)
             enc: list[nn.Module] = []
             prev = c
             for ch in chans:
-                enc += [nn.Conv2d(prev, ch, 4, 2, 1), nn.ReLU()]
+                enc += [nn.Conv2d(prev, ch, 4, 2, 1), nonlinearity(act)]
                 prev = ch
             enc.append(nn.Flatten())
             self.enc_body = nn.Sequential(*enc)
             self._bottom = (chans[-1], h >> len(chans), w >> len(chans))
             flat = chans[-1] * self._bottom[1] * self._bottom[2]
-            self.enc_mlp = nn.Sequential(dense(flat + nc, encoder[0], norm), nn.ReLU())
+            self.enc_mlp = nn.Sequential(dense(flat + nc, encoder[0], norm), nonlinearity(act))
             feat = encoder[0]
-            self.dec_mlp = nn.Sequential(dense(d + decoder_extra + nc, hidden[0], norm), nn.ReLU(),
-                                         dense(hidden[0], flat, norm), nn.ReLU())
+            self.dec_mlp = nn.Sequential(dense(d + decoder_extra + nc, hidden[0], norm), nonlinearity(act),
+                                         dense(hidden[0], flat, norm), nonlinearity(act))
             dec: list[nn.Module] = []
             rev = list(reversed(chans))
             for i, ch in enumerate(rev):
                 out = rev[i + 1] if i + 1 < len(rev) else c
                 dec.append(nn.ConvTranspose2d(ch, out, 4, 2, 1))
                 if i + 1 < len(rev):
-                    dec.append(nn.ReLU())
+                    dec.append(nonlinearity(act))
             self.dec_conv = nn.Sequential(*dec)
         self.fc_mu = nn.Linear(feat, d)
         self.fc_logvar = nn.Linear(feat, d)
