@@ -261,6 +261,9 @@ class TrainConfig(Checked):
     al. 2016 warm up every layer; a longer ramp for the upper layers keeps them from collapsing); () = none."""
     layer_free_bits: tuple[float, ...] = setting((), number_list(0.0, max_len=MAX_LAYERS))
     """A hierarchical VAE: free bits (nats per dimension) of each layer, bottom first, in place of free_bits."""
+    protocol: str = setting("", text(64, need="a protocol name"))
+    """The published row this run reproduces (`vae-explorer protocols`, trainer.comparability.protocols), which set
+    its data, model and training; eval then scores it with the row's estimator. Empty: none declared."""
     compile: bool = setting(False, flag())
     """Train with a step compiled by torch.compile (on CUDA mode reduce-overhead, which captures CUDA graphs):
     fewer kernel launches and less Python per step, after a compilation of tens of seconds."""

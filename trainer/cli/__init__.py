@@ -17,13 +17,14 @@ from __future__ import annotations
 import sys
 
 from trainer.cli.evaluate import cmd_eval
-from trainer.cli.files import cmd_convert, cmd_info
+from trainer.cli.files import cmd_convert, cmd_info, cmd_protocols
 from trainer.cli.parser import PROG, build_parser
 from trainer.cli.sweep import cmd_sweep
 from trainer.cli.train import cmd_train
 from trainer.errors import VaeExplorerError
 
-COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "eval": cmd_eval, "info": cmd_info, "convert": cmd_convert}
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "eval": cmd_eval, "info": cmd_info, "convert": cmd_convert,
+            "protocols": cmd_protocols}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,13 +153,14 @@ def cmd_eval(args) -> int:
     from trainer.errors import ConfigError
     from trainer.training.evaluation import evaluate_checkpoint
 
-    if args.iwae_samples < 0:
+    if args.iwae_samples is not None and args.iwae_samples < 0:
         raise UsageError(f"{PROG} eval: --iwae-samples must be >= 0, got {args.iwae_samples}")
     if args.gaps:
         return cmd_gaps(args)
     if args.rate_split_points < 0 or args.rate_split_points == 1:
         raise UsageError(f"{PROG} eval: --rate-split-points must be 0 (skip) or >= 2, got {args.rate_split_points}")
     ckpt, dataset, model, device = _loaded(args)
+    k = _estimator_k(args, ckpt)
     # per mille, not examples: with many IWAE samples the bar moves within an example too
     with tqdm(total=1000, unit="‰", file=sys.stderr, mininterval=BAR_INTERVAL, desc="eval") as bar:
         def progress(done: float, total: int) -> None:
@@ -167,7 +168,7 @@ def cmd_eval(args) -> int:
             bar.update(int(1000 * done / max(total, 1)) - bar.n)
 
         try:
-            result = evaluate_checkpoint(ckpt, dataset, model, device, iwae_samples=args.iwae_samples,
+            result = evaluate_checkpoint(ckpt, dataset, model, device, iwae_samples=k,
                                          rate_split_points=args.rate_split_points,
                                          disentanglement=args.disentanglement,
                                          disentanglement_points=args.disentanglement_points, progress=progress,
@@ -175,11 +176,13 @@ def cmd_eval(args) -> int:
         except ConfigError as exc:
             raise UsageError(f"{PROG} eval: {exc}") from None
     result = _with_ais(args, result, ckpt, dataset, model, device, held_out=True)
-    result["split"] = dataset.heldout
+    result.update(_comparison(ckpt, dataset, result, k))
     if args.json:
         print_json(result)
     else:
         for key, value in result.items():
+            if key in ("comparable_to", "not_comparable"):
+                continue  # _print_comparison says them
             if key == "kl_per_dim":
                 value = " ".join(f"{v:.2f}" for v in value)
             elif key == "rate_split":
@@ -198,5 +201,42 @@ def cmd_eval(args) -> int:
                   f"stochastic lower bound on log p(x); _se is over the examples, _mc_se the chains' share of it")
         _print_sandwich(result)
         _print_note(result, ckpt, dataset)
+        _print_comparison(result)
     return 0
+
+
+def _estimator_k(args, ckpt) -> int:
+    """--iwae-samples, or when not given the K of the run's declared protocol (its row's estimator), else 0."""
+    if args.iwae_samples is not None:
+        return int(args.iwae_samples)
+    if not ckpt.train_config.protocol:
+        return 0
+    from trainer.comparability.protocols import protocol
+    from trainer.errors import ConfigError
+
+    try:
+        return protocol(ckpt.train_config.protocol).eval_k
+    except ConfigError as exc:
+        raise UsageError(f"{PROG} eval: {args.checkpoint}: {exc}; give --iwae-samples") from None
+
+
+def _comparison(ckpt, dataset, result: dict, k: int) -> dict:
+    """What the figure was measured on (split, test binarization, protocol) and the published rows it can stand
+    beside: comparable_to, or not_comparable's first reason."""
+    from trainer.comparability.verdict import comparability
+    from trainer.model.likelihood import heldout_binarization
+
+    return {"split": dataset.heldout, "test_binarization": heldout_binarization(dataset, ckpt.train_config),
+            "iwae_samples": k, "protocol": ckpt.train_config.protocol, **comparability(ckpt, dataset, result, k)}
+
+
+def _print_comparison(result: dict) -> None:
+    """The published rows beside the figure, or why none is."""
+    if result["not_comparable"]:
+        print(f"not comparable with published figures: {result['not_comparable']}")
+    for c in result["comparable_to"]:
+        differs = "; ".join(c["differs"]) or "the row's model and objective"
+        print(f"comparable: {c['protocol']} ({c['row']}): published {c['figure']:.2f}, ours {c['ours']:.2f} ± "
+              f"{c['ours_se']:.2f}, delta {c['delta']:+.2f} nats; epochs ours {c['epochs']['ours']:,}, the row's "
+              f"{c['epochs']['row']:,}; {differs}")
 

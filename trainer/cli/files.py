@@ -17,6 +17,25 @@ def print_notes(dataset) -> None:
         print(f"warning: {note}", file=sys.stderr)
 
 
+def cmd_protocols(args) -> int:
+    """`vae-explorer protocols`: every published row, what its protocol sets, or why it cannot be reproduced here."""
+    from trainer.comparability.protocols import protocols
+
+    listed = protocols()
+    if args.json:
+        print_json([{"name": p.name, "available": not p.unavailable, "unavailable": p.unavailable,
+                     "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in p.settings.items()},
+                     "eval_k": p.eval_k, "figure": p.row.figure, "checked": p.row.checked,
+                     "not_reproduced": list(p.not_reproduced)} for p in listed])
+        return 0
+    for p in listed:
+        print(p.describe())
+    notes = sorted({note for p in listed for note in p.not_reproduced})
+    for note in notes:
+        print(f"note: not reproduced: {note}")
+    return 0
+
+
 def cmd_info(args) -> int:
     from trainer.checkpoints.hdf5 import read_info
 

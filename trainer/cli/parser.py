@@ -177,8 +177,8 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
              "q(z) unbiased, log q(z) short only by Jensen's gap) or mws (minibatch-weighted, biased by an offset "
              "that moves with the posteriors' overlap)",
              choices=TC_SAMPLING)
-    o.add_argument("--epochs", type=option(TrainConfig, "epochs", "--epochs"), default=10,
-                   help="total epochs (with --resume: the new total)")
+    o.add_argument("--epochs", type=option(TrainConfig, "epochs", "--epochs"), default=10 if sweep else None,
+                   help="total epochs (with --resume: the new total; default 10, or the --protocol's)")
     _setting(o, "--batch-size", sweep)
     _setting(o, "--lr", sweep)
     o.add_argument("--tensorboard", default="", metavar="DIR",
@@ -229,8 +229,9 @@ def _add_eval_parser(sub) -> None:
     e.add_argument("--split", choices=("test", "valid"), default="test",
                    help="the held-out split it scores: test (the default: the figure to report), or valid, the "
                         "validation split of a source that has one (binarized-mnist), which training evaluated")
-    e.add_argument("--iwae-samples", type=option(EvalOptions, "iwae_samples", "--iwae-samples"), default=0,
-                   help="K importance samples for log p(x) (0 = skip)")
+    e.add_argument("--iwae-samples", type=option(EvalOptions, "iwae_samples", "--iwae-samples"), default=None,
+                   help="K importance samples for log p(x) (0 = skip; default: the K of the run's protocol, which "
+                        "makes the figure comparable with its row, else 0)")
     e.add_argument("--disentanglement", action="store_true",
                    help="also DCI, SAP and the FactorVAE score, by disentanglement_lib's protocols (sprites; "
                         "gradient-boosted trees on --disentanglement-points: minutes)")
@@ -282,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a VAE headlessly and write a checkpoint")
     _add_training_args(t, sweep=False)
+    t.add_argument("--protocol", default="", metavar="NAME",
+                   help="reproduce a published row (vae-explorer protocols): sets the data, split, binarization, "
+                        "model, objective, batch and epochs to the row's, and eval then scores with the row's "
+                        "estimator; --epochs may shorten it, --seed and --device may be given, anything else is "
+                        "refused")
     t.add_argument("--out", required=True, help="checkpoint to write (HDF5)")
     t.add_argument("--resume", help="checkpoint to continue from")
     t.add_argument("--save-every", type=checked(SAVE_EVERY, "--save-every"), default=5.0,
@@ -331,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--channels", choices=("auto", "gray", "rgb"), default="auto")
     c.add_argument("--strict", action="store_true", help="refuse images of mixed sizes instead of resizing them")
     c.add_argument("--json", action="store_true")
+
+    pr = sub.add_parser("protocols", help="list the published rows a run can reproduce (train --protocol NAME), "
+                                          "with what each sets, and the rows that cannot be reproduced here and why")
+    pr.add_argument("--json", action="store_true")
 
     i = sub.add_parser("info", help="show a checkpoint's configuration and history")
     i.add_argument("checkpoint")

@@ -54,10 +54,23 @@ def _open_run(args, group):
     if restarted_by_torchrun() and Path(args.out).is_file():
         resume = args.out  # torchrun restarted the group after a failure: go on from the last save
     ckpt = load_checkpoint(resume) if resume else None
+    chosen = _protocol(args, ckpt)
     spec = dataset_spec(args, ckpt.dataset if ckpt else None, seed=args.split_seed)
     dataset = load_dataset(spec, memory_budget=budget(args))
     loaded_at = time.perf_counter()
-    if ckpt is None:
+    if ckpt is None and chosen is not None:
+        from trainer.comparability.protocols import check_protocol_data, protocol_settings
+        from trainer.errors import ConfigError
+
+        try:
+            check_protocol_data(chosen, dataset, where=spec.data_dir or spec.name)
+            settings = protocol_settings(chosen, {**given_settings(args), "epochs": args.epochs,
+                                                  "device": args.device, "precision": args.precision,
+                                                  "compile": args.compile or None})
+        except ConfigError as exc:
+            raise UsageError(f"{PROG} train: --protocol {chosen.name}: {exc}") from None
+        trainer = open_trainer(dataset, on_divergence="stop", group=group, **settings)
+    elif ckpt is None:
         model_cfg, train_cfg = new_configs(args, dataset)
         trainer = open_trainer(dataset, model=model_cfg, train=train_cfg, on_divergence="stop", group=group)
     else:
@@ -67,6 +80,30 @@ def _open_run(args, group):
         trainer = open_trainer(dataset, checkpoint=ckpt, where=str(resume), on_divergence="stop", group=group,
                                **named)
     return trainer, resume, loaded_at
+
+
+def _protocol(args, ckpt):
+    """The --protocol a fresh run follows (None: none), with --epochs and --dataset resolved against it: --epochs
+    defaults to the protocol's (else 10), --dataset to its row's; a resume keeps the checkpoint's own protocol."""
+    from trainer.comparability.protocols import protocol
+    from trainer.errors import ConfigError
+
+    if not args.protocol or ckpt is not None:
+        if args.protocol and args.protocol != ckpt.train_config.protocol:
+            raise UsageError(f"{PROG} train: --protocol {args.protocol}: a resume keeps {args.resume}'s protocol "
+                             f"({ckpt.train_config.protocol or 'none'})")
+        args.epochs = 10 if args.epochs is None else args.epochs
+        return None
+    try:
+        chosen = protocol(args.protocol)
+    except ConfigError as exc:
+        raise UsageError(f"{PROG} train: --protocol: {exc}") from None
+    if args.dataset not in (None, chosen.row.dataset):
+        raise UsageError(f"{PROG} train: --protocol {chosen.name} trains on {chosen.row.dataset}, not --dataset "
+                         f"{args.dataset}")
+    args.dataset = chosen.row.dataset
+    args.epochs = chosen.settings["epochs"] if args.epochs is None else args.epochs
+    return chosen
 
 
 def _epoch_line(trainer, report) -> str:
@@ -161,6 +198,8 @@ def _train_and_save(args, trainer, group) -> str | None:
 def _report(args, trainer, group, start_step: int, start_elapsed: float, diverged: str | None,
             wall_s: float) -> int:
     """The run's held-out and training ELBO and speed: one JSON object (--json) or one line; 1 if it diverged."""
+    from trainer.model.likelihood import heldout_binarization
+
     seconds = trainer.elapsed_s - start_elapsed
     samples = trainer.samples_since(start_step)
     # the evaluation that closed the last epoch scored these weights with the same seed: reused when there is one
@@ -175,6 +214,8 @@ def _report(args, trainer, group, start_step: int, start_elapsed: float, diverge
         "train": terms(train),
         "test": terms(test),
         "heldout_split": trainer.dataset.heldout,
+        "test_binarization": heldout_binarization(trainer.dataset, trainer.config),
+        "protocol": trainer.config.protocol,
         "device": str(trainer.device),
         "world_size": group.world,
         "out": str(args.out),

@@ -39,6 +39,8 @@ class PublishedRow:
     binarization: str
     train_split: str
     test_split: str
+    train_examples: int
+    """Images trained on: 60,000 (MNIST's training set), 50,000 (binarized-mnist's, its validation set aside)."""
     test_examples: int
     epochs: int
     batch_size: int

@@ -59,6 +59,17 @@ def heldout_for_likelihood(dataset, train_config: TrainConfig) -> np.ndarray:
     return binarize_fixed(dataset.x_test, train_config.seed + HELDOUT_SEED_OFFSET)
 
 
+def heldout_binarization(dataset, train_config: TrainConfig) -> str:
+    """How the held-out images were binarized for scoring, in words: a recorded property of the run, since the
+    checkpoint's binarize and seed fix it (eval --json and train --json's test_binarization)."""
+    if getattr(dataset, "prebinarized", False):
+        return "none: the source's own 0/1 images (a static binarization)"
+    if train_config.binarize == "none":
+        return "none: the pixel values as given"
+    return (f"one fixed Bernoulli draw of every pixel (seed {train_config.seed + HELDOUT_SEED_OFFSET}), the same at "
+            "every evaluation of this run; not the expectation over draws")
+
+
 @dataclass(frozen=True)
 class LikelihoodMeaning:
     """How to name the ELBO and the importance-sampled estimate of one model on one data set."""
