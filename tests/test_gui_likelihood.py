@@ -98,3 +98,38 @@ def test_the_binarize_choice_trains_the_run_and_locks_with_the_model(qtbot, smal
     trainer = win.session.worker.trainer
     assert trainer.config.binarize == "static"
     assert not win.controls.binarize_combo.isEnabled()  # a setting of the model: locked while it exists
+
+
+def test_the_estimate_says_why_it_does_not_compare_with_a_published_figure(qtbot, grey):
+    panel = ElboGapPanel(LatestJob("vae-explorer IWAE"))
+    qtbot.addWidget(panel)
+    decoder, latents = published(grey, binarize="dynamic")
+    assert latents.provenance is not None and latents.provenance.label == "grey.npz"
+    panel.set_latents(latents)
+    estimate(qtbot, panel, decoder, latents)
+    assert ("Not comparable with published figures: dataset: grey.npz, told by its files' checksums, is not mnist "
+            "as published") in panel.published.text()
+
+
+def test_an_estimate_under_a_rows_protocol_names_the_row_and_its_distance(qtbot, grey):
+    import dataclasses
+
+    from trainer.comparability.protocols import protocol
+
+    jobs = LatestJob("vae-explorer IWAE")
+    panel = ElboGapPanel(jobs)
+    qtbot.addWidget(panel)
+    decoder, latents = published(grey, binarize="dynamic")
+    # the provenance of a run on MNIST's published files that follows the VAE row (what the publisher would send)
+    row = protocol("burda16-vae-1layer-k1")
+    prov = dataclasses.replace(latents.provenance, identity="mnist", split="standard", train_examples=60_000,
+                               test_examples=10_000, epochs=10,
+                               train_config=dataclasses.replace(latents.provenance.train_config, protocol=row.name))
+    panel.set_model(decoder)
+    panel.set_latents(dataclasses.replace(latents, provenance=prov))
+    # an estimate with the row's K on the 10,000 test images finishing (the job's own signal, its result's keys)
+    jobs.sig_done.emit(0, {"elbo": -99.0, "log_px": -95.5, "gap": 3.5, "k": 5000, "n": 10_000, "step": 30_000,
+                           "log_px_se": 0.2})
+    text = panel.published.text()
+    assert "Comparable with <b>Burda et al., MNIST, VAE, 1 stochastic layer, k = 1</b>" in text
+    assert "published -86.76, Δ -8.74 nats; epochs 10 here, 3,280 there" in text

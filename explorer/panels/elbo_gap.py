@@ -85,11 +85,17 @@ class ElboGapPanel(QWidget):
         self.elbo_label = QLabel("—")
         self.logpx_label = QLabel("—")
         self.gap_label = QLabel("—")
+        self.published = QLabel("")
+        """Under log p(x): the published figures the estimate can stand beside, or the first reason none can."""
+        self.published.setWordWrap(True)
+        self.published.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self._provenance = None
         self.note = QLabel("Estimates log p(x) on held-out data in the background.")
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #707070")
         for label in (self.elbo_label, self.logpx_label, self.gap_label):
             label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            label.setWordWrap(True)  # a narrow dock wraps them rather than clipping the panel's right edge
         self._lay_out()
 
         self._run.sig_clicked_idle.connect(self.start)
@@ -125,6 +131,7 @@ class ElboGapPanel(QWidget):
         layout.addWidget(self.button)
         layout.addWidget(self.progress)
         layout.addLayout(form)
+        layout.addWidget(self.published)
         layout.addWidget(self.note)
         for title, tip, view in (
                 ("Approximation and amortization",
@@ -168,6 +175,7 @@ class ElboGapPanel(QWidget):
         """A LatentSnapshot: its images, labels and meaning (set_data) and the μ the point's classical VI starts
         from (the scatter's points)."""
         self.set_data(latents.x, latents.labels, latents.meaning)
+        self._provenance = latents.provenance
         self.point_vi.set_encodings(latents.mu, latents.indices)
 
     @property
@@ -186,10 +194,11 @@ class ElboGapPanel(QWidget):
 
     def clear(self) -> None:
         self._run.drop()  # what the cancelled estimate still sends is about the old model
-        self._snapshot = self._x = self._y = None
+        self._snapshot = self._x = self._y = self._provenance = None
         self._result = None
         for label in (self.elbo_label, self.logpx_label, self.gap_label):
             label.setText("—")
+        self.published.setText("")
         self.split.clear()
         self.point_vi.clear()
         self.point.clear()
@@ -239,6 +248,7 @@ class ElboGapPanel(QWidget):
                                    else f"IWAE, K={result['k']} (not a log-likelihood)")
         self.logpx_label.setText(f"{result['log_px']:.2f}{pm('log_px')} nats")
         self.gap_label.setText(f"<b>{result['gap']:.2f}{pm('gap')} nats</b> = KL(q(z|x) ‖ p(z|x))")
+        self._show_published(result, normalized)
         for label in (self.elbo_label, self.logpx_label, self.gap_label):
             label.setToolTip("± the standard error over the examples. IWAE is a lower bound on log p(x) in "
                              "expectation, short of it by roughly the variance of its log-weights over 2K: so the "
@@ -252,6 +262,33 @@ class ElboGapPanel(QWidget):
             tail += IWAE_NOTE.format(k=bound_k)
         self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. {tail}")
         self.sig_estimated.emit(result)
+
+    def _show_published(self, result: dict, normalized: bool) -> None:
+        """Whether the estimate can stand beside a published figure (trainer.comparability.verdict, as eval judges):
+        the closest row and how far, or the first reason none is comparable."""
+        if self._provenance is None:
+            self.published.setText("")
+            return
+        from trainer.comparability.verdict import judge
+
+        verdict = judge(self._provenance, {"iwae_log_px": result["log_px"], "iwae_log_px_se": result.get("log_px_se"),
+                                           "n": result["n"], "likelihood_normalized": normalized}, result["k"])
+        rows = verdict["comparable_to"]
+        if not rows:
+            self.published.setText(f"<span style='color:#707070'>Not comparable with published figures: "
+                                   f"{verdict['not_comparable']}.</span>")
+            self.published.setToolTip("A figure stands beside a paper's only when the data (told by its files' "
+                                      "checksums), its binarization, the splits, the estimator and its K all match: "
+                                      "vae-explorer protocols lists the rows, train --protocol reproduces one")
+            return
+        best = rows[0]
+        self.published.setText(
+            f"Comparable with <b>{best['source'].split(',')[0]} et al., {best['row']}</b>: published "
+            f"{best['figure']:.2f}, Δ {best['delta']:+.2f} nats; epochs {best['epochs']['ours']:,} here, "
+            f"{best['epochs']['row']:,} there" + (f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""))
+        self.published.setToolTip("\n".join(
+            f"{c['protocol']}: {c['figure']:.2f} (Δ {c['delta']:+.2f}); "
+            f"{'; '.join(c['differs']) or 'the same model and objective'}" for c in rows))
 
     def _on_failed(self, _token: int, message: str) -> None:
         self.note.setText(f"<span style='color:#b3261e'>Estimate failed: {message}</span>")

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from trainer.analysis.snapshots import DecoderSnapshot, encode_heldout, preview_images, trained_bound_k
-from trainer.model.likelihood import LikelihoodMeaning
+from trainer.model.likelihood import LikelihoodMeaning, Provenance
 
 
 def checkpoint_snapshots(ckpt, step: int, load_dataset, n_preview: int, n_samples: int, seed: int,
@@ -38,7 +38,9 @@ def checkpoint_snapshots(ckpt, step: int, load_dataset, n_preview: int, n_sample
     yield preview_images(model, x, y, n_samples, seed, step)
     scored = heldout_for_likelihood(dataset, ckpt.train_config)  # as the trainer evaluates it
     meaning = LikelihoodMeaning.of(ckpt.model_config, ckpt.train_config, scored)
-    yield encode_heldout(model, dataset, "cpu", max_points, step=step, x_test=scored, meaning=meaning)
+    provenance = Provenance.of(dataset, ckpt.model_config, ckpt.train_config, int(ckpt.progress.get("epoch", 0)))
+    yield encode_heldout(model, dataset, "cpu", max_points, step=step, x_test=scored, meaning=meaning,
+                         provenance=provenance)
 
 
 # --- what the training thread publishes, and when -------------------------------------------------
@@ -139,7 +141,8 @@ class ExplorePublisher:
         if latent_due:
             if self._meaning is None:  # fixed for a model: its likelihood, binarization and data never change
                 self._meaning = LikelihoodMeaning.of(trainer.model_config, trainer.config, trainer.x_test)
+            provenance = Provenance.of(trainer.dataset, trainer.model_config, trainer.config, trainer.epoch)
             out.append(encode_heldout(trainer.model, trainer.dataset, trainer.device, self.max_points, step=step,
-                                      x_test=trainer.x_test, meaning=self._meaning))
+                                      x_test=trainer.x_test, meaning=self._meaning, provenance=provenance))
             self._last_latent_step = step
         return out

@@ -26,7 +26,7 @@ import numpy as np
 
 from trainer.config import ModelConfig
 from trainer.model.hierarchy_numpy import activate, folded_state, generate_numpy
-from trainer.model.likelihood import LikelihoodMeaning
+from trainer.model.likelihood import LikelihoodMeaning, Provenance
 from trainer.pixels import to_float01
 from trainer.threads import one_torch_thread
 
@@ -264,6 +264,8 @@ class LatentSnapshot:
     """float64 (latent_dim,): Var_x(mu_j), the Burda et al. activity statistic."""
     meaning: LikelihoodMeaning | None = None
     """What the model's ELBO and IWAE estimate on `x` may be called (log p(x), log p(x|y), or not a likelihood)."""
+    provenance: Provenance | None = None
+    """The data and run the figures on `x` come from, so a panel can say whether they compare with a paper's."""
 
     learned_rate: float | None = None
     """Under a learned prior, the held-out rate E_x KL(q(z|x) ‖ p(z)) by Monte Carlo (its kl_per_dim, to the
@@ -293,6 +295,7 @@ def _read_only(arr: np.ndarray | None) -> np.ndarray | None:
 def encode_heldout(
     model, dataset: "Dataset", device, max_points: int | None = None, step: int = 0, batch_size: int = 1024,
     seed: int = 0, x_test: np.ndarray | None = None, meaning: LikelihoodMeaning | None = None,
+    provenance: Provenance | None = None,
 ) -> LatentSnapshot:
     """Encode the held-out split (all of it unless `max_points`) with `model`, in the calling thread.
 
@@ -332,6 +335,7 @@ def encode_heldout(
         kl_per_dim=kl,
         mu_variance=mu.astype(np.float64).var(axis=0),
         meaning=meaning,
+        provenance=provenance,
         prior_components=components,
         learned_rate=learned_rate,
     )

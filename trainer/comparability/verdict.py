@@ -1,6 +1,7 @@
 """Whether a checkpoint's test log p(x) can stand beside a published figure, and if not, the first reason why.
 
-    verdict = comparability(ckpt, dataset, result, estimator_k=5000)
+    verdict = comparability(ckpt, dataset, result, estimator_k=5000)   # a checkpoint, as eval judges it
+    verdict = judge(latents.provenance, result, estimator_k=100)        # trainer.model.likelihood.Provenance
     verdict["comparable_to"]   # [{source, row, figure, ours, ours_se, delta, protocol, epochs, differs, ...}]
     verdict["not_comparable"]  # None, or the first reason: "test split: 1,000 images of a seeded split of t10k, ..."
 
@@ -16,22 +17,23 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.comparability.published import PublishedRow, published_rows
+from trainer.model.likelihood import Provenance
 
 
-def _facts(ckpt, dataset, result: dict, estimator_k: int) -> dict[str, Any]:
+def _facts(prov: Provenance, result: dict, estimator_k: int) -> dict[str, Any]:
     """What the figure was measured on, in the terms of a published row."""
     return {
         "normalized": bool(result.get("likelihood_normalized", False)),
-        "likelihood": ckpt.model_config.likelihood,
-        "conditional": bool(ckpt.model_config.conditional),
-        "identity": dataset.identity,
-        "label": dataset.describe().split(":")[0],
-        "binarize": ckpt.train_config.binarize,
-        "prebinarized": bool(dataset.prebinarized),
-        "split": dataset.split,
-        "heldout": dataset.heldout,
-        "train": len(dataset.x_train),
-        "test": int(result.get("n", len(dataset.x_test))),
+        "likelihood": prov.model_config.likelihood,
+        "conditional": bool(prov.model_config.conditional),
+        "identity": prov.identity,
+        "label": prov.label,
+        "binarize": prov.train_config.binarize,
+        "prebinarized": prov.prebinarized,
+        "split": prov.split,
+        "heldout": prov.heldout,
+        "train": prov.train_examples,
+        "test": int(result.get("n", prov.test_examples)),
         "k": int(estimator_k) if "iwae_log_px" in result else 0,
     }
 
@@ -119,11 +121,17 @@ def model_differences(row: PublishedRow, model_config, train_config) -> list[str
 def comparability(ckpt, dataset, result: dict, estimator_k: int, rows=None) -> dict[str, Any]:
     """eval --json's comparable_to and not_comparable for a checkpoint's result (trainer.training.evaluation's keys:
     iwae_log_px and its _se, n, likelihood_normalized) measured with IWAE of `estimator_k` samples."""
-    rows = [r for r in (rows if rows is not None else published_rows()) if r.figure is not None]
-    facts = _facts(ckpt, dataset, result, estimator_k)
-    declared = ckpt.train_config.protocol
-    pinned = any(r.name == declared for r in rows)  # a declared row in the table: its reason is the one given
     epochs = int(ckpt.progress.get("epoch", 0))
+    return judge(Provenance.of(dataset, ckpt.model_config, ckpt.train_config, epochs), result, estimator_k, rows)
+
+
+def judge(prov: Provenance, result: dict, estimator_k: int, rows=None) -> dict[str, Any]:
+    """comparable_to and not_comparable of a figure measured on `prov`'s data and run (result: iwae_log_px and its
+    _se, n, likelihood_normalized) with IWAE of `estimator_k` samples."""
+    rows = [r for r in (rows if rows is not None else published_rows()) if r.figure is not None]
+    facts = _facts(prov, result, estimator_k)
+    declared = prov.train_config.protocol
+    pinned = any(r.name == declared for r in rows)  # a declared row in the table: its reason is the one given
     comparable, closest = [], (-1, "")
     for row in sorted(rows, key=lambda r: r.name != declared):  # the declared row first, then the table's order
         reason = first_reason(row, facts)
@@ -133,11 +141,11 @@ def comparability(ckpt, dataset, result: dict, estimator_k: int, rows=None) -> d
                 closest = (_progress(reason), reason)
             continue
         ours = float(result["iwae_log_px"])
-        differs = model_differences(row, ckpt.model_config, ckpt.train_config)
+        differs = model_differences(row, prov.model_config, prov.train_config)
         comparable.append({
             "source": f"{row.source}, {row.table}", "row": row.row, "figure": row.figure, "ours": ours,
             "ours_se": float(result.get("iwae_log_px_se", 0.0)), "delta": ours - row.figure, "protocol": row.name,
-            "declared": row.name == declared, "epochs": {"ours": epochs, "row": row.epochs}, "differs": differs,
+            "declared": row.name == declared, "epochs": {"ours": prov.epochs, "row": row.epochs}, "differs": differs,
             "checked": row.checked})
     comparable.sort(key=lambda c: (not c["declared"], len(c["differs"])))
     return {"comparable_to": comparable, "not_comparable": None if comparable else closest[1] or "no published rows"}

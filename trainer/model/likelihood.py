@@ -71,6 +71,36 @@ def heldout_binarization(dataset, train_config: TrainConfig) -> str:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """What a held-out figure of a run was measured on, short of the estimate itself: the data told by its content,
+    its splits, the run's binarization and settings. trainer.comparability.verdict judges from it whether the figure
+    can stand beside a published one; LatentSnapshot carries it so the window judges as `eval` does."""
+
+    identity: str
+    """Dataset.identity: mnist or binarized-mnist when the files are the published ones, else ""."""
+    label: str
+    """The data's short name (its describe() before the colon)."""
+    split: str
+    """Dataset.split: "standard", or what the split was cut from."""
+    heldout: str
+    """test, or valid."""
+    train_examples: int
+    test_examples: int
+    prebinarized: bool
+    model_config: ModelConfig
+    train_config: TrainConfig
+    epochs: int
+    """Epochs trained when the figure's weights were taken."""
+
+    @classmethod
+    def of(cls, dataset, model_config: ModelConfig, train_config: TrainConfig, epochs: int) -> "Provenance":
+        return cls(identity=dataset.identity, label=dataset.describe().split(":")[0], split=dataset.split,
+                   heldout=dataset.heldout, train_examples=len(dataset.x_train), test_examples=len(dataset.x_test),
+                   prebinarized=bool(dataset.prebinarized), model_config=model_config, train_config=train_config,
+                   epochs=int(epochs))
+
+
+@dataclass(frozen=True)
 class LikelihoodMeaning:
     """How to name the ELBO and the importance-sampled estimate of one model on one data set."""
 
