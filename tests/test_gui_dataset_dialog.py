@@ -215,3 +215,56 @@ def test_the_second_rounds_bad_inputs_are_one_line_in_the_dialog(qtbot, dialog, 
     assert len(dataset.x_train) + len(dataset.x_test) == 4
     notes = summary(dialog)["Notes"]
     assert "bomb.png" in notes and "decompression-bomb limit" in notes and dialog.ok_button.isEnabled()
+
+
+# --- the field's datasets: Larochelle's .amat folder and the whole MNIST -------------------------------------
+def write_amat_folder(folder: Path, sizes=(40, 10, 12)) -> Path:
+    """binarized_mnist_{train,valid,test}.amat(.gz) of random 0/1 images: the published names, other images."""
+    for seed, (split, n) in enumerate(zip(("train", "valid", "test"), sizes)):
+        rows = np.random.default_rng(seed).integers(0, 2, (n, 784))
+        text = "".join(" ".join(map(str, r)) + "\n" for r in rows).encode()
+        name = folder / f"binarized_mnist_{split}.amat"
+        if split == "train":
+            Path(f"{name}.gz").write_bytes(gzip.compress(text))
+        else:
+            name.write_bytes(text)
+    return folder
+
+
+def test_an_amat_folder_shows_its_three_way_split_and_its_static_binarization(qtbot, dialog, tmp_path):
+    dataset = load(qtbot, dialog, write_amat_folder(tmp_path), "amat")
+    assert dataset.spec.name == "binarized-mnist" and dataset.prebinarized
+    rows = summary(dialog)
+    assert rows["Examples"] == "40 train / 10 valid"
+    assert rows["Split"].startswith("the published splits, whole; training holds out the validation split")
+    assert rows["Split"].endswith("not a published set (its files' checksums say so)")
+    assert rows["Binarization"] == "static: fixed 0/1 images (Binarize stays none)"
+
+
+def test_the_published_files_of_both_sets_are_recognised_with_their_sizes(qtbot, dialog, shared_mnist_full_dir,
+                                                                           shared_binarized_dir):
+    load(qtbot, dialog, shared_mnist_full_dir, "idx")
+    rows = summary(dialog)
+    assert rows["Examples"] == "60,000 train / 10,000 test"
+    assert rows["Split"] == "the published splits, whole; MNIST as published"
+    assert rows["Binarization"].startswith("grey levels")
+    load(qtbot, dialog, shared_binarized_dir, "amat")
+    rows = summary(dialog)
+    assert rows["Examples"] == "50,000 train / 10,000 valid"
+    assert rows["Split"].endswith("Larochelle's binarized MNIST as published")
+
+
+def test_choosing_binarized_mnist_in_the_controls_shows_its_folder_and_locks_binarize(qtbot):
+    from explorer.panels.controls import ControlsPanel
+
+    controls = ControlsPanel()
+    qtbot.addWidget(controls)
+    controls.binarize_combo.setCurrentText("dynamic")
+    controls.dataset_combo.setCurrentIndex(controls.dataset_combo.findData("binarized-mnist"))
+    assert controls.binarize_combo.currentText() == "none" and not controls.binarize_combo.isEnabled()
+    assert not controls.conditional_check.isEnabled()  # Larochelle's files have no labels
+    controls.folder_edit.setText("/data/binarized")
+    controls.folder_edit.editingFinished.emit()
+    spec = controls.settings_model.value.dataset_spec()
+    assert (spec.name, spec.data_dir) == ("binarized-mnist", "/data/binarized")
+    assert controls.settings_model.value.train_config().binarize == "none"

@@ -1,4 +1,5 @@
-"""File > Open dataset: choose an IDX folder, an .npz, an HDF5 file or an image folder, see it, then train on it.
+"""File > Open dataset: choose an IDX folder, Larochelle's .amat folder, an .npz, an HDF5 file or an image folder, see
+it (its sizes, split and binarization), then train on it.
 
     dialog = DatasetDialog(parent, seed=settings.split_seed, start_dir=last_folder)
     dialog.load_path("/data/mnist", "idx")        # or let the user browse; loading runs in a worker thread
@@ -60,6 +61,10 @@ def preview_zoom(width: int, height: int) -> float:
     return float(min(4, int(fit))) if fit >= 1 else fit
 
 
+SUMMARY_ROWS = ("Examples", "Split", "Binarization", "Each example", "Labels", "Memory")
+"""The rows describe() fills, in order."""
+
+
 def describe(dataset) -> list[tuple[str, str]]:
     """The summary rows the dialog shows: (label, text)."""
     c, h, w = dataset.input_shape
@@ -69,12 +74,33 @@ def describe(dataset) -> list[tuple[str, str]]:
         labels = f"{dataset.num_classes} classes: {names}"
     nbytes = sum(a.nbytes for a in (dataset.x_train, dataset.x_test, dataset.y_train, dataset.y_test) if a is not None)
     return [
-        ("Examples", f"{len(dataset.x_train):,} train / {len(dataset.x_test):,} test"),
+        ("Examples", f"{len(dataset.x_train):,} train / {len(dataset.x_test):,} {dataset.heldout}"),
+        ("Split", _split_text(dataset)),
+        ("Binarization", _binarization_text(dataset)),
         # how the source's values were read (e.g. "int64 0/1 read as binary"), not the in-memory dtype
         ("Each example", f"{c} \N{MULTIPLICATION SIGN} {h} \N{MULTIPLICATION SIGN} {w}, {dataset.values}"),
         ("Labels", labels),
         ("Memory", _size_text(nbytes)),
     ]
+
+
+def _split_text(dataset) -> str:
+    """Where train and held-out come from, and whether the data is a published set (told by its checksums)."""
+    known = {"mnist": "MNIST as published", "binarized-mnist": "Larochelle's binarized MNIST as published"}
+    what = known.get(dataset.identity, "not a published set (its files' checksums say so)" if dataset.spec.name in
+                     ("mnist", "binarized-mnist") else "")
+    split = {"standard": "the published splits, whole", "": "a seeded 90/10 split"}.get(dataset.split, dataset.split)
+    if dataset.heldout == "valid":
+        split += "; training holds out the validation split, eval scores the test split"
+    return f"{split}; {what}" if what else split
+
+
+def _binarization_text(dataset) -> str:
+    if dataset.prebinarized:
+        return "static: fixed 0/1 images (Binarize stays none)"
+    if "binary" in dataset.values:
+        return "0/1 images"
+    return "grey levels: Binarize dynamic gives a Bernoulli decoder a likelihood"
 
 
 def _size_text(nbytes: int) -> str:
@@ -228,6 +254,7 @@ class DatasetDialog(QDialog):
 
         self.options = QStackedWidget()
         self.options.addWidget(self._form_page(("Classes:", self.idx_combo)))
+        self.options.addWidget(self._form_page())  # amat: nothing to choose
         self.options.addWidget(self._form_page())
         self.options.addWidget(self._form_page(("Dataset:", self.hdf5_combo)))
         images = QWidget()
@@ -261,7 +288,7 @@ class DatasetDialog(QDialog):
         self.summary_box = QGroupBox("Summary")
         self.summary_form = QFormLayout(self.summary_box)
         self.summary_labels: dict[str, QLabel] = {}
-        for name in ("Examples", "Each example", "Labels", "Memory", "Notes"):
+        for name in (*SUMMARY_ROWS, "Notes"):
             label = QLabel("\N{EM DASH}")
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -349,7 +376,8 @@ class DatasetDialog(QDialog):
         self.browse_button.setToolTip("Choose the folder" if folder else "Choose the file")
         self.path_edit.setPlaceholderText({
             "idx": "Folder holding t10k-images-idx3-ubyte(.gz) and/or train-images-idx3-ubyte(.gz)",
-            "npz": ".npz with arrays x (N, H, W[, C]) and optional y, or an .npy of x",
+            "amat": "Folder holding binarized_mnist_{train,valid,test}.amat(.gz)",
+            "npz": ".npz with arrays x (N, H, W[, C]) and optional y, an .npy of x, or one .amat file",
             "hdf5": ".h5 / .hdf5 file; choose the dataset inside below",
             "images": "Folder of PNG/JPEG images, or of class subfolders of them",
         }[kind])
@@ -371,10 +399,11 @@ class DatasetDialog(QDialog):
     def _on_browse_clicked(self) -> None:
         kind = self.kind()
         start = self.path_edit.text().strip() or self._start_dir
-        if kind in ("idx", "images"):
+        if kind in ("idx", "amat", "images"):
             chosen = QFileDialog.getExistingDirectory(self, KINDS[kind], start)
         else:
-            pattern = "NumPy arrays (*.npz *.npy)" if kind == "npz" else "HDF5 files (*.h5 *.hdf5 *.hdf)"
+            pattern = ("NumPy arrays or .amat text (*.npz *.npy *.amat *.amat.gz)" if kind == "npz"
+                       else "HDF5 files (*.h5 *.hdf5 *.hdf)")
             chosen, _ = QFileDialog.getOpenFileName(self, KINDS[kind], start, f"{pattern};;All files (*)")
         if chosen:
             self.load_path(chosen, kind)

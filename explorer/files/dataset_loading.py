@@ -17,7 +17,8 @@ from trainer.errors import Stopped, VaeExplorerError
 
 KINDS = {
     "idx": "IDX folder (MNIST, Fashion-MNIST)",
-    "npz": "NumPy file (.npz, .npy)",
+    "amat": "Binarized MNIST folder (Larochelle's .amat files)",
+    "npz": "NumPy or .amat file (.npz, .npy, .amat)",
     "hdf5": "HDF5 file (.h5, .hdf5)",
     "images": "Image folder (PNG, JPEG)",
 }
@@ -92,6 +93,8 @@ def _load(request: LoadRequest, progress) -> LoadedData:
     notes, listing, key = "", (), ""
     if request.kind == "idx":
         dataset = load_dataset(DatasetSpec(name=request.idx_name, data_dir=path, seed=request.seed), progress)
+    elif request.kind == "amat":
+        dataset = load_dataset(DatasetSpec(name="binarized-mnist", data_dir=path), progress)
     elif request.kind == "npz":
         dataset = load_dataset(DatasetSpec(name="path", path=path, seed=request.seed), progress)
     elif request.kind == "hdf5":

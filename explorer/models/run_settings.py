@@ -24,10 +24,12 @@ from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, BetaSchedul
 from trainer.errors import ConfigError
 from trainer.rules import MAX_STEPS, Rule, choice, flag, whole
 
-__all__ = ["ARCHS", "BINARIZE", "DATASETS", "LIKELIHOODS", "MAX_LAYERS", "SCHEDULES", "RunSettings", "new_run_settings",
-           "rule_of"]
+__all__ = ["ARCHS", "BINARIZE", "DATASETS", "FOLDER_DATASETS", "LIKELIHOODS", "MAX_LAYERS", "SCHEDULES", "RunSettings",
+           "new_run_settings", "rule_of"]
 
-DATASETS = ("sprites", "mnist", "fashion-mnist")
+DATASETS = ("sprites", "mnist", "fashion-mnist", "binarized-mnist")
+FOLDER_DATASETS = ("mnist", "fashion-mnist", "binarized-mnist")
+"""The datasets read from a folder (data_dir): IDX files, or Larochelle's .amat files."""
 SCHEDULES = ("constant", "warmup", "cyclical")
 
 
@@ -181,7 +183,7 @@ class RunSettings:
         the checkpoint, which the worker resumes on its own data)."""
         spec = DatasetSpec(
             name=self.dataset,
-            data_dir=self.data_dir if self.dataset in ("mnist", "fashion-mnist") else "",
+            data_dir=self.data_dir if self.dataset in FOLDER_DATASETS else "",
             path=self.path if self.dataset == "path" else "",
             key=self.key if self.dataset == "path" else "",
             limit=self.limit,

@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.models.run_settings import (ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, RunSettings, new_run_note,
-                                         new_run_settings)
+from explorer.models.run_settings import (ARCHS, BINARIZE, FOLDER_DATASETS, LIKELIHOODS, MAX_LAYERS, RunSettings,
+                                         new_run_note, new_run_settings)
 from explorer.models.run_settings_model import RunSettingsModel
 from explorer.panels.control_tips import TIPS
 from explorer.panels.form_parts import (BETA_MAX, BETA_MIN, BETA_TICKS_PER_DECADE, DATASET_LABELS, LIVE_DEBOUNCE_MS,
@@ -383,9 +383,12 @@ class ControlsPanel(QWidget):
             widget.setEnabled(not self._model_locked)
         name = self.dataset_combo.currentData()
         form = self._groups["data"].layout()
-        form.setRowVisible(self._folder_row, name in ("mnist", "fashion-mnist"))
+        form.setRowVisible(self._folder_row, name in FOLDER_DATASETS)
         form.setRowVisible(self._sprites_row, name == "sprites")
-        labelled = name != "sprites"  # sprites have factors, not labels
+        labelled = name not in ("sprites", "binarized-mnist")  # sprites have factors; Larochelle's files no labels
+        if name == "binarized-mnist":  # its images are a binarization already: drawing again is refused
+            self.binarize_combo.setCurrentText("none")
+        self.binarize_combo.setEnabled(name != "binarized-mnist" and not self._model_locked)
         self.conditional_check.setEnabled(labelled and not self._model_locked)
         if not labelled:
             self.conditional_check.setChecked(False)

@@ -40,7 +40,8 @@ BETA_TICKS_PER_DECADE = 100
 LIVE_DEBOUNCE_MS = 150
 """A slider drag sends β to the trainer at most this often, so each change lands as one clean step."""
 
-DATASET_LABELS = {"sprites": "Sprites (built in)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+DATASET_LABELS = {"sprites": "Sprites (built in)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
+                  "binarized-mnist": "Binarized MNIST (Larochelle)"}
 SCHEDULE_LABELS = {"constant": "Constant", "warmup": "Warm-up", "cyclical": "Cyclical"}
 
 PRIOR_LABELS = {"standard": "N(0, I)", "vamp": "VampPrior"}

@@ -14,7 +14,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 CHECKPOINT_SUFFIXES = (".h5", ".hdf5")
-DATASET_SUFFIXES = {".npz": "npz", ".npy": "npz"}
+DATASET_SUFFIXES = {".npz": "npz", ".npy": "npz", ".amat": "npz"}
 
 
 class FileDrops(QObject):
