@@ -18,6 +18,19 @@ def add_mnist_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--json", action="store_true")
 
 
+def machine() -> str:
+    """This machine in a few words, e.g. "AMD EPYC 7B13, 2 cores", for a benchmark's figures to name."""
+    import os
+    import platform
+
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+    except OSError:
+        names = []
+    return f"{names[0] if names else platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
 def emit(result: dict, as_json: bool, skip: tuple[str, ...] = ()) -> None:
     """Print `result`: one JSON line, or one `key: value` line per entry (`skip`: keys too long for a table)."""
     if as_json:
