@@ -201,3 +201,16 @@ def test_the_protocols_command_lists_every_row_available_or_not():
     text = cli("protocols").stdout
     assert f"{VAE_ROW}: Burda et al. Table 1" in text and "not available" in text
     assert published_row(VAE_ROW).train_examples == 60_000
+
+
+def test_every_front_door_refuses_a_declared_protocol_the_run_does_not_follow():
+    from trainer.training.opening import configs_for
+
+    p = protocol(VAE_ROW)
+    settings = protocol_settings(p, {"epochs": 2})
+    model, train = configs_for(dataset(), **settings)  # the row's settings on the row's data: accepted
+    assert (train.protocol, model.activation, train.epochs) == (VAE_ROW, "tanh", 2)
+    with pytest.raises(ConfigError, match="sets hidden to 200,200, but this run has 400"):
+        configs_for(dataset(), **{**settings, "hidden": (400,)})
+    with pytest.raises(ConfigError, match="9,000 training images"):
+        configs_for(dataset(train=9000, test=1000, split="a seeded split of t10k"), **settings)

@@ -141,6 +141,23 @@ def protocol_settings(p: Protocol, given: dict[str, Any]) -> dict[str, Any]:
     return {**p.settings, **{k: v for k, v in given.items() if k in FREE and v is not None}}
 
 
+def check_follows(model_config, train_config, dataset) -> None:
+    """A ConfigError unless a run that declares a protocol (train_config.protocol) has its settings and its data,
+    whichever front door built it (train --protocol, trainer.Run(protocol=...), the window): a declared protocol the
+    run does not follow would make eval judge its figure by the wrong row."""
+    if not train_config.protocol:
+        return
+    p = protocol(train_config.protocol)
+    fields = {**model_config.to_dict(), **train_config.to_dict()}
+    for name, wanted in p.settings.items():
+        if name in FREE or name not in fields:
+            continue
+        if not _same(fields[name], wanted):
+            raise ConfigError(f"protocol {p.name} sets {name} to {_shown(wanted)}, but this run has "
+                              f"{_shown(fields[name])}: train it with --protocol alone (and --epochs, --seed)")
+    check_protocol_data(p, dataset)
+
+
 def check_protocol_data(p: Protocol, dataset, where: str = "") -> None:
     """A ConfigError unless `dataset` is the row's data in its published split, told by content (Dataset.identity)
     and by the split (Dataset.split), so a run that declares a protocol really follows it."""

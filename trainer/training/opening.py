@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any
 
 from trainer.checkpoints.hdf5 import Checkpoint
+from trainer.comparability.protocols import check_follows
 from trainer.config import ModelConfig, TrainConfig
 from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
@@ -54,6 +55,7 @@ def configs_for(dataset: Dataset, model: ModelConfig | None = None, train: Train
     model_cfg = model_config_for(dataset, conditional=conditional, **model_kwargs)
     train_cfg = dataclasses.replace(train or TrainConfig(), **{k: v for k, v in options.items() if k in TRAIN_OPTIONS})
     train_cfg.validate()
+    check_follows(model_cfg, train_cfg, dataset)  # a declared protocol is followed, or refused
     return model_cfg, train_cfg
 
 
