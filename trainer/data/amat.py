@@ -60,8 +60,18 @@ def read_amat(path, side: int = AMAT_SIDE) -> tuple[np.ndarray, str]:
     return np.stack(rows).reshape(len(rows), side, side), digest.hexdigest()
 
 
+_ZERO, _ONE, _SPACE = ord("0"), ord("1"), ord(" ")
+
+
 def _values(path: Path, number: int, line: bytes, width: int) -> np.ndarray:
     """One line's values as uint8 0/1; a line that is not `width` zeros and ones is refused, naming its line."""
+    raw = np.frombuffer(line, np.uint8)
+    if len(raw) in (2 * width, 2 * width + 1) and raw[-1] == ord("\n"):
+        # the published files' layout, "0 1 0 ... 0\n" (a space after the last value or not): read as bytes, 20x
+        # faster than parsing numbers; anything else takes the general path below, with its messages
+        digits, gaps = raw[0:2 * width:2], raw[1:2 * width - 1:2]
+        if np.all((digits == _ZERO) | (digits == _ONE)) and np.all(gaps == _SPACE):
+            return digits - np.uint8(_ZERO)
     parts = line.split()
     if len(parts) != width:
         raise DataError(f"{path}: line {number} has {len(parts)} values, expected {width} (one {int(width ** 0.5)}x"
