@@ -13,10 +13,11 @@ from inprocess import run_main
 
 from trainer.comparability.protocols import check_protocol_data, protocol, protocol_settings, protocols
 from trainer.comparability.published import published_row
-from trainer.comparability.verdict import comparability
+from trainer.comparability.verdict import judge
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
+from trainer.model.likelihood import Provenance
 
 VAE_ROW = "burda16-vae-1layer-k1"
 
@@ -45,6 +46,11 @@ def checkpoint(protocol_name=VAE_ROW, epochs=10, **train):
     settings = {k: v for k, v in p.settings.items() if k in TrainConfig.__dataclass_fields__}
     return SimpleNamespace(model_config=model, train_config=TrainConfig(**{**settings, **train}),
                            progress={"epoch": epochs})
+
+
+def comparability(ckpt, data, res, estimator_k):
+    """The verdict on a figure of `ckpt`'s run measured on `data` (what eval and the window judge from)."""
+    return judge(Provenance.of(data, ckpt.model_config, ckpt.train_config, ckpt.progress["epoch"]), res, estimator_k)
 
 
 def result(n=10_000, log_px=-95.0, normalized=True):
@@ -214,3 +220,17 @@ def test_every_front_door_refuses_a_declared_protocol_the_run_does_not_follow():
         configs_for(dataset(), **{**settings, "hidden": (400,)})
     with pytest.raises(ConfigError, match="9,000 training images"):
         configs_for(dataset(train=9000, test=1000, split="a seeded split of t10k"), **settings)
+
+
+def test_the_python_api_judges_as_eval_does(synthetic_mnist_dir, tmp_path):
+    import trainer
+
+    out = tmp_path / "api.h5"
+    cli("train", "--dataset", "mnist", "--data-dir", synthetic_mnist_dir, "--epochs", 1, "--hidden", 8,
+        "--latent-dim", 2, "--binarize", "dynamic", "--out", out)
+    scored = last_json(cli("eval", out, "--iwae-samples", 4, "--rate-split-points", 0, "--json"))
+    for model in (out, trainer.load_model(out)):  # a checkpoint's path, or the module loaded from it
+        result = trainer.evaluate(model, iwae_samples=4, rate_split_points=0)
+        for key in ("split", "test_binarization", "iwae_samples", "protocol", "comparable_to", "not_comparable"):
+            assert result[key] == scored[key], key
+    assert scored["not_comparable"].startswith("dataset: mnist, told by its files' checksums, is not mnist")

@@ -151,7 +151,7 @@ def cmd_eval(args) -> int:
     from tqdm import tqdm
 
     from trainer.errors import ConfigError
-    from trainer.training.evaluation import evaluate_checkpoint
+    from trainer.training.evaluation import comparison, evaluate_checkpoint, protocol_k
 
     if args.iwae_samples is not None and args.iwae_samples < 0:
         raise UsageError(f"{PROG} eval: --iwae-samples must be >= 0, got {args.iwae_samples}")
@@ -160,7 +160,10 @@ def cmd_eval(args) -> int:
     if args.rate_split_points < 0 or args.rate_split_points == 1:
         raise UsageError(f"{PROG} eval: --rate-split-points must be 0 (skip) or >= 2, got {args.rate_split_points}")
     ckpt, dataset, model, device = _loaded(args)
-    k = _estimator_k(args, ckpt)
+    try:
+        k = protocol_k(ckpt.train_config, args.iwae_samples, where=args.checkpoint)
+    except ConfigError as exc:
+        raise UsageError(f"{PROG} eval: {exc} (--iwae-samples)") from None
     # per mille, not examples: with many IWAE samples the bar moves within an example too
     with tqdm(total=1000, unit="‰", file=sys.stderr, mininterval=BAR_INTERVAL, desc="eval") as bar:
         def progress(done: float, total: int) -> None:
@@ -176,7 +179,7 @@ def cmd_eval(args) -> int:
         except ConfigError as exc:
             raise UsageError(f"{PROG} eval: {exc}") from None
     result = _with_ais(args, result, ckpt, dataset, model, device, held_out=True)
-    result.update(_comparison(ckpt, dataset, result, k))
+    result.update(comparison(ckpt, dataset, result, k, epochs=int(ckpt.progress.get("epoch", 0))))
     if args.json:
         print_json(result)
     else:
@@ -203,31 +206,6 @@ def cmd_eval(args) -> int:
         _print_note(result, ckpt, dataset)
         _print_comparison(result)
     return 0
-
-
-def _estimator_k(args, ckpt) -> int:
-    """--iwae-samples, or when not given the K of the run's declared protocol (its row's estimator), else 0."""
-    if args.iwae_samples is not None:
-        return int(args.iwae_samples)
-    if not ckpt.train_config.protocol:
-        return 0
-    from trainer.comparability.protocols import protocol
-    from trainer.errors import ConfigError
-
-    try:
-        return protocol(ckpt.train_config.protocol).eval_k
-    except ConfigError as exc:
-        raise UsageError(f"{PROG} eval: {args.checkpoint}: {exc}; give --iwae-samples") from None
-
-
-def _comparison(ckpt, dataset, result: dict, k: int) -> dict:
-    """What the figure was measured on (split, test binarization, protocol) and the published rows it can stand
-    beside: comparable_to, or not_comparable's first reason."""
-    from trainer.comparability.verdict import comparability
-    from trainer.model.likelihood import heldout_binarization
-
-    return {"split": dataset.heldout, "test_binarization": heldout_binarization(dataset, ckpt.train_config),
-            "iwae_samples": k, "protocol": ckpt.train_config.protocol, **comparability(ckpt, dataset, result, k)}
 
 
 def _print_comparison(result: dict) -> None:

@@ -1,7 +1,7 @@
 """Whether a checkpoint's test log p(x) can stand beside a published figure, and if not, the first reason why.
 
-    verdict = comparability(ckpt, dataset, result, estimator_k=5000)   # a checkpoint, as eval judges it
-    verdict = judge(latents.provenance, result, estimator_k=100)        # trainer.model.likelihood.Provenance
+    verdict = judge(Provenance.of(dataset, model_config, train_config, epochs), result, estimator_k=5000)
+    verdict = judge(latents.provenance, result, estimator_k=100)   # the window's, from its held-out encodings
     verdict["comparable_to"]   # [{source, row, figure, ours, ours_se, delta, protocol, epochs, differs, ...}]
     verdict["not_comparable"]  # None, or the first reason: "test split: 1,000 images of a seeded split of t10k, ..."
 
@@ -54,7 +54,8 @@ def first_reason(row: PublishedRow, facts: dict) -> str:
     if facts["conditional"]:
         return "model: a conditional VAE scores log p(x|y), the row log p(x)"
     if facts["identity"] != row.dataset:
-        what = f"{facts['identity']}" if facts["identity"] else f"{facts['label']}, told by its files' checksums,"
+        what = facts["identity"] or (f"{facts['label']}, told by its files' checksums," if facts["label"] in
+                                     ("mnist", "binarized-mnist") else facts["label"])
         return f"dataset: {what} is not {row.dataset} as published"
     ours = _binarization(facts)
     if row.binarization not in ("dynamic", "static"):
@@ -116,13 +117,6 @@ def model_differences(row: PublishedRow, model_config, train_config) -> list[str
     if t.batch_size != row.batch_size:
         out.append(f"batch {t.batch_size}, the row's {row.batch_size}")
     return out
-
-
-def comparability(ckpt, dataset, result: dict, estimator_k: int, rows=None) -> dict[str, Any]:
-    """eval --json's comparable_to and not_comparable for a checkpoint's result (trainer.training.evaluation's keys:
-    iwae_log_px and its _se, n, likelihood_normalized) measured with IWAE of `estimator_k` samples."""
-    epochs = int(ckpt.progress.get("epoch", 0))
-    return judge(Provenance.of(dataset, ckpt.model_config, ckpt.train_config, epochs), result, estimator_k, rows)
 
 
 def judge(prov: Provenance, result: dict, estimator_k: int, rows=None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 
 from trainer.checkpoints.hdf5 import Checkpoint
-from trainer.config import DISENTANGLEMENT_POINTS, RATE_SPLIT_POINTS
+from trainer.config import DISENTANGLEMENT_POINTS, RATE_SPLIT_POINTS, TrainConfig
 from trainer.errors import CheckpointError, ConfigError
 from trainer.model.hierarchy import build_model
 from trainer.model.likelihood import LikelihoodMeaning, heldout_for_likelihood
@@ -154,3 +154,30 @@ def checkpoint_gaps(ckpt: Checkpoint, dataset, model, device, examples: int = 10
                             progress=progress).summary()
     result.update(_meaning(ckpt, x_test))
     return check_finite_result(result, ckpt, where)
+
+
+def protocol_k(train_config: TrainConfig, given: int | None, where: str = "") -> int:
+    """K of eval's IWAE estimate: `given`, or when None the K of the run's declared protocol (its row's estimator,
+    which makes the figure comparable with the row), else 0 (no estimate)."""
+    if given is not None:
+        return int(given)
+    if not train_config.protocol:
+        return 0
+    from trainer.comparability.protocols import protocol
+
+    try:
+        return protocol(train_config.protocol).eval_k
+    except ConfigError as exc:
+        raise ConfigError(f"{where or 'the checkpoint'}: {exc}; give the number of importance samples") from None
+
+
+def comparison(trained, dataset, result: dict, k: int, epochs: int) -> dict:
+    """eval --json's account of what its figure was measured on (split, test_binarization, iwae_samples, protocol)
+    and the published rows it can stand beside: comparable_to, or not_comparable's first reason
+    (trainer.comparability.verdict). `trained`: anything with model_config and train_config."""
+    from trainer.comparability.verdict import judge
+    from trainer.model.likelihood import Provenance, heldout_binarization
+
+    provenance = Provenance.of(dataset, trained.model_config, trained.train_config, epochs)
+    return {"split": dataset.heldout, "test_binarization": heldout_binarization(dataset, trained.train_config),
+            "iwae_samples": k, "protocol": trained.train_config.protocol, **judge(provenance, result, k)}
