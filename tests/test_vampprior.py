@@ -33,6 +33,21 @@ def _vamp(k=7, d=4, hidden=(32,)):
     return VAE(ModelConfig(input_shape=(1, 28, 28), hidden=hidden, latent_dim=d, prior="vamp", pseudo_inputs=k))
 
 
+def test_a_narrow_components_density_is_exact_in_float32_too():
+    """Trained VampPriors reach components of variance ~1e-7: the expanded quadratic form cancels there, and in
+    float32 it was off by hundreds of nats (a positive log p(x) on binary MNIST, found beside pythae)."""
+    g = torch.Generator().manual_seed(0)
+    mu = 1.0 + torch.rand(500, 50, generator=g)
+    logvar = torch.full((500, 50), -16.0)
+    z = mu[:8] + 3e-4 * torch.randn(8, 50, generator=g)  # samples near components 0..7, in float32 as models give
+    prior = MixturePrior(mu, logvar)
+    exact = torch.logsumexp(diagonal_log_density(z.double().unsqueeze(1), mu.double(), logvar.double()).sum(-1),
+                            dim=-1) - math.log(500)
+    got = prior.log_prob(z)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), exact, rtol=1e-6, atol=1e-3)
+
+
 def test_the_mixture_density_is_the_mean_of_its_components():
     g = torch.Generator().manual_seed(0)
     mu, logvar = torch.randn(9, 3, generator=g, dtype=torch.float64), torch.randn(9, 3, generator=g).double() * 0.4
