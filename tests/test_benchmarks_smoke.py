@@ -202,3 +202,11 @@ def test_priors_benchmark_compares_the_hierarchy_with_the_batch_normalised_vae(s
                    "--models", "vaebn,hierarchy", "--eval-k", "3", "--test-examples", "10", "--warmup", "5", "--json")
     assert set(out["published_ordering"]) == {"hierarchy_minus_vaebn"} and out["warmup_steps"] == 5
     assert "64 + 32" in out["models"]["hierarchy"]["what"] and "batch norm" in out["models"]["vaebn"]["what"]
+
+
+def test_snapshot_cost_benchmark_compares_training_with_and_without_a_timeline(synthetic_mnist_dir):
+    out = run_json(REPO / "benchmarks" / "snapshot_cost.py", "--data-dir", synthetic_mnist_dir, "--epochs", "2",
+                   "--json", codes=(0, 1))  # 1: over the 3% goal, which a run of seconds cannot judge
+    assert out["snapshots_kept"] == len(out["snapshot_steps"]) > 2 and out["snapshot_steps"][0] == 0
+    assert out["samples_per_s_with_snapshots"] > 0 and out["samples_per_s_without"] > 0
+    assert out["checkpoint_mb_with_snapshots"] > out["checkpoint_mb_without"] > 0

@@ -223,7 +223,7 @@ def test_a_hierarchy_trains_checkpoints_and_resumes_as_one_run(data, tmp_path):
     list(part.run(max_steps=part.steps_per_epoch + 3))
     save_checkpoint(tmp_path / "h.h5", part.checkpoint())
     with h5py.File(tmp_path / "h.h5", "r") as f:
-        assert int(f.attrs["format_version"]) == FORMAT_VERSION == 3
+        assert int(f.attrs["format_version"]) == FORMAT_VERSION == 4
     ckpt = load_checkpoint(tmp_path / "h.h5")
     assert ckpt.model_config.layers == 2 and ckpt.train_config.layer_warmup == (0, 15)
     resumed = Trainer(ckpt.model_config, ckpt.train_config, data, checkpoint=ckpt)

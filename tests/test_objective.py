@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
-from trainer.config import BetaSchedule, ModelConfig, TrainConfig
+from trainer.config import ModelConfig, TrainConfig
+from trainer.schedules import BetaSchedule
 from trainer.errors import ConfigError
 from trainer.model.vae import VAE
 from trainer.model.objective import kl_per_dim, negative_elbo

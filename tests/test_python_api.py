@@ -70,7 +70,8 @@ def test_bad_settings_and_files_are_one_line_errors(tmp_path, data):
         trainer.load_dataset(tmp_path / "missing.npz")
     run = trainer.Run(data, out=tmp_path / "r.h5", epochs=1, latent_dim=3, hidden=(32,))
     run.train()
-    with pytest.raises(trainer.ConfigError, match="only epochs, device, precision, compile may change, not beta 4.0"):
+    with pytest.raises(trainer.ConfigError,
+                       match="only epochs, device, precision, compile, snapshots, snapshot_mb may change, not beta 4."):
         trainer.Run(resume=tmp_path / "r.h5", beta=4.0)
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from trainer.analysis.moments import RunTimeline
 import torch
 
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
@@ -369,21 +371,26 @@ def test_publisher_sends_everything_first_then_only_what_is_due(sprites):
     pub = ExplorePublisher(decoder_interval_s=3600, preview_interval_s=3600, latent_every=20, n_preview=5, n_samples=7)
     kinds = lambda items: sorted(type(i).__name__ for i in items)  # noqa: E731
     first = pub.poll(trainer)
-    assert kinds(first) == ["DecoderSnapshot", "LatentSnapshot", "PreviewImages"]
+    assert kinds(first) == ["DecoderSnapshot", "LatentSnapshot", "PreviewImages", "RunTimeline"]
     preview = next(i for i in first if isinstance(i, PreviewImages))
     assert preview.inputs.shape == (5, 1, 28, 28) and preview.samples.shape == (7, 1, 28, 28)
     assert pub.poll(trainer) == []  # nothing is due
     for _ in trainer.run(max_steps=20):
         pass
     items = pub.poll(trainer)  # 20 steps later: held-out encoding, with the decoder of the same step
-    assert kinds(items) == ["DecoderSnapshot", "LatentSnapshot"] and {i.step for i in items} == {20}
+    assert kinds(items) == ["DecoderSnapshot", "LatentSnapshot", "RunTimeline"]  # and the snapshots kept since
+    assert {i.step for i in items if not isinstance(i, RunTimeline)} == {20}
+    timeline = next(i for i in items if isinstance(i, RunTimeline))
+    assert timeline.steps == (0, 1, 2, 3, 4, 5, 7, 9, 12, 15, 19)
     pub.set_latent_every(0)
     for _ in trainer.run(max_steps=20):
         pass
+    assert kinds(pub.poll(trainer)) == ["RunTimeline"]  # snapshots at 24, 30 and 38: the timeline is all that is due
     assert pub.poll(trainer) == []
     pub.request_latents()  # "Refresh now" from the GUI thread
     assert kinds(pub.poll(trainer)) == ["DecoderSnapshot", "LatentSnapshot"]
-    assert kinds(pub.poll(trainer, force=True)) == ["LatentSnapshot", "PreviewImages"]  # same step: no 2nd copy
+    # the same step: no second copy of the decoder; the timeline again, for a view that showed another run
+    assert kinds(pub.poll(trainer, force=True)) == ["LatentSnapshot", "PreviewImages", "RunTimeline"]
 
 
 def test_an_encoding_of_a_much_younger_model_does_not_judge_the_live_one():

@@ -13,6 +13,7 @@ from typing import Any
 from trainer.errors import ConfigError
 from trainer.rules import MAX_STEPS, Rule, choice, flag, number, text, whole, wholes
 from trainer.rules import numbers as number_list
+from trainer.schedules import BetaSchedule
 
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
@@ -46,6 +47,8 @@ MAX_BATCH = 1 << 20
 MAX_LATENT = 512
 MAX_WIDTH = 16384
 MAX_EXAMPLES = 1 << 40  # a limit on examples: far past any dataset, exact in float64
+MAX_SNAPSHOTS = 4096
+"""The most snapshots a run keeps for its timeline (and a checkpoint may declare: checked before any is read)."""
 
 
 def setting(default, rule: Rule):
@@ -267,6 +270,11 @@ class TrainConfig(Checked):
     compile: bool = setting(False, flag())
     """Train with a step compiled by torch.compile (on CUDA mode reduce-overhead, which captures CUDA graphs):
     fewer kernel launches and less Python per step, after a compilation of tens of seconds."""
+    snapshots: int = setting(64, whole(0, MAX_SNAPSHOTS))
+    """The most snapshots of the weights kept for the run's timeline (log-spaced steps, dense early, and one per
+    epoch, thinned to fit: trainer.training.snapshot_keeper); 0 keeps none. They are for looking back, not resuming."""
+    snapshot_mb: float = setting(64.0, number(0.0))
+    """The most megabytes (10^6 bytes) the snapshots may take in a checkpoint, at half precision; 0 keeps none."""
 
     def validate(self) -> None:
         self.check_fields()
@@ -368,44 +376,6 @@ class EvalOptions(Checked):
         if self.rate_split_points == 1:
             raise ConfigError("rate_split_points must be 0 (skip) or at least 2: the rate split compares each "
                               "example's q(z|x) with the others'")
-
-
-@dataclass(frozen=True)
-class BetaSchedule:
-    """beta(step) = beta_target * factor(step); the target is what the live control changes."""
-
-    kind: str = "constant"
-    steps: int = 0
-    """warmup: steps to reach the target; cyclical: the period in steps."""
-
-    @staticmethod
-    def parse(text: str) -> "BetaSchedule":
-        kind, _, arg = str(text).partition(":")
-        if kind == "constant" and not arg:
-            return BetaSchedule("constant", 0)
-        if kind in ("warmup", "cyclical"):
-            try:
-                steps = int(arg)
-            except ValueError:
-                steps = 0
-            if not 1 <= steps <= MAX_STEPS:
-                raise ConfigError(f"beta schedule {text!r}: {kind} needs a step count in 1..{MAX_STEPS}, "
-                                  f"e.g. {kind}:1000")
-            return BetaSchedule(kind, steps)
-        raise ConfigError(f"beta schedule {text!r}: expected constant, warmup:STEPS or cyclical:PERIOD")
-
-    def __str__(self) -> str:
-        return "constant" if self.kind == "constant" else f"{self.kind}:{self.steps}"
-
-    def factor(self, step: int) -> float:
-        """Multiplier in [0, 1] on the target beta at a 0-based optimizer step."""
-        if self.kind == "warmup":
-            return min(1.0, step / self.steps)
-        if self.kind == "cyclical":
-            # Fu et al. 2019: ramp linearly over the first half of each cycle, then hold at 1.
-            phase = (step % self.steps) / self.steps
-            return min(1.0, 2.0 * phase)
-        return 1.0
 
 
 @dataclass(frozen=True)

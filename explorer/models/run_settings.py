@@ -20,7 +20,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, BetaSchedule, DatasetSpec, ModelConfig, TrainConfig
+from trainer.config import ARCHS, BINARIZE, LIKELIHOODS, MAX_LAYERS, DatasetSpec, ModelConfig, TrainConfig
+from trainer.schedules import BetaSchedule
 from trainer.errors import ConfigError
 from trainer.rules import MAX_STEPS, Rule, choice, flag, whole
 

@@ -17,30 +17,16 @@ import threading
 import time
 from typing import Any
 
+from trainer.analysis.moments import RunTimeline, model_snapshots
 from trainer.analysis.snapshots import DecoderSnapshot, encode_heldout, preview_images, trained_bound_k
 from trainer.model.likelihood import LikelihoodMeaning, Provenance
 
 
 def checkpoint_snapshots(ckpt, step: int, load_dataset, n_preview: int, n_samples: int, seed: int,
                          max_points: int | None):
-    """What the latent panels show of a checkpoint's model, in order: its DecoderSnapshot at once (the sliders
-    work before anything else is ready), then PreviewImages and the held-out LatentSnapshot, which need the data:
-    `load_dataset(spec)` gives it (and may raise). A generator, so a caller can hand each item on as it comes."""
-    from trainer.model.likelihood import heldout_for_likelihood
-
-    snapshot = DecoderSnapshot.from_state(ckpt.model_config, ckpt.model_state, step,
-                                          bound_k=trained_bound_k(ckpt.train_config))
-    yield snapshot
-    dataset = load_dataset(ckpt.dataset)
-    model = snapshot.build_model()  # a private copy: the GUI thread decodes with the snapshot's own
-    x = dataset.x_test[:n_preview]
-    y = dataset.y_test[:n_preview] if dataset.y_test is not None else None
-    yield preview_images(model, x, y, n_samples, seed, step)
-    scored = heldout_for_likelihood(dataset, ckpt.train_config)  # as the trainer evaluates it
-    meaning = LikelihoodMeaning.of(ckpt.model_config, ckpt.train_config, scored)
-    provenance = Provenance.of(dataset, ckpt.model_config, ckpt.train_config, int(ckpt.progress.get("epoch", 0)))
-    yield encode_heldout(model, dataset, "cpu", max_points, step=step, x_test=scored, meaning=meaning,
-                         provenance=provenance)
+    """What the latent panels show of a checkpoint's model (model_snapshots of its weights)."""
+    return model_snapshots(ckpt.model_config, ckpt.train_config, ckpt.dataset, ckpt.model_state, step,
+                           int(ckpt.progress.get("epoch", 0)), load_dataset, n_preview, n_samples, seed, max_points)
 
 
 # --- what the training thread publishes, and when -------------------------------------------------
@@ -57,8 +43,8 @@ class ExplorePublisher:
         publisher = ExplorePublisher()
         for report in trainer.run():
             ...
-            for item in publisher.poll(trainer):      # DecoderSnapshot / PreviewImages / LatentSnapshot
-                worker.sig_explore.emit(item)
+            for item in publisher.poll(trainer):      # DecoderSnapshot / PreviewImages / LatentSnapshot /
+                worker.sig_explore.emit(item)         # RunTimeline (when the run kept a snapshot)
 
     `poll` does the work itself (between steps: the only time the weights hold still). The knobs below are
     safe to call from the GUI thread. Copying the decoder and rendering previews are cheap and their cost
@@ -110,6 +96,7 @@ class ExplorePublisher:
         self._last_latent_step: int | None = None
         self._last_decoder_step: int | None = None
         self._meaning: LikelihoodMeaning | None = None
+        self._timeline_version: int | None = None
 
     def poll(self, trainer, force: bool = False) -> list:
         """What is due now, built from trainer.model / .dataset / .device / .step; call between steps only."""
@@ -125,6 +112,9 @@ class ExplorePublisher:
             every, requested = self._latent_every, self._latents_requested
             self._latents_requested = False
         out: list[Any] = []
+        if force or trainer.snapshots.version != self._timeline_version:  # a snapshot was kept (or dropped)
+            out.append(RunTimeline.of_trainer(trainer))
+            self._timeline_version = trainer.snapshots.version
         last = self._last_latent_step
         latent_due = requested or force or last is None or (every > 0 and step - last >= latent_interval(last, every))
         decoder_due = force or latent_due or now - self._last_decoder >= self.decoder_interval_s

@@ -8,6 +8,7 @@ is not finite is an error, never NaN handed back.
 from __future__ import annotations
 
 import numbers
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -67,15 +68,17 @@ class VAEModel(nn.Module):
     z ~ p(z) (N(0, I) or the model's VampPrior), forward(x) -> the reconstruction decode(mu). x is (N, C, H, W),
     a torch tensor or numpy array, uint8 0..255 or float in [0, 1]; y is a CVAE's labels. `model_config`,
     `train_config` and `dataset` are the configs it was trained with, `history` its reports as {"group/column":
-    numpy array}, `step` its steps. A hierarchy's z is every layer in its prior's coordinates, bottom first
-    (encode: the mean path)."""
+    numpy array}, `step` its steps, `steps` the steps of its timeline's snapshots (load_model(path, step=S)). A
+    hierarchy's z is every layer in its prior's coordinates, bottom first (encode: the mean path)."""
 
     def __init__(self, net: nn.Module, model_config: ModelConfig, train_config: TrainConfig, dataset: DatasetSpec,
-                 history: dict[str, np.ndarray], step: int = 0, path: str = ""):
+                 history: dict[str, np.ndarray], step: int = 0, path: str = "", steps: tuple[int, ...] = ()):
         super().__init__()
         self.net = net
         self.model_config, self.train_config, self.dataset = model_config, train_config, dataset
         self.history, self.step, self.path = history, int(step), path
+        self.steps = tuple(int(s) for s in steps)
+        """The steps of the run's snapshots (its timeline), oldest first: load_model(path, step=S) loads one."""
         self.eval()  # the module itself, not only its network: `.training` is False as the docs promise
 
     @property
@@ -97,7 +100,8 @@ class VAEModel(nn.Module):
                 raise DataError(f"{what}: expected {expected}, got {type(x).__name__} ({exc})") from None
             if x.dtype.kind not in "uf":
                 raise DataError(f"{what}: expected {expected}, got dtype {x.dtype}")
-            x = torch.from_numpy(np.ascontiguousarray(x))
+            # torch warns about (and cannot protect) a read-only array: copy one
+            x = torch.from_numpy(np.ascontiguousarray(x) if x.flags.writeable else np.array(x))
         if x.dtype != torch.uint8 and not x.dtype.is_floating_point:
             raise DataError(f"{what}: expected {expected}, got dtype {x.dtype}")
         if tuple(x.shape[1:]) != (c, h, w) or x.dim() != 4:
@@ -192,16 +196,28 @@ class VAEModel(nn.Module):
                           for i in range(0, n, step)])
 
 
-def load_model(path: str | Path, device: str = "cpu") -> VAEModel:
-    """A checkpoint as an eval-mode VAEModel on `device` (one of trainer.config.DEVICES). A bad file, including
-    one whose finite weights give non-finite outputs, raises trainer.CheckpointError in one line; a path that is
-    no path, or a device that is not one or is absent, trainer.ConfigError."""
+def load_model(path: str | Path, device: str = "cpu", step: int | None = None) -> VAEModel:
+    """A checkpoint as an eval-mode VAEModel on `device` (one of trainer.config.DEVICES): its final weights, or
+    with `step`, the snapshot of its timeline nearest that step (`.step` says which; a warning says so when it is
+    not the step asked for; `.steps` lists them all). A bad file, including one whose finite weights give
+    non-finite outputs, raises trainer.CheckpointError in one line; a path that is no path, a device that is not
+    one or is absent, or a step of a run that kept no snapshots, trainer.ConfigError."""
     file = checkpoint_path(path, "load_model")
     torch_device = device_of(device, "load_model")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0):
+        raise ConfigError(f"load_model: step must be None or a whole number >= 0, got {step!r:.60}")
     ckpt = load_checkpoint(file)
+    if step is not None:
+        try:
+            ckpt = ckpt.at(int(step))
+        except ConfigError as exc:
+            raise ConfigError(f"load_model: {file}: step {step}: {exc}") from None
+        if ckpt.progress["step"] != step:
+            warnings.warn(f"{file}: no snapshot at step {step}; loaded the nearest, step {ckpt.progress['step']}",
+                          stacklevel=2)
     return _model_of(ckpt, model_from_checkpoint(ckpt, torch_device, where=str(file)), str(file))
 
 
 def _model_of(ckpt: Checkpoint, net: nn.Module, path: str = "") -> VAEModel:
     return VAEModel(net, ckpt.model_config, ckpt.train_config, ckpt.dataset, dict(ckpt.history),
-                    int(ckpt.progress.get("step", 0)), path)
+                    int(ckpt.progress.get("step", 0)), path, tuple(ckpt.timeline.steps))

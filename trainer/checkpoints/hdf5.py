@@ -13,6 +13,7 @@ Checkpoint and restoring it is trainer.training.resume.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -24,35 +25,12 @@ import h5py
 import numpy as np
 
 from trainer.atomic import atomic_write
-from trainer.checkpoints.schema import (
-    MAX_TEXT_BYTES,
-    OPTIONAL_SECTIONS,
-    SECTIONS,
-    Invalid,
-    check_contents,
-    check_finite,
-    check_progress,
-)
+from trainer.checkpoints.reading import (FORMAT_NAME, FORMAT_VERSION, contents_from_file, read_arrays, read_header,
+                                         timeline_of)
+from trainer.checkpoints.schema import MAX_TEXT_BYTES, Invalid, check_contents, check_finite, check_progress
+from trainer.checkpoints.timeline import COLUMNS, Timeline, check_timeline_values, write_timeline
 from trainer.config import DatasetSpec, ModelConfig, TrainConfig
 from trainer.errors import CheckpointError, ConfigError
-
-FORMAT_NAME = "vae-explorer-checkpoint"
-FORMAT_VERSION = 3
-"""2: ModelConfig.layers (hierarchical VAEs), version 1 files read as one layer; 3: the residual ladder, IWAE and the
-VampPrior, version 1 and 2 files read with the plain ladder (ModelConfig.ladder)."""
-
-# HDF5 type classes named for error messages; only INTEGER and FLOAT are ever accepted for data.
-_TYPE_CLASS_NAMES = {
-    h5py.h5t.STRING: "text",
-    h5py.h5t.OPAQUE: "opaque bytes",
-    h5py.h5t.VLEN: "variable-length data",
-    h5py.h5t.COMPOUND: "compound records",
-    h5py.h5t.ENUM: "an enum (or bool)",
-    h5py.h5t.REFERENCE: "object references",
-    h5py.h5t.ARRAY: "an array type",
-    h5py.h5t.BITFIELD: "bitfields",
-    h5py.h5t.TIME: "time values",
-}
 
 
 @dataclass(eq=False)  # eq=False: comparing dicts of numpy arrays with == is ambiguous, so don't pretend
@@ -75,6 +53,21 @@ class Checkpoint:
     stopped mid-window resumes into the same report rows as an uninterrupted one."""
     created: str = ""
     """ISO time; save_checkpoint fills in the current time when empty."""
+    timeline: Timeline = field(default_factory=Timeline)
+    """Snapshots of the weights while it trained (trainer.checkpoints.timeline); empty, saying why, when none."""
+
+    def at(self, step: int) -> "Checkpoint":
+        """The run as it was at the snapshot nearest `step`: that snapshot's weights (float32), step, epoch and β,
+        and the whole history. It has no optimizer state: it can be looked at and evaluated, not resumed. A
+        ConfigError, saying why, when the run kept no snapshots."""
+        tl = self.timeline
+        if not len(tl):
+            raise ConfigError(f"no snapshot to go back to: {tl.off}")
+        i = tl.nearest(step)
+        progress = {**self.progress, "step": int(tl.steps[i]), "epoch": int(tl.epochs[i]), "batch_in_epoch": 0,
+                    "beta": float(tl.betas[i])}
+        return dataclasses.replace(self, model_state=tl.state(i), optimizer_state={"param_groups": [], "state": {}},
+                                   progress=progress, running={})
 
 
 def _fail(path: Path, action: str, problem: object) -> CheckpointError:
@@ -109,11 +102,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     with _open(path) as f:
         try:
-            header = _read_header(f)
-            contents = _contents_from_file(f, header["model_config"])
-            arrays = _read_arrays(contents)
+            header = read_header(f)
+            contents = contents_from_file(f, header["model_config"])
+            arrays = read_arrays(contents)
             check_finite(arrays["model"], [a for entry in arrays["optimizer"].values() for a in entry.values()],
                          arrays["running"])
+            timeline = timeline_of(arrays["timeline"], header)
         except Invalid as exc:
             raise _fail(path, "", exc) from None
         except Exception as exc:  # a read error deep in HDF5 (corrupt chunk, missing filter): still one line
@@ -129,6 +123,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         history=arrays["history"],
         running=arrays["running"],
         created=header["created"],
+        timeline=timeline,
     )
 
 
@@ -137,9 +132,13 @@ def read_info(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     with _open(path) as f:
         try:
-            header = _read_header(f)
-            contents = _contents_from_file(f, header["model_config"])
+            header = read_header(f)
+            contents = contents_from_file(f, header["model_config"])
             shapes = {part: {k: tuple(d.shape) for k, d in contents[part].items()} for part in ("model", "history")}
+            timeline = contents["timeline"]
+            snapshots = timeline_of({**{c: timeline[c][()] for c in COLUMNS}, "weights": {}}, header) if timeline \
+                else timeline_of({}, header)
+            snapshot_bytes = sum(d.size * d.dtype.itemsize for d in timeline["weights"].values()) if timeline else 0
         except Invalid as exc:
             raise _fail(path, "", exc) from None
         except Exception as exc:
@@ -159,6 +158,7 @@ def read_info(path: str | Path) -> dict[str, Any]:
         "optimizer_state": len(contents["optimizer"]) > 0,
         "rng": sorted(contents["rng"]),
         "history": dict(sorted(shapes["history"].items())),
+        "timeline": {**snapshots.summary(), **({"bytes": int(snapshot_bytes)} if timeline else {})},
     }
 
 
@@ -227,6 +227,7 @@ def _write(f: h5py.File, ckpt: Checkpoint, contents: dict) -> None:
         running = f.create_group("running")
         for key, arr in contents["running"].items():
             running.create_dataset(key, data=arr)
+    write_timeline(f, ckpt.timeline)
 
 
 def _plain(value: Any) -> Any:
@@ -260,174 +261,18 @@ def _contents_from_checkpoint(ckpt: Checkpoint) -> dict:
         "history": {str(k): np.asarray(v) for k, v in ckpt.history.items()},
         "running": {str(k): np.asarray(v) for k, v in (ckpt.running or {}).items()},
         "progress": progress,
+        "timeline": _timeline_parts(ckpt.timeline),
     }
     check_contents(ckpt.model_config, contents)
+    if len(ckpt.timeline):
+        check_timeline_values(ckpt.timeline, int(progress["step"]), Invalid)
     return contents
 
 
-# --- reading --------------------------------------------------------------------------------------
-
-
-def _read_header(f: h5py.File) -> dict[str, Any]:
-    """Root attributes, in the order that gives the most useful message first: format, version, configs."""
-    if "format" not in f.attrs:
-        raise Invalid(f"not a vae-explorer checkpoint (no 'format' attribute; expected {FORMAT_NAME!r})")
-    fmt = _read_text(f, "format")
-    if fmt != FORMAT_NAME:
-        raise Invalid(f"not a vae-explorer checkpoint (format is {fmt[:80]!r}, expected {FORMAT_NAME!r})")
-    version = _read_int(f, "format_version")
-    if version > FORMAT_VERSION:
-        raise Invalid(f"written by a newer vae-explorer (version {version}), this one reads {FORMAT_VERSION}")
-    if version < 1:
-        raise Invalid(f"unknown format_version {version}")
-    header: dict[str, Any] = {"format_version": version, "created": _read_text(f, "created")}
-    for name, cls in (("model_config", ModelConfig), ("train_config", TrainConfig), ("dataset", DatasetSpec)):
-        data = _read_json(f, name)
-        if name == "model_config" and version < 3 and isinstance(data, dict):
-            data.setdefault("ladder", "plain")  # the only hierarchy those versions had
-        try:
-            header[name] = cls.from_dict(data)
-        except (ConfigError, TypeError, ValueError) as exc:
-            raise Invalid(f"bad {name}: {exc}") from None
-    header["progress"] = check_progress(_read_json(f, "progress"))
-    return header
-
-
-def _attr_type(obj: h5py.HLObject, name: str) -> h5py.h5t.TypeID:
-    if name not in obj.attrs:
-        raise Invalid(f"{obj.name} has no '{name}' attribute")
-    aid = obj.attrs.get_id(name)
-    if aid.shape != ():
-        raise Invalid(f"attribute {obj.name}:{name} is not a single value")
-    return aid.get_type()
-
-
-def _read_text(obj: h5py.HLObject, name: str) -> str:
-    tid = _attr_type(obj, name)
-    # Fixed-length strings only: their size is in the type, so it is checked before anything is read.
-    if tid.get_class() != h5py.h5t.STRING or tid.is_variable_str():
-        raise Invalid(f"attribute {obj.name}:{name} is not a fixed-length string")
-    if tid.get_size() > MAX_TEXT_BYTES:
-        raise Invalid(f"attribute {obj.name}:{name} is larger than {MAX_TEXT_BYTES} bytes")
-    raw = obj.attrs[name]
-    try:
-        return bytes(raw).decode("utf-8")
-    except UnicodeDecodeError:
-        raise Invalid(f"attribute {obj.name}:{name} is not UTF-8 text") from None
-
-
-def _read_int(obj: h5py.HLObject, name: str) -> int:
-    if _attr_type(obj, name).get_class() != h5py.h5t.INTEGER:
-        raise Invalid(f"attribute {obj.name}:{name} is not an integer")
-    return int(obj.attrs[name])
-
-
-def _read_json(obj: h5py.HLObject, name: str) -> Any:
-    try:
-        return json.loads(_read_text(obj, name))
-    except (ValueError, RecursionError) as exc:
-        raise Invalid(f"attribute {obj.name}:{name} is not valid JSON ({exc})") from None
-
-
-def _children(group: h5py.Group, want: type) -> dict[str, Any]:
-    """Members of a group, each a hard link to a `want` (Group or Dataset).
-
-    Soft and external links are refused: an external link would make h5py open another file of the
-    attacker's choosing. Datasets are checked to hold plain numbers before anyone reads them.
-    """
-    out = {}
-    for name in group:
-        link = group.get(name, getlink=True)
-        where = f"{group.name.rstrip('/')}/{name}"
-        if not isinstance(link, h5py.HardLink):
-            kind = {h5py.SoftLink: "a soft link", h5py.ExternalLink: "an external link"}.get(type(link), "a link")
-            raise Invalid(f"{where} is {kind}; only plain members are allowed")
-        obj = group[name]
-        if not isinstance(obj, want):
-            raise Invalid(f"{where} should be a {want.__name__.lower()}, found a {type(obj).__name__.lower()}")
-        if isinstance(obj, h5py.Dataset):
-            cls = obj.id.get_type().get_class()
-            if cls not in (h5py.h5t.INTEGER, h5py.h5t.FLOAT):
-                raise Invalid(f"{where} holds {_TYPE_CLASS_NAMES.get(cls, 'non-numeric data')}, not numbers")
-            if obj.shape is None:
-                raise Invalid(f"{where} has no dataspace")
-        out[name] = obj
-    return out
-
-
-def _contents_from_file(f: h5py.File, model_config: ModelConfig) -> dict:
-    """Datasets (unread) keyed like _contents_from_checkpoint, after checking the tree has exactly our layout."""
-    top = _children(f, h5py.Group)
-    missing = [s for s in SECTIONS if s not in top]
-    if missing:
-        raise Invalid(f"missing group /{missing[0]}")
-    extra = sorted(set(top) - set(SECTIONS) - set(OPTIONAL_SECTIONS))
-    if extra:
-        raise Invalid(f"unexpected group /{extra[0]}")
-
-    optimizer = {}
-    opt_top = _children(top["optimizer"], h5py.Group)
-    if set(opt_top) != {"state"}:
-        raise Invalid("/optimizer must hold exactly one group, 'state'")
-    for index, group in _children(opt_top["state"], h5py.Group).items():
-        for name, dset in _children(group, h5py.Dataset).items():
-            optimizer[f"{index}/{name}"] = dset
-    history = {}
-    for group_name, group in _children(top["history"], h5py.Group).items():
-        for name, dset in _children(group, h5py.Dataset).items():
-            history[f"{group_name}/{name}"] = dset
-
-    contents = {
-        "model": _children(top["model"], h5py.Dataset),
-        "param_groups": _read_json(top["optimizer"], "param_groups"),
-        "optimizer": optimizer,
-        "rng": _children(top["rng"], h5py.Dataset),
-        "history": history,
-        "running": _children(top["running"], h5py.Dataset) if "running" in top else {},
-    }
-    check_contents(model_config, contents)
-    for part in ("model", "optimizer", "rng", "history", "running"):
-        for dset in contents[part].values():
-            _check_stored(dset)
-    return contents
-
-
-def _check_stored(dset: h5py.Dataset) -> None:
-    """The dataset's bytes are all in this file: not elsewhere, not missing."""
-    # External raw storage and virtual datasets read other files of the writer's choosing (/etc/passwd, a
-    # FIFO that blocks forever), the same danger as the external links _children refuses.
-    plist = dset.id.get_create_plist()
-    if (plist.get_layout() not in (h5py.h5d.COMPACT, h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED)
-            or plist.get_external_count()):
-        raise Invalid(f"{dset.name} keeps its data outside this file (external storage or a virtual dataset)")
-    # HDF5 hands back the fill value for storage never written, so a few-KB file could declare a model of
-    # MAX_PARAMS with sane shapes and make load allocate gigabytes of zeros. The bytes must be in the file.
-    if dset.chunks is None:  # contiguous or compact: one block, allocated when written
-        stored = dset.id.get_storage_size() >= dset.size * dset.dtype.itemsize
-    else:  # chunked (another tool's rewrite, maybe compressed): every chunk written
-        stored = dset.id.get_num_chunks() >= math.prod(-(-int(s) // int(c)) for s, c in zip(dset.shape, dset.chunks))
-    if not stored:
-        raise Invalid(f"{dset.name} declares shape {tuple(dset.shape)} but the file does not hold its data")
-
-
-def _read_arrays(contents: dict) -> dict:
-    """Only now, with every shape and dtype known to be sane, read the data."""
-
-    def read(dset: h5py.Dataset) -> np.ndarray:
-        arr = dset[()]
-        arr = np.asarray(arr)
-        # big-endian data from another tool: torch.from_numpy refuses non-native byte order
-        return arr.astype(arr.dtype.newbyteorder("="), copy=False)
-
-    optimizer: dict[int, dict[str, np.ndarray]] = {}
-    for key, dset in contents["optimizer"].items():
-        index, name = key.split("/")
-        optimizer.setdefault(int(index), {})[name] = read(dset)
-    return {
-        "model": {k: read(d) for k, d in contents["model"].items()},
-        "param_groups": contents["param_groups"],
-        "optimizer": dict(sorted(optimizer.items())),
-        "rng": {k: read(d) for k, d in contents["rng"].items()},
-        "history": {k: read(d) for k, d in contents["history"].items()},
-        "running": {k: read(d) for k, d in contents["running"].items()},
-    }
+def _timeline_parts(timeline: Timeline) -> dict:
+    if not isinstance(timeline, Timeline):
+        raise Invalid("timeline must be a trainer.checkpoints.timeline.Timeline")
+    if not len(timeline):
+        return {}
+    return {**{name: np.asarray(getattr(timeline, name)) for name in COLUMNS},
+            "weights": {str(k): np.asarray(v) for k, v in timeline.weights.items()}}

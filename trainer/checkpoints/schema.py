@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 import torch
 
+from trainer.checkpoints.timeline import check_timeline
 from trainer.config import ModelConfig
 from trainer.model.hierarchy import build_model
 
@@ -29,7 +30,7 @@ MAX_RNG_BYTES = 1 << 20
 MAX_TEXT_BYTES = 1 << 20  # one JSON attribute
 
 SECTIONS = ("model", "optimizer", "rng", "history")
-OPTIONAL_SECTIONS = ("running",)  # absent in files from before it existed
+OPTIONAL_SECTIONS = ("running", "timeline")  # absent in files from before they existed (and timeline: when empty)
 MAX_RUNNING_ELEMENTS = 1 << 16
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
 ADAM_FLAGS = ("amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay")
@@ -91,6 +92,8 @@ def check_contents(config: ModelConfig, c: dict) -> None:
     for key, expected in state_shapes.items():
         _check_array(f"model weight {key}", model[key], "f", "a float type", expected)
     c["model"] = {key: model[key] for key in state_shapes}  # h5py lists names alphabetically
+    if c.get("timeline"):
+        check_timeline(c["timeline"], state_shapes, Invalid)
 
     amsgrad = _check_param_groups(c["param_groups"], len(param_shapes))
     state_names: dict[str, set[str]] = {}

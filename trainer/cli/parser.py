@@ -189,6 +189,12 @@ def _add_training_args(p: argparse.ArgumentParser, sweep: bool) -> None:
     o.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32 (default), or bf16: the forward pass under bfloat16 autocast (CPU, CUDA); with --resume, "
                         "the checkpoint's unless given")
+    o.add_argument("--snapshots", type=option(TrainConfig, "snapshots", "--snapshots"), default=None, metavar="N",
+                   help="the most snapshots of the weights kept in the checkpoint for the run's timeline (log-spaced "
+                        "steps and one per epoch, thinned to fit; vae-explorer replay, load_model(path, step=)); 0 "
+                        "keeps none (default 64; with --resume, the checkpoint's unless given)")
+    o.add_argument("--snapshot-mb", type=option(TrainConfig, "snapshot_mb", "--snapshot-mb"), default=None,
+                   metavar="MB", help="the most megabytes the snapshots take, at half precision (default 64)")
     o.add_argument("--compile", action="store_true",
                    help="compile the training step with torch.compile (on CUDA: CUDA graphs, mode reduce-overhead); "
                         "costs tens of seconds of compilation first")
@@ -209,12 +215,17 @@ def given_settings(args) -> dict:
     return given
 
 
+def recording(args) -> dict:
+    """The snapshot budget the command line names (what a resume may change, as the precision)."""
+    return {name: getattr(args, name) for name in ("snapshots", "snapshot_mb") if getattr(args, name, None) is not None}
+
+
 def new_configs(args, dataset, sweep: bool = False):
     """The ModelConfig and TrainConfig a fresh `train` starts from; for a sweep, its base (the settings it lists
     values of, SWEPT, are left at their defaults for trainer.training.sweep.plan_runs to vary)."""
     from trainer.training.opening import configs_for
 
-    settings = {**given_settings(args), "epochs": args.epochs, "device": args.device,
+    settings = {**given_settings(args), **recording(args), "epochs": args.epochs, "device": args.device,
                 "precision": args.precision or "fp32", "compile": args.compile}
     if sweep:
         settings = {k: v for k, v in settings.items() if k not in SWEPT}
@@ -278,7 +289,9 @@ def _add_eval_parser(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Train and explore variational autoencoders. "
                      "With no command, opens the window: "
-                     "vae-explorer [FILE.h5] [--screenshot OUT.png [--train-steps N] [--panel NAME]] [--no-demo].")
+                     "vae-explorer [FILE.h5] [--screenshot OUT.png [--train-steps N] [--panel NAME]] [--no-demo]. "
+                     "vae-explorer replay FILE.h5 --out FILM.mp4|FILM.gif [--panel NAME] [--from S] [--to S] [--fps N] "
+                     "films a panel over the run's timeline (offscreen; see vae-explorer replay -h).")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a VAE headlessly and write a checkpoint")

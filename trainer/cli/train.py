@@ -9,7 +9,7 @@ from pathlib import Path
 
 from trainer.cli.evaluate import train_split_terms
 from trainer.cli.parser import (PROG, BAR_INTERVAL, UsageError, budget, check_tensorboard, dataset_spec, given_settings,
-                                new_configs, print_json, terms)
+                                new_configs, print_json, recording, terms)
 
 def cmd_train(args) -> int:
     from trainer.training.distributed import join, leave
@@ -64,7 +64,7 @@ def _open_run(args, group):
 
         try:
             check_protocol_data(chosen, dataset, where=spec.data_dir or spec.name)
-            settings = protocol_settings(chosen, {**given_settings(args), "epochs": args.epochs,
+            settings = protocol_settings(chosen, {**given_settings(args), **recording(args), "epochs": args.epochs,
                                                   "device": args.device, "precision": args.precision,
                                                   "compile": args.compile or None})
         except ConfigError as exc:
@@ -74,7 +74,8 @@ def _open_run(args, group):
         model_cfg, train_cfg = new_configs(args, dataset)
         trainer = open_trainer(dataset, model=model_cfg, train=train_cfg, on_divergence="stop", group=group)
     else:
-        named = {**given_settings(args), "epochs": args.epochs, "device": args.device, "compile": args.compile}
+        named = {**given_settings(args), **recording(args), "epochs": args.epochs, "device": args.device,
+                 "compile": args.compile}
         if args.precision:
             named["precision"] = args.precision
         trainer = open_trainer(dataset, checkpoint=ckpt, where=str(resume), on_divergence="stop", group=group,

@@ -23,7 +23,7 @@ from trainer.comparability.published import PublishedRow, published_rows
 from trainer.config import ACTIVATIONS
 from trainer.errors import ConfigError
 
-FREE = frozenset({"epochs", "seed", "device", "precision", "compile", "report_every"})
+FREE = frozenset({"epochs", "seed", "device", "precision", "compile", "report_every", "snapshots", "snapshot_mb"})
 """What a run may set beside a protocol: how long (a shortened protocol), its seed, and where and how fast it runs."""
 
 TRAINING_NOTE = ("Adam's ε 1e-4 and the learning rate 0.001·10^(−i/7) for 3^i epochs, i = 0..7 (ours: Adam at 1e-3, "

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from trainer.checkpoints.hdf5 import Checkpoint
-from trainer.config import BetaSchedule, ModelConfig, TrainConfig, check_together
+from trainer.config import ModelConfig, TrainConfig, check_together
+from trainer.schedules import BetaSchedule
 from trainer.data.dataset import Dataset
 from trainer.data.fingerprint import data_fingerprint
 from trainer.data.streaming import H5Rows, Prefetcher
@@ -39,13 +40,14 @@ from trainer.training.reports import (RATE_SPLIT_POINTS, BetaChanged, DivergedRe
                                       StepReport)
 from trainer.model.likelihood import binarize_fixed, heldout_for_likelihood
 from trainer.analysis.metrics import evaluate
-from trainer.model.hierarchy import build_model
 from trainer.model.vae import check_model_fits
 from trainer.model.objective import TcWeights, Terms, objective_terms
 from trainer.pixels import to_float01
 from trainer.training.layer_weights import LayerWeights
 from trainer.training.live_controls import LiveControls
 from trainer.training.resume import capture, restore
+from trainer.training.setup import build_trained
+from trainer.training.snapshot_keeper import SnapshotKeeper
 
 PAUSED_POLL_S = 0.05  # while paused, how often queued calls (call_between_steps) are looked at
 
@@ -76,12 +78,13 @@ class Trainer(LiveControls):
             self.device = torch.device("cuda", group.local_rank)  # one GPU per local rank
         self.schedule = BetaSchedule.parse(train_config.beta_schedule)
 
-        self._build_model()
+        self.tc = TcWeights.of(train_config, len(self.dataset.x_train))  # β-TCVAE's weights; None for the ELBO
+        self.model, self.optimizer, self._forward, self._compiled = build_trained(
+            model_config, train_config, self.device, group, self.tc)
         self.noise = torch.Generator(device=self.device)
         self.noise.manual_seed(self.rank_seed(train_config.seed))
 
         self._place_data()
-        self.tc = TcWeights.of(train_config, len(self.dataset.x_train))  # β-TCVAE's weights; None for the ELBO
         self.layer_weights = LayerWeights.of(model_config, train_config, self.device)  # a hierarchy's, per layer
         self.binarize_noise = torch.Generator(device=self.device)
         self.binarize_noise.manual_seed(self.rank_seed(train_config.seed + 1))
@@ -107,40 +110,15 @@ class Trainer(LiveControls):
         self._init_controls()
         self.good_weights = LastGoodWeights()
         """What a divergence goes back to (trainer.training.recovery)."""
+        self.snapshots = SnapshotKeeper.of(train_config, self.model)
+        """The weights kept for the run's timeline (trainer.training.snapshot_keeper)."""
         self._order: torch.Tensor | None = None  # the epoch's batch order, drawn when its first batch is
         self._order_epoch = -1
 
         if checkpoint is not None:
             restore(self, checkpoint)
-
-    def _build_model(self) -> None:
-        """The VAE, Adam, the DDP wrapper of a distributed run and the compiled step of a --compile run."""
-        torch.manual_seed(self.config.seed)
-        self.model = build_model(self.model_config).to(self.device)
-        # fused Adam: one kernel per parameter instead of ~10 small ops (CPU too since torch 2.4)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr,
-                                          fused=self.device.type in ("cpu", "cuda"))
-        self._forward = self.model
-        if self.group.active:
-            from torch.nn.parallel import DistributedDataParallel
-
-            # every rank starts from the same weights (same seed; DDP also broadcasts rank 0's)
-            self._forward = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        if self.config.precision == "bf16" and self.device.type not in ("cpu", "cuda"):
-            raise ConfigError(f"bf16 precision runs on the CPU or CUDA, not {self.device.type}")
-        self._compiled = None
-        if self.config.compile:
-            model, forward = self.model, self._forward
-
-            def objective(x, y, eps, beta, free_bits, kl_reduce):
-                t = objective_terms(model, x, y, beta=beta, free_bits=free_bits, eps=eps, forward=forward, tc=self.tc,
-                                    kl_reduce=kl_reduce)
-                return t.loss, t.recon, t.kl, t.kl_per_dim, t.total_correlation
-
-            # on CUDA, reduce-overhead replays CUDA graphs: one launch for the whole forward (and backward)
-            self._compiled = torch.compile(objective, mode="reduce-overhead" if self.device.type == "cuda" else None,
-                                           dynamic=False)
+        else:
+            self.snapshots.keep(0, 0.0, self.beta_at(0), self.model)  # the weights before training
 
     def _place_data(self) -> None:
         """The training set on the device (or streamed from disk), the held-out set as evaluations score it."""
@@ -342,6 +320,9 @@ class Trainer(LiveControls):
         self.step += 1
         self.batch_in_epoch += 1
         self.report_window.add_step(terms, batch.n)
+        if self.snapshots.due(self.step, self.epoch_complete):
+            self.snapshots.keep(self.step, self.epoch + self.batch_in_epoch / self.steps_per_epoch, batch.beta,
+                                self.model)
         # windows end on multiples of report_every, so a resumed run reports at the same steps
         if not (self.step % self.config.report_every == 0 or self.batch_in_epoch == self.steps_per_epoch):
             return None

@@ -29,9 +29,10 @@ MODEL_OPTIONS = frozenset(f.name for f in dataclasses.fields(ModelConfig)) - {"i
 """Settings by name that shape the model (ModelConfig's fields); `conditional=True` makes a CVAE."""
 TRAIN_OPTIONS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
 """Settings by name that say how it trains (TrainConfig's fields)."""
-RESUMABLE = ("epochs", "device", "precision", "compile")
-"""What a resume may change: the total epochs, the device, the forward pass's precision and compilation. Everything
-else (the model, the objective, β, the optimizer's settings, the seed, the data) is the checkpoint's."""
+RESUMABLE = ("epochs", "device", "precision", "compile", "snapshots", "snapshot_mb")
+"""What a resume may change: the total epochs, the device, the forward pass's precision and compilation, and the
+snapshot budget. Everything else (the model, the objective, β, the optimizer's settings, the seed, the data) is the
+checkpoint's."""
 
 
 def _check_names(options: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from trainer.data.dataset import Dataset
 from trainer.errors import ConfigError
 from trainer.training.distributed import Group
 from trainer.training.history import History, ReportWindow
+from trainer.training.snapshot_keeper import SnapshotKeeper
 
 class Resumable(Protocol):
     """What capture and restore read and write: the public state of a trainer.training.loop.Trainer."""
@@ -47,6 +48,7 @@ class Resumable(Protocol):
     noise: torch.Generator
     binarize_noise: torch.Generator
     fingerprint: str
+    snapshots: SnapshotKeeper
 
     def rank_seed(self, seed: int) -> int: ...
 
@@ -88,6 +90,7 @@ def capture(trainer: Resumable) -> Checkpoint:
         history=trainer.history.arrays(),
         running=running,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        timeline=trainer.snapshots.timeline(),
     )
 
 
@@ -148,6 +151,7 @@ def restore(trainer: Resumable, ckpt: Checkpoint) -> None:
     d = trainer.model_config.latent_dim
     trainer.report_window = ReportWindow.load("window", p, ckpt.running, d, trainer.device)
     trainer.epoch_sums = ReportWindow.load("epoch", p, ckpt.running, d, trainer.device)
+    trainer.snapshots.resume(ckpt.timeline, trainer.step)
 
 
 def _restore_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:

@@ -32,7 +32,8 @@ from typing import Callable
 import torch
 
 from trainer.checkpoints.hdf5 import load_checkpoint, save_checkpoint
-from trainer.config import RATE_SPLIT_POINTS, BetaSchedule, ModelConfig, TrainConfig
+from trainer.config import RATE_SPLIT_POINTS, ModelConfig, TrainConfig
+from trainer.schedules import BetaSchedule
 from trainer.errors import ConfigError, VaeExplorerError
 from trainer.training.loop import Trainer
 from trainer.training.opening import open_trainer
