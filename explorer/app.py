@@ -5,6 +5,7 @@
     vae-explorer --screenshot out.png [--train-steps 300] [run.h5]   # render offscreen, save, exit 0
     vae-explorer --screenshot latent.png --panel latent              # one panel only (see PANELS)
     vae-explorer --screenshot out.png --panels-dir docs/             # and docs/panel-<name>.png for each panel
+    vae-explorer replay run.h5 --out film.mp4 [--panel latent] [--from S --to S] [--fps N]   # explorer.window.replay
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from explorer.files.settings_store import use_scratch_settings
 from explorer.models.run_settings import FIELDS, rule_of
 from explorer.window.main_window import MainWindow
 from explorer.window.first_paint import DemoOpener, FirstPaintProbe, demo_checkpoint
-from explorer.window.screenshot import PANELS, ScreenshotDriver
+from explorer.runtime.film_writer import film_path
+from explorer.window.panel_names import PANELS, WHOLE_WINDOW
+from explorer.window.replay import ReplayDriver
+from explorer.window.screenshot import ScreenshotDriver
 from trainer.errors import ConfigError
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -53,6 +57,54 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.panels_dir and not Path(args.panels_dir).is_dir():
         parser.error(f"--panels-dir {args.panels_dir}: no such folder")
     return args
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise ValueError(f"{self.prog}: {message}")
+
+
+def parse_replay(argv: list[str]) -> argparse.Namespace:
+    """`vae-explorer replay`'s arguments, checked; a problem is a ValueError in one line."""
+    parser = _OneLineParser(prog="vae-explorer replay", description="Film a panel (or the whole window) over a "
+                            "checkpoint's timeline, offscreen: one frame per snapshot, its step, epoch and β printed "
+                            "on it, as a GIF or an MP4 (by the suffix of --out).")
+    parser.add_argument("checkpoint", help="a checkpoint (.h5) with a timeline of snapshots")
+    parser.add_argument("--out", required=True, metavar="FILM", help="the film to write: FILM.gif or FILM.mp4")
+    parser.add_argument("--panel", choices=sorted([*PANELS, WHOLE_WINDOW]), default="latent",
+                        help="the panel filmed (default latent; window: the whole window)")
+    parser.add_argument("--from", dest="first", type=int, metavar="S", help="the first step filmed (default: 0)")
+    parser.add_argument("--to", dest="last", type=int, metavar="S", help="the last step filmed (default: the last)")
+    parser.add_argument("--fps", type=int, default=4, help="frames (moments) per second (default 4)")
+    args = parser.parse_args(argv)
+    if not Path(args.checkpoint).is_file():
+        raise ValueError(f"{args.checkpoint}: no such file")
+    film_path(args.out, args.fps)
+    for name in ("first", "last"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            raise ValueError(f"--{'from' if name == 'first' else 'to'} must be a step >= 0")
+    if args.first is not None and args.last is not None and args.first > args.last:
+        raise ValueError(f"--from {args.first} is after --to {args.last}")
+    return args
+
+
+def replay_main(argv: list[str]) -> int:
+    """`vae-explorer replay`: the window offscreen, the checkpoint opened, the film written; 0, or 2 and one line."""
+    try:
+        args = parse_replay(argv)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a film needs no screen
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("vae-explorer")
+    use_scratch_settings("vae-explorer-replay-")  # the built-in layout: the user's files untouched
+    window = MainWindow()
+    driver = ReplayDriver(window, args.checkpoint, args.out, args.panel, args.first, args.last, args.fps)
+    driver.begin()
+    app.exec()
+    return driver.exit_code
 
 
 def _needs_offscreen(args: argparse.Namespace) -> bool:

@@ -252,7 +252,7 @@ def test_autosave_on_stop_and_every_n_minutes(qtbot, window, isolated_settings):
     count = len(seen(window).io)
     stop(qtbot, window)  # nothing new since: no second autosave
     qtbot.wait(300)
-    assert len(seen(window).io) == count
+    assert len(seen(window).io) == count, [(r.job.reason, r.step, r.ok) for r in seen(window).io]
 
 
 def test_autosave_on_stop_can_be_turned_off_in_preferences(qtbot, window, monkeypatch):

@@ -9,11 +9,19 @@
     explored.at_step(1200)                              # the panels' model is that run at step 1,200
     explored.forget_model()                             # the panels were cleared: no step shown
     explored.value.live, explored.value.label()         # "beta-4_seed-0 · step 1,200"
+    explored.set_timeline(timeline)                     # its snapshots (trainer.analysis.moments.RunTimeline)
+    explored.seek(300)                                  # the panels go back to the snapshot nearest step 300
+    explored.pin(300)                                   # moment A, to compare the moment shown with
+    explored.follow()                                   # back to the run's newest model
 
 The run comparison (explorer.window.run_comparison) decides which run is explored (the Runs panel's selection);
 the latent panels report the step of the model they were handed. Every view that names the run it shows (the
 Information panel, the Traversals header, the scatter's caption, the status bar's badge) reads it from here, so
 none of them can name another run than the one the others show.
+
+Its moment is the time travel of issue 38: `moment` is the step of the snapshot every view is held at (None: they
+follow the run's newest model), `pinned` is moment A. sig_moment_changed tells the views; what the moment's model
+shows is computed off the GUI thread (explorer.runtime.moments) and handed to the panels like any other model.
 """
 
 from __future__ import annotations
@@ -43,6 +51,17 @@ class Explored:
     """The step of the model the latent panels show; None until its first snapshot arrived."""
     history: dict = field(default_factory=dict, repr=False, compare=False)
     """A checkpoint's history arrays (its evaluations); empty for the live run, whose epochs arrive as reports."""
+    timeline: object | None = field(default=None, repr=False, compare=False)
+    """The run's snapshots as far as the window knows them (trainer.analysis.moments.RunTimeline); None before."""
+    moment: int | None = None
+    """The step of the snapshot the views are held at; None: they follow the run's newest model."""
+    pinned: int | None = None
+    """Moment A: the step of a snapshot pinned to compare with what the views show; None: none pinned."""
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """The steps of the run's snapshots, oldest first (none before its timeline arrived)."""
+        return tuple(self.timeline.steps) if self.timeline is not None else ()
 
     @property
     def live(self) -> bool:
@@ -65,6 +84,10 @@ class ExploredRun(QObject):
     sig_step_changed = Signal(object)
     """Explored: the panels were handed a newer model of the same run (its step), or none (None): several times a
     minute while training, so only the views that show the step subscribe."""
+    sig_timeline_changed = Signal(object)
+    """Explored: the run kept (or dropped) a snapshot, or its timeline arrived."""
+    sig_moment_changed = Signal(object)
+    """Explored: the views are held at another moment (or follow the newest model again), or moment A changed."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -91,10 +114,41 @@ class ExploredRun(QObject):
         """The panels were cleared: no step of the run is shown until its next model arrives."""
         self._set(dataclasses.replace(self.value, step=None))
 
+    def set_timeline(self, timeline) -> None:
+        """The explored run's snapshots (a RunTimeline): a moment no longer among them moves to the nearest."""
+        moment, pinned = self.value.moment, self.value.pinned
+        steps = tuple(timeline.steps)
+        nearest = (lambda s: None if s is None or not steps else steps[timeline.nearest(s)])  # noqa: E731
+        self._set(dataclasses.replace(self.value, timeline=timeline, moment=nearest(moment), pinned=nearest(pinned)))
+
+    def seek(self, step: int) -> None:
+        """Hold every view at the snapshot nearest `step` (nothing happens before the run has any)."""
+        timeline = self.value.timeline
+        if timeline is not None and len(timeline):
+            self._set(dataclasses.replace(self.value, moment=int(timeline.steps[timeline.nearest(step)])))
+
+    def follow(self) -> None:
+        """The views follow the run's newest model again."""
+        self._set(dataclasses.replace(self.value, moment=None))
+
+    def pin(self, step: int | None) -> None:
+        """Make the snapshot nearest `step` moment A (None: unpin)."""
+        timeline = self.value.timeline
+        if step is None or timeline is None or not len(timeline):
+            self._set(dataclasses.replace(self.value, pinned=None))
+        else:
+            self._set(dataclasses.replace(self.value, pinned=int(timeline.steps[timeline.nearest(step)])))
+
     def _set(self, value: Explored) -> None:
         old, self.value = self.value, value
-        same_run = dataclasses.replace(value, step=None) == dataclasses.replace(old, step=None)
+        moving = dict(step=None, moment=None, pinned=None)
+        same_run = dataclasses.replace(value, **moving) == dataclasses.replace(old, **moving)
         if not same_run or value.history is not old.history:
             self.sig_changed.emit(value)
-        elif value.step != old.step:
+            return
+        if value.step != old.step:
             self.sig_step_changed.emit(value)
+        if value.timeline is not old.timeline:
+            self.sig_timeline_changed.emit(value)
+        if (value.moment, value.pinned) != (old.moment, old.pinned):
+            self.sig_moment_changed.emit(value)

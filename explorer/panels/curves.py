@@ -28,11 +28,13 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from explorer.models.explored_run import ExploredRun
 from explorer.panels.curve_ranges import SteadyRanges
 from explorer.panels.curve_specs import (BOUND_COLOR, BOUND_TOOLTIP, COLUMN_INDEX, COLUMNS, EMA_COLUMNS, PLOTS,
                                         SMOOTHED, PlotSpec, ema, overlay_values)
 from explorer.plotting.axes import PlainLogAxis, configure_pyqtgraph, steady_axes
 from explorer.plotting.curve_buffer import CurveBuffer
+from explorer.plotting.moment_marks import MomentLines
 
 REDRAW_INTERVAL_MS = (50, 1000)
 """Bounds of the pause between redraw ticks (one plot per tick): at most ~5 refreshes per plot a second."""
@@ -61,13 +63,13 @@ class _TimedGraphicsLayout(pg.GraphicsLayoutWidget):
         self.last_paint_s = time.perf_counter() - started
 
 
-
 class CurvesPanel(QWidget):
     """Four plots over the same steps under one legend, with a log-y toggle, EMA smoothing and a crosshair."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, explored: ExploredRun | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         configure_pyqtgraph()
+        self.explored = explored if explored is not None else ExploredRun(self)
         self._buffer = CurveBuffer(len(COLUMNS))
         self._ema_state: dict[str, tuple[float, float]] = {}  # key -> (step, smoothed value) at the end
         self._epochs = {key: [] for key in ("step", "distortion", "rate", "nelbo")}
@@ -111,6 +113,9 @@ class CurvesPanel(QWidget):
         self._bound = self.plots["nelbo"].plot(pen=pg.mkPen(BOUND_COLOR, width=2, style=Qt.DashLine))
         self._bound.hide()
         self.graphics.setMinimumHeight(self._min_graphics_height())
+        self.moment_lines = MomentLines(list(self.plots.values()))
+        """A line at the explored run's moment (and a dashed one at moment A) on every plot."""
+        self.explored.sig_moment_changed.connect(self.moment_lines.show)
 
         header = QHBoxLayout()
         header.setContentsMargins(6, 4, 6, 0)

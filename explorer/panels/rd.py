@@ -1,6 +1,6 @@
 """The rate–distortion plane (Alemi et al. 2018): where training is, where it came from, where β pulls it.
 
-    panel = RateDistortionPanel()
+    panel = RateDistortionPanel(explored)      # explorer.models.explored_run: its moment rings the trajectory
     panel.add_steps(step, rate, distortion)    # columns from the worker's CurveBatch (kl, recon), nats per example
     panel.show_beta(live_beta.state)           # explorer.models.live_beta: the β to draw, and whether a preview
     panel.set_history(checkpoint.history)      # the trajectory of an opened checkpoint
@@ -35,9 +35,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from explorer.models.explored_run import ExploredRun
 from explorer.models.live_beta import BetaState
 from explorer.plotting.axes import steady_axes
 from explorer.plotting.curve_buffer import CurveBuffer
+from explorer.plotting.moment_marks import MomentRing
 from trainer.analysis.geometry import rd_line
 from trainer.analysis.rd import frontier_indices
 
@@ -73,8 +75,9 @@ class RateDistortionPanel(QWidget):
     sig_run_clicked = Signal(str)
     """A compared run's end point was clicked: its key."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, explored: ExploredRun | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.explored = explored if explored is not None else ExploredRun(self)
         self._buffer = CurveBuffer(5)  # step, rate, distortion, and their moving averages
         self._ema: tuple[float, float] | None = None
         self._information: float | None = None  # the live run's held-out I(X; Z), nats
@@ -85,11 +88,15 @@ class RateDistortionPanel(QWidget):
         self._runs: list = []  # compared RunRecords, as set_runs gave them
         self._anchor: tuple[str, float, float, float] | None = None  # a selected run: (name, R, D, β)
         self._trails: dict[str, pg.PlotDataItem] = {}  # compared run key -> its trajectory
+        self._trail_steps: dict[str, np.ndarray] = {}  # compared run key -> the step of each trajectory point
         self._by_hand = False
         self._build_header()
         self._build_plot()
         self._build_items()
         self.end_points.sigClicked.connect(self._on_end_point_clicked)
+        self.moment = MomentRing(self.plot.getPlotItem())
+        """The trajectory's point at the explored run's moment (and at moment A)."""
+        self.explored.sig_moment_changed.connect(self._show_moment)
         vb = self.plot.getPlotItem().vb
         vb.sigRangeChanged.connect(self._on_range_changed)
         vb.sigRangeChangedManually.connect(self._on_range_changed_by_hand)
@@ -280,6 +287,7 @@ class RateDistortionPanel(QWidget):
 
     def _redraw(self) -> None:
         rows = self._buffer.rows()
+        self._show_moment()
         if not len(rows):
             self.trail.setData([], [])
             self.start.setData([], [])
@@ -297,6 +305,27 @@ class RateDistortionPanel(QWidget):
         if self.follow.isChecked():
             self._frame(rows)
         self._draw_lines()
+
+    def _show_moment(self, _explored=None) -> None:
+        self.moment.show(self.explored.value, self._point_at)
+
+    def _point_at(self, step: int) -> tuple[float, float] | None:
+        """The explored run's smoothed trajectory (the live one, or a compared run's trail) at the report nearest
+        `step`; None where it has none."""
+        key = self.explored.value.key
+        if self.explored.live:
+            rows = self._buffer.rows()
+            steps, rate, dist = rows[:, 0], rows[:, 3], rows[:, 4]
+        elif key in self._trails:
+            steps, (rate, dist) = self._trail_steps[key], self._trails[key].getData()
+        else:
+            return None
+        if not len(steps) or rate is None:
+            return None
+        i = int(np.clip(np.searchsorted(steps, step), 0, len(steps) - 1))
+        if i > 0 and abs(steps[i - 1] - step) <= abs(steps[i] - step):
+            i -= 1
+        return float(rate[i]), float(dist[i])
 
     def _frame(self, rows: np.ndarray) -> None:
         """Rate from 0 to past the largest seen; distortion around the recent part and the compared runs' ends."""
@@ -410,9 +439,12 @@ class RateDistortionPanel(QWidget):
                 trail.setOpacity(0.55)
                 self.plot.addItem(trail)
             trail.setData(rate, dist)
+            self._trail_steps[run.key] = np.asarray(steps, dtype=float)[pick]
             keep.add(run.key)
         for key in [k for k in self._trails if k not in keep]:
             self.plot.removeItem(self._trails.pop(key))
+            self._trail_steps.pop(key, None)
+        self._show_moment()
         selected = None if self._anchor is None else self._anchor[0]
         self.end_points.setData(
             [r.rate for r in ends], [r.distortion for r in ends], data=[r.key for r in ends],

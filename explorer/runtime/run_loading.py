@@ -53,7 +53,7 @@ class RunLoadingWorker(ThreadWorker):
     sig_folder_done = Signal(str, int, object)
     """(folder, or "" for single files; how many runs were read; ["file: why", ...] for those refused)."""
     sig_explore = Signal(object)
-    """A DecoderSnapshot, PreviewImages or LatentSnapshot of the run asked for last."""
+    """A RunTimeline, DecoderSnapshot, PreviewImages or LatentSnapshot of the run asked for last."""
     sig_explore_failed = Signal(str, str)
     """(checkpoint path, one-line reason): the run's decoder may be shown, its scatter is not."""
 
@@ -101,8 +101,9 @@ class RunLoadingWorker(ThreadWorker):
 
     @Slot(str)
     def explore(self, path: str) -> None:
-        from trainer.checkpoints.hdf5 import load_checkpoint
+        from trainer.analysis.moments import RunTimeline
         from trainer.analysis.publishing import ExplorePublisher, checkpoint_snapshots
+        from trainer.checkpoints.hdf5 import load_checkpoint
 
         with self._lock:
             if path != self._wanted:
@@ -110,6 +111,7 @@ class RunLoadingWorker(ThreadWorker):
         try:
             ckpt = load_checkpoint(path)
             step = int(ckpt.progress["step"])
+            self.sig_explore.emit(RunTimeline.of_checkpoint(ckpt))  # what the timeline scrubs
             pub = ExplorePublisher()  # the live run's previews, samples and encodings, so the views compare alike
             for item in checkpoint_snapshots(ckpt, step, self._dataset, pub.n_preview, pub.n_samples, pub.seed,
                                              pub.max_points):

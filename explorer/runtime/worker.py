@@ -70,7 +70,8 @@ class TrainWorker(ThreadWorker):
     """Path of a checkpoint that could not become the current run after all (sig_failed says why); the
     current run is unchanged."""
     sig_explore = Signal(object)
-    """DecoderSnapshot | PreviewImages | LatentSnapshot: copies made between steps, for the latent panels."""
+    """DecoderSnapshot | PreviewImages | LatentSnapshot | RunTimeline: copies made between steps, for the latent
+    panels."""
     sig_snapshot = Signal(object)
     """checkpoint_io.Snapshot: a copy of the model or its history, made between steps, for the I/O thread."""
     sig_dataset_changed = Signal(object)
@@ -452,9 +453,11 @@ class TrainWorker(ThreadWorker):
         The dataset is loaded (and cached for Start) and encoded here in the worker thread, never in the GUI's.
         Without it the sliders still work; the status line says why the scatter stays empty.
         """
+        from trainer.analysis.moments import RunTimeline
         from trainer.analysis.publishing import checkpoint_snapshots
 
         pub = self.explore
+        self.sig_explore.emit(RunTimeline.of_checkpoint(ckpt))
         try:
             for item in checkpoint_snapshots(ckpt, step, self._load, pub.n_preview, pub.n_samples, pub.seed,
                                                 pub.max_points):

@@ -37,6 +37,8 @@ class Autosave(QObject):
         """Where this run autosaves: chosen at its first autosave, forgotten when the run changes."""
         self._skip_on_end = False  # the run ends because another replaces it (the user said so)
         self._closing = False
+        self._pending: set[int] = set()  # autosave jobs asked for and not written yet
+        self._end_waits = False  # the run ended while one was pending: whether its end needs a save of its own
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._on_due)
         self.apply_interval()
@@ -57,8 +59,17 @@ class Autosave(QObject):
             self.banner.show_message(f"Autosave failed: {self.path}: {exc.strerror or exc}", "warning")
             return None
         job = IoJob(self._next_job_id(), "checkpoint", self.path, "autosave")
+        self._pending.add(job.job_id)
         self.session.request_snapshot(job)
         return job.job_id
+
+    def written(self, job_id: int) -> None:
+        """An autosave job was written (or failed; the RunModel has heard of it first)."""
+        self._pending.discard(job_id)
+        if self._end_waits and not self._pending:
+            self._end_waits = False
+            if self.store.autosave_on_stop and self.run.unsaved_since_any_save and not self._closing:
+                self.autosave()  # the pending copy was made before the run's last step
 
     # --- when ------------------------------------------------------------------------------------------------
     def apply_interval(self) -> None:
@@ -91,7 +102,10 @@ class Autosave(QObject):
         if skip or self._closing or not info.has_model:
             return
         if self.store.autosave_on_stop and self.run.unsaved_since_any_save:
-            self.autosave()
+            if self._pending:  # its copy may already hold the last step: decide once it is written
+                self._end_waits = True
+            else:
+                self.autosave()
 
     def before_close(self) -> None:
         """Closing with steps no save holds: queue an autosave; the training thread copies the model as it stops."""

@@ -276,6 +276,8 @@ class FileController(QObject):
         else:
             self.status.showMessage(f"Not saved: {name}", 10_000)
             self._show_error("Cannot save checkpoint", result.message)
+        if job.reason == "autosave":
+            self.autosave.written(job.job_id)
         self.sig_io_done.emit(result)
 
     # --- open a dataset -------------------------------------------------------------------------------

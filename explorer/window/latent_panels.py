@@ -46,7 +46,7 @@ from functools import partial
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
-from PySide6.QtCore import QObject, Qt, QTimer, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from explorer.models.latent_activity import LatentActivity, collapse_withheld
 from explorer.models.latent_cursor import LatentCursor
@@ -67,7 +67,10 @@ from explorer.panels.selection import SelectionPanel
 from explorer.panels.traversal import TraversalPanel
 from explorer.runtime.background import LatestJob
 from explorer.runtime.latent_jobs import compare_samples, export_selection
+from explorer.runtime.moments import Moment, MomentLoader
 from explorer.runtime.projection_job import LatentProjection
+from trainer.analysis.moments import RunTimeline
+from trainer.analysis.publishing import ExplorePublisher
 from trainer.analysis.snapshots import DecoderSnapshot, LatentSnapshot, PreviewImages
 
 TURN_MS = 2
@@ -81,7 +84,10 @@ KL_REFRESH_MS = 500
 class LatentPanels(QObject):
     """Owns the latent-space panels, the links between them and their background jobs; GUI thread only."""
 
-    def __init__(self, parent: QObject | None = None):
+    sig_shown = Signal(int)
+    """Every latent panel shows the model of this step (its held-out encodings were the last to be drawn)."""
+
+    def __init__(self, parent: QObject | None = None, explored: ExploredRun | None = None):
         super().__init__(parent)
         # the one owner of "which dimensions are active": the KL strip (headline, bar colours) and the
         # sliders' labels draw what it decides, in the same call
@@ -92,16 +98,17 @@ class LatentPanels(QObject):
         """A hierarchy's layers and the one the traversal shows; the sliders name their rows by it."""
         self.point = PointInference(self)
         """One example's classical VI: computed by the ELBO gap panel, drawn by the scatter, shown by the Decoder."""
-        self.explored = ExploredRun(self)
-        """Which run the panels show (its name, dataset and step): the run comparison selects it, the panels
-        name it. Live KL reports are not theirs while another run is explored."""
+        self.explored = explored if explored is not None else ExploredRun(self)
+        """Which run the panels show (its name, dataset, step and moment): the run comparison selects it, the
+        timeline moves its moment, the panels name it. Live KL reports are not theirs while another run is explored,
+        or while the views are held at a moment."""
         self.scatter = LatentScatterPanel(self.cursor, layers=self.layers, point=self.point, explored=self.explored)
         self.sliders = DecoderSlidersPanel(activity=self.activity, cursor=self.cursor, layers=self.layers,
                                            point=self.point)
         self.traversal = TraversalPanel(self.cursor, layers=self.layers, explored=self.explored)
         self.samples = SamplesPanel()
         self.kl = KlPanel(self.activity)
-        self.rd = RateDistortionPanel()
+        self.rd = RateDistortionPanel(self.explored)
         self.beta = LiveBeta(self)  # the window's β: requested and applied (explorer.models.live_beta)
         self.beta.sig_changed.connect(self.rd.show_beta)
         self.information = InformationPanel(self.explored)
@@ -145,6 +152,14 @@ class LatentPanels(QObject):
         self.exports.sig_done.connect(self._on_export_done)
         self.exports.sig_failed.connect(self._on_export_done)
         self.sliders.label_combo.currentIndexChanged.connect(self._on_label_changed)
+        # the timeline: the explored run's moments, built in the background and cached, shown like any model
+        pub = ExplorePublisher()  # the knobs the live run's encodings use, so a moment compares with them
+        self.moments = MomentLoader(self, pub.max_points, pub.n_preview, pub.n_samples, pub.seed)
+        self.moments.sig_ready.connect(self._on_moment)
+        self.explored.sig_moment_changed.connect(self._on_moment_changed)
+        self._newest: dict[type, object] = {}
+        """The explored run's newest model, by kind: kept while the views are held at a moment, shown on follow()."""
+        self._shown_moment: int | None = None
 
     def docks(self) -> list[tuple[str, object, Qt.DockWidgetArea]]:
         """(title, panel, suggested dock area) for MainWindow.add_panel."""
@@ -166,7 +181,16 @@ class LatentPanels(QObject):
     # a declared slot: PySide6 reliably queues a cross-thread call into the receiver's thread only for those
     @Slot(object)
     def on_explore(self, item) -> None:
-        """Whatever the worker's ExplorePublisher sent."""
+        """Whatever the worker's ExplorePublisher sent about the explored run: shown, unless the views are held at a
+        moment of its timeline (then kept, and shown when they follow the newest model again)."""
+        if isinstance(item, RunTimeline):
+            self.explored.set_timeline(item)
+            return
+        self._newest[type(item)] = item
+        if self.explored.value.moment is None:
+            self._show(item)
+
+    def _show(self, item) -> None:
         if isinstance(item, DecoderSnapshot):
             self.on_decoder(item)
         elif isinstance(item, LatentSnapshot):
@@ -204,7 +228,10 @@ class LatentPanels(QObject):
 
         def activity() -> None:
             # one turn for the KL strip and the sliders' labels: they must never show two decisions
-            self.activity.set_latents(latents)
+            if self.explored.value.moment is None:
+                self.activity.set_latents(latents)  # the live KL may be newer than these encodings
+            else:  # a moment's encodings are the whole story of that model: no newer live KL applies
+                self.activity.set_held_out(latents.kl_per_dim, latents.mu_variance, latents.step)
             if latents.class_names:
                 self.sliders.set_class_names(latents.class_names)
 
@@ -217,6 +244,7 @@ class LatentPanels(QObject):
             if first and len(latents) >= 2:
                 self.cursor.fit(latents.latent_dim)  # the encodings may come before the decoder
                 self._show_first_examples(latents)
+            self.sig_shown.emit(int(latents.step))
 
         def selection() -> None:
             self.selection.set_latents(latents)
@@ -264,8 +292,8 @@ class LatentPanels(QObject):
         self.information.add_batch_tc(batch.step, batch.batch_tc)
         if len(batch.beta):
             self.beta.on_report(float(batch.beta[-1]), float(batch.latest.beta_target))
-        if not self.explored.live:
-            return  # another run is explored: the live KL would mix with its encodings
+        if not self.explored.live or self.explored.value.moment is not None:
+            return  # another run or moment is shown: the live KL would mix with its encodings
         for step, _beta in batch.beta_changes:  # the objective changed: older encodings stop deciding
             self.activity.setting_changed(step)
         latest = batch.latest
@@ -295,6 +323,10 @@ class LatentPanels(QObject):
         self.decoder = None
         self.latents = None
         self._pending_kl = None
+        self.moments.forget()
+        self._newest.clear()
+        self.explored.follow()  # a new model (or run) starts at its newest
+        self._shown_moment = None
         self.explored.forget_model()
         self.cursor.clear()
         for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.gap, self.selection,
@@ -305,9 +337,29 @@ class LatentPanels(QObject):
             self.rd.clear()
             self.information.clear()
 
+    # --- the timeline ----------------------------------------------------------------------------
+    def _on_moment_changed(self, value) -> None:
+        """The views are held at another moment (build or fetch it), or follow the newest model again."""
+        if value.moment == self._shown_moment:
+            return  # only moment A changed
+        self._shown_moment = value.moment
+        if value.moment is None:
+            for kind in (DecoderSnapshot, PreviewImages, LatentSnapshot):
+                if kind in self._newest:
+                    self._show(self._newest[kind])
+        else:
+            self.moments.request(value.timeline, value.moment)
+
+    def _on_moment(self, moment: Moment) -> None:
+        if moment.step != self.explored.value.moment:
+            return  # the slider has moved on
+        for item in moment.items:
+            self._show(item)
+
     def shutdown(self) -> None:
         """Join the background estimate's thread (from the window's closeEvent)."""
         self._kl_timer.stop()
+        self.moments.shutdown()
         self.turn_timer.stop()
         self._steps.clear()
         self.gap.shutdown()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QTab
 
 from explorer.files.exports import export_targets
 from explorer.files.settings_store import SettingsStore
+from explorer.models.explored_run import ExploredRun
 from explorer.models.run_model import RunModel, epochs_text
 from explorer.models.run_settings import new_run_settings
 from explorer.models.run_settings_model import RunSettingsModel
@@ -29,6 +30,7 @@ from explorer.models.run_state import RunState
 from explorer.models.sweep_state import SweepState
 from explorer.panels.controls import ControlsPanel
 from explorer.panels.curves import CurvesPanel
+from explorer.panels.timeline import TimelineBar
 from explorer.runtime.session import TrainSession
 from explorer.window.file_actions import FileController
 from explorer.window.fitting import fits_screen, shrinkable
@@ -61,7 +63,9 @@ class MainWindow(QMainWindow):
         self._had_selection = False  # the scatter had a box/lasso selection: a new one does not raise its panel
         self.docks: dict[str, QDockWidget] = {}
         """Every panel's dock by its title (add_panel)."""
-        self.curves = CurvesPanel()
+        self.explored = ExploredRun(self)
+        """Which run the views show, and its moment: the one owner, for the curves, the timeline and the panels."""
+        self.curves = CurvesPanel(self.explored)
         self.run_settings = RunSettingsModel(new_run_settings(False), self)
         """What a new run trains with: the Controls are its view; Start, sweeps and the habits read it."""
         self.controls = ControlsPanel(self.run_settings)
@@ -84,13 +88,16 @@ class MainWindow(QMainWindow):
         layout.setSpacing(6)
         layout.addWidget(self.banner)
         layout.addWidget(self.curves, 1)
+        self.timeline = TimelineBar(self.explored)
+        """Under the curves: the explored run's moments, scrubbed, played and pinned."""
+        layout.addWidget(self.timeline)
         self.setCentralWidget(central)
         self.controls_dock = self.add_panel("Controls", self.controls, Qt.LeftDockWidgetArea)
         self.controls_dock.setMinimumWidth(300)
 
         self._create_menus_and_toolbar()
         # the latent-space panels join through add_panel like any other (after the menus: View lists them)
-        self.explore = LatentPanels(self)
+        self.explore = LatentPanels(self, self.explored)
         self.explore_docks = {title: self.add_panel(title, panel, area) for title, panel, area in self.explore.docks()}
         self.status.add_badge(ExploredBadge(self.explore.explored))
         # runs side by side: the Runs panel, overlays, the explored run

@@ -16,8 +16,8 @@ import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 ref
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QWidget
 
-from explorer.window.fitting import panel_of
 from explorer.window.main_window import MainWindow
+from explorer.window.panel_names import PANELS, panel_widget, refresh_views
 from explorer.models.run_state import RunState
 
 SCREENSHOT_SIZE = (1440, 900)
@@ -28,23 +28,6 @@ PANEL_SETTLE_MS = 150
 """After raising a tabbed panel, time for its layout and first paint before grabbing it."""
 LATENTS_WAIT_S = 120
 """An opened checkpoint's scatter needs its dataset loaded and encoded; grab without it after this long."""
-PANELS = {
-    "curves": None,  # the central widget
-    "controls": "Controls",
-    "latent": "Latent space",
-    "decoder": "Decoder",
-    "traversals": "Traversals",
-    "samples": "Samples",
-    "kl": "KL per dimension",
-    "rd": "Rate–distortion",
-    "gap": "ELBO gap",
-    "runs": "Runs",
-    "selection": "Selection",
-    "arithmetic": "Latent arithmetic",
-    "prior": "Prior vs q(z)",
-    "information": "Information",
-}
-"""--panel names and the titles of their docks."""
 
 
 class ScreenshotDriver(QObject):
@@ -150,13 +133,7 @@ class ScreenshotDriver(QObject):
         self._next_shot()
 
     def _widget(self, name: str) -> QWidget:
-        if name == "curves":
-            return self.window.curves
-        docks = {"controls": self.window.controls_dock, "runs": self.window.runs_dock}
-        dock = docks.get(name) or self.window.explore_docks[PANELS[name]]
-        dock.show()
-        dock.raise_()  # the front tab of its group
-        return panel_of(dock.widget())
+        return panel_widget(self.window, name)
 
     def _next_shot(self) -> None:
         while self._shots:
@@ -178,10 +155,7 @@ class ScreenshotDriver(QObject):
 
     def _grab_refreshed(self, widget: QWidget):
         """Draw what the coalescing timers still hold back, then grab."""
-        self.window.curves.refresh_now()
-        self.window.explore.traversal.refresh_now()
-        self.window.compare.redraw_now()
-        self.window.explore.rd.refresh_now()
+        refresh_views(self.window)
         return widget.grab()
 
     def _save(self, image, path: str) -> None:

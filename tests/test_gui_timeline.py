@@ -1,0 +1,129 @@
+"""The timeline in the real window: scrubbing a run's snapshots moves every view to that moment's model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import trainer
+from explorer.models.explored_run import LIVE
+from explorer.models.run_state import RunState
+from trainer.analysis.geometry import traversal_grid
+from trainer.training.evaluation import model_from_checkpoint
+from trained_runs import trained
+
+WAIT_MS = 60_000
+SMALL = dict(latent_dim=2, hidden=(64,), batch_size=32, lr=3e-3)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return trainer.load_dataset("sprites", n=600, image_size=28)
+
+
+@pytest.fixture
+def window(small_window):
+    return small_window(sprites_n=600, batch_size=32, latent_dim=2, hidden=(64,), lr=3e-3)
+
+
+def shown(qtbot, window, step: int) -> None:
+    """Wait until every latent panel shows the model of `step`."""
+    explore = window.explore
+    qtbot.waitUntil(lambda: explore.latents is not None and explore.latents.step == step
+                    and explore.decoder is not None and explore.decoder.step == step and not explore.pending,
+                    timeout=WAIT_MS)
+
+
+def check_views_show(window, model, step: int) -> None:
+    """Each view shows what `model` (the snapshot of `step`, loaded independently) gives."""
+    explore = window.explore
+    latents = explore.latents
+    mu = model.encode(latents.x)[0].detach().numpy()
+    np.testing.assert_allclose(latents.mu, mu, atol=1e-4)
+    np.testing.assert_allclose(explore.scatter.coordinates(), mu[:, :2], atol=1e-4)  # latent_dim 2: the dims
+    z = np.array([[0.5, -1.0]], np.float32)
+    np.testing.assert_allclose(explore.decoder.decode(z), model.decode(z).detach().numpy(), atol=1e-4)
+    traversal = explore.traversal
+    traversal.refresh_now()
+    grid = traversal.traversal_view.images()
+    assert np.abs(grid - traversal_grid(explore.decoder, traversal.traversal_center(), traversal.traversal_dims(),
+                                        traversal.traversal_values())).max() < 1e-5
+    np.testing.assert_allclose(explore.kl.bar_heights(), latents.kl_per_dim, rtol=1e-6)
+    assert f"{step:,}" in explore.samples.recon_view.title
+    assert window.curves.moment_lines.moment_step == step
+    assert explore.rd.moment.position() is not None
+    assert window.explored.value.label().endswith(f"step {step:,}")
+    assert window.timeline.label.text().startswith(f"step {step:,} · epoch")
+
+
+def test_a_checkpoints_timeline_moves_every_view_to_its_moments_and_back(qtbot, window, data, tmp_path):
+    path = tmp_path / "run.h5"
+    run = trained(data, path, epochs=2, **SMALL)
+    window.open_checkpoint(str(path))
+    final = run.step
+    shown(qtbot, window, final)
+    steps = window.explored.value.steps
+    assert steps == trainer.load_model(path).steps and steps[0] == 0 and steps[-1] == final
+    assert window.timeline.slider.maximum() == len(steps) - 1 and window.timeline.label.text().startswith("now")
+    for step in (steps[3], steps[-3]):
+        window.timeline.slider.setValue(steps.index(step))  # as a drag would
+        shown(qtbot, window, step)
+        check_views_show(window, trainer.load_model(path, step=step), step)
+    moment_points = window.explore.scatter.coordinates().copy()
+    window.timeline.pin.click()
+    assert window.explored.value.pinned == steps[-3]
+    window.timeline.now.click()
+    shown(qtbot, window, final)
+    assert window.explored.value.moment is None and window.curves.moment_lines.moment_step is None
+    assert not np.allclose(window.explore.scatter.coordinates(), moment_points, atol=1e-3)
+    # scrubbing back to a moment already built shows it at once, from the cache
+    window.explored.seek(steps[3])
+    assert window.explore.moments.cached(window.explored.value.timeline, steps[3]) is not None
+    shown(qtbot, window, steps[3])
+
+
+def test_a_live_runs_timeline_grows_while_it_trains_and_plays(qtbot, window):
+    assert window.start_training(max_steps=60)
+    qtbot.waitUntil(lambda: window.state is RunState.STOPPED and not window.explore.pending, timeout=WAIT_MS)
+    live = window.session.worker.trainer
+    steps = window.explored.value.steps
+    assert window.explored.value.key == LIVE and steps == tuple(int(r[0]) for r in live.snapshots.rows)
+    assert steps[:6] == (0, 1, 2, 3, 4, 5) and steps[-1] == 60
+    step = steps[4]
+    window.explored.seek(step)
+    shown(qtbot, window, step)
+    ckpt = live.checkpoint().at(step)
+    net = model_from_checkpoint(ckpt)
+    with torch.no_grad():
+        mu, _ = net.encode(torch.from_numpy(np.asarray(window.explore.latents.x, np.float32) / 255), None)
+    np.testing.assert_allclose(window.explore.latents.mu, mu.numpy(), atol=1e-4)
+    window.timeline.speed.setCurrentIndex(window.timeline.speed.count() - 1)
+    window.timeline.play.click()  # plays on from the moment to the last snapshot, then stops
+    qtbot.waitUntil(lambda: not window.timeline.playing, timeout=WAIT_MS)
+    assert window.explored.value.moment == steps[-1]
+    shown(qtbot, window, steps[-1])
+
+
+def test_a_sweeps_run_explored_from_the_runs_panel_has_its_timeline(qtbot, window, data, tmp_path):
+    rows = trainer.sweep(data, tmp_path / "sweep", betas=[0.5, 8.0], epochs=1, **SMALL)
+    window.compare.open_folder(str(tmp_path / "sweep"))
+    qtbot.waitUntil(lambda: len(window.compare.catalog.records()) >= 2, timeout=WAIT_MS)
+    key = str((tmp_path / "sweep" / f"{rows[1]['run']}.h5").resolve())
+    window.compare.catalog.select(key)
+    qtbot.waitUntil(lambda: window.explored.value.key == key and len(window.explored.value.steps) > 3,
+                    timeout=WAIT_MS)
+    step = window.explored.value.steps[2]
+    window.explored.seek(step)
+    shown(qtbot, window, step)
+    check_views_show(window, trainer.load_model(key, step=step), step)
+
+
+def test_a_run_without_snapshots_says_why_there_is_no_timeline(qtbot, window, data, tmp_path):
+    run = trained(data, tmp_path / "off.h5", epochs=1, snapshots=0, **SMALL)
+    window.open_checkpoint(str(tmp_path / "off.h5"))
+    shown(qtbot, window, run.step)
+    qtbot.waitUntil(lambda: window.explored.value.timeline is not None, timeout=WAIT_MS)
+    bar = window.timeline
+    assert not bar.slider.isEnabled() and not bar.play.isEnabled() and bar.label.text() == "no timeline"
+    assert bar.toolTip() == "No timeline: snapshots were turned off for this run (snapshots 0)"
