@@ -196,6 +196,11 @@ def test_a_guided_experiment_trains_its_stages_and_says_what_it_measured(qtbot, 
     if key == "collapse":
         assert "At β = 30" in text and ys[0] > ys[1]  # more β, less rate
         assert explored.beta == 30.0
+        # it ends by replaying the explored run's training on the timeline, to its last snapshot
+        qtbot.waitUntil(lambda: window.explored.value.key == explored.key and window.timeline.playing,
+                        timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: not window.timeline.playing, timeout=5 * WAIT_MS)
+        assert window.explored.value.moment == window.explored.value.steps[-1]
     elif key == "bottleneck":  # I(X; Z) and KL(q(z) || p(z)) by β, from the summary's rate split
         rows = finished[-1].rows
         assert ys == [r.mutual_information for r in rows] and ys[0] > ys[1]  # more β, less information

@@ -55,6 +55,13 @@ def check_views_show(window, model, step: int) -> None:
     assert explore.rd.moment.position() is not None
     assert window.explored.value.label().endswith(f"step {step:,}")
     assert window.timeline.label.text().startswith(f"step {step:,} · epoch")
+    information = explore.information
+    assert information.moment_lines.moment_step == step
+    evaluations = information.series()["mutual_information"][0]
+    before = evaluations[evaluations <= step]
+    assert information.readout.text().startswith(
+        f"At the moment's last held-out evaluation, step {int(before[-1]):,}" if len(before) else
+        f"No held-out evaluation before the moment shown (step {step:,})")
 
 
 def test_a_checkpoints_timeline_moves_every_view_to_its_moments_and_back(qtbot, window, data, tmp_path):
@@ -77,6 +84,20 @@ def test_a_checkpoints_timeline_moves_every_view_to_its_moments_and_back(qtbot, 
     shown(qtbot, window, final)
     assert window.explored.value.moment is None and window.curves.moment_lines.moment_step is None
     assert not np.allclose(window.explore.scatter.coordinates(), moment_points, atol=1e-3)
+    # the ELBO gap's estimate is of one model: at another moment it says so, and Estimate recomputes it
+    gap = window.explore.gap
+    gap.k_spin.setValue(4)
+    gap.n_spin.setValue(20)
+    with qtbot.waitSignal(gap.sig_estimated, timeout=WAIT_MS) as estimated:
+        assert gap.start()
+    assert estimated.args[0]["step"] == final
+    window.explored.seek(steps[3])
+    shown(qtbot, window, steps[3])
+    assert f"These figures are of the model of step {final:,}; the views show step {steps[3]:,}" in gap.note.text()
+    with qtbot.waitSignal(gap.sig_estimated, timeout=WAIT_MS) as estimated:
+        assert gap.start()
+    assert estimated.args[0]["step"] == steps[3]
+    window.timeline.now.click()
     # scrubbing back to a moment already built shows it at once, from the cache
     window.explored.seek(steps[3])
     assert window.explore.moments.cached(window.explored.value.timeline, steps[3]) is not None

@@ -52,6 +52,25 @@ def test_show_returns_a_handle_that_opens_trains_stops_and_reads_the_history(qtb
     qtbot.waitUntil(lambda: not viewer.visible and not viewer.window.session.running, timeout=WAIT_MS)
 
 
+def test_the_handle_seeks_the_timeline_and_refuses_a_bad_step(qtbot, checkpoint):
+    import trainer
+    from trainer.errors import ConfigError
+
+    viewer = explorer.show(checkpoint, block=False)
+    qtbot.addWidget(viewer.window)
+    qtbot.waitUntil(lambda: bool(viewer.steps) and viewer.window.explore.latents is not None, timeout=WAIT_MS)
+    assert viewer.steps == trainer.load_model(checkpoint).steps and viewer.moment is None
+    assert viewer.seek(viewer.steps[2] + 0) == viewer.steps[2] == viewer.moment
+    explore = viewer.window.explore
+    qtbot.waitUntil(lambda: explore.latents.step == viewer.steps[2] and not explore.pending, timeout=WAIT_MS)
+    for bad in (-1, 2.5, "3", True):
+        with pytest.raises(ConfigError, match="seek: step must be None or a whole number >= 0"):
+            viewer.seek(bad)
+    assert viewer.seek(None) is None and viewer.moment is None
+    viewer.close()
+    qtbot.waitUntil(lambda: not viewer.window.session.running, timeout=WAIT_MS)
+
+
 def test_show_blocks_until_the_window_is_closed_when_no_qt_loop_runs_beside_it(qtbot, checkpoint):
     from explorer.window.main_window import MainWindow
 

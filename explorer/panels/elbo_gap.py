@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.models.explored_run import ExploredRun
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.point_inference import PointInference
 from explorer.panels.gap_split import GapSplitView
@@ -59,7 +60,8 @@ class ElboGapPanel(QWidget):
     """A finished estimate: dict with elbo, log_px, gap (nats per example), k, n, step."""
 
     def __init__(self, jobs, parent: QWidget | None = None, cursor: LatentCursor | None = None,
-                 point: PointInference | None = None, split_jobs=None, point_jobs=None):
+                 point: PointInference | None = None, split_jobs=None, point_jobs=None,
+                 explored: ExploredRun | None = None):
         """`jobs`: the explorer.runtime.background.LatestJob that runs the IWAE estimates; `split_jobs` and
         `point_jobs` the ones for the gap's split and a point's classical VI (None: another of jobs' kind, owned
         here); `cursor`: the latent panels' (its selection, its z); `point`: where a point's classical VI goes."""
@@ -70,6 +72,8 @@ class ElboGapPanel(QWidget):
         self.point_vi = PointViView(point_jobs or type(jobs)("vae-explorer point VI", self), cursor, self.point)
         self._run = JobButton(jobs, self)
         self.button, self.progress = self._run.button, self._run.progress
+        self.explored = explored if explored is not None else ExploredRun(self)
+        self.explored.sig_moment_changed.connect(self._on_moment)
         self._snapshot = None
         self._x: np.ndarray | None = None
         self._y: np.ndarray | None = None
@@ -262,6 +266,17 @@ class ElboGapPanel(QWidget):
             tail += IWAE_NOTE.format(k=bound_k)
         self.note.setText(f"{result['n']:,} held-out examples, model of step {result['step']:,}, {took:.1f} s. {tail}")
         self.sig_estimated.emit(result)
+
+    def _on_moment(self, explored) -> None:
+        """The views moved to another moment of the run: figures of another model say so (they are not
+        recomputed by themselves, they take seconds to minutes: Estimate does it for the moment shown)."""
+        for result, note in ((self._result, self.note), (self.split.result(), self.split.note)):
+            if result is None:
+                continue
+            shown = f"step {explored.moment:,}" if explored.moment is not None else "the newest model"
+            if explored.moment != result["step"]:
+                note.setText(f"<span style='color:#9a5b00'>These figures are of the model of step "
+                             f"{result['step']:,}; the views show {shown}. Estimate again for it.</span>")
 
     def _show_published(self, result: dict, normalized: bool) -> None:
         """Whether the estimate can stand beside a published figure (trainer.comparability.verdict, as eval judges):

@@ -17,6 +17,7 @@ draws it, for the run the latent panels explore, and says which run that is.
 
 from __future__ import annotations
 
+import bisect
 import html
 
 import numpy as np
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer.models.explored_run import Explored, ExploredRun
 from explorer.plotting.axes import steady_axes
+from explorer.plotting.moment_marks import MomentLines
 from trainer.analysis.information_ceiling import ceiling_note
 
 SERIES = (
@@ -163,6 +165,9 @@ class InformationPanel(QWidget):
         layout.addWidget(self.readout)
         layout.addWidget(self.plot, 1)
         self.explored.sig_changed.connect(self._on_explored)
+        self.moment_lines = MomentLines([self.plot.getPlotItem()])
+        """A line at the explored run's moment (and moment A): the readout then gives the evaluation before it."""
+        self.explored.sig_moment_changed.connect(self._on_moment)
         self._redraw()
 
     @property
@@ -204,6 +209,11 @@ class InformationPanel(QWidget):
             self._show_run_label()  # the same run, a new name or step
             return
         self._redraw()
+
+    @Slot(object)
+    def _on_moment(self, explored: Explored) -> None:
+        self.moment_lines.show(explored)
+        self._show_readout()
 
     def clear(self) -> None:
         """No run at all (Reset): both the live series and another run's go."""
@@ -259,9 +269,12 @@ class InformationPanel(QWidget):
     def _show_readout(self) -> None:
         """The newest values as the plot's key, each in its curve's colour and ± its standard error, N and the
         ceiling, and the warning when I is short of the truth."""
-        series = self._shown
-        latest = {key: (ys[-1] if ys else None) for key, (_xs, ys) in series.points.items()}
+        series, moment = self._shown, self.explored.value.moment
+        latest = {key: _at(xs, ys, moment) for key, (xs, ys) in series.points.items()}
         info, rate = latest["mutual_information"], latest["rate"]
+        if info is None and moment is not None:
+            self.readout.setText(f"No held-out evaluation before the moment shown (step {moment:,}).")
+            return
         if info is None:
             self.readout.setText(
                 "This run's history holds no rate split." if self._other is not None else
@@ -271,7 +284,8 @@ class InformationPanel(QWidget):
 
         def key(name: str, label: str) -> str:
             colour = next(c for k, _n, c, _s in SERIES if k == name)
-            value, se = latest[name], series.split.get(f"{name}_se")
+            value = latest[name]
+            se = series.split.get(f"{name}_se") if moment is None else None  # the newest split's error only
             text = "–" if value is None or not np.isfinite(value) else f"{value:.2f}"
             if text != "–" and se is not None and np.isfinite(se):
                 text += f" ± {se:.2f}"
@@ -283,8 +297,11 @@ class InformationPanel(QWidget):
         ceiling = f"{points}ceiling log N = {series.log_n:.2f}"
         note = ceiling_note(series.split)
         warning = f"<br><span style='color:#b35900'>⚠ {note}.</span>" if note else ""
+        steps = series.points["mutual_information"][0]
+        at = "" if moment is None else (f"At the moment's last held-out evaluation, step "
+                                        f"{int(steps[bisect.bisect_right(steps, moment) - 1]):,}: ")
         self.readout.setText(
-            f"{key('rate', 'rate')} = {key('mutual_information', 'I(X; Z)')}{share} + "
+            f"{at}{key('rate', 'rate')} = {key('mutual_information', 'I(X; Z)')}{share} + "
             f"{key('marginal_kl', 'KL(q(z) ‖ p(z))')}, and KL(q(z) ‖ p(z)) ="
             f" {key('total_correlation', 'total correlation')} + {key('dimwise_kl', 'dimension-wise KL')} nats"
             f" ({ceiling}).{self._batch_tc_text(latest)}{warning}{self._layers_text()}")
@@ -312,3 +329,11 @@ class InformationPanel(QWidget):
                 parts.append(f"<span style='color:{colour}'>■</span> z<sub>{layer + 1}</sub> rate "
                              f"<b>{rate[-1]:.2f}</b>, I <b>{info[-1]:.2f}</b>")
         return "<br>Per layer (top first): " + " · ".join(parts) + " nats." if parts else ""
+
+
+def _at(xs, ys, moment: int | None):
+    """The newest value (moment None), or the one of the last evaluation at or before `moment`; None: none."""
+    if moment is None:
+        return ys[-1] if len(ys) else None
+    i = bisect.bisect_right(xs, moment) - 1
+    return ys[i] if i >= 0 else None

@@ -190,6 +190,14 @@ class TimelineBar(QWidget):
         elif value.steps:
             self.explored.pin(value.moment if value.moment is not None else value.steps[-1])
 
+    def play_from_start(self) -> None:
+        """Play the run's moments from its first snapshot (a guided experiment ends so)."""
+        steps = self.explored.value.steps
+        if steps:
+            self.play.setChecked(False)
+            self.explored.seek(steps[0])
+            self.play.setChecked(True)
+
     @property
     def playing(self) -> bool:
         return self.play.isChecked()

@@ -114,7 +114,7 @@ class LatentPanels(QObject):
         self.information = InformationPanel(self.explored)
         self.gap = ElboGapPanel(LatestJob("vae-explorer IWAE", self), cursor=self.cursor, point=self.point,
                                 split_jobs=LatestJob("vae-explorer gap split", self),
-                                point_jobs=LatestJob("vae-explorer point VI", self))
+                                point_jobs=LatestJob("vae-explorer point VI", self), explored=self.explored)
         self.selection = SelectionPanel(self.cursor)
         self.attribute = AttributePanel(self.cursor)
         self.exports = LatestJob("vae-explorer selection export", self)

@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.compare = RunComparison(self, self.session, self.run, self.run_settings, self.sweeps, self.status,
                                      self.banner, self.curves, self.explore, show_dock=self.show_dock)
         self.runs_dock = self.add_panel("Runs", self.compare.panel, Qt.BottomDockWidgetArea)
+        self.compare.sig_play_requested.connect(self.timeline.play_from_start)
         self.experiment_dock = self.add_panel("Experiment", self.compare.experiment_panel, Qt.BottomDockWidgetArea)
         self.train_menu.addSeparator()
         self.train_menu.addAction(self.compare.sweep_action)

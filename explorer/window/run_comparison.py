@@ -52,6 +52,8 @@ class RunComparison(QObject):
     """(folder, or "" for single files; how many runs were read): they are in the catalog and shown."""
     sig_sweep_finished = Signal(object)
     """SweepFinished, once the window has shown it (the actions are enabled again; its runs are being read)."""
+    sig_play_requested = Signal()
+    """An experiment ended on a run whose timeline is to be played from its start."""
 
     def __init__(self, host: QWidget, session, run: RunModel, settings, sweeps: SweepState, status, banner, curves,
                  explore,
@@ -81,6 +83,9 @@ class RunComparison(QObject):
         self.experiment_panel = ExperimentPanel()
         self._select_after_load: str | None = None  # a run's checkpoint to explore once its folder has been read
         self._panel_after_load: str | None = None  # the dock to bring forward once that folder has been read
+        self._play_after_load = False  # an experiment that ends by replaying its explored run's timeline
+        self._play_key: str | None = None  # that run, until its timeline arrives
+        explore.explored.sig_timeline_changed.connect(self._on_timeline)
         self._sweep_data = ""  # what the sweep in progress trains on (data_label)
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_DELAY_MS)
         self._redraw_timer.timeout.connect(self._redraw)
@@ -130,10 +135,19 @@ class RunComparison(QObject):
             self._select_after_load = None
             if chosen is not None:
                 self.catalog.select(chosen.key)
+                self._play_key = chosen.key if self._play_after_load else None
+        self._play_after_load = False
         panel, self._panel_after_load = self._panel_after_load, None
         if read:
             self._show_dock(panel or "Runs")  # an experiment ends on the panel that shows what it measured
         self.sig_runs_read.emit(folder, read)
+
+    @Slot(object)
+    def _on_timeline(self, explored) -> None:
+        """The explored run's timeline arrived: an experiment that ends by replaying it asks for it now."""
+        if self._play_key is not None and explored.key == self._play_key and explored.steps:
+            self._play_key = None
+            self.sig_play_requested.emit()
 
     # --- views -------------------------------------------------------------------------------------
     @Slot(str)
@@ -367,6 +381,7 @@ class RunComparison(QObject):
             # by its file: the runs of two variants of one experiment share their names
             self._select_after_load = (rows[-1] if experiment.select == "last" else rows[0]).checkpoint
         self._panel_after_load = experiment.panel
+        self._play_after_load = experiment.replay
         self.loading.open_folder(finished.folder)
         self._show_dock(experiment.panel)
         self.status.showMessage(f"{experiment.title}: done. The Experiment panel says what it measured.")

@@ -8,6 +8,8 @@
     viewer.open("other.h5")          # a checkpoint, or a folder of runs to compare
     viewer.start(max_steps=500)      # train (Start / Continue); viewer.stop() stops between two steps
     viewer.state, viewer.history()   # "training", "stopped", ...; every report so far as numpy columns
+    viewer.steps                     # the steps of the explored run's snapshots (its timeline)
+    viewer.seek(1200)                # every view shows the snapshot nearest step 1,200; seek(None): the newest
     viewer.close()
 
 Whether to block is decided as napari decides it: when IPython's Qt event loop integration is on
@@ -128,6 +130,35 @@ class Viewer:
     def _on_explored(self, _token: int, items) -> None:
         for item in items:
             self.window.explore.on_explore(item)
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """The steps of the explored run's snapshots (its timeline), oldest first; () before they arrived or for a
+        run that kept none."""
+        return self.window.explored.value.steps
+
+    @property
+    def moment(self) -> int | None:
+        """The step of the snapshot every view shows, or None: they follow the run's newest model."""
+        return self.window.explored.value.moment
+
+    def seek(self, step: int | None) -> int | None:
+        """Move every view to the snapshot nearest `step` (None: back to the run's newest model), as the timeline's
+        slider does; returns the snapshot's step (the views fill in as its model is encoded, in the background). A
+        step that is not a whole number >= 0, or a run with no timeline (the reason is given), is a
+        trainer.ConfigError."""
+        if step is None:
+            self.window.explored.follow()
+            return None
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ConfigError(f"seek: step must be None or a whole number >= 0, got {step!r:.60}")
+        timeline = self.window.explored.value.timeline
+        if timeline is None:
+            raise ConfigError("seek: the explored run's timeline has not arrived yet (open a checkpoint or train)")
+        if not len(timeline):
+            raise ConfigError(f"seek: the explored run has no timeline: {timeline.off}")
+        self.window.explored.seek(int(step))
+        return self.window.explored.value.moment
 
     def close(self) -> None:
         """Close the window the normal way: stop training, join its threads, autosave."""

@@ -60,6 +60,8 @@ class Experiment:
     own, in a subfolder of that label; empty: the model alone."""
     gap_examples: int = 0
     """The amortization and approximation gaps of each finished run on this many held-out examples (0: none)."""
+    replay: bool = False
+    """End by playing the explored run's timeline: its training replayed moment by moment in every view."""
 
     @property
     def runs(self) -> int:
@@ -87,8 +89,9 @@ EXPERIMENTS = (
         "R = 0 only when q(z|x) = N(0, I) for every x: the <b>posterior has collapsed</b> onto the prior, "
         "z carries nothing, and the decoder must ignore it (every image decodes to the same mean).</p>"
         "<p>Five runs, β = 0.1 … 30. Watch the end points slide up the rate–distortion plane towards R = 0, "
-        "and the KL strip of the largest β empty out.</p>",
-        betas=(0.1, 1.0, 3.0, 10.0, 30.0), panel="KL per dimension", y_label="rate R (nats)"),
+        "and the KL strip of the largest β empty out; at the end its training replays on the timeline, the "
+        "dimensions switching off one by one.</p>",
+        betas=(0.1, 1.0, 3.0, 10.0, 30.0), panel="KL per dimension", y_label="rate R (nats)", replay=True),
     Experiment(
         "free-bits", "Free bits keep dimensions alive",
         "<p>With free bits λ (Kingma et al. 2016) each dimension's batch-averaged KL is charged "
@@ -103,9 +106,10 @@ EXPERIMENTS = (
         "<p>KL warm-up (Bowman et al. 2016) multiplies β by a factor that ramps from 0 to 1 over the first "
         "steps: early on the decoder learns to use z before the rate is charged at all, which counters an "
         "early collapse.</p><p>Two runs at β = 4: a constant β, and β warmed up over 1,000 steps. Compare their "
-        "rate curves on the Curves panel, and where they end on the plane.</p>",
+        "rate curves on the Curves panel, and where they end on the plane; at the end the warmed-up run's training "
+        "replays on the timeline.</p>",
         train=replace(TRAIN, beta=4.0), betas=(4.0,), schedules=("constant", "warmup:1000"), panel="Rate–distortion",
-        x_label="schedule", y_label="rate R (nats)"),
+        x_label="schedule", y_label="rate R (nats)", replay=True),
     Experiment(
         "gap", "The ELBO gap shrinks as the encoder improves",
         "<p>log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)): the ELBO falls short of the log-likelihood by how far the "
