@@ -148,3 +148,44 @@ def test_a_run_without_snapshots_says_why_there_is_no_timeline(qtbot, window, da
     bar = window.timeline
     assert not bar.slider.isEnabled() and not bar.play.isEnabled() and bar.label.text() == "no timeline"
     assert bar.toolTip() == "No timeline: snapshots were turned off for this run (snapshots 0)"
+
+
+def test_moment_a_is_drawn_beside_the_moment_shown_in_the_scatter_traversals_and_kl_strip(qtbot, window, data,
+                                                                                          tmp_path):
+    from trainer.analysis.geometry import traversal_latents
+
+    path = tmp_path / "run.h5"
+    trained(data, path, epochs=2, **SMALL)
+    window.open_checkpoint(str(path))
+    qtbot.waitUntil(lambda: len(window.explored.value.steps) > 6 and window.explore.latents is not None,
+                    timeout=WAIT_MS)
+    steps = window.explored.value.steps
+    a, b = steps[2], steps[-2]
+    window.explored.seek(a)
+    shown(qtbot, window, a)
+    window.timeline.pin.click()  # moment A: the moment shown
+    assert window.explored.value.pinned == a
+    explore = window.explore
+    explore.cursor.set_selection(np.arange(10))
+    window.explored.seek(b)
+    shown(qtbot, window, b)
+    qtbot.waitUntil(lambda: len(explore.scatter.pinned_segments()) == 10, timeout=WAIT_MS)
+    then = trainer.load_model(path, step=a)
+    latents = explore.latents
+    mu_a, logvar_a = (t.detach().numpy() for t in then.encode(latents.x))
+    segments = explore.scatter.pinned_segments()
+    np.testing.assert_allclose(segments[:, 0], mu_a[:10], atol=1e-4)  # from A (latent_dim 2: the dims view)
+    np.testing.assert_allclose(segments[:, 1], explore.scatter.coordinates()[:10], atol=1e-6)  # to the moment shown
+    kl_a = 0.5 * (mu_a ** 2 + np.exp(logvar_a) - 1 - logvar_a).mean(0)
+    np.testing.assert_allclose(explore.kl.pinned_heights(), kl_a, rtol=1e-3, atol=1e-4)
+    assert f"moment A, step {a:,}" in explore.kl.summary.text()
+    traversal = explore.traversal
+    traversal.refresh_now()
+    assert traversal.pinned_view.isVisible() and f"step {a:,}" in traversal.pinned_view.title
+    z = traversal_latents(traversal.traversal_center(), traversal.traversal_dims(), traversal.traversal_values())
+    expected = then.decode(z.reshape(-1, 2)).detach().numpy().reshape(traversal.traversal_view.images().shape)
+    np.testing.assert_allclose(traversal.pinned_view.images(), expected, atol=1e-4)
+    window.timeline.pin.click()  # unpinned: the comparison goes
+    assert window.explored.value.pinned is None
+    assert len(explore.scatter.pinned_segments()) == 0 and not traversal.pinned_view.isVisible()
+    assert len(explore.kl.pinned_heights()) == 0

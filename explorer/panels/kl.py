@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer.models.latent_activity import ActivityState, LatentActivity
 from explorer.plotting.axes import steady_axes
+from explorer.plotting.moment_marks import PINNED_COLOUR
 from trainer.analysis.diagnostics import ACTIVE_KL_NATS
 
 ACTIVE_COLOUR = "#d62728"
@@ -107,6 +108,10 @@ class KlPanel(QWidget):
         self.plot.setToolTip(STANDARD_TIP)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brushes=[], pen=self._bar_pen)
         self.plot.addItem(self.bars)
+        self.pinned_bars = pg.BarGraphItem(x=[], height=[], width=0.38, brush=pg.mkBrush(None),
+                                           pen=pg.mkPen(PINNED_COLOUR, width=1.5))
+        self.plot.addItem(self.pinned_bars)
+        self._pinned: tuple[np.ndarray, int] | None = None  # moment A's per-dimension KL and step
         self.threshold = pg.InfiniteLine(pos=ACTIVE_KL_NATS, angle=0, movable=False,
                                          pen=pg.mkPen("#909090", width=1, style=Qt.DotLine))
         self.plot.addItem(self.threshold)
@@ -126,6 +131,17 @@ class KlPanel(QWidget):
     def set_kl(self, kl_per_dim, step: int | None = None) -> None:
         """Per-dimension KL in nats per example (a training report's or a held-out evaluation's)."""
         self.activity.set_kl(kl_per_dim, step)
+
+    def set_pinned(self, kl_per_dim, step: int | None = None) -> None:
+        """Moment A's per-dimension KL (its held-out encodings), drawn as outlined bars beside the current ones;
+        None: no moment pinned."""
+        self._pinned = None if kl_per_dim is None else (np.asarray(kl_per_dim, dtype=np.float64).reshape(-1),
+                                                         int(step or 0))
+        self._show(self.activity.state)
+
+    def pinned_heights(self) -> np.ndarray:
+        """Moment A's bars as drawn (empty when none is pinned or its dimensions differ)."""
+        return np.asarray(self.pinned_bars.opts.get("height", []), dtype=np.float64)
 
     def set_mu_variance(self, variance, step: int | None = None) -> None:
         """Var_x(μ_j) of a held-out encoding: switches the active-unit count to Burda's measure."""
@@ -170,6 +186,7 @@ class KlPanel(QWidget):
             if was_collapsed:
                 self.sig_collapse_changed.emit(False)
             self.bars.setOpts(x=[], height=[], brushes=[])
+            self.pinned_bars.setOpts(x=[], height=[])
             self.banner.hide()
             self.summary.setText("Per-dimension KL appears once training starts.")
             self.summary.setToolTip("")
@@ -184,17 +201,7 @@ class KlPanel(QWidget):
         self._collapsed_layers = activity.collapsed_layers
         self._whole_collapsed = activity.collapsed
         self._show_layer_separators(tuple(len(layer.active) for layer in activity.layers))
-        brushes = [self._active_brush if a else self._inactive_brush for a in state.active]
-        self.bars.setOpts(x=np.arange(len(kl)), height=np.maximum(kl, 0.0), brushes=brushes)
-        # axes change only when they must: re-laying out ticks and labels is most of a repaint's cost, and live
-        # KL arrives several times a second
-        top = _nice_ceiling(max(float(kl.max()) if len(kl) else 0.0, 0.05) * 1.1)
-        if self._axes != (len(kl), top):
-            self._axes = (len(kl), top)
-            self.plot.getPlotItem().getAxis("bottom").setTicks(
-                [[(i, str(i)) for i in range(0, len(kl), max(1, len(kl) // 16))]])
-            self.plot.setXRange(-0.6, max(len(kl), 1) - 0.4, padding=0)
-            self.plot.setYRange(0, top, padding=0)
+        pinned = self._draw_bars(kl, state)
         if state.counted:
             held_out = (f"held-out encoding at step {activity.variance_step:,}" if activity.variance_step is not None
                         else "held-out encoding")
@@ -214,6 +221,10 @@ class KlPanel(QWidget):
         self.summary.setText(
             f"<b>{total}</b> {_nats(state.rate)} nats &nbsp;·&nbsp; <b>active units</b> {_count(state)} / {len(kl)}"
             f"{per_layer} <span style='color:#808080'>({how}){at}</span>")
+        if pinned is not None:
+            self.summary.setText(self.summary.text() + f"<br><span style='color:{PINNED_COLOUR}'>▯ moment A, step "
+                                 f"{pinned[1]:,}: rate {_nats(float(pinned[0].sum()))} nats</span> (outlined, left "
+                                 "of each bar)")
         if activity.withheld:
             self.summary.setText(self.summary.text() + f"<br><span style='color:#808080'>No collapse is judged yet: "
                                                        f"{activity.withheld}.</span>")
@@ -239,6 +250,27 @@ class KlPanel(QWidget):
             self.banner.hide()
         if self.collapsed != was_collapsed:
             self.sig_collapse_changed.emit(self.collapsed)
+
+    def _draw_bars(self, kl: np.ndarray, state) -> tuple[np.ndarray, int] | None:
+        """The bars (and moment A's beside them, when pinned with the same dimensions, which it returns)."""
+        brushes = [self._active_brush if a else self._inactive_brush for a in state.active]
+        pinned = self._pinned if self._pinned is not None and len(self._pinned[0]) == len(kl) else None
+        shift = 0.2 if pinned is not None else 0.0  # side by side: moment A on the left, the moment shown right
+        self.bars.setOpts(x=np.arange(len(kl)) + shift, height=np.maximum(kl, 0.0), brushes=brushes,
+                          width=0.38 if pinned is not None else 0.75)
+        self.pinned_bars.setOpts(x=np.arange(len(kl)) - shift if pinned is not None else [],
+                                 height=np.maximum(pinned[0], 0.0) if pinned is not None else [])
+        # axes change only when they must: re-laying out ticks and labels is most of a repaint's cost, and live
+        # KL arrives several times a second
+        most = max(float(kl.max()) if len(kl) else 0.0, float(pinned[0].max()) if pinned is not None else 0.0)
+        top = _nice_ceiling(max(most, 0.05) * 1.1)
+        if self._axes != (len(kl), top):
+            self._axes = (len(kl), top)
+            self.plot.getPlotItem().getAxis("bottom").setTicks(
+                [[(i, str(i)) for i in range(0, len(kl), max(1, len(kl) // 16))]])
+            self.plot.setXRange(-0.6, max(len(kl), 1) - 0.4, padding=0)
+            self.plot.setYRange(0, top, padding=0)
+        return pinned
 
     def _show_layer_separators(self, dims: tuple[int, ...]) -> None:
         """Dashed lines between a hierarchy's layers (bottom first), and the axis title that says so."""

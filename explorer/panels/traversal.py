@@ -65,6 +65,7 @@ class TraversalPanel(QWidget):
         self.layers = layers if layers is not None else LatentLayers(self)
         """A hierarchy's layers and the one traversed (shared with the other latent panels)."""
         self._decoder = None
+        self._pinned = None  # moment A's DecoderSnapshot: its grid is decoded beside the current one
         self._kl: np.ndarray | None = None
         self._label: int | None = None
         self._dims: list[int] = []
@@ -129,7 +130,16 @@ class TraversalPanel(QWidget):
         box_layout.setContentsMargins(0, 0, 0, 0)
         box_layout.setSpacing(2)
         box_layout.addLayout(bar)
-        box_layout.addWidget(self.traversal_view, 1)
+        self.pinned_view = ImageGridView(placeholder="")
+        self.pinned_view.setMinimumHeight(60)
+        self.pinned_view.setToolTip("Moment A (pinned on the timeline): the same rows, values and centre decoded by "
+                                    "that moment's decoder, beside the moment shown")
+        self.pinned_view.hide()
+        grids = QHBoxLayout()
+        grids.setSpacing(6)
+        grids.addWidget(self.pinned_view, 1)
+        grids.addWidget(self.traversal_view, 1)
+        box_layout.addLayout(grids, 1)
         return box
 
     def _build_interpolation(self) -> QWidget:
@@ -176,6 +186,13 @@ class TraversalPanel(QWidget):
         self.cursor.fit(decoder.latent_dim)
         self._decoder = decoder
         self._schedule(SNAPSHOT_REDRAW_MS)
+
+    def set_pinned(self, decoder) -> None:
+        """Moment A's DecoderSnapshot: its traversal of the same dimensions, values and centre is shown beside the
+        current one; None: no moment pinned."""
+        self._pinned = decoder
+        self.pinned_view.setVisible(decoder is not None)
+        self._schedule()
 
     def set_kl(self, kl_per_dim) -> None:
         """Per-dimension KL (nats): the grid shows the highest-KL dimensions first."""
@@ -309,6 +326,12 @@ class TraversalPanel(QWidget):
                                      f"(KL nats) · columns: value in {units} · around {around}")
         self.traversal_view.set_images(images.reshape(rows, cols, *images.shape[1:]), row_labels=row_labels,
                                        col_labels=col_labels)
+        pinned = self._pinned
+        if pinned is not None and pinned.latent_dim == d:
+            self.pinned_view.title = f"moment A · step {pinned.step:,} (the same rows and values)"
+            grid = pinned.decode(latents.reshape(rows * cols, d), self._label)
+            self.pinned_view.set_images(grid.reshape(rows, cols, *grid.shape[1:]), row_labels=row_labels,
+                                        col_labels=col_labels)
         path = self.interpolation_latents()
         if path is not None:
             strip = self._decoder.decode(path, self._label)

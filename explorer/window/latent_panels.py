@@ -156,6 +156,11 @@ class LatentPanels(QObject):
         pub = ExplorePublisher()  # the knobs the live run's encodings use, so a moment compares with them
         self.moments = MomentLoader(self, pub.max_points, pub.n_preview, pub.n_samples, pub.seed)
         self.moments.sig_ready.connect(self._on_moment)
+        self.pinned_moments = MomentLoader(self, pub.max_points, pub.n_preview, pub.n_samples, pub.seed)
+        """Moment A's model, built as the moment's is (a loader of its own: A and the moment shown may both be
+        waited for)."""
+        self.pinned_moments.sig_ready.connect(self._on_pinned_moment)
+        self._pinned_step: int | None = None
         self.explored.sig_moment_changed.connect(self._on_moment_changed)
         self._newest: dict[type, object] = {}
         """The explored run's newest model, by kind: kept while the views are held at a moment, shown on follow()."""
@@ -324,9 +329,12 @@ class LatentPanels(QObject):
         self.latents = None
         self._pending_kl = None
         self.moments.forget()
+        self.pinned_moments.forget()
         self._newest.clear()
-        self.explored.follow()  # a new model (or run) starts at its newest
-        self._shown_moment = None
+        self.explored.follow()  # a new model (or run) starts at its newest, with no moment A
+        self.explored.pin(None)
+        self._shown_moment = self._pinned_step = None
+        self._show_pinned(None)
         self.explored.forget_model()
         self.cursor.clear()
         for panel in (self.scatter, self.sliders, self.traversal, self.samples, self.kl, self.gap, self.selection,
@@ -339,7 +347,14 @@ class LatentPanels(QObject):
 
     # --- the timeline ----------------------------------------------------------------------------
     def _on_moment_changed(self, value) -> None:
-        """The views are held at another moment (build or fetch it), or follow the newest model again."""
+        """The views are held at another moment (build or fetch it), or follow the newest model again; or moment A
+        was pinned (or unpinned), which the scatter, the traversal and the KL strip draw beside it."""
+        if value.pinned != self._pinned_step:
+            self._pinned_step = value.pinned
+            if value.pinned is None:
+                self._show_pinned(None)
+            else:
+                self.pinned_moments.request(value.timeline, value.pinned)
         if value.moment == self._shown_moment:
             return  # only moment A changed
         self._shown_moment = value.moment
@@ -349,6 +364,19 @@ class LatentPanels(QObject):
                     self._show(self._newest[kind])
         else:
             self.moments.request(value.timeline, value.moment)
+
+    def _on_pinned_moment(self, moment: Moment) -> None:
+        if moment.step == self.explored.value.pinned:
+            self._show_pinned(moment)
+
+    def _show_pinned(self, moment: Moment | None) -> None:
+        decoder = latents = None
+        if moment is not None:
+            decoder = next(i for i in moment.items if isinstance(i, DecoderSnapshot))
+            latents = next(i for i in moment.items if isinstance(i, LatentSnapshot))
+        self.scatter.set_pinned(latents)
+        self.traversal.set_pinned(decoder)
+        self.kl.set_pinned(None if latents is None else latents.kl_per_dim, None if latents is None else latents.step)
 
     def _on_moment(self, moment: Moment) -> None:
         if moment.step != self.explored.value.moment:
@@ -360,6 +388,7 @@ class LatentPanels(QObject):
         """Join the background estimate's thread (from the window's closeEvent)."""
         self._kl_timer.stop()
         self.moments.shutdown()
+        self.pinned_moments.shutdown()
         self.turn_timer.stop()
         self._steps.clear()
         self.gap.shutdown()

@@ -102,3 +102,4 @@ class ColoursMixin:
         else:
             self.cloud.set_points(self._xy, colours)
             self.picked_cloud.set_points(np.zeros((0, 2)), np.zeros(0, np.uint32))
+        self._draw_pinned()  # moment A's arrows join the selection's positions

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QToolB
 from explorer.panels.latent.colours import ColoursMixin
 from explorer.panels.latent.hover import HoverMixin
 from explorer.panels.latent.markers import MarkersMixin
+from explorer.panels.latent.pinned import PinnedMixin
 from explorer.panels.latent.overlays import OverlaysMixin
 from explorer.panels.latent.selection_tool import SelectionToolMixin
 from explorer.panels.latent.views import ViewsMixin
@@ -34,7 +35,7 @@ CAPTION_NAME_CHARS = 24
 
 
 class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolMixin, MarkersMixin, HoverMixin,
-                         QWidget):
+                         PinnedMixin, QWidget):
     """Posterior means of the held-out set in 2-D, with prior contours, a draggable decoder marker and hover."""
 
     sig_point_selected = Signal(int, object)
@@ -115,6 +116,7 @@ class LatentScatterPanel(ViewsMixin, OverlaysMixin, ColoursMixin, SelectionToolM
         self._build_marker()
         self._build_vi_path()
         self._build_hover()
+        self._build_pinned()
 
     def _control_rows(self, tool_row: list[QToolButton]) -> list[QHBoxLayout]:
         top = QHBoxLayout()
