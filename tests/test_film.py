@@ -104,3 +104,36 @@ def test_the_window_films_a_panel_over_a_range_and_cancel_leaves_no_file(qtbot, 
     assert recorder.writer.wait(60)
     assert not list(tmp_path.glob("*cancelled*")) and not list(tmp_path.glob(".*part*"))
     window.close()
+
+
+def test_the_film_dialog_checks_its_fields_and_the_window_films_with_progress(qtbot, small_window, checkpoint,
+                                                                            tmp_path):
+    from explorer.files.film_dialog import FilmDialog
+
+    window = small_window()
+    window.open_checkpoint(str(checkpoint))
+    qtbot.waitUntil(lambda: bool(window.explored.value.steps) and window.explore.latents is not None
+                    and not window.explore.pending, timeout=WAIT_MS)
+    assert window.timeline.film.isEnabled()
+    steps = window.explored.value.steps
+    names = window.film_export.panel_names
+    assert names[0] == ("window", "The whole window") and ("latent", "Latent space") in names
+    dialog = FilmDialog(window, steps, names, str(tmp_path / "film.avi"))
+    qtbot.addWidget(dialog)
+    dialog._on_accept()  # Record with a bad suffix: the dialog says why and stays open
+    assert "a film is a .gif or an .mp4 file, not .avi" in dialog.error.text() and dialog.result() == 0
+    dialog.path_edit.setText(str(tmp_path / "whole.gif"))
+    dialog.panel_combo.setCurrentIndex(0)
+    dialog.from_combo.setCurrentIndex(1)
+    dialog.to_combo.setCurrentIndex(3)
+    assert dialog.count.text().startswith("3 moments")
+    request = dialog.request()
+    assert request.panel == "window" and request.steps == steps[1:4] and request.fps == 4
+    recorder = window.film_export.start(request)
+    assert window.film_export.progress is not None and window.film_export.progress.maximum() == 3
+    with qtbot.waitSignal(recorder.sig_finished, timeout=WAIT_MS) as finished:
+        pass
+    assert finished.args[0] is True and window.film_export.progress is None
+    frames = iio.imread(tmp_path / "whole.gif", index=None)
+    assert frames.shape[0] == 3 and frames.shape[2] >= window.width() - 2  # the whole window, with a band on top
+    assert "whole.gif (3 frames" in window.statusBar().currentMessage()

@@ -6,6 +6,8 @@ frame, written as a GIF or an MP4.
     recorder.sig_progress.connect(...)       # (frames grabbed, frames in all)
     recorder.sig_finished.connect(...)       # (ok, one line: the file written, or why not)
     recorder.start()                         # returns at once; recorder.cancel() stops it and leaves no file
+    export = FilmExport(window, explored, panels, widget_of, refresh, status, banner, names, folder)
+    timeline_bar.sig_film_requested.connect(export.ask)   # the dialog, then the recording with progress and Cancel
 
 The recorder moves the explored run's moment (explorer.models.explored_run) through `steps` as the timeline's
 slider would, waits until every latent panel shows each moment (LatentPanels.sig_shown; the moments are built
@@ -16,13 +18,16 @@ encodes in its own thread. The GUI thread never blocks; at the end the views go 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDialog, QProgressDialog, QWidget
+
+from explorer.runtime.film_writer import FilmWriter
 
 SETTLE_MS = 60
 """After a moment is shown: time for the last panel's paint before the grab."""
@@ -177,3 +182,59 @@ class FilmRecorder(QObject):
             else:
                 self.explored.seek(moment)
         self.sig_finished.emit(ok, message)
+
+
+class FilmExport(QObject):
+    """The timeline's Film… button: the dialog, then the recording with a progress dialog and Cancel, then a status
+    line (or the banner, when it failed). GUI thread."""
+
+    def __init__(self, host: QWidget, explored, panels, widget_of: Callable[[str], QWidget],
+                 refresh: Callable[[], None], status, banner, panel_names: list[tuple[str, str]],
+                 folder: Callable[[], str], parent: QObject | None = None):
+        super().__init__(parent)
+        self.host, self.explored, self.panels, self.widget_of, self.refresh = host, explored, panels, widget_of, refresh
+        self.status, self.banner, self.panel_names, self.folder = status, banner, panel_names, folder
+        self.recorder: FilmRecorder | None = None
+        self.progress = None
+
+    def ask(self) -> None:
+        """Show the dialog; on Record, film."""
+        from explorer.files.film_dialog import FilmDialog
+
+        value = self.explored.value
+        if not value.steps or (self.recorder is not None and self.recorder.active):
+            return
+        name = Path(value.title).stem.replace(" ", "-").replace("·", "") or "run"
+        dialog = FilmDialog(self.host, value.steps, self.panel_names, str(Path(self.folder()) / f"{name}-latent.mp4"))
+        if dialog.exec() == QDialog.Accepted:
+            self.start(dialog.request())
+
+    def start(self, request) -> FilmRecorder:
+        """Film `request` (explorer.files.film_dialog.FilmRequest); returns the recorder (tests wait on it)."""
+        writer = FilmWriter(request.path, request.fps, self)
+        self.recorder = FilmRecorder(self.explored, self.panels, lambda: self.widget_of(request.panel),
+                                     self.refresh, writer, list(request.steps), title=self.explored.value.title,
+                                     parent=self)
+        self.progress = QProgressDialog(f"Filming {len(request.steps)} moments into {Path(request.path).name}…",
+                                        "Cancel", 0, len(request.steps), self.host)
+        self.progress.setWindowModality(Qt.WindowModal)
+        self.progress.setMinimumDuration(0)
+        self.progress.canceled.connect(self.recorder.cancel)
+        self.recorder.sig_progress.connect(self._on_progress)
+        self.recorder.sig_finished.connect(self._on_finished)
+        self.recorder.start()
+        return self.recorder
+
+    def _on_progress(self, done: int, _total: int) -> None:
+        if self.progress is not None:
+            self.progress.setValue(done)
+
+    def _on_finished(self, ok: bool, message: str) -> None:
+        if self.progress is not None:
+            self.progress.canceled.disconnect(self.recorder.cancel)
+            self.progress.close()
+            self.progress = None
+        if ok or message.startswith("Cancelled"):
+            self.status.showMessage(message, 15_000)
+        else:
+            self.banner.show_message(message, "error")

@@ -14,11 +14,12 @@ state lives in `self.run`, the actions that follow it in `self.actions` (explore
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QTabBar, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar, QVBoxLayout, QWidget
 
 from explorer.files.exports import export_targets
 from explorer.files.settings_store import SettingsStore
@@ -35,7 +36,10 @@ from explorer.runtime.session import TrainSession
 from explorer.window.file_actions import FileController
 from explorer.window.fitting import fits_screen, shrinkable
 from explorer.window.habits import WindowHabits
+from explorer.window.dock_layout import arrange_docks, hide_orphan_tab_bars, size_docks
+from explorer.window.film import FilmExport
 from explorer.window.latent_panels import LatentPanels
+from explorer.window.panel_names import film_panels, panel_widget, refresh_views
 from explorer.window.run_actions import RunActions
 from explorer.window.run_comparison import RunComparison
 from explorer.window.status_bar import ExploredBadge, MessageBanner, TrainingStatusBar
@@ -105,12 +109,17 @@ class MainWindow(QMainWindow):
                                      self.banner, self.curves, self.explore, show_dock=self.show_dock)
         self.runs_dock = self.add_panel("Runs", self.compare.panel, Qt.BottomDockWidgetArea)
         self.compare.sig_play_requested.connect(self.timeline.play_from_start)
+        self.film_export = FilmExport(self, self.explored, self.explore, partial(panel_widget, self),
+                                      partial(refresh_views, self), self.status, self.banner, film_panels(self.docks),
+                                      folder=lambda: self.store.last_folder("checkpoint") or str(Path.home()))
+        self.timeline.sig_film_requested.connect(self.film_export.ask)
         self.experiment_dock = self.add_panel("Experiment", self.compare.experiment_panel, Qt.BottomDockWidgetArea)
         self.train_menu.addSeparator()
         self.train_menu.addAction(self.compare.sweep_action)
         self.train_menu.addAction(self.compare.stop_sweep_action)
         self._create_experiments_menu()
-        self._arrange_docks()
+        arrange_docks(self)
+        self._docks_sized = False  # sized in proportion to the window when it first shows (size_docks)
         self._connect()
         self._probe_timer = QTimer(self, singleShot=True, interval=DEVICE_PROBE_DELAY_MS)
         self._probe_timer.timeout.connect(self.session.probe_devices)
@@ -176,62 +185,14 @@ class MainWindow(QMainWindow):
         frame.moveCenter(area.center())
         self.move(max(frame.left(), area.left()), max(frame.top(), area.top()))
 
-    def _arrange_docks(self) -> None:
-        """Curves in the centre with the image grids tabbed below them; the scatter over the sliders on the
-        right; the controls over the rate–distortion plane on the left, so β and its line show together."""
-        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)  # side columns run the full height
-        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-        d = self.explore_docks
-        self.splitDockWidget(self.controls_dock, d["Rate–distortion"], Qt.Vertical)
-        self.tabifyDockWidget(d["Rate–distortion"], d["ELBO gap"])
-        self.tabifyDockWidget(d["Traversals"], d["Samples"])
-        self.tabifyDockWidget(d["Samples"], d["KL per dimension"])
-        self.tabifyDockWidget(d["KL per dimension"], self.runs_dock)  # wide enough for the table's columns
-        self.tabifyDockWidget(self.runs_dock, self.experiment_dock)
-        self.tabifyDockWidget(self.experiment_dock, d["Latent arithmetic"])
-        # the selection under the scatter it is drawn on; prior vs q(z) with the other panels of the objective
-        self.tabifyDockWidget(d["Decoder"], d["Selection"])
-        self.tabifyDockWidget(d["ELBO gap"], d["Prior vs q(z)"])
-        self.tabifyDockWidget(d["Selection"], d["Information"])  # what z carries, beside the latent panels
-        d["Rate–distortion"].raise_()
-        d["Traversals"].raise_()
-        d["Decoder"].raise_()
-        # the window's minimum was computed while the docks stood side by side as added; tabbed, they need far less
-        # (each panel tabbed under the curves widened the window's minimum by its own width, past a 1600 px screen)
-        self.layout().activate()
-        self._docks_sized = False  # sized in proportion to the window when it first shows (_size_docks)
-
-    def _size_docks(self) -> None:
-        """Default dock sizes in proportion to the window: a bigger window gives the grids room, not only the
-        curves (the central widget would take all the extra space otherwise)."""
-        w, h = self.width(), self.height()
-        d = self.explore_docks
-        # the controls' form is ~325 px wide, plus its scroll bar: narrower clips the spin boxes
-        self.resizeDocks([self.controls_dock, d["Latent space"]], [max(340, int(0.24 * w)), int(0.32 * w)],
-                         Qt.Horizontal)
-        self.resizeDocks([self.controls_dock, d["Rate–distortion"]], [int(0.5 * h), int(0.4 * h)], Qt.Vertical)
-        self.resizeDocks([d["Latent space"], d["Decoder"]], [int(0.47 * h), int(0.43 * h)], Qt.Vertical)
-        self.resizeDocks([d["Traversals"]], [int(0.45 * h)], Qt.Vertical)
-
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
         if not self._docks_sized:
-            QTimer.singleShot(0, self._hide_orphan_tab_bars)  # after the first layout pass made the tab bars
+            QTimer.singleShot(0, partial(hide_orphan_tab_bars, self))  # after the first layout pass made the tab bars
             self._docks_sized = True
             habits = getattr(self, "habits", None)
             if habits is None or not habits.restored_layout:  # a layout the user left wins
-                self._size_docks()
-
-    def _hide_orphan_tab_bars(self) -> None:
-        """Hide the tab bars QMainWindow left of a dock group as it was while being formed (Decoder | Selection,
-        before Information joined): it keeps them visible at the group's first place, over a neighbouring dock,
-        and never moves them again. A group's own bar lists all its tabs, so an orphan's tabs are a strict prefix
-        of another bar's (a dock is in one group only)."""
-        bars = [bar for bar in self.findChildren(QTabBar) if bar.parent() is self]
-        tabs = [[bar.tabText(i) for i in range(bar.count())] for bar in bars]
-        for bar, mine in zip(bars, tabs):
-            if any(len(other) > len(mine) and other[:len(mine)] == mine for other in tabs):
-                bar.hide()
+                size_docks(self)
 
     def _create_menus_and_toolbar(self) -> None:
         menus = self.menuBar()

@@ -44,6 +44,12 @@ def panel_widget(window, name: str) -> QWidget:
     return panel_of(dock.widget())
 
 
+def film_panels(docks) -> list[tuple[str, str]]:
+    """(name, title) of what a film may show: the whole window, then each panel (`docks`: MainWindow.docks)."""
+    names = [(WHOLE_WINDOW, "The whole window"), ("curves", "Curves")]
+    return names + [(name, title) for name, title in PANELS.items() if title in docks]
+
+
 def refresh_views(window) -> None:
     """Draw now what the coalescing timers of a MainWindow's views still hold back (before a grab)."""
     window.curves.refresh_now()
