@@ -214,3 +214,15 @@ def collapse_withheld(report) -> str:
     if report.epoch == 0:
         return "a new run's q(z|x) starts at the prior; judged from the end of its first epoch"
     return ""
+
+
+def moment_withheld(timeline, step: int) -> str:
+    """collapse_withheld's rule for a moment of a run's timeline (trainer.analysis.moments.RunTimeline): its first
+    epoch, or a β still below the run's target (a warm-up), is not judged."""
+    i = timeline.nearest(step)
+    target = float(timeline.train_config.beta)
+    if timeline.betas[i] < target:
+        return f"β was still warming up at this moment ({timeline.betas[i]:.3g} of {target:g})"
+    if timeline.epochs[i] < 1:
+        return "a new run's q(z|x) starts at the prior; judged from the end of its first epoch"
+    return ""

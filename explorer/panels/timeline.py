@@ -15,7 +15,8 @@ from __future__ import annotations
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QStyle, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from explorer.models.explored_run import ExploredRun
 
@@ -61,7 +62,8 @@ class TimelineBar(QWidget):
         super().__init__(parent)
         self.explored = explored
         self._syncing = False
-        self.play = QToolButton(text="▶", checkable=True)
+        self.play = QToolButton(checkable=True)
+        self.play.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay))
         self.play.setToolTip("Play the run's moments in order (Space while the slider has focus)")
         self.speed = QComboBox()
         for fps in SPEEDS:
@@ -76,6 +78,7 @@ class TimelineBar(QWidget):
         self.marks = _Marks()
         self.label = QLabel()
         self.label.setMinimumWidth(60)  # squeezed, the text is cut at the right: the step comes first
+        self.label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # a long reason never widens the bar
         self.label.setTextFormat(Qt.PlainText)
         self.now = QToolButton(text="Now")
         self.now.setToolTip("Follow the run's newest model again")
@@ -133,11 +136,13 @@ class TimelineBar(QWidget):
         if not steps:
             self.play.setChecked(False)
             why = timeline.off if timeline is not None else "no run yet"
-            self.label.setText("no timeline")
+            self.label.setText(f"No timeline: {why}")
+            self.label.setToolTip(f"No timeline: {why}")
             self.setToolTip(f"No timeline: {why}")
             self.marks.set_marks([])
             return
         self.setToolTip("")
+        self.label.setToolTip("")
         if value.moment is None:
             self.label.setText("now" + (f" · step {value.step:,}" if value.step is not None else ""))
         else:
@@ -156,7 +161,7 @@ class TimelineBar(QWidget):
             self.explored.seek(steps[index])
 
     def _on_play(self, playing: bool) -> None:
-        self.play.setText("⏸" if playing else "▶")
+        self.play.setIcon(self.style().standardIcon(QStyle.SP_MediaPause if playing else QStyle.SP_MediaPlay))
         if not playing:
             self._timer.stop()
             return

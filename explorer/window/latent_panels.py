@@ -48,7 +48,7 @@ import numpy as np
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from explorer.models.latent_activity import LatentActivity, collapse_withheld
+from explorer.models.latent_activity import LatentActivity, collapse_withheld, moment_withheld
 from explorer.models.latent_cursor import LatentCursor
 from explorer.models.explored_run import ExploredRun
 from explorer.models.latent_layers import LatentLayers
@@ -358,6 +358,8 @@ class LatentPanels(QObject):
         if value.moment == self._shown_moment:
             return  # only moment A changed
         self._shown_moment = value.moment
+        # the moment's own rule for judging a collapse (the live reports set the newest model's again)
+        self.activity.withhold("" if value.moment is None else moment_withheld(value.timeline, value.moment))
         if value.moment is None:
             for kind in (DecoderSnapshot, PreviewImages, LatentSnapshot):
                 if kind in self._newest:
