@@ -58,19 +58,22 @@ def test_replay_writes_an_mp4_and_a_gif_of_the_latent_panel_that_a_standard_read
 
 
 def test_replay_refuses_bad_input_in_one_line(checkpoint, tmp_path):
-    for args, message in [
+    from inprocess import run_main
+
+    for args, message in [  # refused before any window is made: in this process
         ((checkpoint, "--out", tmp_path / "film.avi"), "a film is a .gif or an .mp4 file, not .avi"),
         ((checkpoint, "--out", tmp_path / "nowhere" / "f.gif"), "does not exist"),
         ((tmp_path / "missing.h5", "--out", tmp_path / "f.gif"), "missing.h5: no such file"),
         ((checkpoint, "--out", tmp_path / "f.gif", "--from", 50, "--to", 10), "--from 50 is after --to 10"),
         ((checkpoint, "--out", tmp_path / "f.gif", "--fps", 0), "frames per second must be a whole number"),
+        ((checkpoint, "--out", tmp_path / "f.gif", "--panel", "nope"), "argument --panel: invalid choice"),
     ]:
-        proc = replay(*args)
+        proc = run_main(["replay", *args])
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert len([line for line in proc.stderr.splitlines() if line.startswith("error:")]) == 1
     data = trainer.load_dataset("sprites", n=600, image_size=28)
     trained(data, tmp_path / "off.h5", epochs=1, latent_dim=2, hidden=(32,), snapshots=0)
-    proc = replay(tmp_path / "off.h5", "--out", tmp_path / "f.gif")
+    proc = replay(tmp_path / "off.h5", "--out", tmp_path / "f.gif")  # the window tells: a process of its own
     assert proc.returncode == 2 and "no timeline to replay: snapshots were turned off" in proc.stderr
     assert not (tmp_path / "f.gif").exists()
 
