@@ -53,7 +53,7 @@ def check_views_show(window, model, step: int) -> None:
     assert window.curves.moment_lines.moment_step == step
     assert explore.rd.moment.position() is not None
     assert window.explored.value.label().endswith(f"step {step:,}")
-    assert window.timeline.label.text().startswith(f"step {step:,} · epoch")
+    assert window.timeline.label.full_text().startswith(f"step {step:,} · epoch")
     information = explore.information
     assert information.moment_lines.moment_step == step
     evaluations = information.series()["mutual_information"][0]
@@ -76,7 +76,7 @@ def test_a_cli_runs_timeline_moves_every_view_to_its_moments_and_back(qtbot, win
     shown(qtbot, window, final)
     steps = window.explored.value.steps
     assert steps == trainer.load_model(path).steps and steps[0] == 0 and steps[-1] == final
-    assert window.timeline.slider.maximum() == len(steps) - 1 and window.timeline.label.text().startswith("now")
+    assert window.timeline.slider.maximum() == len(steps) - 1 and window.timeline.label.full_text().startswith("now")
     for step in (steps[3], steps[-3]):
         window.timeline.slider.setValue(steps.index(step))  # as a drag would
         shown(qtbot, window, step)
@@ -152,7 +152,8 @@ def test_a_run_without_snapshots_says_why_there_is_no_timeline(qtbot, window, da
     qtbot.waitUntil(lambda: window.explored.value.timeline is not None, timeout=WAIT_MS)
     bar = window.timeline
     assert not bar.slider.isEnabled() and not bar.play.isEnabled()
-    assert bar.label.text() == bar.toolTip() == "No timeline: snapshots were turned off for this run (snapshots 0)"
+    assert bar.label.full_text() == bar.toolTip() == "No timeline: snapshots were turned off for this run (snapshots 0)"
+    assert bar.film.isHidden() and bar.pin.isHidden()
 
 
 def test_moment_a_is_drawn_beside_the_moment_shown_in_the_scatter_traversals_and_kl_strip(qtbot, window, data,

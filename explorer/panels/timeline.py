@@ -15,10 +15,11 @@ from __future__ import annotations
 import explorer.qt_compat  # noqa: F401  (first: works around a PySide6 6.12 refcount bug)
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QStyle, QToolButton, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QSlider, QStyle, QToolButton, QVBoxLayout,
                                QWidget)
 
 from explorer.models.explored_run import ExploredRun
+from explorer.plotting.elided import ElidedLabel
 
 SPEEDS = (1, 2, 4, 8, 16)
 """Moments per second that Play steps through."""
@@ -76,10 +77,7 @@ class TimelineBar(QWidget):
         self.slider.setToolTip("The run's snapshots, dense early (log-spaced steps) and one per epoch: every view "
                                "shows the model of the moment chosen here")
         self.marks = _Marks()
-        self.label = QLabel()
-        self.label.setMinimumWidth(60)  # squeezed, the text is cut at the right: the step comes first
-        self.label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # a long reason never widens the bar
-        self.label.setTextFormat(Qt.PlainText)
+        self.label = ElidedLabel()  # squeezed, it is cut at a word (the step first); a long reason never widens it
         self.now = QToolButton(text="Now")
         self.now.setToolTip("Follow the run's newest model again")
         self.pin = QToolButton(text="Pin A", checkable=True)
@@ -130,24 +128,25 @@ class TimelineBar(QWidget):
             self.pin.setChecked(value.pinned is not None)
         finally:
             self._syncing = False
-        for button in (self.play, self.pin, self.film):
+        for button in (self.play, self.speed, self.pin, self.film):
             button.setEnabled(bool(steps))
+        for widget in (self.now, self.pin, self.film):  # without a timeline they do nothing: room for the reason
+            widget.setVisible(bool(steps))
         self.now.setEnabled(value.moment is not None)
         if not steps:
             self.play.setChecked(False)
             why = timeline.off if timeline is not None else "no run yet"
-            self.label.setText(f"No timeline: {why}")
-            self.label.setToolTip(f"No timeline: {why}")
+            self.label.set_full_text(f"No timeline: {why}")
             self.setToolTip(f"No timeline: {why}")
             self.marks.set_marks([])
             return
         self.setToolTip("")
-        self.label.setToolTip("")
         if value.moment is None:
-            self.label.setText("now" + (f" · step {value.step:,}" if value.step is not None else ""))
+            self.label.set_full_text("now" + (f" · step {value.step:,}" if value.step is not None else ""))
         else:
             i = timeline.nearest(value.moment)
-            self.label.setText(f"step {value.moment:,} · epoch {timeline.epochs[i]:.2f} · β {timeline.betas[i]:.3g}")
+            self.label.set_full_text(f"step {value.moment:,} · epoch {timeline.epochs[i]:.2f} · β "
+                                     f"{timeline.betas[i]:.3g}")
         last = max(1, len(steps) - 1)
         self.marks.set_marks([(timeline.nearest(s) / last, BETA_MARK) for s in timeline.beta_changes]
                              + [(timeline.nearest(s) / last, COLLAPSE_MARK) for s in timeline.collapses])
