@@ -114,6 +114,7 @@ def _shard_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         rows.append((batch.idx[: batch.n].tolist(), batch.weight))
         trainer.batch_in_epoch += 1
     torch.save(rows, Path(out_dir) / f"rank{rank}.pt")
+    dist.barrier()  # leave together: a rank tearing gloo down while the other still talks aborted it (SIGABRT)
     dist.destroy_process_group()
 
 
@@ -236,6 +237,7 @@ def _free_bits_worker(rank: int, world: int, init_file: str, out_dir: str) -> No
         out[name] = [p.grad.clone() for p in model.parameters()]
     if rank == 0:
         torch.save(out, Path(out_dir) / "grads.pt")
+    dist.barrier()  # leave together: a rank tearing gloo down while the other still talks aborted it (SIGABRT)
     dist.destroy_process_group()
 
 
