@@ -358,6 +358,9 @@ class LatentPanels(QObject):
         if value.moment == self._shown_moment:
             return  # only moment A changed
         self._shown_moment = value.moment
+        if value.moment is not None:  # the live KL waiting for its turn is the newest model's, not the moment's
+            self._pending_kl = None
+            self._kl_timer.stop()
         # the moment's own rule for judging a collapse (the live reports set the newest model's again)
         self.activity.withhold("" if value.moment is None else moment_withheld(value.timeline, value.moment))
         if value.moment is None:
@@ -401,8 +404,8 @@ class LatentPanels(QObject):
 
     # --- between panels ---------------------------------------------------------------------------
     def _on_kl_due(self) -> None:
-        if self._pending_kl is None:
-            return
+        if self._pending_kl is None or self.explored.value.moment is not None:
+            return  # (a moment is shown: the live KL that arrived before it is not that model's)
         kl, step = self._pending_kl
         self.activity.set_kl(kl, step)  # the KL strip and the sliders redraw from its one decision
 
