@@ -55,8 +55,12 @@ class RunTimeline:
     def of_trainer(cls, trainer) -> "RunTimeline":
         """A training run's snapshots so far; call it between steps, in the thread that trains."""
         keeper = trainer.snapshots
+        # the three columns the marks need, not history.arrays(): that copies every report's KL per dimension,
+        # in the training thread, each time a snapshot is kept
+        marks = {f"{group}/{name}": trainer.history.column(group, name)
+                 for group, name in (("beta_changes", "step"), ("steps", "step"), ("steps", "kl"))}
         return cls._of(trainer.model_config, trainer.config, trainer.dataset.spec, list(keeper.rows), keeper.off,
-                       trainer.history.arrays())
+                       marks)
 
     @classmethod
     def _of(cls, model_config, train_config, dataset, rows, off: str, history) -> "RunTimeline":
